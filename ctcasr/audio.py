@@ -1,0 +1,114 @@
+"""Load any sound file as mono float32 samples at the model's rate, or say clearly why not."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ctcasr.errors import AudioError
+
+SAMPLE_RATE = 16_000
+AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au")
+
+
+def load_audio(
+    path: str | os.PathLike[str],
+    sample_rate: int = SAMPLE_RATE,
+    max_duration: float | None = None,
+) -> np.ndarray:
+    """Read ``path``, downmix to mono and resample to ``sample_rate``.
+
+    Raises :class:`AudioError` with a one-line message naming the file for anything that is not
+    usable audio: missing, empty, truncated beyond repair, not audio at all, or longer than
+    ``max_duration`` seconds (checked from the header, before any samples are read).
+    """
+    import soundfile as sf
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: file not found")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a directory, not an audio file")
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read file: {exc.strerror}") from None
+    if size == 0:
+        raise AudioError(f"{path}: empty file (0 bytes)")
+
+    try:
+        info = sf.info(str(path))
+    except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
+        return _load_with_audioread(path, sample_rate, max_duration)
+    if max_duration is not None and info.samplerate > 0:
+        duration = info.frames / info.samplerate
+        if duration > max_duration:
+            raise AudioError(
+                f"{path}: {duration:.1f} s is longer than the {max_duration:g} s limit"
+            )
+    try:
+        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+    except Exception as exc:
+        raise AudioError(f"{path}: corrupt or truncated audio ({_short(exc)})") from None
+    return _finish(path, samples, rate, sample_rate)
+
+
+def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | None) -> np.ndarray:
+    """Formats libsndfile cannot read (m4a, some mp3) go through audioread, if it has a backend."""
+    try:
+        import audioread
+    except ImportError:  # pragma: no cover - audioread comes with librosa
+        raise AudioError(f"{path}: not a recognised audio file") from None
+    try:
+        with audioread.audio_open(str(path)) as reader:
+            rate, channels = reader.samplerate, reader.channels
+            if max_duration is not None and reader.duration > max_duration:
+                raise AudioError(
+                    f"{path}: {reader.duration:.1f} s is longer than the {max_duration:g} s limit"
+                )
+            chunks = [np.frombuffer(buf, dtype="<i2") for buf in reader]
+    except AudioError:
+        raise
+    except Exception:
+        raise AudioError(f"{path}: not a recognised audio file") from None
+    data = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
+    samples = (data.astype(np.float32) / 32768.0).reshape(-1, max(channels, 1))
+    return _finish(path, samples, rate, sample_rate)
+
+
+def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
+    if samples.size == 0:
+        raise AudioError(f"{path}: contains no audio samples")
+    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
+    if not np.all(np.isfinite(mono)):
+        # Float files can carry NaN/Inf from broken producers; silence them rather than poison
+        # every feature frame downstream.
+        mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+    return resample(np.ascontiguousarray(mono, dtype=np.float32), rate, sample_rate)
+
+
+def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
+    if orig_rate == target_rate:
+        return samples.astype(np.float32, copy=False)
+    if orig_rate <= 0:
+        raise AudioError(f"invalid sample rate {orig_rate}")
+    import soxr
+
+    return soxr.resample(samples, orig_rate, target_rate, quality="HQ").astype(np.float32)
+
+
+def as_mono(samples: np.ndarray) -> np.ndarray:
+    """Accept [n], [n, channels] or [channels, n] arrays from Python callers."""
+    samples = np.asarray(samples, dtype=np.float32)
+    if samples.ndim == 1:
+        return samples
+    if samples.ndim == 2:
+        channel_axis = 0 if samples.shape[0] < samples.shape[1] else 1
+        return samples.mean(axis=channel_axis).astype(np.float32)
+    raise AudioError(f"audio array must be 1-D or 2-D, got shape {samples.shape}")
+
+
+def _short(exc: Exception) -> str:
+    return str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__

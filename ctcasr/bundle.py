@@ -1,0 +1,154 @@
+"""Model bundles: one directory holding everything needed to transcribe.
+
+    bundle.json          format version, front-end, model and decoder settings, training summary
+    alphabet.txt         the output symbols (blank implicit, last)
+    model.weights.h5     Keras weights
+
+:func:`load_bundle` needs nothing else, and :func:`save_bundle` writes the whole directory
+under a temporary name and renames it into place, so a kill never leaves half a bundle.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ctcasr.errors import BundleError, CtcasrError
+from ctcasr.features import FrontendConfig
+from ctcasr.model import ModelConfig
+from ctcasr.text import Alphabet
+from ctcasr.utils import atomic_dir, recover_dir
+
+BUNDLE_FORMAT = "ctcasr-bundle"
+BUNDLE_VERSION = 1
+CONFIG_FILE = "bundle.json"
+ALPHABET_FILE = "alphabet.txt"
+WEIGHTS_FILE = "model.weights.h5"
+PRETRAINED_DIR = Path(__file__).parent / "pretrained"
+DEFAULT_MODEL = "default"
+
+
+@dataclass
+class Bundle:
+    path: Path
+    frontend: FrontendConfig
+    model_config: ModelConfig
+    alphabet: Alphabet
+    decoder: dict[str, Any] = field(default_factory=lambda: {"name": "greedy"})
+    metadata: dict[str, Any] = field(default_factory=dict)
+    _keras_model: Any = field(default=None, repr=False, compare=False)
+
+    @property
+    def weights_path(self) -> Path:
+        return self.path / WEIGHTS_FILE
+
+    def keras_model(self):  # -> keras.Model
+        """The Keras model with the bundle's weights (imports TensorFlow on first call)."""
+        if self._keras_model is None:
+            from ctcasr.model import build_model
+
+            model = build_model(self.model_config)
+            try:
+                model.load_weights(str(self.weights_path))
+            except Exception as exc:
+                raise BundleError(f"{self.weights_path}: cannot load weights ({exc})") from None
+            self._keras_model = model
+        return self._keras_model
+
+
+def resolve_bundle_path(path: str | os.PathLike[str] | None) -> Path:
+    """``None`` or a bare name picks a bundle shipped in the package; anything else is a path."""
+    if path is None:
+        return PRETRAINED_DIR / DEFAULT_MODEL
+    candidate = Path(path)
+    if not candidate.exists() and (PRETRAINED_DIR / str(path)).is_dir():
+        return PRETRAINED_DIR / str(path)
+    return candidate
+
+
+def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
+    path = resolve_bundle_path(path)
+    recover_dir(path)
+    if not path.is_dir():
+        raise BundleError(f"{path}: model bundle not found (expected a directory)")
+    config_path = path / CONFIG_FILE
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise BundleError(f"{path}: not a model bundle ({CONFIG_FILE} missing)") from None
+    except (OSError, ValueError) as exc:
+        raise BundleError(f"{config_path}: unreadable bundle config ({exc})") from None
+    if config.get("format") != BUNDLE_FORMAT:
+        raise BundleError(f"{config_path}: not a ctcasr bundle config")
+    if config.get("version", 0) > BUNDLE_VERSION:
+        raise BundleError(
+            f"{path}: bundle version {config.get('version')} is newer than this ctcasr supports"
+        )
+    try:
+        frontend = FrontendConfig.from_dict(config["frontend"])
+        model_config = ModelConfig.from_dict(config["model"])
+        alphabet = Alphabet.from_file(path / ALPHABET_FILE)
+    except KeyError as exc:
+        raise BundleError(f"{config_path}: missing section {exc}") from None
+    except (CtcasrError, TypeError) as exc:
+        raise BundleError(f"{path}: {exc}") from None
+    if alphabet.num_classes != model_config.num_classes:
+        raise BundleError(
+            f"{path}: alphabet has {len(alphabet)} symbols + blank = {alphabet.num_classes} "
+            f"classes but the model outputs {model_config.num_classes}"
+        )
+    if frontend.num_features != model_config.num_features:
+        raise BundleError(
+            f"{path}: front end makes {frontend.num_features} features "
+            f"but the model expects {model_config.num_features}"
+        )
+    if not (path / WEIGHTS_FILE).is_file():
+        raise BundleError(f"{path}: weights file {WEIGHTS_FILE} missing")
+    return Bundle(
+        path=path,
+        frontend=frontend,
+        model_config=model_config,
+        alphabet=alphabet,
+        decoder=dict(config.get("decoder") or {"name": "greedy"}),
+        metadata=dict(config.get("metadata") or {}),
+    )
+
+
+def save_bundle(
+    path: str | os.PathLike[str],
+    keras_model: Any,
+    frontend: FrontendConfig,
+    model_config: ModelConfig,
+    alphabet: Alphabet,
+    *,
+    decoder: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    extra_files: dict[str, str | os.PathLike[str]] | None = None,
+) -> Path:
+    """Write a complete bundle atomically; ``extra_files`` maps names in the bundle to sources."""
+    import shutil
+
+    path = Path(path)
+    if alphabet.num_classes != model_config.num_classes:
+        raise BundleError(
+            f"alphabet ({alphabet.num_classes} classes with blank) does not match the model "
+            f"({model_config.num_classes} outputs)"
+        )
+    config = {
+        "format": BUNDLE_FORMAT,
+        "version": BUNDLE_VERSION,
+        "frontend": frontend.to_dict(),
+        "model": model_config.to_dict(),
+        "decoder": decoder or {"name": "greedy"},
+        "metadata": metadata or {},
+    }
+    with atomic_dir(path) as tmp:
+        keras_model.save_weights(str(tmp / WEIGHTS_FILE))
+        (tmp / ALPHABET_FILE).write_text(alphabet.to_text(), encoding="utf-8")
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        for name, source in (extra_files or {}).items():
+            shutil.copy2(source, tmp / name)
+    return path

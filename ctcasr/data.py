@@ -1,0 +1,248 @@
+"""Training data: manifests to padded, length-bucketed tf.data batches, with augmentation.
+
+Waveforms are read once and kept in memory. Each epoch draws its order and augmentation from
+``numpy.random.default_rng([seed, epoch])``, so an epoch is the same whether the run started
+at epoch 0 or resumed at it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ctcasr.audio import AUDIO_EXTENSIONS, load_audio, resample
+from ctcasr.errors import ConfigError, CtcasrError
+from ctcasr.features import FrontendConfig, compute_features
+from ctcasr.manifest import ManifestEntry
+from ctcasr.model import ModelConfig, output_lengths
+from ctcasr.text import Alphabet
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """Training-time augmentation; all off gives the plain features."""
+
+    time_masks: int = 2
+    time_mask_ratio: float = 0.05  # widest time mask as a share of the utterance
+    time_mask_max: int = 20  # and never wider than this many frames
+    freq_masks: int = 2
+    freq_mask_width: int = 4
+    speed_factors: tuple[float, ...] = ()  # e.g. (0.9, 1.0, 1.1), picked uniformly
+    noise_dir: str | None = None
+    noise_prob: float = 0.5
+    snr_db: tuple[float, float] = (5.0, 25.0)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "speed_factors", tuple(float(f) for f in self.speed_factors))
+        object.__setattr__(self, "snr_db", tuple(float(v) for v in self.snr_db))
+        if any(f <= 0 for f in self.speed_factors):
+            raise ConfigError(f"speed factors must be positive, got {self.speed_factors}")
+        if not 0 <= self.noise_prob <= 1:
+            raise ConfigError(f"noise_prob must be in [0, 1], got {self.noise_prob}")
+        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
+            raise ConfigError(f"snr_db must be (low, high), got {self.snr_db}")
+
+    @property
+    def changes_waveform(self) -> bool:
+        return bool(self.speed_factors) or (self.noise_dir is not None and self.noise_prob > 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown augmentation settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+@dataclass
+class Corpus:
+    """Utterances held in memory: waveforms, encoded labels and (when fixed) features."""
+
+    entries: list[ManifestEntry]
+    waveforms: list[np.ndarray]
+    labels: list[np.ndarray]
+    features: list[np.ndarray] | None = None  # cached when augmentation never changes audio
+    dropped: list[str] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+
+def load_corpus(
+    entries: Sequence[ManifestEntry],
+    frontend: FrontendConfig,
+    alphabet: Alphabet,
+    model_config: ModelConfig,
+    *,
+    cache_features: bool = True,
+    max_duration: float | None = None,
+    jobs: int = 2,
+) -> Corpus:
+    """Read every utterance; drop (and list) ones CTC cannot align or that fail to load."""
+
+    def read(entry: ManifestEntry) -> np.ndarray | str:
+        try:
+            return load_audio(entry.audio_filepath, frontend.sample_rate, max_duration=max_duration)
+        except CtcasrError as exc:
+            return str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+        loaded = list(pool.map(read, entries))
+    kept_entries, waves, labels, dropped = [], [], [], []
+    for entry, wav in zip(entries, loaded, strict=True):
+        if isinstance(wav, str):
+            dropped.append(wav)
+            continue
+        label = np.array(alphabet.encode(entry.text), dtype=np.int32)
+        frames = 1 + len(wav) // frontend.hop_length
+        if int(output_lengths(frames, model_config)) < ctc_min_frames(label):
+            dropped.append(
+                f"{entry.audio_filepath}: too short ({len(wav) / frontend.sample_rate:.2f} s) "
+                f"for the {len(entry.text)}-character transcript"
+            )
+            continue
+        kept_entries.append(entry)
+        waves.append(wav)
+        labels.append(label)
+    if not kept_entries:
+        raise CtcasrError("no usable training utterances: " + "; ".join(dropped[:3]))
+    corpus = Corpus(kept_entries, waves, labels, dropped=dropped)
+    if cache_features:
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            corpus.features = list(pool.map(lambda w: compute_features(w, frontend), waves))
+    return corpus
+
+
+def ctc_min_frames(label: np.ndarray) -> int:
+    """Frames CTC needs: one per label plus a blank between each repeated pair."""
+    if len(label) == 0:
+        return 0
+    return int(len(label) + np.count_nonzero(label[1:] == label[:-1]))
+
+
+class NoiseBank:
+    """Background noise recordings, read once, for mixing at a random SNR."""
+
+    def __init__(self, folder: str | Path, sample_rate: int) -> None:
+        folder = Path(folder)
+        if not folder.is_dir():
+            raise ConfigError(f"{folder}: noise folder not found")
+        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+        if not paths:
+            raise ConfigError(f"{folder}: no audio files in the noise folder")
+        self.clips = [load_audio(p, sample_rate) for p in paths]
+
+    def mix(self, wav: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
+        noise = self.clips[rng.integers(len(self.clips))]
+        if len(noise) < len(wav):
+            noise = np.tile(noise, int(np.ceil(len(wav) / len(noise))))
+        start = rng.integers(0, len(noise) - len(wav) + 1)
+        segment = noise[start : start + len(wav)]
+        p_sig = float(np.mean(wav**2)) + 1e-10
+        p_noise = float(np.mean(segment**2)) + 1e-10
+        scale = np.sqrt(p_sig / (p_noise * 10 ** (snr_db / 10)))
+        mixed = wav + scale * segment
+        peak = float(np.abs(mixed).max())
+        return (mixed / peak * 0.99 if peak > 1.0 else mixed).astype(np.float32)
+
+
+def spec_augment(feats: np.ndarray, config: AugmentConfig, rng: np.random.Generator) -> np.ndarray:
+    """SpecAugment time and frequency masks (masked to 0, the normalised mean)."""
+    feats = feats.copy()
+    frames, dims = feats.shape
+    for _ in range(config.freq_masks):
+        width = int(rng.integers(0, config.freq_mask_width + 1))
+        if width and width < dims:
+            start = int(rng.integers(0, dims - width + 1))
+            feats[:, start : start + width] = 0.0
+    max_t = min(config.time_mask_max, int(frames * config.time_mask_ratio))
+    for _ in range(config.time_masks):
+        width = int(rng.integers(0, max_t + 1)) if max_t > 0 else 0
+        if width:
+            start = int(rng.integers(0, frames - width + 1))
+            feats[start : start + width] = 0.0
+    return feats
+
+
+class EpochSource:
+    """Yields augmented (features, label) examples for one epoch in a seeded order."""
+
+    def __init__(
+        self,
+        corpus: Corpus,
+        frontend: FrontendConfig,
+        augment: AugmentConfig,
+        seed: int,
+    ) -> None:
+        self.corpus = corpus
+        self.frontend = frontend
+        self.augment = augment
+        self.seed = seed
+        self.noise = (
+            NoiseBank(augment.noise_dir, frontend.sample_rate)
+            if augment.noise_dir and augment.noise_prob > 0
+            else None
+        )
+
+    def examples(self, epoch: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        rng = np.random.default_rng([self.seed, epoch])
+        aug = self.augment
+        for i in rng.permutation(len(self.corpus)):
+            if self.corpus.features is not None and not aug.changes_waveform:
+                feats = self.corpus.features[i]
+            else:
+                wav = self.corpus.waveforms[i]
+                if aug.speed_factors:
+                    factor = float(rng.choice(aug.speed_factors))
+                    if factor != 1.0:
+                        rate = self.frontend.sample_rate
+                        wav = resample(wav, round(rate * factor), rate)
+                if self.noise is not None and rng.random() < aug.noise_prob:
+                    wav = self.noise.mix(wav, float(rng.uniform(*aug.snr_db)), rng)
+                feats = compute_features(wav, self.frontend)
+            feats = spec_augment(feats, aug, rng)
+            yield feats, self.corpus.labels[i]
+
+
+def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:
+    """Length quantiles as bucket edges, so each bucket pads to similar lengths."""
+    qs = np.quantile(np.asarray(lengths), np.linspace(0, 1, buckets + 1)[1:-1])
+    return sorted({int(q) + 1 for q in qs})
+
+
+def make_dataset(source: EpochSource, epoch: int, batch_size: int, boundaries: list[int]):
+    """tf.data pipeline for one epoch: generator -> bucket by length -> pad -> prefetch."""
+    from ctcasr.utils import import_tensorflow
+
+    tf = import_tensorflow()
+    dim = source.frontend.num_features
+
+    def gen():
+        for feats, label in source.examples(epoch):
+            yield feats, np.int32(feats.shape[0]), label, np.int32(len(label))
+
+    ds = tf.data.Dataset.from_generator(
+        gen,
+        output_signature=(
+            tf.TensorSpec([None, dim], tf.float32),
+            tf.TensorSpec([], tf.int32),
+            tf.TensorSpec([None], tf.int32),
+            tf.TensorSpec([], tf.int32),
+        ),
+    )
+    ds = ds.bucket_by_sequence_length(
+        element_length_func=lambda f, n, label, m: n,
+        bucket_boundaries=boundaries,
+        bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
+        padded_shapes=([None, dim], [], [None], []),
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)

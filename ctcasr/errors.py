@@ -1,0 +1,31 @@
+"""Exceptions whose message is the one line a user sees.
+
+Every error a user can cause (a bad file, a bad manifest line, a mismatched alphabet) is a
+:class:`CtcasrError`; the CLI prints ``str(exc)`` and exits non-zero instead of a traceback.
+"""
+
+from __future__ import annotations
+
+
+class CtcasrError(Exception):
+    """Base class: the message names the offending input and the cause, on one line."""
+
+
+class AudioError(CtcasrError):
+    """A file could not be turned into audio samples."""
+
+
+class AlphabetError(CtcasrError):
+    """An alphabet is malformed or cannot spell a text."""
+
+
+class ManifestError(CtcasrError):
+    """A manifest file or line is malformed."""
+
+
+class BundleError(CtcasrError):
+    """A model bundle is missing, incomplete or inconsistent."""
+
+
+class ConfigError(CtcasrError):
+    """A configuration value is out of range or unknown."""

@@ -1,0 +1,166 @@
+"""Acoustic features: MFCC (default), log-mel or PCEN, normalised per utterance.
+
+:func:`featurize` is the one entry point; training, evaluation and inference all call it, so
+the features a model was trained on are exactly the ones it is later fed.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, fields
+from typing import Any, Literal
+
+import numpy as np
+
+from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio
+from ctcasr.errors import ConfigError
+
+FeatureKind = Literal["mfcc", "logmel", "pcen"]
+_EPS = 1e-6
+
+
+@dataclass(frozen=True)
+class FrontendConfig:
+    """Everything needed to recompute a model's input features; saved in every bundle."""
+
+    kind: FeatureKind = "mfcc"
+    sample_rate: int = SAMPLE_RATE
+    n_mfcc: int = 20
+    n_mels: int = 40
+    win_ms: float = 25.0
+    hop_ms: float = 10.0
+    n_fft: int = 512
+    fmin: float = 20.0
+    fmax: float | None = None
+    deltas: int = 0  # 0: none, 1: +delta, 2: +delta +delta-delta
+    normalize: bool = True  # per-utterance mean/variance normalisation
+
+    def __post_init__(self) -> None:
+        if self.kind not in ("mfcc", "logmel", "pcen"):
+            raise ConfigError(f"unknown feature kind {self.kind!r} (use mfcc, logmel or pcen)")
+        if self.deltas not in (0, 1, 2):
+            raise ConfigError(f"deltas must be 0, 1 or 2, got {self.deltas}")
+        if not self.sample_rate > 0:
+            raise ConfigError(f"sample_rate must be positive, got {self.sample_rate}")
+        if not 0 < self.hop_ms <= self.win_ms:
+            raise ConfigError(f"need 0 < hop_ms <= win_ms, got {self.hop_ms} and {self.win_ms}")
+        if self.hop_length < 1:
+            raise ConfigError(
+                f"hop_ms={self.hop_ms} is less than one sample at {self.sample_rate} Hz"
+            )
+        if self.n_mels < 1 or self.n_mfcc < 1:
+            raise ConfigError(
+                f"need n_mels >= 1 and n_mfcc >= 1, got {self.n_mels} and {self.n_mfcc}"
+            )
+        nyquist = self.sample_rate / 2
+        fmax = nyquist if self.fmax is None else self.fmax
+        if not 0 <= self.fmin < fmax <= nyquist:
+            raise ConfigError(
+                f"need 0 <= fmin < fmax <= sample_rate/2 ({nyquist:g}), got fmin={self.fmin} "
+                f"and fmax={self.fmax}"
+            )
+        if self.win_length > self.n_fft:
+            raise ConfigError(
+                f"window ({self.win_length} samples) is longer than n_fft={self.n_fft}"
+            )
+        if self.kind == "mfcc" and self.n_mfcc > self.n_mels:
+            raise ConfigError(f"n_mfcc={self.n_mfcc} exceeds n_mels={self.n_mels}")
+
+    @property
+    def hop_length(self) -> int:
+        return round(self.sample_rate * self.hop_ms / 1000)
+
+    @property
+    def win_length(self) -> int:
+        return round(self.sample_rate * self.win_ms / 1000)
+
+    @property
+    def num_features(self) -> int:
+        base = self.n_mfcc if self.kind == "mfcc" else self.n_mels
+        return base * (1 + self.deltas)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FrontendConfig:
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown front-end settings: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+
+def num_frames(num_samples: int, config: FrontendConfig) -> int:
+    """Frames librosa produces for ``num_samples`` (centred frames, so 1 + n // hop)."""
+    return 1 + max(num_samples, 1) // config.hop_length
+
+
+def compute_features(samples: np.ndarray, config: FrontendConfig | None = None) -> np.ndarray:
+    """Mono samples at ``config.sample_rate`` to a ``[frames, num_features]`` float32 matrix."""
+    import librosa
+
+    config = config or FrontendConfig()
+    y = as_mono(samples)
+    if y.size == 0:
+        y = np.zeros(1, dtype=np.float32)
+    mel_kwargs = dict(
+        sr=config.sample_rate,
+        n_fft=config.n_fft,
+        hop_length=config.hop_length,
+        win_length=config.win_length,
+        n_mels=config.n_mels,
+        fmin=config.fmin,
+        fmax=config.fmax,
+    )
+    if config.kind == "pcen":
+        mel = librosa.feature.melspectrogram(y=y, power=1.0, **mel_kwargs)
+        feats = librosa.pcen(mel * (2**31), sr=config.sample_rate, hop_length=config.hop_length)
+    else:
+        mel = librosa.feature.melspectrogram(y=y, power=2.0, **mel_kwargs)
+        logmel = np.log(mel + _EPS)
+        if config.kind == "mfcc":
+            feats = librosa.feature.mfcc(S=logmel, n_mfcc=config.n_mfcc)
+        else:
+            feats = logmel
+    feats = feats.astype(np.float32)  # [F, T]
+    if config.deltas:
+        feats = np.concatenate([feats, *_deltas(feats, config.deltas)], axis=0)
+    if config.normalize:
+        mean = feats.mean(axis=1, keepdims=True)
+        std = feats.std(axis=1, keepdims=True)
+        feats = (feats - mean) / (std + 1e-5)
+    return np.ascontiguousarray(feats.T, dtype=np.float32)
+
+
+def _deltas(feats: np.ndarray, order: int) -> list[np.ndarray]:
+    import librosa
+
+    frames = feats.shape[1]
+    if frames < 3:
+        return [np.zeros_like(feats) for _ in range(order)]
+    width = min(9, frames if frames % 2 else frames - 1)
+    return [
+        librosa.feature.delta(feats, width=width, order=o, mode="nearest").astype(np.float32)
+        for o in range(1, order + 1)
+    ]
+
+
+def featurize(
+    source: str | os.PathLike[str] | np.ndarray,
+    config: FrontendConfig | None = None,
+    *,
+    sample_rate: int | None = None,
+    max_duration: float | None = None,
+) -> np.ndarray:
+    """A file path or a sample array (at ``sample_rate``, default the config's) to features."""
+    config = config or FrontendConfig()
+    if isinstance(source, (str, os.PathLike)):
+        samples = load_audio(source, config.sample_rate, max_duration=max_duration)
+    else:
+        from ctcasr.audio import resample
+
+        samples = as_mono(source)
+        rate = sample_rate or config.sample_rate
+        samples = resample(samples, rate, config.sample_rate)
+    return compute_features(samples, config)

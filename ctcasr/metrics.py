@@ -1,0 +1,115 @@
+"""Word and character error rates (jiwer), with the counts and worst utterances behind them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class UtteranceError:
+    id: str
+    reference: str
+    hypothesis: str
+    word_errors: int
+    ref_words: int
+    cer: float
+
+
+@dataclass
+class ErrorReport:
+    wer: float
+    cer: float
+    substitutions: int
+    deletions: int
+    insertions: int
+    hits: int
+    ref_words: int
+    char_substitutions: int
+    char_deletions: int
+    char_insertions: int
+    ref_chars: int
+    utterances: int
+    sentence_accuracy: float  # share of utterances transcribed exactly
+    worst: list[UtteranceError] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def summary(self) -> str:
+        return (
+            f"WER {self.wer:.2%} (S={self.substitutions} D={self.deletions} I={self.insertions} "
+            f"N={self.ref_words})  CER {self.cer:.2%}  exact {self.sentence_accuracy:.2%} "
+            f"of {self.utterances} utterances"
+        )
+
+
+def error_report(
+    references: Sequence[str],
+    hypotheses: Sequence[str],
+    ids: Sequence[str] | None = None,
+    worst: int = 10,
+) -> ErrorReport:
+    """Corpus-level WER/CER (errors summed over utterances, divided by reference length)."""
+    import jiwer
+
+    if len(references) != len(hypotheses):
+        raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
+    if not references:
+        raise ValueError("nothing to score: no utterances")
+    ids = list(ids) if ids is not None else [str(i) for i in range(len(references))]
+    # Whitespace is not content: "  a b " and "a b" are the same transcript.
+    refs = [" ".join(r.split()) for r in references]
+    hyps = [" ".join(h.split()) for h in hypotheses]
+    words = jiwer.process_words(refs, hyps)
+    chars = jiwer.process_characters(refs, hyps)
+    ref_words = words.hits + words.substitutions + words.deletions
+    ref_chars = chars.hits + chars.substitutions + chars.deletions
+
+    per_utt: list[UtteranceError] = []
+    for i, (uid, ref, hyp) in enumerate(zip(ids, refs, hyps, strict=True)):
+        if ref == hyp:
+            continue
+        w = words.alignments[i]
+        c = chars.alignments[i]
+        n_words = sum(a.ref_end_idx - a.ref_start_idx for a in w if a.type != "insert")
+        n_chars = sum(a.ref_end_idx - a.ref_start_idx for a in c if a.type != "insert")
+        word_errs = _errors(w)
+        per_utt.append(
+            UtteranceError(uid, ref, hyp, word_errs, n_words, _errors(c) / max(n_chars, 1))
+        )
+    per_utt.sort(key=lambda u: (-u.word_errors, -u.cer, u.id))
+    exact = sum(r == h for r, h in zip(refs, hyps, strict=True))
+    return ErrorReport(
+        wer=_rate(words.substitutions + words.deletions + words.insertions, ref_words),
+        cer=_rate(chars.substitutions + chars.deletions + chars.insertions, ref_chars),
+        substitutions=words.substitutions,
+        deletions=words.deletions,
+        insertions=words.insertions,
+        hits=words.hits,
+        ref_words=ref_words,
+        char_substitutions=chars.substitutions,
+        char_deletions=chars.deletions,
+        char_insertions=chars.insertions,
+        ref_chars=ref_chars,
+        utterances=len(refs),
+        sentence_accuracy=exact / len(refs),
+        worst=per_utt[:worst],
+    )
+
+
+def _errors(alignment: Sequence[Any]) -> int:
+    total = 0
+    for chunk in alignment:
+        if chunk.type == "insert":
+            total += chunk.hyp_end_idx - chunk.hyp_start_idx
+        elif chunk.type in ("substitute", "delete"):
+            total += chunk.ref_end_idx - chunk.ref_start_idx
+    return total
+
+
+def _rate(errors: int, total: int) -> float:
+    if total == 0:
+        return 0.0 if errors == 0 else float("inf")
+    return errors / total

@@ -1,0 +1,268 @@
+"""Alphabets and the spelled form of text that the acoustic model learns.
+
+The CTC blank lives in exactly one place: it is the last class, index ``len(alphabet)``.
+Everything else (training targets, decoders, bundles) asks the :class:`Alphabet` for it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import unicodedata
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ctcasr.errors import AlphabetError
+
+DEFAULT_LABELS: tuple[str, ...] = (" ", *"abcdefghijklmnopqrstuvwxyz", "'")
+
+
+@dataclass(frozen=True)
+class Alphabet:
+    """The output symbols of a model, without the CTC blank (which is appended after them)."""
+
+    labels: tuple[str, ...] = DEFAULT_LABELS
+    _index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        labels = tuple(self.labels)
+        object.__setattr__(self, "labels", labels)
+        if not labels:
+            raise AlphabetError("alphabet is empty")
+        seen: dict[str, int] = {}
+        for i, label in enumerate(labels):
+            if len(label) != 1:
+                raise AlphabetError(
+                    f"alphabet entry {i + 1} is {label!r}: each entry must be one character"
+                )
+            if label in seen:
+                raise AlphabetError(
+                    f"alphabet entry {i + 1} {label!r} duplicates entry {seen[label] + 1}"
+                )
+            seen[label] = i
+        object.__setattr__(self, "_index", seen)
+
+    # -- the CTC view --------------------------------------------------------------------------
+    @property
+    def blank_index(self) -> int:
+        return len(self.labels)
+
+    @property
+    def num_classes(self) -> int:
+        """Model output width: every label plus the blank."""
+        return len(self.labels) + 1
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __contains__(self, char: object) -> bool:
+        return char in self._index
+
+    # -- encoding ------------------------------------------------------------------------------
+    def unknown_chars(self, text: str) -> list[str]:
+        """Characters of ``text`` the alphabet cannot spell, in order of first appearance."""
+        return list(dict.fromkeys(c for c in text if c not in self._index))
+
+    def encode(self, text: str) -> list[int]:
+        missing = self.unknown_chars(text)
+        if missing:
+            raise AlphabetError(
+                f"text {text!r} has characters outside the alphabet: {''.join(missing)!r}"
+            )
+        return [self._index[c] for c in text]
+
+    def decode(self, ids: Iterable[int]) -> str:
+        """Label ids to text; blanks are skipped, so raw argmax paths need collapsing first."""
+        n = len(self.labels)
+        return "".join(self.labels[i] for i in ids if 0 <= i < n)
+
+    # -- files ---------------------------------------------------------------------------------
+    @classmethod
+    def from_file(cls, path: str | os.PathLike[str]) -> Alphabet:
+        """Read a DeepSpeech-style alphabet: one symbol per line, ``#`` starts a comment line.
+
+        A line holding a single space is the space symbol; ``\\#`` is a literal ``#``.
+        """
+        path = Path(path)
+        try:
+            raw = path.read_text(encoding="utf-8")
+        except FileNotFoundError:
+            raise AlphabetError(f"{path}: alphabet file not found") from None
+        except (OSError, UnicodeDecodeError) as exc:
+            raise AlphabetError(f"{path}: cannot read alphabet: {exc}") from None
+        labels: list[str] = []
+        for lineno, line in enumerate(raw.splitlines(), start=1):
+            if line.startswith("#"):
+                continue
+            if line == "":
+                raise AlphabetError(f"{path}:{lineno}: empty alphabet entry")
+            if line == "\\#":
+                line = "#"
+            if len(line) != 1:
+                raise AlphabetError(f"{path}:{lineno}: entry {line!r} is not a single character")
+            if line in labels:
+                raise AlphabetError(f"{path}:{lineno}: duplicate alphabet entry {line!r}")
+            labels.append(line)
+        if not labels:
+            raise AlphabetError(f"{path}: alphabet file has no entries")
+        return cls(tuple(labels))
+
+    def to_text(self) -> str:
+        lines = ["# ctcasr alphabet: one symbol per line; the CTC blank is implicit and last"]
+        lines += ["\\#" if c == "#" else c for c in self.labels]
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        from ctcasr.utils import atomic_write_text
+
+        atomic_write_text(Path(path), self.to_text())
+
+
+# ---------------------------------------------------------------------------------------------
+# Text normalisation: transcripts -> the spelled form ("Set 2!" -> "set two")
+# ---------------------------------------------------------------------------------------------
+
+_ONES = [
+    "zero",
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+    "thirteen",
+    "fourteen",
+    "fifteen",
+    "sixteen",
+    "seventeen",
+    "eighteen",
+    "nineteen",
+]
+_TENS = ["_", "_", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
+_SCALES = ((10**12, "trillion"), (10**9, "billion"), (10**6, "million"), (1000, "thousand"))
+_ORDINAL_IRREGULAR = {
+    "one": "first",
+    "two": "second",
+    "three": "third",
+    "five": "fifth",
+    "eight": "eighth",
+    "nine": "ninth",
+    "twelve": "twelfth",
+}
+
+
+def number_to_words(n: int) -> str:
+    """Cardinal English words for an integer (``1205`` -> ``one thousand two hundred five``)."""
+    if n < 0:
+        return "minus " + number_to_words(-n)
+    if n < 20:
+        return _ONES[n]
+    if n < 100:
+        tens, ones = divmod(n, 10)
+        return _TENS[tens] + ("" if ones == 0 else " " + _ONES[ones])
+    if n < 1000:
+        hundreds, rest = divmod(n, 100)
+        return _ONES[hundreds] + " hundred" + ("" if rest == 0 else " " + number_to_words(rest))
+    for scale, name in _SCALES:
+        if n >= scale:
+            high, rest = divmod(n, scale)
+            return (
+                number_to_words(high)
+                + " "
+                + name
+                + ("" if rest == 0 else " " + number_to_words(rest))
+            )
+    raise AssertionError("unreachable")
+
+
+def ordinal_to_words(n: int) -> str:
+    words = number_to_words(n).split()
+    last = words[-1]
+    if last in _ORDINAL_IRREGULAR:
+        words[-1] = _ORDINAL_IRREGULAR[last]
+    elif last.endswith("y"):
+        words[-1] = last[:-1] + "ieth"
+    else:
+        words[-1] = last + "th"
+    return " ".join(words)
+
+
+def _digits_to_words(digits: str) -> str:
+    # Very long digit strings (phone, serial numbers) are read digit by digit, as people say them.
+    if len(digits) > 15 or (len(digits) > 1 and digits.startswith("0")):
+        return " ".join(_ONES[int(d)] for d in digits)
+    return number_to_words(int(digits))
+
+
+# The ordinal suffix must end the word ("3rd"), but a number itself may run into letters
+# ("1980s", "4k"): requiring a word boundary after every number silently dropped those digits.
+_NUMBER_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:(st|nd|rd|th)\b)?", re.IGNORECASE)
+_DIGIT_GROUP_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
+
+
+def _number_words(match: re.Match[str]) -> str:
+    whole, frac, suffix = match.group(1), match.group(2), match.group(3)
+    if suffix and frac is None:
+        return " " + ordinal_to_words(int(whole)) + " "
+    words = _digits_to_words(whole)
+    if frac is not None:
+        words += " point " + " ".join(_ONES[int(d)] for d in frac)
+    return " " + words + " "
+
+
+_SYMBOL_WORDS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
+
+
+def normalize_text(text: str, alphabet: Alphabet | None = None) -> str:
+    """Map a transcript to the spelled form a model learns: lowercase, digits as words,
+    punctuation dropped, whitespace collapsed.
+
+    Apostrophes inside words survive ("don't"); characters the alphabet cannot spell are
+    dropped, so the result always encodes. Accents are folded to ASCII where that is lossless
+    enough (``café`` -> ``cafe``) for the default alphabet.
+    """
+    alphabet = alphabet or Alphabet()
+    text = unicodedata.normalize("NFKC", text)
+    text = text.replace("\u2019", "'").replace("\u2018", "'")
+    text = _DIGIT_GROUP_RE.sub("", text)
+    text = _NUMBER_RE.sub(_number_words, text)
+    for symbol, words in _SYMBOL_WORDS.items():
+        if symbol not in alphabet:
+            text = text.replace(symbol, words)
+    text = text.lower()
+    chars: list[str] = []
+    for char in text:
+        if char in alphabet and char != " ":
+            chars.append(char)
+            continue
+        if char.isspace() or unicodedata.category(char)[0] in "PSZ":
+            # Hyphens and slashes separate words; other punctuation just vanishes.
+            chars.append(" " if char.isspace() or char in "-/_" else "")
+            continue
+        folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        chars.append("".join(c for c in folded if c in alphabet and c != " "))
+    text = "".join(chars)
+    if "'" in alphabet:
+        # Keep apostrophes only inside words ("don't"), not as quotes.
+        text = re.sub(r"(?<![a-z0-9])'+|'+(?![a-z0-9])", " ", text)
+    text = " ".join(text.split())
+    if " " not in alphabet:
+        text = text.replace(" ", "")
+    return text
+
+
+def spell(word: str) -> str:
+    """A word as separately spoken letters ("yes" -> "y e s"), the form of spelled commands."""
+    return " ".join(word.replace(" ", ""))
+
+
+def check_texts(texts: Sequence[str], alphabet: Alphabet) -> list[tuple[int, list[str]]]:
+    """(index, unknown characters) for every text the alphabet cannot spell."""
+    return [(i, bad) for i, text in enumerate(texts) if (bad := alphabet.unknown_chars(text))]

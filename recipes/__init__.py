@@ -1,0 +1,1 @@
+"""Recipes: one package per corpus that prepares manifests, trains, evaluates and reports."""

@@ -1,0 +1,1 @@
+"""Free Spoken Digit Dataset recipe."""

@@ -1,0 +1,258 @@
+"""load_audio, resample and as_mono on synthetic files of many formats and on real FSDD audio."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio, resample
+from ctcasr.errors import AudioError, CtcasrError
+
+
+def tone(rate: int, seconds: float = 1.0, freq: float = 440.0, amp: float = 0.3) -> np.ndarray:
+    t = np.arange(round(rate * seconds)) / rate
+    return (amp * np.sin(2 * np.pi * freq * t)).astype(np.float32)
+
+
+def assert_length_close(samples: np.ndarray, expected: int, tolerance: float = 0.01) -> None:
+    assert abs(len(samples) - expected) <= max(1, tolerance * expected), (len(samples), expected)
+
+
+def assert_mono_16k(samples: np.ndarray) -> None:
+    assert isinstance(samples, np.ndarray)
+    assert samples.dtype == np.float32
+    assert samples.ndim == 1
+    assert np.all(np.isfinite(samples))
+
+
+def _can_write(fmt: str, subtype: str | None) -> bool:
+    if fmt not in sf.available_formats():
+        return False
+    return subtype is None or subtype in sf.available_subtypes(fmt)
+
+
+# (extension, soundfile format, subtype, tolerance on the signal after a round trip)
+FORMATS = [
+    ("wav", "WAV", "PCM_16", 1e-3),
+    ("flac", "FLAC", "PCM_16", 1e-3),
+    ("ogg", "OGG", "VORBIS", None),
+    ("mp3", "MP3", "MPEG_LAYER_III", None),
+]
+
+
+def write_or_skip(path: Path, data: np.ndarray, rate: int, fmt: str, subtype: str | None) -> None:
+    if not _can_write(fmt, subtype):
+        pytest.skip(f"this libsndfile cannot write {fmt}/{subtype}")
+    try:
+        sf.write(str(path), data, rate, format=fmt, subtype=subtype)
+    except (sf.LibsndfileError, RuntimeError, TypeError) as exc:
+        pytest.skip(f"this libsndfile cannot write {fmt}/{subtype}: {exc}")
+
+
+@pytest.mark.parametrize("rate", [8_000, 16_000, 22_050, 44_100])
+@pytest.mark.parametrize(("ext", "fmt", "subtype", "tol"), FORMATS, ids=[f[0] for f in FORMATS])
+def test_load_audio_formats_and_rates(tmp_path, rate, ext, fmt, subtype, tol):
+    seconds = 1.0
+    data = tone(rate, seconds)
+    path = tmp_path / f"tone_{rate}.{ext}"
+    write_or_skip(path, data, rate, fmt, subtype)
+
+    samples = load_audio(path)
+    assert_mono_16k(samples)
+    assert_length_close(samples, int(SAMPLE_RATE * seconds))
+    # The signal survives: a 440 Hz tone at amplitude 0.3 has RMS 0.3 / sqrt(2).
+    rms = float(np.sqrt(np.mean(samples[1000:-1000] ** 2)))
+    assert rms == pytest.approx(0.3 / np.sqrt(2), rel=0.1)
+    spectrum = np.abs(np.fft.rfft(samples))
+    peak_hz = np.argmax(spectrum) * SAMPLE_RATE / len(samples)
+    assert abs(peak_hz - 440) < 5
+    if tol is not None and rate == SAMPLE_RATE:
+        np.testing.assert_allclose(samples, data, atol=tol)
+
+
+def test_load_audio_accepts_str_path_and_custom_rate(tmp_path):
+    path = tmp_path / "a.wav"
+    sf.write(str(path), tone(22_050, 0.5), 22_050, subtype="PCM_16")
+    samples = load_audio(str(path), sample_rate=8_000)
+    assert samples.dtype == np.float32
+    assert_length_close(samples, 4_000)
+
+
+@pytest.mark.parametrize("rate", [16_000, 44_100])
+def test_stereo_is_downmixed_to_mean(tmp_path, rate):
+    left = tone(rate, 0.5, freq=300, amp=0.4)
+    right = tone(rate, 0.5, freq=1000, amp=0.2)
+    stereo = np.stack([left, right], axis=1)
+    path = tmp_path / "stereo.wav"
+    sf.write(str(path), stereo, rate, subtype="FLOAT")
+
+    samples = load_audio(path)
+    assert_mono_16k(samples)
+    expected = resample(stereo.mean(axis=1).astype(np.float32), rate, SAMPLE_RATE)
+    assert samples.shape == expected.shape
+    np.testing.assert_allclose(samples, expected, atol=1e-5)
+    if rate == SAMPLE_RATE:
+        np.testing.assert_allclose(samples, (left + right) / 2, atol=1e-6)
+
+
+def test_opposite_phase_stereo_cancels(tmp_path):
+    left = tone(SAMPLE_RATE, 0.25)
+    path = tmp_path / "phase.wav"
+    sf.write(str(path), np.stack([left, -left], axis=1), SAMPLE_RATE, subtype="FLOAT")
+    assert np.max(np.abs(load_audio(path))) < 1e-6
+
+
+def test_float_file_with_nan_is_sanitised(tmp_path):
+    data = tone(SAMPLE_RATE, 0.1)
+    data[10] = np.nan
+    data[20] = np.inf
+    path = tmp_path / "nan.wav"
+    sf.write(str(path), data, SAMPLE_RATE, subtype="FLOAT")
+    samples = load_audio(path)
+    assert np.all(np.isfinite(samples))
+    assert samples[10] == 0.0
+
+
+def test_real_fsdd_files_load_at_16k(fsdd_files):
+    for path in fsdd_files:
+        info = sf.info(str(path))
+        assert info.samplerate == 8_000
+        samples = load_audio(path)
+        assert_mono_16k(samples)
+        assert_length_close(samples, info.frames * 2)
+        # Real speech: not silent, within [-1, 1] (plus resampler ringing).
+        assert np.max(np.abs(samples)) > 0.01
+        assert np.max(np.abs(samples)) < 1.5
+
+
+def test_real_fsdd_max_duration(fsdd_files):
+    path = fsdd_files[0]
+    duration = sf.info(str(path)).duration
+    assert len(load_audio(path, max_duration=duration + 0.1)) > 0
+    with pytest.raises(AudioError, match="limit"):
+        load_audio(path, max_duration=duration / 2)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input: always an AudioError with a one-line message naming the file
+# ---------------------------------------------------------------------------------------------
+
+
+def assert_audio_error(path: Path, **kwargs) -> str:
+    with pytest.raises(AudioError) as info:
+        load_audio(path, **kwargs)
+    message = str(info.value)
+    assert isinstance(info.value, CtcasrError)
+    assert "\n" not in message, message
+    assert str(path) in message, message
+    return message
+
+
+def test_missing_file(tmp_path):
+    message = assert_audio_error(tmp_path / "missing.wav")
+    assert "not found" in message
+
+
+def test_empty_file(tmp_path):
+    path = tmp_path / "empty.wav"
+    path.write_bytes(b"")
+    assert "empty" in assert_audio_error(path)
+
+
+def test_text_file_named_wav(tmp_path):
+    path = tmp_path / "notes.wav"
+    path.write_text("this is not audio\nat all\n", encoding="utf-8")
+    assert_audio_error(path)
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "noise.flac"
+    path.write_bytes(np.random.default_rng(0).bytes(4096))
+    assert_audio_error(path)
+
+
+def test_directory(tmp_path):
+    path = tmp_path / "folder.wav"
+    path.mkdir()
+    assert "directory" in assert_audio_error(path)
+
+
+@pytest.mark.parametrize("keep", [20, 44])
+def test_truncated_wav(tmp_path, keep):
+    good = tmp_path / "good.wav"
+    sf.write(str(good), tone(SAMPLE_RATE, 0.5), SAMPLE_RATE, subtype="PCM_16")
+    path = tmp_path / f"truncated_{keep}.wav"
+    path.write_bytes(good.read_bytes()[:keep])
+    assert_audio_error(path)
+
+
+def test_truncated_real_flac_header(tmp_path, fsdd_files):
+    path = tmp_path / "cut.flac"
+    path.write_bytes(fsdd_files[0].read_bytes()[:20])
+    assert_audio_error(path)
+
+
+def test_max_duration_exceeded(tmp_path):
+    path = tmp_path / "long.wav"
+    sf.write(str(path), tone(SAMPLE_RATE, 2.0), SAMPLE_RATE, subtype="PCM_16")
+    message = assert_audio_error(path, max_duration=1.5)
+    assert "2.0 s" in message and "1.5" in message
+    assert len(load_audio(path, max_duration=2.5)) == 2 * SAMPLE_RATE
+
+
+@pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root reads anything")
+def test_unreadable_file(tmp_path):
+    path = tmp_path / "locked.wav"
+    sf.write(str(path), tone(SAMPLE_RATE, 0.1), SAMPLE_RATE, subtype="PCM_16")
+    path.chmod(0)
+    try:
+        assert_audio_error(path)
+    finally:
+        path.chmod(0o644)
+
+
+# ---------------------------------------------------------------------------------------------
+# resample and as_mono
+# ---------------------------------------------------------------------------------------------
+
+
+def test_resample_identity_is_float32_and_unchanged():
+    data = np.linspace(-1, 1, 100)
+    out = resample(data, 16_000, 16_000)
+    assert out.dtype == np.float32
+    np.testing.assert_allclose(out, data.astype(np.float32))
+
+
+@pytest.mark.parametrize(("src", "dst"), [(8_000, 16_000), (44_100, 16_000), (16_000, 8_000)])
+def test_resample_length_and_frequency(src, dst):
+    data = tone(src, 1.0, freq=500)
+    out = resample(data, src, dst)
+    assert out.dtype == np.float32
+    assert_length_close(out, dst)
+    peak_hz = np.argmax(np.abs(np.fft.rfft(out))) * dst / len(out)
+    assert abs(peak_hz - 500) < 3
+
+
+def test_resample_rejects_bad_rate():
+    with pytest.raises(AudioError):
+        resample(np.zeros(10, np.float32), 0, 16_000)
+
+
+def test_as_mono_layouts():
+    left = np.arange(1000, dtype=np.float32)
+    right = -2 * left
+    mean = (left + right) / 2
+    np.testing.assert_allclose(as_mono(left), left)
+    np.testing.assert_allclose(as_mono(np.stack([left, right], axis=1)), mean)  # [n, ch]
+    np.testing.assert_allclose(as_mono(np.stack([left, right], axis=0)), mean)  # [ch, n]
+    assert as_mono(left.astype(np.int16)).dtype == np.float32
+    assert as_mono([0.5, -0.5]).dtype == np.float32
+
+
+def test_as_mono_rejects_3d():
+    with pytest.raises(AudioError, match="1-D or 2-D"):
+        as_mono(np.zeros((2, 2, 2)))

@@ -1,0 +1,133 @@
+"""The ``ctcasr`` command end to end on real FSDD recordings, including bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from ctcasr.cli import app
+from tests.helpers import TINY_MODEL, write_fsdd_manifest
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+
+
+def ctcasr(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run the real console entry point in a fresh process, as a user would."""
+    code = "from ctcasr.cli import main; main()"
+    env = {**os.environ, "COLUMNS": "200"}
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
+                          env=env, timeout=300)
+
+
+def test_help_documents_every_command():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    for command in ("transcribe", "train", "evaluate", "info"):
+        assert command in result.output
+    for command in ("transcribe", "train", "evaluate", "info"):
+        sub = runner.invoke(app, [command, "--help"])
+        assert sub.exit_code == 0 and "Usage" in sub.output
+
+
+def test_transcribe_real_digits_with_bundled_model(fsdd_dir):
+    files = [fsdd_dir / f"{d}_{s}_{i}.flac" for d, s, i in [(7, "jackson", 0), (3, "theo", 1),
+                                                             (9, "nicolas", 2)]]
+    result = ctcasr("transcribe", *map(str, files))
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert [line.split("\t") for line in lines] == [
+        [str(files[0]), "seven"], [str(files[1]), "three"], [str(files[2]), "nine"]
+    ]
+
+
+def test_transcribe_goes_on_past_bad_files(fsdd_dir, tmp_path):
+    good = fsdd_dir / "4_yweweler_0.flac"
+    empty = tmp_path / "empty.wav"
+    empty.write_bytes(b"")
+    text = tmp_path / "notes.wav"
+    text.write_text("this is not audio\n")
+    missing = tmp_path / "missing.flac"
+    result = ctcasr("transcribe", str(missing), str(empty), str(good), str(text))
+    assert result.returncode == 1
+    assert result.stdout.strip() == f"{good}\tfour"
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(errors) == 3
+    for path, cause in [(missing, "not found"), (empty, "empty file"), (text, "not a recognised")]:
+        (line,) = [e for e in errors if str(path) in e]
+        assert cause in line
+    assert "3 of 4 file(s) failed" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_evaluate_reports_error_rates(fsdd_dir, tmp_path):
+    manifest = write_fsdd_manifest(tmp_path / "test.jsonl", fsdd_dir, range(0, 2),
+                                   speakers=("george", "lucas"))
+    result = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "--json"])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.output)
+    assert report["utterances"] == 40 and report["ref_words"] == 40
+    assert report["wer"] <= 0.1 and report["cer"] <= 0.05
+    assert report["substitutions"] + report["deletions"] + report["insertions"] == round(
+        report["wer"] * 40
+    )
+    text = runner.invoke(app, ["evaluate", "--manifest", str(manifest)])
+    assert "WER" in text.output and "CER" in text.output
+
+
+def test_evaluate_names_bad_manifest_line(fsdd_dir, tmp_path):
+    manifest = write_fsdd_manifest(tmp_path / "m.jsonl", fsdd_dir, range(0, 1),
+                                   speakers=("george",))
+    lines = manifest.read_text().splitlines()
+    lines.insert(3, '{"audio_filepath": "x.wav", "text": "one"')
+    manifest.write_text("\n".join(lines) + "\n")
+    result = ctcasr("evaluate", "--manifest", str(manifest))
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(f"error: {manifest}:4:") and "malformed JSON" in line
+
+
+def test_train_command_with_config_file(fsdd_dir, tmp_path):
+    train_m = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, range(10, 12),
+                                  speakers=("george",))
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["train.jsonl"]\nepochs = 1\nbatch_size = 8\ntensorboard = false\n'
+        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
+    )
+    out = tmp_path / "run"
+    result = runner.invoke(app, ["train", "--config", str(tmp_path / "cfg.toml"), "-o", str(out),
+                                 "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "s/epoch" in result.output
+    assert (out / "model" / "bundle.json").is_file()
+    info = runner.invoke(app, ["info", "--model", str(out / "model")])
+    assert info.exit_code == 0 and '"rnn_units": 32' in info.output
+    assert train_m.exists()
+
+
+def test_train_without_inputs_fails_cleanly():
+    result = ctcasr("train")
+    assert result.returncode == 1
+    assert "give training manifests" in result.stderr
+
+
+def test_missing_model_bundle_is_one_line():
+    result = ctcasr("transcribe", "--model", "/no/such/bundle", "x.wav")
+    assert result.returncode == 1
+    expected = "error: /no/such/bundle: model bundle not found (expected a directory)"
+    assert result.stderr.strip() == expected
+
+
+def test_package_import_stays_light():
+    """Importing the package and the CLI must not drag in TensorFlow."""
+    code = (
+        "import sys, ctcasr, ctcasr.cli, ctcasr.text, ctcasr.features, ctcasr.bundle; "
+        "print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False False"

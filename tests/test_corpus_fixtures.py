@@ -1,0 +1,59 @@
+"""The corpus-locating helpers in conftest: env override, skip locally, fail under CI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT, _corpus_dir, data_root
+
+
+def test_data_root_defaults_next_to_repo(monkeypatch):
+    monkeypatch.delenv("CTCASR_DATA", raising=False)
+    assert data_root() == REPO_ROOT.parent / "shared" / "data"
+    assert (REPO_ROOT / "ctcasr" / "__init__.py").is_file()
+
+
+def test_data_root_env_override(monkeypatch, tmp_path):
+    monkeypatch.setenv("CTCASR_DATA", str(tmp_path))
+    assert data_root() == tmp_path
+
+
+def test_missing_corpus_skips_locally(monkeypatch, tmp_path):
+    monkeypatch.setenv("CTCASR_DATA", str(tmp_path))
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception) as info:
+        _corpus_dir("FSDD", "fsdd", "recordings")
+    message = str(info.value)
+    assert "FSDD corpus not found at" in message
+    assert str(tmp_path / "fsdd" / "recordings") in message
+    assert "CTCASR_DATA" in message
+
+
+@pytest.mark.parametrize("ci", ["true", "True"])
+def test_missing_corpus_fails_under_ci(monkeypatch, tmp_path, ci):
+    monkeypatch.setenv("CTCASR_DATA", str(tmp_path))
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(pytest.fail.Exception) as info:
+        _corpus_dir("AN4", "an4")
+    assert str(tmp_path / "an4") in str(info.value)
+
+
+def test_present_corpus_is_returned(monkeypatch, tmp_path):
+    (tmp_path / "noise").mkdir()
+    monkeypatch.setenv("CTCASR_DATA", str(tmp_path))
+    monkeypatch.setenv("CI", "true")
+    assert _corpus_dir("noise", "noise") == tmp_path / "noise"
+
+
+def test_real_corpora_layout(fsdd_dir, an4_dir, speech_commands_dir, noise_dir, fsdd_files):
+    assert all(
+        isinstance(p, Path) and p.is_dir() for p in (an4_dir, speech_commands_dir, noise_dir)
+    )
+    assert fsdd_dir.name == "recordings"
+    assert len(fsdd_files) == 3 and all(
+        p.suffix == ".flac" and p.parent == fsdd_dir for p in fsdd_files
+    )
+    assert (an4_dir / "etc").is_dir()
+    assert (speech_commands_dir / "yes").is_dir()
+    assert any(noise_dir.glob("*.flac"))

@@ -1,0 +1,217 @@
+"""Feature front end: shapes, normalisation, feature kinds, edge cases and config validation."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ctcasr.errors import ConfigError
+from ctcasr.features import FrontendConfig, compute_features, featurize, num_frames
+
+SR = 16_000
+
+
+def speechlike(n: int, rate: int = SR, seed: int = 0) -> np.ndarray:
+    """A few harmonics with a slow amplitude envelope, plus a little noise."""
+    rng = np.random.default_rng(seed)
+    t = np.arange(n) / rate
+    envelope = 0.5 + 0.5 * np.sin(2 * np.pi * 3 * t)
+    voiced = sum(np.sin(2 * np.pi * f * t) / k for k, f in enumerate((150, 300, 450, 900), 1))
+    y = 0.2 * envelope * voiced + 0.01 * rng.standard_normal(n)
+    return y.astype(np.float32)
+
+
+SHORT_INPUT_WARNING = "ignore:n_fft=.*too large:UserWarning"
+
+
+@pytest.mark.filterwarnings(SHORT_INPUT_WARNING)
+@pytest.mark.parametrize("n", [16_000, 16_159, 16_160, 8_000, 480])
+def test_default_mfcc_shape(n):
+    feats = compute_features(speechlike(n))
+    assert feats.shape == (1 + n // 160, 20)
+    assert feats.dtype == np.float32
+    assert feats.flags["C_CONTIGUOUS"]
+    assert num_frames(n, FrontendConfig()) == feats.shape[0]
+
+
+def test_num_frames_follows_hop():
+    config = FrontendConfig(hop_ms=20.0)
+    assert config.hop_length == 320
+    assert num_frames(16_000, config) == 1 + 16_000 // 320
+    assert compute_features(speechlike(16_000), config).shape[0] == num_frames(16_000, config)
+
+
+def test_per_utterance_normalisation():
+    feats = compute_features(speechlike(32_000))
+    np.testing.assert_allclose(feats.mean(axis=0), 0.0, atol=1e-4)
+    np.testing.assert_allclose(feats.std(axis=0), 1.0, atol=1e-3)
+
+
+def test_normalisation_can_be_turned_off():
+    raw = compute_features(speechlike(16_000), FrontendConfig(normalize=False))
+    # Unnormalised MFCC: c0 carries the (large, negative-offset) log energy.
+    assert abs(raw[:, 0].mean()) > 10
+    assert not np.allclose(raw.std(axis=0), 1.0, atol=0.1)
+    normed = compute_features(speechlike(16_000))
+    expected = (raw - raw.mean(axis=0)) / (raw.std(axis=0) + 1e-5)
+    np.testing.assert_allclose(normed, expected, atol=1e-4)
+
+
+def test_normalised_features_ignore_gain():
+    y = speechlike(16_000)
+    louder, quieter = compute_features(y), compute_features(0.25 * y)
+    # Equal up to the log's epsilon floor, which matters only in the quietest bins.
+    assert np.abs(louder - quieter).mean() < 0.03
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "dims"),
+    [
+        ({"kind": "logmel"}, 40),
+        ({"kind": "logmel", "n_mels": 64}, 64),
+        ({"kind": "pcen"}, 40),
+        ({"kind": "mfcc", "n_mfcc": 13}, 13),
+        ({"deltas": 1}, 40),
+        ({"deltas": 2}, 60),
+        ({"kind": "logmel", "deltas": 2}, 120),
+    ],
+)
+def test_feature_dims(kwargs, dims):
+    config = FrontendConfig(**kwargs)
+    assert config.num_features == dims
+    feats = compute_features(speechlike(16_000), config)
+    assert feats.shape == (101, dims)
+    assert np.all(np.isfinite(feats))
+
+
+def test_logmel_differs_from_mfcc_and_tracks_frequency():
+    config = FrontendConfig(kind="logmel", normalize=False)
+    t = np.arange(SR) / SR
+    low = compute_features((0.3 * np.sin(2 * np.pi * 200 * t)).astype(np.float32), config)
+    high = compute_features((0.3 * np.sin(2 * np.pi * 4000 * t)).astype(np.float32), config)
+    # The loudest mel band moves up with the tone's frequency.
+    assert np.argmax(low.mean(axis=0)) < np.argmax(high.mean(axis=0))
+
+
+def test_pcen_is_finite_and_distinct():
+    y = speechlike(16_000)
+    pcen = compute_features(y, FrontendConfig(kind="pcen", normalize=False))
+    logmel = compute_features(y, FrontendConfig(kind="logmel", normalize=False))
+    assert pcen.shape == logmel.shape
+    assert np.all(np.isfinite(pcen))
+    assert np.all(pcen >= 0)  # PCEN of a magnitude spectrogram is non-negative
+    assert not np.allclose(pcen, logmel)
+
+
+def test_deltas_extend_static_features():
+    y = speechlike(16_000)
+    static = compute_features(y, FrontendConfig(normalize=False))
+    with_deltas = compute_features(y, FrontendConfig(normalize=False, deltas=2))
+    # The first block is the static MFCC itself; the others are its time derivatives.
+    np.testing.assert_allclose(with_deltas[:, :20], static, atol=1e-5)
+    delta = with_deltas[:, 20:40]
+    assert not np.allclose(delta, 0)
+    assert np.abs(delta).mean() < np.abs(static).mean()
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "logmel", "pcen"])
+@pytest.mark.parametrize("deltas", [0, 2])
+def test_silence_gives_finite_features(kind, deltas):
+    config = FrontendConfig(kind=kind, deltas=deltas)
+    feats = compute_features(np.zeros(SR, dtype=np.float32), config)
+    assert feats.shape == (101, config.num_features)
+    assert np.all(np.isfinite(feats))
+
+
+@pytest.mark.filterwarnings(SHORT_INPUT_WARNING)
+@pytest.mark.parametrize("kind", ["mfcc", "logmel", "pcen"])
+@pytest.mark.parametrize("n", [0, 1, 10, 159])
+def test_very_short_input(kind, n):
+    config = FrontendConfig(kind=kind, deltas=2)
+    feats = compute_features(speechlike(max(n, 1))[:n], config)
+    assert feats.shape == (num_frames(n, config), config.num_features)
+    assert feats.shape[0] >= 1
+    assert np.all(np.isfinite(feats))
+
+
+def test_stereo_array_is_downmixed():
+    y = speechlike(16_000)
+    stereo = np.stack([y, y], axis=1)
+    np.testing.assert_allclose(compute_features(stereo), compute_features(y), atol=1e-5)
+
+
+def test_featurize_array_at_8k_matches_8k_wav(tmp_path):
+    y8 = speechlike(8_000, rate=8_000, seed=1)
+    path = tmp_path / "utt_8k.wav"
+    sf.write(str(path), y8, 8_000, subtype="PCM_16")
+    from_array = featurize(y8, sample_rate=8_000)
+    from_file = featurize(path)
+    assert from_array.shape == from_file.shape == (101, 20)
+    # Only 16-bit quantisation separates the two.
+    np.testing.assert_allclose(from_array, from_file, atol=0.02)
+
+
+def test_featurize_array_default_rate_equals_compute_features():
+    y = speechlike(16_000)
+    np.testing.assert_array_equal(featurize(y), compute_features(y))
+
+
+def test_featurize_real_fsdd(fsdd_files):
+    for path in fsdd_files:
+        frames = sf.info(str(path)).frames
+        feats = featurize(path)
+        assert feats.shape[1] == 20
+        assert abs(feats.shape[0] - num_frames(2 * frames, FrontendConfig())) <= 1
+        assert np.all(np.isfinite(feats))
+
+
+# ---------------------------------------------------------------------------------------------
+# Config validation
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"kind": "spectrogram"},
+        {"kind": "MFCC"},
+        {"deltas": 3},
+        {"deltas": -1},
+        {"hop_ms": 0.0},
+        {"hop_ms": -10.0},
+        {"hop_ms": 30.0, "win_ms": 25.0},
+        {"win_ms": 40.0},  # 640 samples > n_fft=512
+        {"n_fft": 256},
+        {"n_mfcc": 41},
+        {"n_mfcc": 0},
+        {"n_mels": 0, "kind": "logmel"},
+        {"sample_rate": 0},
+        {"sample_rate": -16_000},
+        {"win_ms": 0.01, "hop_ms": 0.01},  # rounds to a zero-sample hop
+        {"fmin": -1.0},
+        {"fmin": 9_000.0},
+        {"fmax": 9_000.0},  # above Nyquist
+        {"fmin": 4_000.0, "fmax": 3_000.0},
+    ],
+)
+def test_bad_config_raises_config_error(kwargs):
+    with pytest.raises(ConfigError):
+        FrontendConfig(**kwargs)
+
+
+def test_config_dict_round_trip_and_unknown_keys():
+    config = FrontendConfig(kind="logmel", n_mels=64, deltas=1, fmax=7_600.0)
+    assert FrontendConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ConfigError, match="n_filters"):
+        FrontendConfig.from_dict({**config.to_dict(), "n_filters": 3})
+    with pytest.raises(ConfigError):
+        FrontendConfig.from_dict({"kind": "cqt"})
+
+
+def test_config_derived_sizes():
+    config = FrontendConfig(sample_rate=8_000)
+    assert config.hop_length == 80
+    assert config.win_length == 200
+    assert FrontendConfig().hop_length == 160
+    assert FrontendConfig().win_length == 400

@@ -1,0 +1,150 @@
+"""error_report against WER/CER and edit counts worked out by hand."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from ctcasr.metrics import error_report
+
+
+def test_perfect_transcripts():
+    report = error_report(["yes", "go on"], ["yes", "go on"])
+    assert report.wer == 0.0 and report.cer == 0.0
+    assert (report.substitutions, report.deletions, report.insertions) == (0, 0, 0)
+    assert report.hits == 3 and report.ref_words == 3
+    assert report.ref_chars == 8  # "yes" + "go on", spaces count as characters
+    assert report.sentence_accuracy == 1.0
+    assert report.utterances == 2
+    assert report.worst == []
+
+
+def test_one_substitution():
+    # ref "a b c" / hyp "a x c": 1 of 3 words substituted; 1 of 5 characters.
+    report = error_report(["a b c"], ["a x c"])
+    assert (report.substitutions, report.deletions, report.insertions) == (1, 0, 0)
+    assert report.hits == 2
+    assert report.wer == pytest.approx(1 / 3)
+    assert report.char_substitutions == 1
+    assert report.ref_chars == 5
+    assert report.cer == pytest.approx(1 / 5)
+    assert report.sentence_accuracy == 0.0
+
+
+def test_deletion_and_insertion():
+    # ref "a b c d" / hyp "a c d e": delete b, insert e -> 2 errors over 4 words.
+    report = error_report(["a b c d"], ["a c d e"])
+    assert (report.substitutions, report.deletions, report.insertions) == (0, 1, 1)
+    assert report.wer == pytest.approx(2 / 4)
+    assert report.ref_words == 4
+
+
+def test_corpus_rates_sum_errors_over_utterances():
+    refs = ["the cat sat", "on the mat", "yes"]
+    hyps = ["the cat sat down", "on mat", "yes"]
+    report = error_report(refs, hyps)
+    # 1 insertion + 1 deletion over 3 + 3 + 1 = 7 reference words (not a mean of per-utt rates).
+    assert (report.substitutions, report.deletions, report.insertions) == (0, 1, 1)
+    assert report.ref_words == 7
+    assert report.wer == pytest.approx(2 / 7)
+    # Characters: " down" is 5 insertions, "the " 4 deletions; 11 + 10 + 3 = 24 reference chars.
+    assert report.char_insertions == 5
+    assert report.char_deletions == 4
+    assert report.ref_chars == 24
+    assert report.cer == pytest.approx(9 / 24)
+    assert report.sentence_accuracy == pytest.approx(1 / 3)
+
+
+def test_character_errors_within_words():
+    # "kitten" -> "sitting": 2 substitutions + 1 insertion over 6 characters; 1 word substituted.
+    report = error_report(["kitten"], ["sitting"])
+    assert report.wer == 1.0
+    assert report.char_substitutions == 2
+    assert report.char_insertions == 1
+    assert report.char_deletions == 0
+    assert report.cer == pytest.approx(3 / 6)
+
+
+def test_wer_can_exceed_one():
+    report = error_report(["yes"], ["no no no"])
+    assert (report.substitutions, report.insertions) == (1, 2)
+    assert report.wer == pytest.approx(3.0)
+
+
+def test_worst_list_ordering_and_contents():
+    refs = ["a b c", "a b c", "a b c", "a b c", "x"]
+    hyps = ["a b c", "a b d", "d e f", "a b cc", "y z w"]
+    ids = ["ok", "one", "three", "char", "many"]
+    report = error_report(refs, hyps, ids=ids)
+    # Exact matches are left out; most word errors first, then higher CER, then id.
+    assert [u.id for u in report.worst] == ["many", "three", "char", "one"]
+    many, three, char, one = report.worst
+    assert (many.word_errors, many.ref_words) == (3, 1)
+    assert (three.word_errors, three.ref_words) == (3, 3)
+    assert (char.word_errors, one.word_errors) == (1, 1)
+    assert char.cer == pytest.approx(1 / 5)
+    assert one.cer == pytest.approx(1 / 5)  # tie on both keys: ordered by id ("char" < "one")
+    assert three.cer == pytest.approx(3 / 5)
+    assert (three.reference, three.hypothesis) == ("a b c", "d e f")
+
+
+def test_worst_is_truncated():
+    refs = [f"w{i}" for i in range(20)]
+    hyps = ["x"] * 20
+    report = error_report(refs, hyps, worst=5)
+    assert len(report.worst) == 5
+    assert error_report(refs, hyps, worst=0).worst == []
+    assert report.wer == 1.0
+
+
+def test_default_ids_are_positions():
+    report = error_report(["a", "b", "c"], ["a", "x", "c"])
+    assert [u.id for u in report.worst] == ["1"]
+
+
+def test_empty_reference_among_others():
+    # An empty reference contributes no reference words; its hypothesis words are insertions.
+    report = error_report(["", "a b"], ["x", "a b"])
+    assert report.insertions == 1
+    assert report.ref_words == 2
+    assert report.wer == pytest.approx(1 / 2)
+    assert report.sentence_accuracy == pytest.approx(1 / 2)
+    assert [u.id for u in report.worst] == ["0"]
+    assert report.worst[0].ref_words == 0
+
+
+def test_all_empty_references():
+    both_empty = error_report([""], [""])
+    assert both_empty.wer == 0.0 and both_empty.cer == 0.0
+    assert both_empty.sentence_accuracy == 1.0
+    inserted = error_report([""], ["x y"])
+    assert inserted.insertions == 2
+    assert math.isinf(inserted.wer) and math.isinf(inserted.cer)
+
+
+def test_empty_hypothesis_is_all_deletions():
+    report = error_report(["a b"], [""])
+    assert report.deletions == 2
+    assert report.wer == 1.0
+    assert report.cer == 1.0
+
+
+@pytest.mark.parametrize(("refs", "hyps"), [(["a"], []), ([], ["a"]), (["a", "b"], ["a"])])
+def test_mismatched_lengths_raise(refs, hyps):
+    with pytest.raises(ValueError, match="references"):
+        error_report(refs, hyps)
+
+
+def test_no_utterances_raise():
+    with pytest.raises(ValueError, match="no utterances"):
+        error_report([], [])
+
+
+def test_summary_and_dict():
+    report = error_report(["a b c"], ["a x c"])
+    summary = report.summary()
+    assert "WER 33.33%" in summary and "S=1" in summary and "N=3" in summary
+    data = report.to_dict()
+    assert data["wer"] == pytest.approx(1 / 3)
+    assert data["worst"][0]["id"] == "0"

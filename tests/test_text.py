@@ -1,0 +1,323 @@
+"""Alphabet, alphabet files, transcript normalisation and number spelling."""
+
+from __future__ import annotations
+
+import string
+
+import pytest
+
+from ctcasr.errors import AlphabetError
+from ctcasr.text import Alphabet, normalize_text, number_to_words, ordinal_to_words, spell
+
+# ---------------------------------------------------------------------------------------------
+# Alphabet
+# ---------------------------------------------------------------------------------------------
+
+
+def test_default_alphabet_is_space_letters_apostrophe():
+    alphabet = Alphabet()
+    assert alphabet.labels == (" ", *string.ascii_lowercase, "'")
+    assert len(alphabet) == 28
+    # The CTC blank is the class after the last label.
+    assert alphabet.blank_index == 28
+    assert alphabet.num_classes == 29
+    assert " " in alphabet and "'" in alphabet and "q" in alphabet
+    assert "A" not in alphabet and "#" not in alphabet and "" not in alphabet
+
+
+def test_blank_index_follows_custom_alphabet_size():
+    alphabet = Alphabet(("x", "y", "z"))
+    assert alphabet.blank_index == len(alphabet) == 3
+    assert alphabet.num_classes == 4
+
+
+def test_encode_gives_label_positions():
+    alphabet = Alphabet()
+    assert alphabet.encode("ab z'") == [1, 2, 0, 26, 27]
+    assert alphabet.encode("") == []
+
+
+@pytest.mark.parametrize("text", ["", "a", "hello world", "don't stop", "zzz ' a"])
+def test_encode_decode_round_trip(text):
+    alphabet = Alphabet()
+    assert alphabet.decode(alphabet.encode(text)) == text
+
+
+def test_decode_skips_blank_and_out_of_range_ids():
+    alphabet = Alphabet()
+    blank = alphabet.blank_index
+    assert alphabet.decode([blank, 8, blank, 9, blank]) == "hi"
+    assert alphabet.decode([-1, 8, 99]) == "h"
+
+
+def test_encode_rejects_characters_outside_alphabet():
+    alphabet = Alphabet()
+    with pytest.raises(AlphabetError) as info:
+        alphabet.encode("Hi 2!")
+    message = str(info.value)
+    for char in "H2!":
+        assert char in message
+    assert alphabet.unknown_chars("Hi 2!H") == ["H", "2", "!"]
+
+
+@pytest.mark.parametrize(
+    ("labels", "fragment"),
+    [((), "empty"), (("a", "bc"), "one character"), (("a", "b", "a"), "duplicates")],
+)
+def test_invalid_label_tuples(labels, fragment):
+    with pytest.raises(AlphabetError, match=fragment):
+        Alphabet(labels)
+
+
+# ---------------------------------------------------------------------------------------------
+# Alphabet files
+# ---------------------------------------------------------------------------------------------
+
+
+def test_default_alphabet_file_round_trip(tmp_path):
+    path = tmp_path / "alphabet.txt"
+    Alphabet().save(path)
+    loaded = Alphabet.from_file(path)
+    assert loaded == Alphabet()
+    # The space symbol is stored as a line holding one space.
+    assert " " in path.read_text(encoding="utf-8").splitlines()
+
+
+def test_file_round_trip_escapes_hash(tmp_path):
+    alphabet = Alphabet((" ", "#", "a", "\\", "é", "1"))
+    path = tmp_path / "alphabet.txt"
+    alphabet.save(path)
+    lines = path.read_text(encoding="utf-8").splitlines()
+    assert "\\#" in lines  # a literal '#' must not be read back as a comment
+    loaded = Alphabet.from_file(path)
+    assert loaded.labels == alphabet.labels
+    assert loaded.encode("# a") == alphabet.encode("# a")
+
+
+def test_from_file_skips_comments_and_reads_space(tmp_path):
+    path = tmp_path / "alphabet.txt"
+    path.write_text("# my alphabet\n \na\n# another comment\nb\n\\#\n", encoding="utf-8")
+    assert Alphabet.from_file(path).labels == (" ", "a", "b", "#")
+
+
+@pytest.mark.parametrize(
+    ("content", "lineno", "fragment"),
+    [
+        ("a\nb\na\n", 3, "duplicate"),
+        ("a\n\nb\n", 2, "empty"),
+        ("# header\na\nab\n", 3, "single character"),
+        ("a\n  \n", 2, "single character"),  # two spaces is not the space symbol
+    ],
+)
+def test_bad_alphabet_file_names_file_and_line(tmp_path, content, lineno, fragment):
+    path = tmp_path / "bad_alphabet.txt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(AlphabetError, match=fragment) as info:
+        Alphabet.from_file(path)
+    assert f"{path}:{lineno}:" in str(info.value)
+    assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("content", ["", "# only a comment\n# and another\n"])
+def test_empty_alphabet_file(tmp_path, content):
+    path = tmp_path / "empty_alphabet.txt"
+    path.write_text(content, encoding="utf-8")
+    with pytest.raises(AlphabetError, match="no entries") as info:
+        Alphabet.from_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_missing_alphabet_file(tmp_path):
+    path = tmp_path / "nope" / "alphabet.txt"
+    with pytest.raises(AlphabetError, match="not found") as info:
+        Alphabet.from_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_undecodable_alphabet_file(tmp_path):
+    path = tmp_path / "latin1.txt"
+    path.write_bytes(b"a\n\xe9\n")
+    with pytest.raises(AlphabetError) as info:
+        Alphabet.from_file(path)
+    assert str(path) in str(info.value)
+
+
+def test_alphabet_directory_is_an_alphabet_error(tmp_path):
+    with pytest.raises(AlphabetError) as info:
+        Alphabet.from_file(tmp_path)
+    assert str(tmp_path) in str(info.value)
+
+
+# ---------------------------------------------------------------------------------------------
+# Normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("Set 2", "set two"),
+        ("Don't STOP!", "don't stop"),
+        ("1,205", "one thousand two hundred five"),
+        ("1,000,000 people", "one million people"),
+        ("3rd", "third"),
+        ("the 21st and 22nd", "the twenty first and twenty second"),
+        ("12th", "twelfth"),
+        ("40th", "fortieth"),
+        ("3,000th", "three thousandth"),
+        ("3.5", "three point five"),
+        ("10.05", "ten point zero five"),
+        ("007", "zero zero seven"),
+        ("0", "zero"),
+        ("It\u2019s \u2018fine\u2019", "it's fine"),
+        ("caf\u00e9", "cafe"),
+        ("cafe\u0301", "cafe"),  # decomposed accent
+        ("Z\u00fcrich Ma\u00f1ana", "zurich manana"),
+        ('he said "hi"', "he said hi"),
+        ("'quoted' words", "quoted words"),
+        ("rock-n-roll and/or", "rock n roll and or"),
+        ("well... OK?!", "well ok"),
+        ("  lots   of\tspace\n", "lots of space"),
+        ("5% R&D C++ x@y", "five percent r and d c plus plus x at y"),
+        ("", ""),
+        ("?!", ""),
+    ],
+)
+def test_normalize_examples(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        # Digits running into letters are still spoken, never silently dropped.
+        ("the 1980s", "the one thousand nine hundred eighty s"),
+        ("4k video", "four k video"),
+        ("mp3", "mp three"),
+        ("b2b", "b two b"),
+    ],
+)
+def test_normalize_keeps_digits_attached_to_letters(raw, expected):
+    assert normalize_text(raw) == expected
+
+
+def test_normalize_does_not_group_non_thousands_commas():
+    # "12,34" is not a thousands separator; both numbers are read.
+    assert normalize_text("12,34") == "twelve thirty four"
+
+
+WEIRD_TEXTS = [
+    "Hello, World! 123",
+    "\u65e5\u672c\u8a9e and English",
+    "\u00bd cup, 2\u00b2",
+    "stra\u00dfe \u0130stanbul",
+    "emoji \U0001f600 face",
+    "tab\tnew\nline\r\n",
+    "''' '\" `back` \u201cquotes\u201d",
+    "\u0663 arabic digit",
+    "a" * 50 + " 12345678901234567890",
+    "#hash_tag (parens) [brackets] {braces}",
+]
+
+
+@pytest.mark.parametrize("raw", WEIRD_TEXTS)
+def test_normalized_text_always_encodes(raw):
+    alphabet = Alphabet()
+    out = normalize_text(raw)
+    alphabet.encode(out)  # must not raise
+    assert out == out.strip()
+    assert "  " not in out
+    # Normalising is idempotent: the spelled form is its own normal form.
+    assert normalize_text(out) == out
+
+
+def test_normalize_respects_a_custom_alphabet():
+    no_space = Alphabet(tuple(string.ascii_lowercase))
+    out = normalize_text("Don't stop 2", no_space)
+    assert out == "dontstoptwo"
+    no_space.encode(out)
+
+    with_symbols = Alphabet((" ", *string.ascii_lowercase, "%"))
+    assert normalize_text("5% off", with_symbols) == "five % off"  # kept, not spelled
+
+
+# ---------------------------------------------------------------------------------------------
+# Numbers and spelling
+# ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("n", "words"),
+    [
+        (0, "zero"),
+        (1, "one"),
+        (9, "nine"),
+        (10, "ten"),
+        (11, "eleven"),
+        (15, "fifteen"),
+        (19, "nineteen"),
+        (20, "twenty"),
+        (21, "twenty one"),
+        (40, "forty"),
+        (99, "ninety nine"),
+        (100, "one hundred"),
+        (101, "one hundred one"),
+        (110, "one hundred ten"),
+        (999, "nine hundred ninety nine"),
+        (1000, "one thousand"),
+        (1001, "one thousand one"),
+        (1205, "one thousand two hundred five"),
+        (20_000, "twenty thousand"),
+        (100_000, "one hundred thousand"),
+        (999_999, "nine hundred ninety nine thousand nine hundred ninety nine"),
+        (1_000_000, "one million"),
+        (2_000_003, "two million three"),
+        (7_000_000_000, "seven billion"),
+        (10**12, "one trillion"),
+        (-5, "minus five"),
+    ],
+)
+def test_number_to_words(n, words):
+    assert number_to_words(n) == words
+
+
+def test_number_words_are_distinct_and_encodable():
+    alphabet = Alphabet()
+    seen = {}
+    for n in range(0, 2100):
+        words = number_to_words(n)
+        alphabet.encode(words)
+        assert words == " ".join(words.split())
+        assert words not in seen, f"{n} and {seen.get(words)} both read {words!r}"
+        seen[words] = n
+
+
+@pytest.mark.parametrize(
+    ("n", "words"),
+    [
+        (1, "first"),
+        (2, "second"),
+        (3, "third"),
+        (4, "fourth"),
+        (5, "fifth"),
+        (8, "eighth"),
+        (9, "ninth"),
+        (12, "twelfth"),
+        (13, "thirteenth"),
+        (20, "twentieth"),
+        (23, "twenty third"),
+        (90, "ninetieth"),
+        (100, "one hundredth"),
+        (101, "one hundred first"),
+        (1000, "one thousandth"),
+    ],
+)
+def test_ordinal_to_words(n, words):
+    assert ordinal_to_words(n) == words
+
+
+@pytest.mark.parametrize(
+    ("word", "spelled"), [("yes", "y e s"), ("a", "a"), ("", ""), ("go on", "g o o n")]
+)
+def test_spell(word, spelled):
+    assert spell(word) == spelled

@@ -1,0 +1,87 @@
+"""Training end to end on a few real utterances: checkpoints, logs, resume, refusal to clobber."""
+
+from __future__ import annotations
+
+import csv
+
+import numpy as np
+import pytest
+
+from ctcasr.bundle import load_bundle
+from ctcasr.data import AugmentConfig, ctc_min_frames, spec_augment
+from ctcasr.errors import ConfigError, CtcasrError
+from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, train
+from tests.helpers import TINY_MODEL, write_fsdd_manifest
+
+pytestmark = pytest.mark.slow
+
+
+def _config(tmp_path, fsdd_dir, epochs, **kwargs):
+    train_m = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, range(10, 13))
+    dev_m = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6))
+    return TrainConfig(
+        train_manifests=[str(train_m)], dev_manifest=str(dev_m),
+        output_dir=str(tmp_path / "run"), epochs=epochs, batch_size=16,
+        model=TINY_MODEL, tensorboard=True, seed=7,
+        augment=AugmentConfig(speed_factors=(0.9, 1.0, 1.1)), **kwargs,
+    )
+
+
+def test_train_checkpoint_resume(tmp_path, fsdd_dir):
+    config = _config(tmp_path, fsdd_dir, epochs=2)
+    result = train(config, verbose=0)
+    run = tmp_path / "run"
+    assert result.epochs_run == 2 and result.train_utterances == 60
+    assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0002"
+    with open(run / "log.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert [int(r["epoch"]) for r in rows] == [1, 2]
+    assert all(float(r["dev_cer"]) >= 0 for r in rows)
+    assert list((run / "tensorboard").iterdir())
+    bundle = load_bundle(result.bundle_path)
+    assert bundle.metadata["epoch"] == result.best_epoch
+
+    # A second run into the same folder must not silently overwrite the first.
+    with pytest.raises(CtcasrError, match="--resume"):
+        train(config, verbose=0)
+
+    config.epochs = 3
+    resumed = train(config, resume=True, verbose=0)
+    assert [h.epoch for h in resumed.history] == [1, 2, 3]
+    assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0003"
+    assert len(list((run / CHECKPOINTS).glob("epoch-*"))) == 2  # keep_checkpoints
+
+
+def test_resume_rejects_changed_model(tmp_path, fsdd_dir):
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    train(config, verbose=0)
+    config.model = {**TINY_MODEL, "rnn_units": 48}
+    config.epochs = 2
+    with pytest.raises(CtcasrError, match="model settings differ"):
+        train(config, resume=True, verbose=0)
+
+
+def test_config_file_and_bad_settings(tmp_path):
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["train.jsonl"]\noutput_dir = "out"\nepochs = 3\n'
+        "[model]\nrnn_units = 64\n[frontend]\nn_mfcc = 13\n[augment]\nspeed_factors = [0.9, 1.1]\n"
+    )
+    config = TrainConfig.from_file(tmp_path / "cfg.toml")
+    assert config.train_manifests == [str(tmp_path / "train.jsonl")]
+    assert config.frontend.n_mfcc == 13 and config.augment.speed_factors == (0.9, 1.1)
+    with pytest.raises(ConfigError, match="unknown training settings: colour"):
+        TrainConfig.from_dict({"train_manifests": ["a"], "output_dir": "o", "colour": 1})
+    with pytest.raises(ConfigError, match="num_classes"):
+        TrainConfig(train_manifests=["a"], output_dir="o", model={"num_classes": 5})
+    with pytest.raises(ConfigError, match="config file not found"):
+        TrainConfig.from_file(tmp_path / "missing.toml")
+
+
+def test_spec_augment_and_ctc_frames():
+    rng = np.random.default_rng(0)
+    feats = np.ones((200, 20), dtype=np.float32)
+    out = spec_augment(feats, AugmentConfig(time_masks=2, freq_masks=2), rng)
+    assert out.shape == feats.shape and (out == 0).any() and (out == 1).mean() > 0.5
+    assert feats.min() == 1  # input untouched
+    assert ctc_min_frames(np.array([1, 1, 2])) == 4  # a blank must split the repeat
+    assert ctc_min_frames(np.array([], dtype=int)) == 0
