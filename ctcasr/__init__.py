@@ -1,6 +1,7 @@
 """ctcasr: a small-vocabulary CTC speech recogniser with pluggable decoders.
 
-The names below load lazily, so ``import ctcasr`` stays fast and never imports TensorFlow.
+``import ctcasr`` stays fast and never imports TensorFlow: the modules below import it only
+when a model is built or run, and the other names load lazily on first use.
 """
 
 from __future__ import annotations
@@ -8,6 +9,12 @@ from __future__ import annotations
 from typing import Any
 
 __version__ = "0.1.0"
+
+# Bound eagerly so that the functions, not the same-named modules, are what ``ctcasr.train``,
+# ``ctcasr.transcribe`` and ``ctcasr.evaluate`` mean (as in whisper).
+from ctcasr.evaluate import evaluate
+from ctcasr.train import TrainConfig, train
+from ctcasr.transcribe import Transcriber, transcribe
 
 _LAZY = {
     "load_audio": "ctcasr.audio",
@@ -19,15 +26,12 @@ _LAZY = {
     "Bundle": "ctcasr.bundle",
     "load_bundle": "ctcasr.bundle",
     "greedy_decode": "ctcasr.decoding",
-    "Transcriber": "ctcasr.transcribe",
-    "transcribe": "ctcasr.transcribe",
-    "TrainConfig": "ctcasr.train",
-    "train": "ctcasr.train",
-    "evaluate": "ctcasr.evaluate",
     "CtcasrError": "ctcasr.errors",
 }
 
-__all__ = ["__version__", *_LAZY]
+__all__ = [
+    "TrainConfig", "Transcriber", "__version__", "evaluate", "train", "transcribe", *_LAZY
+]
 
 
 def __getattr__(name: str) -> Any:

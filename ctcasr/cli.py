@@ -45,8 +45,8 @@ def transcribe(
 ) -> None:
     """Transcribe audio files; prints PATH<TAB>TEXT per file.
 
-    Unreadable files are reported on stderr and the others still transcribed; the exit code
-    is 1 if any file failed.
+    Unreadable files are reported on stderr, one line each, and the others still transcribed.
+    The exit code is 1 if any file failed.
     """
     from ctcasr.transcribe import Failure, Transcriber
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from ctcasr.features import FrontendConfig, compute_features
 from ctcasr.manifest import ManifestEntry
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
+from ctcasr.utils import config_from_dict
 
 
 @dataclass(frozen=True)
@@ -56,11 +57,7 @@ class AugmentConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown augmentation settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return config_from_dict(cls, data, "augmentation")
 
 
 @dataclass

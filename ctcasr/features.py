@@ -7,13 +7,14 @@ the features a model was trained on are exactly the ones it is later fed.
 from __future__ import annotations
 
 import os
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any, Literal
 
 import numpy as np
 
 from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio
 from ctcasr.errors import ConfigError
+from ctcasr.utils import config_from_dict
 
 FeatureKind = Literal["mfcc", "logmel", "pcen"]
 _EPS = 1e-6
@@ -84,11 +85,7 @@ class FrontendConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FrontendConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown front-end settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return config_from_dict(cls, data, "front-end")
 
 
 def num_frames(num_samples: int, config: FrontendConfig) -> int:

@@ -8,13 +8,13 @@ Output is log-probabilities ``[B, ceil(T / stride), num_classes]`` with the blan
 from __future__ import annotations
 
 import functools
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
 
 from ctcasr.errors import ConfigError
-from ctcasr.utils import import_tensorflow
+from ctcasr.utils import config_from_dict, import_tensorflow
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,7 @@ class ModelConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown model settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return config_from_dict(cls, data, "model")
 
 
 def output_lengths(input_lengths: np.ndarray | int, config: ModelConfig) -> np.ndarray:

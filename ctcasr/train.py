@@ -29,7 +29,7 @@ from ctcasr.features import FrontendConfig
 from ctcasr.manifest import read_manifest
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
-from ctcasr.utils import atomic_dir, atomic_write_text, recover_dir
+from ctcasr.utils import atomic_dir, atomic_write_text, config_from_dict, recover_dir
 
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
@@ -84,11 +84,7 @@ class TrainConfig:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        unknown = set(data) - known
-        if unknown:
-            raise ConfigError(f"unknown training settings: {', '.join(sorted(unknown))}")
-        return cls(**data)
+        return config_from_dict(cls, data, "training")
 
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **overrides: Any) -> TrainConfig:
@@ -103,15 +99,18 @@ class TrainConfig:
             raise ConfigError(f"{path}: config file not found") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot parse config ({exc})") from None
-        data.update({k: v for k, v in overrides.items() if v is not None})
+        base = path.parent
         for key in ("train_manifests", "dev_manifest", "output_dir", "alphabet"):
             value = data.get(key)
             if isinstance(value, list):
-                data[key] = [str(path.parent / v) for v in value]
-            elif isinstance(value, str) and key in overrides and overrides[key] is not None:
-                continue
+                data[key] = [str(base / v) for v in value]
             elif isinstance(value, str):
-                data[key] = str(path.parent / value)
+                data[key] = str(base / value)
+        augment = data.get("augment")
+        if isinstance(augment, dict) and isinstance(augment.get("noise_dir"), str):
+            augment["noise_dir"] = str(base / augment["noise_dir"])
+        # Command-line values win and are relative to the working directory, not the file.
+        data.update({k: v for k, v in overrides.items() if v is not None})
         try:
             return cls.from_dict(data)
         except TypeError as exc:
@@ -217,7 +216,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
 
     frames = [1 + len(w) // frontend.hop_length for w in corpus.waveforms]
     boundaries = bucket_boundaries(frames)
-    steps_per_epoch = max(1, math.ceil(len(corpus) / config.batch_size))
+    steps_per_epoch = batches_per_epoch(frames, boundaries, config.batch_size)
     schedule = WarmupCosine(
         config.learning_rate,
         warmup_steps=max(1, int(config.warmup_epochs * steps_per_epoch)),
@@ -252,7 +251,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
             print(f"Epoch {epoch + 1}/{config.epochs}")
         bar = keras.utils.Progbar(steps_per_epoch, verbose=verbose, stateful_metrics=["lr"])
         t0 = time.perf_counter()
-        losses = []
+        losses: list[float] = []
+        step = 0
         for step, (feats, feat_lens, labels, label_lens) in enumerate(
             make_dataset(source, epoch, config.batch_size, boundaries), start=1
         ):
@@ -261,8 +261,10 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
                 raise CtcasrError(f"training diverged: loss is {loss} at epoch {epoch + 1}")
             losses.append(loss)
             lr = float(schedule(optimizer.iterations))
-            bar.update(min(step, steps_per_epoch), [("loss", loss), ("lr", lr)])
+            bar.update(step, [("loss", loss), ("lr", lr)])
         seconds = time.perf_counter() - t0
+        if verbose and step != steps_per_epoch:  # speed perturbation moved some buckets
+            bar.update(step, finalize=True)
         dev_wer = dev_cer = None
         if dev is not None:
             feats = dev.features or []
@@ -317,6 +319,13 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         train_utterances=len(corpus),
         dropped_utterances=corpus.dropped,
     )
+
+
+def batches_per_epoch(lengths: list[int], boundaries: list[int], batch_size: int) -> int:
+    """Batches that bucketing makes: every bucket is cut into full batches plus a remainder."""
+    buckets = np.searchsorted(np.asarray(boundaries), np.asarray(lengths), side="right")
+    counts = np.bincount(buckets, minlength=len(boundaries) + 1)
+    return max(1, int(sum(math.ceil(c / batch_size) for c in counts)))
 
 
 def make_train_step(model, optimizer, model_config: ModelConfig, blank: int):

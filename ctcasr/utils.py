@@ -8,7 +8,11 @@ import random
 import shutil
 import tempfile
 from collections.abc import Iterator
+from dataclasses import fields
 from pathlib import Path
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 @contextlib.contextmanager
@@ -87,6 +91,17 @@ def _fsync_dir(path: Path) -> None:
             os.fsync(fd)
         finally:
             os.close(fd)
+
+
+def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
+    """Build a config dataclass, naming unknown keys instead of failing with a TypeError."""
+    from ctcasr.errors import ConfigError
+
+    known = {f.name for f in fields(cls)}  # type: ignore[arg-type]
+    unknown = set(data) - known
+    if unknown:
+        raise ConfigError(f"unknown {what} settings: {', '.join(sorted(unknown))}")
+    return cls(**data)
 
 
 def seed_everything(seed: int) -> None:

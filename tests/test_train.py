@@ -17,6 +17,7 @@ pytestmark = pytest.mark.slow
 
 
 def _config(tmp_path, fsdd_dir, epochs, **kwargs):
+    tmp_path.mkdir(parents=True, exist_ok=True)
     train_m = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, range(10, 13))
     dev_m = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6))
     return TrainConfig(
@@ -69,6 +70,10 @@ def test_config_file_and_bad_settings(tmp_path):
     config = TrainConfig.from_file(tmp_path / "cfg.toml")
     assert config.train_manifests == [str(tmp_path / "train.jsonl")]
     assert config.frontend.n_mfcc == 13 and config.augment.speed_factors == (0.9, 1.1)
+    assert config.output_dir == str(tmp_path / "out")
+    # Command-line overrides are taken as given, not re-rooted at the config file.
+    overridden = TrainConfig.from_file(tmp_path / "cfg.toml", train_manifests=["x.jsonl"], epochs=9)
+    assert overridden.train_manifests == ["x.jsonl"] and overridden.epochs == 9
     with pytest.raises(ConfigError, match="unknown training settings: colour"):
         TrainConfig.from_dict({"train_manifests": ["a"], "output_dir": "o", "colour": 1})
     with pytest.raises(ConfigError, match="num_classes"):
@@ -85,3 +90,24 @@ def test_spec_augment_and_ctc_frames():
     assert feats.min() == 1  # input untouched
     assert ctc_min_frames(np.array([1, 1, 2])) == 4  # a blank must split the repeat
     assert ctc_min_frames(np.array([], dtype=int)) == 0
+
+
+def test_same_seed_same_weights_and_resume_matches(tmp_path, fsdd_dir):
+    """Seeds make runs repeatable, and a run resumed from a checkpoint continues exactly as the
+    unbroken run did (each epoch reseeds from the seed and its own number)."""
+    from ctcasr.train import CHECKPOINTS
+
+    def weights(run_dir):
+        (ckpt,) = sorted((run_dir / CHECKPOINTS).glob("epoch-0002"))
+        with np.load(ckpt / "weights.npz") as data:
+            return [data[k] for k in sorted(data.files)]
+
+    a = _config(tmp_path / "a", fsdd_dir, epochs=2)
+    train(a, verbose=0)
+    b = _config(tmp_path / "b", fsdd_dir, epochs=1)
+    train(b, verbose=0)
+    b.epochs = 2
+    train(b, resume=True, verbose=0)
+    for wa, wb in zip(weights(tmp_path / "a" / "run"), weights(tmp_path / "b" / "run"),
+                      strict=True):
+        np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-6)
