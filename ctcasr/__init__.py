@@ -29,9 +29,7 @@ _LAZY = {
     "CtcasrError": "ctcasr.errors",
 }
 
-__all__ = [
-    "TrainConfig", "Transcriber", "__version__", "evaluate", "train", "transcribe", *_LAZY
-]
+__all__ = ["TrainConfig", "Transcriber", "__version__", "evaluate", "train", "transcribe", *_LAZY]
 
 
 def __getattr__(name: str) -> Any:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ctcasr.audio import AUDIO_EXTENSIONS, load_audio, resample
 from ctcasr.errors import ConfigError, CtcasrError
-from ctcasr.features import FrontendConfig, compute_features
+from ctcasr.features import FrontendConfig, compute_features, num_frames
 from ctcasr.manifest import ManifestEntry
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
@@ -100,7 +100,7 @@ def load_corpus(
             dropped.append(wav)
             continue
         label = np.array(alphabet.encode(entry.text), dtype=np.int32)
-        frames = 1 + len(wav) // frontend.hop_length
+        frames = num_frames(len(wav), frontend)
         if int(output_lengths(frames, model_config)) < ctc_min_frames(label):
             dropped.append(
                 f"{entry.audio_filepath}: too short ({len(wav) / frontend.sample_rate:.2f} s) "

@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import unicodedata
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -261,8 +261,3 @@ def normalize_text(text: str, alphabet: Alphabet | None = None) -> str:
 def spell(word: str) -> str:
     """A word as separately spoken letters ("yes" -> "y e s"), the form of spelled commands."""
     return " ".join(word.replace(" ", ""))
-
-
-def check_texts(texts: Sequence[str], alphabet: Alphabet) -> list[tuple[int, list[str]]]:
-    """(index, unknown characters) for every text the alphabet cannot spell."""
-    return [(i, bad) for i, text in enumerate(texts) if (bad := alphabet.unknown_chars(text))]

@@ -25,7 +25,7 @@ import numpy as np
 
 from ctcasr.data import AugmentConfig, EpochSource, bucket_boundaries, load_corpus, make_dataset
 from ctcasr.errors import ConfigError, CtcasrError
-from ctcasr.features import FrontendConfig
+from ctcasr.features import FrontendConfig, num_frames
 from ctcasr.manifest import read_manifest
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
@@ -214,7 +214,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     if verbose:
         print(f"model: {n_params:,} parameters")
 
-    frames = [1 + len(w) // frontend.hop_length for w in corpus.waveforms]
+    frames = [num_frames(len(w), frontend) for w in corpus.waveforms]
     boundaries = bucket_boundaries(frames)
     steps_per_epoch = batches_per_epoch(frames, boundaries, config.batch_size)
     schedule = WarmupCosine(

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import random
 import shutil
 import tempfile
 from collections.abc import Iterator
@@ -102,15 +101,6 @@ def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     if unknown:
         raise ConfigError(f"unknown {what} settings: {', '.join(sorted(unknown))}")
     return cls(**data)
-
-
-def seed_everything(seed: int) -> None:
-    """Seed Python and NumPy (TensorFlow is seeded by the training code that imports it)."""
-    import numpy as np
-
-    random.seed(seed)
-    np.random.seed(seed)
-    os.environ["PYTHONHASHSEED"] = str(seed)
 
 
 def import_tensorflow():
