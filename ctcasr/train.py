@@ -428,9 +428,9 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
         saved = out / "train_config.json"
         if saved.exists():
             old = json.loads(saved.read_text())
+            new = config.to_dict()
             for key in ("frontend", "model", "alphabet"):
-                new_value = config.to_dict()[key]
-                if old.get(key) != new_value:
+                if old.get(key) != new[key]:
                     raise CtcasrError(
                         f"{out}: cannot resume, the {key} settings differ from the saved run"
                     )
