@@ -29,3 +29,8 @@ class BundleError(CtcasrError):
 
 class ConfigError(CtcasrError):
     """A configuration value is out of range or unknown."""
+
+
+class LogProbError(CtcasrError, ValueError):
+    """A log-probability matrix has the wrong shape, a class count that does not match the
+    alphabet, or NaN values."""

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from ctcasr.errors import ManifestError
 from ctcasr.text import Alphabet
-from ctcasr.utils import atomic_write_text
+from ctcasr.utils import atomic_write_text, read_lines
 
 REQUIRED_KEYS = ("audio_filepath", "text", "duration")
 
@@ -54,12 +54,7 @@ def read_manifest(
     dropped and listed in the report; otherwise the first one raises :class:`ManifestError`.
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        raise ManifestError(f"{path}: manifest not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ManifestError(f"{path}: cannot read manifest: {exc}") from None
+    lines = read_lines(path, "manifest", ManifestError)
     entries: list[ManifestEntry] = []
     skipped: list[str] = []
     for lineno, line in enumerate(lines, start=1):

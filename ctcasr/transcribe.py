@@ -3,27 +3,48 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ctcasr.bundle import Bundle, load_bundle
-from ctcasr.decoding import greedy_decode
-from ctcasr.errors import ConfigError, CtcasrError
+from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
+from ctcasr.errors import CtcasrError
 from ctcasr.features import featurize
 
 Source = str | os.PathLike[str] | np.ndarray
-DECODERS = ("greedy",)
 
 
 @dataclass(frozen=True)
 class Transcript:
+    """The best hypothesis for one input; ``text`` is empty when the decoder rejected it."""
+
     source: str
     text: str
     score: float
     confidence: float
     duration: float  # seconds of audio
+    words: tuple[WordTiming, ...] = ()
+    nbest: tuple[Hypothesis, ...] = ()
+    rejected: bool = False
+    decoder: str = "greedy"
+
+    def to_dict(self) -> dict[str, Any]:
+        best = self.nbest[0].to_dict() if self.nbest else {}
+        return {
+            "source": self.source,
+            "text": self.text,
+            "confidence": round(self.confidence, 4),
+            "score": round(self.score, 4),
+            "rejected": self.rejected,
+            "duration": self.duration,
+            "decoder": self.decoder,
+            "words": best.get("words", []),
+            "nbest": [h.to_dict() for h in self.nbest],
+        }
 
 
 @dataclass(frozen=True)
@@ -41,13 +62,17 @@ class Transcriber:
         decoder: str | None = None,
         batch_size: int = 32,
         max_duration: float | None = None,
+        *,
+        decoder_options: Mapping[str, Any] | None = None,
+        nbest: int = 1,
     ) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.decoder = decoder or self.bundle.decoder.get("name", "greedy")
-        if self.decoder not in DECODERS:
-            raise ConfigError(
-                f"unknown decoder {self.decoder!r} (available: {', '.join(DECODERS)})"
-            )
+        self.decoder_options = decoder_settings(self.bundle, self.decoder, decoder_options)
+        self.decoder_impl: Decoder = create_decoder(
+            self.decoder, self.bundle.alphabet, frame_seconds(self.bundle), **self.decoder_options
+        )
+        self.nbest = nbest
         self.batch_size = batch_size
         self.max_duration = max_duration
         self._model = None
@@ -87,12 +112,25 @@ class Transcriber:
                 results[i] = Failure(_name(source), str(exc))
         log_probs = self.acoustic_model(feats)
         for i, feat, lp in zip(todo, feats, log_probs, strict=True):
-            hyp = greedy_decode(lp, self.bundle.alphabet)
-            duration = feat.shape[0] * frontend.hop_ms / 1000
-            results[i] = Transcript(
-                _name(sources[i]), hyp.text, hyp.score, hyp.confidence, round(duration, 3)
-            )
+            duration = round(feat.shape[0] * frontend.hop_ms / 1000, 3)
+            results[i] = self.decode(lp, _name(sources[i]), duration)
         return results  # type: ignore[return-value]
+
+    def decode(self, log_probs: np.ndarray, source: str = "<array>", duration: float = 0.0):
+        """Decode log-probabilities the acoustic model already produced."""
+        hyps = self.decoder_impl.decode(log_probs, self.nbest)
+        best = hyps[0]
+        return Transcript(
+            source,
+            "" if best.rejected else best.text,
+            best.score,
+            best.confidence,
+            duration,
+            best.words,
+            tuple(hyps),
+            best.rejected,
+            self.decoder,
+        )
 
 
 def transcribe(
@@ -100,6 +138,28 @@ def transcribe(
 ) -> list[Transcript | Failure]:
     """Convenience wrapper: ``transcribe(["a.wav"])`` with the bundled default model."""
     return Transcriber(model).transcribe_batch(list(sources))
+
+
+def frame_seconds(bundle: Bundle) -> float:
+    """Duration of one acoustic-model output frame."""
+    return bundle.frontend.hop_ms / 1000 * bundle.model_config.conv_stride
+
+
+def decoder_settings(
+    bundle: Bundle, name: str, overrides: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """The bundle's stored options for decoder ``name`` (file paths resolved against the
+    bundle), with ``overrides`` on top; ``None`` overrides keep the stored value."""
+    stored = dict(bundle.decoder.get(name) or {})
+    path_options = getattr(get_decoder_class(name), "path_options", ())
+    for key in path_options:
+        value = stored.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            stored[key] = str(bundle.path / value)
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            stored[key] = value
+    return stored
 
 
 def _name(source: Source) -> str:

@@ -92,6 +92,16 @@ def _fsync_dir(path: Path) -> None:
             os.close(fd)
 
 
+def read_lines(path: Path, what: str, error: type[Exception]) -> list[str]:
+    """The lines of a user's text file; a missing or unreadable one raises ``error`` naming it."""
+    try:
+        return path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise error(f"{path}: cannot read {what}: {exc}") from None
+
+
 def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     """Build a config dataclass, naming unknown keys instead of failing with a TypeError."""
     from ctcasr.errors import ConfigError

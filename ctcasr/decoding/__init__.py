@@ -1,6 +1,17 @@
-"""Decoders: per-frame log-probabilities to text."""
+"""Decoders: per-frame log-probabilities to text, found by name through a plug-in registry."""
 
-from ctcasr.decoding.base import Hypothesis
+from ctcasr.decoding.base import Decoder, Hypothesis, WordTiming
 from ctcasr.decoding.greedy import greedy_decode, greedy_decode_batch, greedy_path
+from ctcasr.decoding.registry import available_decoders, create_decoder, get_decoder_class
 
-__all__ = ["Hypothesis", "greedy_decode", "greedy_decode_batch", "greedy_path"]
+__all__ = [
+    "Decoder",
+    "Hypothesis",
+    "WordTiming",
+    "available_decoders",
+    "create_decoder",
+    "get_decoder_class",
+    "greedy_decode",
+    "greedy_decode_batch",
+    "greedy_path",
+]

@@ -1,0 +1,268 @@
+"""CTC prefix beam search without a language model, with optional hotword bonuses.
+
+Each beam is a prefix (a node in a trie of prefixes) with two log-probabilities: paths ending in
+a blank and paths ending in its last label. Three things keep it fast in plain Python:
+
+* a run of frames where no label but the blank reaches ``token_min_logp`` (most frames of a
+  peaky CTC model) is applied to all beams at once from a cumulative sum of blank
+  log-probabilities, without expansion or sorting;
+* candidate labels per frame are found for the whole matrix at once with numpy;
+* prefixes are integers into a trie, so merging and looking up children are dict operations on
+  ints, and texts are only built for beams that carry hotword bonuses or reach the output.
+"""
+
+from __future__ import annotations
+
+import heapq
+import math
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from ctcasr.decoding.base import (
+    DEFAULT_FRAME_SECONDS,
+    Decoder,
+    Hypothesis,
+    build_hypothesis,
+    check_log_probs,
+    check_nbest,
+)
+from ctcasr.decoding.hotwords import (
+    DEFAULT_HOTWORD_WEIGHT,
+    HotwordScorer,
+    HotwordSpec,
+    parse_hotwords,
+)
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet
+
+NEG_INF = float("-inf")
+_exp = math.exp
+_log1p = math.log1p
+
+
+def _lse(a: float, b: float) -> float:
+    """log(exp(a) + exp(b)) for Python floats, -inf safe."""
+    if a < b:
+        a, b = b, a
+    if b == NEG_INF:
+        return a
+    return a + _log1p(_exp(b - a))
+
+
+class BeamDecoder(Decoder):
+    """CTC prefix beam search (no LM), with optional hotword and phrase bonuses."""
+
+    name = "beam"
+
+    def __init__(
+        self,
+        alphabet: Alphabet,
+        *,
+        frame_seconds: float = DEFAULT_FRAME_SECONDS,
+        beam_width: int = 16,
+        beam_prune_logp: float = -10.0,
+        token_min_logp: float = -5.0,
+        hotwords: Iterable[HotwordSpec] | Mapping[str, float] | None = None,
+        hotword_weight: float = DEFAULT_HOTWORD_WEIGHT,
+    ) -> None:
+        super().__init__(alphabet, frame_seconds=frame_seconds)
+        if beam_width < 1:
+            raise ConfigError(f"beam_width must be at least 1, got {beam_width}")
+        if beam_prune_logp > 0 or token_min_logp > 0:
+            raise ConfigError("beam_prune_logp and token_min_logp are log-probabilities (<= 0)")
+        self.beam_width = int(beam_width)
+        self.beam_prune_logp = float(beam_prune_logp)
+        self.token_min_logp = float(token_min_logp)
+        self.hotword_weight = float(hotword_weight)
+        self.hotwords = parse_hotwords(hotwords, alphabet, self.hotword_weight)
+        self.scorer = HotwordScorer(self.hotwords) if self.hotwords else None
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "beam_width": self.beam_width,
+            "beam_prune_logp": self.beam_prune_logp,
+            "token_min_logp": self.token_min_logp,
+        }
+        if self.hotwords:
+            opts["hotwords"] = [f"{h.phrase}:{h.weight:g}" for h in self.hotwords]
+        return opts
+
+    def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
+        check_nbest(nbest)
+        log_probs = check_log_probs(log_probs, self.alphabet)
+        results = prefix_beam_search(
+            log_probs,
+            self.alphabet,
+            beam_width=max(self.beam_width, nbest),
+            beam_prune_logp=self.beam_prune_logp,
+            token_min_logp=self.token_min_logp,
+            scorer=self.scorer,
+        )
+        return [
+            build_hypothesis(ids, frames, log_probs, self.alphabet, self.frame_seconds, score)
+            for ids, frames, score in results[:nbest]
+        ]
+
+
+def prefix_beam_search(
+    log_probs: np.ndarray,
+    alphabet: Alphabet,
+    beam_width: int = 16,
+    beam_prune_logp: float = -10.0,
+    token_min_logp: float = -5.0,
+    scorer: HotwordScorer | None = None,
+) -> list[tuple[list[int], list[int], float]]:
+    """Final beams as (label ids, emission frames, score), best first.
+
+    The score is the log-probability of the prefix summed over its alignments, plus the
+    hotword bonus of its text. With ``token_min_logp=-inf``, ``beam_prune_logp=-inf`` and a
+    width at least the number of distinct prefixes this is exact (tests compare it with an
+    exhaustive search).
+    """
+    num_frames = log_probs.shape[0]
+    blank = alphabet.blank_index
+    labels = alphabet.labels
+    space = alphabet._index.get(" ", -1)
+    if scorer is not None:
+        scorer.reset()
+
+    # Candidate labels per frame, found for the whole matrix at once. The most probable label
+    # is always a candidate; it can only fall below the floor when the floor is above log(1/V).
+    mask = log_probs[:, :blank] >= token_min_logp
+    if token_min_logp > -math.log(blank + 1) and num_frames:
+        best = log_probs.argmax(axis=1)
+        rows = np.flatnonzero(best != blank)
+        mask[rows, best[rows]] = True
+    busy: list[int] = []
+    cand_ids: list[list[int]] = []
+    for r, c in zip(*(x.tolist() for x in np.nonzero(mask)), strict=True):
+        if busy and busy[-1] == r:
+            cand_ids[-1].append(c)
+        else:
+            busy.append(r)
+            cand_ids.append([c])
+    cum_blank = [0.0, *np.cumsum(log_probs[:, blank], dtype=np.float64).tolist()]
+
+    # The prefix trie: node 0 is the empty prefix.
+    parent: list[int] = [-1]
+    last: list[int] = [-1]
+    frame_of: list[int] = [-1]
+    text_of: list[str] = [""]
+    bonus_of: list[float] = [0.0]
+    children: dict[int, int] = {}
+    stride = blank + 1
+
+    def child(node: int, label: int, t: int) -> int:
+        c = len(parent)
+        children[node * stride + label] = c
+        parent.append(node)
+        last.append(label)
+        frame_of.append(t)
+        if scorer is not None:
+            text = text_of[node] + labels[label]
+            text_of.append(text)
+            bonus_of.append(scorer.prefix_bonus(text))
+        else:
+            bonus_of.append(0.0)
+        return c
+
+    # Beams: (ranking score, node, log p(paths ending in blank), log p(ending in its label)).
+    beams: list[tuple[float, int, float, float]] = [(0.0, 0, 0.0, NEG_INF)]
+    t_done = 0
+    for t, cand in zip(busy, cand_ids, strict=True):
+        if t > t_done:  # a run of blank-only frames
+            beams = _blank_run(beams, cum_blank[t] - cum_blank[t_done])
+        row = log_probs[t].tolist()
+        lp_blank = row[blank]
+        cands = [(c, row[c]) for c in cand]
+        new: dict[int, list[float]] = {}
+        for _, node, b, nb in beams:
+            if nb == NEG_INF:
+                tot = b
+            elif b == NEG_INF:
+                tot = nb
+            elif b > nb:
+                tot = b + _log1p(_exp(nb - b))
+            else:
+                tot = nb + _log1p(_exp(b - nb))
+            entry = new.get(node)
+            if entry is None:
+                new[node] = entry = [tot + lp_blank, NEG_INF]
+            else:
+                entry[0] = _lse(entry[0], tot + lp_blank)
+            prev = last[node]
+            if prev >= 0 and nb > NEG_INF:
+                entry[1] = _lse(entry[1], nb + row[prev])
+            for c, lpc in cands:
+                if c == prev:
+                    if b == NEG_INF:
+                        continue
+                    score = b + lpc
+                else:
+                    score = tot + lpc
+                if c == space and (prev == space or prev < 0):
+                    # A second space (or a leading one) spells nothing new: merge it into
+                    # the prefix as if it were a blank.
+                    entry[0] = _lse(entry[0], score)
+                    continue
+                target = children.get(node * stride + c)
+                if target is None:
+                    target = child(node, c, t)
+                e2 = new.get(target)
+                if e2 is None:
+                    new[target] = [NEG_INF, score]
+                else:
+                    e2[1] = _lse(e2[1], score)
+        # Rank by acoustic score plus hotword bonus; prune by distance to the best and width.
+        beams = [(_lse(b, nb) + bonus_of[n], n, b, nb) for n, (b, nb) in new.items()]
+        if len(beams) > 1:
+            floor = max(beams)[0] + beam_prune_logp
+            beams = [x for x in beams if x[0] >= floor]
+            if len(beams) > beam_width:
+                beams = heapq.nlargest(beam_width, beams)
+        t_done = t + 1
+    if num_frames > t_done:
+        beams = _blank_run(beams, cum_blank[num_frames] - cum_blank[t_done])
+
+    # Prefixes that differ only by a trailing space are one transcript: merge them.
+    finals: dict[str, list] = {}
+    for _, n, b, nb in beams:
+        if last[n] == space:
+            n = parent[n]
+        acoustic = _lse(b, nb)
+        key = str(n)
+        entry = finals.get(key)
+        if entry is None:
+            finals[key] = [acoustic, n]
+        else:
+            entry[0] = _lse(entry[0], acoustic)
+    out = []
+    for acoustic, n in finals.values():
+        ids: list[int] = []
+        frames: list[int] = []
+        while n > 0:
+            ids.append(last[n])
+            frames.append(frame_of[n])
+            n = parent[n]
+        ids.reverse()
+        frames.reverse()
+        score = acoustic
+        if scorer is not None:
+            score += scorer.score(alphabet.decode(ids))
+        out.append((ids, frames, score))
+    out.sort(key=lambda x: -x[2])
+    return out
+
+
+def _blank_run(
+    beams: list[tuple[float, int, float, float]], blank_sum: float
+) -> list[tuple[float, int, float, float]]:
+    """Advance every beam over a run of frames on which only the blank is a candidate.
+
+    Labels below ``token_min_logp`` are not candidates, repeats included, so a beam can only
+    stay by blanks: every path moves to the blank-ending state and collects the run's blank
+    log-probabilities. The ranking is unchanged (every beam gains the same amount).
+    """
+    return [(s + blank_sum, n, _lse(b, nb) + blank_sum, NEG_INF) for s, n, b, nb in beams]

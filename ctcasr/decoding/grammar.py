@@ -1,0 +1,244 @@
+"""Command recognition: decoding constrained to a list of spelled phrases.
+
+The phrases are compiled into a character trie, and one CTC forward pass over the trie gives
+every phrase's log-probability ``log P(phrase | audio)`` (summed over alignments) at once:
+shared prefixes are computed once, and the pass is a few numpy operations per frame over the
+trie's nodes, whatever the number of phrases.
+
+Two corrections turn those numbers into decisions:
+
+* **Length.** A CTC model that is unsure of a character often still gives the blank more
+  probability than the character, so a phrase that spells *less* pays less: "left" can beat
+  "turn left" on audio of "turn left". Phrases are ranked by log-probability per emitted
+  symbol, ``log P / (len + 1)``, which removes the bias without favouring long phrases (a
+  missing or extra word costs many symbols' worth).
+* **Rejection.** The best phrase is compared with the unconstrained best path over the same
+  frames. ``confidence = exp(min(0, log P(phrase) - log P(best path)) / (len + 1))`` is 1 when
+  the audio reads as the phrase, and falls towards 0 as the audio departs from every phrase;
+  below ``threshold`` the answer is rejected (out of grammar).
+
+Because phrases are spelled, the model needs no training on them: any word it can spell is a
+command.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ctcasr.decoding.align import forced_align
+from ctcasr.decoding.base import (
+    DEFAULT_FRAME_SECONDS,
+    Decoder,
+    Hypothesis,
+    build_hypothesis,
+    check_log_probs,
+    check_nbest,
+)
+from ctcasr.decoding.greedy import greedy_path
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet, normalize_text
+from ctcasr.utils import read_lines
+
+DEFAULT_THRESHOLD = 0.3
+_RESCALE_EVERY = 8
+
+
+def read_commands(path: str | os.PathLike[str]) -> list[str]:
+    """One phrase per line (``#`` comments, blank lines ignored), as written by the user."""
+    path = Path(path)
+    lines = read_lines(path, "command list", ConfigError)
+    phrases = [line.strip() for line in lines]
+    phrases = [p for p in phrases if p and not p.startswith("#")]
+    if not phrases:
+        raise ConfigError(f"{path}: command list has no phrases")
+    return phrases
+
+
+def prepare_commands(
+    phrases: Sequence[str], alphabet: Alphabet, source: str = "command list"
+) -> list[str]:
+    """Normalise phrases as transcripts are normalised and check the model can spell them."""
+    result: list[str] = []
+    for i, phrase in enumerate(phrases, start=1):
+        text = normalize_text(phrase)
+        if not text:
+            raise ConfigError(f"{source}: phrase {i} ({phrase!r}) is empty after normalisation")
+        missing = alphabet.unknown_chars(text)
+        if missing:
+            raise ConfigError(
+                f"{source}: phrase {i} ({phrase!r}) has characters the model cannot emit: "
+                f"{''.join(missing)!r}"
+            )
+        if text not in result:
+            result.append(text)
+    if not result:
+        raise ConfigError(f"{source}: no phrases")
+    return result
+
+
+@dataclasses.dataclass(frozen=True)
+class CommandTrie:
+    """Phrases as a trie of label ids; node 0 is the root (the empty prefix)."""
+
+    phrases: tuple[str, ...]
+    parent: np.ndarray  # [N] parent node (the root is its own parent)
+    label: np.ndarray  # [N] label id of each node; the root gets a label that never fires
+    same_as_parent: np.ndarray  # [N] True where a node repeats its parent's label
+    ends: np.ndarray  # [P] node at which each phrase ends
+    ids: tuple[tuple[int, ...], ...]  # label ids of each phrase
+
+    @classmethod
+    def build(cls, phrases: Sequence[str], alphabet: Alphabet) -> CommandTrie:
+        never = alphabet.num_classes  # an extra all-zero column
+        parent, label = [0], [never]
+        children: dict[tuple[int, int], int] = {}
+        ends, all_ids = [], []
+        for phrase in phrases:
+            ids = alphabet.encode(phrase)
+            node = 0
+            for c in ids:
+                nxt = children.get((node, c))
+                if nxt is None:
+                    nxt = len(parent)
+                    children[(node, c)] = nxt
+                    parent.append(node)
+                    label.append(c)
+                node = nxt
+            ends.append(node)
+            all_ids.append(tuple(ids))
+        parent_arr = np.array(parent)
+        label_arr = np.array(label)
+        same = label_arr == label_arr[parent_arr]
+        same[0] = False
+        return cls(tuple(phrases), parent_arr, label_arr, same, np.array(ends), tuple(all_ids))
+
+    def log_likelihoods(self, log_probs: np.ndarray, blank: int) -> np.ndarray:
+        """``log P(phrase | frames)`` for every phrase: the CTC forward pass over the trie.
+
+        Runs in the probability domain with periodic rescaling (cheaper than log-add-exp), so
+        a phrase whose probability underflows gets ``-inf``.
+        """
+        num_frames = log_probs.shape[0]
+        probs = np.exp(log_probs.astype(np.float64))
+        probs = np.concatenate([probs, np.zeros((num_frames, 1))], axis=1)
+        emit = probs[:, self.label]  # [T, N]
+        blank_p = probs[:, blank]
+        parent = self.parent
+        same = self.same_as_parent.astype(np.float64)
+        num_nodes = parent.shape[0]
+        pb = np.zeros(num_nodes)
+        pb[0] = 1.0
+        pnb = np.zeros(num_nodes)
+        log_scale = 0.0
+        for t in range(num_frames):
+            total = pb + pnb
+            # Enter a node from its parent: any parent path, but a repeated label needs the
+            # parent's path to end in a blank.
+            enter = total[parent]
+            enter -= same * pnb[parent]
+            enter += pnb
+            enter *= emit[t]
+            pb = total * blank_p[t]
+            pnb = enter
+            if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
+                peak = max(pb.max(), pnb.max())
+                if peak <= 0.0:
+                    return np.full(len(self.phrases), -np.inf)
+                pb /= peak
+                pnb /= peak
+                log_scale += math.log(peak)
+        end = pb[self.ends] + pnb[self.ends]
+        with np.errstate(divide="ignore"):
+            return np.log(end) + log_scale
+
+
+class GrammarDecoder(Decoder):
+    """Constrained to a command list; ranks phrases fairly across lengths and rejects audio
+    that matches none of them."""
+
+    name = "grammar"
+    path_options = ("commands",)
+
+    def __init__(
+        self,
+        alphabet: Alphabet,
+        *,
+        frame_seconds: float = DEFAULT_FRAME_SECONDS,
+        commands: Sequence[str] | str | os.PathLike[str] | None = None,
+        threshold: float = DEFAULT_THRESHOLD,
+        length_normalize: bool = True,
+    ) -> None:
+        super().__init__(alphabet, frame_seconds=frame_seconds)
+        if commands is None:
+            raise ConfigError("the grammar decoder needs a command list (--commands FILE)")
+        if isinstance(commands, str | os.PathLike):
+            source = str(commands)
+            phrases = read_commands(commands)
+        else:
+            source, phrases = "command list", list(commands)
+        if not 0.0 <= threshold <= 1.0:
+            raise ConfigError(f"threshold must be in [0, 1], got {threshold}")
+        self.commands = prepare_commands(phrases, alphabet, source)
+        self.threshold = float(threshold)
+        self.length_normalize = bool(length_normalize)
+        self.trie = CommandTrie.build(self.commands, alphabet)
+        self._lengths = np.array([len(p) + 1 for p in self.commands], dtype=np.float64)
+
+    def options(self) -> dict[str, Any]:
+        return {
+            "commands": list(self.commands),
+            "threshold": self.threshold,
+            "length_normalize": self.length_normalize,
+        }
+
+    def score_phrases(self, log_probs: np.ndarray) -> tuple[np.ndarray, float]:
+        """Every phrase's log-probability and the unconstrained best path's."""
+        log_probs = check_log_probs(log_probs, self.alphabet)
+        free = float(log_probs.max(axis=1).sum()) if log_probs.shape[0] else 0.0
+        return self.trie.log_likelihoods(log_probs, self.alphabet.blank_index), free
+
+    def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
+        check_nbest(nbest)
+        log_probs = check_log_probs(log_probs, self.alphabet)
+        blank = self.alphabet.blank_index
+        loglik = self.trie.log_likelihoods(log_probs, blank)
+        free = float(log_probs.max(axis=1).sum()) if log_probs.shape[0] else 0.0
+        ranking = loglik / self._lengths if self.length_normalize else loglik
+        order = np.argsort(-ranking, kind="stable")[:nbest]
+        best_ids, best_frames = greedy_path(log_probs, blank)
+        out = []
+        for i in order.tolist():
+            confidence = _confidence(float(loglik[i]), free, float(self._lengths[i]))
+            ids = self.trie.ids[i]
+            if list(ids) == best_ids.tolist():
+                frames = best_frames.tolist()
+            else:
+                frames = forced_align(log_probs, ids, blank) or []
+            if len(frames) == len(ids):
+                hyp = build_hypothesis(
+                    ids, frames, log_probs, self.alphabet, self.frame_seconds, float(ranking[i])
+                )
+            else:  # too few frames to spell it at all
+                hyp = Hypothesis(self.commands[i], float(ranking[i]), 0.0)
+            out.append(
+                dataclasses.replace(
+                    hyp,
+                    text=self.commands[i],
+                    confidence=confidence,
+                    rejected=confidence < self.threshold,
+                )
+            )
+        return out
+
+
+def _confidence(loglik: float, free: float, length: float) -> float:
+    if loglik == -math.inf:
+        return 0.0
+    return math.exp(min(0.0, loglik - free) / length)

@@ -1,0 +1,197 @@
+"""Hotwords: words and multi-word phrases whose appearance in a hypothesis earns a bonus.
+
+A phrase of weight ``w`` earns ``w`` each time it is completed, and a share of ``w`` in
+proportion to the characters matched so far while a beam is part-way through it, so the search
+is drawn towards it early but keeps nothing when the beam leaves it. Scoring is a handful of
+dictionary lookups per call whatever the number of entries (pyctcdecode's scorer runs one
+regular expression over all hotwords for every beam, which is what makes it slow with many).
+
+:class:`HotwordScorer` also speaks pyctcdecode's scorer interface (``score``,
+``score_partial_token``, ``__contains__``), which is how the ``kenlm`` decoder uses it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet, normalize_text
+from ctcasr.utils import read_lines
+
+DEFAULT_HOTWORD_WEIGHT = 5.0
+_CACHE_LIMIT = 200_000
+
+
+@dataclass(frozen=True)
+class Hotword:
+    phrase: str  # normalised, single spaces
+    weight: float
+
+
+HotwordSpec = str | tuple[str, float] | Hotword
+
+
+def parse_hotword(spec: HotwordSpec, default_weight: float = DEFAULT_HOTWORD_WEIGHT) -> Hotword:
+    """``"word"``, ``"some phrase:7.5"``, ``("phrase", 7.5)`` or a :class:`Hotword`."""
+    if isinstance(spec, Hotword):
+        return spec
+    if isinstance(spec, tuple):
+        phrase, weight = spec
+    else:
+        phrase, sep, weight_text = str(spec).rpartition(":")
+        if not sep:
+            phrase, weight = weight_text, default_weight
+        else:
+            try:
+                weight = float(weight_text)
+            except ValueError:
+                raise ConfigError(
+                    f"hotword {spec!r}: weight {weight_text!r} is not a number "
+                    "(use PHRASE or PHRASE:WEIGHT)"
+                ) from None
+    text = normalize_text(str(phrase))
+    if not text:
+        raise ConfigError(f"hotword {spec!r} is empty after normalisation")
+    if weight != weight or abs(float(weight)) == float("inf"):
+        raise ConfigError(f"hotword {spec!r}: weight must be a finite number")
+    return Hotword(text, float(weight))
+
+
+def parse_hotwords(
+    specs: Iterable[HotwordSpec] | Mapping[str, float] | None,
+    alphabet: Alphabet | None = None,
+    default_weight: float = DEFAULT_HOTWORD_WEIGHT,
+) -> list[Hotword]:
+    """Normalise and check hotwords; a phrase the alphabet cannot spell is an error."""
+    if specs is None:
+        return []
+    items: Iterable[HotwordSpec] = (
+        list(specs.items()) if isinstance(specs, Mapping) else specs  # type: ignore[assignment]
+    )
+    result = [parse_hotword(s, default_weight) for s in items]
+    if alphabet is not None:
+        for hw in result:
+            missing = alphabet.unknown_chars(hw.phrase)
+            if missing:
+                raise ConfigError(
+                    f"hotword {hw.phrase!r} has characters the model cannot emit: "
+                    f"{''.join(missing)!r}"
+                )
+    return result
+
+
+def read_hotwords(
+    path: str | os.PathLike[str], default_weight: float = DEFAULT_HOTWORD_WEIGHT
+) -> list[Hotword]:
+    """One ``PHRASE`` or ``PHRASE:WEIGHT`` (or ``PHRASE<TAB>WEIGHT``) per line; ``#`` comments."""
+    path = Path(path)
+    lines = read_lines(path, "hotword file", ConfigError)
+    result = []
+    for lineno, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if "\t" in line:
+            line = line.replace("\t", ":", 1)
+        try:
+            result.append(parse_hotword(line, default_weight))
+        except ConfigError as exc:
+            raise ConfigError(f"{path}:{lineno}: {exc}") from None
+    return result
+
+
+class HotwordScorer:
+    """Bonus of a text for a fixed set of hotwords, cached per text."""
+
+    def __init__(self, hotwords: Iterable[Hotword]) -> None:
+        self.hotwords = list(hotwords)
+        self._complete: dict[str, float] = {}  # full phrase -> weight (summed if repeated)
+        self._progress: dict[str, float] = {}  # proper word-prefix of a phrase -> best share
+        self._prefix: dict[str, float] = {}  # char-prefix ending inside a word -> best share
+        self.max_words = 0
+        for hw in self.hotwords:
+            words = hw.phrase.split(" ")
+            self.max_words = max(self.max_words, len(words))
+            self._complete[hw.phrase] = self._complete.get(hw.phrase, 0.0) + hw.weight
+            total = len(hw.phrase)
+            for k in range(1, total + 1):
+                if hw.phrase[k - 1] == " ":
+                    continue
+                key = hw.phrase[:k]
+                share = hw.weight * k / total
+                at_boundary = k == total or hw.phrase[k] == " "
+                if at_boundary and k < total and share > self._progress.get(key, 0.0):
+                    self._progress[key] = share
+                if share > self._prefix.get(key, 0.0):
+                    self._prefix[key] = share
+        self._cache: dict[str, float] = {"": 0.0}
+
+    def __len__(self) -> int:
+        return len(self.hotwords)
+
+    def __bool__(self) -> bool:
+        return bool(self.hotwords)
+
+    def reset(self) -> None:
+        """Forget cached texts (called per utterance so memory stays flat)."""
+        self._cache = {"": 0.0}
+
+    # -- pyctcdecode's interface -------------------------------------------------------------
+    def __contains__(self, token: object) -> bool:
+        return token in self._prefix
+
+    def score_partial_token(self, token: str) -> float:
+        """A word being spelled that may start a phrase (no context: pyctcdecode's call)."""
+        return self._prefix.get(token, 0.0)
+
+    def score(self, text: str) -> float:
+        """Completed phrases in ``text`` (whole words) plus progress into a phrase at its end."""
+        return self._completed(text) + self._trailing(text, self._progress)
+
+    # -- ctcasr's beam search ----------------------------------------------------------------
+    def prefix_bonus(self, text: str) -> float:
+        """Bonus for a beam mid-utterance, whose last word may still be growing."""
+        if not text or text[-1] == " ":
+            return self.score(text.rstrip(" "))
+        head = text.rpartition(" ")[0]
+        return self._completed(head) + max(
+            self._trailing(text, self._prefix), self._trailing(head, self._progress)
+        )
+
+    def _completed(self, text: str) -> float:
+        cache = self._cache
+        value = cache.get(text)
+        if value is not None:
+            return value
+        if len(cache) > _CACHE_LIMIT:
+            self.reset()
+            cache = self._cache
+        pending = []
+        head = text
+        while head not in cache:
+            pending.append(head)
+            head = head.rpartition(" ")[0]
+        for prefix in reversed(pending):
+            gain = 0.0
+            words = prefix.split(" ")[-self.max_words :] if self.max_words else []
+            for j in range(1, len(words) + 1):
+                weight = self._complete.get(" ".join(words[-j:]))
+                if weight is not None:
+                    gain += weight
+            cache[prefix] = cache[prefix.rpartition(" ")[0]] + gain
+        return cache[text]
+
+    def _trailing(self, text: str, table: dict[str, float]) -> float:
+        """Best share in ``table`` for any run of whole words at the end of ``text``."""
+        if not table or not text:
+            return 0.0
+        words = text.split(" ")[-self.max_words :]
+        best = 0.0
+        for j in range(1, len(words) + 1):
+            share = table.get(" ".join(words[-j:]))
+            if share is not None and share > best:
+                best = share
+        return best

@@ -1,0 +1,114 @@
+"""Finding decoders by name: the built-ins plus whatever installed packages declare.
+
+A package adds a decoder by naming a :class:`~ctcasr.decoding.base.Decoder` subclass in its
+own ``pyproject.toml``::
+
+    [project.entry-points."ctcasr.decoders"]
+    mydecoder = "my_package.module:MyDecoder"
+
+after which ``ctcasr transcribe --decoder mydecoder`` and ``ctcasr decoders`` see it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from dataclasses import dataclass
+from importlib import import_module
+from importlib.metadata import entry_points
+from typing import Any
+
+from ctcasr.decoding.base import DEFAULT_FRAME_SECONDS, Decoder
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet
+
+ENTRY_POINT_GROUP = "ctcasr.decoders"
+BUILTIN_DECODERS = {
+    "greedy": "ctcasr.decoding.greedy:GreedyDecoder",
+    "beam": "ctcasr.decoding.beam:BeamDecoder",
+    "kenlm": "ctcasr.decoding.kenlm:KenLMDecoder",
+    "grammar": "ctcasr.decoding.grammar:GrammarDecoder",
+}
+
+
+@dataclass(frozen=True)
+class DecoderInfo:
+    name: str
+    target: str  # "module:attribute"
+    package: str  # the distribution that declares it
+
+    def load(self) -> type[Decoder]:
+        module_name, _, attr = self.target.partition(":")
+        try:
+            obj: Any = import_module(module_name)
+            for part in attr.split("."):
+                obj = getattr(obj, part)
+        except Exception as exc:  # a broken plug-in must not take the others down
+            raise ConfigError(
+                f"decoder {self.name!r} from {self.package} failed to load "
+                f"({type(exc).__name__}: {exc})"
+            ) from None
+        if not callable(getattr(obj, "decode", None)):
+            raise ConfigError(f"decoder {self.name!r} ({self.target}) has no decode() method")
+        return obj
+
+    def summary(self) -> str:
+        """First line of the decoder's docstring, or why it cannot be loaded."""
+        try:
+            doc = inspect.getdoc(self.load()) or ""
+        except ConfigError as exc:
+            return f"unavailable: {exc}"
+        return " ".join(doc.split("\n\n")[0].split())
+
+    def options(self) -> dict[str, Any]:
+        """Keyword options and their defaults, from the constructor's signature."""
+        try:
+            params = inspect.signature(self.load()).parameters
+        except (ConfigError, TypeError, ValueError):
+            return {}
+        return {
+            name: (None if p.default is inspect.Parameter.empty else p.default)
+            for name, p in params.items()
+            if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "frame_seconds"
+        }
+
+
+def available_decoders() -> dict[str, DecoderInfo]:
+    """Every decoder name that can be used, built-ins first."""
+    found = {name: DecoderInfo(name, target, "ctcasr") for name, target in BUILTIN_DECODERS.items()}
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        package = ep.dist.name if ep.dist is not None else "?"
+        if ep.name in BUILTIN_DECODERS and package != "ctcasr":
+            continue  # built-in names cannot be taken over by a plug-in
+        found.setdefault(ep.name, DecoderInfo(ep.name, ep.value, package))
+    return found
+
+
+def get_decoder_class(name: str) -> type[Decoder]:
+    decoders = available_decoders()
+    if name not in decoders:
+        raise ConfigError(f"unknown decoder {name!r} (available: {', '.join(sorted(decoders))})")
+    return decoders[name].load()
+
+
+def create_decoder(
+    name: str,
+    alphabet: Alphabet,
+    frame_seconds: float = DEFAULT_FRAME_SECONDS,
+    **options: Any,
+) -> Decoder:
+    """Build a decoder by name; ``None`` options are left at the decoder's defaults."""
+    cls = get_decoder_class(name)
+    options = {k: v for k, v in options.items() if v is not None}
+    try:
+        accepted = inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        accepted = {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
+    unknown = [k for k in options if accepted and k not in accepted and not takes_any]
+    if unknown:
+        known = [k for k in accepted if k not in ("alphabet", "frame_seconds", "self")]
+        raise ConfigError(
+            f"decoder {name!r} does not take option(s) {', '.join(unknown)}"
+            f" (it takes: {', '.join(known) or 'none'})"
+        )
+    return cls(alphabet, frame_seconds=frame_seconds, **options)
