@@ -152,3 +152,52 @@ def save_bundle(
         for name, source in (extra_files or {}).items():
             shutil.copy2(source, tmp / name)
     return path
+
+
+def store_decoder_settings(
+    bundle: Bundle,
+    name: str,
+    options: dict[str, Any],
+    *,
+    path_options: tuple[str, ...] = (),
+    output: str | os.PathLike[str] | None = None,
+    metadata: dict[str, Any] | None = None,
+) -> Path:
+    """Make decoder ``name`` with ``options`` the bundle's default, atomically.
+
+    Files named by ``path_options`` (an LM, a word list) are copied into the bundle and stored
+    by their names inside it, so the bundle stays self-contained and relocatable. With
+    ``output`` the updated bundle is written there and the original is left alone.
+    """
+    import shutil
+
+    source = Path(bundle.path)
+    target = Path(output) if output is not None else source
+    config = json.loads((source / CONFIG_FILE).read_text(encoding="utf-8"))
+    settings = dict(config.get("decoder") or {})
+    stored = dict(options)
+    copies: dict[str, Path] = {}
+    for key in path_options:
+        value = stored.get(key)
+        if not isinstance(value, str | os.PathLike):
+            continue
+        file = Path(value)
+        if not file.is_file():
+            raise BundleError(f"{file}: {key} file not found")
+        if file.resolve().parent == source.resolve():
+            stored[key] = file.name
+            continue
+        stored[key] = f"{key}{''.join(file.suffixes) or '.txt'}"
+        copies[stored[key]] = file
+    settings["name"] = name
+    settings[name] = stored
+    config["decoder"] = settings
+    config.setdefault("metadata", {}).update(metadata or {})
+    with atomic_dir(target) as tmp:
+        for item in source.iterdir():
+            if item.is_file() and item.name not in copies:
+                shutil.copy2(item, tmp / item.name)
+        for dest, file in copies.items():
+            shutil.copy2(file, tmp / dest)
+        (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+    return target

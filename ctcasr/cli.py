@@ -34,33 +34,217 @@ def _fail(message: str, code: int = 1) -> None:
     raise typer.Exit(code)
 
 
+# Decoder flags shared by transcribe, evaluate and tune. Each is None unless given, so the
+# bundle's stored settings apply and a flag a decoder does not take is an error.
+DecoderOption = Annotated[
+    str | None,
+    typer.Option(
+        "--decoder",
+        "-d",
+        help="Decoder: greedy, beam, kenlm, grammar or a plug-in (see `decoders`).",
+    ),
+]
+BeamWidthOption = Annotated[int | None, typer.Option(help="Beams kept per frame (beam, kenlm).")]
+LmOption = Annotated[
+    Path | None, typer.Option("--lm", help="KenLM model, ARPA or binary (kenlm decoder).")
+]
+AlphaOption = Annotated[float | None, typer.Option(help="LM weight (kenlm decoder).")]
+BetaOption = Annotated[float | None, typer.Option(help="Per-word bonus (kenlm decoder).")]
+WordsOption = Annotated[
+    Path | None,
+    typer.Option("--words", help="Word list (unigrams), one per line (kenlm decoder)."),
+]
+CommandsOption = Annotated[
+    Path | None,
+    typer.Option("--commands", help="Command list, one phrase per line (grammar decoder)."),
+]
+ThresholdOption = Annotated[
+    float | None,
+    typer.Option(help="Reject commands whose confidence is below this (grammar decoder)."),
+]
+HotwordOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--hotword", help='Boost a word or phrase: "word" or "some phrase:WEIGHT" (repeatable).'
+    ),
+]
+HotwordsFileOption = Annotated[
+    Path | None, typer.Option("--hotwords", help="File of hotwords, PHRASE[:WEIGHT] per line.")
+]
+HotwordWeightOption = Annotated[
+    float | None, typer.Option(help="Weight for hotwords given without one.")
+]
+AlphabetOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--alphabet", help="Alphabet file to check against the model's (error on a mismatch)."
+    ),
+]
+DecoderSettingOption = Annotated[
+    list[str] | None,
+    typer.Option("--option", "-O", help="KEY=VALUE option for a plug-in decoder (repeatable)."),
+]
+
+
+def _decoder_options(
+    *,
+    beam_width: int | None = None,
+    lm: Path | None = None,
+    alpha: float | None = None,
+    beta: float | None = None,
+    words: Path | None = None,
+    commands: Path | None = None,
+    threshold: float | None = None,
+    hotword: list[str] | None = None,
+    hotwords_file: Path | None = None,
+    hotword_weight: float | None = None,
+    settings: list[str] | None = None,
+) -> dict:
+    """Decoder keyword options from the flags that were given."""
+    from ctcasr.decoding.hotwords import DEFAULT_HOTWORD_WEIGHT, parse_hotwords, read_hotwords
+
+    options: dict = {
+        "beam_width": beam_width,
+        "lm": str(lm) if lm else None,
+        "alpha": alpha,
+        "beta": beta,
+        "unigrams": str(words) if words else None,
+        "commands": str(commands) if commands else None,
+        "threshold": threshold,
+        "hotword_weight": hotword_weight,
+    }
+    weight = DEFAULT_HOTWORD_WEIGHT if hotword_weight is None else hotword_weight
+    entries = parse_hotwords(hotword or [], default_weight=weight)
+    if hotwords_file is not None:
+        entries += read_hotwords(hotwords_file, default_weight=weight)
+    if entries:
+        options["hotwords"] = entries
+    for item in settings or []:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            _fail(f"--option must be KEY=VALUE, got {item!r}")
+        try:
+            options[key.strip().replace("-", "_")] = json.loads(value)
+        except ValueError:
+            options[key.strip().replace("-", "_")] = value
+    return {k: v for k, v in options.items() if v is not None}
+
+
+def _check_alphabet(path: Path | None, bundle) -> None:
+    if path is None:
+        return
+    from ctcasr.errors import AlphabetError
+    from ctcasr.text import Alphabet
+
+    given = Alphabet.from_file(path)
+    model = bundle.alphabet
+    if given.labels == model.labels:
+        return
+    if len(given) != len(model):
+        raise AlphabetError(
+            f"{path}: alphabet has {len(given)} symbols + blank = {given.num_classes} classes but "
+            f"the model {bundle.path} outputs {model.num_classes}"
+        )
+    i = next(i for i, (a, b) in enumerate(zip(given.labels, model.labels, strict=True)) if a != b)
+    raise AlphabetError(
+        f"{path}: alphabet does not match the model's: symbol {i + 1} is "
+        f"{given.labels[i]!r} here but {model.labels[i]!r} in {bundle.path}"
+    )
+
+
 @app.command()
 def transcribe(
     files: Annotated[list[Path], typer.Argument(help="Audio files (wav, flac, ogg, mp3).")],
     model: ModelOption = None,
+    decoder: DecoderOption = None,
+    nbest: Annotated[int, typer.Option(help="Hypotheses to report per file.")] = 1,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="JSON Lines: text, confidence, n-best, word timings.")
+    ] = False,
+    beam_width: BeamWidthOption = None,
+    lm: LmOption = None,
+    alpha: AlphaOption = None,
+    beta: BetaOption = None,
+    words: WordsOption = None,
+    commands: CommandsOption = None,
+    threshold: ThresholdOption = None,
+    hotword: HotwordOption = None,
+    hotwords_file: HotwordsFileOption = None,
+    hotword_weight: HotwordWeightOption = None,
+    alphabet: AlphabetOption = None,
+    option: DecoderSettingOption = None,
     batch_size: Annotated[int, typer.Option(help="Utterances per acoustic-model batch.")] = 32,
     max_duration: Annotated[
         float | None, typer.Option(help="Refuse files longer than this many seconds.")
     ] = None,
 ) -> None:
-    """Transcribe audio files; prints PATH<TAB>TEXT per file.
+    """Transcribe audio files; prints PATH<TAB>TEXT per file (or JSON Lines with --json).
 
+    The decoder and its settings default to those stored in the model bundle (see `tune`).
     Unreadable files are reported on stderr, one line each, and the others still transcribed.
     The exit code is 1 if any file failed.
     """
+    from ctcasr.bundle import load_bundle
     from ctcasr.transcribe import Failure, Transcriber
 
-    transcriber = Transcriber(model, batch_size=batch_size, max_duration=max_duration)
+    if nbest < 1:
+        _fail(f"--nbest must be at least 1, got {nbest}")
+    options = _decoder_options(
+        beam_width=beam_width,
+        lm=lm,
+        alpha=alpha,
+        beta=beta,
+        words=words,
+        commands=commands,
+        threshold=threshold,
+        hotword=hotword,
+        hotwords_file=hotwords_file,
+        hotword_weight=hotword_weight,
+        settings=option,
+    )
+    bundle = load_bundle(model)
+    _check_alphabet(alphabet, bundle)
+    transcriber = Transcriber(
+        bundle,
+        decoder=decoder,
+        batch_size=batch_size,
+        max_duration=max_duration,
+        decoder_options=options,
+        nbest=nbest,
+    )
     failures = 0
     for result in transcriber.transcribe_batch([str(f) for f in files]):
         if isinstance(result, Failure):
             failures += 1
             typer.echo(f"error: {result.error}", err=True)
+        elif as_json:
+            typer.echo(json.dumps(result.to_dict()))
         else:
             typer.echo(f"{result.source}\t{result.text}")
+            if result.rejected:
+                best = result.nbest[0]
+                typer.echo(
+                    f"{result.source}: rejected as out of grammar (closest {best.text!r}, "
+                    f"confidence {best.confidence:.2f})",
+                    err=True,
+                )
+            for rank, hyp in enumerate(result.nbest[1:], start=2):
+                typer.echo(f"  {rank}\t{hyp.text}\t{hyp.confidence:.3f}")
     if failures:
         typer.echo(f"{failures} of {len(files)} file(s) failed", err=True)
         raise typer.Exit(1)
+
+
+@app.command()
+def decoders() -> None:
+    """List the installed decoders (built-in and plug-ins) with their options."""
+    from ctcasr.decoding import available_decoders
+
+    for name, info in available_decoders().items():
+        typer.echo(f"{name:10s} [{info.package}] {info.summary()}")
+        opts = info.options()
+        if opts:
+            typer.echo("           options: " + ", ".join(f"{k}={v!r}" for k, v in opts.items()))
 
 
 @app.command()
@@ -143,32 +327,186 @@ def train(
 def evaluate(
     manifest: Annotated[Path, typer.Option("--manifest", help="Manifest to score (JSON Lines).")],
     model: ModelOption = None,
+    decoder: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--decoder", "-d", help="Decoder to score; repeat to compare decoders side by side."
+        ),
+    ] = None,
+    beam_width: BeamWidthOption = None,
+    lm: LmOption = None,
+    alpha: AlphaOption = None,
+    beta: BetaOption = None,
+    words: WordsOption = None,
+    commands: CommandsOption = None,
+    threshold: ThresholdOption = None,
+    hotword: HotwordOption = None,
+    hotwords_file: HotwordsFileOption = None,
+    hotword_weight: HotwordWeightOption = None,
+    option: DecoderSettingOption = None,
     worst: Annotated[int, typer.Option(help="How many of the worst utterances to list.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
-    """Word and character error rates of a model on a manifest."""
+    """Word and character error rates of a model on a manifest, for one or more decoders."""
+    from ctcasr.evaluate import compare_decoders
     from ctcasr.evaluate import evaluate as run_evaluation
 
-    result = run_evaluation(manifest, model, worst=worst)
-    report = result.report
-    if as_json:
-        data = report.to_dict()
-        data["failures"] = [f.error for f in result.failures]
-        typer.echo(json.dumps(data, indent=2))
+    options = _decoder_options(
+        beam_width=beam_width,
+        lm=lm,
+        alpha=alpha,
+        beta=beta,
+        words=words,
+        commands=commands,
+        threshold=threshold,
+        hotword=hotword,
+        hotwords_file=hotwords_file,
+        hotword_weight=hotword_weight,
+        settings=option,
+    )
+    if decoder and len(decoder) > 1:
+        results = compare_decoders(manifest, decoder, model, decoder_options=options, worst=worst)
     else:
+        name = decoder[0] if decoder else None
+        results = [
+            run_evaluation(manifest, model, decoder=name, decoder_options=options, worst=worst)
+        ]
+    if as_json:
+        out = []
+        for result in results:
+            data = result.report.to_dict()
+            data["decoder"] = result.decoder
+            data["decode_ms_per_utterance"] = round(result.decode_ms, 4)
+            data["rejected"] = result.rejected
+            data["failures"] = [f.error for f in result.failures]
+            out.append(data)
+        typer.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
+    elif len(results) > 1:
+        typer.echo(f"{'decoder':10s} {'WER':>8s} {'CER':>8s} {'exact':>8s} {'ms/utt':>8s}")
+        for r in results:
+            rep = r.report
+            typer.echo(
+                f"{r.decoder:10s} {rep.wer:8.2%} {rep.cer:8.2%} {rep.sentence_accuracy:8.2%} "
+                f"{r.decode_ms:8.3f}"
+            )
+    else:
+        report = results[0].report
+        typer.echo(f"decoder: {results[0].decoder}")
         typer.echo(report.summary())
         typer.echo(
             f"characters: S={report.char_substitutions} D={report.char_deletions} "
             f"I={report.char_insertions} N={report.ref_chars}"
         )
+        if results[0].rejected:
+            typer.echo(f"rejected as out of grammar: {results[0].rejected}")
         if report.worst:
             typer.echo("worst utterances:")
             for u in report.worst:
                 typer.echo(f"  {u.id}\n    ref: {u.reference}\n    hyp: {u.hypothesis}")
-        for failure in result.failures:
+    if not as_json:
+        for failure in results[0].failures:
             typer.echo(f"error: {failure.error}", err=True)
-    if result.failures:
+    if results[0].failures:
         raise typer.Exit(1)
+
+
+def _floats(text: str | None, flag: str) -> list[float] | None:
+    if text is None:
+        return None
+    try:
+        values = [float(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        _fail(f"{flag} must be comma-separated numbers, got {text!r}")
+    if not values:
+        _fail(f"{flag} is empty")
+    return values
+
+
+@app.command()
+def tune(
+    manifest: Annotated[Path, typer.Option("--manifest", help="Dev manifest (JSON Lines).")],
+    model: ModelOption = None,
+    decoder: Annotated[str, typer.Option("--decoder", "-d", help="Decoder to tune.")] = "kenlm",
+    lm: LmOption = None,
+    words: WordsOption = None,
+    beam_width: BeamWidthOption = None,
+    hotword: HotwordOption = None,
+    hotwords_file: HotwordsFileOption = None,
+    alphas: Annotated[
+        str | None, typer.Option(help="LM weights to try, e.g. 0,0.5,1,2 [default: 0..2].")
+    ] = None,
+    betas: Annotated[
+        str | None, typer.Option(help="Word bonuses to try, e.g. -1,0,1,2 [default: -1..3].")
+    ] = None,
+    hotword_weights: Annotated[
+        str | None, typer.Option(help="Hotword weights to try [default: 0,1,2,5,10].")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write the tuned bundle here instead of in place."),
+    ] = None,
+    save: Annotated[bool, typer.Option(help="Store the best settings in the bundle.")] = True,
+) -> None:
+    """Grid-search decoder weights on a dev set; the best become the bundle's defaults.
+
+    Copies the LM (and word list) into the bundle so `transcribe` uses them with no flags.
+    """
+    from ctcasr.tune import tune as run_tune
+
+    options = _decoder_options(
+        beam_width=beam_width, lm=lm, words=words, hotword=hotword, hotwords_file=hotwords_file
+    )
+    result = run_tune(
+        manifest,
+        model,
+        decoder=decoder,
+        decoder_options=options,
+        alphas=_floats(alphas, "--alphas"),
+        betas=_floats(betas, "--betas"),
+        hotword_weights=_floats(hotword_weights, "--hotword-weights"),
+        save=save,
+        output=output,
+    )
+    typer.echo(result.summary())
+    if result.saved_to is not None:
+        typer.echo(f"saved as the default decoder of {result.saved_to}")
+
+
+lm_app = typer.Typer(help="Build n-gram language models with KenLM.", no_args_is_help=True)
+app.add_typer(lm_app, name="lm")
+
+
+@lm_app.command("build")
+def lm_build(
+    corpus: Annotated[list[Path], typer.Argument(help="Text corpus files, one sentence per line.")],
+    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model.")],
+    order: Annotated[int, typer.Option(help="N-gram order.")] = 3,
+    binary: Annotated[
+        bool, typer.Option("--binary", help="Write KenLM's binary format (faster to load).")
+    ] = False,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model", "-m", help="Drop lines the model's alphabet cannot spell (a bundle)."
+        ),
+    ] = None,
+) -> None:
+    """Normalise a text corpus like training transcripts and build an ARPA (or binary) LM
+    with KenLM's lmplz / build_binary."""
+    from ctcasr.lm import build_lm
+
+    alphabet = None
+    if model is not None:
+        from ctcasr.bundle import load_bundle
+
+        alphabet = load_bundle(model).alphabet
+    result = build_lm(corpus, output, order, binary=binary, alphabet=alphabet)
+    typer.echo(
+        f"{result.path}: {result.order}-gram, {result.sentences} sentences, {result.words} words, "
+        f"vocabulary {result.vocabulary}"
+        + (f", {result.dropped} lines dropped" if result.dropped else "")
+        + f" ({result.seconds:.1f} s)"
+    )
 
 
 @app.command()

@@ -1,12 +1,24 @@
-"""Score a model on a manifest: the library behind ``ctcasr evaluate``."""
+"""Score a model on a manifest, with one decoder or several: the library behind
+``ctcasr evaluate``.
+
+The acoustic model runs once per utterance whatever the number of decoders compared, so a
+comparison measures the decoders and nothing else.
+"""
 
 from __future__ import annotations
 
+import inspect
 import os
-from dataclasses import dataclass
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
 
 from ctcasr.bundle import Bundle
-from ctcasr.manifest import read_manifest
+from ctcasr.decoding import get_decoder_class
+from ctcasr.manifest import ManifestEntry, read_manifest
 from ctcasr.metrics import ErrorReport, error_report
 from ctcasr.transcribe import Failure, Transcriber
 
@@ -18,6 +30,84 @@ class Evaluation:
     hypotheses: list[str]
     ids: list[str]
     failures: list[Failure]
+    decoder: str = "greedy"
+    decoder_options: dict[str, Any] = field(default_factory=dict)
+    decode_ms: float = 0.0  # median milliseconds per utterance spent decoding
+    rejected: int = 0
+
+
+@dataclass
+class ScoredLogProbs:
+    """A manifest's references with the acoustic model's output, computed once."""
+
+    entries: list[ManifestEntry]
+    log_probs: list[np.ndarray | None]  # None where the audio could not be read
+    failures: list[Failure]
+
+    @property
+    def references(self) -> list[str]:
+        return [e.text for e in self.entries]
+
+    @property
+    def ids(self) -> list[str]:
+        return [e.audio_filepath for e in self.entries]
+
+
+def compute_log_probs(
+    transcriber: Transcriber, manifest: str | os.PathLike[str]
+) -> ScoredLogProbs:
+    from ctcasr.errors import CtcasrError
+    from ctcasr.features import featurize
+
+    entries = read_manifest(manifest, transcriber.bundle.alphabet).entries
+    feats, todo, failures = [], [], []
+    for i, entry in enumerate(entries):
+        try:
+            feats.append(featurize(entry.audio_filepath, transcriber.bundle.frontend))
+            todo.append(i)
+        except CtcasrError as exc:
+            failures.append(Failure(entry.audio_filepath, str(exc)))
+    log_probs: list[np.ndarray | None] = [None] * len(entries)
+    for i, lp in zip(todo, transcriber.acoustic_model(feats), strict=True):
+        log_probs[i] = lp
+    return ScoredLogProbs(entries, log_probs, failures)
+
+
+def options_for(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
+    """The subset of ``options`` decoder ``name`` takes (so shared flags can go to several)."""
+    try:
+        accepted = inspect.signature(get_decoder_class(name)).parameters
+    except (TypeError, ValueError):
+        return dict(options or {})
+    return {k: v for k, v in (options or {}).items() if k in accepted}
+
+
+def score_decoder(
+    transcriber: Transcriber, data: ScoredLogProbs, worst: int = 10
+) -> Evaluation:
+    """Decode precomputed log-probabilities with the transcriber's decoder and score them.
+    Unreadable audio counts as an empty transcript (all deletions)."""
+    hyps, times, rejected = [], [], 0
+    for lp in data.log_probs:
+        if lp is None:
+            hyps.append("")
+            continue
+        start = time.perf_counter()
+        result = transcriber.decode(lp)
+        times.append(time.perf_counter() - start)
+        hyps.append(result.text)
+        rejected += result.rejected
+    return Evaluation(
+        error_report(data.references, hyps, data.ids, worst=worst),
+        data.references,
+        hyps,
+        data.ids,
+        list(data.failures),
+        transcriber.decoder,
+        dict(transcriber.decoder_options),
+        float(np.median(times) * 1000) if times else 0.0,
+        rejected,
+    )
 
 
 def evaluate(
@@ -25,16 +115,40 @@ def evaluate(
     model: Bundle | str | os.PathLike[str] | None = None,
     *,
     decoder: str | None = None,
+    decoder_options: Mapping[str, Any] | None = None,
     batch_size: int = 32,
     worst: int = 10,
 ) -> Evaluation:
-    """Transcribe every manifest entry and score it; unreadable audio counts as an empty
-    transcript (all deletions) and is listed in ``failures``."""
-    transcriber = Transcriber(model, decoder=decoder, batch_size=batch_size)
-    entries = read_manifest(manifest, transcriber.bundle.alphabet).entries
-    results = transcriber.transcribe_batch([e.audio_filepath for e in entries])
-    failures = [r for r in results if isinstance(r, Failure)]
-    hyps = ["" if isinstance(r, Failure) else r.text for r in results]
-    refs = [e.text for e in entries]
-    ids = [e.audio_filepath for e in entries]
-    return Evaluation(error_report(refs, hyps, ids, worst=worst), refs, hyps, ids, failures)
+    """Transcribe every manifest entry with one decoder and score it."""
+    transcriber = Transcriber(
+        model, decoder=decoder, batch_size=batch_size, decoder_options=decoder_options
+    )
+    return score_decoder(transcriber, compute_log_probs(transcriber, manifest), worst)
+
+
+def compare_decoders(
+    manifest: str | os.PathLike[str],
+    decoders: Sequence[str],
+    model: Bundle | str | os.PathLike[str] | None = None,
+    *,
+    decoder_options: Mapping[str, Any] | None = None,
+    batch_size: int = 32,
+    worst: int = 10,
+) -> list[Evaluation]:
+    """Several decoders on the same acoustic-model output; each decoder gets the options it
+    takes from ``decoder_options`` on top of the bundle's stored settings."""
+    first = Transcriber(
+        model,
+        decoder=decoders[0],
+        batch_size=batch_size,
+        decoder_options=options_for(decoders[0], decoder_options),
+    )
+    data = compute_log_probs(first, manifest)
+    results = [score_decoder(first, data, worst)]
+    for name in decoders[1:]:
+        transcriber = Transcriber(
+            first.bundle, decoder=name, decoder_options=options_for(name, decoder_options)
+        )
+        transcriber._model = first._model  # share the loaded acoustic model
+        results.append(score_decoder(transcriber, data, worst))
+    return results

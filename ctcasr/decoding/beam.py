@@ -20,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ctcasr.decoding.align import forced_align
 from ctcasr.decoding.base import (
     DEFAULT_FRAME_SECONDS,
     Decoder,
@@ -100,10 +101,17 @@ class BeamDecoder(Decoder):
             token_min_logp=self.token_min_logp,
             scorer=self.scorer,
         )
-        return [
-            build_hypothesis(ids, frames, log_probs, self.alphabet, self.frame_seconds, score)
-            for ids, frames, score in results[:nbest]
-        ]
+        out = []
+        for ids, frames, score in results[:nbest]:
+            # The frame a prefix was first reached is not where its labels are most likely
+            # emitted; the Viterbi alignment is (and is free when it is the best path).
+            aligned = forced_align(log_probs, ids, self.alphabet.blank_index)
+            out.append(
+                build_hypothesis(
+                    ids, aligned or frames, log_probs, self.alphabet, self.frame_seconds, score
+                )
+            )
+        return out
 
 
 def prefix_beam_search(

@@ -1,0 +1,133 @@
+"""Search decoder weights on a dev set and store the best in the bundle: ``ctcasr tune``.
+
+The acoustic model runs once; every grid point only re-decodes. For the ``kenlm`` decoder the
+grid is LM weight ``alpha`` x word bonus ``beta`` (and the hotword weight when hotwords are
+given); for ``beam`` it is the hotword weight. Ties go to the smaller CER, then to the earlier
+grid point. Tune on a dev set: a test set used here stops being a test set.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ctcasr.bundle import Bundle, store_decoder_settings
+from ctcasr.decoding import get_decoder_class
+from ctcasr.errors import ConfigError
+from ctcasr.evaluate import compute_log_probs, score_decoder
+from ctcasr.transcribe import Transcriber
+
+DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
+DEFAULT_BETAS = (-1.0, 0.0, 0.5, 1.0, 2.0, 3.0)
+DEFAULT_HOTWORD_WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0)
+
+
+@dataclass
+class Trial:
+    params: dict[str, float]
+    wer: float
+    cer: float
+
+
+@dataclass
+class TuneResult:
+    decoder: str
+    best: Trial
+    baseline: Trial  # the decoder's settings before tuning
+    trials: list[Trial] = field(default_factory=list)
+    options: dict[str, Any] = field(default_factory=dict)  # everything stored
+    saved_to: Path | None = None
+
+    def summary(self) -> str:
+        params = ", ".join(f"{k}={v:g}" for k, v in self.best.params.items())
+        return (
+            f"{self.decoder}: best {params}: WER {self.best.wer:.2%} CER {self.best.cer:.2%} "
+            f"(before: WER {self.baseline.wer:.2%} CER {self.baseline.cer:.2%}; "
+            f"{len(self.trials)} settings tried)"
+        )
+
+
+def tune(
+    manifest: str | os.PathLike[str],
+    model: Bundle | str | os.PathLike[str] | None = None,
+    *,
+    decoder: str = "kenlm",
+    decoder_options: Mapping[str, Any] | None = None,
+    alphas: Sequence[float] | None = None,
+    betas: Sequence[float] | None = None,
+    hotword_weights: Sequence[float] | None = None,
+    save: bool = True,
+    output: str | os.PathLike[str] | None = None,
+) -> TuneResult:
+    transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options)
+    impl = transcriber.decoder_impl
+    has_hotwords = bool(getattr(impl, "hotwords", None))
+    grid: dict[str, Sequence[float]] = {}
+    if decoder == "kenlm":
+        grid["alpha"] = alphas or DEFAULT_ALPHAS
+        grid["beta"] = betas or DEFAULT_BETAS
+    elif alphas or betas:
+        raise ConfigError(f"decoder {decoder!r} has no LM weights to tune (alpha/beta)")
+    if has_hotwords:
+        grid["hotword_weight"] = hotword_weights or DEFAULT_HOTWORD_WEIGHTS
+    elif hotword_weights:
+        raise ConfigError("give hotwords to tune their weight")
+    if not grid:
+        raise ConfigError(
+            f"nothing to tune for decoder {decoder!r}: tune 'kenlm' (alpha, beta) or give "
+            "hotwords (their weight)"
+        )
+
+    data = compute_log_probs(transcriber, manifest)
+    baseline_eval = score_decoder(transcriber, data)
+    baseline = Trial(
+        {k: float(getattr(impl, k)) for k in grid},
+        baseline_eval.report.wer,
+        baseline_eval.report.cer,
+    )
+    trials: list[Trial] = []
+    base_options = dict(transcriber.decoder_options)
+    for values in itertools.product(*grid.values()):
+        params = dict(zip(grid, (float(v) for v in values), strict=True))
+        if "hotword_weight" in params:  # hotword weights are baked in: rebuild
+            candidate = Transcriber(
+                transcriber.bundle,
+                decoder=decoder,
+                decoder_options={**base_options, **params},
+            )
+        else:
+            candidate = transcriber
+            impl.set_weights(**params)  # type: ignore[attr-defined]
+        ev = score_decoder(candidate, data)
+        trials.append(Trial(params, ev.report.wer, ev.report.cer))
+    best = min(trials, key=lambda t: (t.wer, t.cer))
+    final = Transcriber(
+        transcriber.bundle, decoder=decoder, decoder_options={**base_options, **best.params}
+    )
+    options = final.decoder_impl.options()
+    result = TuneResult(decoder, best, baseline, trials, options)
+    if save:
+        path_options = getattr(get_decoder_class(decoder), "path_options", ())
+        result.saved_to = store_decoder_settings(
+            transcriber.bundle,
+            decoder,
+            options,
+            path_options=path_options,
+            output=output,
+            metadata={
+                "decoder_tuning": {
+                    "manifest": str(manifest),
+                    "utterances": len(data.entries),
+                    "wer": best.wer,
+                    "cer": best.cer,
+                    "baseline_wer": baseline.wer,
+                    "baseline_cer": baseline.cer,
+                    "params": best.params,
+                }
+            },
+        )
+    return result
