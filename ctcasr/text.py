@@ -53,6 +53,11 @@ class Alphabet:
         """Model output width: every label plus the blank."""
         return len(self.labels) + 1
 
+    @property
+    def space_index(self) -> int | None:
+        """The word separator's index, if the alphabet has one."""
+        return self._index.get(" ")
+
     def __len__(self) -> int:
         return len(self.labels)
 
@@ -220,15 +225,19 @@ def _number_words(match: re.Match[str]) -> str:
 _SYMBOL_WORDS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
 
 
-def normalize_text(text: str, alphabet: Alphabet | None = None) -> str:
+def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = False) -> str:
     """Map a transcript to the spelled form a model learns: lowercase, digits as words,
     punctuation dropped, whitespace collapsed.
 
     Apostrophes inside words survive ("don't"); characters the alphabet cannot spell are
     dropped, so the result always encodes. Accents are folded to ASCII where that is lossless
-    enough (``café`` -> ``cafe``) for the default alphabet.
+    enough (``café`` -> ``cafe``) for the default alphabet. With ``strict`` a letter that
+    would be dropped is an :class:`AlphabetError` instead: a user's command or hotword must
+    not silently become a different word.
     """
     alphabet = alphabet or Alphabet()
+    original = text
+    lost: list[str] = []
     text = unicodedata.normalize("NFKC", text)
     text = text.replace("\u2019", "'").replace("\u2018", "'")
     text = _DIGIT_GROUP_RE.sub("", text)
@@ -247,7 +256,14 @@ def normalize_text(text: str, alphabet: Alphabet | None = None) -> str:
             chars.append(" " if char.isspace() or char in "-/_" else "")
             continue
         folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
-        chars.append("".join(c for c in folded if c in alphabet and c != " "))
+        kept = "".join(c for c in folded if c in alphabet and c != " ")
+        if not kept and unicodedata.category(char)[0] in "LN":
+            lost.append(char)
+        chars.append(kept)
+    if strict and lost:
+        raise AlphabetError(
+            f"{original!r} has characters the model cannot emit: {''.join(dict.fromkeys(lost))!r}"
+        )
     text = "".join(chars)
     if "'" in alphabet:
         # Keep apostrophes only inside words ("don't"), not as quotes.

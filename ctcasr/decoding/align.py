@@ -17,15 +17,31 @@ from ctcasr.decoding.greedy import greedy_path
 NEG_INF = -np.inf
 
 
-def forced_align(log_probs: np.ndarray, ids: Sequence[int], blank: int) -> list[int] | None:
+def forced_align(
+    log_probs: np.ndarray, ids: Sequence[int], blank: int, space: int | None = None
+) -> list[int] | None:
     """Viterbi alignment of ``ids`` to ``log_probs``; the first frame of each label, or
-    ``None`` when the transcript needs more frames than there are."""
+    ``None`` when the transcript needs more frames than there are.
+
+    With ``space``, a best path that differs from ``ids`` only by extra spaces (leading,
+    trailing or doubled, which spell nothing) still counts as the transcript's alignment.
+    """
     ids = list(ids)
     if not ids:
         return []
     best_ids, best_frames = greedy_path(log_probs, blank)
-    if best_ids.tolist() == ids:
-        return best_frames.tolist()
+    path, frames = best_ids.tolist(), best_frames.tolist()
+    if space is not None and space in path:
+        kept = [
+            (c, f)
+            for i, (c, f) in enumerate(zip(path, frames, strict=True))
+            if c != space or (0 < i < len(path) - 1 and path[i - 1] != space)
+        ]
+        while kept and kept[-1][0] == space:
+            kept.pop()
+        path, frames = [c for c, _ in kept], [f for _, f in kept]
+    if path == ids:
+        return frames
     num_frames = log_probs.shape[0]
     repeats = sum(1 for a, b in itertools.pairwise(ids) if a == b)
     if num_frames < len(ids) + repeats:

@@ -172,7 +172,7 @@ def build_hypothesis(
     an empty transcript gets the mean blank posterior instead.
     """
     labels = alphabet.labels
-    space = alphabet._index.get(" ")
+    space = alphabet.space_index
     words: list[WordTiming] = []
     word_chars: list[str] = []
     word_logp = 0.0

@@ -105,7 +105,9 @@ class BeamDecoder(Decoder):
         for ids, frames, score in results[:nbest]:
             # The frame a prefix was first reached is not where its labels are most likely
             # emitted; the Viterbi alignment is (and is free when it is the best path).
-            aligned = forced_align(log_probs, ids, self.alphabet.blank_index)
+            aligned = forced_align(
+                log_probs, ids, self.alphabet.blank_index, self.alphabet.space_index
+            )
             out.append(
                 build_hypothesis(
                     ids, aligned or frames, log_probs, self.alphabet, self.frame_seconds, score
@@ -132,7 +134,7 @@ def prefix_beam_search(
     num_frames = log_probs.shape[0]
     blank = alphabet.blank_index
     labels = alphabet.labels
-    space = alphabet._index.get(" ", -1)
+    space = -1 if alphabet.space_index is None else alphabet.space_index
     if scorer is not None:
         scorer.reset()
 

@@ -42,7 +42,7 @@ from ctcasr.decoding.base import (
     check_nbest,
 )
 from ctcasr.decoding.greedy import greedy_path
-from ctcasr.errors import ConfigError
+from ctcasr.errors import AlphabetError, ConfigError
 from ctcasr.text import Alphabet, normalize_text
 from ctcasr.utils import read_lines
 
@@ -67,15 +67,12 @@ def prepare_commands(
     """Normalise phrases as transcripts are normalised and check the model can spell them."""
     result: list[str] = []
     for i, phrase in enumerate(phrases, start=1):
-        text = normalize_text(phrase)
+        try:
+            text = normalize_text(phrase, alphabet, strict=True)
+        except AlphabetError as exc:
+            raise ConfigError(f"{source}: phrase {i}: {exc}") from None
         if not text:
             raise ConfigError(f"{source}: phrase {i} ({phrase!r}) is empty after normalisation")
-        missing = alphabet.unknown_chars(text)
-        if missing:
-            raise ConfigError(
-                f"{source}: phrase {i} ({phrase!r}) has characters the model cannot emit: "
-                f"{''.join(missing)!r}"
-            )
         if text not in result:
             result.append(text)
     if not result:
@@ -131,7 +128,7 @@ class CommandTrie:
         emit = probs[:, self.label]  # [T, N]
         blank_p = probs[:, blank]
         parent = self.parent
-        same = self.same_as_parent.astype(np.float64)
+        same = self.same_as_parent
         num_nodes = parent.shape[0]
         pb = np.zeros(num_nodes)
         pb[0] = 1.0
@@ -140,9 +137,9 @@ class CommandTrie:
         for t in range(num_frames):
             total = pb + pnb
             # Enter a node from its parent: any parent path, but a repeated label needs the
-            # parent's path to end in a blank.
-            enter = total[parent]
-            enter -= same * pnb[parent]
+            # parent's path to end in a blank. (Taking pb directly, not total - pnb, which
+            # cancels to 0 when pb is below pnb's rounding error.)
+            enter = np.where(same, pb[parent], total[parent])
             enter += pnb
             enter *= emit[t]
             pb = total * blank_p[t]
@@ -220,7 +217,7 @@ class GrammarDecoder(Decoder):
             if list(ids) == best_ids.tolist():
                 frames = best_frames.tolist()
             else:
-                frames = forced_align(log_probs, ids, blank) or []
+                frames = forced_align(log_probs, ids, blank, self.alphabet.space_index) or []
             if len(frames) == len(ids):
                 hyp = build_hypothesis(
                     ids, frames, log_probs, self.alphabet, self.frame_seconds, float(ranking[i])

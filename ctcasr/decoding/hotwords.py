@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctcasr.errors import ConfigError
+from ctcasr.errors import AlphabetError, ConfigError
 from ctcasr.text import Alphabet, normalize_text
 from ctcasr.utils import read_lines
 
@@ -34,7 +34,11 @@ class Hotword:
 HotwordSpec = str | tuple[str, float] | Hotword
 
 
-def parse_hotword(spec: HotwordSpec, default_weight: float = DEFAULT_HOTWORD_WEIGHT) -> Hotword:
+def parse_hotword(
+    spec: HotwordSpec,
+    default_weight: float = DEFAULT_HOTWORD_WEIGHT,
+    alphabet: Alphabet | None = None,
+) -> Hotword:
     """``"word"``, ``"some phrase:7.5"``, ``("phrase", 7.5)`` or a :class:`Hotword`."""
     if isinstance(spec, Hotword):
         return spec
@@ -52,7 +56,10 @@ def parse_hotword(spec: HotwordSpec, default_weight: float = DEFAULT_HOTWORD_WEI
                     f"hotword {spec!r}: weight {weight_text!r} is not a number "
                     "(use PHRASE or PHRASE:WEIGHT)"
                 ) from None
-    text = normalize_text(str(phrase))
+    try:
+        text = normalize_text(str(phrase), alphabet, strict=True)
+    except AlphabetError as exc:
+        raise ConfigError(f"hotword {exc}") from None
     if not text:
         raise ConfigError(f"hotword {spec!r} is empty after normalisation")
     if weight != weight or abs(float(weight)) == float("inf"):
@@ -71,7 +78,7 @@ def parse_hotwords(
     items: Iterable[HotwordSpec] = (
         list(specs.items()) if isinstance(specs, Mapping) else specs  # type: ignore[assignment]
     )
-    result = [parse_hotword(s, default_weight) for s in items]
+    result = [parse_hotword(s, default_weight, alphabet) for s in items]
     if alphabet is not None:
         for hw in result:
             missing = alphabet.unknown_chars(hw.phrase)

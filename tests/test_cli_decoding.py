@@ -1,0 +1,200 @@
+"""Decoders through the ``ctcasr`` command and the Transcriber: choosing them, their flags,
+n-best and JSON output, command lists, hotwords, bad vocabularies, comparing and tuning."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ctcasr.bundle import load_bundle
+from ctcasr.cli import app
+from ctcasr.transcribe import Transcriber
+from tests.helpers import write_fsdd_manifest
+
+pytestmark = pytest.mark.slow
+runner = CliRunner()
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CLIPS = [EXAMPLES / f"{w}.wav" for w in ("seven", "three", "zero")]
+
+
+def invoke(*args: str):
+    return runner.invoke(app, [str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def transcriber_beam() -> Transcriber:
+    return Transcriber(decoder="beam")
+
+
+@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+def test_transcribe_examples_with_each_decoder(decoder):
+    result = invoke("transcribe", *CLIPS, "--decoder", decoder)
+    assert result.exit_code == 0, result.output
+    texts = [line.split("\t")[1] for line in result.stdout.strip().splitlines()]
+    assert texts == ["seven", "three", "zero"]
+
+
+def test_json_lines_carry_confidence_nbest_and_word_timings():
+    result = invoke("transcribe", *CLIPS, "--decoder", "beam", "--json", "--nbest", "3")
+    assert result.exit_code == 0, result.output
+    records = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert [r["text"] for r in records] == ["seven", "three", "zero"]
+    for r in records:
+        assert r["decoder"] == "beam"
+        assert 0.5 < r["confidence"] <= 1.0
+        assert 1 <= len(r["nbest"]) <= 3
+        scores = [h["score"] for h in r["nbest"]]
+        assert scores == sorted(scores, reverse=True)
+        assert len({h["text"] for h in r["nbest"]}) == len(r["nbest"])
+        (word,) = r["words"]
+        assert word["word"] == r["text"]
+        assert 0.0 <= word["start"] < word["end"] <= r["duration"] + 0.02
+
+
+def test_grammar_picks_commands_and_rejects_the_rest(tmp_path):
+    commands = tmp_path / "commands.txt"
+    commands.write_text("# spelled commands\nzero\nseven\nturn on the lights\nhello computer\n")
+    result = invoke("transcribe", *CLIPS, "--decoder", "grammar", "--commands", commands)
+    assert result.exit_code == 0, result.output
+    lines = [line.split("\t") for line in result.stdout.strip().splitlines()]
+    assert lines == [[str(CLIPS[0]), "seven"], [str(CLIPS[1]), ""], [str(CLIPS[2]), "zero"]]
+    assert "three.wav: rejected as out of grammar" in result.stderr
+
+
+def test_grammar_json_marks_rejection(tmp_path):
+    commands = tmp_path / "c.txt"
+    commands.write_text("yes\nno\n")
+    result = invoke(
+        "transcribe", CLIPS[0], "-d", "grammar", "--commands", commands, "--json", "--nbest", "2"
+    )
+    record = json.loads(result.stdout)
+    assert record["rejected"] is True and record["text"] == ""
+    assert {h["text"] for h in record["nbest"]} == {"yes", "no"}
+    assert all(h["confidence"] < 0.3 for h in record["nbest"])
+
+
+def test_hotwords_are_accepted_and_checked(tmp_path):
+    ok = invoke("transcribe", CLIPS[0], "-d", "beam", "--hotword", "seven:2", "--hotword", "nine")
+    assert ok.exit_code == 0 and ok.stdout.strip().endswith("seven")
+    bad = invoke("transcribe", CLIPS[0], "-d", "beam", "--hotword", "seven:lots")
+    assert bad.exit_code != 0
+    assert "not a number" in str(bad.exception) or "not a number" in bad.output
+    file = tmp_path / "hot.txt"
+    file.write_text("seven:3\ncafé ü:2\n")  # accents fold to letters the model has
+    assert invoke("transcribe", CLIPS[0], "-d", "beam", "--hotwords", file).exit_code == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--decoder", "nosuch"], "unknown decoder 'nosuch'"),
+        (["--decoder", "beam", "--alpha", "1"], "does not take option(s) alpha"),
+        (["--decoder", "grammar"], "needs a command list"),
+        (["--decoder", "kenlm"], "needs a language model"),
+        (["--decoder", "kenlm", "--lm", "/nonexistent/x.arpa"], "language model not found"),
+        (["--decoder", "beam", "--beam-width", "0"], "beam_width must be at least 1"),
+        (["--nbest", "0"], "--nbest must be at least 1"),
+    ],
+)
+def test_bad_decoder_settings_are_one_line_errors(args, message):
+    from tests.test_cli import ctcasr
+
+    result = ctcasr("transcribe", str(CLIPS[0]), *args)
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and message in line, line
+
+
+def test_commands_the_model_cannot_spell_are_refused(tmp_path):
+    from tests.test_cli import ctcasr
+
+    commands = tmp_path / "c.txt"
+    commands.write_text("yes\nno\nωmega\n")
+    result = ctcasr("transcribe", str(CLIPS[0]), "-d", "grammar", "--commands", str(commands))
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert str(commands) in line and "phrase 3" in line and "ω" in line
+
+
+def test_alphabet_file_is_checked_against_the_model(tmp_path):
+    from tests.test_cli import ctcasr
+
+    same = tmp_path / "same.txt"
+    load_bundle().alphabet.save(same)
+    assert invoke("transcribe", CLIPS[0], "--alphabet", same).exit_code == 0
+    short = tmp_path / "short.txt"
+    short.write_text("a\nb\nc\n")
+    result = ctcasr("transcribe", str(CLIPS[0]), "--alphabet", str(short))
+    assert result.returncode == 1
+    assert "3 symbols + blank = 4 classes" in result.stderr and "29" in result.stderr
+    swapped = tmp_path / "swapped.txt"
+    labels = list(load_bundle().alphabet.labels)
+    labels[1], labels[2] = labels[2], labels[1]
+    swapped.write_text("\n".join(labels) + "\n")
+    result = ctcasr("transcribe", str(CLIPS[0]), "--alphabet", str(swapped))
+    assert result.returncode == 1 and "symbol 2 is 'b' here but 'a'" in result.stderr
+
+
+def test_decoders_command_lists_builtins():
+    result = invoke("decoders")
+    assert result.exit_code == 0
+    for name in ("greedy", "beam", "kenlm", "grammar"):
+        assert name in result.stdout
+    assert "beam_width=16" in result.stdout
+
+
+def test_evaluate_compares_decoders(fsdd_dir, tmp_path):
+    manifest = write_fsdd_manifest(
+        tmp_path / "dev.jsonl", fsdd_dir, range(5, 7), speakers=("george", "lucas")
+    )
+    result = invoke("evaluate", "--manifest", manifest, "-d", "greedy", "-d", "beam", "--json")
+    assert result.exit_code == 0, result.output
+    reports = json.loads(result.stdout)
+    assert [r["decoder"] for r in reports] == ["greedy", "beam"]
+    for r in reports:
+        assert r["utterances"] == 40 and r["wer"] <= 0.1
+        assert r["decode_ms_per_utterance"] > 0
+    table = invoke("evaluate", "--manifest", manifest, "-d", "greedy", "-d", "beam")
+    assert "decoder" in table.stdout and "beam" in table.stdout
+
+
+def test_tune_hotword_weight_and_store_it(fsdd_dir, tmp_path):
+    manifest = write_fsdd_manifest(
+        tmp_path / "dev.jsonl", fsdd_dir, range(5, 6), speakers=("george", "lucas")
+    )
+    out = tmp_path / "tuned"
+    result = invoke(
+        "tune", "--manifest", manifest, "-d", "beam", "--hotword", "seven",
+        "--hotword-weights", "0,2", "--output", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "best hotword_weight=" in result.stdout
+    bundle = load_bundle(out)
+    assert bundle.decoder["name"] == "beam"
+    assert bundle.decoder["beam"]["hotwords"][0].startswith("seven:")
+    assert bundle.metadata["decoder_tuning"]["utterances"] == 20
+    # transcribe now uses the stored decoder with no flags
+    t = Transcriber(out)
+    assert t.decoder == "beam" and t.decoder_impl.hotwords[0].phrase == "seven"
+    assert load_bundle().decoder["name"] == "greedy"  # the original bundle is untouched
+
+
+def test_tune_refuses_what_it_cannot_tune(tmp_path):
+    from tests.test_cli import ctcasr
+
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("")
+    result = ctcasr("tune", "--manifest", str(manifest), "-d", "greedy")
+    assert result.returncode == 1 and "nothing to tune" in result.stderr
+
+
+def test_transcriber_decodes_arrays_with_chosen_decoder(transcriber_beam):
+    import soundfile as sf
+
+    audio, rate = sf.read(CLIPS[2], dtype="float32")
+    result = transcriber_beam.transcribe(audio, sample_rate=rate)
+    assert result.text == "zero" and result.decoder == "beam"
+    assert result.words[0].word == "zero"
