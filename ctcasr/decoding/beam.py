@@ -260,7 +260,7 @@ def prefix_beam_search(
         frames.reverse()
         score = acoustic
         if scorer is not None:
-            score += scorer.score(alphabet.decode(ids))
+            score += scorer.final_score(alphabet.decode(ids))
         out.append((ids, frames, score))
     out.sort(key=lambda x: -x[2])
     return out

@@ -116,23 +116,32 @@ class CommandTrie:
         same[0] = False
         return cls(tuple(phrases), parent_arr, label_arr, same, np.array(ends), tuple(all_ids))
 
-    def log_likelihoods(self, log_probs: np.ndarray, blank: int) -> np.ndarray:
+    def log_likelihoods(
+        self, log_probs: np.ndarray, blank: int, space: int | None = None
+    ) -> np.ndarray:
         """``log P(phrase | frames)`` for every phrase: the CTC forward pass over the trie.
 
-        Runs in the probability domain with periodic rescaling (cheaper than log-add-exp), so
-        a phrase whose probability underflows gets ``-inf``.
+        With ``space``, spaces before and after a phrase spell nothing and are allowed (a
+        model often emits a word boundary at the edges of an utterance). Runs in the
+        probability domain with periodic rescaling (cheaper than log-add-exp), so a phrase
+        whose probability underflows gets ``-inf``.
         """
         num_frames = log_probs.shape[0]
         probs = np.exp(log_probs.astype(np.float64))
         probs = np.concatenate([probs, np.zeros((num_frames, 1))], axis=1)
         emit = probs[:, self.label]  # [T, N]
         blank_p = probs[:, blank]
+        space_p = probs[:, space] if space is not None else np.zeros(num_frames)
         parent = self.parent
         same = self.same_as_parent
+        ends = self.ends
         num_nodes = parent.shape[0]
         pb = np.zeros(num_nodes)
         pb[0] = 1.0
         pnb = np.zeros(num_nodes)
+        # After a completed phrase: paths ending in a trailing space, or in a blank after one.
+        tail_s = np.zeros(len(ends))
+        tail_b = np.zeros(len(ends))
         log_scale = 0.0
         for t in range(num_frames):
             total = pb + pnb
@@ -142,16 +151,25 @@ class CommandTrie:
             enter = np.where(same, pb[parent], total[parent])
             enter += pnb
             enter *= emit[t]
+            if space is not None:
+                tail_total = tail_s + tail_b
+                tail_s = (tail_total + total[ends]) * space_p[t]
+                tail_b = tail_total * blank_p[t]
+                root = total[0] * (blank_p[t] + space_p[t])  # leading spaces
             pb = total * blank_p[t]
             pnb = enter
+            if space is not None:
+                pb[0] = root
             if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
-                peak = max(pb.max(), pnb.max())
+                peak = max(pb.max(), pnb.max(), tail_s.max(initial=0.0), tail_b.max(initial=0.0))
                 if peak <= 0.0:
                     return np.full(len(self.phrases), -np.inf)
                 pb /= peak
                 pnb /= peak
+                tail_s /= peak
+                tail_b /= peak
                 log_scale += math.log(peak)
-        end = pb[self.ends] + pnb[self.ends]
+        end = pb[ends] + pnb[ends] + tail_s + tail_b
         with np.errstate(divide="ignore"):
             return np.log(end) + log_scale
 
@@ -199,13 +217,18 @@ class GrammarDecoder(Decoder):
         """Every phrase's log-probability and the unconstrained best path's."""
         log_probs = check_log_probs(log_probs, self.alphabet)
         free = float(log_probs.max(axis=1).sum()) if log_probs.shape[0] else 0.0
-        return self.trie.log_likelihoods(log_probs, self.alphabet.blank_index), free
+        return (
+            self.trie.log_likelihoods(
+                log_probs, self.alphabet.blank_index, self.alphabet.space_index
+            ),
+            free,
+        )
 
     def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
         check_nbest(nbest)
         log_probs = check_log_probs(log_probs, self.alphabet)
         blank = self.alphabet.blank_index
-        loglik = self.trie.log_likelihoods(log_probs, blank)
+        loglik = self.trie.log_likelihoods(log_probs, blank, self.alphabet.space_index)
         free = float(log_probs.max(axis=1).sum()) if log_probs.shape[0] else 0.0
         ranking = loglik / self._lengths if self.length_normalize else loglik
         order = np.argsort(-ranking, kind="stable")[:nbest]

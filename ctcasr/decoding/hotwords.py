@@ -159,6 +159,11 @@ class HotwordScorer:
         return self._completed(text) + self._trailing(text, self._progress)
 
     # -- ctcasr's beam search ----------------------------------------------------------------
+    def final_score(self, text: str) -> float:
+        """Bonus of a finished transcript: completed phrases only (a phrase the utterance
+        stopped part-way through earns nothing)."""
+        return self._completed(text)
+
     def prefix_bonus(self, text: str) -> float:
         """Bonus for a beam mid-utterance, whose last word may still be growing."""
         if not text or text[-1] == " ":

@@ -1,0 +1,257 @@
+"""The hotword scorer: completed phrases, partial progress, files and normalisation."""
+
+from __future__ import annotations
+
+import pytest
+
+from ctcasr.decoding.hotwords import (
+    DEFAULT_HOTWORD_WEIGHT,
+    Hotword,
+    HotwordScorer,
+    parse_hotword,
+    parse_hotwords,
+    read_hotwords,
+)
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet
+
+
+def scorer(*specs) -> HotwordScorer:
+    return HotwordScorer(parse_hotwords(specs))
+
+
+# ---------------------------------------------------------------------------------------------
+# completed phrases
+# ---------------------------------------------------------------------------------------------
+
+
+def test_completed_word_earns_its_weight():
+    s = scorer("cat:3")
+    assert s.score("cat") == 3.0
+    assert s.score("the cat") == 3.0
+    assert s.score("the cat sat") == 3.0
+    assert s.score("the dog") == 0.0
+    assert s.score("") == 0.0
+
+
+def test_whole_words_only():
+    s = scorer("cat:3")
+    assert s.score("cats") == 0.0
+    assert s.score("concat") == 0.0
+    assert s.score("ca") == 0.0  # a finished text that stops part-way through a word
+
+
+def test_repeated_occurrence_earns_twice():
+    s = scorer("cat:3")
+    assert s.score("cat and cat") == 6.0
+    assert s.score("cat cat cat") == 9.0
+
+
+def test_several_hotwords_add_up():
+    s = scorer("cat:3", "dog:2", "hot dog:4")
+    assert s.score("cat dog") == 5.0
+    # "hot dog" completes both the phrase and the word "dog".
+    assert s.score("a hot dog") == 6.0
+
+
+def test_duplicate_hotwords_sum():
+    s = scorer("cat:3", "cat:2")
+    assert s.score("cat") == 5.0
+    assert len(s) == 2
+
+
+def test_multi_word_phrase_completion():
+    s = scorer("turn on:7")
+    assert s.score("turn on") == 7.0
+    assert s.score("please turn on the light") == 7.0
+    assert s.score("turn off") == 0.0
+    assert s.score("turn it on") == 0.0
+    assert s.score("on the turn") == pytest.approx(4.0)  # ends part-way: progress share
+
+
+# ---------------------------------------------------------------------------------------------
+# progress while a beam is part-way through a phrase
+# ---------------------------------------------------------------------------------------------
+
+
+def test_partial_word_progress_share():
+    s = scorer("cat:3")
+    assert s.prefix_bonus("c") == pytest.approx(1.0)
+    assert s.prefix_bonus("ca") == pytest.approx(2.0)
+    assert s.prefix_bonus("cat") == pytest.approx(3.0)
+    assert s.prefix_bonus("cat ") == pytest.approx(3.0)
+    assert s.prefix_bonus("the ca") == pytest.approx(2.0)
+    assert s.prefix_bonus("") == 0.0
+
+
+def test_multi_word_progress_after_first_word():
+    s = scorer("turn on:7")  # 7 characters: each one is worth 1
+    assert s.prefix_bonus("tu") == pytest.approx(2.0)
+    assert s.prefix_bonus("turn") == pytest.approx(4.0)
+    assert s.prefix_bonus("turn ") == pytest.approx(4.0)
+    assert s.prefix_bonus("turn o") == pytest.approx(6.0)
+    assert s.prefix_bonus("turn on") == pytest.approx(7.0)
+    assert s.prefix_bonus("turn on ") == pytest.approx(7.0)
+    assert s.prefix_bonus("now turn o") == pytest.approx(6.0)
+    # A finished text that stops after the first word keeps the progress share.
+    assert s.score("turn") == pytest.approx(4.0)
+
+
+def test_progress_never_falls_while_following_the_phrase():
+    s = scorer("switch the light on:9", "switch off:2")
+    text = "switch the light on"
+    bonuses = [s.prefix_bonus(text[:k]) for k in range(1, len(text) + 1)]
+    assert bonuses == sorted(bonuses)
+    assert bonuses[-1] == pytest.approx(9.0)
+
+
+def test_leaving_the_phrase_drops_the_bonus():
+    s = scorer("cat:3")
+    assert s.prefix_bonus("cx") == 0.0
+    assert s.prefix_bonus("cab") == 0.0
+    assert s.prefix_bonus("ca ") == 0.0  # the word ended before the hotword did
+    assert s.score("ca") == 0.0
+
+    s = scorer("turn on:7")
+    assert s.prefix_bonus("turn of") < s.prefix_bonus("turn o")
+    assert s.prefix_bonus("turn off ") == 0.0
+    assert s.score("turn off") == 0.0
+    assert s.score("turn onward") == 0.0
+    assert s.prefix_bonus("turn x ") == 0.0
+    assert s.prefix_bonus("turns ") == 0.0
+
+
+def test_negative_weight_penalises_only_when_complete():
+    s = scorer("kat:-5")
+    assert s.score("kat") == -5.0
+    assert s.prefix_bonus("ka") == 0.0
+
+
+# ---------------------------------------------------------------------------------------------
+# pyctcdecode's interface
+# ---------------------------------------------------------------------------------------------
+
+
+def test_pyctcdecode_interface():
+    s = scorer("cat:3", "turn on:7")
+    assert "ca" in s
+    assert "cat" in s
+    assert "c" in s
+    assert "turn" in s
+    assert "dog" not in s
+    assert "cx" not in s
+    assert s.score_partial_token("ca") == pytest.approx(2.0)
+    assert s.score_partial_token("tur") == pytest.approx(3.0)
+    assert s.score_partial_token("dog") == 0.0
+    assert s.score("the cat") == 3.0
+
+
+def test_empty_scorer():
+    s = HotwordScorer([])
+    assert not s
+    assert len(s) == 0
+    assert s.score("anything at all") == 0.0
+    assert s.prefix_bonus("any") == 0.0
+    assert "a" not in s
+
+
+def test_cache_does_not_change_answers():
+    s = scorer("cat:3", "turn on:7")
+    texts = ["the cat", "turn on", "turn", "cat cat", "x turn on cat"]
+    first = [s.score(t) for t in texts]
+    assert [s.score(t) for t in texts] == first
+    s.reset()
+    assert [s.score(t) for t in reversed(texts)] == first[::-1]
+
+
+# ---------------------------------------------------------------------------------------------
+# parsing, files, normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+def test_parse_forms():
+    assert parse_hotword("cat") == Hotword("cat", DEFAULT_HOTWORD_WEIGHT)
+    assert parse_hotword("cat", default_weight=2.5) == Hotword("cat", 2.5)
+    assert parse_hotword("some phrase:7.5") == Hotword("some phrase", 7.5)
+    assert parse_hotword(("phrase", 2)) == Hotword("phrase", 2.0)
+    hw = Hotword("x", 1.0)
+    assert parse_hotword(hw) is hw
+    assert parse_hotwords(None) == []
+    assert parse_hotwords({"cat": 2.0}) == [Hotword("cat", 2.0)]
+
+
+def test_normalisation():
+    assert parse_hotword("Turn 2 Left").phrase == "turn two left"
+    assert parse_hotword("  Turn   Left!  :3") == Hotword("turn left", 3.0)
+    assert parse_hotword("Café").phrase == "cafe"
+    # A normalised hotword matches a normalised transcript.
+    s = scorer("Turn 2 Left:3")
+    assert s.score("turn two left") == 3.0
+
+
+@pytest.mark.parametrize(
+    ("spec", "match"),
+    [
+        ("word:abc", "not a number"),
+        ("word:", "not a number"),
+        ("word:nan", "finite"),
+        ("word:-inf", "finite"),
+        ("!!!", "empty"),
+        (":3", "empty"),
+    ],
+)
+def test_parse_errors(spec, match):
+    with pytest.raises(ConfigError, match=match):
+        parse_hotword(spec)
+
+
+def test_characters_outside_alphabet():
+    with pytest.raises(ConfigError, match="cannot emit"):
+        parse_hotwords(["abc"], Alphabet(("a", "b")))
+    assert parse_hotwords(["ab:2"], Alphabet(("a", "b"))) == [Hotword("ab", 2.0)]
+
+
+def test_read_hotwords_file(tmp_path):
+    path = tmp_path / "hotwords.txt"
+    path.write_text(
+        "# boosted words\n"
+        "\n"
+        "cat\n"
+        "turn on:7\n"
+        "Turn 2 Left\t3.5\n"
+        "   # an indented comment\n"
+        "  spaced out :2  \n",
+        encoding="utf-8",
+    )
+    assert read_hotwords(path) == [
+        Hotword("cat", DEFAULT_HOTWORD_WEIGHT),
+        Hotword("turn on", 7.0),
+        Hotword("turn two left", 3.5),
+        Hotword("spaced out", 2.0),
+    ]
+    assert read_hotwords(path, default_weight=1.5)[0] == Hotword("cat", 1.5)
+
+
+def test_read_hotwords_bad_line_names_file_and_line(tmp_path):
+    path = tmp_path / "hotwords.txt"
+    path.write_text("# header\ncat:2\nword:abc\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"hotwords\.txt:3: .*word:abc"):
+        read_hotwords(path)
+
+
+def test_read_hotwords_missing_file(tmp_path):
+    with pytest.raises(ConfigError, match="not found"):
+        read_hotwords(tmp_path / "nope.txt")
+
+
+def test_read_hotwords_empty_file(tmp_path):
+    path = tmp_path / "hotwords.txt"
+    path.write_text("# nothing here\n", encoding="utf-8")
+    assert read_hotwords(path) == []
+
+
+def test_a_phrase_left_unfinished_earns_nothing_at_the_end():
+    s = scorer("turn on:7")
+    assert s.prefix_bonus("turn ") > 0  # drawn towards the phrase mid-utterance
+    assert s.final_score("turn") == 0.0  # but an utterance that stops there gets nothing
+    assert s.final_score("turn on") == pytest.approx(7.0)

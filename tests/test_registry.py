@@ -1,0 +1,273 @@
+"""The decoder registry: built-ins, options, and plug-ins found through real entry points."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ctcasr.decoding.base import Decoder
+from ctcasr.decoding.beam import BeamDecoder
+from ctcasr.decoding.greedy import GreedyDecoder
+from ctcasr.decoding.registry import (
+    ENTRY_POINT_GROUP,
+    available_decoders,
+    create_decoder,
+    get_decoder_class,
+)
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet
+
+ROOT = Path(__file__).resolve().parents[1]
+ALPHABET = Alphabet()
+V = ALPHABET.num_classes
+BLANK = ALPHABET.blank_index
+
+
+def frames(spec: str, peak: float = 0.9) -> np.ndarray:
+    """Log-probabilities for one frame per character of ``spec``; ``_`` is the blank."""
+    rows = []
+    for char in spec:
+        index = BLANK if char == "_" else ALPHABET.encode(char)[0]
+        probs = np.full(V, (1.0 - peak) / (V - 1))
+        probs[index] = peak
+        rows.append(probs)
+    return np.log(np.array(rows, dtype=np.float64).reshape(-1, V))
+
+
+# ---------------------------------------------------------------------------------------------
+# built-ins
+# ---------------------------------------------------------------------------------------------
+
+
+def test_builtins_are_available():
+    decoders = available_decoders()
+    assert {"greedy", "beam", "kenlm", "grammar"} <= set(decoders)
+    assert list(decoders)[:4] == ["greedy", "beam", "kenlm", "grammar"]  # built-ins first
+    for name in ("greedy", "beam", "kenlm", "grammar"):
+        assert decoders[name].package == "ctcasr"
+        assert decoders[name].name == name
+    assert decoders["greedy"].load() is GreedyDecoder
+    assert get_decoder_class("beam") is BeamDecoder
+
+
+def test_entry_point_group_name():
+    assert ENTRY_POINT_GROUP == "ctcasr.decoders"
+
+
+def test_create_builtin_decoders():
+    beam = create_decoder("beam", ALPHABET, beam_width=4)
+    assert isinstance(beam, BeamDecoder)
+    assert beam.beam_width == 4
+    assert beam.decode(frames("_h_i_"))[0].text == "hi"
+    greedy = create_decoder("greedy", ALPHABET, frame_seconds=0.04)
+    assert greedy.frame_seconds == 0.04
+    assert greedy.decode(frames("_h_i_"))[0].text == "hi"
+    grammar = create_decoder("grammar", ALPHABET, commands=["hi", "bye"])
+    assert grammar.decode(frames("_h_i_"))[0].text == "hi"
+
+
+def test_none_options_keep_defaults():
+    beam = create_decoder("beam", ALPHABET, beam_width=None, hotwords=None)
+    assert beam.beam_width == BeamDecoder(ALPHABET).beam_width
+
+
+def test_unknown_option_lists_accepted_ones():
+    with pytest.raises(ConfigError) as info:
+        create_decoder("beam", ALPHABET, beam_widht=4)
+    message = str(info.value)
+    assert "beam_widht" in message
+    for option in ("beam_width", "beam_prune_logp", "token_min_logp", "hotwords"):
+        assert option in message
+    assert "alphabet" not in message
+
+
+def test_unknown_decoder_lists_available_ones():
+    with pytest.raises(ConfigError) as info:
+        create_decoder("nosuch", ALPHABET)
+    message = str(info.value)
+    assert "nosuch" in message
+    for name in ("greedy", "beam", "kenlm", "grammar"):
+        assert name in message
+    with pytest.raises(ConfigError, match="nosuch"):
+        get_decoder_class("nosuch")
+
+
+def test_builtin_info():
+    info = available_decoders()["beam"]
+    assert info.summary()
+    options = info.options()
+    assert options["beam_width"] == 16
+    assert "frame_seconds" not in options
+
+
+# ---------------------------------------------------------------------------------------------
+# plug-ins through real entry points
+# ---------------------------------------------------------------------------------------------
+
+PLUGIN_SOURCE = '''
+"""A test plug-in for ctcasr."""
+
+from ctcasr.decoding.base import Decoder, Hypothesis
+from ctcasr.decoding.greedy import GreedyDecoder
+
+
+class ReverseDecoder(Decoder):
+    """Greedy decoding, text reversed (a test plug-in).
+
+    Longer description that the summary leaves out.
+    """
+
+    name = "reverse"
+
+    def __init__(self, alphabet, *, frame_seconds=0.02, suffix=""):
+        super().__init__(alphabet, frame_seconds=frame_seconds)
+        self.suffix = suffix
+
+    def decode(self, log_probs, nbest=1):
+        hyp = GreedyDecoder(self.alphabet, frame_seconds=self.frame_seconds).decode(log_probs)[0]
+        return [Hypothesis(hyp.text[::-1] + self.suffix, hyp.score, hyp.confidence)]
+'''
+
+
+def install_plugin(
+    root: Path, module: str, dist: str, source: str, entry_points: dict[str, str]
+) -> None:
+    """A module plus a ``.dist-info`` folder declaring its entry points, as pip installs it."""
+    (root / module).mkdir()
+    (root / module / "__init__.py").write_text(textwrap.dedent(source), encoding="utf-8")
+    info = root / f"{dist.replace('-', '_')}-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text(
+        f"Metadata-Version: 2.1\nName: {dist}\nVersion: 0.1\n", encoding="utf-8"
+    )
+    lines = [f"[{ENTRY_POINT_GROUP}]", *(f"{k} = {v}" for k, v in entry_points.items())]
+    (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+@pytest.fixture
+def site(tmp_path, monkeypatch):
+    """A folder on sys.path that plug-ins are installed into; their modules are forgotten
+    afterwards."""
+    root = tmp_path / "site"
+    root.mkdir()
+    monkeypatch.syspath_prepend(str(root))
+    before = set(sys.modules)
+    yield root
+    for name in set(sys.modules) - before:
+        if name.startswith("ctcasr_"):
+            del sys.modules[name]
+
+
+@pytest.fixture
+def reverse_plugin(site):
+    install_plugin(
+        site,
+        "ctcasr_testplugin",
+        "ctcasr-testplugin",
+        PLUGIN_SOURCE,
+        {
+            "reverse": "ctcasr_testplugin:ReverseDecoder",
+            "greedy": "ctcasr_testplugin:ReverseDecoder",  # may not take a built-in's name
+        },
+    )
+    importlib.invalidate_caches()
+    return site
+
+
+def test_plugin_is_discovered_and_decodes(reverse_plugin):
+    decoders = available_decoders()
+    info = decoders["reverse"]
+    assert info.package == "ctcasr-testplugin"
+    assert info.target == "ctcasr_testplugin:ReverseDecoder"
+    cls = info.load()
+    assert issubclass(cls, Decoder)
+    assert get_decoder_class("reverse") is cls
+    decoder = create_decoder("reverse", ALPHABET)
+    assert decoder.decode(frames("_s_t_o_p_"))[0].text == "pots"
+    decoder = create_decoder("reverse", ALPHABET, suffix="!", frame_seconds=0.04)
+    assert decoder.frame_seconds == 0.04
+    assert decoder.decode(frames("_n_o_"))[0].text == "on!"
+    assert info.summary() == "Greedy decoding, text reversed (a test plug-in)."
+    assert info.options() == {"suffix": ""}
+    with pytest.raises(ConfigError, match="suffix"):
+        create_decoder("reverse", ALPHABET, beam_width=3)
+
+
+def test_plugin_cannot_take_builtin_name(reverse_plugin):
+    decoders = available_decoders()
+    assert decoders["greedy"].package == "ctcasr"
+    assert decoders["greedy"].load() is GreedyDecoder
+    assert create_decoder("greedy", ALPHABET).decode(frames("_s_t_o_p_"))[0].text == "stop"
+
+
+def test_broken_plugin_does_not_break_listing(site):
+    install_plugin(
+        site,
+        "ctcasr_brokenplugin",
+        "ctcasr-brokenplugin",
+        'raise ImportError("needs libfoo, which is not installed")\n',
+        {"broken": "ctcasr_brokenplugin:BrokenDecoder"},
+    )
+    install_plugin(
+        site,
+        "ctcasr_noattr",
+        "ctcasr-noattr",
+        '"""Imports fine but lacks the class."""\n',
+        {"missing": "ctcasr_noattr:NoSuchDecoder"},
+    )
+    importlib.invalidate_caches()
+    decoders = available_decoders()
+    assert {"greedy", "beam", "kenlm", "grammar", "broken", "missing"} <= set(decoders)
+    assert decoders["broken"].package == "ctcasr-brokenplugin"
+    with pytest.raises(ConfigError, match="ctcasr-brokenplugin") as info:
+        decoders["broken"].load()
+    assert "broken" in str(info.value)
+    assert "libfoo" in str(info.value)
+    with pytest.raises(ConfigError, match="ctcasr-brokenplugin"):
+        create_decoder("broken", ALPHABET)
+    with pytest.raises(ConfigError, match="ctcasr-noattr"):
+        get_decoder_class("missing")
+    assert decoders["broken"].summary().startswith("unavailable:")
+    assert decoders["broken"].options() == {}
+    # The others still work.
+    assert create_decoder("beam", ALPHABET).decode(frames("_o_k_"))[0].text == "ok"
+
+
+def test_plugin_without_decode_method(site):
+    install_plugin(
+        site,
+        "ctcasr_nodecode",
+        "ctcasr-nodecode",
+        "class NotADecoder:\n    pass\n",
+        {"nodecode": "ctcasr_nodecode:NotADecoder"},
+    )
+    importlib.invalidate_caches()
+    with pytest.raises(ConfigError, match="decode"):
+        get_decoder_class("nodecode")
+
+
+def test_cli_lists_plugin(reverse_plugin):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(reverse_plugin), env.get("PYTHONPATH", "")) if p
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "ctcasr.cli", "decoders"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "reverse" in result.stdout
+    assert "ctcasr-testplugin" in result.stdout
+    for name in ("greedy", "beam", "grammar"):
+        assert name in result.stdout
