@@ -133,33 +133,38 @@ class CommandTrie:
         blank_p = probs[:, blank]
         space_p = probs[:, space] if space is not None else np.zeros(num_frames)
         parent = self.parent
-        same = self.same_as_parent
+        same_nodes = np.flatnonzero(self.same_as_parent)
+        same_parents = parent[same_nodes]
         ends = self.ends
         num_nodes = parent.shape[0]
         pb = np.zeros(num_nodes)
         pb[0] = 1.0
         pnb = np.zeros(num_nodes)
+        total = np.empty(num_nodes)
+        enter = np.empty(num_nodes)
         # After a completed phrase: paths ending in a trailing space, or in a blank after one.
         tail_s = np.zeros(len(ends))
         tail_b = np.zeros(len(ends))
         log_scale = 0.0
         for t in range(num_frames):
-            total = pb + pnb
+            np.add(pb, pnb, out=total)
             # Enter a node from its parent: any parent path, but a repeated label needs the
             # parent's path to end in a blank. (Taking pb directly, not total - pnb, which
             # cancels to 0 when pb is below pnb's rounding error.)
-            enter = np.where(same, pb[parent], total[parent])
+            np.take(total, parent, out=enter)
+            if same_nodes.size:
+                enter[same_nodes] = pb[same_parents]
             enter += pnb
             enter *= emit[t]
             if space is not None:
                 tail_total = tail_s + tail_b
                 tail_s = (tail_total + total[ends]) * space_p[t]
                 tail_b = tail_total * blank_p[t]
-                root = total[0] * (blank_p[t] + space_p[t])  # leading spaces
-            pb = total * blank_p[t]
-            pnb = enter
-            if space is not None:
-                pb[0] = root
+                np.multiply(total, blank_p[t], out=pb)
+                pb[0] = total[0] * (blank_p[t] + space_p[t])  # leading spaces
+            else:
+                np.multiply(total, blank_p[t], out=pb)
+            pnb, enter = enter, pnb
             if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
                 peak = max(pb.max(), pnb.max(), tail_s.max(initial=0.0), tail_b.max(initial=0.0))
                 if peak <= 0.0:
@@ -236,25 +241,22 @@ class GrammarDecoder(Decoder):
         out = []
         for i in order.tolist():
             confidence = _confidence(float(loglik[i]), free, float(self._lengths[i]))
-            ids = self.trie.ids[i]
+            rejected = confidence < self.threshold
+            text, score, ids = self.commands[i], float(ranking[i]), self.trie.ids[i]
+            if rejected:  # out of grammar: the phrase was not said, so it has no timings
+                out.append(Hypothesis(text, score, confidence, (), True))
+                continue
             if list(ids) == best_ids.tolist():
                 frames = best_frames.tolist()
             else:
                 frames = forced_align(log_probs, ids, blank, self.alphabet.space_index) or []
             if len(frames) == len(ids):
                 hyp = build_hypothesis(
-                    ids, frames, log_probs, self.alphabet, self.frame_seconds, float(ranking[i])
+                    ids, frames, log_probs, self.alphabet, self.frame_seconds, score
                 )
+                out.append(dataclasses.replace(hyp, text=text, confidence=confidence))
             else:  # too few frames to spell it at all
-                hyp = Hypothesis(self.commands[i], float(ranking[i]), 0.0)
-            out.append(
-                dataclasses.replace(
-                    hyp,
-                    text=self.commands[i],
-                    confidence=confidence,
-                    rejected=confidence < self.threshold,
-                )
-            )
+                out.append(Hypothesis(text, score, confidence))
         return out
 
 

@@ -1,0 +1,209 @@
+"""Beam search fused with a KenLM n-gram model, through pyctcdecode.
+
+pyctcdecode does the search and the LM fusion (``alpha`` weighs the LM, ``beta`` rewards each
+word). ctcasr adds what it lacks: weighted multi-word hotwords scored in constant time per call
+(:class:`~ctcasr.decoding.hotwords.HotwordScorer` is passed in place of pyctcdecode's regex
+scorer), checks of the unigram list against the model's alphabet, LM loading that turns broken
+files into one-line errors, and the same timings and confidences as the other decoders.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ctcasr.decoding.align import forced_align
+from ctcasr.decoding.base import (
+    DEFAULT_FRAME_SECONDS,
+    Decoder,
+    Hypothesis,
+    build_hypothesis,
+    check_log_probs,
+    check_nbest,
+)
+from ctcasr.decoding.hotwords import (
+    DEFAULT_HOTWORD_WEIGHT,
+    HotwordScorer,
+    HotwordSpec,
+    parse_hotwords,
+)
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet
+
+DEFAULT_ALPHA = 0.5
+DEFAULT_BETA = 1.0
+_MIN_LOGP = float(np.log(1e-15))  # pyctcdecode's clip
+_LM_CACHE: dict[tuple[str, float], Any] = {}
+
+
+def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str]:
+    """Unigrams from a word list (one per line) or an ARPA file; each must be spellable."""
+    from ctcasr.lm import is_arpa, read_unigrams
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: word list not found")
+    words = read_unigrams(path)
+    if is_arpa(path):  # an LM's vocabulary may hold tokens the model cannot spell: skip them
+        return [w for w in words if not alphabet.unknown_chars(w)]
+    for lineno, word in _numbered_words(path):
+        missing = alphabet.unknown_chars(word)
+        if missing:
+            raise ConfigError(
+                f"{path}:{lineno}: word {word!r} has characters the model cannot emit: "
+                f"{''.join(missing)!r}"
+            )
+    return words
+
+
+def _numbered_words(path: Path) -> Iterable[tuple[int, str]]:
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        word = line.strip()
+        if word and not word.startswith("#"):
+            yield lineno, word
+
+
+def _load_kenlm(path: Path) -> Any:
+    """A kenlm.Model, loaded once per file version (ARPA loading takes a while)."""
+    from ctcasr.lm import load_lm
+
+    key = (str(path.resolve()), path.stat().st_mtime)
+    model = _LM_CACHE.get(key)
+    if model is None:
+        model = load_lm(path)
+        _LM_CACHE[key] = model
+    return model
+
+
+class KenLMDecoder(Decoder):
+    """Beam search with a KenLM n-gram LM (ARPA or binary) via pyctcdecode, plus hotwords."""
+
+    name = "kenlm"
+    path_options = ("lm", "unigrams")
+
+    def __init__(
+        self,
+        alphabet: Alphabet,
+        *,
+        frame_seconds: float = DEFAULT_FRAME_SECONDS,
+        lm: str | os.PathLike[str] | None = None,
+        unigrams: Sequence[str] | str | os.PathLike[str] | None = None,
+        alpha: float = DEFAULT_ALPHA,
+        beta: float = DEFAULT_BETA,
+        beam_width: int = 32,
+        beam_prune_logp: float = -10.0,
+        token_min_logp: float = -5.0,
+        hotwords: Iterable[HotwordSpec] | Mapping[str, float] | None = None,
+        hotword_weight: float = DEFAULT_HOTWORD_WEIGHT,
+    ) -> None:
+        super().__init__(alphabet, frame_seconds=frame_seconds)
+        if lm is None:
+            raise ConfigError("the kenlm decoder needs a language model (--lm FILE)")
+        if beam_width < 1:
+            raise ConfigError(f"beam_width must be at least 1, got {beam_width}")
+        if " " not in alphabet:
+            raise ConfigError("the kenlm decoder needs a space symbol in the alphabet")
+        from pyctcdecode.alphabet import Alphabet as PyAlphabet
+        from pyctcdecode.decoder import BeamSearchDecoderCTC
+        from pyctcdecode.language_model import LanguageModel
+
+        from ctcasr.lm import is_arpa
+
+        self.lm_path = Path(lm)
+        if not self.lm_path.is_file():
+            raise ConfigError(f"{self.lm_path}: language model not found")
+        kenlm_model = _load_kenlm(self.lm_path)
+        if unigrams is None:
+            words = read_word_list(self.lm_path, alphabet) if is_arpa(self.lm_path) else None
+            self.unigrams_source: str | None = None
+        elif isinstance(unigrams, str | os.PathLike):
+            words = read_word_list(unigrams, alphabet)
+            self.unigrams_source = str(unigrams)
+        else:
+            words = list(unigrams)
+            for word in words:
+                if alphabet.unknown_chars(word):
+                    raise ConfigError(
+                        f"unigram {word!r} has characters the model cannot emit: "
+                        f"{''.join(alphabet.unknown_chars(word))!r}"
+                    )
+            self.unigrams_source = None
+        self.alpha, self.beta = float(alpha), float(beta)
+        self.beam_width = int(beam_width)
+        self.beam_prune_logp = float(beam_prune_logp)
+        self.token_min_logp = float(token_min_logp)
+        self.hotword_weight = float(hotword_weight)
+        self.hotwords = parse_hotwords(hotwords, alphabet, self.hotword_weight)
+        self.scorer = HotwordScorer(self.hotwords)
+        labels = [*alphabet.labels, ""]
+        quiet = logging.getLogger("pyctcdecode")
+        level = quiet.level
+        quiet.setLevel(logging.ERROR)  # small vocabularies are the point here, not a warning
+        try:
+            language_model = LanguageModel(kenlm_model, words, alpha=self.alpha, beta=self.beta)
+            self._decoder = BeamSearchDecoderCTC(PyAlphabet.build_alphabet(labels), language_model)
+        finally:
+            quiet.setLevel(level)
+
+    def options(self) -> dict[str, Any]:
+        opts: dict[str, Any] = {
+            "lm": str(self.lm_path),
+            "alpha": self.alpha,
+            "beta": self.beta,
+            "beam_width": self.beam_width,
+            "beam_prune_logp": self.beam_prune_logp,
+            "token_min_logp": self.token_min_logp,
+        }
+        if self.unigrams_source:
+            opts["unigrams"] = self.unigrams_source
+        if self.hotwords:
+            opts["hotwords"] = [f"{h.phrase}:{h.weight:g}" for h in self.hotwords]
+        return opts
+
+    def set_weights(self, alpha: float | None = None, beta: float | None = None) -> None:
+        """Change the LM weights without reloading the LM (what ``ctcasr tune`` does)."""
+        if alpha is not None:
+            self.alpha = float(alpha)
+        if beta is not None:
+            self.beta = float(beta)
+        self._decoder.reset_params(alpha=self.alpha, beta=self.beta)
+
+    def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
+        check_nbest(nbest)
+        log_probs = check_log_probs(log_probs, self.alphabet)
+        if log_probs.shape[0] == 0:
+            return [Hypothesis("", 0.0, 1.0)]
+        self.scorer.reset()
+        beams = self._decoder._decode_logits(  # the documented entry point builds a regex scorer
+            np.maximum(log_probs.astype(np.float64), _MIN_LOGP),
+            beam_width=max(self.beam_width, nbest),
+            beam_prune_logp=self.beam_prune_logp,
+            token_min_logp=self.token_min_logp,
+            prune_history=False,
+            hotword_scorer=self.scorer,
+        )
+        blank = self.alphabet.blank_index
+        out: list[Hypothesis] = []
+        seen: set[str] = set()
+        for text, _state, _word_frames, _logit_score, combined in beams:
+            if text in seen:
+                continue
+            seen.add(text)
+            ids = self.alphabet.encode(text)
+            frames = forced_align(log_probs, ids, blank, self.alphabet.space_index)
+            if frames is None:
+                out.append(Hypothesis(text, float(combined), 0.0))
+            else:
+                out.append(
+                    build_hypothesis(
+                        ids, frames, log_probs, self.alphabet, self.frame_seconds, combined
+                    )
+                )
+            if len(out) == nbest:
+                break
+        return out or [Hypothesis("", 0.0, 0.0)]

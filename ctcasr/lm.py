@@ -1,0 +1,395 @@
+"""N-gram language models for the ``kenlm`` decoder: build them with KenLM, load, inspect.
+
+KenLM's estimation tools (``lmplz``, ``build_binary``) ship neither as wheels nor as Debian
+packages, so ``lm/build_kenlm.sh`` compiles them and :func:`find_tool` looks where it puts them.
+Corpora go through the same :func:`~ctcasr.text.normalize_text` as training transcripts: an LM
+over a spelling the acoustic model never emits ("2" instead of "two") would never match a beam.
+Every failure, from a missing tool to a truncated ARPA file, becomes a one-line ConfigError.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+import os
+import re
+import shutil
+import subprocess
+import tempfile
+import time
+import unicodedata
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TYPE_CHECKING, Literal, NoReturn
+
+from ctcasr.errors import ConfigError
+from ctcasr.text import Alphabet, normalize_text
+from ctcasr.utils import atomic_path
+
+if TYPE_CHECKING:
+    import kenlm
+
+KENLM_BIN_ENV = "CTCASR_KENLM_BIN"
+# The kenlm wheel on PyPI is compiled with KENLM_MAX_ORDER=6; lmplz happily writes 7-grams that
+# the decoder then cannot load, so higher orders are refused up front.
+MAX_ORDER = 6
+BUILD_HINT = (
+    "run lm/build_kenlm.sh from the ctcasr source tree (builds lmplz and build_binary from the "
+    f"kenlm package on PyPI), or put them on PATH / set {KENLM_BIN_ENV}"
+)
+_BINARY_MAGIC = b"mmap lm http://kheafield.com/code"
+_SPECIAL_TOKENS = frozenset({"<s>", "</s>", "<unk>"})
+
+
+def default_bin_dir() -> Path:
+    """Where lm/build_kenlm.sh installs the tools (read at call time, so HOME changes count)."""
+    return Path.home() / ".cache" / "ctcasr" / "kenlm" / "bin"
+
+
+def find_tool(name: str) -> Path:
+    """A KenLM executable from ``$CTCASR_KENLM_BIN``, :func:`default_bin_dir` or PATH, in order.
+
+    The build script's folder comes before PATH so that a ctcasr build wins over an older
+    system KenLM whose binary format the kenlm module may not read.
+    """
+    dirs = []
+    env = os.environ.get(KENLM_BIN_ENV)
+    if env:
+        dirs.append(Path(env).expanduser())
+    dirs.append(default_bin_dir())
+    for folder in dirs:
+        candidate = folder / name
+        if candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+    found = shutil.which(name)
+    if found:
+        return Path(found)
+    raise ConfigError(f"KenLM's {name} not found: {BUILD_HINT}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Corpus normalisation
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class CorpusStats:
+    """Counts that :func:`normalize_corpus` fills in as it goes (a generator cannot return them)."""
+
+    kept: int = 0
+    dropped: int = 0
+    unknown: Counter[str] = field(default_factory=Counter)
+
+
+class _ForeignLetters:
+    """Finds letters an alphabet cannot spell, which normalize_text would silently delete.
+
+    Adding them to the alphabet for one normalize_text call keeps them visible, so a line such
+    as "naïve" under a Greek alphabet is dropped rather than mangled. a-z are always checked,
+    since spelled-out digits use them; letters that fold to spellable ASCII ("é" -> "e") are
+    left to normalize_text to fold.
+    """
+
+    def __init__(self, alphabet: Alphabet) -> None:
+        self.alphabet = alphabet
+        self.ascii = tuple(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in alphabet)
+        self._cache: dict[str, bool] = {}
+
+    def _is_foreign(self, char: str) -> bool:
+        foreign = self._cache.get(char)
+        if foreign is None:
+            folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            foreign = unicodedata.category(char)[0] in "LM" and not (
+                folded and all(c in self.alphabet for c in folded)
+            )
+            self._cache[char] = foreign
+        return foreign
+
+    def __call__(self, line: str) -> tuple[str, ...]:
+        text = unicodedata.normalize("NFKC", line).lower()
+        others = {c for c in text if not c.isascii() and c not in self.alphabet}
+        return self.ascii + tuple(sorted(c for c in others if self._is_foreign(c)))
+
+
+def normalize_corpus(
+    lines: Iterable[str], alphabet: Alphabet | None = None, stats: CorpusStats | None = None
+) -> Iterator[str]:
+    """Yield each line in the spelled form the acoustic model emits, skipping empty results.
+
+    With ``alphabet``, a line that needs a character the alphabet lacks is dropped whole (and
+    counted in ``stats``) instead of having the character deleted, which would invent words.
+    """
+    stats = stats if stats is not None else CorpusStats()
+    foreign_letters = _ForeignLetters(alphabet) if alphabet is not None else None
+    for line in lines:
+        if alphabet is None or foreign_letters is None:
+            text = normalize_text(line)
+        else:
+            foreign = foreign_letters(line)
+            widened = Alphabet((*alphabet.labels, *foreign)) if foreign else alphabet
+            text = normalize_text(line, widened)
+            missing = alphabet.unknown_chars(text)
+            if missing:
+                stats.dropped += 1
+                stats.unknown.update(missing)
+                continue
+        if text:
+            stats.kept += 1
+            yield text
+
+
+# ---------------------------------------------------------------------------------------------
+# Building
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class LMBuildResult:
+    """What :func:`build_lm` wrote and from how much text."""
+
+    path: Path
+    order: int
+    sentences: int
+    words: int
+    vocabulary: int
+    dropped: int
+    binary: bool
+    seconds: float
+
+
+def _corpus_paths(corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
+    paths = [Path(corpus)] if isinstance(corpus, str | os.PathLike) else [Path(p) for p in corpus]
+    if not paths:
+        raise ConfigError("no corpus files given")
+    for path in paths:
+        if not path.is_file():
+            raise ConfigError(f"{path}: corpus file not found")
+        if path.stat().st_size == 0:
+            raise ConfigError(f"{path}: corpus file is empty")
+    return paths
+
+
+def _read_lines(paths: Sequence[Path]) -> Iterator[str]:
+    for path in paths:
+        try:
+            with path.open(encoding="utf-8") as handle:
+                yield from handle
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+
+
+def _tool_error(stderr: str) -> str:
+    """The human part of a KenLM failure: the lines after its ``file.cc:N in ... threw`` line."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    if not lines:
+        return "no error message"
+    for i in range(len(lines) - 1, -1, -1):
+        if " threw " in lines[i]:
+            tail = " ".join(lines[i + 1 :])
+            return tail or lines[i]
+    return lines[-1]
+
+
+def _fail(tool: str, err: IO[bytes]) -> NoReturn:
+    err.seek(0)
+    raise ConfigError(f"{tool} failed: {_tool_error(err.read().decode('utf-8', 'replace'))}")
+
+
+def _run_tool(args: list[str]) -> None:
+    with tempfile.TemporaryFile() as err:
+        if subprocess.run(args, stdout=subprocess.DEVNULL, stderr=err).returncode != 0:
+            _fail(Path(args[0]).name, err)
+
+
+def build_lm(
+    corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    order: int = 3,
+    *,
+    binary: bool = False,
+    alphabet: Alphabet | None = None,
+    prune: Sequence[int] | None = None,
+    discount_fallback: bool = True,
+    memory: str = "20%",
+) -> LMBuildResult:
+    """Estimate an ``order``-gram Kneser-Ney model of the normalised corpus with ``lmplz``.
+
+    Writes ARPA, or with ``binary`` a KenLM trie (smaller, loads in milliseconds). The output
+    appears atomically, so a failed build never leaves a half-written model behind.
+    ``discount_fallback`` is on by default because small or artificial corpora (digit strings)
+    lack the count-of-counts Kneser-Ney discounting needs, and lmplz aborts on them otherwise.
+    ``memory`` is lmplz's ``-S``; it touches much of it, so a tiny corpus builds faster with
+    less (it needs a few tens of MB at least).
+    """
+    start = time.perf_counter()
+    if order < 1:
+        raise ConfigError(f"LM order must be at least 1, got {order}")
+    if order > MAX_ORDER:
+        raise ConfigError(f"LM order {order} is above {MAX_ORDER}, the most kenlm can load")
+    prune = list(prune or [])
+    if len(prune) > order or any(p < 0 for p in prune):
+        raise ConfigError(
+            f"prune takes up to {order} non-negative count thresholds, one per order, got {prune}"
+        )
+    paths = _corpus_paths(corpus)
+    output = Path(output)
+    stats = CorpusStats()
+    lines = normalize_corpus(_read_lines(paths), alphabet, stats)
+    first = next(lines, None)  # refuse text-free corpora before lmplz grabs its memory
+    if first is None:
+        names = ", ".join(str(p) for p in paths)
+        dropped = f" ({stats.dropped} dropped for characters outside the alphabet)"
+        raise ConfigError(
+            f"{names}: no usable text after normalisation" + (dropped if stats.dropped else "")
+        )
+    lmplz = find_tool("lmplz")
+    build_binary = find_tool("build_binary") if binary else None
+    words = 0
+    vocabulary: set[str] = set()
+    with tempfile.TemporaryDirectory(prefix="ctcasr-lm-") as tmp, atomic_path(output) as out:
+        arpa = Path(tmp) / "model.arpa" if binary else out
+        args = [str(lmplz), "-o", str(order), "-S", memory, "-T", tmp]
+        if discount_fallback:
+            args.append("--discount_fallback")
+        if prune:
+            args += ["--prune", *map(str, prune)]
+        with arpa.open("wb") as arpa_out, tempfile.TemporaryFile() as err:
+            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=arpa_out, stderr=err)
+            assert proc.stdin is not None
+            try:
+                for line in itertools.chain([first], lines):
+                    tokens = line.split()
+                    words += len(tokens)
+                    vocabulary.update(tokens)
+                    proc.stdin.write(line.encode("utf-8") + b"\n")
+            except BrokenPipeError:
+                pass  # lmplz died early; its exit status and message are reported below
+            except BaseException:
+                proc.kill()
+                proc.wait()
+                raise
+            finally:
+                with contextlib.suppress(BrokenPipeError):
+                    proc.stdin.close()
+            if proc.wait() != 0:
+                _fail("lmplz", err)
+        if build_binary is not None:
+            _run_tool([str(build_binary), "-S", memory, "-T", tmp, "trie", str(arpa), str(out)])
+
+    return LMBuildResult(
+        path=output,
+        order=order,
+        sentences=stats.kept,
+        words=words,
+        vocabulary=len(vocabulary),
+        dropped=stats.dropped,
+        binary=binary,
+        seconds=time.perf_counter() - start,
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+
+def _model_format(path: Path) -> Literal["arpa", "binary"] | None:
+    """Sniff the header, because kenlm's own errors on garbage are long C++ traces."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(len(_BINARY_MAGIC))
+            if head == _BINARY_MAGIC:
+                return "binary"
+            handle.seek(0)
+            for _ in range(1000):  # KenLM skips blank lines before \data\; so do we, up to a point
+                line = handle.readline(4096)
+                if not line:
+                    return None
+                if line.strip():
+                    return "arpa" if line.strip() == b"\\data\\" else None
+    except OSError:
+        return None
+    return None
+
+
+def is_arpa(path: str | os.PathLike[str]) -> bool:
+    """True for a (text) ARPA file; False for binaries, word lists and unreadable paths."""
+    return _model_format(Path(path)) == "arpa"
+
+
+def _kenlm_reason(exc: BaseException) -> str:
+    """kenlm's message without the ``Cannot read model`` wrapper and the C++ location."""
+    text = " ".join(str(exc).split())
+    text = re.sub(r"^Cannot read model '.*?' \((.*)\)$", r"\1", text)
+    text = re.sub(r"^\S+:\d+ in .*? threw \w+(?: because `.*?'\.)?\s*", "", text)
+    if len(text) > 200:  # long kenlm messages go on to advice on recompiling; keep the first part
+        end = text.find(". ", 20)
+        text = text[: end + 1] if 0 < end < 200 else text[:200]
+    return text or type(exc).__name__
+
+
+def load_lm(path: str | os.PathLike[str]) -> kenlm.Model:
+    """Open an ARPA or binary KenLM model; broken files raise ConfigError, not C++ traces.
+
+    Caveat from kenlm itself: a binary whose header is intact but whose body is corrupted loads,
+    and may then crash the process when queried; only ARPA files are fully checked on load.
+    """
+    import kenlm
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: language model not found")
+    unreadable = f"{path}: not a readable KenLM model (ARPA or binary)"
+    if _model_format(path) is None:
+        raise ConfigError(unreadable)
+    config = kenlm.Config()
+    config.show_progress = False
+    config.arpa_complain = kenlm.ARPALoadComplain.NONE
+    try:
+        return kenlm.Model(str(path), config)
+    # kenlm raises OSError for format errors, but UnicodeDecodeError (a ValueError) when the
+    # message quotes undecodable bytes from the file.
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise ConfigError(f"{unreadable}: {_kenlm_reason(exc)}") from None
+
+
+def read_unigrams(path: str | os.PathLike[str]) -> list[str]:
+    """The vocabulary a decoder may emit: an ARPA's 1-grams, or a word list (one per line).
+
+    ``<s>``, ``</s>`` and ``<unk>`` are skipped; word lists may hold ``#`` comment lines.
+    Binary models store no readable word list, so they are refused with a hint.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: word list not found")
+    kind = _model_format(path)
+    if kind == "binary":
+        raise ConfigError(
+            f"{path}: a binary KenLM model has no readable word list; "
+            "pass the ARPA it was built from or a word list instead"
+        )
+    words: dict[str, None] = {}
+    try:
+        with path.open(encoding="utf-8") as handle:
+            if kind == "arpa":
+                in_unigrams = False
+                for line in handle:
+                    stripped = line.strip()
+                    if stripped == "\\1-grams:":
+                        in_unigrams = True
+                    elif in_unigrams:
+                        if not stripped or stripped.startswith("\\"):
+                            break
+                        fields = stripped.split()
+                        if len(fields) >= 2 and fields[1] not in _SPECIAL_TOKENS:
+                            words[fields[1]] = None
+            else:
+                for line in handle:
+                    word = line.strip()
+                    if word and not word.startswith("#"):
+                        words[word] = None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    return list(words)

@@ -1,0 +1,173 @@
+"""The ``kenlm`` decoder: LM fusion through pyctcdecode with ctcasr's hotwords, on the digit LM
+that ships in ``lm/`` (no KenLM tools needed except for the binary-format test)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ctcasr.decoding.beam import BeamDecoder
+from ctcasr.decoding.kenlm import KenLMDecoder
+from ctcasr.errors import ConfigError, CtcasrError, LogProbError
+from ctcasr.text import Alphabet
+
+ALPHABET = Alphabet()
+V = ALPHABET.num_classes
+BLANK = ALPHABET.blank_index
+DIGITS_LM = Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa"
+
+
+def frames(spec: str, peak: float = 0.9, alt: dict[int, dict[str, float]] | None = None):
+    """One frame per character of ``spec`` (``_`` = blank); ``alt[i]`` overrides frame i's
+    probabilities for some characters, the rest of the mass spread evenly."""
+    rows = []
+    for i, char in enumerate(spec):
+        probs = np.zeros(V)
+        chosen = {("_" if char == "_" else char): peak} if not alt or i not in alt else alt[i]
+        for c, p in chosen.items():
+            probs[BLANK if c == "_" else ALPHABET.encode(c)[0]] = p
+        rest = 1.0 - probs.sum()
+        free = probs == 0
+        probs[free] = rest / free.sum()
+        rows.append(probs)
+    return np.log(np.array(rows))
+
+
+@pytest.fixture(scope="module")
+def decoder() -> KenLMDecoder:
+    return KenLMDecoder(ALPHABET, lm=DIGITS_LM, alpha=1.0, beta=1.0)
+
+
+def test_the_lm_corrects_an_acoustic_confusion(decoder):
+    # "nine" whose first letter sounds slightly more like "m"
+    log_probs = frames("_n_i_n_e_", alt={1: {"m": 0.5, "n": 0.4}})
+    assert BeamDecoder(ALPHABET).decode(log_probs)[0].text == "mine"
+    best = decoder.decode(log_probs)[0]
+    assert best.text == "nine"
+    assert 0.0 < best.confidence < 1.0
+    (word,) = best.words
+    assert word.word == "nine" and word.start == pytest.approx(0.02)
+
+
+def test_sequences_of_words_and_nbest(decoder):
+    log_probs = frames("_o_n_e_ _t_w_o_ _t_h_r_e_e_")
+    hyps = decoder.decode(log_probs, nbest=3)
+    assert hyps[0].text == "one two three"
+    assert [w.word for w in hyps[0].words] == ["one", "two", "three"]
+    assert len({h.text for h in hyps}) == len(hyps)
+    assert [h.score for h in hyps] == sorted((h.score for h in hyps), reverse=True)
+
+
+def test_hotwords_override_the_lm(decoder):
+    log_probs = frames("_n_i_n_e_", alt={1: {"m": 0.45, "n": 0.5}})
+    assert decoder.decode(log_probs)[0].text == "nine"
+    boosted = KenLMDecoder(ALPHABET, lm=DIGITS_LM, alpha=1.0, beta=1.0, hotwords=["mine:30"])
+    assert boosted.decode(log_probs)[0].text == "mine"
+    phrase = KenLMDecoder(ALPHABET, lm=DIGITS_LM, hotwords=[("mine two", 30.0)])
+    two_words = frames("_n_i_n_e_ _t_w_o_", alt={1: {"m": 0.45, "n": 0.5}})
+    assert phrase.decode(two_words)[0].text == "mine two"
+
+
+def test_many_hotwords_leave_unrelated_results_alone(decoder):
+    rng = np.random.default_rng(0)
+    letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))
+    words = ["".join(rng.choice(letters, 7)) + ":5" for _ in range(1000)]
+    many = KenLMDecoder(ALPHABET, lm=DIGITS_LM, alpha=1.0, beta=1.0, hotwords=words)
+    for spec in ("_s_e_v_e_n_", "_z_e_r_o_ _f_o_u_r_"):
+        assert many.decode(frames(spec))[0].text == decoder.decode(frames(spec))[0].text
+
+
+def test_agrees_with_pyctcdecode_used_directly():
+    from pyctcdecode import build_ctcdecoder
+
+    direct = build_ctcdecoder([*ALPHABET.labels, ""], str(DIGITS_LM), alpha=0.5, beta=1.0)
+    ours = KenLMDecoder(ALPHABET, lm=DIGITS_LM, alpha=0.5, beta=1.0, beam_width=16)
+    rng = np.random.default_rng(1)
+    for _ in range(20):
+        logits = rng.normal(0, 1, (60, V))
+        target = np.where(rng.random(60) < 0.7, BLANK, rng.integers(0, BLANK, 60))
+        logits[np.arange(60), target] += 6
+        log_probs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        assert ours.decode(log_probs)[0].text == direct.decode(log_probs, beam_width=16)
+
+
+def test_lm_weights_can_be_changed_without_reloading(decoder):
+    log_probs = frames("_n_i_n_e_", alt={1: {"m": 0.6, "n": 0.3}})
+    decoder.set_weights(alpha=0.0, beta=0.0)
+    try:
+        assert decoder.decode(log_probs)[0].text == "mine"
+        decoder.set_weights(alpha=2.0, beta=1.0)
+        assert decoder.decode(log_probs)[0].text == "nine"
+    finally:
+        decoder.set_weights(alpha=1.0, beta=1.0)
+
+
+def test_word_list_is_checked_against_the_alphabet(tmp_path):
+    words = tmp_path / "words.txt"
+    words.write_text("# digits\nseven\neight\nn1ne\n")
+    with pytest.raises(ConfigError, match=r"words.txt:4: word 'n1ne'.*'1'"):
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=words)
+    words.write_text("seven\neight\n")
+    decoder = KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=words)
+    assert decoder.options()["unigrams"] == str(words)
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (None, "language model not found"),
+        (b"", "not a readable KenLM model"),
+        (b"this is not a language model\n", "not a readable KenLM model"),
+        (b"\\data\\\nngram 1=5\n\n\\1-grams:\n-1.0\tone\n", "not a readable KenLM model"),
+        (bytes(range(256)) * 4, "not a readable KenLM model"),
+    ],
+)
+def test_missing_or_corrupt_lm_is_a_clear_error(tmp_path, content, message):
+    path = tmp_path / "model.arpa"
+    if content is not None:
+        path.write_bytes(content)
+    with pytest.raises(CtcasrError, match=message) as info:
+        KenLMDecoder(ALPHABET, lm=path)
+    assert "\n" not in str(info.value)
+
+
+def test_bad_log_probs(decoder):
+    with pytest.raises(LogProbError, match="classes"):
+        decoder.decode(np.zeros((5, V - 1)))
+    nan = frames("_a_")
+    nan[1, 0] = np.nan
+    with pytest.raises(LogProbError, match="NaN"):
+        decoder.decode(nan)
+    assert decoder.decode(np.zeros((0, V)))[0].text == ""
+
+
+def test_needs_an_lm_and_a_space():
+    with pytest.raises(ConfigError, match="needs a language model"):
+        KenLMDecoder(ALPHABET)
+    with pytest.raises(ConfigError, match="space"):
+        KenLMDecoder(Alphabet(("a", "b")), lm=DIGITS_LM)
+
+
+def test_binary_lm_decodes_like_the_arpa(tmp_path):
+    from ctcasr.lm import build_lm, find_tool
+
+    try:
+        find_tool("build_binary")
+    except ConfigError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"KenLM tools missing under CI: {exc}")
+        pytest.skip(f"KenLM tools not built ({exc})")
+    corpus = Path(__file__).resolve().parents[1] / "lm" / "corpora" / "digits.txt"
+    binary = build_lm(corpus, tmp_path / "digits.bin", order=3, binary=True, memory="64M").path
+    words = tmp_path / "words.txt"
+    words.write_text("zero\none\ntwo\nthree\nfour\nfive\nsix\nseven\neight\nnine\n")
+    from_binary = KenLMDecoder(ALPHABET, lm=binary, unigrams=words, alpha=1.0, beta=1.0)
+    from_arpa = KenLMDecoder(ALPHABET, lm=DIGITS_LM, alpha=1.0, beta=1.0)
+    for spec in ("_n_i_n_e_", "_o_n_e_ _t_w_o_"):
+        log_probs = frames(spec, alt={1: {"m": 0.5, "n": 0.4}})
+        a, b = from_binary.decode(log_probs)[0], from_arpa.decode(log_probs)[0]
+        assert a.text == b.text
+        assert a.score == pytest.approx(b.score, abs=1e-3)
