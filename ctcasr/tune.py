@@ -2,8 +2,8 @@
 
 The acoustic model runs once; every grid point only re-decodes. For the ``kenlm`` decoder the
 grid is LM weight ``alpha`` x word bonus ``beta`` (and the hotword weight when hotwords are
-given); for ``beam`` it is the hotword weight. Ties go to the smaller CER, then to the earlier
-grid point. Tune on a dev set: a test set used here stops being a test set.
+given); for ``beam`` it is the hotword weight. Ties go to the smaller CER, then to the
+setting nearest the one before tuning. Tune on a dev set: a test set used here stops being a test set.
 """
 
 from __future__ import annotations
@@ -104,7 +104,15 @@ def tune(
             impl.set_weights(**params)  # type: ignore[attr-defined]
         ev = score_decoder(candidate, data)
         trials.append(Trial(params, ev.report.wer, ev.report.cer))
-    best = min(trials, key=lambda t: (t.wer, t.cer))
+    # Ties (common on a small dev set) go to the setting nearest the one before tuning.
+    best = min(
+        trials,
+        key=lambda t: (
+            t.wer,
+            t.cer,
+            sum(abs(v - baseline.params[k]) for k, v in t.params.items()),
+        ),
+    )
     final = Transcriber(
         transcriber.bundle, decoder=decoder, decoder_options={**base_options, **best.params}
     )

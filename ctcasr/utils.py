@@ -26,9 +26,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     os.close(fd)
     tmp_path = Path(tmp)
     # mkstemp makes the file private (0600); the result should get the usual umask mode.
-    umask = os.umask(0)
-    os.umask(umask)
-    os.chmod(tmp_path, 0o666 & ~umask)
+    os.chmod(tmp_path, 0o666 & ~_umask())
     try:
         yield tmp_path
         _fsync_file(tmp_path)
@@ -55,6 +53,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result should not be
     try:
         yield tmp
         for path in tmp.rglob("*"):
@@ -80,6 +79,12 @@ def recover_dir(target: str | os.PathLike[str]) -> None:
     old = target.with_name(f".{target.name}.old")
     if not target.exists() and old.exists():
         os.replace(old, target)
+
+
+def _umask() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _fsync_file(path: Path) -> None:

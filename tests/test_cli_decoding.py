@@ -29,12 +29,19 @@ def transcriber_beam() -> Transcriber:
     return Transcriber(decoder="beam")
 
 
-@pytest.mark.parametrize("decoder", ["greedy", "beam"])
+@pytest.mark.parametrize("decoder", [None, "greedy", "beam", "kenlm"])
 def test_transcribe_examples_with_each_decoder(decoder):
-    result = invoke("transcribe", *CLIPS, "--decoder", decoder)
+    result = invoke("transcribe", *CLIPS, *(["--decoder", decoder] if decoder else []))
     assert result.exit_code == 0, result.output
     texts = [line.split("\t")[1] for line in result.stdout.strip().splitlines()]
     assert texts == ["seven", "three", "zero"]
+
+
+def test_bundled_model_decodes_with_its_tuned_lm_by_default():
+    t = Transcriber()
+    assert t.decoder == "kenlm"
+    assert Path(t.decoder_impl.lm_path).parent == t.bundle.path  # the LM ships in the bundle
+    assert t.bundle.metadata["decoder_tuning"]["params"] == {"alpha": 0.5, "beta": 1.0}
 
 
 def test_json_lines_carry_confidence_nbest_and_word_timings():
@@ -93,7 +100,6 @@ def test_hotwords_are_accepted_and_checked(tmp_path):
         (["--decoder", "nosuch"], "unknown decoder 'nosuch'"),
         (["--decoder", "beam", "--alpha", "1"], "does not take option(s) alpha"),
         (["--decoder", "grammar"], "needs a command list"),
-        (["--decoder", "kenlm"], "needs a language model"),
         (["--decoder", "kenlm", "--lm", "/nonexistent/x.arpa"], "language model not found"),
         (["--decoder", "beam", "--beam-width", "0"], "beam_width must be at least 1"),
         (["--nbest", "0"], "--nbest must be at least 1"),
@@ -166,6 +172,7 @@ def test_tune_hotword_weight_and_store_it(fsdd_dir, tmp_path):
         tmp_path / "dev.jsonl", fsdd_dir, range(5, 6), speakers=("george", "lucas")
     )
     out = tmp_path / "tuned"
+    before = load_bundle().decoder
     result = invoke(
         "tune", "--manifest", manifest, "-d", "beam", "--hotword", "seven",
         "--hotword-weights", "0,2", "--output", out,
@@ -179,7 +186,7 @@ def test_tune_hotword_weight_and_store_it(fsdd_dir, tmp_path):
     # transcribe now uses the stored decoder with no flags
     t = Transcriber(out)
     assert t.decoder == "beam" and t.decoder_impl.hotwords[0].phrase == "seven"
-    assert load_bundle().decoder["name"] == "greedy"  # the original bundle is untouched
+    assert load_bundle().decoder == before  # the original bundle is untouched
 
 
 def test_tune_refuses_what_it_cannot_tune(tmp_path):
