@@ -3,7 +3,7 @@
 The acoustic model runs once; every grid point only re-decodes. For the ``kenlm`` decoder the
 grid is LM weight ``alpha`` x word bonus ``beta`` (and the hotword weight when hotwords are
 given); for ``beam`` it is the hotword weight. Ties go to the smaller CER, then to the
-setting nearest the one before tuning. Tune on a dev set: a test set used here stops being a test set.
+setting nearest the one before tuning. Tune on a dev set: a test set used here stops being one.
 """
 
 from __future__ import annotations

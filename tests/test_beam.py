@@ -142,8 +142,13 @@ CASES = [
 ]
 
 
+@pytest.mark.parametrize("vectorised", [False, True], ids=["python", "numpy"])
 @pytest.mark.parametrize(("labels", "max_frames", "seed"), CASES)
-def test_exact_search_matches_exhaustive(labels, max_frames, seed):
+def test_exact_search_matches_exhaustive(labels, max_frames, seed, vectorised, monkeypatch):
+    """Both expansion paths (plain Python for few beams, numpy for many) are exact."""
+    from ctcasr.decoding import beam as beam_module
+
+    monkeypatch.setattr(beam_module, "VECTORISE_FROM", 0 if vectorised else 10**9)
     alphabet = Alphabet(labels)
     rng = np.random.default_rng(seed)
     decoder = exact(alphabet)
@@ -183,6 +188,22 @@ def test_exact_search_matches_exhaustive(labels, max_frames, seed):
             assert h.score == pytest.approx(expected[h.text], abs=1e-9)
         # Probabilities of all transcripts sum to one.
         assert float(np.logaddexp.reduce(list(got.values()))) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_numpy_and_python_expansion_agree_with_default_pruning(monkeypatch):
+    from ctcasr.decoding import beam as beam_module
+
+    rng = np.random.default_rng(7)
+    for _ in range(40):
+        logits = rng.normal(0, 1.5, (40, ALPHABET.num_classes))
+        logits[np.arange(40), rng.integers(0, ALPHABET.num_classes, 40)] += 4
+        log_probs = logits - np.logaddexp.reduce(logits, axis=1, keepdims=True)
+        results = {}
+        for name, limit in (("python", 10**9), ("numpy", 0)):
+            monkeypatch.setattr(beam_module, "VECTORISE_FROM", limit)
+            results[name] = beam(beam_width=8).decode(log_probs, nbest=3)
+        assert [h.text for h in results["python"]][:1] == [h.text for h in results["numpy"]][:1]
+        assert results["python"][0].score == pytest.approx(results["numpy"][0].score, abs=1e-6)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -319,3 +319,52 @@ def test_build_script_is_valid_bash():
     script = REPO_ROOT / "lm" / "build_kenlm.sh"
     assert os.access(script, os.X_OK)
     subprocess.run(["bash", "-n", str(script)], check=True)
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def _cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    code = "from ctcasr.cli import main; main()"
+    return subprocess.run(
+        [sys.executable, "-c", code, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def test_cli_lm_build_then_decode_with_it(kenlm_tools: None, corpus: Path, tmp_path: Path):
+    out = tmp_path / "cli.arpa"
+    result = _cli("lm", "build", str(corpus), "--order", "2", "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    assert f"{out}: 2-gram" in result.stdout and "sentences" in result.stdout
+    model = load_lm(out)
+    assert model.order == 2
+    binary = tmp_path / "cli.bin"
+    assert _cli("lm", "build", str(corpus), "-o", str(binary), "--binary").returncode == 0
+    assert load_lm(binary).order == 3
+
+
+def test_cli_lm_build_drops_lines_the_model_cannot_spell(kenlm_tools: None, tmp_path: Path):
+    corpus = tmp_path / "mixed.txt"
+    corpus.write_text("turn left\nωmega point\nturn right\n", encoding="utf-8")
+    result = _cli("lm", "build", str(corpus), "-o", str(tmp_path / "m.arpa"), "--model", "default")
+    assert result.returncode == 0, result.stderr
+    assert "1 lines dropped" in result.stdout or "1 line dropped" in result.stdout
+
+
+def test_cli_lm_build_without_tools_says_how_to_get_them(tmp_path: Path, corpus: Path):
+    empty = tmp_path / "nothing"
+    empty.mkdir()
+    result = _cli(
+        "lm", "build", str(corpus), "-o", str(tmp_path / "x.arpa"),
+        env={"CTCASR_KENLM_BIN": str(empty), "HOME": str(tmp_path), "PATH": str(empty)},
+    )  # fmt: skip
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error:") and "lmplz" in line and "lm/build_kenlm.sh" in line
+    assert not (tmp_path / "x.arpa").exists()

@@ -39,6 +39,9 @@ from ctcasr.errors import ConfigError
 from ctcasr.text import Alphabet
 
 NEG_INF = float("-inf")
+# Frames with at least this many beam x candidate expansions go through numpy (noisy output);
+# below it, plain Python is faster (a peaky model's output has one or two beams most frames).
+VECTORISE_FROM = 24
 _exp = math.exp
 _log1p = math.log1p
 
@@ -165,6 +168,7 @@ def prefix_beam_search(
     stride = blank + 1
 
     def child(node: int, label: int, t: int) -> int:
+        """Make the trie node for prefix ``node`` + ``label`` (first reached at frame ``t``)."""
         c = len(parent)
         children[node * stride + label] = c
         parent.append(node)
@@ -178,16 +182,34 @@ def prefix_beam_search(
             bonus_of.append(0.0)
         return c
 
+    def tentative_bonus(key: int) -> float:
+        """Hotword bonus of a prefix that is not a node yet (``key`` = node * stride + label)."""
+        assert scorer is not None
+        return scorer.prefix_bonus(text_of[key // stride] + labels[key % stride])
+
     # Beams: (ranking score, node, log p(paths ending in blank), log p(ending in its label)).
     beams: list[tuple[float, int, float, float]] = [(0.0, 0, 0.0, NEG_INF)]
     t_done = 0
+    # Extensions are first kept under a tentative key ~(node * stride + label) and become trie
+    # nodes only if they survive pruning; most do not. Without hotwords, an extension that is
+    # already further than ``beam_prune_logp`` below the best score seen in this frame is
+    # dropped before it is stored.
+    prefilter = scorer is None
     for t, cand in zip(busy, cand_ids, strict=True):
         if t > t_done:  # a run of blank-only frames
             beams = _blank_run(beams, cum_blank[t] - cum_blank[t_done])
+        if scorer is None and len(beams) * len(cand) >= VECTORISE_FROM:
+            beams = _expand_vectorised(
+                beams, log_probs[t], cand, blank, space, last, parent, children, child, t,
+                beam_width, beam_prune_logp,
+            )  # fmt: skip
+            t_done = t + 1
+            continue
         row = log_probs[t].tolist()
         lp_blank = row[blank]
         cands = [(c, row[c]) for c in cand]
         new: dict[int, list[float]] = {}
+        best_seen = NEG_INF
         for _, node, b, nb in beams:
             if nb == NEG_INF:
                 tot = b
@@ -197,14 +219,18 @@ def prefix_beam_search(
                 tot = b + _log1p(_exp(nb - b))
             else:
                 tot = nb + _log1p(_exp(b - nb))
+            stay = tot + lp_blank
             entry = new.get(node)
             if entry is None:
-                new[node] = entry = [tot + lp_blank, NEG_INF]
+                new[node] = entry = [stay, NEG_INF]
             else:
-                entry[0] = _lse(entry[0], tot + lp_blank)
+                entry[0] = _lse(entry[0], stay)
+            if stay > best_seen:
+                best_seen = stay
             prev = last[node]
             if prev >= 0 and nb > NEG_INF:
                 entry[1] = _lse(entry[1], nb + row[prev])
+            floor = best_seen + beam_prune_logp if prefilter else NEG_INF
             for c, lpc in cands:
                 if c == prev:
                     if b == NEG_INF:
@@ -212,26 +238,46 @@ def prefix_beam_search(
                     score = b + lpc
                 else:
                     score = tot + lpc
+                if score < floor:
+                    continue
                 if c == space and (prev == space or prev < 0):
                     # A second space (or a leading one) spells nothing new: merge it into
                     # the prefix as if it were a blank.
                     entry[0] = _lse(entry[0], score)
                     continue
-                target = children.get(node * stride + c)
-                if target is None:
-                    target = child(node, c, t)
+                key = node * stride + c
+                target = children.get(key, ~key)
                 e2 = new.get(target)
                 if e2 is None:
                     new[target] = [NEG_INF, score]
                 else:
                     e2[1] = _lse(e2[1], score)
+                if score > best_seen:
+                    best_seen = score
+                    floor = best_seen + beam_prune_logp if prefilter else NEG_INF
         # Rank by acoustic score plus hotword bonus; prune by distance to the best and width.
-        beams = [(_lse(b, nb) + bonus_of[n], n, b, nb) for n, (b, nb) in new.items()]
-        if len(beams) > 1:
-            floor = max(beams)[0] + beam_prune_logp
-            beams = [x for x in beams if x[0] >= floor]
-            if len(beams) > beam_width:
-                beams = heapq.nlargest(beam_width, beams)
+        ranked = []
+        for n, (b, nb) in new.items():
+            if b == NEG_INF:
+                score = nb
+            elif nb == NEG_INF:
+                score = b
+            elif b > nb:
+                score = b + _log1p(_exp(nb - b))
+            else:
+                score = nb + _log1p(_exp(b - nb))
+            if scorer is not None:
+                score += bonus_of[n] if n >= 0 else tentative_bonus(~n)
+            ranked.append((score, n, b, nb))
+        if len(ranked) > 1:
+            floor = max(ranked)[0] + beam_prune_logp
+            ranked = [x for x in ranked if x[0] >= floor]
+            if len(ranked) > beam_width:
+                ranked = heapq.nlargest(beam_width, ranked)
+        beams = [
+            x if x[1] >= 0 else (x[0], child(~x[1] // stride, ~x[1] % stride, t), x[2], x[3])
+            for x in ranked
+        ]
         t_done = t + 1
     if num_frames > t_done:
         beams = _blank_run(beams, cum_blank[num_frames] - cum_blank[t_done])
@@ -276,3 +322,68 @@ def _blank_run(
     log-probabilities. The ranking is unchanged (every beam gains the same amount).
     """
     return [(s + blank_sum, n, _lse(b, nb) + blank_sum, NEG_INF) for s, n, b, nb in beams]
+
+
+def _expand_vectorised(
+    beams: list[tuple[float, int, float, float]],
+    frame: np.ndarray,
+    cand: list[int],
+    blank: int,
+    space: int,
+    last: list[int],
+    parent: list[int],
+    children: dict[int, int],
+    child,
+    t: int,
+    beam_width: int,
+    beam_prune_logp: float,
+) -> list[tuple[float, int, float, float]]:
+    """One busy frame for all beams at once: the same recursion as the Python loop, with the
+    beam x candidate scores as matrices. Only an extension that lands on another current beam
+    needs merging, and at most one per beam can, so the merges are a short loop."""
+    frame = frame.astype(np.float64)
+    num_beams, stride = len(beams), blank + 1
+    nodes = [x[1] for x in beams]
+    pb = np.array([x[2] for x in beams])
+    pnb = np.array([x[3] for x in beams])
+    prev = np.array([last[n] for n in nodes])
+    labels = np.array(cand)
+    lpc = frame[labels]
+    with np.errstate(invalid="ignore"):
+        tot = np.logaddexp(pb, pnb)
+        stay_b = tot + frame[blank]
+        stay_nb = np.where(prev >= 0, pnb + frame[np.maximum(prev, 0)], NEG_INF)
+        repeat = prev[:, None] == labels[None, :]
+        ext = np.where(repeat, pb[:, None], tot[:, None]) + lpc[None, :]
+        if space in cand:  # a leading or second space spells nothing: it acts as a blank
+            col = cand.index(space)
+            redundant = (prev == space) | (prev < 0)
+            if redundant.any():
+                stay_b = np.where(redundant, np.logaddexp(stay_b, ext[:, col]), stay_b)
+                ext[redundant, col] = NEG_INF
+        position = {n: k for k, n in enumerate(nodes)}
+        column = {c: i for i, c in enumerate(cand)}
+        for j, n in enumerate(nodes):
+            k = position.get(parent[n]) if n > 0 else None
+            i = column.get(last[n]) if k is not None else None
+            if i is not None:
+                stay_nb[j] = np.logaddexp(stay_nb[j], ext[k, i])
+                ext[k, i] = NEG_INF
+        scores = np.concatenate([np.logaddexp(stay_b, stay_nb), ext.ravel()])
+    floor = max(scores.max() + beam_prune_logp, -1e300)  # merged-away entries are -inf
+    keep = np.flatnonzero(scores >= floor)
+    if keep.size > beam_width:
+        keep = keep[np.argpartition(-scores[keep], beam_width - 1)[:beam_width]]
+    out = []
+    num_cands = len(cand)
+    for i in keep.tolist():
+        if i < num_beams:
+            out.append((float(scores[i]), nodes[i], float(stay_b[i]), float(stay_nb[i])))
+        else:
+            k, c = divmod(i - num_beams, num_cands)
+            key = nodes[k] * stride + cand[c]
+            target = children.get(key)
+            if target is None:
+                target = child(nodes[k], cand[c], t)
+            out.append((float(scores[i]), target, NEG_INF, float(scores[i])))
+    return out
