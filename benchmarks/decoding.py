@@ -88,8 +88,10 @@ def random_words(rng: random.Random, n: int) -> list[str]:
 
 
 def timed(fn: Callable[[np.ndarray], str], inputs: Sequence[np.ndarray], runs: int):
-    """Median wall seconds of decoding all inputs, and the texts of the last pass."""
-    times, texts = [], []
+    """Median wall seconds of decoding all inputs, and the texts of the last pass (after one
+    untimed warm-up pass)."""
+    texts = [fn(x) for x in inputs]
+    times = []
     for _ in range(runs):
         start = time.perf_counter()
         texts = [fn(x) for x in inputs]
@@ -154,6 +156,7 @@ def main(argv: list[str] | None = None) -> int:
         rows.append(line)
 
     real, refs = real_log_probs(args.data, args.model)
+    time.sleep(2.0)  # let TensorFlow's worker threads go idle before anything is timed
     rng = np.random.default_rng(0)
     scaling = {
         sec: [peaky(rng, int(sec / FRAME_SECONDS)) for _ in range(max(3, 60 // sec))]

@@ -205,3 +205,29 @@ def test_transcriber_decodes_arrays_with_chosen_decoder(transcriber_beam):
     result = transcriber_beam.transcribe(audio, sample_rate=rate)
     assert result.text == "zero" and result.decoder == "beam"
     assert result.words[0].word == "zero"
+
+
+def test_tune_lm_weights_copies_the_lm_into_the_bundle(fsdd_dir, tmp_path):
+    manifest = write_fsdd_manifest(
+        tmp_path / "dev.jsonl", fsdd_dir, range(5, 6), speakers=("george", "lucas")
+    )
+    lm = Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa"
+    out = tmp_path / "tuned"
+    result = invoke(
+        "tune", "--manifest", manifest, "-d", "kenlm", "--lm", lm,
+        "--alphas", "0,1", "--betas", "0,2", "--output", out,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert "4 settings tried" in result.stdout
+    bundle = load_bundle(out)
+    stored = bundle.decoder["kenlm"]
+    assert bundle.decoder["name"] == "kenlm" and stored["lm"] == "lm.arpa"
+    assert (out / "lm.arpa").read_bytes() == lm.read_bytes()
+    assert stored["alpha"] in (0.0, 1.0) and stored["beta"] in (0.0, 2.0)
+    tuning = bundle.metadata["decoder_tuning"]
+    assert tuning["params"] == {"alpha": stored["alpha"], "beta": stored["beta"]}
+    # the tuned bundle is self-contained: move it and it still finds its LM
+    moved = tmp_path / "elsewhere"
+    out.rename(moved)
+    again = invoke("transcribe", CLIPS[0], "--model", moved)
+    assert again.exit_code == 0 and again.stdout.strip().endswith("seven")
