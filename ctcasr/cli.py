@@ -130,6 +130,15 @@ def _decoder_options(
     return {k: v for k, v in options.items() if v is not None}
 
 
+def _implied_decoder(options: dict) -> str | None:
+    """``--commands`` alone means the grammar decoder, ``--lm`` alone the kenlm decoder."""
+    if "commands" in options:
+        return "grammar"
+    if "lm" in options:
+        return "kenlm"
+    return None
+
+
 def _check_alphabet(path: Path | None, bundle) -> None:
     if path is None:
         return
@@ -206,7 +215,7 @@ def transcribe(
     _check_alphabet(alphabet, bundle)
     transcriber = Transcriber(
         bundle,
-        decoder=decoder,
+        decoder=decoder or _implied_decoder(options),
         batch_size=batch_size,
         max_duration=max_duration,
         decoder_options=options,
@@ -367,7 +376,7 @@ def evaluate(
     if decoder and len(decoder) > 1:
         results = compare_decoders(manifest, decoder, model, decoder_options=options, worst=worst)
     else:
-        name = decoder[0] if decoder else None
+        name = decoder[0] if decoder else _implied_decoder(options)
         results = [
             run_evaluation(manifest, model, decoder=name, decoder_options=options, worst=worst)
         ]

@@ -231,3 +231,13 @@ def test_tune_lm_weights_copies_the_lm_into_the_bundle(fsdd_dir, tmp_path):
     out.rename(moved)
     again = invoke("transcribe", CLIPS[0], "--model", moved)
     assert again.exit_code == 0 and again.stdout.strip().endswith("seven")
+
+
+def test_commands_or_lm_alone_imply_their_decoder(tmp_path):
+    commands = tmp_path / "c.txt"
+    commands.write_text("zero\nseven\n")
+    result = invoke("transcribe", CLIPS[0], "--commands", commands, "--json")
+    assert json.loads(result.stdout)["decoder"] == "grammar"
+    lm = Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa"
+    result = invoke("transcribe", CLIPS[0], "--lm", lm, "--json", "--model", "default")
+    assert json.loads(result.stdout)["decoder"] == "kenlm"
