@@ -1,0 +1,1 @@
+"""CMU AN4 recipe (alphanumeric census speech: spelled letters, digits, numbers, dates)."""

@@ -1,0 +1,81 @@
+"""The AN4 recipe's prepare step on the real corpus: counts, speaker-disjoint splits, text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from ctcasr.errors import CtcasrError
+from ctcasr.manifest import read_manifest
+from ctcasr.text import Alphabet
+from recipes.an4.prepare import lm_corpus, prepare, read_part
+
+
+@pytest.fixture(scope="module")
+def split(tmp_path_factory, request):
+    an4 = request.getfixturevalue("an4_dir")
+    out = tmp_path_factory.mktemp("an4")
+    return prepare(an4, out), out
+
+
+@pytest.fixture(scope="module")
+def an4_dir():  # module-scoped twin of conftest's fixture
+    from conftest import _corpus_dir
+
+    return _corpus_dir("AN4", "an4")
+
+
+def test_counts_match_the_official_lists(split):
+    s, out = split
+    assert len(s.train) + len(s.dev) == 948
+    assert len(s.test) == 130
+    assert len({e.speaker for e in s.train + s.dev}) == 74
+    assert len({e.speaker for e in s.test}) == 10
+    for name, entries in (("train", s.train), ("dev", s.dev), ("test", s.test)):
+        reread = read_manifest(out / f"{name}.jsonl", Alphabet()).entries
+        assert [e.text for e in reread] == [e.text for e in entries]
+        assert all(Path(e.audio_filepath).is_file() for e in reread)
+
+
+def test_dev_is_speaker_disjoint_from_train_and_test(split):
+    s, _ = split
+    train, dev, test = ({e.speaker for e in part} for part in (s.train, s.dev, s.test))
+    assert len(dev) == 8 and 80 <= len(s.dev) <= 130
+    assert not train & dev and not train & test and not dev & test
+
+
+def test_text_is_normalised_with_spelled_letters_as_words(split):
+    s, _ = split
+    first = s.test[0]
+    assert first.audio_filepath.endswith("an406-fcaw-b.flac")
+    assert first.text == "rubout g m e f three nine"
+    texts = [e.text for e in s.train + s.dev + s.test]
+    assert not any("<s>" in t or "(" in t or t != t.lower() for t in texts)
+    words = {w for t in texts for w in t.split()}
+    assert set("abcdefghijklmnopqrstuvwxyz") <= words  # every letter is spelled somewhere
+    assert {"rubout", "enter", "erase", "yes", "no"} <= words
+    assert all(not Alphabet().unknown_chars(t) for t in texts)
+
+
+def test_prepare_is_deterministic(an4_dir, tmp_path):
+    a, b = prepare(an4_dir, tmp_path / "a"), prepare(an4_dir, tmp_path / "b")
+    assert (tmp_path / "a" / "dev.jsonl").read_text() == (tmp_path / "b" / "dev.jsonl").read_text()
+    assert [e.speaker for e in a.dev] == [e.speaker for e in b.dev]
+
+
+def test_lm_corpus_never_includes_test(split):
+    s, _ = split
+    corpus = set(lm_corpus(s))
+    assert corpus and len(lm_corpus(s)) == len(s.train) + len(s.dev)
+
+
+def test_bad_folder_is_a_clear_error(tmp_path):
+    with pytest.raises(CtcasrError, match=r"an4_train\.transcription: missing"):
+        prepare(tmp_path, tmp_path / "out")
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "an4_train.transcription").write_text("<s> YES </s> (an1-x-b)\nNO (an2-x-b)\n")
+    (etc / "an4_train.fileids").write_text("an4_clstk/x/an1-x-b\n")
+    with pytest.raises(CtcasrError, match=r"2 transcriptions but an4_train\.fileids lists 1"):
+        read_part(tmp_path, "train")
