@@ -1,0 +1,1 @@
+"""Synthetic speech from TTS engines: broad spelling coverage for the bundled model."""
