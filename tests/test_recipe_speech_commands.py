@@ -1,0 +1,185 @@
+"""Speech Commands recipe: manifests from the real corpus, and the 12-class KWS helpers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ctcasr.decoding.grammar import read_commands
+from ctcasr.errors import CtcasrError
+from ctcasr.manifest import read_manifest
+from ctcasr.text import Alphabet
+from recipes.speech_commands.prepare import (
+    CLASSES,
+    COMMANDS,
+    HELD_OUT_WORDS,
+    confusion_matrix,
+    describe,
+    prepare,
+    twelve_class_label,
+    twelve_class_prediction,
+)
+
+MANIFESTS = ("train", "dev", "test", "unseen")
+
+
+@pytest.fixture
+def prepared(speech_commands_dir, tmp_path):
+    """``prepare`` run on the real corpus (about half a second; skips when it is absent)."""
+    out = tmp_path / "prepared"
+    return speech_commands_dir, out, prepare(speech_commands_dir, out)
+
+
+def test_every_clip_lands_in_exactly_one_manifest(prepared):
+    data, _, split = prepared
+    audio = [p for p in data.rglob("*") if p.suffix.lower() in (".wav", ".flac")]
+    entries = [e for name in MANIFESTS for e in getattr(split, name)]
+    assert len(entries) == len(audio)
+    assert len({e.audio_filepath for e in entries}) == len(audio)
+
+
+def test_speakers_disjoint_and_fractions_respected(prepared):
+    _, _, split = prepared
+    train, dev, test = (set(split.speakers[n]) for n in ("train", "dev", "test"))
+    assert train and dev and test
+    assert not train & dev and not train & test and not dev & test
+    for name in ("train", "dev", "test"):
+        entries = getattr(split, name)
+        assert {e.speaker for e in entries if e.speaker} == set(split.speakers[name])
+        assert split.speakers[name] == sorted(split.speakers[name])
+    total = len(train | dev | test)
+    assert 0.15 <= len(test) / total <= 0.35
+    assert 0.05 <= len(dev) / total <= 0.25
+
+
+def test_held_out_words_only_in_unseen(prepared):
+    _, _, split = prepared
+    held_out = set(HELD_OUT_WORDS)
+    for name in ("train", "dev", "test"):
+        assert not {e.text for e in getattr(split, name)} & held_out
+    assert {e.text for e in split.unseen} <= held_out
+    assert len(split.unseen) > 30
+    assert all(e.speaker for e in split.unseen)
+
+
+def test_transcripts(prepared):
+    _, _, split = prepared
+    kept = [e for n in ("train", "dev", "test") for e in getattr(split, n)]
+    silence = [e for e in kept if Path(e.audio_filepath).parent.name == "_silence_"]
+    assert silence and all(e.text == "" and e.speaker is None for e in silence)
+    assert all(e.speaker for e in kept if e.text)
+    assert len(silence) == sum(1 for e in kept if e.text == "")
+    train_words = {e.text for e in split.train}
+    assert set(COMMANDS) <= train_words
+    assert train_words - set(COMMANDS) - {""}, "no unknown words in train"
+    for entry in split.train:
+        if Path(entry.audio_filepath).parent.name == "_unknown_":
+            assert Path(entry.audio_filepath).name.startswith(entry.text + "_")
+        elif entry.text:
+            assert Path(entry.audio_filepath).parent.name == entry.text
+    assert all(0.5 < e.duration <= 1.01 for n in MANIFESTS for e in getattr(split, n))
+
+
+def test_files_written_and_readable(prepared):
+    _, out, split = prepared
+    alphabet = Alphabet()
+    for name in MANIFESTS:
+        report = read_manifest(out / f"{name}.jsonl", alphabet)
+        assert len(report.entries) == len(getattr(split, name))
+        assert not report.skipped
+    assert read_commands(out / "commands.txt") == list(COMMANDS)
+    assert len((out / "commands.txt").read_text().splitlines()) == 10
+    assert read_commands(out / "unseen_commands.txt") == list(HELD_OUT_WORDS)
+    text = describe(split)
+    assert "train:" in text and "unseen" in text and "silence" in text
+
+
+def test_deterministic(prepared, tmp_path):
+    data, out, _ = prepared
+    again = tmp_path / "again"
+    prepare(data, again)
+    names = [f"{n}.jsonl" for n in MANIFESTS] + ["commands.txt", "unseen_commands.txt"]
+    for name in names:
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+def test_seed_changes_split(prepared, tmp_path):
+    data, _, split = prepared
+    other = prepare(data, tmp_path, seed=1)
+    assert other.speakers["test"] != split.speakers["test"]
+
+
+def _write_clip(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.zeros(1600, dtype=np.float32), 16000)
+
+
+def test_synthetic_layout_wav_and_background_noise(tmp_path):
+    """A fresh download's layout: wav, a folder per word, _background_noise_ not _silence_."""
+    data = tmp_path / "data"
+    for i, speaker in enumerate(f"{k:08x}" for k in range(10)):
+        for word in (*COMMANDS, "bed", "bird"):
+            _write_clip(data / word / f"{speaker}_nohash_{i % 2}.wav")
+    _write_clip(data / "_background_noise_" / "white_noise.wav")
+    split = prepare(data, tmp_path / "out")
+    assert sum(len(getattr(split, n)) for n in MANIFESTS) == 10 * 12
+    assert {e.text for e in split.unseen} == {"bird"}
+    assert "bed" in {e.text for n in ("train", "dev", "test") for e in getattr(split, n)}
+    assert "silence left out" in describe(split)
+
+
+def test_bad_folder_raises(tmp_path):
+    (tmp_path / "random").mkdir()
+    (tmp_path / "random" / "x.txt").write_text("hello")
+    (tmp_path / "notes.md").write_text("nothing")
+    with pytest.raises(CtcasrError, match="not a Speech Commands"):
+        prepare(tmp_path, tmp_path / "out")
+    with pytest.raises(CtcasrError, match="not found"):
+        prepare(tmp_path / "missing", tmp_path / "out")
+
+
+def test_bad_file_name_raises(tmp_path):
+    for word in COMMANDS:
+        _write_clip(tmp_path / word / "0a1b2c3d_nohash_0.wav")
+    _write_clip(tmp_path / "yes" / "recording.wav")
+    with pytest.raises(CtcasrError, match="unexpected file name"):
+        prepare(tmp_path, tmp_path / "out")
+
+
+def test_bad_fractions_raise(tmp_path):
+    with pytest.raises(CtcasrError, match="fraction"):
+        prepare(tmp_path, tmp_path / "out", dev_fraction=0.5, test_fraction=0.5)
+
+
+def test_twelve_class_label():
+    assert list(CLASSES) == [*COMMANDS, "_unknown_", "_silence_"]
+    assert twelve_class_label("yes") == "yes"
+    assert twelve_class_label("go") == "go"
+    assert twelve_class_label("") == "_silence_"
+    assert twelve_class_label("  ") == "_silence_"
+    assert twelve_class_label("backward") == "_unknown_"
+    assert twelve_class_label("marvin") == "_unknown_"
+
+
+def test_twelve_class_prediction():
+    assert twelve_class_prediction("yes", False, "yes") == "yes"
+    assert twelve_class_prediction("yes", False, "yeah") == "yes"  # grammar decides the word
+    assert twelve_class_prediction("stop", True, "") == "_silence_"  # silence is rejected
+    assert twelve_class_prediction("", False, "") == "_silence_"
+    assert twelve_class_prediction("up", True, "bed") == "_unknown_"
+    assert twelve_class_prediction("marvin", False, "marvin") == "_unknown_"  # not a command
+
+
+def test_confusion_matrix():
+    classes = ["yes", "no", "_unknown_"]
+    m = confusion_matrix(["yes", "yes", "no", "_unknown_"], ["yes", "no", "no", "yes"], classes)
+    assert m == [[1, 1, 0], [0, 1, 0], [1, 0, 0]]
+    assert sum(map(sum, confusion_matrix(["yes"], ["_silence_"]))) == 1  # default: CLASSES
+    assert confusion_matrix([], [], classes) == [[0] * 3] * 3
+    with pytest.raises(CtcasrError):
+        confusion_matrix(["yes"], [], classes)
+    with pytest.raises(CtcasrError):
+        confusion_matrix(["maybe"], ["yes"], classes)
