@@ -284,6 +284,13 @@ def train(
         str | None, typer.Option(help="Speed-perturbation factors, e.g. 0.9,1.0,1.1.")
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
+    strategy: Annotated[
+        str | None,
+        typer.Option(
+            help="Distribution: default (one device), mirrored (all local GPUs) or "
+            "multiworker (the cluster in TF_CONFIG; see docs/distributed.md)."
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train a model from manifests or a config file; the best model lands in OUTPUT_DIR/model."""
@@ -302,6 +309,7 @@ def train(
         "patience": patience,
         "seed": seed,
         "alphabet": str(alphabet) if alphabet else None,
+        "strategy": strategy,
     }
     if config is not None:
         cfg = TrainConfig.from_file(config, **overrides)

@@ -8,10 +8,19 @@ Layout of ``output_dir``::
     model/                the best bundle so far (by dev CER), ready for ``ctcasr transcribe``
     log.csv               loss, dev WER/CER, learning rate and seconds per epoch
     tensorboard/          the same scalars for TensorBoard
+
+``strategy`` picks how the work is spread: "default" (one device, no tf.distribute),
+"mirrored" (``tf.distribute.MirroredStrategy`` over the local GPUs) or "multiworker"
+(``tf.distribute.MultiWorkerMirroredStrategy``, cluster from ``TF_CONFIG``). Checkpoints hold
+plain arrays (model weights and optimizer variables), so a run resumes under any strategy.
+Under multiworker only the chief writes to ``output_dir``; see docs/distributed.md.
 """
 
 from __future__ import annotations
 
+import contextlib
+import functools
+import hashlib
 import json
 import math
 import os
@@ -34,6 +43,7 @@ from ctcasr.utils import atomic_dir, atomic_write_text, config_from_dict, recove
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
 LOG_COLUMNS = ("epoch", "loss", "dev_wer", "dev_cer", "learning_rate", "seconds")
+STRATEGIES = ("default", "mirrored", "multiworker")
 
 
 @dataclass
@@ -58,12 +68,17 @@ class TrainConfig:
     model: dict[str, Any] = field(default_factory=dict)  # ModelConfig overrides
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     metadata: dict[str, Any] = field(default_factory=dict)  # copied into the bundle
+    strategy: str = "default"  # one of STRATEGIES: how training is spread over devices
 
     def __post_init__(self) -> None:
         if isinstance(self.train_manifests, (str, os.PathLike)):
             self.train_manifests = [str(self.train_manifests)]
         if not self.train_manifests:
             raise ConfigError("no training manifest given")
+        if self.strategy not in STRATEGIES:
+            raise ConfigError(
+                f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}"
+            )
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be >= 1")
         if self.learning_rate <= 0:
@@ -154,6 +169,9 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     """Train a model as ``config`` says and return where the best bundle went."""
     from ctcasr.utils import import_tensorflow
 
+    # The strategy comes first: TF_CONFIG is checked before TensorFlow loads, and multi-worker
+    # collectives must be set up before any other TensorFlow work.
+    dist = Distributed(config.strategy) if config.strategy != "default" else None
     tf = import_tensorflow()
     import keras
 
@@ -163,43 +181,25 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     from ctcasr.model import build_model, count_parameters
     from ctcasr.runtime import LogProbRunner
 
+    is_chief = dist is None or dist.is_chief
     out = Path(config.output_dir)
     ckpt_dir = out / CHECKPOINTS
-    _check_output_dir(out, config, resume)
-
-    alphabet = Alphabet.from_file(config.alphabet) if config.alphabet else Alphabet()
     frontend = config.frontend
-    model_config = ModelConfig(
-        num_features=frontend.num_features, num_classes=alphabet.num_classes, **config.model
-    )
 
-    entries = []
-    for manifest in config.train_manifests:
-        entries += read_manifest(manifest, alphabet).entries
-    dev_entries = (
-        read_manifest(config.dev_manifest, alphabet).entries if config.dev_manifest else []
-    )
-    corpus = load_corpus(
-        entries,
-        frontend,
-        alphabet,
-        model_config,
-        cache_features=not config.augment.changes_waveform,
-        max_duration=config.max_duration,
-        jobs=config.jobs,
-    )
-    dev = (
-        load_corpus(
-            dev_entries,
-            frontend,
-            alphabet,
-            model_config,
-            max_duration=config.max_duration,
-            jobs=config.jobs,
+    def setup():
+        _check_output_dir(out, config, resume)
+        alphabet = Alphabet.from_file(config.alphabet) if config.alphabet else Alphabet()
+        model_config = ModelConfig(
+            num_features=frontend.num_features, num_classes=alphabet.num_classes, **config.model
         )
-        if dev_entries
-        else None
-    )
+        corpus, dev = _load_corpora(config, alphabet, model_config)
+        return alphabet, model_config, corpus, dev
+
+    # Under multiworker a failure on one worker stops all of them instead of leaving the
+    # others waiting for it in the first collective.
+    alphabet, model_config, corpus, dev = setup() if dist is None else dist.everywhere(setup)
+    if verbose and dist is not None:
+        print(f"strategy: {dist.describe()}")
     if verbose:
         print(
             f"train: {len(corpus)} utterances ({len(corpus.dropped)} dropped)"
@@ -209,7 +209,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
             print(f"  dropped {msg}")
 
     keras.utils.set_random_seed(config.seed)
-    model = build_model(model_config)
+    with dist.scope() if dist is not None else contextlib.nullcontext():
+        model = build_model(model_config)
     n_params = count_parameters(model)
     if verbose:
         print(f"model: {n_params:,} parameters")
@@ -223,22 +224,43 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         total_steps=config.epochs * steps_per_epoch,
         min_ratio=config.min_lr_ratio,
     )
-    optimizer = keras.optimizers.Adam(learning_rate=schedule, clipnorm=config.clipnorm)
-    optimizer.build(model.trainable_variables)
-
-    start_epoch, history, best = 0, [], _Best()
-    if resume and (state := _latest_checkpoint(ckpt_dir)) is not None:
-        start_epoch, history, best = _restore(state, model, optimizer)
-        if verbose:
-            print(f"resumed from {state.name}: continuing at epoch {start_epoch + 1}")
+    if dist is None:
+        optimizer = keras.optimizers.Adam(learning_rate=schedule, clipnorm=config.clipnorm)
+        optimizer.build(model.trainable_variables)
     else:
-        atomic_write_text(out / "train_config.json", json.dumps(config.to_dict(), indent=2) + "\n")
+        with dist.scope():
+            optimizer = dist.optimizer(learning_rate=schedule, clipnorm=config.clipnorm)
+            optimizer.build(model.trainable_variables)
 
-    train_step = make_train_step(model, optimizer, model_config, alphabet.blank_index)
+    def load_state() -> tuple[int, list[EpochLog], _Best]:
+        if resume and (state := _latest_checkpoint(ckpt_dir)) is not None:
+            restored = _restore(state, model, optimizer)
+            if verbose:
+                print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
+            return restored
+        if is_chief:
+            text = json.dumps(config.to_dict(), indent=2) + "\n"
+            atomic_write_text(out / "train_config.json", text)
+        return 0, [], _Best()
+
+    if dist is None:
+        start_epoch, history, best = load_state()
+    else:
+        start_epoch, history, best = dist.everywhere(load_state)
+        dist.check_same_start(start_epoch, model, optimizer, _plan(config, corpus, frames))
+
+    if dist is None:
+        train_step = make_train_step(model, optimizer, model_config, alphabet.blank_index)
+    else:
+        train_step = dist.train_step(model, optimizer, model_config, alphabet.blank_index)
 
     source = EpochSource(corpus, frontend, config.augment, config.seed)
     runner = LogProbRunner(model, model_config, batch_size=64)
-    tb = tf.summary.create_file_writer(str(out / "tensorboard")) if config.tensorboard else None
+    tb = (
+        tf.summary.create_file_writer(str(out / "tensorboard"))
+        if config.tensorboard and is_chief
+        else None
+    )
     stopped_early = False
     epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
@@ -253,10 +275,13 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         t0 = time.perf_counter()
         losses: list[float] = []
         step = 0
-        for step, (feats, feat_lens, labels, label_lens) in enumerate(
-            make_dataset(source, epoch, config.batch_size, boundaries), start=1
-        ):
-            loss = float(train_step(feats, feat_lens, labels, label_lens))
+        batches = (
+            make_dataset(source, epoch, config.batch_size, boundaries)
+            if dist is None
+            else dist.dataset(source, epoch, config.batch_size, boundaries)
+        )
+        for step, batch in enumerate(batches, start=1):
+            loss = float(train_step(*batch))
             if not math.isfinite(loss):
                 raise CtcasrError(f"training diverged: loss is {loss} at epoch {epoch + 1}")
             losses.append(loss)
@@ -265,12 +290,17 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         seconds = time.perf_counter() - t0
         if verbose and step != steps_per_epoch:  # speed perturbation moved some buckets
             bar.update(step, finalize=True)
+        if dist is not None:
+            dist.sync_non_trainable(model)  # average the replicas' batch-norm statistics
         dev_wer = dev_cer = None
         if dev is not None:
-            feats = dev.features or []
-            hyps = [greedy_decode(lp, alphabet).text for lp in runner(feats)]
-            report = error_report([e.text for e in dev.entries], hyps)
-            dev_wer, dev_cer = report.wer, report.cer
+            if is_chief:
+                feats = dev.features or []
+                hyps = [greedy_decode(lp, alphabet).text for lp in runner(feats)]
+                report = error_report([e.text for e in dev.entries], hyps)
+                dev_wer, dev_cer = report.wer, report.cer
+            if dist is not None:  # every worker takes the chief's numbers: same early stop
+                dev_wer, dev_cer = dist.from_chief([dev_wer or 0.0, dev_cer or 0.0])
         log = EpochLog(
             epoch + 1,
             float(np.mean(losses)),
@@ -286,6 +316,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         if tb is not None:
             _write_scalars(tf, tb, epoch + 1, asdict(log))
         improved = best.update(epoch, dev_cer, dev_wer)
+        if not is_chief:  # only the chief writes; the others keep the same state in memory
+            continue
         if improved:
             save_bundle(
                 out / "model",
@@ -319,6 +351,52 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         train_utterances=len(corpus),
         dropped_utterances=corpus.dropped,
     )
+
+
+def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelConfig):
+    frontend = config.frontend
+    entries = []
+    for manifest in config.train_manifests:
+        entries += read_manifest(manifest, alphabet).entries
+    dev_entries = (
+        read_manifest(config.dev_manifest, alphabet).entries if config.dev_manifest else []
+    )
+    corpus = load_corpus(
+        entries,
+        frontend,
+        alphabet,
+        model_config,
+        cache_features=not config.augment.changes_waveform,
+        max_duration=config.max_duration,
+        jobs=config.jobs,
+    )
+    dev = (
+        load_corpus(
+            dev_entries,
+            frontend,
+            alphabet,
+            model_config,
+            max_duration=config.max_duration,
+            jobs=config.jobs,
+        )
+        if dev_entries
+        else None
+    )
+    return corpus, dev
+
+
+def _plan(config: TrainConfig, corpus, frames: list[int]) -> str:
+    """What fixes the sequence of training steps: the settings other than file locations,
+    and the frame and label lengths of the training data."""
+    settings = config.to_dict()
+    for key in ("train_manifests", "dev_manifest", "output_dir", "alphabet", "metadata"):
+        settings.pop(key)  # may differ between machines
+    for key in ("jobs", "tensorboard", "keep_checkpoints"):
+        settings.pop(key)  # do not change the steps
+    settings["augment"].pop("noise_dir")
+    settings["has_dev"] = bool(config.dev_manifest)  # the dev results pass between workers
+    lengths = [[int(f), len(label)] for f, label in zip(frames, corpus.labels, strict=True)]
+    return json.dumps([settings, lengths], sort_keys=True, default=str)
 
 
 def batches_per_epoch(lengths: list[int], boundaries: list[int], batch_size: int) -> int:
@@ -362,6 +440,305 @@ def make_train_step(model, optimizer, model_config: ModelConfig, blank: int):
         return loss
 
     return train_step
+
+
+def read_tf_config() -> dict[str, Any]:
+    """The cluster spec of a multi-worker run from ``TF_CONFIG``, checked; ConfigError if bad."""
+    raw = os.environ.get("TF_CONFIG", "").strip()
+    if not raw:
+        raise ConfigError(
+            "strategy 'multiworker' needs the TF_CONFIG environment variable (the cluster's "
+            "workers and this worker's task as JSON; see docs/distributed.md)"
+        )
+    try:
+        spec = json.loads(raw)
+    except ValueError as exc:
+        raise ConfigError(f"TF_CONFIG is not valid JSON ({exc})") from None
+    example = '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
+    cluster = spec.get("cluster") if isinstance(spec, dict) else None
+    task = spec.get("task") if isinstance(spec, dict) else None
+    if not isinstance(cluster, dict) or not isinstance(task, dict):
+        raise ConfigError(f"TF_CONFIG must look like {example}")
+    if bad := set(cluster) - {"chief", "worker"}:
+        raise ConfigError(
+            f"TF_CONFIG cluster may list only chief and worker tasks, not {', '.join(sorted(bad))}"
+        )
+    for role, hosts in cluster.items():
+        if not (
+            isinstance(hosts, list)
+            and hosts
+            and all(isinstance(h, str) and h.rpartition(":")[2].isdigit() for h in hosts)
+        ):
+            raise ConfigError(f"TF_CONFIG cluster.{role} must be a list of 'host:port' strings")
+    if "worker" not in cluster or len(cluster.get("chief", [])) > 1:
+        raise ConfigError("TF_CONFIG cluster needs a worker list and at most one chief")
+    role, index = task.get("type"), task.get("index")
+    if role not in cluster or not isinstance(index, int) or not 0 <= index < len(cluster[role]):
+        raise ConfigError(
+            f"TF_CONFIG task {task!r} names no task of the cluster "
+            f"({', '.join(f'{r}: {len(h)}' for r, h in cluster.items())})"
+        )
+    return spec
+
+
+class Distributed:
+    """A ``tf.distribute`` strategy and the few collective steps the training loop needs.
+
+    Every worker reads the whole corpus and builds the same seeded, bucketed global batches;
+    each replica trains on every R-th utterance of a batch (R replicas in all). The loss is
+    the sum of per-utterance CTC losses over the global batch divided by its size, so summed
+    gradients are the gradient of the batch mean, as in a single-device run.
+    """
+
+    def __init__(self, name: str) -> None:
+        from ctcasr.utils import import_tensorflow
+
+        spec = read_tf_config() if name == "multiworker" else None
+        tf = import_tensorflow()
+        self.name = name
+        if spec is not None:
+            self.workers = sum(len(hosts) for hosts in spec["cluster"].values())
+            self.task = f"{spec['task']['type']} {spec['task']['index']}"
+            self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
+        elif name == "mirrored":
+            self.workers, self.task = 1, None
+            self.strategy = tf.distribute.MirroredStrategy()
+        else:
+            raise ConfigError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
+        self.replicas = int(self.strategy.num_replicas_in_sync)
+        self.local_replicas = max(1, self.replicas // self.workers)
+        self.is_chief = bool(self.strategy.extended.should_checkpoint)
+        self._sync = None
+        self._element_spec = None  # of the distributed batches: the train step's signature
+
+    def describe(self) -> str:
+        where = f", {self.workers} workers, this is {self.task}" if self.task else ""
+        chief = " (chief)" if self.task and self.is_chief else ""
+        return f"{self.name}: {self.replicas} replica(s){where}{chief}"
+
+    def scope(self):
+        return self.strategy.scope()
+
+    # -- collectives between workers (no-ops with a single worker) ---------------------
+
+    def _sum(self, values, contributes) -> np.ndarray:
+        """Sum over workers of ``values`` from those workers where ``contributes`` is true."""
+        from ctcasr.utils import import_tensorflow
+
+        tf = import_tensorflow()
+        values = np.asarray(values, dtype=np.float64)
+        zeros = np.zeros_like(values)
+
+        def value(ctx):  # one contribution per worker: its first local replica's
+            first = ctx.replica_id_in_sync_group % self.local_replicas == 0
+            return tf.constant(values if contributes and first else zeros)
+
+        per_replica = self.strategy.experimental_distribute_values_from_function(value)
+        total = self.strategy.reduce(tf.distribute.ReduceOp.SUM, per_replica, axis=None)
+        return np.asarray(total, dtype=np.float64)
+
+    def sum_over_workers(self, values) -> np.ndarray:
+        if self.workers == 1:
+            return np.asarray(values, dtype=np.float64)
+        return self._sum(values, True)
+
+    def from_chief(self, values) -> list[float]:
+        """The chief's ``values`` on every worker (the others' are ignored)."""
+        if self.workers == 1:
+            return [float(v) for v in values]
+        return [float(v) for v in self._sum(values, self.is_chief)]
+
+    def everywhere(self, fn):
+        """Run ``fn`` on each worker; if it fails on any, raise on all of them."""
+        error = None
+        try:
+            result = fn()
+        except Exception as exc:
+            if self.workers == 1:
+                raise
+            error = exc
+        if self.workers > 1:
+            failed = int(self.sum_over_workers([1.0 if error else 0.0])[0])
+            if error is not None:
+                raise error
+            if failed:
+                raise CtcasrError(f"{failed} other worker(s) failed to start; see their output")
+        return result
+
+    def check_same_start(self, start_epoch: int, model, optimizer, plan: str) -> None:
+        """Stop every worker unless all run the same ``plan`` (settings and the lengths of the
+        training data, which fix the batches) from the same checkpoint. Workers that went
+        their own ways would wait for each other forever at the first step that differs."""
+        if self.workers == 1:
+            return
+
+        def digest(chunks) -> float:  # 48 bits: exact in a float64
+            h = hashlib.sha256()
+            for chunk in chunks:
+                h.update(chunk)
+            return float(int(h.hexdigest()[:12], 16))
+
+        arrays = [*model.get_weights(), *(np.asarray(v) for v in optimizer.variables)]
+        state = digest(np.ascontiguousarray(a).tobytes() for a in arrays)
+        mine = [digest([plan.encode()]), float(start_epoch), state]
+        chief = self.from_chief(mine)
+        plans, starts = self.sum_over_workers(
+            [float(mine[0] != chief[0]), float(mine[1:] != chief[1:])]
+        )
+        if plans:
+            raise CtcasrError(
+                f"{int(plans)} of {self.workers} workers have other settings or training data "
+                "than the chief; every worker must run the same config on the same corpus"
+            )
+        if starts:
+            raise CtcasrError(
+                f"{int(starts)} of {self.workers} workers do not start from the chief's "
+                f"checkpoint (epoch {start_epoch} here, {int(chief[1])} on the chief); under "
+                "multiworker, output_dir must be one folder that all workers share"
+            )
+
+    # -- training ----------------------------------------------------------------------
+
+    def optimizer(self, learning_rate, clipnorm: float):
+        return _reduced_clip_adam_class()(learning_rate=learning_rate, clip_after_sum=clipnorm)
+
+    def dataset(self, source: EpochSource, epoch: int, batch_size: int, boundaries: list[int]):
+        """This epoch's global batches, each split into one sub-batch per replica."""
+        from ctcasr.utils import import_tensorflow
+
+        tf = import_tensorflow()
+        replicas = self.replicas
+
+        def split(feats, feat_lens, labels, label_lens):
+            # Replica r takes rows r, r + R, ... A batch smaller than R is topped up with
+            # copies of its rows at weight 0, so that no replica gets an empty batch.
+            n = tf.shape(feat_lens)[0]
+            size = tf.maximum(n, replicas)
+            slots = tf.range(size)
+            rows = slots % n
+            weights = tf.cast(slots < n, tf.float32)
+
+            def pick(r):
+                mine = tf.range(tf.cast(r, tf.int32), size, replicas)
+                idx = tf.gather(rows, mine)
+                return (
+                    tf.gather(feats, idx),
+                    tf.gather(feat_lens, idx),
+                    tf.gather(labels, idx),
+                    tf.gather(label_lens, idx),
+                    tf.gather(weights, mine),
+                )
+
+            return pick
+
+        def dataset_fn(ctx):
+            local = replicas // ctx.num_input_pipelines
+            first = ctx.input_pipeline_id * local
+            ds = make_dataset(source, epoch, batch_size, boundaries)
+            # Consecutive elements go to consecutive local replicas of this worker.
+            ds = ds.flat_map(
+                lambda *batch: tf.data.Dataset.range(first, first + local).map(split(*batch))
+            )
+            return ds.prefetch(tf.data.AUTOTUNE)
+
+        dist_ds = self.strategy.distribute_datasets_from_function(dataset_fn)
+        self._element_spec = dist_ds.element_spec
+        return dist_ds
+
+    def train_step(self, model, optimizer, model_config: ModelConfig, blank: int):
+        """A compiled step over all replicas; returns the global batch's mean CTC loss."""
+        from ctcasr.utils import import_tensorflow
+
+        tf = import_tensorflow()
+        stride = model_config.conv_stride
+        strategy = self.strategy
+        total_op = tf.distribute.ReduceOp.SUM
+
+        def replica_step(feats, feat_lens, labels, label_lens, weights):
+            ctx = tf.distribute.get_replica_context()
+            global_batch = ctx.all_reduce(total_op, tf.reduce_sum(weights))
+            with tf.GradientTape() as tape:
+                log_probs = model([feats, feat_lens], training=True)
+                losses = tf.nn.ctc_loss(
+                    labels=labels,
+                    logits=log_probs,
+                    label_length=label_lens,
+                    logit_length=(feat_lens + stride - 1) // stride,
+                    logits_time_major=False,
+                    blank_index=blank,
+                )
+                loss = tf.reduce_sum(losses * weights) / global_batch
+            grads = tape.gradient(loss, model.trainable_variables)
+            # Keras sums the gradients over replicas, then the optimizer clips and updates.
+            optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+            return loss
+
+        def step(*batch):
+            per_replica = strategy.run(replica_step, args=batch)
+            return strategy.reduce(total_op, per_replica, axis=None)
+
+        compiled = None
+
+        def train_step(*batch):
+            # One trace for all batch shapes: a worker that retraced alone would pair its
+            # collectives with different ones on the other workers.
+            nonlocal compiled
+            if compiled is None:
+                compiled = tf.function(step, input_signature=list(self._element_spec))
+            return compiled(*batch)
+
+        return train_step
+
+    def sync_non_trainable(self, model) -> None:
+        """Average the batch-norm moving statistics, which each replica updates on its own.
+        (They are moving averages, linear in the batch statistics, so averaging once per
+        epoch gives what averaging at every step would.)"""
+        if self.replicas == 1 or not model.non_trainable_weights:
+            return
+        if self._sync is None:
+            from ctcasr.utils import import_tensorflow
+
+            tf = import_tensorflow()
+            variables = model.non_trainable_weights
+
+            def replica_sync():
+                ctx = tf.distribute.get_replica_context()
+                means = ctx.all_reduce(
+                    tf.distribute.ReduceOp.MEAN, [tf.identity(v.value) for v in variables]
+                )
+                for var, mean in zip(variables, means, strict=True):
+                    var.assign(mean)
+
+            self._sync = tf.function(lambda: self.strategy.run(replica_sync))
+        self._sync()
+
+
+@functools.cache
+def _reduced_clip_adam_class():
+    """Adam that clips each gradient by norm after the sum over replicas. (Keras clips each
+    replica's part before summing; one device sees the same gradients either way.)"""
+    import keras
+    from keras import ops
+
+    class ReducedClipAdam(keras.optimizers.Adam):
+        def __init__(self, *, clip_after_sum: float | None = None, **kwargs: Any) -> None:
+            super().__init__(**kwargs)
+            self.clip_after_sum = clip_after_sum
+
+        def update_step(self, gradient, variable, learning_rate):
+            if self.clip_after_sum and self.clip_after_sum > 0:
+                # The formula of Keras's clipnorm, applied to the summed gradient.
+                l2sum = ops.sum(ops.square(gradient), None, keepdims=True)
+                pred = l2sum > 0
+                l2norm = ops.where(
+                    pred, ops.sqrt(ops.where(pred, l2sum, ops.ones_like(l2sum))), l2sum
+                )
+                gradient = ops.convert_to_tensor(
+                    ops.multiply(gradient, self.clip_after_sum)
+                ) / ops.maximum(l2norm, self.clip_after_sum)
+            return super().update_step(gradient, variable, learning_rate)
+
+    return ReducedClipAdam
 
 
 def _warmup_cosine_class():
@@ -441,7 +818,8 @@ def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
     if not pointer.exists():
         return None
     name = pointer.read_text().strip()
-    recover_dir(ckpt_dir / name)
+    with contextlib.suppress(FileNotFoundError):  # another worker may have just recovered it
+        recover_dir(ckpt_dir / name)
     path = ckpt_dir / name
     if not (path / "state.json").exists():
         raise CtcasrError(f"{path}: checkpoint named by {pointer} is missing or incomplete")

@@ -1,0 +1,331 @@
+"""Training under tf.distribute: strategy settings, checkpoints that move between strategies,
+and two real worker processes training together over loopback gRPC."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from ctcasr.bundle import load_bundle
+from ctcasr.data import AugmentConfig
+from ctcasr.errors import ConfigError
+from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, read_tf_config, train
+from tests.helpers import TINY_MODEL, write_fsdd_manifest
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+CLI = "from ctcasr.cli import main; main()"
+
+
+def _one_line(exc_info) -> str:
+    message = str(exc_info.value)
+    assert "\n" not in message
+    return message
+
+
+# -- settings ------------------------------------------------------------------------------
+
+
+def test_unknown_strategy_is_a_one_line_config_error(tmp_path):
+    with pytest.raises(ConfigError) as exc:
+        TrainConfig(train_manifests=["a.jsonl"], output_dir="o", strategy="horovod")
+    assert _one_line(exc) == (
+        "unknown strategy 'horovod'; choose one of: default, mirrored, multiworker"
+    )
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["a.jsonl"]\noutput_dir = "o"\nstrategy = "mirrored"\n'
+    )
+    assert TrainConfig.from_file(tmp_path / "cfg.toml").strategy == "mirrored"
+    assert TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default").strategy == "default"
+    assert TrainConfig(train_manifests=["a"], output_dir="o").to_dict()["strategy"] == "default"
+
+
+WORKERS = {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        (None, "needs the TF_CONFIG environment variable"),
+        ("  ", "needs the TF_CONFIG environment variable"),
+        ("{cluster: 1", "TF_CONFIG is not valid JSON"),
+        ('["worker"]', "TF_CONFIG must look like"),
+        (json.dumps({"cluster": WORKERS}), "TF_CONFIG must look like"),
+        (json.dumps({"cluster": {"ps": ["h:1"]}, "task": {"type": "ps", "index": 0}}),
+         "only chief and worker tasks, not ps"),
+        (json.dumps({"cluster": {"worker": ["nohost"]}, "task": {"type": "worker", "index": 0}}),
+         "cluster.worker must be a list of 'host:port' strings"),
+        (json.dumps({"cluster": WORKERS, "task": {"type": "worker", "index": 2}}),
+         "names no task of the cluster (worker: 2)"),
+        (json.dumps({"cluster": WORKERS, "task": {"type": "chief", "index": 0}}),
+         "names no task of the cluster"),
+    ],
+)
+def test_bad_tf_config_is_a_one_line_config_error(monkeypatch, value, message):
+    if value is None:
+        monkeypatch.delenv("TF_CONFIG", raising=False)
+    else:
+        monkeypatch.setenv("TF_CONFIG", value)
+    with pytest.raises(ConfigError) as exc:
+        read_tf_config()
+    assert message in _one_line(exc)
+
+
+def test_good_tf_config_is_accepted(monkeypatch):
+    spec = {"cluster": {"chief": ["a:1"], **WORKERS}, "task": {"type": "worker", "index": 1}}
+    monkeypatch.setenv("TF_CONFIG", json.dumps(spec))
+    assert read_tf_config() == spec
+
+
+def test_multiworker_without_tf_config_fails_before_any_work(monkeypatch, tmp_path):
+    monkeypatch.delenv("TF_CONFIG", raising=False)
+    config = TrainConfig(train_manifests=[str(tmp_path / "missing.jsonl")],
+                         output_dir=str(tmp_path / "run"), strategy="multiworker")
+    with pytest.raises(ConfigError, match="TF_CONFIG") as exc:
+        train(config, verbose=0)
+    _one_line(exc)
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_cli_strategy_errors_are_one_line(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TF_CONFIG"}
+    for strategy, message in [
+        ("bogus", "error: unknown strategy 'bogus'; choose one of: default, mirrored, multiworker"),
+        ("multiworker", "error: strategy 'multiworker' needs the TF_CONFIG environment variable"),
+    ]:
+        result = subprocess.run(
+            [sys.executable, "-c", CLI, "train", "x.jsonl", "-o", str(tmp_path / "run"),
+             "--strategy", strategy],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+        assert result.returncode == 1
+        (line,) = result.stderr.strip().splitlines()
+        assert line.startswith(message), line
+
+
+# -- mirrored <-> default --------------------------------------------------------------------
+
+
+def _manifests(tmp_path, fsdd_dir, train_indices=range(10, 13)):
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    train_m = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, train_indices)
+    dev_m = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6))
+    return train_m, dev_m
+
+
+def _checkpoint(run: Path, epoch: int, what: str = "weights") -> list[np.ndarray]:
+    with np.load(run / CHECKPOINTS / f"epoch-{epoch:04d}" / f"{what}.npz") as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
+def _log_epochs(run: Path) -> list[int]:
+    with open(run / "log.csv") as fh:
+        return [int(row["epoch"]) for row in csv.DictReader(fh)]
+
+
+@pytest.mark.slow
+def test_mirrored_checkpoints_resume_under_default_and_back(tmp_path, fsdd_dir):
+    import tensorflow as tf
+
+    train_m, dev_m = _manifests(tmp_path, fsdd_dir)
+
+    def config(name, epochs, strategy):
+        return TrainConfig(
+            train_manifests=[str(train_m)], dev_manifest=str(dev_m),
+            output_dir=str(tmp_path / name), epochs=epochs, batch_size=16, model=TINY_MODEL,
+            tensorboard=False, seed=7, strategy=strategy,
+            augment=AugmentConfig(speed_factors=(0.9, 1.0, 1.1)),
+        )
+
+    run = tmp_path / "b"
+    first = train(config("b", 1, "mirrored"), verbose=0)
+    assert [h.epoch for h in first.history] == [1]
+    assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0001"
+    assert json.loads((run / "train_config.json").read_text())["strategy"] == "mirrored"
+    assert load_bundle(run / "model").metadata["epoch"] == 1
+
+    second = train(config("b", 2, "default"), resume=True, verbose=0)
+    assert [h.epoch for h in second.history] == [1, 2]
+    assert second.history[0] == first.history[0]
+    third = train(config("b", 3, "mirrored"), resume=True, verbose=0)
+    assert [h.epoch for h in third.history] == [1, 2, 3]
+    assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0003"
+    assert _log_epochs(run) == [1, 2, 3]
+    assert load_bundle(third.bundle_path).keras_model() is not None
+
+    # The same weights and optimizer state move through the files, so the run that changed
+    # strategy twice ends where the same three sessions on one device do. (One replica does
+    # the same arithmetic; with several GPUs, batch-norm statistics are per replica.)
+    for epochs in (1, 2, 3):  # the same sessions: each one's epochs set its LR schedule
+        reference = train(config("a", epochs, "default"), resume=epochs > 1, verbose=0)
+    assert _checkpoint(run, 3, "optimizer")[0] == _checkpoint(tmp_path / "a", 3, "optimizer")[0]
+    if len(tf.config.list_logical_devices("GPU")) <= 1:
+        for got, want in zip(_checkpoint(run, 3), _checkpoint(tmp_path / "a", 3), strict=True):
+            np.testing.assert_allclose(got, want, rtol=0, atol=1e-5)
+        assert [h.loss for h in third.history] == pytest.approx(
+            [h.loss for h in reference.history], rel=1e-5
+        )
+
+
+# -- two workers -----------------------------------------------------------------------------
+
+
+def _free_ports(n: int) -> list[int]:
+    socks = [socket.socket() for _ in range(n)]
+    try:
+        for s in socks:
+            s.bind(("", 0))
+        return [s.getsockname()[1] for s in socks]
+    finally:
+        for s in socks:
+            s.close()
+
+
+def _run_workers(cwd: Path, args: list[str], n: int = 2, extra: dict[int, list[str]] | None = None,
+                 check: bool = True, timeout: float = 240, attempts: int = 3):
+    """Run ``ctcasr train ARGS`` (plus ``extra[index]``) as ``n`` workers of one cluster;
+    return each one's output (and exit codes, with ``check=False``).
+
+    Each attempt uses fresh ports; one lost to another process in the gap between choosing
+    and binding it makes that attempt fail at start-up, and the next one tries other ports."""
+    for attempt in range(attempts):
+        ports = _free_ports(n)
+        cluster = {"worker": [f"127.0.0.1:{p}" for p in ports]}
+        procs, logs = [], []
+        try:
+            for index in range(n):
+                env = {
+                    **os.environ,
+                    "TF_CONFIG": json.dumps(
+                        {"cluster": cluster, "task": {"type": "worker", "index": index}}
+                    ),
+                    "CUDA_VISIBLE_DEVICES": "",  # CPU workers, even on a GPU machine
+                    "TF_NUM_INTRAOP_THREADS": "1",
+                    "PYTHONPATH": os.pathsep.join(
+                        p for p in (str(REPO_ROOT), os.environ.get("PYTHONPATH")) if p
+                    ),
+                }
+                log = cwd / f"worker{index}.log"
+                logs.append(log)
+                with open(log, "w") as fh:
+                    procs.append(subprocess.Popen(
+                        [sys.executable, "-c", CLI, "train", *args, *(extra or {}).get(index, [])],
+                        cwd=cwd, env=env,
+                        stdout=fh, stderr=subprocess.STDOUT,
+                    ))
+            for proc in procs:
+                proc.wait(timeout=timeout)
+        finally:
+            for proc in procs:  # never leave a worker behind, whatever happened
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
+        outputs = [log.read_text(errors="replace") for log in logs]
+        codes = [proc.returncode for proc in procs]
+        if all(code == 0 for code in codes) or not check:
+            return outputs if check else (codes, outputs)
+        if attempt + 1 < attempts and any(
+            re.search(r"address already in use|failed to bind|could not start", out, re.I)
+            for out in outputs
+        ):
+            continue
+        raise AssertionError(
+            f"workers exited {[p.returncode for p in procs]}:\n"
+            + "\n".join(f"--- worker {i}\n{out[-3000:]}" for i, out in enumerate(outputs))
+        )
+    raise AssertionError("unreachable")
+
+
+def _epoch_losses(output: str) -> list[str]:
+    return re.findall(r"^  loss (\S+)", output, re.M)
+
+
+@pytest.mark.slow
+def test_two_workers_train_together_and_resume_anywhere(tmp_path, fsdd_dir):
+    from ctcasr.audio import load_audio
+    from ctcasr.data import bucket_boundaries
+    from ctcasr.features import FrontendConfig, num_frames
+    from ctcasr.manifest import read_manifest
+    from ctcasr.train import batches_per_epoch
+
+    train_m, _ = _manifests(tmp_path, fsdd_dir, range(10, 12))
+    batch_size = 8
+    (tmp_path / "cfg.toml").write_text(
+        f'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
+        f'epochs = 2\nbatch_size = {batch_size}\nseed = 7\nstrategy = "multiworker"\n'
+        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
+    )
+    run = tmp_path / "run"
+    # No speed perturbation: every epoch has exactly this many global batches.
+    frontend = FrontendConfig()
+    frames = [num_frames(len(load_audio(e.audio_filepath, frontend.sample_rate)), frontend)
+              for e in read_manifest(train_m).entries]
+    steps = batches_per_epoch(frames, bucket_boundaries(frames), batch_size)
+
+    outputs = _run_workers(tmp_path, ["--config", "cfg.toml"])
+    chief, other = outputs
+    assert "2 workers, this is worker 0 (chief)" in chief
+    assert "this is worker 1" in other and "(chief)" not in other
+    # Both took part in every step of the same global batches: the same losses, and the
+    # optimizer counted one step per global batch (not one per worker's share).
+    assert len(_epoch_losses(chief)) == 2 and _epoch_losses(chief) == _epoch_losses(other)
+    assert _checkpoint(run, 2, "optimizer")[0] == 2 * steps
+    assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0002"
+    assert _log_epochs(run) == [1, 2]
+    bundle = load_bundle(run / "model")
+    assert bundle.keras_model() is not None and bundle.metadata["epoch"] in (1, 2)
+    assert list((run / "tensorboard").iterdir())
+
+    # The chief's checkpoint resumes on one device ...
+    config = TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default", epochs=3,
+                                   output_dir=str(run))
+    resumed = train(config, resume=True, verbose=0)
+    assert [h.epoch for h in resumed.history] == [1, 2, 3]
+    assert [f"{h.loss:.3f}" for h in resumed.history[:2]] == _epoch_losses(chief)
+    assert _checkpoint(run, 3, "optimizer")[0] == 3 * steps
+
+    # ... and a single-device checkpoint resumes on the cluster.
+    outputs = _run_workers(tmp_path, ["--config", "cfg.toml", "--strategy", "multiworker",
+                                      "--epochs", "4", "--resume"])
+    for out in outputs:
+        assert "resumed from epoch-0003: continuing at epoch 4" in out
+    assert _epoch_losses(outputs[0]) == _epoch_losses(outputs[1])
+    assert len(_epoch_losses(outputs[0])) == 1
+    assert _checkpoint(run, 4, "optimizer")[0] == 4 * steps
+    assert _log_epochs(run) == [1, 2, 3, 4]
+    assert load_bundle(run / "model").keras_model() is not None
+
+
+@pytest.mark.slow
+def test_workers_that_disagree_all_stop_with_the_reason(tmp_path, fsdd_dir):
+    """Workers with other settings, or that would resume from another checkpoint than the
+    chief's (output_dir not shared), must not train out of step: all of them stop at once."""
+    _manifests(tmp_path, fsdd_dir, range(10, 11))
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["train.jsonl"]\noutput_dir = "run"\nepochs = 1\nbatch_size = 8\n'
+        'tensorboard = false\nstrategy = "multiworker"\n'
+        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
+    )
+    args = ["--config", "cfg.toml", "--quiet"]
+    codes, outputs = _run_workers(tmp_path, args, extra={1: ["--seed", "3"]}, check=False)
+    assert codes == [1, 1]
+    for out in outputs:
+        assert "error: 1 of 2 workers have other settings or training data than the chief" in out
+    assert not (tmp_path / "run" / CHECKPOINTS).exists()
+
+    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
+    codes, outputs = _run_workers(tmp_path, [*args, "--resume"], extra={1: ["-o", "elsewhere"]},
+                                  check=False)
+    assert codes == [1, 1]
+    for out in outputs:
+        assert "error: 1 of 2 workers do not start from the chief's checkpoint" in out
+        assert "output_dir must be one folder that all workers share" in out
