@@ -1,0 +1,1 @@
+"""The recipe that trains and installs the bundled multi-corpus model."""
