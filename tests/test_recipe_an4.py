@@ -64,10 +64,9 @@ def test_prepare_is_deterministic(an4_dir, tmp_path):
     assert [e.speaker for e in a.dev] == [e.speaker for e in b.dev]
 
 
-def test_lm_corpus_never_includes_test(split):
+def test_lm_corpus_is_train_only(split):
     s, _ = split
-    corpus = set(lm_corpus(s))
-    assert corpus and len(lm_corpus(s)) == len(s.train) + len(s.dev)
+    assert lm_corpus(s) == [e.text for e in s.train]
 
 
 def test_bad_folder_is_a_clear_error(tmp_path):

@@ -1,6 +1,6 @@
 """AN4 recipe, end to end: ``python -m recipes.an4 --data ../shared/data/an4``.
 
-Prepares manifests (speaker-disjoint dev out of train), builds a 3-gram LM from the train+dev
+Prepares manifests (speaker-disjoint dev out of train), builds a 3-gram LM from the train
 transcripts with KenLM, trains, tunes the ``kenlm`` decoder's weights on dev, evaluates the
 official test set (130 utterances) with greedy and tuned-LM decoding, and writes
 ``recipes/an4/RESULTS.md`` with the table against published numbers, the commands, training
@@ -71,10 +71,10 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def build_lm(split, out: Path) -> Path | None:
-    """3-gram over train+dev transcripts; None (with a note) when KenLM's tools are missing."""
+    """3-gram over the train transcripts; None (with a note) when KenLM's tools are missing."""
     from ctcasr.lm import build_lm as build
 
-    corpus = out / "lm" / "an4-train-dev.txt"
+    corpus = out / "lm" / "an4-train.txt"
     corpus.parent.mkdir(parents=True, exist_ok=True)
     corpus.write_text("\n".join(lm_corpus(split)) + "\n", encoding="utf-8")
     try:
@@ -179,7 +179,9 @@ def write_results(path, argv, split, result, evaluations, tuned, train_minutes) 
         f"- Hardware: {hardware()}",
         f"- Epochs run: {result.epochs_run}; best dev CER {result.best_dev_cer:.2%} "
         f"(WER {result.best_dev_wer:.2%}) at epoch {result.best_epoch}",
-        f"- Wall time: {train_minutes:.1f} min; median {result.seconds_per_epoch:.1f} s per "
+        f"- Training time: {sum(h.seconds for h in result.history) / 60:.1f} min over all "
+        f"epochs (this invocation: {train_minutes:.1f} min); median "
+        f"{result.seconds_per_epoch:.1f} s per "
         f"epoch over {result.train_utterances} utterances; peak RSS {result.peak_rss_mb:.0f} MB",
         f"- Parameters: {result.parameters:,}",
         "",

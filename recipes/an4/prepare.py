@@ -104,5 +104,7 @@ def describe(split: Split) -> str:
 
 
 def lm_corpus(split: Split) -> list[str]:
-    """Training transcripts (train + dev, never test) as LM text, one per line."""
-    return [e.text for e in split.train + split.dev if e.text]
+    """Training transcripts as LM text, one per line: never test, and never dev either, since
+    the decoder's LM weights are tuned on dev (an LM that has seen the dev sentences makes a
+    strong LM look good there and hurts on test)."""
+    return [e.text for e in split.train if e.text]

@@ -70,10 +70,11 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
         generate(out / "synthetic", synthetic, exclude=HELD_OUT_WORDS, seed=seed)
     dev = [e for s in splits.values() for e in s.dev]  # type: ignore[attr-defined]
     write_manifest(out / "data" / "dev.jsonl", dev)
-    # LM text: training and dev transcripts of the real corpora plus the digit corpus.
+    # LM text: training transcripts of the real corpora (not dev: the LM weights are tuned
+    # there) plus the digit corpus.
     texts = lm_corpus(splits["an4"])  # type: ignore[arg-type]
     for name in ("fsdd", "speech_commands"):
-        texts += [e.text for e in splits[name].train + splits[name].dev if e.text]  # type: ignore[attr-defined]
+        texts += [e.text for e in splits[name].train if e.text]  # type: ignore[attr-defined]
     texts += (REPO / "lm" / "corpora" / "digits.txt").read_text(encoding="utf-8").splitlines()
     (out / "lm").mkdir(parents=True, exist_ok=True)
     (out / "lm" / "corpus.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
