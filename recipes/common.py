@@ -2,15 +2,38 @@
 
 from __future__ import annotations
 
+import argparse
 import os
 import platform
 import shutil
+import sys
 import tarfile
 import tempfile
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 
 from ctcasr.errors import CtcasrError
+
+# The 3.2 M-parameter Conv1D + 3-layer BiGRU that the AN4, Speech Commands and bundled-model
+# recipes train, and the augmentation they share (noise from the corpus folder's noise/).
+CONV_BIGRU_3M = dict(conv_filters=256, conv_kernel=11, conv_stride=2, rnn_units=256,
+                     rnn_layers=3, dropout=0.15)  # fmt: skip
+AUGMENT = dict(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.3, snr_db=(10.0, 30.0))
+
+
+def run_main(
+    parse_args: Callable[[list[str] | None], argparse.Namespace],
+    run: Callable[[argparse.Namespace, list[str]], int],
+    argv: list[str] | None = None,
+) -> int:
+    """A recipe's entry point: user errors become one ``error:`` line and exit status 1."""
+    args = parse_args(argv)
+    try:
+        return run(args, argv if argv is not None else sys.argv[1:])
+    except CtcasrError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
 
 
 def find_corpus(data: str | os.PathLike[str] | None, name: str, url: str) -> Path:

@@ -16,6 +16,16 @@ def _pyplot():
     return plt
 
 
+def _save(plt, fig, out_png: str | Path, title: str = "") -> Path:
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    out = Path(out_png)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
 def plot_training_curves(log_csv: str | Path, out_png: str | Path, title: str = "") -> Path:
     """Loss and dev WER/CER per epoch from a training run's ``log.csv``."""
     with Path(log_csv).open(encoding="utf-8") as fh:
@@ -37,13 +47,7 @@ def plot_training_curves(log_csv: str | Path, out_png: str | Path, title: str = 
     ax2.set_ylim(bottom=0)
     ax2.legend()
     ax2.grid(alpha=0.3)
-    if title:
-        fig.suptitle(title)
-    fig.tight_layout()
-    out = Path(out_png)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out_png, title)
 
 
 def plot_per_speaker(
@@ -56,13 +60,7 @@ def plot_per_speaker(
     ax.bar([k for k, _ in items], [v for _, v in items])
     ax.set_ylabel(ylabel)
     ax.tick_params(axis="x", rotation=70, labelsize=8)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    out = Path(out_png)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out_png, title)
 
 
 def plot_confusion(
@@ -83,13 +81,7 @@ def plot_confusion(
             if count:
                 color = "white" if count > peak / 2 else "black"
                 ax.text(j, i, str(count), ha="center", va="center", fontsize=7, color=color)
-    if title:
-        ax.set_title(title)
-    fig.tight_layout()
-    out = Path(out_png)
-    fig.savefig(out, dpi=110)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, out_png, title)
 
 
 def per_speaker_wer(

@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ctcasr.errors import CtcasrError
 from recipes.an4.prepare import URL, describe, lm_corpus, prepare
-from recipes.common import download_tarball, find_corpus, hardware
+from recipes.common import AUGMENT, CONV_BIGRU_3M, download_tarball, find_corpus, hardware, run_main
 
 HERE = Path(__file__).parent
 
@@ -28,10 +28,8 @@ TRAIN_SETTINGS = dict(
     batch_size=32,
     learning_rate=1.5e-3,
     patience=10,
-    model=dict(conv_filters=256, conv_kernel=11, conv_stride=2, rnn_units=256, rnn_layers=3,
-               dropout=0.15),
-)  # fmt: skip
-AUGMENT = dict(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.3, snr_db=(10.0, 30.0))
+    model=CONV_BIGRU_3M,
+)
 
 # Published AN4 test results (WER, CER in %; None where not published).
 ANCHORS = [
@@ -62,12 +60,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args, argv if argv is not None else sys.argv[1:])
-    except CtcasrError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_main(parse_args, run, argv)
 
 
 def build_lm(split, out: Path) -> Path | None:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ctcasr.errors import CtcasrError
 from ctcasr.utils import atomic_dir
-from recipes.common import download_tarball, find_corpus, hardware
+from recipes.common import AUGMENT, download_tarball, find_corpus, hardware, run_main
 from recipes.fsdd.prepare import URL, describe, prepare
 
 HERE = Path(__file__).parent
@@ -32,7 +32,6 @@ TRAIN_SETTINGS = dict(
     model=dict(conv_filters=256, conv_kernel=11, conv_stride=2, rnn_units=192, rnn_layers=3,
                dropout=0.1),
 )
-AUGMENT = dict(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.3, snr_db=(10.0, 30.0))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -59,12 +58,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args, argv if argv is not None else sys.argv[1:])
-    except CtcasrError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_main(parse_args, run, argv)
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:

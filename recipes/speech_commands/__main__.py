@@ -13,13 +13,11 @@ from __future__ import annotations
 
 import argparse
 import shlex
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ctcasr.errors import CtcasrError
-from recipes.common import find_corpus, hardware
+from recipes.common import AUGMENT, CONV_BIGRU_3M, find_corpus, hardware, run_main
 from recipes.speech_commands.prepare import (
     CLASSES,
     COMMANDS,
@@ -39,10 +37,8 @@ TRAIN_SETTINGS = dict(
     batch_size=32,
     learning_rate=1.5e-3,
     patience=10,
-    model=dict(conv_filters=256, conv_kernel=11, conv_stride=2, rnn_units=256, rnn_layers=3,
-               dropout=0.15),
-)  # fmt: skip
-AUGMENT = dict(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.3, snr_db=(10.0, 30.0))
+    model=CONV_BIGRU_3M,
+)
 # 12-class anchors trained on the full 85k-clip training set (this corpus is the test subset).
 ANCHORS = [("BC-ResNet-8", 98.7), ("KWT-3", 98.7), ("MatchboxNet", 98.0),
            ("TensorFlow tutorial CNN", 87.6)]  # fmt: skip
@@ -127,12 +123,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = parse_args(argv)
-    try:
-        return run(args, argv if argv is not None else sys.argv[1:])
-    except CtcasrError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    return run_main(parse_args, run, argv)
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
