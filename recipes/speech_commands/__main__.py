@@ -159,6 +159,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+def result_extra(argv: list[str]) -> list[str]:
+    """The ``--extra`` manifests of this invocation, for the RESULTS page."""
+    return parse_args(argv).extra
+
+
 def write_results(path, argv, split, bundle, result, scores, train_minutes) -> None:
     from ctcasr.utils import atomic_write_text
     from recipes.report import plot_confusion, plot_training_curves
@@ -209,6 +214,8 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
             "## Training",
             "",
             f"- Hardware: {hardware()}",
+            "- Training data: the Speech Commands train speakers"
+            + "".join(f" + `{m}`" for m in result_extra(argv)),
             f"- Epochs run: {result.epochs_run}; best dev CER {result.best_dev_cer:.2%} at "
             f"epoch {result.best_epoch}; {train_minutes:.1f} min; median "
             f"{result.seconds_per_epoch:.1f} s per epoch; {result.parameters:,} parameters",
