@@ -11,10 +11,11 @@ from typing import Any
 __version__ = "0.1.0"
 
 # Bound eagerly so that the functions, not the same-named modules, are what ``ctcasr.train``,
-# ``ctcasr.transcribe`` and ``ctcasr.evaluate`` mean (as in whisper).
-from ctcasr.evaluate import evaluate
+# ``ctcasr.transcribe``, ``ctcasr.evaluate`` and ``ctcasr.tune`` mean (as in whisper).
+from ctcasr.evaluate import compare_decoders, evaluate
 from ctcasr.train import TrainConfig, train
 from ctcasr.transcribe import Transcriber, transcribe
+from ctcasr.tune import tune
 
 _LAZY = {
     "load_audio": "ctcasr.audio",
@@ -26,10 +27,25 @@ _LAZY = {
     "Bundle": "ctcasr.bundle",
     "load_bundle": "ctcasr.bundle",
     "greedy_decode": "ctcasr.decoding",
+    "Decoder": "ctcasr.decoding",
+    "Hypothesis": "ctcasr.decoding",
+    "create_decoder": "ctcasr.decoding",
+    "available_decoders": "ctcasr.decoding",
+    "build_lm": "ctcasr.lm",
     "CtcasrError": "ctcasr.errors",
 }
 
-__all__ = ["TrainConfig", "Transcriber", "__version__", "evaluate", "train", "transcribe", *_LAZY]
+__all__ = [
+    "TrainConfig",
+    "Transcriber",
+    "__version__",
+    "compare_decoders",
+    "evaluate",
+    "train",
+    "transcribe",
+    "tune",
+    *_LAZY,
+]
 
 
 def __getattr__(name: str) -> Any:
