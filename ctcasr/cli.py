@@ -86,40 +86,32 @@ DecoderSettingOption = Annotated[
 ]
 
 
-def _decoder_options(
-    *,
-    beam_width: int | None = None,
-    lm: Path | None = None,
-    alpha: float | None = None,
-    beta: float | None = None,
-    words: Path | None = None,
-    commands: Path | None = None,
-    threshold: float | None = None,
-    hotword: list[str] | None = None,
-    hotwords_file: Path | None = None,
-    hotword_weight: float | None = None,
-    settings: list[str] | None = None,
-) -> dict:
-    """Decoder keyword options from the flags that were given."""
+def _decoder_options(flags: dict) -> dict:
+    """Decoder keyword options from the decoder flags a command was given (its ``locals()``;
+    flags a command does not have count as not given)."""
     from ctcasr.decoding.hotwords import DEFAULT_HOTWORD_WEIGHT, parse_hotwords, read_hotwords
 
+    def path(name: str) -> str | None:
+        return str(flags[name]) if flags.get(name) else None
+
     options: dict = {
-        "beam_width": beam_width,
-        "lm": str(lm) if lm else None,
-        "alpha": alpha,
-        "beta": beta,
-        "unigrams": str(words) if words else None,
-        "commands": str(commands) if commands else None,
-        "threshold": threshold,
-        "hotword_weight": hotword_weight,
+        "beam_width": flags.get("beam_width"),
+        "lm": path("lm"),
+        "alpha": flags.get("alpha"),
+        "beta": flags.get("beta"),
+        "unigrams": path("words"),
+        "commands": path("commands"),
+        "threshold": flags.get("threshold"),
+        "hotword_weight": flags.get("hotword_weight"),
     }
-    weight = DEFAULT_HOTWORD_WEIGHT if hotword_weight is None else hotword_weight
-    entries = parse_hotwords(hotword or [], default_weight=weight)
-    if hotwords_file is not None:
-        entries += read_hotwords(hotwords_file, default_weight=weight)
+    weight = options["hotword_weight"]
+    weight = DEFAULT_HOTWORD_WEIGHT if weight is None else weight
+    entries = parse_hotwords(flags.get("hotword") or [], default_weight=weight)
+    if flags.get("hotwords_file") is not None:
+        entries += read_hotwords(flags["hotwords_file"], default_weight=weight)
     if entries:
         options["hotwords"] = entries
-    for item in settings or []:
+    for item in flags.get("option") or []:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             _fail(f"--option must be KEY=VALUE, got {item!r}")
@@ -198,19 +190,7 @@ def transcribe(
 
     if nbest < 1:
         _fail(f"--nbest must be at least 1, got {nbest}")
-    options = _decoder_options(
-        beam_width=beam_width,
-        lm=lm,
-        alpha=alpha,
-        beta=beta,
-        words=words,
-        commands=commands,
-        threshold=threshold,
-        hotword=hotword,
-        hotwords_file=hotwords_file,
-        hotword_weight=hotword_weight,
-        settings=option,
-    )
+    options = _decoder_options(locals())
     bundle = load_bundle(model)
     _check_alphabet(alphabet, bundle)
     transcriber = Transcriber(
@@ -368,19 +348,7 @@ def evaluate(
     from ctcasr.evaluate import compare_decoders
     from ctcasr.evaluate import evaluate as run_evaluation
 
-    options = _decoder_options(
-        beam_width=beam_width,
-        lm=lm,
-        alpha=alpha,
-        beta=beta,
-        words=words,
-        commands=commands,
-        threshold=threshold,
-        hotword=hotword,
-        hotwords_file=hotwords_file,
-        hotword_weight=hotword_weight,
-        settings=option,
-    )
+    options = _decoder_options(locals())
     if decoder and len(decoder) > 1:
         results = compare_decoders(manifest, decoder, model, decoder_options=options, worst=worst)
     else:
@@ -470,9 +438,7 @@ def tune(
     """
     from ctcasr.tune import tune as run_tune
 
-    options = _decoder_options(
-        beam_width=beam_width, lm=lm, words=words, hotword=hotword, hotwords_file=hotwords_file
-    )
+    options = _decoder_options(locals())
     result = run_tune(
         manifest,
         model,

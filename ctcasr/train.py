@@ -406,12 +406,34 @@ def batches_per_epoch(lengths: list[int], boundaries: list[int], batch_size: int
     return max(1, int(sum(math.ceil(c / batch_size) for c in counts)))
 
 
+def ctc_loss_fn(model, model_config: ModelConfig, blank: int):
+    """Per-utterance CTC losses of a training-mode forward pass: the one loss every train step
+    (single device or replicated) minimises."""
+    from ctcasr.utils import import_tensorflow
+
+    tf = import_tensorflow()
+    stride = model_config.conv_stride
+
+    def ctc_losses(feats, feat_lens, labels, label_lens):
+        log_probs = model([feats, feat_lens], training=True)
+        return tf.nn.ctc_loss(
+            labels=labels,
+            logits=log_probs,
+            label_length=label_lens,
+            logit_length=(feat_lens + stride - 1) // stride,
+            logits_time_major=False,
+            blank_index=blank,
+        )
+
+    return ctc_losses
+
+
 def make_train_step(model, optimizer, model_config: ModelConfig, blank: int):
     """A compiled step: forward, mean CTC loss over the batch, clipped Adam update."""
     from ctcasr.utils import import_tensorflow
 
     tf = import_tensorflow()
-    stride = model_config.conv_stride
+    ctc_losses = ctc_loss_fn(model, model_config, blank)
     dim = model_config.num_features
 
     @tf.function(
@@ -425,16 +447,7 @@ def make_train_step(model, optimizer, model_config: ModelConfig, blank: int):
     )
     def train_step(feats, feat_lens, labels, label_lens):
         with tf.GradientTape() as tape:
-            log_probs = model([feats, feat_lens], training=True)
-            losses = tf.nn.ctc_loss(
-                labels=labels,
-                logits=log_probs,
-                label_length=label_lens,
-                logit_length=(feat_lens + stride - 1) // stride,
-                logits_time_major=False,
-                blank_index=blank,
-            )
-            loss = tf.reduce_mean(losses)
+            loss = tf.reduce_mean(ctc_losses(feats, feat_lens, labels, label_lens))
         grads = tape.gradient(loss, model.trainable_variables)
         optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
         return loss
@@ -650,7 +663,7 @@ class Distributed:
         from ctcasr.utils import import_tensorflow
 
         tf = import_tensorflow()
-        stride = model_config.conv_stride
+        ctc_losses = ctc_loss_fn(model, model_config, blank)
         strategy = self.strategy
         total_op = tf.distribute.ReduceOp.SUM
 
@@ -658,15 +671,7 @@ class Distributed:
             ctx = tf.distribute.get_replica_context()
             global_batch = ctx.all_reduce(total_op, tf.reduce_sum(weights))
             with tf.GradientTape() as tape:
-                log_probs = model([feats, feat_lens], training=True)
-                losses = tf.nn.ctc_loss(
-                    labels=labels,
-                    logits=log_probs,
-                    label_length=label_lens,
-                    logit_length=(feat_lens + stride - 1) // stride,
-                    logits_time_major=False,
-                    blank_index=blank,
-                )
+                losses = ctc_losses(feats, feat_lens, labels, label_lens)
                 loss = tf.reduce_sum(losses * weights) / global_batch
             grads = tape.gradient(loss, model.trainable_variables)
             # Keras sums the gradients over replicas, then the optimizer clips and updates.
