@@ -20,6 +20,7 @@ from ctcasr.errors import CtcasrError
 CONV_BIGRU_3M = dict(conv_filters=256, conv_kernel=11, conv_stride=2, rnn_units=256,
                      rnn_layers=3, dropout=0.15)  # fmt: skip
 AUGMENT = dict(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.3, snr_db=(10.0, 30.0))
+TRAIN_3M = dict(epochs=40, batch_size=32, learning_rate=1.5e-3, patience=10, model=CONV_BIGRU_3M)
 
 
 def run_main(

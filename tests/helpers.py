@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from ctcasr.manifest import ManifestEntry, write_manifest
-from ctcasr.text import number_to_words
+from ctcasr.text import Alphabet, number_to_words
 
 TINY_MODEL = dict(conv_filters=32, conv_kernel=5, conv_stride=2, rnn_units=32, rnn_layers=1,
                   dropout=0.0)
@@ -30,3 +32,19 @@ def fsdd_entries(fsdd_dir: Path, indices: range, speakers=("george", "jackson"))
 def write_fsdd_manifest(path: Path, fsdd_dir: Path, indices: range, **kwargs) -> Path:
     write_manifest(path, fsdd_entries(fsdd_dir, indices, **kwargs))
     return path
+
+
+def spec_frames(spec: str, peak: float = 0.9, alphabet: Alphabet | None = None) -> np.ndarray:
+    """Log-probabilities for one frame per character of ``spec``; ``_`` is the blank.
+
+    Each frame gives ``peak`` to its symbol and spreads the rest evenly over the other classes.
+    """
+    alphabet = alphabet or Alphabet()
+    num = alphabet.num_classes
+    rows = []
+    for char in spec:
+        index = alphabet.blank_index if char == "_" else alphabet.encode(char)[0]
+        probs = np.full(num, (1.0 - peak) / (num - 1))
+        probs[index] = peak
+        rows.append(probs)
+    return np.log(np.array(rows, dtype=np.float64).reshape(-1, num))

@@ -12,6 +12,7 @@ from ctcasr.decoding.beam import BeamDecoder, prefix_beam_search
 from ctcasr.decoding.greedy import GreedyDecoder
 from ctcasr.errors import ConfigError, LogProbError
 from ctcasr.text import Alphabet
+from tests.helpers import spec_frames
 
 ALPHABET = Alphabet()
 V = ALPHABET.num_classes  # 29
@@ -20,18 +21,7 @@ INF = float("inf")
 
 
 def frames(spec: str, peak: float = 0.9, alphabet: Alphabet = ALPHABET) -> np.ndarray:
-    """Log-probabilities for one frame per character of ``spec``; ``_`` is the blank.
-
-    Each frame gives ``peak`` to its symbol and spreads the rest evenly over the other classes.
-    """
-    num = alphabet.num_classes
-    rows = []
-    for char in spec:
-        index = alphabet.blank_index if char == "_" else alphabet.encode(char)[0]
-        probs = np.full(num, (1.0 - peak) / (num - 1))
-        probs[index] = peak
-        rows.append(probs)
-    return np.log(np.array(rows, dtype=np.float64).reshape(-1, num))
+    return spec_frames(spec, peak, alphabet)
 
 
 def mixed_frame(weights: dict[str, float], alphabet: Alphabet = ALPHABET) -> np.ndarray:

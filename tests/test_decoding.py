@@ -7,6 +7,7 @@ import pytest
 
 from ctcasr.decoding import greedy_decode, greedy_decode_batch, greedy_path
 from ctcasr.text import Alphabet
+from tests.helpers import spec_frames
 
 ALPHABET = Alphabet()
 V = ALPHABET.num_classes  # 29
@@ -15,17 +16,7 @@ assert (V, BLANK) == (29, 28)
 
 
 def frames(spec: str, peak: float = 0.9) -> np.ndarray:
-    """Log-probabilities for one frame per character of ``spec``; ``_`` is the blank.
-
-    Each frame gives ``peak`` to its symbol and spreads the rest evenly over the other classes.
-    """
-    rows = []
-    for char in spec:
-        index = BLANK if char == "_" else ALPHABET.encode(char)[0]
-        probs = np.full(V, (1.0 - peak) / (V - 1))
-        probs[index] = peak
-        rows.append(probs)
-    return np.log(np.array(rows, dtype=np.float64).reshape(-1, V))
+    return spec_frames(spec, peak, ALPHABET)
 
 
 def one_hot(spec: str) -> np.ndarray:

@@ -12,6 +12,7 @@ from ctcasr.decoding.align import forced_align
 from ctcasr.decoding.grammar import CommandTrie, GrammarDecoder, prepare_commands, read_commands
 from ctcasr.errors import ConfigError
 from ctcasr.text import Alphabet
+from tests.helpers import spec_frames
 
 ALPHABET = Alphabet()
 V = ALPHABET.num_classes  # 29
@@ -22,17 +23,7 @@ COMMANDS = ["yes", "no", "stop", "go", "left", "right", "turn left", "turn right
 
 
 def frames(spec: str, peak: float = 0.9) -> np.ndarray:
-    """Log-probabilities for one frame per character of ``spec``; ``_`` is the blank.
-
-    Each frame gives ``peak`` to its symbol and spreads the rest evenly over the other classes.
-    """
-    rows = []
-    for char in spec:
-        index = BLANK if char == "_" else ALPHABET.encode(char)[0]
-        probs = np.full(V, (1.0 - peak) / (V - 1))
-        probs[index] = peak
-        rows.append(probs)
-    return np.log(np.array(rows, dtype=np.float64).reshape(-1, V))
+    return spec_frames(spec, peak, ALPHABET)
 
 
 def random_log_probs(rng: np.random.Generator, num_frames: int, num: int = V, scale=2.0):

@@ -18,18 +18,12 @@ from pathlib import Path
 
 from ctcasr.errors import CtcasrError
 from recipes.an4.prepare import URL, describe, lm_corpus, prepare
-from recipes.common import AUGMENT, CONV_BIGRU_3M, download_tarball, find_corpus, hardware, run_main
+from recipes.common import AUGMENT, TRAIN_3M, download_tarball, find_corpus, hardware, run_main
 
 HERE = Path(__file__).parent
 
 # Chosen on dev only. The 3.2 M-parameter shape is the reference model.
-TRAIN_SETTINGS = dict(
-    epochs=40,
-    batch_size=32,
-    learning_rate=1.5e-3,
-    patience=10,
-    model=CONV_BIGRU_3M,
-)
+TRAIN_SETTINGS = TRAIN_3M
 
 # Published AN4 test results (WER, CER in %; None where not published).
 ANCHORS = [

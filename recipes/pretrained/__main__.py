@@ -20,17 +20,11 @@ from pathlib import Path
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import write_manifest
 from recipes.common import AUGMENT as COMMON_AUGMENT
-from recipes.common import CONV_BIGRU_3M, hardware, run_main
+from recipes.common import TRAIN_3M, hardware, run_main
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
-TRAIN_SETTINGS = dict(
-    epochs=40,
-    batch_size=32,
-    learning_rate=1.5e-3,
-    patience=8,
-    model=CONV_BIGRU_3M,
-)
+TRAIN_SETTINGS = {**TRAIN_3M, "patience": 8}
 # More and harder noise than the single-corpus recipes: this model meets the most conditions.
 AUGMENT = {**COMMON_AUGMENT, "noise_prob": 0.4, "snr_db": (5.0, 30.0)}
 MAX_BUNDLE_MB = 15.0

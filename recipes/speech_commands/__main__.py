@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from recipes.common import AUGMENT, CONV_BIGRU_3M, find_corpus, hardware, run_main
+from recipes.common import AUGMENT, TRAIN_3M, find_corpus, hardware, run_main
 from recipes.speech_commands.prepare import (
     CLASSES,
     COMMANDS,
@@ -32,13 +32,7 @@ from recipes.speech_commands.prepare import (
 )
 
 HERE = Path(__file__).parent
-TRAIN_SETTINGS = dict(
-    epochs=40,
-    batch_size=32,
-    learning_rate=1.5e-3,
-    patience=10,
-    model=CONV_BIGRU_3M,
-)
+TRAIN_SETTINGS = TRAIN_3M
 # 12-class anchors trained on the full 85k-clip training set (this corpus is the test subset).
 ANCHORS = [("BC-ResNet-8", 98.7), ("KWT-3", 98.7), ("MatchboxNet", 98.0),
            ("TensorFlow tutorial CNN", 87.6)]  # fmt: skip
