@@ -263,6 +263,10 @@ def train(
     speed: Annotated[
         str | None, typer.Option(help="Speed-perturbation factors, e.g. 0.9,1.0,1.1.")
     ] = None,
+    init_from: Annotated[
+        Path | None,
+        typer.Option(help="Start from this model bundle's weights (same architecture)."),
+    ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
     strategy: Annotated[
         str | None,
@@ -290,6 +294,7 @@ def train(
         "seed": seed,
         "alphabet": str(alphabet) if alphabet else None,
         "strategy": strategy,
+        "init_from": str(init_from) if init_from else None,
     }
     if config is not None:
         cfg = TrainConfig.from_file(config, **overrides)

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ctcasr.data import AugmentConfig, EpochSource, bucket_boundaries, load_corpus, make_dataset
-from ctcasr.errors import ConfigError, CtcasrError
+from ctcasr.errors import BundleError, ConfigError, CtcasrError
 from ctcasr.features import FrontendConfig, num_frames
 from ctcasr.manifest import read_manifest
 from ctcasr.model import ModelConfig, output_lengths
@@ -69,6 +69,9 @@ class TrainConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     metadata: dict[str, Any] = field(default_factory=dict)  # copied into the bundle
     strategy: str = "default"  # one of STRATEGIES: how training is spread over devices
+    # A bundle whose weights start training (fine-tuning, or a curriculum's second stage).
+    # It must have the same alphabet, frontend and architecture; a resumed checkpoint wins.
+    init_from: str | None = None
 
     def __post_init__(self) -> None:
         if isinstance(self.train_manifests, (str, os.PathLike)):
@@ -115,7 +118,7 @@ class TrainConfig:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot parse config ({exc})") from None
         base = path.parent
-        for key in ("train_manifests", "dev_manifest", "output_dir", "alphabet"):
+        for key in ("train_manifests", "dev_manifest", "output_dir", "alphabet", "init_from"):
             value = data.get(key)
             if isinstance(value, list):
                 data[key] = [str(base / v) for v in value]
@@ -192,12 +195,19 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         model_config = ModelConfig(
             num_features=frontend.num_features, num_classes=alphabet.num_classes, **config.model
         )
+        init = (
+            _init_bundle(config.init_from, alphabet, frontend, model_config)
+            if config.init_from
+            else None
+        )
         corpus, dev = _load_corpora(config, alphabet, model_config)
-        return alphabet, model_config, corpus, dev
+        return alphabet, model_config, corpus, dev, init
 
     # Under multiworker a failure on one worker stops all of them instead of leaving the
     # others waiting for it in the first collective.
-    alphabet, model_config, corpus, dev = setup() if dist is None else dist.everywhere(setup)
+    alphabet, model_config, corpus, dev, init = (
+        setup() if dist is None else dist.everywhere(setup)
+    )
     if verbose and dist is not None:
         print(f"strategy: {dist.describe()}")
     if verbose:
@@ -238,6 +248,13 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
             if verbose:
                 print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
             return restored
+        if init is not None:
+            try:
+                model.load_weights(str(init.weights_path))
+            except Exception as exc:
+                raise BundleError(f"{init.weights_path}: cannot load weights ({exc})") from None
+            if verbose:
+                print(f"initialised from {init.path}")
         if is_chief:
             text = json.dumps(config.to_dict(), indent=2) + "\n"
             atomic_write_text(out / "train_config.json", text)
@@ -351,6 +368,24 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         train_utterances=len(corpus),
         dropped_utterances=corpus.dropped,
     )
+
+
+def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelConfig):
+    """The bundle to start from, refused early if its weights could not fit this model."""
+    from ctcasr.bundle import load_bundle
+
+    bundle = load_bundle(path)
+    if bundle.alphabet.labels != alphabet.labels:
+        raise ConfigError(f"init_from {path}: its alphabet differs from the training alphabet")
+    if bundle.frontend != frontend:
+        raise ConfigError(f"init_from {path}: its frontend settings differ from this run's")
+    theirs, ours = asdict(bundle.model_config), asdict(model_config)
+    theirs.pop("dropout"), ours.pop("dropout")  # a training setting; the weights fit either way
+    if theirs != ours:
+        diff = ", ".join(f"{k} {v} there, {ours[k]} here"
+                         for k, v in theirs.items() if v != ours[k])  # fmt: skip
+        raise ConfigError(f"init_from {path}: different architecture ({diff})")
+    return bundle
 
 
 def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelConfig):

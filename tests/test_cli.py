@@ -109,6 +109,19 @@ def test_train_command_with_config_file(fsdd_dir, tmp_path):
     assert info.exit_code == 0 and '"rnn_units": 32' in info.output
     assert train_m.exists()
 
+    # Fine-tuning from that model; a model that is not there is one line, before any training.
+    again = runner.invoke(app, ["train", "--config", str(tmp_path / "cfg.toml"), "-o",
+                                str(tmp_path / "tuned"), "--init-from", str(out / "model"), "-q"])
+    assert again.exit_code == 0, again.output
+    config = json.loads((tmp_path / "tuned" / "train_config.json").read_text())
+    assert config["init_from"] == str(out / "model")
+    missing = ctcasr("train", str(train_m), "-o", str(tmp_path / "x"), "--init-from",
+                     str(tmp_path / "nothing"))
+    assert missing.returncode == 1
+    assert missing.stderr.strip() == f"error: {tmp_path / 'nothing'}: model bundle not found " \
+        "(expected a directory)"
+    assert not (tmp_path / "x" / "checkpoints").exists()
+
 
 def test_train_without_inputs_fails_cleanly():
     result = ctcasr("train")

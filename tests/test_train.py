@@ -23,8 +23,8 @@ def _config(tmp_path, fsdd_dir, epochs, **kwargs):
     return TrainConfig(
         train_manifests=[str(train_m)], dev_manifest=str(dev_m),
         output_dir=str(tmp_path / "run"), epochs=epochs, batch_size=16,
-        model=TINY_MODEL, tensorboard=True, seed=7,
-        augment=AugmentConfig(speed_factors=(0.9, 1.0, 1.1)), **kwargs,
+        model=TINY_MODEL, tensorboard=True,
+        augment=AugmentConfig(speed_factors=(0.9, 1.0, 1.1)), **{"seed": 7, **kwargs},
     )
 
 
@@ -111,3 +111,34 @@ def test_same_seed_same_weights_and_resume_matches(tmp_path, fsdd_dir):
     for wa, wb in zip(weights(tmp_path / "a" / "run"), weights(tmp_path / "b" / "run"),
                       strict=True):
         np.testing.assert_allclose(wa, wb, rtol=0, atol=1e-6)
+
+
+def test_init_from_bundle(tmp_path, fsdd_dir):
+    """Fine-tuning starts from a bundle's weights; a bundle whose weights cannot fit is refused
+    before any data is read."""
+    first = train(_config(tmp_path / "a", fsdd_dir, epochs=1), verbose=0)
+    start = load_bundle(first.bundle_path).keras_model().get_weights()
+
+    def conv_kernel(run_dir):
+        with np.load(run_dir / CHECKPOINTS / "epoch-0001" / "weights.npz") as data:
+            return data["arr_0"]
+
+    # With a vanishing learning rate the trainable weights stay where the bundle put them.
+    tuned = _config(tmp_path / "b", fsdd_dir, epochs=1, seed=8, learning_rate=1e-12,
+                    init_from=first.bundle_path)  # fmt: skip
+    train(tuned, verbose=0)
+    np.testing.assert_allclose(conv_kernel(tmp_path / "b" / "run"), start[0], atol=1e-6)
+    fresh = _config(tmp_path / "c", fsdd_dir, epochs=1, seed=8, learning_rate=1e-12)
+    train(fresh, verbose=0)
+    assert np.abs(conv_kernel(tmp_path / "c" / "run") - start[0]).max() > 1e-3
+
+    wider = _config(tmp_path / "d", fsdd_dir, epochs=1, init_from=first.bundle_path)
+    wider.model = {**TINY_MODEL, "rnn_units": TINY_MODEL["rnn_units"] * 2}
+    expected = r"different architecture \(rnn_units 32 there, 64 here\)"
+    with pytest.raises(ConfigError, match=expected):
+        train(wider, verbose=0)
+    (tmp_path / "letters.txt").write_text("\n".join(" abcdefghijklmnopqrstuvwxyz") + "\n")
+    other = _config(tmp_path / "e", fsdd_dir, epochs=1, init_from=first.bundle_path,
+                    alphabet=str(tmp_path / "letters.txt"))  # fmt: skip
+    with pytest.raises(ConfigError, match="alphabet differs"):
+        train(other, verbose=0)

@@ -38,6 +38,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="exp/pretrained", help="work directory")
     p.add_argument("--synthetic", type=int, default=20000, help="synthetic clips [20000]")
     p.add_argument("--epochs", type=int, default=TRAIN_SETTINGS["epochs"])
+    p.add_argument("--init-from", help="start from this bundle's weights (same architecture), "
+                   "e.g. exp/speech_commands/train/model from recipes.speech_commands")  # fmt: skip
     p.add_argument("--strategy", default="default", help="tf.distribute strategy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
@@ -96,6 +98,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         output_dir=str(out / "train"),
         seed=args.seed,
         strategy=args.strategy,
+        init_from=args.init_from,
         augment={**AUGMENT, "noise_dir": str(data / "noise")},
         metadata={"recipe": "recipes/pretrained",
                   "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS"},
