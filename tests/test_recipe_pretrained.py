@@ -1,0 +1,63 @@
+"""The bundled-model report: targets are judged in the right direction, the warm start's own
+training time is counted, and the page and model card carry the numbers and licences."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from ctcasr.evaluate import Evaluation
+from ctcasr.metrics import error_report
+from ctcasr.train import EpochLog, TrainResult
+from ctcasr.tune import Trial, TuneResult
+from recipes.pretrained.__main__ import Report
+from recipes.speech_commands.__main__ import CommandScores
+from recipes.speech_commands.prepare import CLASSES
+
+LOG = "epoch,loss,dev_wer,dev_cer,learning_rate,seconds\n1,9.0,0.5,0.2,0.001,300\n" \
+      "2,4.0,0.3,0.1,0.001,360\n"  # fmt: skip
+
+
+def _evaluation(decoder, refs, hyps):
+    return Evaluation(error_report(refs, hyps), refs, hyps, [f"u{i}" for i in range(len(refs))],
+                      [], decoder=decoder)  # fmt: skip
+
+
+def test_report_page_and_model_card(tmp_path):
+    run, init = tmp_path / "train", tmp_path / "init"
+    for folder in (run / "model", init / "model"):
+        folder.mkdir(parents=True)
+    (run / "log.csv").write_text(LOG)
+    (init / "log.csv").write_text(LOG.replace(",300\n", ",600\n"))  # 16 min of its own
+    history = [EpochLog(1, 9.0, 0.5, 0.2, 0.001, 300.0), EpochLog(2, 4.0, 0.3, 0.1, 0.001, 360.0)]
+    result = TrainResult(str(run / "model"), 2, 2, 0.1, 0.3, 3_226_653, history, 900.0, 25041, [])
+    an4_refs = ["a b c", "one two", "x y z w", "n o"]
+    an4 = [_evaluation("greedy", an4_refs, ["a b d", "one two", "x y z", "n o"]),
+           _evaluation("kenlm", an4_refs, [*an4_refs[:3], "n a"])]  # fmt: skip
+    fsdd = [_evaluation("greedy", ["seven"] * 100, ["seven"] * 99 + ["one"])] * 2
+    tuned = TuneResult("kenlm", Trial({"alpha": 0.5}, 0.1, 0.05), Trial({"alpha": 1}, 0.2, 0.1))
+    matrix = [[1 if i == j else 0 for j in range(len(CLASSES))] for i in range(len(CLASSES))]
+    commands = CommandScores(0.95, 0.9, 0.88, matrix, 0.85, 60, [("cat", "bed")])
+    split = SimpleNamespace(test=[SimpleNamespace(audio_filepath=f"u{i}", speaker=f"s{i % 2}")
+                                  for i in range(4)])  # fmt: skip
+    report = Report(["--epochs", "2"], result, tuned, an4, fsdd, commands, 13.4,
+                    str(init / "model"), split)  # fmt: skip
+
+    page = "\n".join(report.page(tmp_path))
+    # AN4 kenlm: 1 word wrong of 11 = 9.09% > 7% -> missed; FSDD 99% -> met; unseen 85% -> missed
+    assert "| AN4 test WER, tuned KenLM | <= 7% | 9.09% | **no** |" in page
+    assert "| FSDD test digit accuracy | >= 99% | 99.00% | yes |" in page
+    assert "| Speech Commands ten-command accuracy, grammar | >= 92% | 95.00% | yes |" in page
+    assert "| unseen words through a command list | >= 90% | 85.00% | **no** |" in page
+    assert "| Kaldi GMM tri3 SAT (published) | 5.95% |  |" in page
+    assert "cat -> bed" in page
+    assert "11 min, median 330 s per epoch" in page  # this stage: 660 s
+    assert "2 epochs and 16 min of its own training (total 27 min)" in page
+    assert "python -m recipes.speech_commands" in page
+    assert "python -m recipes.pretrained --epochs 2" in page
+    for png in ("training_curves.png", "confusion_matrix.png", "per_speaker_wer.png"):
+        assert (tmp_path / png).stat().st_size > 5000 and f"]({png})" in page
+
+    card = report.model_card()
+    assert "3,226,653 parameters; 13.4 MB with its LM" in card
+    assert "CC BY-SA 4.0" in card and "CC BY 4.0" in card and "CMU AN4 terms" in card
+    assert "FSDD test digit accuracy 99.00%" in card
