@@ -3,6 +3,7 @@
     bundle.json          format version, front-end, model and decoder settings, training summary
     alphabet.txt         the output symbols (blank implicit, last)
     model.weights.h5     Keras weights
+    model.onnx           optional: the same model for onnxruntime (``ctcasr export``)
 
 :func:`load_bundle` needs nothing else, and :func:`save_bundle` writes the whole directory
 under a temporary name and renames it into place, so a kill never leaves half a bundle.
@@ -27,6 +28,7 @@ BUNDLE_VERSION = 1
 CONFIG_FILE = "bundle.json"
 ALPHABET_FILE = "alphabet.txt"
 WEIGHTS_FILE = "model.weights.h5"
+ONNX_FILE = "model.onnx"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 DEFAULT_MODEL = "default"
 
@@ -44,6 +46,12 @@ class Bundle:
     @property
     def weights_path(self) -> Path:
         return self.path / WEIGHTS_FILE
+
+    @property
+    def onnx_path(self) -> Path | None:
+        """The exported ONNX graph, if the bundle has one."""
+        path = self.path / ONNX_FILE
+        return path if path.is_file() else None
 
     def keras_model(self):  # -> keras.Model
         """The Keras model with the bundle's weights (imports TensorFlow on first call)."""

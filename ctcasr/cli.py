@@ -178,6 +178,11 @@ def transcribe(
     max_duration: Annotated[
         float | None, typer.Option(help="Refuse files longer than this many seconds.")
     ] = None,
+    backend: Annotated[
+        str,
+        typer.Option(help="Acoustic model runtime: auto (ONNX when the bundle has it), onnx, "
+                     "keras (TensorFlow)."),
+    ] = "auto",
 ) -> None:
     """Transcribe audio files; prints PATH<TAB>TEXT per file (or JSON Lines with --json).
 
@@ -200,6 +205,7 @@ def transcribe(
         max_duration=max_duration,
         decoder_options=options,
         nbest=nbest,
+        backend=backend,
     )
     failures = 0
     for result in transcriber.transcribe_batch([str(f) for f in files]):
@@ -498,6 +504,21 @@ def lm_build(
 
 
 @app.command()
+def export(
+    model: Annotated[str, typer.Argument(help="Model bundle directory (or a bundled name).")],
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write here instead of the bundle.")
+    ] = None,
+) -> None:
+    """Export the acoustic model to ONNX (BUNDLE/model.onnx): transcription then runs on
+    onnxruntime and never imports TensorFlow."""
+    from ctcasr.export import export_onnx
+
+    path = export_onnx(model, output)
+    typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
+
+
+@app.command()
 def info(model: ModelOption = None) -> None:
     """Describe a model bundle: front end, sizes, alphabet, training summary."""
     from ctcasr.bundle import load_bundle
@@ -508,6 +529,8 @@ def info(model: ModelOption = None) -> None:
     typer.echo(f"model:     {json.dumps(bundle.model_config.to_dict())}")
     typer.echo(f"alphabet:  {''.join(bundle.alphabet.labels)!r} (+ blank)")
     typer.echo(f"decoder:   {json.dumps(bundle.decoder)}")
+    onnx = bundle.onnx_path
+    typer.echo(f"runtime:   {'onnxruntime (model.onnx)' if onnx else 'TensorFlow (no model.onnx)'}")
     if bundle.metadata:
         typer.echo(f"metadata:  {json.dumps(bundle.metadata)}")
 

@@ -7,10 +7,12 @@ for an utterance does not depend on what it was batched with.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 import numpy as np
 
 from ctcasr.bundle import Bundle
+from ctcasr.errors import BundleError, ConfigError
 from ctcasr.model import ModelConfig, output_lengths
 
 
@@ -24,24 +26,20 @@ def pad_batch(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
     return batch, lengths
 
 
+BACKENDS = ("auto", "onnx", "keras")
+
+
 class LogProbRunner:
-    """Runs a Keras acoustic model over feature matrices in length-sorted padded batches."""
+    """Runs an acoustic model over feature matrices in length-sorted padded batches."""
 
-    def __init__(self, keras_model, model_config: ModelConfig, batch_size: int = 32) -> None:
-        from ctcasr.utils import import_tensorflow
+    backend = "none"
 
-        tf = import_tensorflow()
+    def __init__(self, model_config: ModelConfig, batch_size: int = 32) -> None:
         self.model_config = model_config
         self.batch_size = batch_size
-        dim = model_config.num_features
-        self._predict = tf.function(
-            lambda feats, lens: keras_model([feats, lens], training=False),
-            input_signature=[
-                tf.TensorSpec([None, None, dim], tf.float32),
-                tf.TensorSpec([None], tf.int32),
-            ],
-            reduce_retracing=True,
-        )
+
+    def _run(self, batch: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
 
     def __call__(self, features: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Log-probabilities ``[T'_i, num_classes]`` for each feature matrix, in input order."""
@@ -56,13 +54,76 @@ class LogProbRunner:
         for start in range(0, len(order), self.batch_size):
             idx = order[start : start + self.batch_size]
             batch, lengths = pad_batch([features[i] for i in idx])
-            out = self._predict(batch, lengths).numpy()
+            out = self._run(batch, lengths)
             out_lens = output_lengths(lengths, self.model_config)
             for row, i in enumerate(idx):
                 results[i] = out[row, : out_lens[row]]
         return results  # type: ignore[return-value]
 
 
+class KerasRunner(LogProbRunner):
+    """The Keras model under a traced ``tf.function``; TensorFlow loads here."""
+
+    backend = "keras"
+
+    def __init__(self, keras_model, model_config: ModelConfig, batch_size: int = 32) -> None:
+        from ctcasr.utils import import_tensorflow
+
+        super().__init__(model_config, batch_size)
+        tf = import_tensorflow()
+        dim = model_config.num_features
+        self._predict = tf.function(
+            lambda feats, lens: keras_model([feats, lens], training=False),
+            input_signature=[
+                tf.TensorSpec([None, None, dim], tf.float32),
+                tf.TensorSpec([None], tf.int32),
+            ],
+            reduce_retracing=True,
+        )
+
+    def _run(self, batch: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        return self._predict(batch, lengths).numpy()
+
+
+class OnnxRunner(LogProbRunner):
+    """The exported graph on onnxruntime: no TensorFlow, a fraction of the start-up time."""
+
+    backend = "onnx"
+
+    def __init__(self, onnx_path: Path, model_config: ModelConfig, batch_size: int = 32) -> None:
+        super().__init__(model_config, batch_size)
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            raise BundleError("running an ONNX model needs onnxruntime: pip install "
+                              "onnxruntime") from None  # fmt: skip
+        options = ort.SessionOptions()
+        options.log_severity_level = 3  # warnings about unused initialisers are not the user's
+        try:
+            self._session = ort.InferenceSession(
+                str(onnx_path), options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:  # onnxruntime raises its own untyped errors
+            raise BundleError(f"{onnx_path}: cannot load ONNX model ({exc})") from None
+
+    def _run(self, batch: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+        (out,) = self._session.run(["log_probs"], {"features": batch, "lengths": lengths})
+        return out
+
+
 def keras_runner(bundle: Bundle, batch_size: int = 32) -> LogProbRunner:
     """The bundle's Keras model as a runner; TensorFlow loads here."""
-    return LogProbRunner(bundle.keras_model(), bundle.model_config, batch_size)
+    return KerasRunner(bundle.keras_model(), bundle.model_config, batch_size)
+
+
+def load_runner(bundle: Bundle, backend: str = "auto", batch_size: int = 32) -> LogProbRunner:
+    """``auto`` takes the bundle's ONNX graph when it has one, else the Keras model."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    onnx_path = bundle.onnx_path
+    if backend == "onnx" or (backend == "auto" and onnx_path is not None):
+        if onnx_path is None:
+            raise BundleError(f"{bundle.path}: no model.onnx in the bundle (run: ctcasr export "
+                              f"{bundle.path})")  # fmt: skip
+        return OnnxRunner(onnx_path, bundle.model_config, batch_size)
+    return keras_runner(bundle, batch_size)

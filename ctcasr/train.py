@@ -182,7 +182,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     from ctcasr.decoding import greedy_decode
     from ctcasr.metrics import error_report
     from ctcasr.model import build_model, count_parameters
-    from ctcasr.runtime import LogProbRunner
+    from ctcasr.runtime import KerasRunner
 
     is_chief = dist is None or dist.is_chief
     out = Path(config.output_dir)
@@ -272,7 +272,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         train_step = dist.train_step(model, optimizer, model_config, alphabet.blank_index)
 
     source = EpochSource(corpus, frontend, config.augment, config.seed)
-    runner = LogProbRunner(model, model_config, batch_size=64)
+    runner = KerasRunner(model, model_config, batch_size=64)
     tb = (
         tf.summary.create_file_writer(str(out / "tensorboard"))
         if config.tensorboard and is_chief

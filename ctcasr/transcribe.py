@@ -65,6 +65,7 @@ class Transcriber:
         *,
         decoder_options: Mapping[str, Any] | None = None,
         nbest: int = 1,
+        backend: str = "auto",
     ) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.decoder = decoder or self.bundle.decoder.get("name", "greedy")
@@ -75,14 +76,15 @@ class Transcriber:
         self.nbest = nbest
         self.batch_size = batch_size
         self.max_duration = max_duration
+        self.backend = backend
         self._model = None
 
     @property
     def acoustic_model(self):
         if self._model is None:
-            from ctcasr.runtime import keras_runner
+            from ctcasr.runtime import load_runner
 
-            self._model = keras_runner(self.bundle, batch_size=self.batch_size)
+            self._model = load_runner(self.bundle, self.backend, batch_size=self.batch_size)
         return self._model
 
     def transcribe(self, source: Source, sample_rate: int | None = None) -> Transcript:

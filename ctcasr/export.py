@@ -1,0 +1,120 @@
+"""ONNX export of the acoustic model, so transcription can run on onnxruntime without TensorFlow.
+
+The graph is written from the trained weights op by op rather than traced: every layer of the
+model has an exact standard ONNX counterpart, and ONNX's own ``GRU`` (with ``sequence_lens``
+and ``linear_before_reset``, which is Keras's ``reset_after``) runs as one fused kernel instead
+of a traced while-loop. Batch norm is folded into the convolution.
+
+Graph: ``features [B, T, F]`` float32 and ``lengths [B]`` int32 in, ``log_probs [B, T', V]``
+out, with ``T' = ceil(T / stride)``; batch and time axes are dynamic.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ctcasr.bundle import ONNX_FILE, Bundle, load_bundle
+from ctcasr.errors import BundleError
+from ctcasr.utils import atomic_path
+
+OPSET = 17
+
+
+def onnx_graph(bundle: Bundle):  # -> onnx.ModelProto
+    """The bundle's acoustic model as an ONNX model (TensorFlow loads to read the weights)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+
+    cfg = bundle.model_config
+    layers = {layer.name: layer for layer in bundle.keras_model().layers}
+    init: list[onnx.TensorProto] = []
+    nodes: list[onnx.NodeProto] = []
+
+    def const(name: str, value: np.ndarray) -> str:
+        init.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
+        return name
+
+    def node(op: str, inputs: list[str], output: str, **attrs) -> str:
+        nodes.append(helper.make_node(op, inputs, [output], name=output, **attrs))
+        return output
+
+    # Conv1D (no bias) + batch norm (inference statistics), folded: W' = W * s, b' = beta - m s.
+    (kernel,) = layers["conv"].get_weights()  # [k, F, C]
+    gamma, beta, mean, var = layers["conv_bn"].get_weights()
+    scale = gamma / np.sqrt(var + layers["conv_bn"].epsilon)
+    weight = (kernel * scale).transpose(2, 1, 0).astype(np.float32)  # [C, F, k]
+    bias = (beta - mean * scale).astype(np.float32)
+    k, stride = cfg.conv_kernel, cfg.conv_stride
+    x = node("Transpose", ["features"], "features_nct", perm=[0, 2, 1])
+    x = node("Conv", [x, const("conv_w", weight), const("conv_b", bias)], "conv",
+             kernel_shape=[k], strides=[stride], pads=[k // 2, (k - 1) // 2])  # fmt: skip
+    x = node("Clip", [x, const("zero", np.float32(0)), const("twenty", np.float32(20))], "relu")
+    x = node("Transpose", [x], "relu_tbc", perm=[2, 0, 1])  # time-major for the GRUs
+
+    # Frames after the strided convolution: ceil(length / stride).
+    s = const("stride", np.int32(stride))
+    n = node("Add", ["lengths", const("stride_m1", np.int32(stride - 1))], "len_plus")
+    out_len = node("Div", [n, s], "out_lengths")
+
+    units = cfg.rnn_units
+    for i in range(1, cfg.rnn_layers + 1):
+        bi = layers[f"bigru_{i}"]
+        w, r, b = [], [], []
+        for cell in (bi.forward_layer.cell, bi.backward_layer.cell):
+            kern, rec, bias2 = (v.numpy() for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
+            w.append(kern.T)  # Keras gate order z, r, h is ONNX's too
+            r.append(rec.T)
+            b.append(np.concatenate([bias2[0], bias2[1]]))  # input bias, recurrent bias
+        y = node(
+            "GRU",
+            [x, const(f"gru{i}_w", np.stack(w).astype(np.float32)),
+             const(f"gru{i}_r", np.stack(r).astype(np.float32)),
+             const(f"gru{i}_b", np.stack(b).astype(np.float32)), out_len],
+            f"gru{i}_y", hidden_size=units, direction="bidirectional", linear_before_reset=1,
+        )  # fmt: skip
+        # Y is [T, 2, B, H]; concatenate the directions: [T, B, 2H] (forward first, as Keras).
+        y = node("Transpose", [y], f"gru{i}_tbdh", perm=[0, 2, 1, 3])
+        x = node("Reshape", [y, const(f"gru{i}_shape", np.array([0, 0, 2 * units]))],
+                 f"gru{i}_out")  # fmt: skip
+
+    dense_w, dense_b = layers["logits"].get_weights()
+    x = node("MatMul", [x, const("logits_w", dense_w.astype(np.float32))], "logits_mm")
+    x = node("Add", [x, const("logits_b", dense_b.astype(np.float32))], "logits")
+    x = node("LogSoftmax", [x], "log_probs_tbv", axis=-1)
+    node("Transpose", [x], "log_probs", perm=[1, 0, 2])
+
+    graph = helper.make_graph(
+        nodes,
+        "ctcasr",
+        [helper.make_tensor_value_info("features", TensorProto.FLOAT,
+                                       ["batch", "time", cfg.num_features]),
+         helper.make_tensor_value_info("lengths", TensorProto.INT32, ["batch"])],
+        [helper.make_tensor_value_info("log_probs", TensorProto.FLOAT,
+                                       ["batch", "frames", cfg.num_classes])],
+        initializer=init,
+    )  # fmt: skip
+    model = helper.make_model(
+        graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="ctcasr"
+    )
+    model.ir_version = 8  # readable by every onnxruntime since 1.14
+    onnx.checker.check_model(model)
+    return model
+
+
+def export_onnx(
+    bundle: str | os.PathLike[str] | Bundle | None, output: str | os.PathLike[str] | None = None
+) -> Path:
+    """Write ``model.onnx`` into the bundle (or to ``output``) atomically and return its path."""
+    try:
+        import onnx  # noqa: F401
+    except ImportError:
+        raise BundleError("exporting needs the onnx package: pip install onnx") from None
+    b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    path = Path(output) if output is not None else b.path / ONNX_FILE
+    data = onnx_graph(b).SerializeToString()
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(data)
+    return path

@@ -1,0 +1,83 @@
+"""ONNX export: the exported graph agrees with Keras on real audio, and transcription with it
+never loads TensorFlow."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from ctcasr.bundle import load_bundle
+from ctcasr.cli import app
+from ctcasr.errors import BundleError
+from ctcasr.features import featurize
+from ctcasr.runtime import KerasRunner, OnnxRunner, load_runner
+from ctcasr.transcribe import Transcriber
+
+pytestmark = pytest.mark.slow
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+CLIPS = [str(EXAMPLES / f"{w}.wav") for w in ("seven", "three", "zero")]
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """A copy of the bundled model with its ONNX export beside the Keras weights."""
+    folder = tmp_path_factory.mktemp("bundle") / "model"
+    shutil.copytree(load_bundle().path, folder)
+    (folder / "model.onnx").unlink(missing_ok=True)
+    result = CliRunner().invoke(app, ["export", str(folder)])
+    assert result.exit_code == 0, result.output
+    assert "wrote" in result.output and (folder / "model.onnx").stat().st_size > 100_000
+    return folder
+
+
+def test_onnx_matches_keras_on_real_audio(exported, fsdd_dir, an4_dir):
+    bundle = load_bundle(exported)
+    files = sorted((an4_dir / "wav" / "an4test_clstk").glob("*/*.flac"))[:24]
+    files += sorted(fsdd_dir.glob("*_0.flac"))[:8]
+    feats = [featurize(f, bundle.frontend) for f in files]
+    # Batches of mixed lengths: padding must not leak into either backend's results.
+    keras_out = KerasRunner(bundle.keras_model(), bundle.model_config, batch_size=8)(feats)
+    onnx_out = OnnxRunner(bundle.onnx_path, bundle.model_config, batch_size=8)(feats)
+    for k, o in zip(keras_out, onnx_out, strict=True):
+        assert k.shape == o.shape
+        assert np.abs(k - o).max() <= 1e-4
+    # Batched or alone, the ONNX result is the same.
+    alone = OnnxRunner(bundle.onnx_path, bundle.model_config, batch_size=1)(feats[:4])
+    for a, o in zip(alone, onnx_out[:4], strict=True):
+        np.testing.assert_allclose(a, o, atol=1e-5)
+
+
+def test_transcribe_with_onnx_never_imports_tensorflow(exported):
+    code = (
+        "import sys, json\n"
+        "from ctcasr.transcribe import Transcriber\n"
+        f"t = Transcriber({str(exported)!r})\n"
+        f"texts = [r.text for r in t.transcribe_batch({CLIPS!r})]\n"
+        "print(json.dumps([texts, t.acoustic_model.backend, 'tensorflow' in sys.modules]))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    texts, backend, tf_loaded = __import__("json").loads(out.stdout.strip().splitlines()[-1])
+    assert backend == "onnx" and tf_loaded is False
+    keras_texts = [r.text for r in Transcriber(exported, backend="keras").transcribe_batch(CLIPS)]
+    assert texts == keras_texts
+
+
+def test_backend_errors_are_one_line(exported, tmp_path):
+    plain = tmp_path / "plain"
+    shutil.copytree(exported, plain)
+    (plain / "model.onnx").unlink()
+    with pytest.raises(BundleError, match=r"no model\.onnx in the bundle \(run: ctcasr export"):
+        load_runner(load_bundle(plain), "onnx")
+    assert load_runner(load_bundle(plain)).backend == "keras"  # auto falls back
+    (plain / "model.onnx").write_bytes(b"not a protobuf")
+    result = CliRunner().invoke(app, ["transcribe", "--model", str(plain), CLIPS[0]])
+    assert result.exit_code != 0
+    assert "model.onnx: cannot load ONNX model" in str(result.exception)
+    with pytest.raises(Exception, match="unknown backend 'tpu'"):
+        load_runner(load_bundle(plain), "tpu")
