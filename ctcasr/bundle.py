@@ -3,7 +3,9 @@
     bundle.json          format version, front-end, model and decoder settings, training summary
     alphabet.txt         the output symbols (blank implicit, last)
     model.weights.h5     Keras weights
-    model.onnx           optional: the same model for onnxruntime (``ctcasr export``)
+    model.onnx           the same model for onnxruntime (``ctcasr export``); a bundle needs
+                         at least one of the two, and a Keras model is rebuilt from the graph
+                         when the weights file is absent
 
 :func:`load_bundle` needs nothing else, and :func:`save_bundle` writes the whole directory
 under a temporary name and renames it into place, so a kill never leaves half a bundle.
@@ -59,6 +61,12 @@ class Bundle:
             from ctcasr.model import build_model
 
             model = build_model(self.model_config)
+            if not self.weights_path.is_file() and self.onnx_path is not None:
+                from ctcasr.export import load_onnx_weights
+
+                load_onnx_weights(model, self.onnx_path, self.model_config)
+                self._keras_model = model
+                return model
             try:
                 model.load_weights(str(self.weights_path))
             except Exception as exc:
@@ -113,8 +121,8 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
             f"{path}: front end makes {frontend.num_features} features "
             f"but the model expects {model_config.num_features}"
         )
-    if not (path / WEIGHTS_FILE).is_file():
-        raise BundleError(f"{path}: weights file {WEIGHTS_FILE} missing")
+    if not (path / WEIGHTS_FILE).is_file() and not (path / ONNX_FILE).is_file():
+        raise BundleError(f"{path}: weights missing (neither {WEIGHTS_FILE} nor {ONNX_FILE})")
     return Bundle(
         path=path,
         frontend=frontend,

@@ -509,12 +509,17 @@ def export(
     output: Annotated[
         Path | None, typer.Option("--output", "-o", help="Write here instead of the bundle.")
     ] = None,
+    drop_keras: Annotated[
+        bool,
+        typer.Option(help="Then delete the Keras weights (checked first); training and export "
+                     "rebuild the Keras model from the graph."),
+    ] = False,
 ) -> None:
     """Export the acoustic model to ONNX (BUNDLE/model.onnx): transcription then runs on
     onnxruntime and never imports TensorFlow."""
     from ctcasr.export import export_onnx
 
-    path = export_onnx(model, output)
+    path = export_onnx(model, output, drop_keras=drop_keras)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
 

@@ -104,17 +104,79 @@ def onnx_graph(bundle: Bundle):  # -> onnx.ModelProto
     return model
 
 
+def load_onnx_weights(keras_model, onnx_path: Path, model_config) -> None:
+    """Give a freshly built Keras model the weights of an exported graph.
+
+    This is what lets a bundle ship only ``model.onnx`` and still be fine-tuned or re-exported.
+    The folded batch norm comes back as an identity norm whose offset is the folded bias, so
+    the rebuilt model computes what the graph computes.
+    """
+    import onnx
+    from onnx import numpy_helper
+
+    try:
+        graph = onnx.load(str(onnx_path)).graph
+    except Exception as exc:  # protobuf's decode errors are not one type
+        raise BundleError(f"{onnx_path}: cannot read ONNX model ({exc})") from None
+    w = {t.name: numpy_helper.to_array(t) for t in graph.initializer}
+    try:
+        layers = {layer.name: layer for layer in keras_model.layers}
+        layers["conv"].set_weights([w["conv_w"].transpose(2, 1, 0)])
+        bn = layers["conv_bn"]
+        channels = w["conv_b"].shape[0]
+        one = np.ones(channels, np.float32)
+        bn.set_weights([one, w["conv_b"], np.zeros(channels, np.float32), one - bn.epsilon])
+        for i in range(1, model_config.rnn_layers + 1):
+            bi = layers[f"bigru_{i}"]
+            for d, cell in enumerate((bi.forward_layer.cell, bi.backward_layer.cell)):
+                cell.kernel.assign(w[f"gru{i}_w"][d].T)
+                cell.recurrent_kernel.assign(w[f"gru{i}_r"][d].T)
+                cell.bias.assign(w[f"gru{i}_b"][d].reshape(2, -1))
+        layers["logits"].set_weights([w["logits_w"], w["logits_b"]])
+    except (KeyError, ValueError) as exc:
+        raise BundleError(f"{onnx_path}: graph does not fit the bundle's model ({exc})") from None
+
+
 def export_onnx(
-    bundle: str | os.PathLike[str] | Bundle | None, output: str | os.PathLike[str] | None = None
+    bundle: str | os.PathLike[str] | Bundle | None,
+    output: str | os.PathLike[str] | None = None,
+    drop_keras: bool = False,
 ) -> Path:
-    """Write ``model.onnx`` into the bundle (or to ``output``) atomically and return its path."""
+    """Write ``model.onnx`` into the bundle (or to ``output``) atomically and return its path.
+
+    ``drop_keras`` then deletes the bundle's Keras weights, halving its size, but only after
+    the written graph has been checked against the Keras model: nothing is lost on failure.
+    """
     try:
         import onnx  # noqa: F401
     except ImportError:
         raise BundleError("exporting needs the onnx package: pip install onnx") from None
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
+    if drop_keras and output is not None:
+        raise BundleError("drop_keras needs the graph written into the bundle, not elsewhere")
     path = Path(output) if output is not None else b.path / ONNX_FILE
     data = onnx_graph(b).SerializeToString()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)
+    if drop_keras and b.weights_path.is_file():
+        diff = check_export(b, path)
+        if diff > PARITY_TOLERANCE:
+            raise BundleError(f"{path}: differs from the Keras model by {diff:.2g}; kept both")
+        b.weights_path.unlink()
     return path
+
+
+PARITY_TOLERANCE = 1e-4
+
+
+def check_export(bundle: Bundle, onnx_path: Path, seed: int = 0) -> float:
+    """Largest log-probability difference between Keras and the graph on a padded batch of
+    random feature matrices (two lengths, so masking is exercised)."""
+    from ctcasr.runtime import KerasRunner, OnnxRunner
+
+    rng = np.random.default_rng(seed)
+    dim = bundle.model_config.num_features
+    feats = [rng.standard_normal((n, dim)).astype(np.float32) for n in (173, 96)]
+    keras_out = KerasRunner(bundle.keras_model(), bundle.model_config)(feats)
+    onnx_out = OnnxRunner(onnx_path, bundle.model_config)(feats)
+    return max(float(np.abs(k - o).max()) for k, o in zip(keras_out, onnx_out, strict=True))

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 from ctcasr.data import AugmentConfig, EpochSource, bucket_boundaries, load_corpus, make_dataset
-from ctcasr.errors import BundleError, ConfigError, CtcasrError
+from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.features import FrontendConfig, num_frames
 from ctcasr.manifest import read_manifest
 from ctcasr.model import ModelConfig, output_lengths
@@ -249,10 +249,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
                 print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
             return restored
         if init is not None:
-            try:
-                model.load_weights(str(init.weights_path))
-            except Exception as exc:
-                raise BundleError(f"{init.weights_path}: cannot load weights ({exc})") from None
+            model.set_weights(init.keras_model().get_weights())
             if verbose:
                 print(f"initialised from {init.path}")
         if is_chief:
