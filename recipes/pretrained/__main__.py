@@ -81,8 +81,9 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from ctcasr.bundle import load_bundle
+    from ctcasr.bundle import WEIGHTS_FILE, load_bundle
     from ctcasr.evaluate import compare_decoders
+    from ctcasr.export import PARITY_TOLERANCE, check_export, export_onnx
     from ctcasr.lm import build_lm
     from ctcasr.train import TrainConfig, train
     from ctcasr.tune import tune
@@ -114,7 +115,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     an4 = compare_decoders(out / "data" / "an4" / "test.jsonl", ["greedy", "kenlm"], bundle_dir)
     fsdd = compare_decoders(out / "data" / "fsdd" / "test.jsonl", ["greedy", "kenlm"], bundle_dir)
     commands = score_commands(bundle_dir, out / "data" / "speech_commands")
-    size_mb = sum(p.stat().st_size for p in bundle_dir.iterdir()) / 1e6
+    # What ships is the ONNX graph (checked against the Keras weights), the LM and the
+    # settings; the Keras model is rebuilt from the graph when someone fine-tunes it.
+    onnx_path = export_onnx(bundle_dir)
+    if (diff := check_export(load_bundle(bundle_dir), onnx_path)) > PARITY_TOLERANCE:
+        raise CtcasrError(f"{onnx_path}: differs from the Keras model by {diff:.2g}")
+    shipped = [p for p in bundle_dir.iterdir() if p.name != WEIGHTS_FILE]
+    size_mb = sum(p.stat().st_size for p in shipped) / 1e6
     report = Report(argv, result, tuned, an4, fsdd, commands, size_mb, args.init_from,
                     prepared["splits"]["an4"])  # type: ignore[index]  # fmt: skip
     lines = report.page(Path(args.results).parent)
@@ -127,7 +134,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
         target = REPO / "ctcasr" / "pretrained" / "default"
         with atomic_dir(target) as tmp:
-            shutil.copytree(bundle_dir, tmp, dirs_exist_ok=True)
+            for path in shipped:
+                shutil.copy2(path, tmp / path.name)
             (tmp / "MODEL_CARD.md").write_text(report.model_card(), encoding="utf-8")
         load_bundle(target)
         print(f"installed as {target}")
@@ -164,8 +172,8 @@ class Report:
         minutes = sum(h.seconds for h in r.history) / 60
         lines = [
             f"- Hardware: {hardware()}",
-            f"- {r.parameters:,} parameters; bundle {self.size_mb:.1f} MB with its LM "
-            f"(limit {MAX_BUNDLE_MB:.0f} MB)",
+            f"- {r.parameters:,} parameters; shipped bundle {self.size_mb:.1f} MB: ONNX graph "
+            f"and LM (limit {MAX_BUNDLE_MB:.0f} MB)",
             f"- This stage: {r.train_utterances} utterances, {r.epochs_run} epochs (best "
             f"{r.best_epoch}), {minutes:.0f} min, median {r.seconds_per_epoch:.0f} s per epoch, "
             f"peak RSS {r.peak_rss_mb:.0f} MB",
@@ -290,6 +298,8 @@ class Report:
             "- Conv1D (256, kernel 11, stride 2) + batch norm, 3 BiGRU layers of 256, dense to 28",
             f"  characters + CTC blank; {r.parameters:,} parameters; {self.size_mb:.1f} MB "
             "with its LM.",
+            "- Shipped as `model.onnx` (runs on onnxruntime, no TensorFlow); `ctcasr train",
+            "  --init-from` rebuilds the Keras model from it for fine-tuning.",
             "- Decoder: `kenlm` with a 3-gram over the training transcripts and digit strings,",
             f"  tuned on AN4 dev ({self.tuned.summary()}).",
             *self.training_lines(),
