@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -155,13 +156,26 @@ def _check_alphabet(path: Path | None, bundle) -> None:
 
 @app.command()
 def transcribe(
-    files: Annotated[list[Path], typer.Argument(help="Audio files (wav, flac, ogg, mp3).")],
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Audio files (wav, flac, ogg, mp3, ...), directories (searched "
+                       "recursively), glob patterns, .jsonl manifests, or - to read paths "
+                       "from stdin.", show_default=False),
+    ],
     model: ModelOption = None,
     decoder: DecoderOption = None,
     nbest: Annotated[int, typer.Option(help="Hypotheses to report per file.")] = 1,
-    as_json: Annotated[
-        bool, typer.Option("--json", help="JSON Lines: text, confidence, n-best, word timings.")
-    ] = False,
+    output_format: Annotated[
+        list[str] | None,
+        typer.Option("--format", "-f", help="txt, tsv, json, jsonl, srt or vtt; repeat it "
+                     "with --output-dir to write several."),
+    ] = None,
+    output_dir: Annotated[
+        Path | None,
+        typer.Option("--output-dir", "-o", help="Write <name>.<format> per input here "
+                     "instead of printing."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Same as --format jsonl.")] = False,
     beam_width: BeamWidthOption = None,
     lm: LmOption = None,
     alpha: AlphaOption = None,
@@ -175,26 +189,61 @@ def transcribe(
     alphabet: AlphabetOption = None,
     option: DecoderSettingOption = None,
     batch_size: Annotated[int, typer.Option(help="Utterances per acoustic-model batch.")] = 32,
+    jobs: Annotated[
+        int, typer.Option("--jobs", "-j", help="Processes reading audio and decoding.")
+    ] = 1,
     max_duration: Annotated[
         float | None, typer.Option(help="Refuse files longer than this many seconds.")
     ] = None,
+    split_longer_than: Annotated[
+        float, typer.Option(help="Cut files longer than this (seconds) at silences; 0: never.")
+    ] = 30.0,
+    max_segment: Annotated[float, typer.Option(help="Longest piece of a cut file (s).")] = 20.0,
     backend: Annotated[
         str,
         typer.Option(help="Acoustic model runtime: auto (ONNX when the bundle has it), onnx, "
                      "keras (TensorFlow)."),
     ] = "auto",
+    progress: Annotated[
+        bool | None,
+        typer.Option(help="Progress bar on stderr [default: when stdout is a terminal and "
+                     "there are 20 inputs or more]."),
+    ] = None,
 ) -> None:
-    """Transcribe audio files; prints PATH<TAB>TEXT per file (or JSON Lines with --json).
+    """Transcribe audio; prints PATH<TAB>TEXT per input unless --format/--output-dir say else.
 
     The decoder and its settings default to those stored in the model bundle (see `tune`).
-    Unreadable files are reported on stderr, one line each, and the others still transcribed.
-    The exit code is 1 if any file failed.
+    Unreadable inputs are reported on stderr, one line each, and the others still transcribed;
+    the exit code is 0 only when every input succeeded.
     """
     from ctcasr.bundle import load_bundle
+    from ctcasr.inputs import expand_inputs
+    from ctcasr.outputs import FORMATS, STDOUT_TSV_HEADER, OutputDir, stdout_text
+    from ctcasr.segment import SplitConfig
     from ctcasr.transcribe import Failure, Transcriber
 
     if nbest < 1:
         _fail(f"--nbest must be at least 1, got {nbest}")
+    if jobs < 1:
+        _fail(f"--jobs must be at least 1, got {jobs}")
+    formats = list(output_format or []) + (["jsonl"] if as_json else [])
+    if bad := [f for f in formats if f not in FORMATS]:
+        _fail(f"unknown --format {bad[0]!r}; choose from: {', '.join(FORMATS)}")
+    try:
+        split = SplitConfig(long_after=split_longer_than, max_segment=max_segment,
+                            min_segment=min(1.0, max_segment / 2)) if split_longer_than else None
+    except ValueError as exc:
+        _fail(f"bad splitting settings: {exc}")
+    found = expand_inputs(inputs)
+    files = found.files
+    if not files and not found.problems:
+        _fail("no audio inputs given")
+    writer = OutputDir(output_dir, formats or ["txt"]) if output_dir is not None else None
+    fmt = formats[0] if formats else "default"
+    if writer is None and len(set(formats)) > 1:
+        _fail("several --format values need --output-dir")
+    if writer is None and fmt in ("srt", "vtt") and len(files) > 1:
+        _fail(f"--format {fmt} prints one file's subtitles; use --output-dir for {len(files)}")
     options = _decoder_options(locals())
     bundle = load_bundle(model)
     _check_alphabet(alphabet, bundle)
@@ -206,28 +255,56 @@ def transcribe(
         decoder_options=options,
         nbest=nbest,
         backend=backend,
+        split=split,
+        jobs=jobs,
     )
-    failures = 0
-    for result in transcriber.transcribe_batch([str(f) for f in files]):
-        if isinstance(result, Failure):
-            failures += 1
-            typer.echo(f"error: {result.error}", err=True)
-        elif as_json:
-            typer.echo(json.dumps(result.to_dict()))
-        else:
-            typer.echo(f"{result.source}\t{result.text}")
+    failures = len(found.problems)
+    for _, problem in found.problems:
+        typer.echo(f"error: {problem}", err=True)
+    if writer is None and fmt == "tsv":
+        typer.echo(STDOUT_TSV_HEADER)
+    collected: list[dict] = []
+    show = progress if progress is not None else sys.stdout.isatty() and len(files) >= 20
+    with transcriber, _progress_bar(show, len(files)) as advance:
+        for result in transcriber.transcribe_iter(files):
+            advance()
+            if isinstance(result, Failure):
+                failures += 1
+                typer.echo(f"error: {result.error}", err=True)
+                continue
             if result.rejected:
                 best = result.nbest[0]
-                typer.echo(
-                    f"{result.source}: rejected as out of grammar (closest {best.text!r}, "
-                    f"confidence {best.confidence:.2f})",
-                    err=True,
-                )
-            for rank, hyp in enumerate(result.nbest[1:], start=2):
-                typer.echo(f"  {rank}\t{hyp.text}\t{hyp.confidence:.3f}")
+                note = f"closest {best.text!r}, confidence {best.confidence:.2f}"
+                typer.echo(f"{result.source}: rejected as out of grammar ({note})", err=True)
+            if writer is not None:
+                _, note = writer.write(result)
+                if note:
+                    typer.echo(f"warning: {note}", err=True)
+            elif fmt == "json":
+                collected.append(result.to_dict())
+            else:
+                sys.stdout.write(stdout_text(result, fmt))
+                sys.stdout.flush()
+    if writer is None and fmt == "json":
+        typer.echo(json.dumps(collected, indent=2))
     if failures:
-        typer.echo(f"{failures} of {len(files)} file(s) failed", err=True)
+        total = len(files) + len(found.problems)
+        typer.echo(f"{failures} of {total} input(s) failed", err=True)
         raise typer.Exit(1)
+
+
+@contextlib.contextmanager
+def _progress_bar(show: bool, total: int):
+    """Yields a function to call once per finished input; a rich bar on stderr when shown."""
+    if not show:
+        yield lambda: None
+        return
+    from rich.console import Console
+    from rich.progress import Progress
+
+    with Progress(console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("transcribing", total=total)
+        yield lambda: bar.advance(task)
 
 
 @app.command()

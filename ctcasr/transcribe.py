@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,15 @@ import numpy as np
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.errors import CtcasrError
-from ctcasr.features import featurize
+from ctcasr.features import compute_features, featurize
+from ctcasr.segment import (
+    SplitConfig,
+    audio_duration,
+    is_silent,
+    split_stream,
+    stream_audio,
+    trim,
+)
 
 Source = str | os.PathLike[str] | np.ndarray
 
@@ -31,10 +40,12 @@ class Transcript:
     nbest: tuple[Hypothesis, ...] = ()
     rejected: bool = False
     decoder: str = "greedy"
+    model: str = ""
+    segments: tuple[Segment, ...] = ()  # long files: the pieces they were cut into
 
     def to_dict(self) -> dict[str, Any]:
         best = self.nbest[0].to_dict() if self.nbest else {}
-        return {
+        out = {
             "source": self.source,
             "text": self.text,
             "confidence": round(self.confidence, 4),
@@ -42,9 +53,23 @@ class Transcript:
             "rejected": self.rejected,
             "duration": self.duration,
             "decoder": self.decoder,
+            "model": self.model,
             "words": best.get("words", []),
             "nbest": [h.to_dict() for h in self.nbest],
         }
+        if self.segments:
+            out["segments"] = [asdict(s) for s in self.segments]
+        return out
+
+
+@dataclass(frozen=True)
+class Segment:
+    """A stretch of a long file decoded on its own; times in seconds from the file's start."""
+
+    start: float
+    end: float
+    text: str
+    confidence: float
 
 
 @dataclass(frozen=True)
@@ -66,6 +91,9 @@ class Transcriber:
         decoder_options: Mapping[str, Any] | None = None,
         nbest: int = 1,
         backend: str = "auto",
+        split: SplitConfig | None = SplitConfig(),  # None: never split long files
+        jobs: int = 1,  # processes reading audio and decoding
+        chunk_size: int = 512,  # inputs read, run and decoded together
     ) -> None:
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.decoder = decoder or self.bundle.decoder.get("name", "greedy")
@@ -77,7 +105,11 @@ class Transcriber:
         self.batch_size = batch_size
         self.max_duration = max_duration
         self.backend = backend
+        self.split = split
+        self.jobs = jobs
+        self.chunk_size = max(1, chunk_size)
         self._model = None
+        self._pool = None
 
     @property
     def acoustic_model(self):
@@ -98,41 +130,163 @@ class Transcriber:
         self, sources: Sequence[Source], sample_rate: int | None = None
     ) -> list[Transcript | Failure]:
         """Transcribe what can be read and report the rest; order follows ``sources``."""
+        return list(self.transcribe_iter(sources, sample_rate))
+
+    def transcribe_iter(
+        self, sources: Iterable[Source], sample_rate: int | None = None
+    ) -> Iterator[Transcript | Failure]:
+        """Results in input order as they are ready, working through ``sources`` a chunk at a
+        time, so thousands of files take the memory of one chunk."""
+        chunk: list[Source] = []
+        for source in sources:
+            chunk.append(source)
+            if len(chunk) >= self.chunk_size:
+                yield from self._transcribe_chunk(chunk, sample_rate)
+                chunk = []
+        if chunk:
+            yield from self._transcribe_chunk(chunk, sample_rate)
+
+    def _transcribe_chunk(
+        self, sources: Sequence[Source], sample_rate: int | None
+    ) -> list[Transcript | Failure]:
         results: list[Transcript | Failure | None] = [None] * len(sources)
-        feats: list[np.ndarray] = []
-        todo: list[int] = []
+        todo = [i for i, s in enumerate(sources) if not self._is_long(s)]
         frontend = self.bundle.frontend
-        for i, source in enumerate(sources):
-            try:
-                feats.append(
-                    featurize(
-                        source, frontend, sample_rate=sample_rate, max_duration=self.max_duration
-                    )
-                )
-                todo.append(i)
-            except CtcasrError as exc:
-                results[i] = Failure(_name(source), str(exc))
+        load = functools.partial(_features_or_error, frontend=frontend, sample_rate=sample_rate,
+                                 max_duration=self.max_duration)  # fmt: skip
+        pool = self._workers()
+        loaded = (pool.map(load, [sources[i] for i in todo], chunksize=8) if pool
+                  else map(load, [sources[i] for i in todo]))  # fmt: skip
+        feats: list[np.ndarray] = []
+        ok: list[int] = []
+        for i, got in zip(todo, loaded, strict=True):
+            if isinstance(got, str):
+                results[i] = Failure(_name(sources[i]), got)
+            else:
+                feats.append(got)
+                ok.append(i)
         log_probs = self.acoustic_model(feats)
-        for i, feat, lp in zip(todo, feats, log_probs, strict=True):
-            duration = round(feat.shape[0] * frontend.hop_ms / 1000, 3)
-            results[i] = self.decode(lp, _name(sources[i]), duration)
+        jobs = [(lp, _name(sources[i]), round(f.shape[0] * frontend.hop_ms / 1000, 3))
+                for i, f, lp in zip(ok, feats, log_probs, strict=True)]  # fmt: skip
+        decoded = pool.map(_decode_in_worker, jobs, chunksize=8) if pool else (
+            self.decode(*job) for job in jobs)  # fmt: skip
+        for i, t in zip(ok, decoded, strict=True):
+            results[i] = t
+        for i, source in enumerate(sources):
+            if results[i] is None:  # long files: split, decoded piece by piece
+                results[i] = self._transcribe_long(source, sample_rate)
         return results  # type: ignore[return-value]
+
+    def _workers(self):
+        """A process pool for reading audio and decoding when ``jobs > 1`` (made on first use;
+        spawned, not forked: the parent may already run onnxruntime or TensorFlow threads)."""
+        if self.jobs <= 1:
+            return None
+        if self._pool is None:
+            import multiprocessing as mp
+            from concurrent.futures import ProcessPoolExecutor
+
+            self._pool = ProcessPoolExecutor(
+                self.jobs, mp.get_context("spawn"), initializer=_init_worker,
+                initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest),
+            )  # fmt: skip
+        return self._pool
+
+    def close(self) -> None:
+        """Stop the worker processes, if any were started."""
+        if self._pool is not None:
+            self._pool.shutdown()
+            self._pool = None
+
+    def __enter__(self) -> Transcriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _is_long(self, source: Source) -> bool:
+        if self.split is None:
+            return False
+        if isinstance(source, np.ndarray):
+            return len(source) > self.split.long_after * self.bundle.frontend.sample_rate
+        seconds = audio_duration(source)
+        return seconds is not None and seconds > self.split.long_after
+
+    def _transcribe_long(self, source: Source, sample_rate: int | None) -> Transcript | Failure:
+        """Cut at silences, decode the pieces a batch at a time, stitch with file times."""
+        assert self.split is not None
+        rate = self.bundle.frontend.sample_rate
+        name = _name(source)
+        if isinstance(source, np.ndarray):
+            from ctcasr.audio import as_mono, resample
+
+            blocks: Any = [resample(as_mono(source), sample_rate or rate, rate)]
+        else:
+            if self.max_duration is not None and (audio_duration(source) or 0) > self.max_duration:
+                return Failure(name, f"{name}: {audio_duration(source):.1f} s is longer than the "
+                                     f"{self.max_duration:g} s limit")  # fmt: skip
+            blocks = stream_audio(source, rate, self.split.block_seconds)
+        pieces: list[tuple[float, float, Transcript]] = []
+        pending: list[tuple[float, np.ndarray]] = []
+        total = 0.0
+
+        def flush() -> None:
+            feats = [compute_features(x, self.bundle.frontend) for _, x in pending]
+            for (start, x), lp in zip(pending, self.acoustic_model(feats), strict=True):
+                seconds = len(x) / rate
+                pieces.append((start, seconds, self.decode(lp, name, round(seconds, 3))))
+            pending.clear()
+
+        try:
+            for start, samples in split_stream(blocks, rate, self.split):
+                total = start + len(samples) / rate
+                if not is_silent(samples):
+                    skip, voiced = trim(samples, rate, self.split)
+                    pending.append((start + skip / rate, voiced))
+                if len(pending) >= self.batch_size:
+                    flush()
+            flush()
+        except CtcasrError as exc:
+            return Failure(name, str(exc))
+        return _stitch(name, pieces, round(total, 3), self.decoder, str(self.bundle.path))
 
     def decode(self, log_probs: np.ndarray, source: str = "<array>", duration: float = 0.0):
         """Decode log-probabilities the acoustic model already produced."""
         hyps = self.decoder_impl.decode(log_probs, self.nbest)
-        best = hyps[0]
-        return Transcript(
-            source,
-            "" if best.rejected else best.text,
-            best.score,
-            best.confidence,
-            duration,
-            best.words,
-            tuple(hyps),
-            best.rejected,
-            self.decoder,
-        )
+        return _transcript(hyps, source, duration, self.decoder, str(self.bundle.path))
+
+
+def _transcript(
+    hyps: Sequence[Hypothesis], source: str, duration: float, decoder: str, model: str
+) -> Transcript:
+    best = hyps[0]
+    text = "" if best.rejected else best.text
+    return Transcript(source, text, best.score, best.confidence, duration, best.words,
+                      tuple(hyps), best.rejected, decoder, model)  # fmt: skip
+
+
+def _stitch(
+    name: str, pieces: list[tuple[float, float, Transcript]], duration: float, decoder: str,
+    model: str,
+) -> Transcript:
+    """One transcript from a long file's pieces: words shifted to file time, confidence the
+    character-weighted mean of the pieces', n-best only the best path (lists do not combine)."""
+    segments, words, texts, score = [], [], [], 0.0
+    weighted = chars = 0.0
+    for start, seconds, t in pieces:
+        segments.append(Segment(round(start, 3), round(start + seconds, 3), t.text,
+                                round(t.confidence, 4)))  # fmt: skip
+        words += [replace(w, start=w.start + start, end=w.end + start) for w in t.words]
+        score += t.score
+        if t.text:
+            texts.append(t.text)
+            weighted += t.confidence * len(t.text)
+            chars += len(t.text)
+    text = " ".join(texts)
+    confidence = weighted / chars if chars else 0.0
+    best = Hypothesis(text, score, confidence, tuple(words))
+    return Transcript(name, text, score, confidence, duration, tuple(words), (best,), False,
+                      decoder, model, tuple(segments))  # fmt: skip
 
 
 def transcribe(
@@ -166,3 +320,29 @@ def decoder_settings(
 
 def _name(source: Source) -> str:
     return "<array>" if isinstance(source, np.ndarray) else str(source)
+
+
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest: int) -> None:
+    bundle = load_bundle(bundle_path)
+    impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
+    _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)
+
+
+def _decode_in_worker(job: tuple[np.ndarray, str, float]) -> Transcript:
+    log_probs, source, duration = job
+    hyps = _WORKER["impl"].decode(log_probs, _WORKER["nbest"])
+    return _transcript(hyps, source, duration, _WORKER["decoder"], str(_WORKER["bundle"].path))
+
+
+def _features_or_error(
+    source: Source, frontend: Any, sample_rate: int | None, max_duration: float | None
+) -> np.ndarray | str:
+    """Features, or the one-line reason the input cannot be read (errors cross processes as
+    text)."""
+    try:
+        return featurize(source, frontend, sample_rate=sample_rate, max_duration=max_duration)
+    except CtcasrError as exc:
+        return str(exc)

@@ -61,7 +61,7 @@ def test_transcribe_goes_on_past_bad_files(fsdd_dir, tmp_path):
     for path, cause in [(missing, "not found"), (empty, "empty file"), (text, "not a recognised")]:
         (line,) = [e for e in errors if str(path) in e]
         assert cause in line
-    assert "3 of 4 file(s) failed" in result.stderr
+    assert "3 of 4 input(s) failed" in result.stderr
     assert "Traceback" not in result.stderr
 
 

@@ -1,0 +1,98 @@
+"""What ``ctcasr transcribe`` was given, expanded to a list of audio files.
+
+Arguments may be files, directories (searched recursively for audio extensions), glob
+patterns, JSON Lines manifests, or ``-`` for paths read from stdin, one per line. An argument
+that names nothing is not fatal: it becomes a failure reported with the other inputs.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import sys
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from ctcasr.audio import AUDIO_EXTENSIONS
+from ctcasr.errors import ManifestError
+from ctcasr.utils import read_lines
+
+MANIFEST_SUFFIXES = (".jsonl", ".json")
+GLOB_CHARS = frozenset("*?[")
+
+
+@dataclass
+class Inputs:
+    files: list[str] = field(default_factory=list)
+    problems: list[tuple[str, str]] = field(default_factory=list)  # (argument, one-line error)
+
+
+def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
+    """Files in the order given (directories and globs sorted), without duplicates."""
+    found = Inputs()
+    seen: set[str] = set()
+
+    def add(path: str) -> None:
+        if path not in seen:
+            seen.add(path)
+            found.files.append(path)
+
+    for arg in args:
+        if arg == "-":
+            stream = stdin if stdin is not None else sys.stdin
+            for line in stream:
+                if line.strip():
+                    add(line.strip())
+            continue
+        path = Path(arg)
+        if path.is_dir():
+            matches = sorted(p for p in path.rglob("*")
+                             if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())  # fmt: skip
+            if not matches:
+                found.problems.append((arg, f"{arg}: directory holds no audio files "
+                                            f"({', '.join(AUDIO_EXTENSIONS)})"))  # fmt: skip
+            for p in matches:
+                add(str(p))
+        elif path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
+            for audio, problem in manifest_audio(path):
+                if problem is not None:
+                    found.problems.append((arg, problem))
+                else:
+                    add(audio)
+        elif not path.exists() and GLOB_CHARS & set(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                found.problems.append((arg, f"{arg}: pattern matches no files"))
+            for m in matches:
+                if Path(m).is_file():
+                    add(m)
+        else:
+            add(arg)  # a missing or unreadable file is reported when it is loaded
+    return found
+
+
+def manifest_audio(path: Path) -> list[tuple[str, str | None]]:
+    """``(audio path, None)`` per good line and ``("", error)`` per bad one: transcription needs
+    only ``audio_filepath`` (relative paths are taken from the manifest's folder)."""
+    try:
+        lines = read_lines(path, "manifest", ManifestError)
+    except ManifestError as exc:
+        return [("", str(exc))]
+    out: list[tuple[str, str | None]] = []
+    for lineno, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            data = json.loads(line)
+        except json.JSONDecodeError as exc:
+            out.append(("", f"{path}:{lineno}: malformed JSON ({exc.msg} at column {exc.colno})"))
+            continue
+        audio = data.get("audio_filepath") if isinstance(data, dict) else None
+        if not isinstance(audio, str) or not audio:
+            out.append(("", f"{path}:{lineno}: no audio_filepath string"))
+            continue
+        full = Path(audio) if Path(audio).is_absolute() else path.parent / audio
+        out.append((str(full), None))
+    return out

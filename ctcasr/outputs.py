@@ -1,0 +1,144 @@
+"""Transcripts as text, TSV, JSON, JSON Lines, SRT and WebVTT.
+
+Subtitle cues come from the word timings: a cue closes at a pause, at a length a reader can
+take in at once, or after a few seconds, whichever comes first.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from ctcasr.errors import CtcasrError
+from ctcasr.transcribe import Transcript
+from ctcasr.utils import atomic_write_text
+
+FORMATS = ("txt", "tsv", "json", "jsonl", "srt", "vtt")
+
+
+@dataclass(frozen=True)
+class Cue:
+    start: float
+    end: float
+    text: str
+
+
+@dataclass(frozen=True)
+class CueRules:
+    max_chars: int = 42  # one subtitle line
+    max_seconds: float = 6.0
+    max_gap: float = 1.0  # a longer pause starts a new cue
+
+
+def cues(t: Transcript, rules: CueRules = CueRules()) -> list[Cue]:
+    """The transcript cut into subtitle cues; one cue over the whole input when it has text
+    but no word timings."""
+    if not t.words:
+        return [Cue(0.0, t.duration, t.text)] if t.text else []
+    out: list[Cue] = []
+    words = [t.words[0]]
+    for w in t.words[1:]:
+        text = " ".join(x.word for x in [*words, w])
+        if (
+            w.start - words[-1].end > rules.max_gap
+            or len(text) > rules.max_chars
+            or w.end - words[0].start > rules.max_seconds
+        ):
+            out.append(Cue(words[0].start, words[-1].end, " ".join(x.word for x in words)))
+            words = [w]
+        else:
+            words.append(w)
+    out.append(Cue(words[0].start, words[-1].end, " ".join(x.word for x in words)))
+    return out
+
+
+def timestamp(seconds: float, decimal: str = ",") -> str:
+    """``HH:MM:SS,mmm`` (SRT) or with ``decimal="."`` ``HH:MM:SS.mmm`` (WebVTT)."""
+    ms = max(0, round(seconds * 1000))
+    h, ms = divmod(ms, 3_600_000)
+    m, ms = divmod(ms, 60_000)
+    s, ms = divmod(ms, 1000)
+    return f"{h:02d}:{m:02d}:{s:02d}{decimal}{ms:03d}"
+
+
+def render(t: Transcript, fmt: str) -> str:
+    """One transcript as the whole content of a file in ``fmt``."""
+    if fmt == "txt":
+        return t.text + "\n"
+    if fmt == "tsv":
+        rows = ["start\tend\ttext"]
+        rows += [f"{c.start:.3f}\t{c.end:.3f}\t{c.text}" for c in cues(t)]
+        return "\n".join(rows) + "\n"
+    if fmt == "json":
+        return json.dumps(t.to_dict(), indent=2) + "\n"
+    if fmt == "jsonl":
+        return json.dumps(t.to_dict()) + "\n"
+    if fmt == "srt":
+        blocks = [
+            f"{i}\n{timestamp(c.start)} --> {timestamp(c.end)}\n{c.text}\n"
+            for i, c in enumerate(cues(t), start=1)
+        ]
+        return "\n".join(blocks)
+    if fmt == "vtt":
+        blocks = [f"{timestamp(c.start, '.')} --> {timestamp(c.end, '.')}\n{c.text}\n"
+                  for c in cues(t)]  # fmt: skip
+        return "WEBVTT\n\n" + "\n".join(blocks)
+    raise CtcasrError(f"unknown output format {fmt!r}; choose from: {', '.join(FORMATS)}")
+
+
+class OutputDir:
+    """Writes each transcript as ``<stem>.<format>`` files into one folder, atomically.
+
+    Two inputs with the same stem (``a/x.wav``, ``b/x.wav``) would overwrite each other, so the
+    second gets ``x.2.<format>`` and the clash is reported.
+    """
+
+    def __init__(self, folder: str | os.PathLike[str], formats: list[str]) -> None:
+        for fmt in formats:
+            if fmt not in FORMATS:
+                raise CtcasrError(f"unknown output format {fmt!r}; choose from: "
+                                  f"{', '.join(FORMATS)}")  # fmt: skip
+        self.folder = Path(folder)
+        self.formats = formats
+        self._stems: dict[str, str] = {}  # stem used -> source
+
+    def stem_for(self, source: str) -> tuple[str, str | None]:
+        """The output stem for ``source`` and, when it had to be renamed, a note saying so."""
+        stem = Path(source).stem if source != "<array>" else "array"
+        chosen, n = stem, 1
+        while chosen in self._stems and self._stems[chosen] != source:
+            n += 1
+            chosen = f"{stem}.{n}"
+        self._stems[chosen] = source
+        note = None if chosen == stem else f"{source}: written as {chosen}.* ({stem}.* is taken)"
+        return chosen, note
+
+    def write(self, t: Transcript) -> tuple[list[Path], str | None]:
+        stem, note = self.stem_for(t.source)
+        paths = []
+        for fmt in self.formats:
+            path = self.folder / f"{stem}.{fmt}"
+            atomic_write_text(path, render(t, fmt))
+            paths.append(path)
+        return paths, note
+
+
+STDOUT_TSV_HEADER = "source\tstart\tend\ttext"
+
+
+def stdout_text(t: Transcript, fmt: str) -> str:
+    """What one transcript adds to stdout when many share it: ``default`` is PATH<TAB>TEXT
+    plus any n-best lines; ``tsv`` adds a source column to the per-file rows; ``json`` is
+    handled by the caller (one array for all)."""
+    if fmt == "default":
+        lines = [f"{t.source}\t{t.text}"]
+        lines += [f"  {rank}\t{h.text}\t{h.confidence:.3f}"
+                  for rank, h in enumerate(t.nbest[1:], start=2)]  # fmt: skip
+        return "\n".join(lines) + "\n"
+    if fmt == "txt":
+        return t.text + "\n"
+    if fmt == "tsv":
+        return "".join(f"{t.source}\t{c.start:.3f}\t{c.end:.3f}\t{c.text}\n" for c in cues(t))
+    return render(t, fmt)

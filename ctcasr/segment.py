@@ -1,0 +1,140 @@
+"""Long recordings: read in blocks, cut at silences, never held whole in memory.
+
+The model was trained on utterances of seconds, and a bidirectional GRU over an hour of frames
+would need the hour in memory at once. So a long file is streamed (libsndfile blocks, resampled
+with a streaming resampler so block edges leave no clicks) and cut where the energy drops
+(``librosa.effects.split``), at most ``max_segment`` seconds apart. Memory is bounded by one
+segment plus one block, whatever the file's length.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+import numpy as np
+
+from ctcasr.errors import AudioError
+
+
+@dataclass(frozen=True)
+class SplitConfig:
+    long_after: float = 30.0  # seconds: longer files are split
+    max_segment: float = 20.0  # seconds: no segment is longer
+    min_segment: float = 1.0  # seconds: no cut earlier than this into a segment
+    min_pause: float = 0.5  # seconds of silence that end a segment
+    edge: float = 0.25  # seconds of silence kept around a segment's speech
+    top_db: float = 35.0  # below the segment's peak by this much counts as silence
+    block_seconds: float = 10.0  # read size
+
+    def __post_init__(self) -> None:
+        if not 0 < self.min_segment < self.max_segment:
+            raise ValueError("need 0 < min_segment < max_segment")
+        if self.long_after <= 0 or self.block_seconds <= 0:
+            raise ValueError("long_after and block_seconds must be positive")
+
+
+def audio_duration(path: str | os.PathLike[str]) -> float | None:
+    """Seconds of audio from the file header, or ``None`` when libsndfile cannot tell."""
+    import soundfile as sf
+
+    try:
+        info = sf.info(str(path))
+    except Exception:
+        return None
+    return info.frames / info.samplerate if info.samplerate > 0 else None
+
+
+def stream_audio(
+    path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 10.0
+) -> Iterator[np.ndarray]:
+    """Mono float32 blocks at ``sample_rate``; NaN/Inf samples are silenced as in ``load_audio``."""
+    import soundfile as sf
+    import soxr
+
+    try:
+        f = sf.SoundFile(str(path))
+    except Exception as exc:
+        raise AudioError(f"{path}: not a readable audio file ({_short(exc)})") from None
+    with f:
+        rate = f.samplerate
+        stream = None if rate == sample_rate else soxr.ResampleStream(
+            rate, sample_rate, 1, dtype="float32", quality="HQ"
+        )  # fmt: skip
+        blocksize = max(1, int(block_seconds * rate))
+        try:
+            for block in f.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
+                mono = np.nan_to_num(block.mean(axis=1), nan=0.0, posinf=1.0, neginf=-1.0)
+                yield mono if stream is None else stream.resample_chunk(mono)
+        except Exception as exc:
+            raise AudioError(f"{path}: corrupt or truncated audio ({_short(exc)})") from None
+        if stream is not None:
+            yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+
+
+def split_stream(
+    blocks: Iterable[np.ndarray], sample_rate: int, config: SplitConfig = SplitConfig()
+) -> Iterator[tuple[float, np.ndarray]]:
+    """``(start seconds, samples)`` segments, cut in silences, each at most ``max_segment``."""
+    max_n = int(config.max_segment * sample_rate)
+    buf = np.zeros(0, np.float32)
+    offset = 0  # samples before buf
+    for block in blocks:
+        buf = np.concatenate([buf, block.astype(np.float32, copy=False)])
+        while len(buf) >= max_n:
+            cut = cut_point(buf[:max_n], sample_rate, config)
+            yield offset / sample_rate, buf[:cut]
+            buf, offset = buf[cut:].copy(), offset + cut
+    if len(buf):
+        yield offset / sample_rate, buf
+
+
+def cut_point(window: np.ndarray, sample_rate: int, config: SplitConfig) -> int:
+    """Where to end a segment that starts at ``window[0]``: the middle of the first pause of
+    ``min_pause`` or more after ``min_segment`` (the model was trained on utterances, so
+    pause-delimited pieces suit it best); else the middle of the longest pause; else the
+    window's end."""
+    import librosa
+
+    hop = sample_rate // 100
+    voiced = librosa.effects.split(window, top_db=config.top_db, frame_length=4 * hop,
+                                   hop_length=hop)  # fmt: skip
+    if not len(voiced):
+        return len(window)
+    earliest = int(config.min_segment * sample_rate)
+    gaps = [(int(a), int(b)) for a, b in zip(voiced[:-1, 1], voiced[1:, 0], strict=True)]
+    if voiced[-1, 1] < len(window):
+        gaps.append((int(voiced[-1, 1]), len(window)))
+    gaps = [(a, b) for a, b in gaps if (a + b) // 2 >= earliest]
+    if not gaps:
+        return len(window)
+    pause = int(config.min_pause * sample_rate)
+    a, b = next(((a, b) for a, b in gaps if b - a >= pause), max(gaps, key=lambda g: g[1] - g[0]))
+    return (a + b) // 2
+
+
+def trim(samples: np.ndarray, sample_rate: int, config: SplitConfig) -> tuple[int, np.ndarray]:
+    """The voiced part of a segment with ``edge`` seconds of its silence kept on each side, and
+    where it starts. Training utterances have short silent edges; a segment with a long silent
+    stretch shifts the per-utterance feature normalisation and costs accuracy."""
+    import librosa
+
+    hop = sample_rate // 100
+    voiced = librosa.effects.split(samples, top_db=config.top_db, frame_length=4 * hop,
+                                   hop_length=hop)  # fmt: skip
+    if not len(voiced):
+        return 0, samples
+    edge = int(config.edge * sample_rate)
+    a, b = max(0, int(voiced[0, 0]) - edge), min(len(samples), int(voiced[-1, 1]) + edge)
+    return a, samples[a:b]
+
+
+def _short(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0][:120] if text else type(exc).__name__
+
+
+def is_silent(samples: np.ndarray) -> bool:
+    return not len(samples) or float(np.max(np.abs(samples))) < 1e-4
+

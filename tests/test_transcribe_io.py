@@ -1,0 +1,222 @@
+"""Transcription at scale: every input form, every output format (subtitles parse back with the
+right times), long recordings cut at silences, and parallel workers."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import jiwer
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ctcasr.audio import load_audio
+from ctcasr.decoding import WordTiming
+from ctcasr.inputs import expand_inputs
+from ctcasr.outputs import FORMATS, OutputDir, cues, render
+from ctcasr.segment import SplitConfig, split_stream
+from ctcasr.transcribe import Transcriber, Transcript
+
+pytestmark = pytest.mark.slow
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def ctcasr(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from ctcasr.cli import main; main()", *args],
+                          capture_output=True, text=True, input=stdin)  # fmt: skip
+
+
+@pytest.fixture
+def clip_tree(tmp_path, fsdd_dir) -> Path:
+    """A folder tree of real clips with non-audio files mixed in."""
+    root = tmp_path / "clips"
+    (root / "sub" / "deeper").mkdir(parents=True)
+    shutil.copy(fsdd_dir / "3_george_0.flac", root / "a.flac")
+    shutil.copy(fsdd_dir / "7_jackson_1.flac", root / "sub" / "b.flac")
+    shutil.copy(EXAMPLES / "zero.wav", root / "sub" / "deeper" / "c.WAV")
+    (root / "notes.txt").write_text("not audio")
+    return root
+
+
+def test_expand_directories_globs_manifests_and_stdin(clip_tree, tmp_path):
+    found = expand_inputs([str(clip_tree)])
+    assert found.files == [str(clip_tree / "a.flac"), str(clip_tree / "sub" / "b.flac"),
+                           str(clip_tree / "sub" / "deeper" / "c.WAV")]  # fmt: skip
+    assert not found.problems
+    assert expand_inputs([str(clip_tree / "**" / "*.flac")]).files == found.files[:2]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text('{"audio_filepath": "clips/a.flac"}\n\nnot json\n{"text": "x"}\n'
+                        f'{{"audio_filepath": "{clip_tree / "sub" / "b.flac"}"}}\n')  # fmt: skip
+    got = expand_inputs([str(manifest)])
+    assert got.files == found.files[:2]  # relative paths are the manifest's
+    assert [p for _, p in got.problems] == [
+        f"{manifest}:3: malformed JSON (Expecting value at column 1)",
+        f"{manifest}:4: no audio_filepath string",
+    ]
+    stdin = io.StringIO(f"{found.files[2]}\n\n{found.files[0]}\n")
+    both = expand_inputs(["-", str(clip_tree / "a.flac")], stdin=stdin)
+    assert both.files == [found.files[2], found.files[0]]  # duplicates once, first place kept
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    nothing = expand_inputs([str(empty), str(tmp_path / "*.mp3")])
+    assert [p.split(": ", 1)[1] for _, p in nothing.problems] == [
+        "directory holds no audio files (.wav, .flac, .ogg, .oga, .opus, .mp3, .aiff, .aif, .au)",
+        "pattern matches no files",
+    ]
+
+
+def test_cli_input_forms_give_the_same_transcripts(clip_tree, tmp_path):
+    by_dir = ctcasr("transcribe", str(clip_tree))
+    assert by_dir.returncode == 0, by_dir.stderr
+    rows = [line.split("\t") for line in by_dir.stdout.strip().splitlines()]
+    assert [Path(r[0]).name for r in rows] == ["a.flac", "b.flac", "c.WAV"]
+    assert [r[1] for r in rows] == ["three", "seven", "zero"]
+    listed = "\n".join(r[0] for r in rows) + "\n"
+    by_stdin = ctcasr("transcribe", "-", stdin=listed)
+    assert by_stdin.stdout == by_dir.stdout
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": r[0]}) + "\n" for r in rows))
+    assert ctcasr("transcribe", str(manifest)).stdout == by_dir.stdout
+    by_glob = ctcasr("transcribe", str(clip_tree / "**" / "*.flac"), "-j", "2")
+    assert by_glob.stdout.splitlines() == by_dir.stdout.splitlines()[:2]
+    nothing = ctcasr("transcribe", "-", stdin="")
+    assert nothing.returncode == 1 and nothing.stderr.strip() == "error: no audio inputs given"
+
+
+def _parse_subtitles(text: str) -> list[tuple[float, float, str]]:
+    stamp = r"(\d\d):(\d\d):(\d\d)[,.](\d\d\d)"
+    out = []
+    for block in re.split(r"\n\n+", text.strip()):
+        m = re.search(stamp + " --> " + stamp + r"\n(.+)", block)
+        if m:
+            g = [int(x) for x in m.groups()[:8]]
+            start = g[0] * 3600 + g[1] * 60 + g[2] + g[3] / 1000
+            end = g[4] * 3600 + g[5] * 60 + g[6] + g[7] / 1000
+            out.append((start, end, m.group(9)))
+    return out
+
+
+def _timed(words: list[tuple[str, float, float]]) -> Transcript:
+    timings = tuple(WordTiming(w, a, b, 0.9) for w, a, b in words)
+    text = " ".join(w for w, _, _ in words)
+    return Transcript("/x/talk.wav", text, -3.0, 0.9, 4000.0, timings, decoder="beam",
+                      model="/m")  # fmt: skip
+
+
+def test_subtitles_parse_back_with_the_word_times():
+    # Two phrases apart by a pause, the second past an hour, and a long run of words.
+    words = [("turn", 0.52, 0.8), ("on", 0.85, 1.0), ("the", 1.05, 1.2), ("lights", 1.25, 1.7),
+             ("stop", 3725.004, 3725.5)]  # fmt: skip
+    words += [(f"w{i}", 3726.0 + 0.4 * i, 3726.3 + 0.4 * i) for i in range(20)]
+    t = _timed(words)
+    expected = [(c.start, c.end, c.text) for c in cues(t)]
+    assert expected[0] == (0.52, 1.7, "turn on the lights")
+    assert expected[1][0] == 3725.004 and len(expected) >= 3  # the run of words is split
+    assert all(len(text) <= 42 and b - a <= 6.0 for a, b, text in expected)
+    assert " ".join(c[2] for c in expected) == t.text
+    for fmt in ("srt", "vtt"):
+        parsed = _parse_subtitles(render(t, fmt))
+        assert [(pytest.approx(a, abs=5e-4), pytest.approx(b, abs=5e-4), x)
+                for a, b, x in expected] == parsed  # fmt: skip
+    srt, vtt = render(t, "srt"), render(t, "vtt")
+    assert srt.startswith("1\n00:00:00,520 --> 00:00:01,700\nturn on the lights\n")
+    assert "01:02:05,004 --> " in srt and vtt.startswith("WEBVTT\n\n00:00:00.520 --> ")
+    tsv = render(t, "tsv").splitlines()
+    assert tsv[0] == "start\tend\ttext" and tsv[1] == "0.520\t1.700\tturn on the lights"
+    record = json.loads(render(t, "json"))
+    assert {"text", "confidence", "nbest", "words", "decoder", "model"} <= set(record)
+    assert json.loads(render(t, "jsonl")) == record and render(t, "txt") == t.text + "\n"
+
+
+def test_output_dir_writes_every_format(clip_tree, tmp_path):
+    out = tmp_path / "out"
+    args = [f"-f{f}" for f in FORMATS]
+    result = ctcasr("transcribe", str(clip_tree), str(EXAMPLES / "three.wav"), "-o", str(out),
+                    *args, "--nbest", "2")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == ""
+    names = sorted(p.name for p in out.iterdir())
+    assert names == sorted(f"{stem}.{f}" for stem in ("a", "b", "c", "three") for f in FORMATS)
+    assert (out / "b.txt").read_text() == "seven\n"
+    record = json.loads((out / "three.json").read_text())
+    assert record["text"] == "three" and record["source"] == str(EXAMPLES / "three.wav")
+    assert 1 <= len(record["nbest"]) <= 2 and record["words"][0]["word"] == "three"
+    assert record["model"] and record["decoder"]
+    (start, end, text), = _parse_subtitles((out / "three.srt").read_text())  # fmt: skip
+    word = record["words"][0]
+    assert (text, start, end) == ("three", word["start"], word["end"])
+    assert _parse_subtitles((out / "three.vtt").read_text()) == [(start, end, text)]
+    # Same stem from two folders: the second is renamed, not lost.
+    writer = OutputDir(tmp_path / "o2", ["txt"])
+    assert writer.stem_for("/a/x.wav") == ("x", None)
+    assert writer.stem_for("/b/x.wav")[0] == "x.2" and writer.stem_for("/a/x.wav")[0] == "x"
+    several = ctcasr("transcribe", str(clip_tree), "-f", "srt")
+    assert several.returncode == 1 and "use --output-dir" in several.stderr
+
+
+def _long_recording(fsdd_dir: Path, path: Path) -> tuple[list[tuple[float, float]], list[str]]:
+    """About 60 s: real digit clips (two speakers) with 0.6-1.2 s of silence between them."""
+    rng = np.random.default_rng(3)
+    spans, refs, parts, t = [], [], [np.zeros(8000, np.float32)], 0.5
+    for index in range(3):
+        for speaker in ("george", "jackson"):
+            for digit in rng.permutation(10)[:8]:
+                clip = load_audio(fsdd_dir / f"{digit}_{speaker}_{index}.flac")
+                gap = np.zeros(int(16000 * rng.uniform(0.6, 1.2)), np.float32)
+                spans.append((t, t + len(clip) / 16000))
+                refs.append(str(digit))
+                parts += [clip, gap]
+                t += (len(clip) + len(gap)) / 16000
+    sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+    return spans, refs
+
+
+def test_long_recording_is_cut_in_silences_and_stitched_in_file_time(fsdd_dir, tmp_path):
+    path = tmp_path / "long.wav"
+    spans, _ = _long_recording(fsdd_dir, path)
+    config = SplitConfig(max_segment=8.0)
+    from ctcasr.segment import stream_audio
+
+    segments = list(split_stream(stream_audio(path, 16000, block_seconds=3.0), 16000, config))
+    assert sum(len(x) for _, x in segments) == sf.info(str(path)).frames  # nothing lost
+    assert all(len(x) <= 8.0 * 16000 for _, x in segments)
+    for start, _ in segments[1:]:  # every cut lies in a pause, never inside a clip
+        assert not any(a + 0.05 < start < b - 0.05 for a, b in spans), start
+
+    names = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
+             "six": "6", "seven": "7", "eight": "8", "nine": "9"}  # fmt: skip
+    with Transcriber(decoder="greedy", split=config) as t:
+        whole = t.transcribe(path)
+        clips = [t.transcribe(load_audio(path)[int(a * 16000): int(b * 16000)])
+                 for a, b in spans]  # fmt: skip
+    assert len(whole.segments) >= len(segments) // 2 and whole.duration == pytest.approx(
+        sf.info(str(path)).duration, abs=0.01)
+    # The stitched transcript says what the clips say one by one ...
+    per_clip = " ".join(c.text for c in clips)
+    assert jiwer.wer(per_clip, whole.text) <= 0.15
+    # ... and every word sits on a clip, in file time.
+    for w in whole.words:
+        mid = (w.start + w.end) / 2
+        assert any(a - 0.3 <= mid <= b + 0.3 for a, b in spans), (w, names.get(w.word))
+    srt = _parse_subtitles(render(whole, "srt"))
+    assert srt and srt[-1][1] <= whole.duration
+
+
+def test_splitting_reads_lazily():
+    """Segments come out while input is still arriving: memory is one segment and a block."""
+    rng = np.random.default_rng(0)
+
+    def endless():
+        while True:  # one second of speech-like noise, then half a second of silence
+            yield np.concatenate([rng.standard_normal(16000).astype(np.float32) * 0.3,
+                                  np.zeros(8000, np.float32)])  # fmt: skip
+
+    stream = split_stream(endless(), 16000, SplitConfig(max_segment=5.0))
+    first = [next(stream) for _ in range(5)]
+    assert [round(s, 2) for s, _ in first] == [0.0, 1.25, 2.75, 4.25, 5.75]
