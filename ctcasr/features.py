@@ -6,6 +6,7 @@ the features a model was trained on are exactly the ones it is later fed.
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import asdict, dataclass
 from typing import Any, Literal
@@ -95,12 +96,94 @@ def num_frames(num_samples: int, config: FrontendConfig) -> int:
 
 def compute_features(samples: np.ndarray, config: FrontendConfig | None = None) -> np.ndarray:
     """Mono samples at ``config.sample_rate`` to a ``[frames, num_features]`` float32 matrix."""
-    import librosa
-
     config = config or FrontendConfig()
     y = as_mono(samples)
     if y.size == 0:
         y = np.zeros(1, dtype=np.float32)
+    feats = _numpy_features(y, config) if config.kind != "pcen" else _librosa_features(y, config)
+    if config.deltas:
+        feats = np.concatenate([feats, *_deltas(feats, config.deltas)], axis=0)
+    if config.normalize:
+        mean = feats.mean(axis=1, keepdims=True)
+        std = feats.std(axis=1, keepdims=True)
+        feats = (feats - mean) / (std + 1e-5)
+    return np.ascontiguousarray(feats.T, dtype=np.float32)
+
+
+def _numpy_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
+    """librosa's MFCC / log-mel computed with numpy alone (``[F, T]``).
+
+    Importing librosa pulls in scipy.signal and numba, over a second before the first sample is
+    heard; a cold ``ctcasr transcribe`` cannot afford it. The result equals librosa's to float32
+    rounding (``tests/test_features.py`` checks it), so models trained either way agree.
+    """
+    n_fft, hop = config.n_fft, config.hop_length
+    padded = np.pad(y.astype(np.float32, copy=False), n_fft // 2)  # centred frames, zero padding
+    count = 1 + (len(padded) - n_fft) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        padded, (count, n_fft), (padded.strides[0] * hop, padded.strides[0]), writeable=False
+    )
+    spectrum = np.fft.rfft(frames * _window(n_fft, config.win_length), axis=1)
+    power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)  # [T, bins]
+    mel = _mel_basis(config) @ power.T  # [n_mels, T]
+    logmel = np.log(mel + _EPS)
+    if config.kind == "logmel":
+        return logmel.astype(np.float32)
+    return (_dct_matrix(config.n_mfcc, config.n_mels) @ logmel).astype(np.float32)
+
+
+@functools.cache
+def _window(n_fft: int, win_length: int) -> np.ndarray:
+    """Periodic Hann window of ``win_length`` centred in ``n_fft`` zeros."""
+    n = np.arange(win_length)
+    window = 0.5 - 0.5 * np.cos(2 * np.pi * n / win_length)
+    left = (n_fft - win_length) // 2
+    return np.pad(window, (left, n_fft - win_length - left)).astype(np.float32)
+
+
+def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+    """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
+    hz = np.asarray(hz, dtype=np.float64)
+    mel = hz / (200.0 / 3)
+    log_part = 15.0 + np.log(np.maximum(hz, 1e-10) / 1000.0) / (np.log(6.4) / 27.0)
+    return np.where(hz >= 1000.0, log_part, mel)
+
+
+def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
+    mel = np.asarray(mel, dtype=np.float64)
+    hz = mel * (200.0 / 3)
+    log_part = 1000.0 * np.exp((np.log(6.4) / 27.0) * (mel - 15.0))
+    return np.where(mel >= 15.0, log_part, hz)
+
+
+@functools.cache
+def _mel_basis(config: FrontendConfig) -> np.ndarray:
+    """Triangular mel filters with Slaney area normalisation, ``[n_mels, 1 + n_fft // 2]``."""
+    fmax = config.fmax if config.fmax is not None else config.sample_rate / 2
+    fft_freqs = np.linspace(0, config.sample_rate / 2, 1 + config.n_fft // 2)
+    edges = _mel_to_hz(np.linspace(_hz_to_mel(config.fmin), _hz_to_mel(fmax), config.n_mels + 2))
+    widths = np.diff(edges)
+    ramps = edges[:, None] - fft_freqs[None, :]
+    lower = -ramps[:-2] / widths[:-1, None]
+    upper = ramps[2:] / widths[1:, None]
+    weights = np.maximum(0, np.minimum(lower, upper))
+    weights *= (2.0 / (edges[2:] - edges[:-2]))[:, None]
+    return weights.astype(np.float32)
+
+
+@functools.cache
+def _dct_matrix(n_out: int, n_in: int) -> np.ndarray:
+    """Orthonormal DCT-II rows, as ``scipy.fft.dct(type=2, norm="ortho")``."""
+    k = np.arange(n_out)[:, None]
+    n = np.arange(n_in)[None, :]
+    basis = np.cos(np.pi / n_in * (n + 0.5) * k) * np.sqrt(2.0 / n_in)
+    basis[0] /= np.sqrt(2.0)
+    return basis.astype(np.float32)
+
+
+def _librosa_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
+    import librosa
+
     mel_kwargs = dict(
         sr=config.sample_rate,
         n_fft=config.n_fft,
@@ -120,14 +203,7 @@ def compute_features(samples: np.ndarray, config: FrontendConfig | None = None) 
             feats = librosa.feature.mfcc(S=logmel, n_mfcc=config.n_mfcc)
         else:
             feats = logmel
-    feats = feats.astype(np.float32)  # [F, T]
-    if config.deltas:
-        feats = np.concatenate([feats, *_deltas(feats, config.deltas)], axis=0)
-    if config.normalize:
-        mean = feats.mean(axis=1, keepdims=True)
-        std = feats.std(axis=1, keepdims=True)
-        feats = (feats - mean) / (std + 1e-5)
-    return np.ascontiguousarray(feats.T, dtype=np.float32)
+    return feats.astype(np.float32)  # [F, T]
 
 
 def _deltas(feats: np.ndarray, order: int) -> list[np.ndarray]:

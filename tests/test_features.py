@@ -215,3 +215,23 @@ def test_config_derived_sizes():
     assert config.win_length == 200
     assert FrontendConfig().hop_length == 160
     assert FrontendConfig().win_length == 400
+
+
+@pytest.mark.parametrize("kind", ["mfcc", "logmel"])
+@pytest.mark.parametrize(
+    "settings",
+    [{}, {"n_fft": 400, "win_ms": 20.0, "fmax": 7000.0, "n_mels": 64, "n_mfcc": 13}],
+)
+def test_numpy_frontend_equals_librosa(kind, settings, fsdd_dir, an4_dir):
+    """The librosa-free path (a cold start cannot wait for librosa's imports) computes what
+    librosa computes, on real speech at both corpora's rates."""
+    from ctcasr.audio import load_audio
+    from ctcasr.features import _librosa_features, _numpy_features
+
+    config = FrontendConfig(kind=kind, normalize=False, **settings)
+    files = [fsdd_dir / "4_theo_0.flac", next((an4_dir / "wav" / "an4test_clstk").glob("*/*.flac"))]
+    for path in files:
+        y = load_audio(path)
+        ours, theirs = _numpy_features(y, config), _librosa_features(y, config)
+        assert ours.shape == theirs.shape == (config.num_features, num_frames(len(y), config))
+        np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-4)
