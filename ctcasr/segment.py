@@ -3,8 +3,8 @@
 The model was trained on utterances of seconds, and a bidirectional GRU over an hour of frames
 would need the hour in memory at once. So a long file is streamed (libsndfile blocks, resampled
 with a streaming resampler so block edges leave no clicks) and cut where the energy drops
-(``librosa.effects.split``), at most ``max_segment`` seconds apart. Memory is bounded by one
-segment plus one block, whatever the file's length.
+(the ``librosa.effects.split`` rule, in numpy), at most ``max_segment`` seconds apart.
+Memory is bounded by one segment plus one block, whatever the file's length.
 """
 
 from __future__ import annotations
@@ -95,11 +95,8 @@ def cut_point(window: np.ndarray, sample_rate: int, config: SplitConfig) -> int:
     ``min_pause`` or more after ``min_segment`` (the model was trained on utterances, so
     pause-delimited pieces suit it best); else the middle of the longest pause; else the
     window's end."""
-    import librosa
-
     hop = sample_rate // 100
-    voiced = librosa.effects.split(window, top_db=config.top_db, frame_length=4 * hop,
-                                   hop_length=hop)  # fmt: skip
+    voiced = voiced_intervals(window, config.top_db, 4 * hop, hop)
     if not len(voiced):
         return len(window)
     earliest = int(config.min_segment * sample_rate)
@@ -118,16 +115,39 @@ def trim(samples: np.ndarray, sample_rate: int, config: SplitConfig) -> tuple[in
     """The voiced part of a segment with ``edge`` seconds of its silence kept on each side, and
     where it starts. Training utterances have short silent edges; a segment with a long silent
     stretch shifts the per-utterance feature normalisation and costs accuracy."""
-    import librosa
-
     hop = sample_rate // 100
-    voiced = librosa.effects.split(samples, top_db=config.top_db, frame_length=4 * hop,
-                                   hop_length=hop)  # fmt: skip
+    voiced = voiced_intervals(samples, config.top_db, 4 * hop, hop)
     if not len(voiced):
         return 0, samples
     edge = int(config.edge * sample_rate)
     a, b = max(0, int(voiced[0, 0]) - edge), min(len(samples), int(voiced[-1, 1]) + edge)
     return a, samples[a:b]
+
+
+def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) -> np.ndarray:
+    """``[n, 2]`` sample ranges whose frame energy is within ``top_db`` of the loudest frame.
+
+    The same rule and result as ``librosa.effects.split`` (tested against it), without the
+    second of imports librosa costs a cold start.
+    """
+    y = np.asarray(y, dtype=np.float32)
+    if not len(y):
+        return np.zeros((0, 2), dtype=np.int64)
+    padded = np.pad(y, frame_length // 2)
+    count = 1 + (len(padded) - frame_length) // hop
+    frames = np.lib.stride_tricks.as_strided(
+        padded, (count, frame_length), (padded.strides[0] * hop, padded.strides[0]),
+        writeable=False,
+    )  # fmt: skip
+    power = np.mean(np.square(frames, dtype=np.float64), axis=1)
+    db = 10 * np.log10(np.maximum(power, 1e-10)) - 10 * np.log10(max(power.max(), 1e-10))
+    loud = db > -top_db
+    edges = list(np.flatnonzero(np.diff(loud.astype(np.int8))) + 1)
+    if loud[0]:
+        edges.insert(0, 0)
+    if loud[-1]:
+        edges.append(len(loud))
+    return np.minimum(np.array(edges, dtype=np.int64) * hop, len(y)).reshape(-1, 2)
 
 
 def _short(exc: Exception) -> str:

@@ -243,7 +243,8 @@ class Transcriber:
                 if not is_silent(samples):
                     skip, voiced = trim(samples, rate, self.split)
                     pending.append((start + skip / rate, voiced))
-                if len(pending) >= self.batch_size:
+                # A batch of up to a minute of audio: memory stays that of one minute.
+                if len(pending) >= self.batch_size or sum(len(x) for _, x in pending) >= 60 * rate:
                     flush()
             flush()
         except CtcasrError as exc:

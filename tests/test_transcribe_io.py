@@ -220,3 +220,17 @@ def test_splitting_reads_lazily():
     stream = split_stream(endless(), 16000, SplitConfig(max_segment=5.0))
     first = [next(stream) for _ in range(5)]
     assert [round(s, 2) for s, _ in first] == [0.0, 1.25, 2.75, 4.25, 5.75]
+
+
+@pytest.mark.parametrize("top_db", [20.0, 35.0, 60.0])
+def test_voiced_intervals_match_librosa(top_db, fsdd_dir, tmp_path):
+    import librosa
+
+    from ctcasr.segment import voiced_intervals
+
+    _long_recording(fsdd_dir, tmp_path / "long.wav")
+    y = load_audio(tmp_path / "long.wav")[: 16000 * 20]
+    for piece in (y, y[:12345], np.zeros(800, np.float32)):
+        ours = voiced_intervals(piece, top_db, 640, 160)
+        theirs = librosa.effects.split(piece, top_db=top_db, frame_length=640, hop_length=160)
+        np.testing.assert_array_equal(ours, theirs)

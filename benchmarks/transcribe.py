@@ -1,0 +1,207 @@
+"""End-to-end transcription speed and memory, measured as a user sees it: whole processes.
+
+    python benchmarks/transcribe.py --data ../shared/data --output benchmarks/RESULTS.md
+
+- Cold start: ``ctcasr transcribe --decoder greedy clip.wav`` on a one-second Speech Commands
+  clip, wall time from process start to exit, on onnxruntime (the bundle's ``model.onnx``) and
+  on TensorFlow (``--backend keras``) in the same run.
+- Throughput: 1000 one-second Speech Commands clips listed on stdin, greedy, ``--jobs 1`` and
+  ``--jobs 2``; audio seconds per wall second including start-up.
+- Long recordings: 1, 5 and 10 minutes assembled from real AN4 and FSDD clips with pauses;
+  peak memory must not grow with the length.
+
+Peak RSS is the largest sum over the process and its children, sampled every 20 ms from
+/proc. Every figure is the median of ``--runs`` runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+CTCASR = [sys.executable, "-c", "from ctcasr.cli import main; main()"]
+
+
+def tree_rss_kb(pid: int) -> int:
+    """Resident memory of ``pid`` and all its descendants (Linux /proc)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as fh:
+                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    total, todo = 0, [pid]
+    while todo:
+        p = todo.pop()
+        todo += children.get(p, [])
+        try:
+            with open(f"/proc/{p}/status") as fh:
+                for line in fh:
+                    if line.startswith("VmRSS:"):
+                        total += int(line.split()[1])
+        except OSError:
+            pass
+    return total
+
+
+def run(args: list[str], stdin: str | None = None) -> tuple[float, float, str]:
+    """Wall seconds, peak tree RSS in MB, and stdout of one ``ctcasr`` process."""
+    with tempfile.TemporaryFile("w+") as fin, tempfile.TemporaryFile("w+") as fout, \
+            tempfile.TemporaryFile("w+") as ferr:  # files, not pipes: a full pipe would stall it
+        fin.write(stdin or "")
+        fin.seek(0)
+        start = time.perf_counter()
+        proc = subprocess.Popen(CTCASR + args, stdin=fin, stdout=fout, stderr=ferr, text=True)
+        peak = 0
+        while proc.poll() is None:
+            peak = max(peak, tree_rss_kb(proc.pid))
+            time.sleep(0.02)
+        wall = time.perf_counter() - start
+        fout.seek(0)
+        ferr.seek(0)
+        out, err = fout.read(), ferr.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"ctcasr {' '.join(args)} failed:\n{err}")
+    return wall, peak / 1024, out
+
+
+def median_runs(runs: int, args: list[str], stdin: str | None = None):
+    results = [run(args, stdin) for _ in range(runs)]
+    return (statistics.median(r[0] for r in results), statistics.median(r[1] for r in results),
+            results[-1][2])  # fmt: skip
+
+
+def long_recording(data: Path, minutes: float, path: Path) -> float:
+    """Real AN4 test utterances and FSDD digits, 0.5-1.5 s apart, to ``minutes`` long."""
+    import soundfile as sf
+
+    from ctcasr.audio import load_audio
+
+    clips = sorted((data / "an4" / "wav" / "an4test_clstk").glob("*/*.flac"))
+    clips += sorted((data / "fsdd" / "recordings").glob("*_0.flac"))
+    rng = np.random.default_rng(0)
+    target = int(minutes * 60 * 16000)
+    with sf.SoundFile(path, "w", 16000, 1, "PCM_16") as out:
+        written, i = 0, 0
+        while written < target:
+            x = load_audio(clips[i % len(clips)])
+            gap = np.zeros(int(16000 * rng.uniform(0.5, 1.5)), np.float32)
+            block = np.concatenate([x, gap])[: target - written]
+            out.write(block)
+            written += len(block)
+            i += 1
+    return written / 16000
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data", type=Path, default=Path("../shared/data"))
+    p.add_argument("--model", default=None, help="bundle with model.onnx [the bundled one]")
+    p.add_argument("--runs", type=int, default=5)
+    p.add_argument("--clips", type=int, default=1000)
+    p.add_argument("--output", type=Path, default=None)
+    args = p.parse_args()
+
+    from ctcasr.bundle import load_bundle
+
+    bundle = load_bundle(args.model)
+    if bundle.onnx_path is None:
+        raise SystemExit(f"{bundle.path} has no model.onnx: run ctcasr export first")
+    model = ["--model", str(bundle.path)]
+    sc = args.data / "speech_commands"
+    clips = sorted(p for p in sc.glob("*/*.flac") if p.parent.name != "_silence_")
+    one_second = [c for c in clips if abs(_duration(c) - 1.0) < 1e-3]
+    if len(one_second) < args.clips:
+        raise SystemExit(f"only {len(one_second)} one-second clips in {sc}")
+    clip = str(one_second[0])
+    rows = []
+
+    cold = {}
+    for backend in ("onnx", "keras"):
+        wall, rss, out = median_runs(args.runs, ["transcribe", *model, "-d", "greedy",
+                                                 "--backend", backend, clip])  # fmt: skip
+        cold[backend] = (wall, rss, out.strip().split("\t")[-1])
+        print(f"cold start {backend}: {wall:.3f} s, {rss:.0f} MB -> {cold[backend][2]!r}")
+    rows.append(("cold start, 1-s clip, greedy, onnxruntime", f"{cold['onnx'][0]:.2f} s",
+                 f"{cold['onnx'][1]:.0f} MB", "<= 1.0 s"))  # fmt: skip
+    rows.append(("cold start, 1-s clip, greedy, TensorFlow (`--backend keras`)",
+                 f"{cold['keras'][0]:.2f} s", f"{cold['keras'][1]:.0f} MB", "peer"))  # fmt: skip
+
+    listing = "\n".join(str(c) for c in one_second[: args.clips]) + "\n"
+    audio_seconds = sum(_duration(c) for c in one_second[: args.clips])
+    for jobs in (1, 2):
+        wall, rss, out = median_runs(args.runs, ["transcribe", *model, "-d", "greedy", "-j",
+                                                 str(jobs), "-"], stdin=listing)  # fmt: skip
+        assert len(out.splitlines()) == args.clips
+        speed = audio_seconds / wall
+        print(f"{args.clips} clips, --jobs {jobs}: {wall:.2f} s = {speed:.0f}x real time, "
+              f"{rss:.0f} MB")  # fmt: skip
+        rows.append((f"{args.clips} one-second clips, greedy, `--jobs {jobs}` (wall incl. start)",
+                     f"{wall:.2f} s = **{speed:.0f}x** real time", f"{rss:.0f} MB",
+                     ">= 300x, <= 400 MB"))  # fmt: skip
+
+    with tempfile.TemporaryDirectory() as tmp:
+        for minutes in (1, 5, 10):
+            path = Path(tmp) / f"long-{minutes}.wav"
+            seconds = long_recording(args.data, minutes, path)
+            runs = args.runs if minutes < 10 else max(3, args.runs // 2 + 1)
+            wall, rss, out = median_runs(runs, ["transcribe", *model, "-d", "greedy",
+                                                str(path)])  # fmt: skip
+            words = len(out.split("\t", 1)[1].split())
+            print(f"{minutes} min recording: {wall:.1f} s, {rss:.0f} MB, {words} words")
+            rows.append((f"{minutes}-minute recording (cut at pauses), greedy",
+                         f"{wall:.1f} s = {seconds / wall:.0f}x real time", f"{rss:.0f} MB",
+                         "flat memory"))  # fmt: skip
+
+    path = bundle.path.resolve()
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    command = "python benchmarks/transcribe.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
+    lines = [
+        "# Transcription benchmarks",
+        "",
+        f"Model: `{shown}` ({bundle.metadata.get('parameters', 0):,} parameters). Machine: "
+        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}. "
+        f"Each figure is the median of {args.runs} runs (3 for the 10-minute file) of a whole "
+        "`ctcasr transcribe` process; memory is the peak resident set of the process and "
+        "its workers together.",
+        "",
+        "| measurement | time | peak RSS | target |",
+        "|---|---:|---:|---|",
+        *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+        "",
+        "Reproduce:",
+        "",
+        f"    {command}",
+    ]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if args.output:
+        args.output.write_text(text, encoding="utf-8")
+    return 0
+
+
+def _duration(path: Path) -> float:
+    import soundfile as sf
+
+    return sf.info(str(path)).duration
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
