@@ -234,3 +234,23 @@ def test_voiced_intervals_match_librosa(top_db, fsdd_dir, tmp_path):
         ours = voiced_intervals(piece, top_db, 640, 160)
         theirs = librosa.effects.split(piece, top_db=top_db, frame_length=640, hop_length=160)
         np.testing.assert_array_equal(ours, theirs)
+
+
+def test_broken_files_in_a_parallel_batch(clip_tree, tmp_path):
+    """Workers finish the good inputs; each broken one is a line on stderr; exit code 1."""
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    (broken / "empty.wav").write_bytes(b"")
+    (broken / "noise.flac").write_bytes(np.random.default_rng(0).bytes(3000))
+    head = (clip_tree / "a.flac").read_bytes()
+    (broken / "cut.flac").write_bytes(head[:200])  # header, then nothing
+    out = tmp_path / "out"
+    result = ctcasr("transcribe", str(clip_tree), str(broken), str(tmp_path / "gone.wav"),
+                    "-j", "2", "-o", str(out), "-f", "txt", "--no-progress")  # fmt: skip
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert sorted(Path(e.split(": ")[1]).name for e in errors) == sorted(
+        ["cut.flac", "empty.wav", "noise.flac", "gone.wav"])  # fmt: skip
+    assert result.stderr.strip().endswith("4 of 7 input(s) failed")
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "c.txt"]
+    assert (out / "a.txt").read_text() == "three\n"
