@@ -64,15 +64,21 @@ def plot_per_speaker(
 
 
 def plot_confusion(
-    matrix: Sequence[Sequence[int]], classes: Sequence[str], out_png: str | Path, title: str = ""
+    matrix: Sequence[Sequence[int]],
+    classes: Sequence[str],
+    out_png: str | Path,
+    title: str = "",
+    rows: Sequence[str] | None = None,
 ) -> Path:
-    """Rows are the truth, columns the prediction; counts written in the cells."""
+    """Rows are the truth (``rows``, default ``classes``), columns the prediction; counts are
+    written in the cells."""
     plt = _pyplot()
-    n = len(classes)
-    fig, ax = plt.subplots(figsize=(0.55 * n + 2.5, 0.55 * n + 2))
+    rows = classes if rows is None else rows
+    n, m = len(classes), len(rows)
+    fig, ax = plt.subplots(figsize=(0.55 * n + 2.5, 0.55 * m + 2))
     ax.imshow(matrix, cmap="Blues")
     ax.set_xticks(range(n), classes, rotation=60, ha="right", fontsize=8)
-    ax.set_yticks(range(n), classes, fontsize=8)
+    ax.set_yticks(range(m), rows, fontsize=8)
     ax.set_xlabel("predicted")
     ax.set_ylabel("true")
     peak = max((max(row) for row in matrix), default=0) or 1

@@ -16,6 +16,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 from ctcasr.errors import CtcasrError
+from ctcasr.text import number_to_words
 from ctcasr.utils import atomic_dir
 from recipes.common import AUGMENT, download_tarball, find_corpus, hardware, run_main
 from recipes.fsdd.prepare import URL, describe, prepare
@@ -152,6 +153,7 @@ def write_results(path, args, argv, split, result, evaluation, train_minutes) ->
         per_speaker[speaker_of.get(uid) or "?"].append(ref == hyp)
         confusion[(ref, hyp)] += 1
     command = "python -m recipes.fsdd " + " ".join(shlex.quote(a) for a in argv)
+    plots = _plots(path.parent, result, per_speaker, confusion)
     lines = [
         "# FSDD recipe results",
         "",
@@ -183,13 +185,15 @@ def write_results(path, args, argv, split, result, evaluation, train_minutes) ->
         lines += ["Misrecognitions (reference -> output, count):", ""]
         lines += [f"- {r} -> {h or '(nothing)'}: {n}" for r, h, n in wrong]
         lines.append("")
+    lines += [f"![{name}]({png.name})" for name, png in plots] + [""]
     lines += [
         "## Training",
         "",
         f"- Hardware: {hardware()}",
         f"- Epochs run: {result.epochs_run} (best dev CER at epoch {result.best_epoch}: "
         f"{result.best_dev_cer:.2%}, dev WER {result.best_dev_wer:.2%})",
-        f"- Wall time for training: {train_minutes:.1f} min",
+        f"- Wall time for training: {sum(h.seconds for h in result.history) / 60:.1f} min over "
+        f"all epochs (this invocation: {train_minutes:.1f} min)",
         f"- Throughput: median {result.seconds_per_epoch:.1f} s per epoch over "
         f"{result.train_utterances} utterances "
         f"({result.train_utterances / max(result.seconds_per_epoch, 1e-9):.0f} utterances/s)",
@@ -219,6 +223,28 @@ def write_results(path, args, argv, split, result, evaluation, train_minutes) ->
     ]
     atomic_write_text(path, "\n".join(lines))
     print(f"wrote {path}")
+
+
+def _plots(folder: Path, result, per_speaker, confusion) -> list[tuple[str, Path]]:
+    """Training curves, per-speaker digit error and the digit confusion matrix as PNGs."""
+    from recipes.report import plot_confusion, plot_per_speaker, plot_training_curves
+
+    digits = [number_to_words(d) for d in range(10)]
+    classes = [*digits, "other"]
+    matrix = [[0] * len(classes) for _ in digits]
+    for (ref, hyp), n in confusion.items():
+        if ref in digits:
+            matrix[digits.index(ref)][classes.index(hyp if hyp in digits else "other")] += n
+    error = {s: 100 * (1 - sum(v) / len(v)) for s, v in per_speaker.items()}
+    return [
+        ("training curves", plot_training_curves(Path(result.bundle_path).parent / "log.csv",
+                                                 folder / "training_curves.png",
+                                                 "FSDD: training loss and dev error")),
+        ("per-speaker digit error", plot_per_speaker(error, folder / "per_speaker_error.png",
+                                                     "digit error %", "FSDD test, per speaker")),
+        ("confusion matrix", plot_confusion(matrix, classes, folder / "confusion_matrix.png",
+                                            "FSDD test digits (greedy)", rows=digits)),
+    ]  # fmt: skip
 
 
 if __name__ == "__main__":
