@@ -1,0 +1,53 @@
+"""The FSDD recipe keeps working: its prepare step on the real corpus, and one command that
+trains, evaluates and writes its RESULTS page with plots."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from ctcasr.errors import CtcasrError
+from ctcasr.manifest import read_manifest
+from ctcasr.text import Alphabet
+from recipes.fsdd.prepare import prepare
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_prepare_official_split(fsdd_dir, tmp_path):
+    split = prepare(fsdd_dir, tmp_path)
+    assert (len(split.train), len(split.dev), len(split.test)) == (2400, 300, 300)
+    index = re.compile(r"_(\d+)\.flac$")
+    for entries, allowed in ((split.test, range(5)), (split.dev, range(5, 10)),
+                             (split.train, range(10, 50))):  # fmt: skip
+        assert all(int(index.search(e.audio_filepath).group(1)) in allowed for e in entries)
+        assert len({e.speaker for e in entries}) == 6
+        # Every digit spoken by every speaker in every split, written as its word.
+        digits = {"zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"}
+        assert set(Counter(e.text for e in entries)) == digits
+    reread = read_manifest(tmp_path / "test.jsonl", Alphabet()).entries
+    assert [e.audio_filepath for e in reread] == [e.audio_filepath for e in split.test]
+    with pytest.raises(CtcasrError, match="no FSDD recordings"):
+        prepare(tmp_path, tmp_path / "out")
+
+
+@pytest.mark.slow
+def test_recipe_runs_end_to_end(fsdd_dir, tmp_path):
+    results = tmp_path / "RESULTS.md"
+    run = subprocess.run(
+        [sys.executable, "-m", "recipes.fsdd", "--data", str(fsdd_dir.parent), "--out",
+         str(tmp_path / "exp"), "--epochs", "1", "--results", str(results)],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-2000:]
+    page = results.read_text()
+    assert "| ctcasr Conv1D-BiGRU CTC" in page and "Epochs run: 1" in page
+    assert "python -m recipes.fsdd --data" in page
+    for png in ("training_curves.png", "per_speaker_error.png", "confusion_matrix.png"):
+        assert (tmp_path / png).stat().st_size > 5000 and f"({png})" in page
+    assert (tmp_path / "exp" / "train" / "model" / "bundle.json").is_file()
