@@ -150,7 +150,7 @@ class Transcriber:
         self, sources: Sequence[Source], sample_rate: int | None
     ) -> list[Transcript | Failure]:
         results: list[Transcript | Failure | None] = [None] * len(sources)
-        todo = [i for i, s in enumerate(sources) if not self._is_long(s)]
+        todo = [i for i, s in enumerate(sources) if not self._is_long(s, sample_rate)]
         frontend = self.bundle.frontend
         load = functools.partial(_features_or_error, frontend=frontend, sample_rate=sample_rate,
                                  max_duration=self.max_duration)  # fmt: skip
@@ -204,11 +204,12 @@ class Transcriber:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    def _is_long(self, source: Source) -> bool:
+    def _is_long(self, source: Source, sample_rate: int | None = None) -> bool:
         if self.split is None:
             return False
         if isinstance(source, np.ndarray):
-            return len(source) > self.split.long_after * self.bundle.frontend.sample_rate
+            rate = sample_rate or self.bundle.frontend.sample_rate
+            return max(source.shape, default=0) > self.split.long_after * rate
         seconds = audio_duration(source)
         return seconds is not None and seconds > self.split.long_after
 
