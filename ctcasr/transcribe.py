@@ -136,27 +136,38 @@ class Transcriber:
         self, sources: Iterable[Source], sample_rate: int | None = None
     ) -> Iterator[Transcript | Failure]:
         """Results in input order as they are ready, working through ``sources`` a chunk at a
-        time, so thousands of files take the memory of one chunk."""
+        time, so thousands of files take the memory of two chunks. With workers, the next
+        chunk is being read while the acoustic model runs on this one."""
+        started = None
         chunk: list[Source] = []
         for source in sources:
             chunk.append(source)
             if len(chunk) >= self.chunk_size:
-                yield from self._transcribe_chunk(chunk, sample_rate)
-                chunk = []
-        if chunk:
-            yield from self._transcribe_chunk(chunk, sample_rate)
+                following = self._start_chunk(chunk, sample_rate)
+                if started is not None:
+                    yield from self._finish_chunk(started, sample_rate)
+                started, chunk = following, []
+        following = self._start_chunk(chunk, sample_rate) if chunk else None
+        if started is not None:
+            yield from self._finish_chunk(started, sample_rate)
+        if following is not None:
+            yield from self._finish_chunk(following, sample_rate)
 
-    def _transcribe_chunk(
-        self, sources: Sequence[Source], sample_rate: int | None
-    ) -> list[Transcript | Failure]:
-        results: list[Transcript | Failure | None] = [None] * len(sources)
+    def _start_chunk(self, sources: Sequence[Source], sample_rate: int | None):
+        """Begin reading a chunk: in the workers (already under way on return) or lazily."""
         todo = [i for i, s in enumerate(sources) if not self._is_long(s, sample_rate)]
-        frontend = self.bundle.frontend
-        load = functools.partial(_features_or_error, frontend=frontend, sample_rate=sample_rate,
-                                 max_duration=self.max_duration)  # fmt: skip
+        load = functools.partial(
+            _features_or_error, frontend=self.bundle.frontend, sample_rate=sample_rate,
+            max_duration=self.max_duration,
+        )  # fmt: skip
         pool = self._workers()
         loaded = (pool.map(load, [sources[i] for i in todo], chunksize=8) if pool
                   else map(load, [sources[i] for i in todo]))  # fmt: skip
+        return list(sources), todo, loaded
+
+    def _finish_chunk(self, started, sample_rate: int | None) -> list[Transcript | Failure]:
+        sources, todo, loaded = started
+        results: list[Transcript | Failure | None] = [None] * len(sources)
         feats: list[np.ndarray] = []
         ok: list[int] = []
         for i, got in zip(todo, loaded, strict=True):
@@ -166,8 +177,11 @@ class Transcriber:
                 feats.append(got)
                 ok.append(i)
         log_probs = self.acoustic_model(feats)
-        jobs = [(lp, _name(sources[i]), round(f.shape[0] * frontend.hop_ms / 1000, 3))
+        hop = self.bundle.frontend.hop_ms / 1000
+        jobs = [(lp, _name(sources[i]), round(f.shape[0] * hop, 3))
                 for i, f, lp in zip(ok, feats, log_probs, strict=True)]  # fmt: skip
+        # Greedy decoding costs less than shipping its input to a worker.
+        pool = self._workers() if self.decoder != "greedy" else None
         decoded = pool.map(_decode_in_worker, jobs, chunksize=8) if pool else (
             self.decode(*job) for job in jobs)  # fmt: skip
         for i, t in zip(ok, decoded, strict=True):

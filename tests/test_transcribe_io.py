@@ -254,3 +254,16 @@ def test_broken_files_in_a_parallel_batch(clip_tree, tmp_path):
     assert result.stderr.strip().endswith("4 of 7 input(s) failed")
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt", "c.txt"]
     assert (out / "a.txt").read_text() == "three\n"
+
+
+def test_chunked_and_parallel_results_keep_input_order(fsdd_dir):
+    files = [str(p) for p in sorted(fsdd_dir.glob("*_jackson_1.flac"))]
+    files.insert(4, "/no/such/file.wav")
+    with Transcriber(decoder="beam") as t:
+        reference = [getattr(r, "text", None) for r in t.transcribe_batch(files)]
+    assert reference[4] is None and sum(r is not None for r in reference) == 10
+    for jobs in (1, 2):
+        with Transcriber(decoder="beam", jobs=jobs, chunk_size=3) as t:
+            got = list(t.transcribe_iter(iter(files)))  # a generator: no len() needed
+        assert [getattr(r, "text", None) for r in got] == reference
+        assert got[4].error == "/no/such/file.wav: file not found"
