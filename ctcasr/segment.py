@@ -24,7 +24,7 @@ class SplitConfig:
     max_segment: float = 20.0  # seconds: no segment is longer
     min_segment: float = 1.0  # seconds: no cut earlier than this into a segment
     min_pause: float = 0.5  # seconds of silence that end a segment
-    edge: float = 0.25  # seconds of silence kept around a segment's speech
+    edge: float = 0.1  # seconds of silence kept around a segment's speech
     top_db: float = 35.0  # below the segment's peak by this much counts as silence
     block_seconds: float = 10.0  # read size
 
