@@ -312,8 +312,10 @@ class Report:
             f"- Results on held-out test sets: {scores}.",
             "",
             "Limits: close-talking English, short utterances, a CPU-trained model from a few hours",
-            "of real speech. Output is spelled, so unusual words come out phonetically spelled",
-            "unless a command list (`--commands`), word list or hotwords constrain them.",
+            "of real speech; accuracy drops when much more silence surrounds the speech than in",
+            "the training recordings (per-utterance feature normalisation). Output is spelled, so",
+            "unusual words come out phonetically spelled unless a command list (`--commands`),",
+            "word list or hotwords constrain them.",
         ]) + "\n"
 
 
