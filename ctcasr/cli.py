@@ -302,7 +302,9 @@ def _progress_bar(show: bool, total: int):
     from rich.console import Console
     from rich.progress import Progress
 
-    with Progress(console=Console(stderr=True), transient=True) as bar:
+    # rich would otherwise capture stdout and print it above the bar, on stderr.
+    with Progress(console=Console(stderr=True), transient=True, redirect_stdout=False,
+                  redirect_stderr=False) as bar:  # fmt: skip
         task = bar.add_task("transcribing", total=total)
         yield lambda: bar.advance(task)
 

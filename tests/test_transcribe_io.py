@@ -270,3 +270,18 @@ def test_chunked_and_parallel_results_keep_input_order(fsdd_dir):
             got = list(t.transcribe_iter(iter(files)))  # a generator: no len() needed
         assert [getattr(r, "text", None) for r in got] == reference
         assert got[4].error == "/no/such/file.wav: file not found"
+
+
+def test_progress_bar_goes_to_stderr_only(fsdd_dir):
+    import os
+
+    listing = "".join(f"{p}\n" for p in sorted(fsdd_dir.glob("*_theo_4.flac")))
+    env = {**os.environ, "TTY_COMPATIBLE": "1"}  # rich draws as if stderr were a terminal
+    cmd = [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe", "-",
+           "-d", "greedy"]  # fmt: skip
+    shown = subprocess.run([*cmd, "--progress"], input=listing, capture_output=True,
+                           text=True, env=env)  # fmt: skip
+    plain = subprocess.run(cmd, input=listing, capture_output=True, text=True, env=env)
+    assert shown.returncode == plain.returncode == 0
+    assert "transcribing" in shown.stderr and "transcribing" not in plain.stderr  # not a tty
+    assert shown.stdout == plain.stdout and len(plain.stdout.splitlines()) == 10
