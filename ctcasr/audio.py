@@ -51,7 +51,7 @@ def load_audio(
     try:
         samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
-        raise AudioError(f"{path}: corrupt or truncated audio ({_short(exc)})") from None
+        raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
     return _finish(path, samples, rate, sample_rate)
 
 
@@ -110,5 +110,6 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
     raise AudioError(f"audio array must be 1-D or 2-D, got shape {samples.shape}")
 
 
-def _short(exc: Exception) -> str:
+def short_error(exc: Exception) -> str:
+    """The first line of a library's error, for a one-line message."""
     return str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__

@@ -117,12 +117,8 @@ def _numpy_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
     heard; a cold ``ctcasr transcribe`` cannot afford it. The result equals librosa's to float32
     rounding (``tests/test_features.py`` checks it), so models trained either way agree.
     """
-    n_fft, hop = config.n_fft, config.hop_length
-    padded = np.pad(y.astype(np.float32, copy=False), n_fft // 2)  # centred frames, zero padding
-    count = 1 + (len(padded) - n_fft) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        padded, (count, n_fft), (padded.strides[0] * hop, padded.strides[0]), writeable=False
-    )
+    n_fft = config.n_fft
+    frames = centred_frames(y, n_fft, config.hop_length)
     spectrum = np.fft.rfft(frames * _window(n_fft, config.win_length), axis=1)
     power = (spectrum.real**2 + spectrum.imag**2).astype(np.float32)  # [T, bins]
     mel = _mel_basis(config) @ power.T  # [n_mels, T]
@@ -130,6 +126,17 @@ def _numpy_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
     if config.kind == "logmel":
         return logmel.astype(np.float32)
     return (_dct_matrix(config.n_mfcc, config.n_mels) @ logmel).astype(np.float32)
+
+
+def centred_frames(y: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
+    """``[1 + len(y) // hop, frame_length]`` read-only view of frames centred on every
+    ``hop``-th sample, the signal zero-padded at both ends (librosa's ``center=True``)."""
+    padded = np.pad(np.asarray(y, dtype=np.float32), frame_length // 2)
+    count = 1 + (len(padded) - frame_length) // hop
+    step = padded.strides[0]
+    return np.lib.stride_tricks.as_strided(
+        padded, (count, frame_length), (step * hop, step), writeable=False
+    )
 
 
 @functools.cache

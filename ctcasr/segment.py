@@ -15,7 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ctcasr.audio import short_error
 from ctcasr.errors import AudioError
+from ctcasr.features import centred_frames
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,7 @@ def stream_audio(
     try:
         f = sf.SoundFile(str(path))
     except Exception as exc:
-        raise AudioError(f"{path}: not a readable audio file ({_short(exc)})") from None
+        raise AudioError(f"{path}: not a readable audio file ({short_error(exc)})") from None
     with f:
         rate = f.samplerate
         stream = None if rate == sample_rate else soxr.ResampleStream(
@@ -68,7 +70,7 @@ def stream_audio(
                 mono = np.nan_to_num(block.mean(axis=1), nan=0.0, posinf=1.0, neginf=-1.0)
                 yield mono if stream is None else stream.resample_chunk(mono)
         except Exception as exc:
-            raise AudioError(f"{path}: corrupt or truncated audio ({_short(exc)})") from None
+            raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
         if stream is not None:
             yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
@@ -133,12 +135,7 @@ def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) 
     y = np.asarray(y, dtype=np.float32)
     if not len(y):
         return np.zeros((0, 2), dtype=np.int64)
-    padded = np.pad(y, frame_length // 2)
-    count = 1 + (len(padded) - frame_length) // hop
-    frames = np.lib.stride_tricks.as_strided(
-        padded, (count, frame_length), (padded.strides[0] * hop, padded.strides[0]),
-        writeable=False,
-    )  # fmt: skip
+    frames = centred_frames(y, frame_length, hop)
     power = np.mean(np.square(frames, dtype=np.float64), axis=1)
     db = 10 * np.log10(np.maximum(power, 1e-10)) - 10 * np.log10(max(power.max(), 1e-10))
     loud = db > -top_db
@@ -148,11 +145,6 @@ def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) 
     if loud[-1]:
         edges.append(len(loud))
     return np.minimum(np.array(edges, dtype=np.int64) * hop, len(y)).reshape(-1, 2)
-
-
-def _short(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0][:120] if text else type(exc).__name__
 
 
 def is_silent(samples: np.ndarray) -> bool:
