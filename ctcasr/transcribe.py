@@ -237,8 +237,9 @@ class Transcriber:
 
             blocks: Any = [resample(as_mono(source), sample_rate or rate, rate)]
         else:
-            if self.max_duration is not None and (audio_duration(source) or 0) > self.max_duration:
-                return Failure(name, f"{name}: {audio_duration(source):.1f} s is longer than the "
+            seconds = audio_duration(source) or 0.0
+            if self.max_duration is not None and seconds > self.max_duration:
+                return Failure(name, f"{name}: {seconds:.1f} s is longer than the "
                                      f"{self.max_duration:g} s limit")  # fmt: skip
             blocks = stream_audio(source, rate, self.split.block_seconds)
         pieces: list[tuple[float, float, Transcript]] = []
