@@ -81,12 +81,16 @@ def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | Non
 def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
     if samples.size == 0:
         raise AudioError(f"{path}: contains no audio samples")
-    mono = samples.mean(axis=1) if samples.ndim == 2 else samples
-    if not np.all(np.isfinite(mono)):
-        # Float files can carry NaN/Inf from broken producers; silence them rather than poison
-        # every feature frame downstream.
-        mono = np.nan_to_num(mono, nan=0.0, posinf=1.0, neginf=-1.0)
+    mono = finite(samples.mean(axis=1) if samples.ndim == 2 else samples)
     return resample(np.ascontiguousarray(mono, dtype=np.float32), rate, sample_rate)
+
+
+def finite(samples: np.ndarray) -> np.ndarray:
+    """Float files can carry NaN/Inf from broken producers; silence them rather than poison
+    every feature frame downstream."""
+    if np.all(np.isfinite(samples)):
+        return samples
+    return np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
 
 
 def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:

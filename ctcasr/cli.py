@@ -218,7 +218,7 @@ def transcribe(
     """
     from ctcasr.bundle import load_bundle
     from ctcasr.inputs import expand_inputs
-    from ctcasr.outputs import FORMATS, STDOUT_TSV_HEADER, OutputDir, stdout_text
+    from ctcasr.outputs import STDOUT_TSV_HEADER, OutputDir, check_formats, stdout_text
     from ctcasr.segment import SplitConfig
     from ctcasr.transcribe import Failure, Transcriber
 
@@ -227,8 +227,7 @@ def transcribe(
     if jobs < 1:
         _fail(f"--jobs must be at least 1, got {jobs}")
     formats = list(output_format or []) + (["jsonl"] if as_json else [])
-    if bad := [f for f in formats if f not in FORMATS]:
-        _fail(f"unknown --format {bad[0]!r}; choose from: {', '.join(FORMATS)}")
+    check_formats(formats)
     try:
         split = SplitConfig(long_after=split_longer_than, max_segment=max_segment,
                             min_segment=min(1.0, max_segment / 2)) if split_longer_than else None

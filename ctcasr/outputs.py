@@ -65,6 +65,7 @@ def timestamp(seconds: float, decimal: str = ",") -> str:
 
 def render(t: Transcript, fmt: str) -> str:
     """One transcript as the whole content of a file in ``fmt``."""
+    check_formats([fmt])
     if fmt == "txt":
         return t.text + "\n"
     if fmt == "tsv":
@@ -81,11 +82,16 @@ def render(t: Transcript, fmt: str) -> str:
             for i, c in enumerate(cues(t), start=1)
         ]
         return "\n".join(blocks)
-    if fmt == "vtt":
-        blocks = [f"{timestamp(c.start, '.')} --> {timestamp(c.end, '.')}\n{c.text}\n"
-                  for c in cues(t)]  # fmt: skip
-        return "WEBVTT\n\n" + "\n".join(blocks)
-    raise CtcasrError(f"unknown output format {fmt!r}; choose from: {', '.join(FORMATS)}")
+    blocks = [f"{timestamp(c.start, '.')} --> {timestamp(c.end, '.')}\n{c.text}\n"
+              for c in cues(t)]  # fmt: skip
+    return "WEBVTT\n\n" + "\n".join(blocks)  # vtt
+
+
+def check_formats(formats: list[str]) -> None:
+    """Refuse a format name this module does not write, naming the ones it does."""
+    for fmt in formats:
+        if fmt not in FORMATS:
+            raise CtcasrError(f"unknown output format {fmt!r}; choose from: {', '.join(FORMATS)}")
 
 
 class OutputDir:
@@ -96,10 +102,7 @@ class OutputDir:
     """
 
     def __init__(self, folder: str | os.PathLike[str], formats: list[str]) -> None:
-        for fmt in formats:
-            if fmt not in FORMATS:
-                raise CtcasrError(f"unknown output format {fmt!r}; choose from: "
-                                  f"{', '.join(FORMATS)}")  # fmt: skip
+        check_formats(formats)
         self.folder = Path(folder)
         self.formats = formats
         self._stems: dict[str, str] = {}  # stem used -> source

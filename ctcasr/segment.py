@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import short_error
+from ctcasr.audio import finite, short_error
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 
@@ -67,7 +67,7 @@ def stream_audio(
         blocksize = max(1, int(block_seconds * rate))
         try:
             for block in f.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
-                mono = np.nan_to_num(block.mean(axis=1), nan=0.0, posinf=1.0, neginf=-1.0)
+                mono = finite(block.mean(axis=1))
                 yield mono if stream is None else stream.resample_chunk(mono)
         except Exception as exc:
             raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
