@@ -110,6 +110,39 @@ def long_recording(data: Path, minutes: float, path: Path) -> float:
     return written / 16000
 
 
+def long_file_accuracy(data: Path, tmp: Path) -> list[tuple[str, float, float]]:
+    """WER of dev utterances transcribed one by one and joined into one long file (0.5-1.5 s
+    pauses between them), greedy: what cutting and stitching costs. Dev splits only."""
+    import jiwer
+    import soundfile as sf
+
+    from ctcasr.audio import load_audio
+    from ctcasr.segment import SplitConfig
+    from ctcasr.transcribe import Transcriber
+    from recipes.an4.prepare import prepare as prepare_an4
+    from recipes.fsdd.prepare import prepare as prepare_fsdd
+
+    sets = {
+        "AN4 dev (103 utterances)": prepare_an4(data / "an4", tmp / "an4").dev,
+        "FSDD dev (300 digits, tightly cut)": prepare_fsdd(data / "fsdd", tmp / "fsdd").dev,
+    }
+    rng = np.random.default_rng(0)
+    rows = []
+    with Transcriber(decoder="greedy", split=SplitConfig()) as t:
+        for name, entries in sets.items():
+            clips = [load_audio(e.audio_filepath) for e in entries]
+            parts = []
+            for clip in clips:
+                parts += [clip, np.zeros(int(16000 * rng.uniform(0.5, 1.5)), np.float32)]
+            path = tmp / "joined.wav"
+            sf.write(path, np.concatenate(parts), 16000, subtype="PCM_16")
+            ref = " ".join(e.text for e in entries)
+            alone = " ".join(r.text for r in t.transcribe_batch(clips))
+            joined = t.transcribe(path).text
+            rows.append((name, jiwer.wer(ref, alone), jiwer.wer(ref, joined)))
+    return rows
+
+
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
@@ -170,6 +203,11 @@ def main() -> int:
                          f"{wall:.1f} s = {seconds / wall:.0f}x real time", f"{rss:.0f} MB",
                          "flat memory"))  # fmt: skip
 
+    with tempfile.TemporaryDirectory() as tmp:
+        accuracy = long_file_accuracy(args.data, Path(tmp))
+    for name, alone, joined in accuracy:
+        print(f"{name}: WER {alone:.2%} one by one, {joined:.2%} joined into one long file")
+
     path = bundle.path.resolve()
     shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
     command = "python benchmarks/transcribe.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -185,6 +223,13 @@ def main() -> int:
         "| measurement | time | peak RSS | target |",
         "|---|---:|---:|---|",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
+        "",
+        "What cutting and stitching costs: dev utterances transcribed one by one, and the same",
+        "utterances joined into one long file with 0.5-1.5 s pauses (greedy WER):",
+        "",
+        "| dev set | one by one | joined, cut at pauses |",
+        "|---|---:|---:|",
+        *[f"| {n} | {a:.2%} | {j:.2%} |" for n, a, j in accuracy],
         "",
         "Reproduce:",
         "",
