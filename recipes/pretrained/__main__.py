@@ -40,7 +40,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "speech_commands/ and noise/ [../shared/data]")  # fmt: skip
     p.add_argument("--out", default="exp/pretrained", help="work directory")
     p.add_argument("--synthetic", type=int, default=20000, help="synthetic clips [20000]")
+    p.add_argument("--synthetic-subset", type=int, help="train on this many of the synthetic "
+                   "clips (a seeded sample): a fine-tuning stage that weights the real speech "
+                   "more")  # fmt: skip
     p.add_argument("--epochs", type=int, default=TRAIN_SETTINGS["epochs"])
+    p.add_argument("--learning-rate", type=float, default=TRAIN_SETTINGS["learning_rate"])
+    p.add_argument("--train-dir", help="training folder [OUT/train]")
     p.add_argument("--init-from", help="start from this bundle's weights (same architecture), "
                    "e.g. exp/speech_commands/train/model from recipes.speech_commands")  # fmt: skip
     p.add_argument("--strategy", default="default", help="tf.distribute strategy")
@@ -80,6 +85,19 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
     return {"splits": splits, "synthetic": synth_manifest if synth_manifest.is_file() else None}
 
 
+def synthetic_subset(manifest: Path, count: int, seed: int) -> Path:
+    """A seeded sample of the synthetic manifest, written beside it (same lines, same order)."""
+    import random
+
+    lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
+    if count < 1:
+        raise CtcasrError(f"--synthetic-subset must be >= 1, got {count}")
+    keep = sorted(random.Random(seed).sample(range(len(lines)), min(count, len(lines))))
+    path = manifest.with_name(f"{manifest.stem}.subset{len(keep)}-seed{seed}.jsonl")
+    atomic_write_text(path, "".join(lines[i] + "\n" for i in keep))
+    return path
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.bundle import WEIGHTS_FILE, load_bundle
     from ctcasr.evaluate import compare_decoders
@@ -95,18 +113,21 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     train_manifests = [str(out / "data" / c / "train.jsonl")
                        for c in ("an4", "fsdd", "speech_commands")]  # fmt: skip
     if prepared["synthetic"] is not None:
-        train_manifests.append(str(prepared["synthetic"]))
+        synth = Path(prepared["synthetic"])  # type: ignore[arg-type]
+        if args.synthetic_subset is not None:
+            synth = synthetic_subset(synth, args.synthetic_subset, args.seed)
+        train_manifests.append(str(synth))
     config = TrainConfig(
         train_manifests=train_manifests,
         dev_manifest=str(out / "data" / "dev.jsonl"),
-        output_dir=str(out / "train"),
+        output_dir=args.train_dir or str(out / "train"),
         seed=args.seed,
         strategy=args.strategy,
         init_from=args.init_from,
         augment={**AUGMENT, "noise_dir": str(data / "noise")},
         metadata={"recipe": "recipes/pretrained",
                   "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS"},
-        **{**TRAIN_SETTINGS, "epochs": args.epochs},
+        **{**TRAIN_SETTINGS, "epochs": args.epochs, "learning_rate": args.learning_rate},
     )  # fmt: skip
     result = train(config, resume=args.resume)
     bundle_dir = Path(result.bundle_path)
