@@ -85,12 +85,21 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
     return resample(np.ascontiguousarray(mono, dtype=np.float32), rate, sample_rate)
 
 
+# Far beyond any real recording, even float files written at integer scale (+-32768).
+MAX_SAMPLE = 1e6
+
+
 def finite(samples: np.ndarray) -> np.ndarray:
     """Float files can carry NaN/Inf from broken producers; silence them rather than poison
-    every feature frame downstream."""
-    if np.all(np.isfinite(samples)):
+    every feature frame downstream (an infinity is no more a sample value than NaN is)."""
+    if samples.size == 0 or (
+        np.all(np.isfinite(samples)) and float(np.max(np.abs(samples))) <= MAX_SAMPLE
+    ):
         return samples
-    return np.nan_to_num(samples, nan=0.0, posinf=1.0, neginf=-1.0)
+    # Absurd finite values (3e38) are clipped: float32 overflows on them in resampling and in
+    # the power spectrum, which would turn the whole utterance into NaN features.
+    cleaned = np.nan_to_num(samples, nan=0.0, posinf=0.0, neginf=0.0)
+    return np.clip(cleaned, -MAX_SAMPLE, MAX_SAMPLE).astype(samples.dtype, copy=False)
 
 
 def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE) -> np.ndarray:
@@ -104,13 +113,14 @@ def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE
 
 
 def as_mono(samples: np.ndarray) -> np.ndarray:
-    """Accept [n], [n, channels] or [channels, n] arrays from Python callers."""
+    """Accept [n], [n, channels] or [channels, n] arrays from Python callers; NaN/Inf samples
+    are silenced as in :func:`load_audio`."""
     samples = np.asarray(samples, dtype=np.float32)
     if samples.ndim == 1:
-        return samples
+        return finite(samples)
     if samples.ndim == 2:
         channel_axis = 0 if samples.shape[0] < samples.shape[1] else 1
-        return samples.mean(axis=channel_axis).astype(np.float32)
+        return finite(samples.mean(axis=channel_axis).astype(np.float32))
     raise AudioError(f"audio array must be 1-D or 2-D, got shape {samples.shape}")
 
 

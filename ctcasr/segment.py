@@ -65,12 +65,23 @@ def stream_audio(
             rate, sample_rate, 1, dtype="float32", quality="HQ"
         )  # fmt: skip
         blocksize = max(1, int(block_seconds * rate))
-        try:
-            for block in f.blocks(blocksize=blocksize, dtype="float32", always_2d=True):
-                mono = finite(block.mean(axis=1))
-                yield mono if stream is None else stream.resample_chunk(mono)
-        except Exception as exc:
-            raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
+        read = 0
+        # Not ``f.blocks()``: when a file holds fewer frames than its header says (a cut mp3),
+        # it pads the last blocks with stale or uninitialised buffer contents.
+        while True:
+            try:
+                block = f.read(blocksize, dtype="float32", always_2d=True)
+            except Exception as exc:
+                raise AudioError(
+                    f"{path}: corrupt or truncated audio ({short_error(exc)})"
+                ) from None
+            if not len(block):
+                break
+            read += len(block)
+            mono = finite(block.mean(axis=1))
+            yield mono if stream is None else stream.resample_chunk(mono)
+        if not read:  # as load_audio says of a file with a header and no samples
+            raise AudioError(f"{path}: contains no audio samples")
         if stream is not None:
             yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 

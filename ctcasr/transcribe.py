@@ -13,8 +13,8 @@ import numpy as np
 
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
-from ctcasr.errors import CtcasrError
-from ctcasr.features import compute_features, featurize
+from ctcasr.errors import AudioError, CtcasrError
+from ctcasr.features import compute_features
 from ctcasr.segment import (
     SplitConfig,
     audio_duration,
@@ -173,6 +173,9 @@ class Transcriber:
         for i, got in zip(todo, loaded, strict=True):
             if isinstance(got, str):
                 results[i] = Failure(_name(sources[i]), got)
+            elif isinstance(got, float):  # silent: nothing said (as the split path decides)
+                results[i] = _stitch(_name(sources[i]), [], got, self.decoder,
+                                     str(self.bundle.path))  # fmt: skip
             else:
                 feats.append(got)
                 ok.append(i)
@@ -209,7 +212,7 @@ class Transcriber:
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
         if self._pool is not None:
-            self._pool.shutdown()
+            self._pool.shutdown(cancel_futures=True)  # after an interrupt, queued work is moot
             self._pool = None
 
     def __enter__(self) -> Transcriber:
@@ -343,6 +346,11 @@ _WORKER: dict[str, Any] = {}
 
 
 def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest: int) -> None:
+    import signal
+
+    # Ctrl-C reaches the whole process group; only the parent should act on it (and stop
+    # the pool), not every worker with a traceback of its own.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     bundle = load_bundle(bundle_path)
     impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
     _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)
@@ -356,10 +364,23 @@ def _decode_in_worker(job: tuple[np.ndarray, str, float]) -> Transcript:
 
 def _features_or_error(
     source: Source, frontend: Any, sample_rate: int | None, max_duration: float | None
-) -> np.ndarray | str:
-    """Features, or the one-line reason the input cannot be read (errors cross processes as
-    text)."""
+) -> np.ndarray | float | str:
+    """Features; or the duration of an input that is all silence (the model is not asked:
+    it may hear words in digital silence); or the one-line reason the input cannot be read
+    (errors cross processes as text)."""
+    from ctcasr.audio import as_mono, load_audio, resample
+
     try:
-        return featurize(source, frontend, sample_rate=sample_rate, max_duration=max_duration)
+        rate = frontend.sample_rate
+        if isinstance(source, np.ndarray):
+            samples = as_mono(source)
+            if not samples.size:
+                raise AudioError("<array>: contains no audio samples")
+            samples = resample(samples, sample_rate or rate, rate)
+        else:
+            samples = load_audio(source, rate, max_duration=max_duration)
+        if is_silent(samples):
+            return round(len(samples) / rate, 3)
+        return compute_features(samples, frontend)
     except CtcasrError as exc:
         return str(exc)
