@@ -20,6 +20,14 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 
+SkipBadOption = Annotated[
+    bool,
+    typer.Option(
+        "--skip-bad",
+        help="Drop manifest lines that fail validation (bad JSON, missing keys or audio, "
+        "characters outside the alphabet) and count them, instead of stopping at the first.",
+    ),
+]
 ModelOption = Annotated[
     str | None,
     typer.Option(
@@ -218,9 +226,9 @@ def transcribe(
     """
     from ctcasr.bundle import load_bundle
     from ctcasr.inputs import expand_inputs
-    from ctcasr.outputs import STDOUT_TSV_HEADER, OutputDir, check_formats, stdout_text
+    from ctcasr.outputs import STDOUT_TSV_HEADER, OutputDir, check_formats
     from ctcasr.segment import SplitConfig
-    from ctcasr.transcribe import Failure, Transcriber
+    from ctcasr.transcribe import Transcriber
 
     if nbest < 1:
         _fail(f"--nbest must be at least 1, got {nbest}")
@@ -264,26 +272,17 @@ def transcribe(
         typer.echo(STDOUT_TSV_HEADER)
     collected: list[dict] = []
     show = progress if progress is not None else sys.stdout.isatty() and len(files) >= 20
-    with transcriber, _progress_bar(show, len(files)) as advance:
-        for result in transcriber.transcribe_iter(files):
-            advance()
-            if isinstance(result, Failure):
-                failures += 1
-                typer.echo(f"error: {result.error}", err=True)
-                continue
-            if result.rejected:
-                best = result.nbest[0]
-                note = f"closest {best.text!r}, confidence {best.confidence:.2f}"
-                typer.echo(f"{result.source}: rejected as out of grammar ({note})", err=True)
-            if writer is not None:
-                _, note = writer.write(result)
-                if note:
-                    typer.echo(f"warning: {note}", err=True)
-            elif fmt == "json":
-                collected.append(result.to_dict())
-            else:
-                sys.stdout.write(stdout_text(result, fmt))
-                sys.stdout.flush()
+    done = 0
+    try:
+        with transcriber, _progress_bar(show, len(files)) as advance:
+            for result in transcriber.transcribe_iter(files):
+                done += 1
+                advance()
+                failures += _emit(result, writer, fmt, collected)
+    except KeyboardInterrupt:
+        where = f"; the finished ones are in {writer.folder}" if writer is not None else ""
+        typer.echo(f"interrupted after {done} of {len(files)} input(s){where}", err=True)
+        raise typer.Exit(130) from None
     if writer is None and fmt == "json":
         typer.echo(json.dumps(collected, indent=2))
     if failures:
@@ -359,6 +358,7 @@ def train(
             "multiworker (the cluster in TF_CONFIG; see docs/distributed.md)."
         ),
     ] = None,
+    skip_bad: SkipBadOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train a model from manifests or a config file; the best model lands in OUTPUT_DIR/model."""
@@ -379,6 +379,7 @@ def train(
         "alphabet": str(alphabet) if alphabet else None,
         "strategy": strategy,
         "init_from": str(init_from) if init_from else None,
+        "skip_bad": skip_bad or None,
     }
     if config is not None:
         cfg = TrainConfig.from_file(config, **overrides)
@@ -397,7 +398,13 @@ def train(
                 _fail(f"--speed must be comma-separated numbers, got {speed!r}")
             aug = replace(aug, speed_factors=factors)
         cfg.augment = aug
-    result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
+    try:
+        result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
+    except KeyboardInterrupt:
+        from ctcasr.train import interrupted_message
+
+        typer.echo(interrupted_message(cfg.output_dir), err=True)
+        raise typer.Exit(130) from None
     typer.echo(
         f"model: {result.bundle_path} (epoch {result.best_epoch}"
         + (
@@ -407,6 +414,12 @@ def train(
         )
         + f"); {result.seconds_per_epoch:.1f} s/epoch, peak RSS {result.peak_rss_mb:.0f} MB"
     )
+    if result.dropped_utterances:
+        typer.echo(
+            f"dropped {len(result.dropped_utterances)} utterances (bad manifest lines or "
+            f"unusable audio), first: {result.dropped_utterances[0]}",
+            err=True,
+        )
 
 
 @app.command()
@@ -432,6 +445,7 @@ def evaluate(
     option: DecoderSettingOption = None,
     worst: Annotated[int, typer.Option(help="How many of the worst utterances to list.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    skip_bad: SkipBadOption = False,
 ) -> None:
     """Word and character error rates of a model on a manifest, for one or more decoders."""
     from ctcasr.evaluate import compare_decoders
@@ -439,12 +453,15 @@ def evaluate(
 
     options = _decoder_options(locals())
     if decoder and len(decoder) > 1:
-        results = compare_decoders(manifest, decoder, model, decoder_options=options, worst=worst)
+        results = compare_decoders(
+            manifest, decoder, model, decoder_options=options, worst=worst, skip_bad=skip_bad
+        )
     else:
         name = decoder[0] if decoder else _implied_decoder(options)
-        results = [
-            run_evaluation(manifest, model, decoder=name, decoder_options=options, worst=worst)
-        ]
+        result = run_evaluation(
+            manifest, model, decoder=name, decoder_options=options, worst=worst, skip_bad=skip_bad
+        )
+        results = [result]
     if as_json:
         out = []
         for result in results:
@@ -453,6 +470,7 @@ def evaluate(
             data["decode_ms_per_utterance"] = round(result.decode_ms, 4)
             data["rejected"] = result.rejected
             data["failures"] = [f.error for f in result.failures]
+            data["skipped"] = result.skipped
             out.append(data)
         typer.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
     elif len(results) > 1:
@@ -480,8 +498,36 @@ def evaluate(
     if not as_json:
         for failure in results[0].failures:
             typer.echo(f"error: {failure.error}", err=True)
+        if results[0].skipped:
+            for message in results[0].skipped:
+                typer.echo(f"skipped: {message}", err=True)
+            typer.echo(f"skipped {len(results[0].skipped)} bad manifest lines", err=True)
     if results[0].failures:
         raise typer.Exit(1)
+
+
+def _emit(result, writer, fmt: str, collected: list[dict]) -> int:
+    """Print or write one ``transcribe`` result; 1 if it was a failure."""
+    from ctcasr.outputs import stdout_text
+    from ctcasr.transcribe import Failure
+
+    if isinstance(result, Failure):
+        typer.echo(f"error: {result.error}", err=True)
+        return 1
+    if result.rejected:
+        best = result.nbest[0]
+        note = f"closest {best.text!r}, confidence {best.confidence:.2f}"
+        typer.echo(f"{result.source}: rejected as out of grammar ({note})", err=True)
+    if writer is not None:
+        _, note = writer.write(result)
+        if note:
+            typer.echo(f"warning: {note}", err=True)
+    elif fmt == "json":
+        collected.append(result.to_dict())
+    else:
+        sys.stdout.write(stdout_text(result, fmt))
+        sys.stdout.flush()
+    return 0
 
 
 def _floats(text: str | None, flag: str) -> list[float] | None:

@@ -34,6 +34,7 @@ class Evaluation:
     decoder_options: dict[str, Any] = field(default_factory=dict)
     decode_ms: float = 0.0  # median milliseconds per utterance spent decoding
     rejected: int = 0
+    skipped: list[str] = field(default_factory=list)  # manifest lines dropped by skip_bad
 
 
 @dataclass
@@ -43,6 +44,7 @@ class ScoredLogProbs:
     entries: list[ManifestEntry]
     log_probs: list[np.ndarray | None]  # None where the audio could not be read
     failures: list[Failure]
+    skipped: list[str] = field(default_factory=list)
 
     @property
     def references(self) -> list[str]:
@@ -54,12 +56,13 @@ class ScoredLogProbs:
 
 
 def compute_log_probs(
-    transcriber: Transcriber, manifest: str | os.PathLike[str]
+    transcriber: Transcriber, manifest: str | os.PathLike[str], skip_bad: bool = False
 ) -> ScoredLogProbs:
     from ctcasr.errors import CtcasrError
     from ctcasr.features import featurize
 
-    entries = read_manifest(manifest, transcriber.bundle.alphabet).entries
+    report = read_manifest(manifest, transcriber.bundle.alphabet, skip_bad=skip_bad)
+    entries = report.entries
     feats, todo, failures = [], [], []
     for i, entry in enumerate(entries):
         try:
@@ -70,7 +73,7 @@ def compute_log_probs(
     log_probs: list[np.ndarray | None] = [None] * len(entries)
     for i, lp in zip(todo, transcriber.acoustic_model(feats), strict=True):
         log_probs[i] = lp
-    return ScoredLogProbs(entries, log_probs, failures)
+    return ScoredLogProbs(entries, log_probs, failures, report.skipped)
 
 
 def options_for(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
@@ -107,6 +110,7 @@ def score_decoder(
         dict(transcriber.decoder_options),
         float(np.median(times) * 1000) if times else 0.0,
         rejected,
+        list(data.skipped),
     )
 
 
@@ -118,12 +122,14 @@ def evaluate(
     decoder_options: Mapping[str, Any] | None = None,
     batch_size: int = 32,
     worst: int = 10,
+    skip_bad: bool = False,
 ) -> Evaluation:
     """Transcribe every manifest entry with one decoder and score it."""
     transcriber = Transcriber(
         model, decoder=decoder, batch_size=batch_size, decoder_options=decoder_options
     )
-    return score_decoder(transcriber, compute_log_probs(transcriber, manifest), worst)
+    data = compute_log_probs(transcriber, manifest, skip_bad)
+    return score_decoder(transcriber, data, worst)
 
 
 def compare_decoders(
@@ -134,6 +140,7 @@ def compare_decoders(
     decoder_options: Mapping[str, Any] | None = None,
     batch_size: int = 32,
     worst: int = 10,
+    skip_bad: bool = False,
 ) -> list[Evaluation]:
     """Several decoders on the same acoustic-model output; each decoder gets the options it
     takes from ``decoder_options`` on top of the bundle's stored settings."""
@@ -143,7 +150,7 @@ def compare_decoders(
         batch_size=batch_size,
         decoder_options=options_for(decoders[0], decoder_options),
     )
-    data = compute_log_probs(first, manifest)
+    data = compute_log_probs(first, manifest, skip_bad)
     results = [score_decoder(first, data, worst)]
     for name in decoders[1:]:
         transcriber = Transcriber(

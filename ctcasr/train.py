@@ -72,6 +72,8 @@ class TrainConfig:
     # A bundle whose weights start training (fine-tuning, or a curriculum's second stage).
     # It must have the same alphabet, frontend and architecture; a resumed checkpoint wins.
     init_from: str | None = None
+    # Drop manifest lines that fail validation (listed and counted) instead of stopping.
+    skip_bad: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.train_manifests, (str, os.PathLike)):
@@ -243,6 +245,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
             optimizer.build(model.trainable_variables)
 
     def load_state() -> tuple[int, list[EpochLog], _Best]:
+        if resume and is_chief and ckpt_dir.is_dir():
+            _clear_partial(ckpt_dir)
         if resume and (state := _latest_checkpoint(ckpt_dir)) is not None:
             restored = _restore(state, model, optimizer)
             if verbose:
@@ -387,12 +391,15 @@ def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelCon
 
 def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelConfig):
     frontend = config.frontend
-    entries = []
+    entries, skipped = [], []
     for manifest in config.train_manifests:
-        entries += read_manifest(manifest, alphabet).entries
-    dev_entries = (
-        read_manifest(config.dev_manifest, alphabet).entries if config.dev_manifest else []
-    )
+        report = read_manifest(manifest, alphabet, skip_bad=config.skip_bad)
+        entries += report.entries
+        skipped += report.skipped
+    dev_entries = []
+    if config.dev_manifest:
+        report = read_manifest(config.dev_manifest, alphabet, skip_bad=config.skip_bad)
+        dev_entries, skipped = report.entries, skipped + report.skipped
     corpus = load_corpus(
         entries,
         frontend,
@@ -414,6 +421,7 @@ def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelCo
         if dev_entries
         else None
     )
+    corpus.dropped[:0] = skipped  # bad manifest lines first, then unusable audio
     return corpus, dev
 
 
@@ -848,6 +856,27 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
                     raise CtcasrError(
                         f"{out}: cannot resume, the {key} settings differ from the saved run"
                     )
+
+
+def interrupted_message(output_dir: str | os.PathLike[str]) -> str:
+    """What a user who pressed Ctrl-C needs: what survived, and how to go on."""
+    ckpt_dir = Path(output_dir) / CHECKPOINTS
+    pointer = ckpt_dir / LATEST
+    name = pointer.read_text().strip() if pointer.is_file() else None
+    if name is None:
+        return f"interrupted: no epoch had finished, nothing saved in {ckpt_dir}"
+    return (
+        f"interrupted: the last complete checkpoint is {ckpt_dir / name}; "
+        "run the same command with --resume to continue from it"
+    )
+
+
+def _clear_partial(ckpt_dir: Path) -> None:
+    """Remove checkpoint folders a kill left half-written (never pointed at, never loaded)."""
+    import shutil
+
+    for tmp in ckpt_dir.glob(".epoch-*.tmp"):
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _latest_checkpoint(ckpt_dir: Path) -> Path | None:

@@ -46,7 +46,7 @@ def _corpus_dir(label: str, *parts: str) -> Path:
     return path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fsdd_dir() -> Path:
     """``<data>/fsdd/recordings``: Free Spoken Digit Dataset, 8 kHz FLAC."""
     return _corpus_dir("FSDD", "fsdd", "recordings")

@@ -1,5 +1,6 @@
-"""A training process killed with SIGKILL part-way through resumes from its last complete
-checkpoint and ends with the same weights as a run that was never interrupted."""
+"""A training process killed with SIGKILL part-way through (inside an epoch, or inside a
+checkpoint write) resumes from its last complete checkpoint and ends with the same weights as a
+run that was never interrupted; Ctrl-C stops it with a one-line message."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -34,38 +36,114 @@ def _weights(run_dir, epoch: int) -> list[np.ndarray]:
         return [data[k] for k in sorted(data.files)]
 
 
-def test_sigkill_mid_epoch_then_resume_matches_unbroken_run(tmp_path, fsdd_dir):
-    epochs = 3
-    killed = _config(tmp_path / "killed", fsdd_dir, epochs)
-    config_file = tmp_path / "killed" / "run.json"
-    config_file.write_text(json.dumps(killed.to_dict()))
-    proc = subprocess.Popen(
-        [sys.executable, "-c", "from ctcasr.cli import main; main()", "train", "--config",
-         str(config_file), "--quiet"],
+@pytest.fixture(scope="module")
+def unbroken(tmp_path_factory, fsdd_dir) -> list[np.ndarray]:
+    """Final weights of the same run, never interrupted (resumed from nothing: epoch 0)."""
+    folder = tmp_path_factory.mktemp("unbroken")
+    train(_config(folder, fsdd_dir, EPOCHS), verbose=0)
+    return _weights(folder / "run", EPOCHS)
+
+
+EPOCHS = 3
+
+# Runs the CLI with np.savez slowed down inside one checkpoint write: the write of
+# epoch-0002's optimizer state stops half-way and announces it, so the test can kill there.
+HALTING_SAVEZ = """
+import pathlib, sys, time
+import numpy as np
+real, marker = np.savez, pathlib.Path(sys.argv.pop(1))
+def halting(file, *arrays):
+    path = pathlib.Path(file)
+    if path.name == "optimizer.npz" and path.parent.name.startswith(".epoch-0002."):
+        real(file, *arrays[: len(arrays) // 2])
+        marker.write_text(str(path.parent))
+        time.sleep(600)
+    real(file, *arrays)
+np.savez = halting
+from ctcasr.cli import main
+main()
+"""
+
+
+def _start(folder, fsdd_dir, script: str | None = None, *extra: str) -> subprocess.Popen:
+    config = _config(folder, fsdd_dir, EPOCHS)
+    config_file = folder / "run.json"
+    config_file.write_text(json.dumps(config.to_dict()))
+    code = script if script is not None else "from ctcasr.cli import main; main()"
+    return subprocess.Popen(
+        [sys.executable, "-c", code, *extra, "train", "--config", str(config_file), "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    latest = tmp_path / "killed" / "run" / CHECKPOINTS / LATEST
+
+
+def _wait_for(proc: subprocess.Popen, ready, what: str, seconds: float = 240) -> None:
+    deadline = time.monotonic() + seconds
+    while not ready():
+        assert proc.poll() is None, f"training ended early: {proc.stderr.read()}"
+        assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s"
+        time.sleep(0.05)
+
+
+def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     try:
-        deadline = time.monotonic() + 240
-        while not (latest.is_file() and latest.read_text().strip() == "epoch-0001"):
-            assert proc.poll() is None, f"training ended early: {proc.stderr.read()}"
-            assert time.monotonic() < deadline, "no checkpoint within 240 s"
-            time.sleep(0.05)
-        time.sleep(0.3)  # into epoch 2
-        os.kill(proc.pid, signal.SIGKILL)
-        proc.wait(timeout=30)
+        os.kill(proc.pid, sig)
+        proc.wait(timeout=60)
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+def _resume_and_compare(folder, fsdd_dir, unbroken: list[np.ndarray]) -> None:
+    resumed = train(_config(folder, fsdd_dir, EPOCHS), resume=True, verbose=0)
+    assert [h.epoch for h in resumed.history] == list(range(1, EPOCHS + 1))
+    for a, b in zip(_weights(folder / "run", EPOCHS), unbroken, strict=True):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+
+
+def test_sigkill_mid_epoch_then_resume_matches_unbroken_run(tmp_path, fsdd_dir, unbroken):
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    proc = _start(folder, fsdd_dir)
+    latest = folder / "run" / CHECKPOINTS / LATEST
+    _wait_for(proc, lambda: latest.is_file() and latest.read_text().strip() == "epoch-0001",
+              "checkpoint")  # fmt: skip
+    time.sleep(0.3)  # into epoch 2
+    _kill(proc)
     assert proc.returncode == -signal.SIGKILL
     # Whatever was on disk at the kill loads: the last complete checkpoint is intact.
     assert latest.read_text().strip() in ("epoch-0001", "epoch-0002")
+    _resume_and_compare(folder, fsdd_dir, unbroken)
 
-    resumed = train(killed, resume=True, verbose=0)
-    assert [h.epoch for h in resumed.history] == [1, 2, 3]
 
-    unbroken = _config(tmp_path / "unbroken", fsdd_dir, epochs)
-    train(unbroken, verbose=0)
-    for a, b in zip(_weights(tmp_path / "killed" / "run", 3),
-                    _weights(tmp_path / "unbroken" / "run", 3), strict=True):  # fmt: skip
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-5)
+def test_sigkill_inside_a_checkpoint_write_then_resume(tmp_path, fsdd_dir, unbroken):
+    folder = tmp_path / "killed"
+    folder.mkdir()
+    marker = tmp_path / "halted"
+    proc = _start(folder, fsdd_dir, HALTING_SAVEZ, str(marker))
+    _wait_for(proc, marker.is_file, "half-written checkpoint")
+    _kill(proc)
+    assert proc.returncode == -signal.SIGKILL
+    ckpts = folder / "run" / CHECKPOINTS
+    partial = Path(marker.read_text())
+    assert (partial / "optimizer.npz").is_file()  # really killed half-way through the write
+    assert (ckpts / LATEST).read_text().strip() == "epoch-0001"
+    assert not (ckpts / "epoch-0002").exists()
+    _resume_and_compare(folder, fsdd_dir, unbroken)
+    assert not partial.exists(), "the half-written checkpoint was left behind"
+
+
+def test_ctrl_c_stops_with_one_line_and_resumes(tmp_path, fsdd_dir):
+    folder = tmp_path / "interrupted"
+    folder.mkdir()
+    proc = _start(folder, fsdd_dir)
+    latest = folder / "run" / CHECKPOINTS / LATEST
+    _wait_for(proc, latest.is_file, "checkpoint")
+    _kill(proc, signal.SIGINT)
+    err = proc.stderr.read()
+    assert proc.returncode == 130, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("interrupted: the last complete checkpoint is ")
+    assert "--resume" in lines[0]
+    named = Path(lines[0].split(" is ", 1)[1].split(";")[0])
+    assert named.parent == latest.parent and (named / "state.json").is_file()

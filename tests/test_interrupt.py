@@ -1,0 +1,47 @@
+"""Ctrl-C in the middle of a batch: one line saying how far it got, exit status 130, no
+traceback from the parent or its workers, and every output already written complete."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_ctrl_c_during_a_batch(tmp_path, fsdd_dir, jobs):
+    files = sorted(fsdd_dir.glob("*_george_*.flac"))[:300]
+    out = tmp_path / "out"
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe",
+         *map(str, files), "-o", str(out), "-f", "json", "-j", str(jobs), "--no-progress"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 120
+    while not (out.is_dir() and len(list(out.glob("*.json"))) >= 3):
+        assert proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "no output within 120 s"
+        time.sleep(0.02)
+    os.kill(proc.pid, signal.SIGINT)
+    try:
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("interrupted after "), err
+    done = int(lines[0].split()[2])
+    written = sorted(out.glob("*.json"))
+    assert 3 <= len(written) <= done < len(files)
+    for path in written:  # each one complete: no half-written file survives
+        assert json.loads(path.read_text())["text"]
+    assert not list(out.glob(".*")), "temporary files were left behind"
