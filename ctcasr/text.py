@@ -36,6 +36,13 @@ class Alphabet:
                 raise AlphabetError(
                     f"alphabet entry {i + 1} is {label!r}: each entry must be one character"
                 )
+            if label.splitlines() != [label]:
+                # A line break ("\n", "\r", "\x85", "\u2028", ...) cannot be stored in the
+                # one-symbol-per-line alphabet file: save() would write a file that from_file()
+                # rejects (an "empty alphabet entry"), leaving e.g. a bundle unloadable.
+                raise AlphabetError(
+                    f"alphabet entry {i + 1} is {label!r}: a line break cannot be a symbol"
+                )
             if label in seen:
                 raise AlphabetError(
                     f"alphabet entry {i + 1} {label!r} duplicates entry {seen[label] + 1}"
@@ -271,6 +278,12 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
     text = " ".join(text.split())
     if " " not in alphabet:
         text = text.replace(" ", "")
+    if unicodedata.normalize("NFKC", text) != text:
+        # Dropping a character can leave a kept letter next to a kept combining mark that NFKC
+        # composes (alphabet "e" + U+0307, text "0\u0130" -> "e\u0307"), so the result was not
+        # its own normal form (the next pass gave "e"). Normalise again; each such pass makes
+        # the text shorter, so this ends.
+        return normalize_text(text, alphabet, strict)
     return text
 
 

@@ -4,7 +4,7 @@ Each beam is a prefix (a node in a trie of prefixes) with two log-probabilities:
 a blank and paths ending in its last label. Three things keep it fast in plain Python:
 
 * a run of frames where no label but the blank reaches ``token_min_logp`` (most frames of a
-  peaky CTC model) is applied to all beams at once from a cumulative sum of blank
+  peaky CTC model) is applied to all beams at once from the sum of the run's blank
   log-probabilities, without expansion or sorting;
 * candidate labels per frame are found for the whole matrix at once with numpy;
 * prefixes are integers into a trie, so merging and looking up children are dict operations on
@@ -29,6 +29,7 @@ from ctcasr.decoding.base import (
     check_log_probs,
     check_nbest,
 )
+from ctcasr.decoding.greedy import greedy_path
 from ctcasr.decoding.hotwords import (
     DEFAULT_HOTWORD_WEIGHT,
     HotwordScorer,
@@ -156,7 +157,10 @@ def prefix_beam_search(
         else:
             busy.append(r)
             cand_ids.append([c])
-    cum_blank = [0.0, *np.cumsum(log_probs[:, blank], dtype=np.float64).tolist()]
+    # Blank log-probabilities of a run of frames are summed per run, not taken as differences
+    # of a cumulative sum: a busy frame with p(blank) = 0 puts -inf into the cumulative sum,
+    # and every later difference became -inf - -inf = NaN (beams vanished, decode crashed).
+    blank_lp = log_probs[:, blank].astype(np.float64)
 
     # The prefix trie: node 0 is the empty prefix.
     parent: list[int] = [-1]
@@ -197,7 +201,7 @@ def prefix_beam_search(
     prefilter = scorer is None
     for t, cand in zip(busy, cand_ids, strict=True):
         if t > t_done:  # a run of blank-only frames
-            beams = _blank_run(beams, cum_blank[t] - cum_blank[t_done])
+            beams = _blank_run(beams, float(blank_lp[t_done:t].sum()))
         if scorer is None and len(beams) * len(cand) >= VECTORISE_FROM:
             beams = _expand_vectorised(
                 beams, log_probs[t], cand, blank, space, last, parent, children, child, t,
@@ -280,7 +284,7 @@ def prefix_beam_search(
         ]
         t_done = t + 1
     if num_frames > t_done:
-        beams = _blank_run(beams, cum_blank[num_frames] - cum_blank[t_done])
+        beams = _blank_run(beams, float(blank_lp[t_done:num_frames].sum()))
 
     # Prefixes that differ only by a trailing space are one transcript: merge them.
     finals: dict[str, list] = {}
@@ -309,7 +313,44 @@ def prefix_beam_search(
             score += scorer.final_score(alphabet.decode(ids))
         out.append((ids, frames, score))
     out.sort(key=lambda x: -x[2])
+    if num_frames:
+        out = _with_best_path(out, log_probs, alphabet, scorer)
     return out
+
+
+def _with_best_path(
+    out: list[tuple[list[int], list[int], float]],
+    log_probs: np.ndarray,
+    alphabet: Alphabet,
+    scorer: HotwordScorer | None,
+) -> list[tuple[list[int], list[int], float]]:
+    """Make sure beam search never ends below the best (greedy) path.
+
+    Pruning can drop the best path's prefix on the way, and the search can then end on a text
+    less probable than the best path alone (often at width 1 or 2, e.g. frames with p(a) =
+    8/11, 1/3, 2/3, 4/5 at width 1 end on "a" with 0.210 while the path a_aa has 0.259). The
+    best path is one alignment of its text, so its log-probability is a valid score for that
+    text (a lower bound, like every pruned beam's partial sum): when it beats the best beam,
+    that text goes first with it, replacing its own weaker entry if it has one.
+    """
+    space = alphabet.space_index
+    path_ids, path_frames = greedy_path(log_probs, alphabet.blank_index)
+    ids: list[int] = []
+    frames: list[int] = []
+    for c, f in zip(path_ids.tolist(), path_frames.tolist(), strict=True):
+        if c == space and (not ids or ids[-1] == space):
+            continue  # a leading or second space spells nothing, as in the search
+        ids.append(c)
+        frames.append(f)
+    if ids and ids[-1] == space:  # and neither does a trailing one
+        ids.pop()
+        frames.pop()
+    score = float(log_probs.max(axis=1).sum(dtype=np.float64))
+    if scorer is not None:
+        score += scorer.final_score(alphabet.decode(ids))
+    if out and score <= out[0][2]:
+        return out
+    return [(ids, frames, score), *(x for x in out if x[0] != ids)]
 
 
 def _blank_run(
