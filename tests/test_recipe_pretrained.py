@@ -3,6 +3,7 @@ training time is counted, and the page and model card carry the numbers and lice
 
 from __future__ import annotations
 
+import json
 from types import SimpleNamespace
 
 from ctcasr.evaluate import Evaluation
@@ -23,11 +24,18 @@ def _evaluation(decoder, refs, hyps):
 
 
 def test_report_page_and_model_card(tmp_path):
-    run, init = tmp_path / "train", tmp_path / "init"
-    for folder in (run / "model", init / "model"):
+    run, init, first = tmp_path / "train", tmp_path / "init", tmp_path / "first"
+    for folder in (run / "model", init / "model", first / "model"):
         folder.mkdir(parents=True)
     (run / "log.csv").write_text(LOG)
     (init / "log.csv").write_text(LOG.replace(",300\n", ",600\n"))  # 16 min of its own
+    (first / "log.csv").write_text(LOG.replace(",360\n", ",0\n"))  # 5 min
+    # The warm start was itself this recipe, started from an earlier model: a chain of three.
+    (init / "train_config.json").write_text(json.dumps({
+        "metadata": {"recipe": "recipes/pretrained"}, "init_from": str(first / "model"),
+        "epochs": 16, "learning_rate": 1.5e-3, "output_dir": "exp/pretrained/train",
+        "train_manifests": ["exp/pretrained/data/an4/train.jsonl", "exp/syn/synthetic.jsonl"],
+    }))  # fmt: skip
     history = [EpochLog(1, 9.0, 0.5, 0.2, 0.001, 300.0), EpochLog(2, 4.0, 0.3, 0.1, 0.001, 360.0)]
     result = TrainResult(str(run / "model"), 2, 2, 0.1, 0.3, 3_226_653, history, 900.0, 25041, [])
     an4_refs = ["a b c", "one two", "x y z w", "n o"]
@@ -51,9 +59,14 @@ def test_report_page_and_model_card(tmp_path):
     assert "| Kaldi GMM tri3 SAT (published) | 5.95% |  |" in page
     assert "cat -> bed" in page
     assert "11 min, median 330 s per epoch" in page  # this stage: 660 s
-    assert "2 epochs and 16 min of its own training (total 27 min)" in page
-    assert "python -m recipes.speech_commands" in page
-    assert "python -m recipes.pretrained --epochs 2" in page
+    assert f"`{init / 'model'}`, 2 epochs and 16 min of its own training on an4, synthetic" in page
+    assert f"`{first / 'model'}`, 2 epochs and 5 min of its own training on its corpus" in page
+    assert "Training time of all stages together: 32 min" in page
+    reproduce = page.split("## Reproduce")[1]
+    stage1 = f"python -m recipes.pretrained --data ../shared/data --init-from {first / 'model'}"
+    assert reproduce.index("python -m recipes.speech_commands") < reproduce.index(stage1) \
+        < reproduce.index("python -m recipes.pretrained --epochs 2")  # fmt: skip
+    assert f"{stage1} --epochs 16\n" in reproduce  # default learning rate and folder: not given
     for png in ("training_curves.png", "confusion_matrix.png", "per_speaker_wer.png"):
         assert (tmp_path / png).stat().st_size > 5000 and f"]({png})" in page
 
@@ -61,3 +74,23 @@ def test_report_page_and_model_card(tmp_path):
     assert "3,226,653 parameters; 13.4 MB with its LM" in card
     assert "CC BY-SA 4.0" in card and "CC BY 4.0" in card and "CMU AN4 terms" in card
     assert "FSDD test digit accuracy 99.00%" in card
+
+
+def test_synthetic_subset_is_a_seeded_ordered_sample(tmp_path):
+    import pytest
+
+    from ctcasr.errors import CtcasrError
+    from recipes.pretrained.__main__ import synthetic_subset
+
+    manifest = tmp_path / "synthetic.jsonl"
+    lines = [json.dumps({"audio_filepath": f"{i}.wav", "text": "x", "duration": 1})
+             for i in range(50)]  # fmt: skip
+    manifest.write_text("\n".join(lines) + "\n\n")
+    path = synthetic_subset(manifest, 10, seed=3)
+    kept = path.read_text().splitlines()
+    assert len(kept) == 10 and kept == [line for line in lines if line in kept]  # in order
+    assert synthetic_subset(manifest, 10, seed=3).read_text() == path.read_text()
+    assert synthetic_subset(manifest, 10, seed=4).read_text() != path.read_text()
+    assert synthetic_subset(manifest, 500, seed=0).read_text().splitlines() == lines
+    with pytest.raises(CtcasrError, match="synthetic-subset"):
+        synthetic_subset(manifest, 0, seed=0)

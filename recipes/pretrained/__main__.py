@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import shlex
 import shutil
 from dataclasses import dataclass
@@ -163,6 +164,53 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     return 0
 
 
+@dataclass
+class WarmStart:
+    """One earlier training stage whose weights a later one started from."""
+
+    bundle: str
+    epochs: int
+    minutes: float
+    utterances_text: str
+    command: str | None  # how to rerun it, when it was this recipe
+
+
+def _corpus_name(manifest: Path) -> str:
+    """``exp/an4/data/train.jsonl`` -> an4; ``.../data/an4/train.jsonl`` -> an4."""
+    if manifest.name != "train.jsonl":
+        return manifest.stem
+    folder = manifest.parent
+    return folder.parent.name if folder.name == "data" else folder.name
+
+
+def warm_start_chain(init_from: str | None) -> list[WarmStart]:
+    """The stages behind ``init_from``, newest first, from their logs and saved settings."""
+    chain: list[WarmStart] = []
+    while init_from and len(chain) < 10:
+        run = Path(init_from).parent
+        rows: list[dict[str, str]] = []
+        if (run / "log.csv").is_file():
+            with open(run / "log.csv", newline="") as fh:
+                rows = list(csv.DictReader(fh))
+        cfg_file = run / "train_config.json"
+        cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+        data = ", ".join(_corpus_name(Path(m)) for m in cfg.get("train_manifests", []))
+        command = None
+        if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
+            command = "python -m recipes.pretrained --data ../shared/data"
+            if cfg.get("init_from"):
+                command += f" --init-from {cfg['init_from']}"
+            command += f" --epochs {cfg['epochs']}"
+            if cfg.get("learning_rate") != TRAIN_SETTINGS["learning_rate"]:
+                command += f" --learning-rate {cfg['learning_rate']:g}"
+            if Path(cfg["output_dir"]).name != "train":
+                command += f" --train-dir {cfg['output_dir']}"
+        minutes = sum(float(row["seconds"]) for row in rows) / 60
+        chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command))
+        init_from = cfg.get("init_from")
+    return chain
+
+
 # (test set, requirement, how it is measured)
 TARGETS = ("AN4 test WER, tuned KenLM", "<= 7%"), ("AN4 test CER, tuned KenLM", "<= 3%"), (
     "Speech Commands ten-command accuracy, grammar", ">= 92%"), (
@@ -199,16 +247,15 @@ class Report:
             f"{r.best_epoch}), {minutes:.0f} min, median {r.seconds_per_epoch:.0f} s per epoch, "
             f"peak RSS {r.peak_rss_mb:.0f} MB",
         ]
-        if self.init_from:
-            log = Path(self.init_from).parent / "log.csv"
-            if log.is_file():
-                with open(log, newline="") as fh:
-                    rows = list(csv.DictReader(fh))
-                before = sum(float(row["seconds"]) for row in rows) / 60
-                lines.append(
-                    f"- Warm start: `{self.init_from}`, {len(rows)} epochs and {before:.0f} min "
-                    f"of its own training (total {minutes + before:.0f} min)"
-                )
+        total = minutes
+        for stage in warm_start_chain(self.init_from):
+            total += stage.minutes
+            lines.append(
+                f"- Warm start: `{stage.bundle}`, {stage.epochs} epochs and {stage.minutes:.0f} "
+                f"min of its own training on {stage.utterances_text}"
+            )
+        if total > minutes:
+            lines.append(f"- Training time of all stages together: {total:.0f} min")
         return lines
 
     def page(self, folder: Path) -> list[str]:
@@ -298,12 +345,14 @@ class Report:
             "## Reproduce",
             "",
         ]
-        if self.init_from:
-            lines += [  # the warm start, which needs recipes.an4's manifests first
+        chain = warm_start_chain(self.init_from)
+        if chain:
+            lines += [  # the first warm start, which needs recipes.an4's manifests first
                 "    python -m recipes.an4 --data ../shared/data/an4",
                 "    python -m recipes.speech_commands --data ../shared/data/speech_commands "
                 "--extra exp/an4/data/train.jsonl --epochs 30",
             ]
+        lines += [f"    {stage.command}" for stage in reversed(chain) if stage.command]
         lines += [f"    {command}"]
         return lines
 
