@@ -94,3 +94,16 @@ def test_synthetic_subset_is_a_seeded_ordered_sample(tmp_path):
     assert synthetic_subset(manifest, 500, seed=0).read_text().splitlines() == lines
     with pytest.raises(CtcasrError, match="synthetic-subset"):
         synthetic_subset(manifest, 0, seed=0)
+
+
+def test_repeat_option_weights_real_corpora():
+    import pytest
+
+    from ctcasr.errors import CtcasrError
+    from recipes.pretrained.__main__ import parse_repeats
+
+    assert parse_repeats(["an4=3", "speech_commands=2"]) == {"an4": 3, "speech_commands": 2}
+    assert parse_repeats([]) == {}
+    for bad in ("synthetic=2", "an4=0", "an4", "an4=x"):
+        with pytest.raises(CtcasrError, match="--repeat"):
+            parse_repeats([bad])

@@ -44,6 +44,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--synthetic-subset", type=int, help="train on this many of the synthetic "
                    "clips (a seeded sample): a fine-tuning stage that weights the real speech "
                    "more")  # fmt: skip
+    p.add_argument("--repeat", action="append", default=[], metavar="CORPUS=N",
+                   help="list a real corpus N times per epoch (e.g. an4=3); each copy gets its "
+                   "own augmentation")  # fmt: skip
     p.add_argument("--epochs", type=int, default=TRAIN_SETTINGS["epochs"])
     p.add_argument("--learning-rate", type=float, default=TRAIN_SETTINGS["learning_rate"])
     p.add_argument("--train-dir", help="training folder [OUT/train]")
@@ -86,6 +89,21 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
     return {"splits": splits, "synthetic": synth_manifest if synth_manifest.is_file() else None}
 
 
+REAL_CORPORA = ("an4", "fsdd", "speech_commands")
+
+
+def parse_repeats(specs: list[str]) -> dict[str, int]:
+    """``["an4=3", "speech_commands=2"]`` -> ``{"an4": 3, "speech_commands": 2}``."""
+    repeats: dict[str, int] = {}
+    for spec in specs:
+        name, _, count = spec.partition("=")
+        if name not in REAL_CORPORA or not count.isdigit() or int(count) < 1:
+            raise CtcasrError(f"--repeat {spec!r}: expected CORPUS=N with CORPUS one of "
+                              f"{', '.join(REAL_CORPORA)} and N >= 1")  # fmt: skip
+        repeats[name] = int(count)
+    return repeats
+
+
 def synthetic_subset(manifest: Path, count: int, seed: int) -> Path:
     """A seeded sample of the synthetic manifest, written beside it (same lines, same order)."""
     import random
@@ -111,8 +129,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     data, out = Path(args.data), Path(args.out)
     prepared = prepare_all(data, out, args.synthetic, args.seed)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
+    repeats = parse_repeats(args.repeat)
     train_manifests = [str(out / "data" / c / "train.jsonl")
-                       for c in ("an4", "fsdd", "speech_commands")]  # fmt: skip
+                       for c in REAL_CORPORA for _ in range(repeats.get(c, 1))]  # fmt: skip
     if prepared["synthetic"] is not None:
         synth = Path(prepared["synthetic"])  # type: ignore[arg-type]
         if args.synthetic_subset is not None:
