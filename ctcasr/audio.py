@@ -10,6 +10,9 @@ import numpy as np
 from ctcasr.errors import AudioError
 
 SAMPLE_RATE = 16_000
+# More than any real recording has (the WAV format allows 65535); a header saying more is
+# corrupt, and downmixing it would be meaningless.
+MAX_CHANNELS = 256
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au")
 
 
@@ -73,8 +76,11 @@ def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | Non
         raise
     except Exception:
         raise AudioError(f"{path}: not a recognised audio file") from None
+    if not 1 <= channels <= MAX_CHANNELS or rate <= 0:
+        raise AudioError(f"{path}: corrupt header ({channels} channels at {rate} Hz)")
     data = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
-    samples = (data.astype(np.float32) / 32768.0).reshape(-1, max(channels, 1))
+    data = data[: len(data) - len(data) % channels]  # a cut file can end inside a frame
+    samples = (data.astype(np.float32) / 32768.0).reshape(-1, channels)
     return _finish(path, samples, rate, sample_rate)
 
 
