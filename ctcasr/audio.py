@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 
 from ctcasr.errors import AudioError
+from ctcasr.utils import quiet_native_stderr
 
 SAMPLE_RATE = 16_000
 # More than any real recording has (the WAV format allows 65535); a header saying more is
@@ -42,7 +43,8 @@ def load_audio(
         raise AudioError(f"{path}: empty file (0 bytes)")
 
     try:
-        info = sf.info(str(path))
+        with quiet_native_stderr():
+            info = sf.info(str(path))
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         return _load_with_audioread(path, sample_rate, max_duration)
     if max_duration is not None and info.samplerate > 0:
@@ -52,7 +54,8 @@ def load_audio(
                 f"{path}: {duration:.1f} s is longer than the {max_duration:g} s limit"
             )
     try:
-        samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
+        with quiet_native_stderr():
+            samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
     return _finish(path, samples, rate, sample_rate)

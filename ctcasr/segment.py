@@ -18,6 +18,7 @@ import numpy as np
 from ctcasr.audio import finite, short_error
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
+from ctcasr.utils import quiet_native_stderr
 
 
 @dataclass(frozen=True)
@@ -42,7 +43,8 @@ def audio_duration(path: str | os.PathLike[str]) -> float | None:
     import soundfile as sf
 
     try:
-        info = sf.info(str(path))
+        with quiet_native_stderr():
+            info = sf.info(str(path))
     except Exception:
         return None
     return info.frames / info.samplerate if info.samplerate > 0 else None
@@ -56,7 +58,8 @@ def stream_audio(
     import soxr
 
     try:
-        f = sf.SoundFile(str(path))
+        with quiet_native_stderr():
+            f = sf.SoundFile(str(path))
     except Exception as exc:
         raise AudioError(f"{path}: not a readable audio file ({short_error(exc)})") from None
     with f:
@@ -70,7 +73,8 @@ def stream_audio(
         # it pads the last blocks with stale or uninitialised buffer contents.
         while True:
             try:
-                block = f.read(blocksize, dtype="float32", always_2d=True)
+                with quiet_native_stderr():
+                    block = f.read(blocksize, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise AudioError(
                     f"{path}: corrupt or truncated audio ({short_error(exc)})"

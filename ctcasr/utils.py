@@ -6,6 +6,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import fields
 from pathlib import Path
@@ -122,6 +123,41 @@ def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     return cls(**data)
 
 
+_FD2_LOCK = threading.Lock()
+_fd2_state = {"depth": 0, "saved": -1}
+
+
+@contextlib.contextmanager
+def quiet_native_stderr() -> Iterator[None]:
+    """Silence file descriptor 2 while native code that prints its own diagnostics runs
+    (libmpg123 probing a non-MP3 file, TensorFlow's start-up); Python exceptions still rise.
+
+    Re-entrant and thread-safe: reader threads overlap, and the descriptor is restored only
+    when the last of them leaves. ``CTCASR_NATIVE_STDERR=1`` keeps it open for debugging.
+    """
+    if os.environ.get("CTCASR_NATIVE_STDERR"):
+        yield
+        return
+    with _FD2_LOCK:
+        if _fd2_state["depth"] == 0:
+            import sys
+
+            sys.stderr.flush()
+            _fd2_state["saved"] = os.dup(2)
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, 2)
+            os.close(devnull)
+        _fd2_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _FD2_LOCK:
+            _fd2_state["depth"] -= 1
+            if _fd2_state["depth"] == 0:
+                os.dup2(_fd2_state["saved"], 2)
+                os.close(_fd2_state["saved"])
+
+
 def import_tensorflow():
     """Import TensorFlow quietly; only training, export and the Keras runtime call this.
 
@@ -139,16 +175,8 @@ def import_tensorflow():
         import tensorflow as tf
 
         return tf
-    sys.stderr.flush()
-    saved = os.dup(2)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    try:
-        os.dup2(devnull, 2)
+    with quiet_native_stderr():
         import tensorflow as tf
 
         tf.config.list_physical_devices()  # the CUDA probe logs here; get it over with
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
-        os.close(devnull)
     return tf

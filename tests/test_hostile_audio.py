@@ -487,6 +487,8 @@ def test_cli_reports_each_hostile_file_on_one_line(split, clips, two_hour_wav, t
     assert result.stdout.splitlines() == [f"{good}\tseven", f"{silent}\t", f"{poisoned}\tthree"]
     errors = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(errors) == len(bad)
+    # Nothing else: native decoders' own diagnostics (libmpg123 probing random bytes) are muted.
+    assert result.stderr.splitlines() == [*errors, f"{len(bad)} of {len(inputs)} input(s) failed"]
     for path, cause in bad.items():
         (line,) = [e for e in result.stderr.splitlines() if str(path) in e]  # one line each
         assert line.startswith(f"error: {path}: ") and cause in line, line
