@@ -91,7 +91,13 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
     if samples.size == 0:
         raise AudioError(f"{path}: contains no audio samples")
     mono = finite(samples.mean(axis=1) if samples.ndim == 2 else samples)
-    return resample(np.ascontiguousarray(mono, dtype=np.float32), rate, sample_rate)
+    out = resample(np.ascontiguousarray(mono, dtype=np.float32), rate, sample_rate)
+    if out.size == 0:  # a sample or two at a high rate: nothing left at the model's rate
+        raise AudioError(
+            f"{path}: too short ({len(mono)} samples at {rate} Hz is under one sample at "
+            f"{sample_rate} Hz)"
+        )
+    return out
 
 
 # Far beyond any real recording, even float files written at integer scale (+-32768).
