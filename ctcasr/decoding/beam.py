@@ -333,6 +333,9 @@ def _with_best_path(
     text (a lower bound, like every pruned beam's partial sum): when it beats the best beam,
     that text goes first with it, replacing its own weaker entry if it has one.
     """
+    score = float(log_probs.max(axis=1).sum(dtype=np.float64))
+    if out and scorer is None and score <= out[0][2]:
+        return out  # the usual case, decided before the path is even traced
     space = alphabet.space_index
     path_ids, path_frames = greedy_path(log_probs, alphabet.blank_index)
     ids: list[int] = []
@@ -345,7 +348,6 @@ def _with_best_path(
     if ids and ids[-1] == space:  # and neither does a trailing one
         ids.pop()
         frames.pop()
-    score = float(log_probs.max(axis=1).sum(dtype=np.float64))
     if scorer is not None:
         score += scorer.final_score(alphabet.decode(ids))
     if out and score <= out[0][2]:
