@@ -566,6 +566,7 @@ def tune(
         typer.Option("--output", "-o", help="Write the tuned bundle here instead of in place."),
     ] = None,
     save: Annotated[bool, typer.Option(help="Store the best settings in the bundle.")] = True,
+    skip_bad: SkipBadOption = False,
 ) -> None:
     """Grid-search decoder weights on a dev set; the best become the bundle's defaults.
 
@@ -584,8 +585,12 @@ def tune(
         hotword_weights=_floats(hotword_weights, "--hotword-weights"),
         save=save,
         output=output,
+        skip_bad=skip_bad,
     )
     typer.echo(result.summary())
+    if result.skipped:
+        typer.echo(f"skipped {len(result.skipped)} bad manifest lines, first: "
+                   f"{result.skipped[0]}", err=True)  # fmt: skip
     if result.saved_to is not None:
         typer.echo(f"saved as the default decoder of {result.saved_to}")
 

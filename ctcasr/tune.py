@@ -41,6 +41,7 @@ class TuneResult:
     trials: list[Trial] = field(default_factory=list)
     options: dict[str, Any] = field(default_factory=dict)  # everything stored
     saved_to: Path | None = None
+    skipped: list[str] = field(default_factory=list)  # dev manifest lines dropped by skip_bad
 
     def summary(self) -> str:
         params = ", ".join(f"{k}={v:g}" for k, v in self.best.params.items())
@@ -62,6 +63,7 @@ def tune(
     hotword_weights: Sequence[float] | None = None,
     save: bool = True,
     output: str | os.PathLike[str] | None = None,
+    skip_bad: bool = False,
 ) -> TuneResult:
     transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options)
     impl = transcriber.decoder_impl
@@ -82,7 +84,7 @@ def tune(
             "hotwords (their weight)"
         )
 
-    data = compute_log_probs(transcriber, manifest)
+    data = compute_log_probs(transcriber, manifest, skip_bad)
     baseline_eval = score_decoder(transcriber, data)
     baseline = Trial(
         {k: float(getattr(impl, k)) for k in grid},
@@ -117,7 +119,7 @@ def tune(
         transcriber.bundle, decoder=decoder, decoder_options={**base_options, **best.params}
     )
     options = final.decoder_impl.options()
-    result = TuneResult(decoder, best, baseline, trials, options)
+    result = TuneResult(decoder, best, baseline, trials, options, skipped=list(data.skipped))
     if save:
         path_options = getattr(get_decoder_class(decoder), "path_options", ())
         result.saved_to = store_decoder_settings(

@@ -108,3 +108,15 @@ def test_every_bad_alphabet_and_command_list_is_one_line(tmp_path, fsdd_dir):
         assert fragment in message, (name, message)
         assert str(path) in message
         assert len(message.strip().splitlines()) == 1, message
+
+
+def test_tune_skip_bad(tmp_path, fsdd_dir):
+    manifest, where = _manifest_with_bad_lines(tmp_path, fsdd_dir)
+    args = ["tune", "--manifest", str(manifest), "--no-save", "--alphas", "0,0.5", "--betas", "0"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 1
+    assert f"{manifest}:{min(where.values())}:" in str(result.exception or result.output)
+    result = runner.invoke(app, [*args, "--skip-bad"])
+    assert result.exit_code == 0, result.output
+    assert "kenlm: best" in result.stdout
+    assert f"skipped {len(BAD)} bad manifest lines, first: {manifest}:" in result.stderr
