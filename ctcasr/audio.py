@@ -47,18 +47,20 @@ def load_audio(
             info = sf.info(str(path))
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         return _load_with_audioread(path, sample_rate, max_duration)
-    if max_duration is not None and info.samplerate > 0:
-        duration = info.frames / info.samplerate
-        if duration > max_duration:
-            raise AudioError(
-                f"{path}: {duration:.1f} s is longer than the {max_duration:g} s limit"
-            )
+    if info.samplerate > 0:
+        check_duration(path, info.frames / info.samplerate, max_duration)
     try:
         with quiet_native_stderr():
             samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
     except Exception as exc:
         raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
     return _finish(path, samples, rate, sample_rate)
+
+
+def check_duration(path: str | os.PathLike[str], seconds: float, limit: float | None) -> None:
+    """Refuse a file longer than ``limit`` seconds, from its header, before reading samples."""
+    if limit is not None and seconds > limit:
+        raise AudioError(f"{path}: {seconds:.1f} s is longer than the {limit:g} s limit")
 
 
 def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | None) -> np.ndarray:
@@ -70,10 +72,7 @@ def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | Non
     try:
         with audioread.audio_open(str(path)) as reader:
             rate, channels = reader.samplerate, reader.channels
-            if max_duration is not None and reader.duration > max_duration:
-                raise AudioError(
-                    f"{path}: {reader.duration:.1f} s is longer than the {max_duration:g} s limit"
-                )
+            check_duration(path, reader.duration, max_duration)
             chunks = [np.frombuffer(buf, dtype="<i2") for buf in reader]
     except AudioError:
         raise

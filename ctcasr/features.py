@@ -235,12 +235,21 @@ def featurize(
 ) -> np.ndarray:
     """A file path or a sample array (at ``sample_rate``, default the config's) to features."""
     config = config or FrontendConfig()
-    if isinstance(source, (str, os.PathLike)):
-        samples = load_audio(source, config.sample_rate, max_duration=max_duration)
-    else:
-        from ctcasr.audio import resample
-
-        samples = as_mono(source)
-        rate = sample_rate or config.sample_rate
-        samples = resample(samples, rate, config.sample_rate)
+    samples = load_samples(source, config, sample_rate=sample_rate, max_duration=max_duration)
     return compute_features(samples, config)
+
+
+def load_samples(
+    source: str | os.PathLike[str] | np.ndarray,
+    config: FrontendConfig,
+    *,
+    sample_rate: int | None = None,
+    max_duration: float | None = None,
+) -> np.ndarray:
+    """A file path or a sample array (at ``sample_rate``, default the config's) to mono
+    float32 samples at the config's rate."""
+    if isinstance(source, (str, os.PathLike)):
+        return load_audio(source, config.sample_rate, max_duration=max_duration)
+    from ctcasr.audio import resample
+
+    return resample(as_mono(source), sample_rate or config.sample_rate, config.sample_rate)

@@ -11,10 +11,11 @@ from typing import Any
 
 import numpy as np
 
+from ctcasr.audio import check_duration
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.errors import AudioError, CtcasrError
-from ctcasr.features import compute_features
+from ctcasr.features import compute_features, load_samples
 from ctcasr.segment import (
     SplitConfig,
     audio_duration,
@@ -236,14 +237,12 @@ class Transcriber:
         rate = self.bundle.frontend.sample_rate
         name = _name(source)
         if isinstance(source, np.ndarray):
-            from ctcasr.audio import as_mono, resample
-
-            blocks: Any = [resample(as_mono(source), sample_rate or rate, rate)]
+            blocks: Any = [load_samples(source, self.bundle.frontend, sample_rate=sample_rate)]
         else:
-            seconds = audio_duration(source) or 0.0
-            if self.max_duration is not None and seconds > self.max_duration:
-                return Failure(name, f"{name}: {seconds:.1f} s is longer than the "
-                                     f"{self.max_duration:g} s limit")  # fmt: skip
+            try:
+                check_duration(name, audio_duration(source) or 0.0, self.max_duration)
+            except CtcasrError as exc:
+                return Failure(name, str(exc))
             blocks = stream_audio(source, rate, self.split.block_seconds)
         pieces: list[tuple[float, float, Transcript]] = []
         pending: list[tuple[float, np.ndarray]] = []
@@ -368,19 +367,13 @@ def _features_or_error(
     """Features; or the duration of an input that is all silence (the model is not asked:
     it may hear words in digital silence); or the one-line reason the input cannot be read
     (errors cross processes as text)."""
-    from ctcasr.audio import as_mono, load_audio, resample
-
     try:
-        rate = frontend.sample_rate
-        if isinstance(source, np.ndarray):
-            samples = as_mono(source)
-            if not samples.size:
-                raise AudioError("<array>: contains no audio samples")
-            samples = resample(samples, sample_rate or rate, rate)
-        else:
-            samples = load_audio(source, rate, max_duration=max_duration)
+        samples = load_samples(source, frontend, sample_rate=sample_rate,
+                               max_duration=max_duration)  # fmt: skip
+        if not samples.size:  # files say so when loaded; an empty array gets here
+            raise AudioError("<array>: contains no audio samples")
         if is_silent(samples):
-            return round(len(samples) / rate, 3)
+            return round(len(samples) / frontend.sample_rate, 3)
         return compute_features(samples, frontend)
     except CtcasrError as exc:
         return str(exc)
