@@ -107,3 +107,28 @@ def test_repeat_option_weights_real_corpora():
     for bad in ("synthetic=2", "an4=0", "an4", "an4=x"):
         with pytest.raises(CtcasrError, match="--repeat"):
             parse_repeats([bad])
+
+
+def test_rerun_command_recovers_the_data_mix():
+    """A fine-tuning stage's rerun command must rebuild its mix, not just its epochs: a
+    command without the repeats and the subset trains a different model."""
+    from recipes.pretrained.__main__ import TRAIN_SETTINGS, rerun_command
+
+    data = "exp/pretrained/data"
+    cfg = {
+        "init_from": "exp/pretrained/train/model", "epochs": 14, "seed": 1,
+        "learning_rate": 5e-4, "output_dir": "exp/pretrained/finetune",
+        "train_manifests": [*[f"{data}/an4/train.jsonl"] * 3, f"{data}/fsdd/train.jsonl",
+                            *[f"{data}/speech_commands/train.jsonl"] * 2,
+                            "exp/pretrained/synthetic/synthetic.subset4000-seed1.jsonl"],
+    }  # fmt: skip
+    assert rerun_command(cfg) == (
+        "python -m recipes.pretrained --data ../shared/data --init-from "
+        "exp/pretrained/train/model --repeat an4=3 --repeat speech_commands=2 "
+        "--synthetic-subset 4000 --seed 1 --learning-rate 0.0005 --epochs 14 "
+        "--train-dir exp/pretrained/finetune"
+    )
+    plain = {"epochs": 16, "learning_rate": TRAIN_SETTINGS["learning_rate"],
+             "output_dir": "exp/pretrained/train",
+             "train_manifests": [f"{data}/an4/train.jsonl", "x/synthetic.jsonl"]}  # fmt: skip
+    assert rerun_command(plain) == "python -m recipes.pretrained --data ../shared/data --epochs 16"

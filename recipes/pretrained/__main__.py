@@ -16,6 +16,7 @@ import csv
 import json
 import shlex
 import shutil
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -216,18 +217,36 @@ def warm_start_chain(init_from: str | None) -> list[WarmStart]:
         data = ", ".join(_corpus_name(Path(m)) for m in cfg.get("train_manifests", []))
         command = None
         if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
-            command = "python -m recipes.pretrained --data ../shared/data"
-            if cfg.get("init_from"):
-                command += f" --init-from {cfg['init_from']}"
-            command += f" --epochs {cfg['epochs']}"
-            if cfg.get("learning_rate") != TRAIN_SETTINGS["learning_rate"]:
-                command += f" --learning-rate {cfg['learning_rate']:g}"
-            if Path(cfg["output_dir"]).name != "train":
-                command += f" --train-dir {cfg['output_dir']}"
+            command = rerun_command(cfg)
         minutes = sum(float(row["seconds"]) for row in rows) / 60
         chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command))
         init_from = cfg.get("init_from")
     return chain
+
+
+def rerun_command(cfg: dict[str, Any]) -> str:
+    """The command that made a stage, from its saved settings: the data mix is read back from
+    its manifests (a corpus listed N times was ``--repeat``-ed; a subset file names its size and
+    seed)."""
+    import re
+
+    words = ["python -m recipes.pretrained --data ../shared/data"]
+    if cfg.get("init_from"):
+        words.append(f"--init-from {cfg['init_from']}")
+    manifests = [Path(m) for m in cfg.get("train_manifests", [])]
+    counts = Counter(_corpus_name(m) for m in manifests if m.name == "train.jsonl")
+    words += [f"--repeat {name}={n}" for name, n in counts.items() if n > 1]
+    for m in manifests:
+        if match := re.fullmatch(r".*\.subset(\d+)-seed\d+\.jsonl", m.name):
+            words.append(f"--synthetic-subset {match.group(1)}")
+    if cfg.get("seed", 0) != 0:
+        words.append(f"--seed {cfg['seed']}")
+    if cfg.get("learning_rate", TRAIN_SETTINGS["learning_rate"]) != TRAIN_SETTINGS["learning_rate"]:
+        words.append(f"--learning-rate {cfg['learning_rate']:g}")
+    words.append(f"--epochs {cfg['epochs']}")
+    if Path(cfg.get("output_dir", "train")).name != "train":
+        words.append(f"--train-dir {cfg['output_dir']}")
+    return " ".join(words)
 
 
 # (test set, requirement, how it is measured)
