@@ -71,7 +71,8 @@ def test_report_page_and_model_card(tmp_path):
         assert (tmp_path / png).stat().st_size > 5000 and f"]({png})" in page
 
     card = report.model_card()
-    assert "3,226,653 parameters; 13.4 MB with its LM" in card
+    assert card.count("3,226,653 parameters") == 1  # once, under Training
+    assert "3,226,653 parameters; shipped bundle 13.4 MB" in card
     assert "CC BY-SA 4.0" in card and "CC BY 4.0" in card and "CMU AN4 terms" in card
     assert "FSDD test digit accuracy 99.00%" in card
 

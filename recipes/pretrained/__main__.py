@@ -395,7 +395,6 @@ class Report:
         return lines
 
     def model_card(self) -> str:
-        r = self.result
         pairs = zip(TARGETS, self.achieved(), strict=True)
         scores = ", ".join(f"{name} {got:.2%}" for (name, _), got in pairs)
         return "\n".join([
@@ -404,8 +403,7 @@ class Report:
             "Made by `python -m recipes.pretrained` (see `recipes/pretrained/RESULTS.md`).",
             "",
             "- Conv1D (256, kernel 11, stride 2) + batch norm, 3 BiGRU layers of 256, dense to 28",
-            f"  characters + CTC blank; {r.parameters:,} parameters; {self.size_mb:.1f} MB "
-            "with its LM.",
+            "  characters + CTC blank (parameter count and size under Training below).",
             "- Shipped as `model.onnx` (runs on onnxruntime, no TensorFlow); `ctcasr train",
             "  --init-from` rebuilds the Keras model from it for fine-tuning.",
             "- Decoder: `kenlm` with a 3-gram over the training transcripts and digit strings,",
