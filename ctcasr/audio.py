@@ -42,18 +42,20 @@ def load_audio(
     if size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
 
-    try:
+    try:  # one open: the header gives the length check, then the same handle reads
         with quiet_native_stderr():
-            info = sf.info(str(path))
+            handle = sf.SoundFile(str(path))
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         return _load_with_audioread(path, sample_rate, max_duration)
-    if info.samplerate > 0:
-        check_duration(path, info.frames / info.samplerate, max_duration)
-    try:
-        with quiet_native_stderr():
-            samples, rate = sf.read(str(path), dtype="float32", always_2d=True)
-    except Exception as exc:
-        raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
+    with handle:
+        rate = handle.samplerate
+        if rate > 0:
+            check_duration(path, handle.frames / rate, max_duration)
+        try:
+            with quiet_native_stderr():
+                samples = handle.read(dtype="float32", always_2d=True)
+        except Exception as exc:
+            raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
     return _finish(path, samples, rate, sample_rate)
 
 

@@ -204,6 +204,30 @@ def test_max_duration_exceeded(tmp_path):
     assert len(load_audio(path, max_duration=2.5)) == 2 * SAMPLE_RATE
 
 
+def test_long_file_is_refused_before_its_samples_are_read(tmp_path, monkeypatch):
+    """The length check and the read share one open file: a file over the limit is refused
+    from its header, with no sample read."""
+    path = tmp_path / "long.wav"
+    sf.write(str(path), tone(SAMPLE_RATE, 2.0), SAMPLE_RATE, subtype="PCM_16")
+    opened, reads = [], []
+    real_init, real_read = sf.SoundFile.__init__, sf.SoundFile.read
+
+    def counting_init(self, *args, **kwargs):
+        opened.append(args[0])
+        real_init(self, *args, **kwargs)
+
+    def counting_read(self, *args, **kwargs):
+        reads.append(self.name)
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "__init__", counting_init)
+    monkeypatch.setattr(sf.SoundFile, "read", counting_read)
+    assert_audio_error(path, max_duration=1.5)
+    assert reads == []
+    assert len(load_audio(path)) == 2 * SAMPLE_RATE
+    assert opened == [str(path)] * 2 and reads == [str(path)]  # one open per load
+
+
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root reads anything")
 def test_unreadable_file(tmp_path):
     path = tmp_path / "locked.wav"
