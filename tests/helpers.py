@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -48,3 +51,18 @@ def spec_frames(spec: str, peak: float = 0.9, alphabet: Alphabet | None = None) 
         probs[index] = peak
         rows.append(probs)
     return np.log(np.array(rows, dtype=np.float64).reshape(-1, num))
+
+
+def wait_for(
+    proc: subprocess.Popen, ready: Callable[[], bool], what: str, seconds: float,
+    poll: float = 0.02,
+) -> None:
+    """Wait until ``ready()`` while ``proc`` runs: fail if it ends first (with its stderr) or
+    nothing is ready within ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not ready():
+        if proc.poll() is not None:
+            err = proc.stderr.read() if proc.stderr else ""
+            raise AssertionError(f"process ended before {what}: {err}")
+        assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s"
+        time.sleep(poll)

@@ -14,6 +14,7 @@ import time
 import pytest
 
 from ctcasr.utils import recover_dir
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -46,10 +47,8 @@ def test_sigkill_at_random_instants_never_leaves_a_partial_version(tmp_path, mod
     for _ in range(12):
         before = target.stat().st_ino if target.exists() else None
         proc = subprocess.Popen([sys.executable, "-c", WRITER, str(target), mode])
-        deadline = time.monotonic() + 30
-        while not (target.exists() and target.stat().st_ino != before):  # a version of its own
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.005)
+        wait_for(proc, lambda: target.exists() and target.stat().st_ino != before,  # noqa: B023
+                 "a version of its own", 30, poll=0.005)  # fmt: skip
         time.sleep(rng.uniform(0, 0.2))
         proc.send_signal(signal.SIGKILL)
         proc.wait()

@@ -8,9 +8,10 @@ import os
 import signal
 import subprocess
 import sys
-import time
 
 import pytest
+
+from tests.helpers import wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,11 +25,7 @@ def test_ctrl_c_during_a_batch(tmp_path, fsdd_dir, jobs):
          *map(str, files), "-o", str(out), "-f", "json", "-j", str(jobs), "--no-progress"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    deadline = time.monotonic() + 120
-    while not (out.is_dir() and len(list(out.glob("*.json"))) >= 3):
-        assert proc.poll() is None, proc.stderr.read()
-        assert time.monotonic() < deadline, "no output within 120 s"
-        time.sleep(0.02)
+    wait_for(proc, lambda: out.is_dir() and len(list(out.glob("*.json"))) >= 3, "output", 120)
     os.kill(proc.pid, signal.SIGINT)
     try:
         err = proc.communicate(timeout=60)[1]

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, train
-from tests.helpers import TINY_MODEL, write_fsdd_manifest
+from tests.helpers import TINY_MODEL, wait_for, write_fsdd_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -45,6 +45,7 @@ def unbroken(tmp_path_factory, fsdd_dir) -> list[np.ndarray]:
 
 
 EPOCHS = 3
+TRAIN_WAIT = 240  # seconds: TensorFlow start-up plus an epoch on a busy 2-core machine
 
 # Runs the CLI with np.savez slowed down inside one checkpoint write: the write of
 # epoch-0002's optimizer state stops half-way and announces it, so the test can kill there.
@@ -76,14 +77,6 @@ def _start(folder, fsdd_dir, script: str | None = None, *extra: str) -> subproce
     )  # fmt: skip
 
 
-def _wait_for(proc: subprocess.Popen, ready, what: str, seconds: float = 240) -> None:
-    deadline = time.monotonic() + seconds
-    while not ready():
-        assert proc.poll() is None, f"training ended early: {proc.stderr.read()}"
-        assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s"
-        time.sleep(0.05)
-
-
 def _kill(proc: subprocess.Popen, sig: int = signal.SIGKILL) -> None:
     try:
         os.kill(proc.pid, sig)
@@ -105,8 +98,8 @@ def test_sigkill_mid_epoch_then_resume_matches_unbroken_run(tmp_path, fsdd_dir, 
     folder.mkdir()
     proc = _start(folder, fsdd_dir)
     latest = folder / "run" / CHECKPOINTS / LATEST
-    _wait_for(proc, lambda: latest.is_file() and latest.read_text().strip() == "epoch-0001",
-              "checkpoint")  # fmt: skip
+    wait_for(proc, lambda: latest.is_file() and latest.read_text().strip() == "epoch-0001",
+             "checkpoint", TRAIN_WAIT)  # fmt: skip
     time.sleep(0.3)  # into epoch 2
     _kill(proc)
     assert proc.returncode == -signal.SIGKILL
@@ -120,7 +113,7 @@ def test_sigkill_inside_a_checkpoint_write_then_resume(tmp_path, fsdd_dir, unbro
     folder.mkdir()
     marker = tmp_path / "halted"
     proc = _start(folder, fsdd_dir, HALTING_SAVEZ, str(marker))
-    _wait_for(proc, marker.is_file, "half-written checkpoint")
+    wait_for(proc, marker.is_file, "half-written checkpoint", TRAIN_WAIT)
     _kill(proc)
     assert proc.returncode == -signal.SIGKILL
     ckpts = folder / "run" / CHECKPOINTS
@@ -137,7 +130,7 @@ def test_ctrl_c_stops_with_one_line_and_resumes(tmp_path, fsdd_dir):
     folder.mkdir()
     proc = _start(folder, fsdd_dir)
     latest = folder / "run" / CHECKPOINTS / LATEST
-    _wait_for(proc, latest.is_file, "checkpoint")
+    wait_for(proc, latest.is_file, "checkpoint", TRAIN_WAIT)
     _kill(proc, signal.SIGINT)
     err = proc.stderr.read()
     assert proc.returncode == 130, err
