@@ -133,3 +133,13 @@ def test_rerun_command_recovers_the_data_mix():
              "output_dir": "exp/pretrained/train",
              "train_manifests": [f"{data}/an4/train.jsonl", "x/synthetic.jsonl"]}  # fmt: skip
     assert rerun_command(plain) == "python -m recipes.pretrained --data ../shared/data --epochs 16"
+
+
+def test_describe_mix_names_each_corpus_once_with_its_weight():
+    from recipes.pretrained.__main__ import describe_mix
+
+    data = "exp/pretrained/data"
+    mix = [*[f"{data}/an4/train.jsonl"] * 3, f"{data}/fsdd/train.jsonl",
+           "exp/pretrained/synthetic/synthetic.subset4000-seed0.jsonl"]  # fmt: skip
+    assert describe_mix(mix) == "an4 x3, fsdd, synthetic (4000-clip subset)"
+    assert describe_mix(["exp/an4/data/train.jsonl"]) == "an4"

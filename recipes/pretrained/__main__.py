@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import re
 import shlex
 import shutil
 from collections import Counter
@@ -203,6 +204,20 @@ def _corpus_name(manifest: Path) -> str:
     return folder.parent.name if folder.name == "data" else folder.name
 
 
+SUBSET_RE = r"(.+)\.subset(\d+)-seed\d+"  # synthetic_subset's file names
+
+
+def describe_mix(manifests: list[str]) -> str:
+    """``an4 x3, fsdd, synthetic (4000-clip subset)``: each corpus once, with its weight."""
+    counts = Counter(_corpus_name(Path(m)) for m in manifests)
+    parts = []
+    for name, n in counts.items():
+        if match := re.fullmatch(SUBSET_RE, name):
+            name = f"{match.group(1)} ({match.group(2)}-clip subset)"
+        parts.append(name if n == 1 else f"{name} x{n}")
+    return ", ".join(parts)
+
+
 def warm_start_chain(init_from: str | None) -> list[WarmStart]:
     """The stages behind ``init_from``, newest first, from their logs and saved settings."""
     chain: list[WarmStart] = []
@@ -214,7 +229,7 @@ def warm_start_chain(init_from: str | None) -> list[WarmStart]:
                 rows = list(csv.DictReader(fh))
         cfg_file = run / "train_config.json"
         cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
-        data = ", ".join(_corpus_name(Path(m)) for m in cfg.get("train_manifests", []))
+        data = describe_mix(cfg.get("train_manifests", []))
         command = None
         if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
             command = rerun_command(cfg)
@@ -228,8 +243,6 @@ def rerun_command(cfg: dict[str, Any]) -> str:
     """The command that made a stage, from its saved settings: the data mix is read back from
     its manifests (a corpus listed N times was ``--repeat``-ed; a subset file names its size and
     seed)."""
-    import re
-
     words = ["python -m recipes.pretrained --data ../shared/data"]
     if cfg.get("init_from"):
         words.append(f"--init-from {cfg['init_from']}")
@@ -237,8 +250,8 @@ def rerun_command(cfg: dict[str, Any]) -> str:
     counts = Counter(_corpus_name(m) for m in manifests if m.name == "train.jsonl")
     words += [f"--repeat {name}={n}" for name, n in counts.items() if n > 1]
     for m in manifests:
-        if match := re.fullmatch(r".*\.subset(\d+)-seed\d+\.jsonl", m.name):
-            words.append(f"--synthetic-subset {match.group(1)}")
+        if match := re.fullmatch(SUBSET_RE, m.stem):
+            words.append(f"--synthetic-subset {match.group(2)}")
     if cfg.get("seed", 0) != 0:
         words.append(f"--seed {cfg['seed']}")
     if cfg.get("learning_rate", TRAIN_SETTINGS["learning_rate"]) != TRAIN_SETTINGS["learning_rate"]:
