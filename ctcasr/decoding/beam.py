@@ -42,7 +42,7 @@ from ctcasr.text import Alphabet
 NEG_INF = float("-inf")
 # Frames with at least this many beam x candidate expansions go through numpy (noisy output);
 # below it, plain Python is faster (a peaky model's output has one or two beams most frames).
-VECTORISE_FROM = 24
+VECTORISE_FROM = 48
 _exp = math.exp
 _log1p = math.log1p
 
@@ -233,7 +233,10 @@ def prefix_beam_search(
                 best_seen = stay
             prev = last[node]
             if prev >= 0 and nb > NEG_INF:
-                entry[1] = _lse(entry[1], nb + row[prev])
+                # Usually the first score for this entry: no log-add needed.
+                repeat = nb + row[prev]
+                e1 = entry[1]
+                entry[1] = repeat if e1 == NEG_INF else _lse(e1, repeat)
             floor = best_seen + beam_prune_logp if prefilter else NEG_INF
             for c, lpc in cands:
                 if c == prev:
@@ -261,6 +264,7 @@ def prefix_beam_search(
                     floor = best_seen + beam_prune_logp if prefilter else NEG_INF
         # Rank by acoustic score plus hotword bonus; prune by distance to the best and width.
         ranked = []
+        top, bottom = NEG_INF, math.inf
         for n, (b, nb) in new.items():
             if b == NEG_INF:
                 score = nb
@@ -272,16 +276,21 @@ def prefix_beam_search(
                 score = nb + _log1p(_exp(b - nb))
             if scorer is not None:
                 score += bonus_of[n] if n >= 0 else tentative_bonus(~n)
+            if score > top:
+                top = score
+            if score < bottom:
+                bottom = score
             ranked.append((score, n, b, nb))
-        if len(ranked) > 1:
-            floor = max(ranked)[0] + beam_prune_logp
+        if bottom < top + beam_prune_logp:  # some entry is below the floor
+            floor = top + beam_prune_logp
             ranked = [x for x in ranked if x[0] >= floor]
-            if len(ranked) > beam_width:
-                ranked = heapq.nlargest(beam_width, ranked)
-        beams = [
-            x if x[1] >= 0 else (x[0], child(~x[1] // stride, ~x[1] % stride, t), x[2], x[3])
-            for x in ranked
-        ]
+        if len(ranked) > beam_width:
+            ranked = heapq.nlargest(beam_width, ranked)
+        for i, x in enumerate(ranked):
+            if x[1] < 0:  # a surviving extension becomes a trie node
+                key = ~x[1]
+                ranked[i] = (x[0], child(key // stride, key % stride, t), x[2], x[3])
+        beams = ranked
         t_done = t + 1
     if num_frames > t_done:
         beams = _blank_run(beams, float(blank_lp[t_done:num_frames].sum()))
