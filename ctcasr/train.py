@@ -6,7 +6,7 @@ Layout of ``output_dir``::
     train_config.json     the settings of this run (resume checks against it)
     checkpoints/          epoch-NNNN/ (weights, optimizer state, history) and LATEST
     model/                the best bundle so far (by dev CER), ready for ``ctcasr transcribe``
-    log.csv               loss, dev WER/CER, learning rate and seconds per epoch
+    log.csv               loss, dev WER/CER, learning rate, seconds and peak RSS per epoch
     tensorboard/          the same scalars for TensorBoard
 
 ``strategy`` picks how the work is spread: "default" (one device, no tf.distribute),
@@ -42,7 +42,7 @@ from ctcasr.utils import atomic_dir, atomic_write_text, config_from_dict, recove
 
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
-LOG_COLUMNS = ("epoch", "loss", "dev_wer", "dev_cer", "learning_rate", "seconds")
+LOG_COLUMNS = ("epoch", "loss", "dev_wer", "dev_cer", "learning_rate", "seconds", "peak_rss_mb")
 STRATEGIES = ("default", "mirrored", "multiworker")
 
 
@@ -145,6 +145,9 @@ class EpochLog:
     dev_cer: float | None
     learning_rate: float
     seconds: float
+    # The training process's peak RSS so far: kept per epoch so that a resumed run reports
+    # the peak of every process that trained it, not only its own.
+    peak_rss_mb: float | None = None
 
 
 @dataclass
@@ -326,6 +329,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
             dev_cer,
             float(schedule(optimizer.iterations)),
             round(seconds, 2),
+            round(peak_rss_mb(), 1),
         )
         history.append(log)
         if verbose:
@@ -365,7 +369,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         best_dev_wer=best.wer,
         parameters=n_params,
         history=history,
-        peak_rss_mb=round(peak_rss_mb(), 1),
+        peak_rss_mb=max([round(peak_rss_mb(), 1)] + [h.peak_rss_mb or 0.0 for h in history]),
         train_utterances=len(corpus),
         dropped_utterances=corpus.dropped,
     )

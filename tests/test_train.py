@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -46,9 +47,18 @@ def test_train_checkpoint_resume(tmp_path, fsdd_dir):
     with pytest.raises(CtcasrError, match="--resume"):
         train(config, verbose=0)
 
+    assert all(float(r["peak_rss_mb"]) > 50 for r in rows)
+    # The resumed process is smaller than the one that trained epochs 1-2 (pretend it was
+    # 64 GB): the run's peak is still that one's.
+    state_file = run / CHECKPOINTS / "epoch-0002" / "state.json"
+    state = json.loads(state_file.read_text())
+    state["history"][0]["peak_rss_mb"] = 65536.0
+    state_file.write_text(json.dumps(state))
     config.epochs = 3
     resumed = train(config, resume=True, verbose=0)
     assert [h.epoch for h in resumed.history] == [1, 2, 3]
+    assert resumed.peak_rss_mb == 65536.0
+    assert 50 < resumed.history[2].peak_rss_mb < 65536.0
     assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0003"
     assert len(list((run / CHECKPOINTS).glob("epoch-*"))) == 2  # keep_checkpoints
 
