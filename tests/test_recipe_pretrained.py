@@ -34,6 +34,7 @@ def test_report_page_and_model_card(tmp_path):
     (init / "train_config.json").write_text(json.dumps({
         "metadata": {"recipe": "recipes/pretrained"}, "init_from": str(first / "model"),
         "epochs": 16, "learning_rate": 1.5e-3, "output_dir": "exp/pretrained/train",
+        "dev_manifest": "exp/pretrained/data/dev.jsonl",
         "train_manifests": ["exp/pretrained/data/an4/train.jsonl", "exp/syn/synthetic.jsonl"],
     }))  # fmt: skip
     history = [EpochLog(1, 9.0, 0.5, 0.2, 0.001, 300.0), EpochLog(2, 4.0, 0.3, 0.1, 0.001, 360.0)]
@@ -58,9 +59,12 @@ def test_report_page_and_model_card(tmp_path):
     assert "| unseen words through a command list | >= 90% | 85.00% | **no** |" in page
     assert "| Kaldi GMM tri3 SAT (published) | 5.95% |  |" in page
     assert "cat -> bed" in page
-    assert "11 min, median 330 s per epoch" in page  # this stage: 660 s
-    assert f"`{init / 'model'}`, 2 epochs and 16 min of its own training on an4, synthetic" in page
-    assert f"`{first / 'model'}`, 2 epochs and 5 min of its own training on its corpus" in page
+    assert "(best 2, dev CER 10.00%), 11 min, median 330 s per epoch" in page  # 660 s
+    assert (f"`{init / 'model'}`, 2 epochs and 16 min of its own training on an4, synthetic; "
+            "best dev CER 10.00% on `exp/pretrained/data/dev.jsonl`") in page  # fmt: skip
+    # The first stage has no saved settings: no dev set to name, but its log has the CERs.
+    assert f"`{first / 'model'}`, 2 epochs and 5 min of its own training on its corpus; " \
+        "best dev CER 10.00%\n" in page
     assert "Training time of all stages together: 32 min" in page
     reproduce = page.split("## Reproduce")[1]
     stage1 = f"python -m recipes.pretrained --data ../shared/data --init-from {first / 'model'}"

@@ -194,6 +194,8 @@ class WarmStart:
     minutes: float
     utterances_text: str
     command: str | None  # how to rerun it, when it was this recipe
+    best_dev_cer: float | None = None  # what the stage kept its model by
+    dev_manifest: str | None = None
 
 
 def _corpus_name(manifest: Path) -> str:
@@ -234,7 +236,9 @@ def warm_start_chain(init_from: str | None) -> list[WarmStart]:
         if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
             command = rerun_command(cfg)
         minutes = sum(float(row["seconds"]) for row in rows) / 60
-        chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command))
+        cers = [float(row["dev_cer"]) for row in rows if row.get("dev_cer")]
+        chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command,
+                               min(cers) if cers else None, cfg.get("dev_manifest")))  # fmt: skip
         init_from = cfg.get("init_from")
     return chain
 
@@ -290,20 +294,24 @@ class Report:
     def training_lines(self) -> list[str]:
         r = self.result
         minutes = sum(h.seconds for h in r.history) / 60
+        dev_cer = "" if r.best_dev_cer is None else f", dev CER {r.best_dev_cer:.2%}"
         lines = [
             f"- Hardware: {hardware()}",
             f"- {r.parameters:,} parameters; shipped bundle {self.size_mb:.1f} MB: ONNX graph "
             f"and LM (limit {MAX_BUNDLE_MB:.0f} MB)",
             f"- This stage: {r.train_utterances} utterances, {r.epochs_run} epochs (best "
-            f"{r.best_epoch}), {minutes:.0f} min, median {r.seconds_per_epoch:.0f} s per epoch, "
-            f"peak RSS {r.peak_rss_mb:.0f} MB",
+            f"{r.best_epoch}{dev_cer}), {minutes:.0f} min, median "
+            f"{r.seconds_per_epoch:.0f} s per epoch, peak RSS {r.peak_rss_mb:.0f} MB",
         ]
         total = minutes
         for stage in warm_start_chain(self.init_from):
             total += stage.minutes
+            dev = "" if stage.best_dev_cer is None else f"; best dev CER {stage.best_dev_cer:.2%}"
+            if dev and stage.dev_manifest:
+                dev += f" on `{stage.dev_manifest}`"
             lines.append(
                 f"- Warm start: `{stage.bundle}`, {stage.epochs} epochs and {stage.minutes:.0f} "
-                f"min of its own training on {stage.utterances_text}"
+                f"min of its own training on {stage.utterances_text}{dev}"
             )
         if total > minutes:
             lines.append(f"- Training time of all stages together: {total:.0f} min")
