@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import finite, short_error
+from ctcasr.audio import check_duration, finite, short_error
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 from ctcasr.utils import quiet_native_stderr
@@ -51,9 +51,14 @@ def audio_duration(path: str | os.PathLike[str]) -> float | None:
 
 
 def stream_audio(
-    path: str | os.PathLike[str], sample_rate: int, block_seconds: float = 10.0
+    path: str | os.PathLike[str],
+    sample_rate: int,
+    block_seconds: float = 10.0,
+    max_duration: float | None = None,
 ) -> Iterator[np.ndarray]:
-    """Mono float32 blocks at ``sample_rate``; NaN/Inf samples are silenced as in ``load_audio``."""
+    """Mono float32 blocks at ``sample_rate``; NaN/Inf samples are silenced as in ``load_audio``,
+    and a file longer than ``max_duration`` is refused from the header of the handle that reads
+    it, before any block."""
     import soundfile as sf
     import soxr
 
@@ -64,6 +69,8 @@ def stream_audio(
         raise AudioError(f"{path}: not a readable audio file ({short_error(exc)})") from None
     with f:
         rate = f.samplerate
+        if rate > 0:
+            check_duration(path, f.frames / rate, max_duration)
         stream = None if rate == sample_rate else soxr.ResampleStream(
             rate, sample_rate, 1, dtype="float32", quality="HQ"
         )  # fmt: skip

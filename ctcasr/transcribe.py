@@ -11,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from ctcasr.audio import check_duration
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.errors import AudioError, CtcasrError
@@ -238,12 +237,8 @@ class Transcriber:
         name = _name(source)
         if isinstance(source, np.ndarray):
             blocks: Any = [load_samples(source, self.bundle.frontend, sample_rate=sample_rate)]
-        else:
-            try:
-                check_duration(name, audio_duration(source) or 0.0, self.max_duration)
-            except CtcasrError as exc:
-                return Failure(name, str(exc))
-            blocks = stream_audio(source, rate, self.split.block_seconds)
+        else:  # a file over the limit fails at the first block, before any work
+            blocks = stream_audio(source, rate, self.split.block_seconds, self.max_duration)
         pieces: list[tuple[float, float, Transcript]] = []
         pending: list[tuple[float, np.ndarray]] = []
         total = 0.0
