@@ -135,6 +135,8 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
     if samples.ndim == 1:
         return finite(samples)
     if samples.ndim == 2:
+        if not samples.size:  # no samples in any channel (a mean over it would invent some)
+            return np.zeros(0, np.float32)
         channel_axis = 0 if samples.shape[0] < samples.shape[1] else 1
         return finite(samples.mean(axis=channel_axis).astype(np.float32))
     raise AudioError(f"audio array must be 1-D or 2-D, got shape {samples.shape}")

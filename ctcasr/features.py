@@ -14,7 +14,7 @@ from typing import Any, Literal
 import numpy as np
 
 from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio
-from ctcasr.errors import ConfigError
+from ctcasr.errors import AudioError, ConfigError
 from ctcasr.utils import config_from_dict
 
 FeatureKind = Literal["mfcc", "logmel", "pcen"]
@@ -252,4 +252,7 @@ def load_samples(
         return load_audio(source, config.sample_rate, max_duration=max_duration)
     from ctcasr.audio import resample
 
-    return resample(as_mono(source), sample_rate or config.sample_rate, config.sample_rate)
+    samples = as_mono(source)
+    if not samples.size:  # a file says so when it is loaded; an empty array says so here
+        raise AudioError("<array>: contains no audio samples")
+    return resample(samples, sample_rate or config.sample_rate, config.sample_rate)

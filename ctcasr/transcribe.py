@@ -13,7 +13,7 @@ import numpy as np
 
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
-from ctcasr.errors import AudioError, CtcasrError
+from ctcasr.errors import CtcasrError
 from ctcasr.features import compute_features, load_samples
 from ctcasr.segment import (
     SplitConfig,
@@ -365,8 +365,6 @@ def _features_or_error(
     try:
         samples = load_samples(source, frontend, sample_rate=sample_rate,
                                max_duration=max_duration)  # fmt: skip
-        if not samples.size:  # files say so when loaded; an empty array gets here
-            raise AudioError("<array>: contains no audio samples")
         if is_silent(samples):
             return round(len(samples) / frontend.sample_rate, 3)
         return compute_features(samples, frontend)

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ctcasr.errors import ConfigError
+from ctcasr.errors import AudioError, ConfigError
 from ctcasr.features import FrontendConfig, compute_features, featurize, num_frames
 
 SR = 16_000
@@ -150,6 +150,14 @@ def test_featurize_array_at_8k_matches_8k_wav(tmp_path):
     assert from_array.shape == from_file.shape == (101, 20)
     # Only 16-bit quantisation separates the two.
     np.testing.assert_allclose(from_array, from_file, atol=0.02)
+
+
+@pytest.mark.parametrize("shape", [(0,), (0, 2), (2, 0)])
+def test_featurize_refuses_an_empty_array_as_it_refuses_an_empty_file(shape):
+    """Loading is where "no samples" is an error, for files and arrays alike (the Transcriber
+    relies on it); compute_features itself still frames a zero-length signal."""
+    with pytest.raises(AudioError, match=r"^<array>: contains no audio samples$"):
+        featurize(np.zeros(shape, np.float32))
 
 
 def test_featurize_array_default_rate_equals_compute_features():
