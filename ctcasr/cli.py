@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -498,12 +499,18 @@ def evaluate(
     if not as_json:
         for failure in results[0].failures:
             typer.echo(f"error: {failure.error}", err=True)
-        if results[0].skipped:
-            for message in results[0].skipped:
-                typer.echo(f"skipped: {message}", err=True)
-            typer.echo(f"skipped {len(results[0].skipped)} bad manifest lines", err=True)
+        _report_skipped(results[0].skipped)
     if results[0].failures:
         raise typer.Exit(1)
+
+
+def _report_skipped(skipped: Sequence[str]) -> None:
+    """Every manifest line ``--skip-bad`` dropped, then the count (on stderr: the results stay
+    parseable on stdout)."""
+    for message in skipped:
+        typer.echo(f"skipped: {message}", err=True)
+    if skipped:
+        typer.echo(f"skipped {len(skipped)} bad manifest lines", err=True)
 
 
 def _emit(result, writer, fmt: str, collected: list[dict]) -> int:
@@ -588,9 +595,7 @@ def tune(
         skip_bad=skip_bad,
     )
     typer.echo(result.summary())
-    if result.skipped:
-        typer.echo(f"skipped {len(result.skipped)} bad manifest lines, first: "
-                   f"{result.skipped[0]}", err=True)  # fmt: skip
+    _report_skipped(result.skipped)
     if result.saved_to is not None:
         typer.echo(f"saved as the default decoder of {result.saved_to}")
 
