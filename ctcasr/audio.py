@@ -17,16 +17,28 @@ MAX_CHANNELS = 256
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au")
 
 
+class LongAudio(Exception):
+    """Not an error: the input is longer than the caller wants whole (``stream_after``), so it
+    should be read in blocks instead. Raised before any samples are read."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(f"{seconds:.1f} s")
+        self.seconds = seconds
+
+
 def load_audio(
     path: str | os.PathLike[str],
     sample_rate: int = SAMPLE_RATE,
     max_duration: float | None = None,
+    stream_after: float | None = None,
 ) -> np.ndarray:
     """Read ``path``, downmix to mono and resample to ``sample_rate``.
 
     Raises :class:`AudioError` with a one-line message naming the file for anything that is not
     usable audio: missing, empty, truncated beyond repair, not audio at all, or longer than
-    ``max_duration`` seconds (checked from the header, before any samples are read).
+    ``max_duration`` seconds (checked from the header, before any samples are read). A file
+    libsndfile reads that is longer than ``stream_after`` seconds raises :class:`LongAudio`
+    from the same header check, so deciding to stream costs no second open.
     """
     import soundfile as sf
 
@@ -51,6 +63,8 @@ def load_audio(
         rate = handle.samplerate
         if rate > 0:
             check_duration(path, handle.frames / rate, max_duration)
+            if stream_after is not None and handle.frames / rate > stream_after:
+                raise LongAudio(handle.frames / rate)
         try:
             with quiet_native_stderr():
                 samples = handle.read(dtype="float32", always_2d=True)

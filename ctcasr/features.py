@@ -245,14 +245,20 @@ def load_samples(
     *,
     sample_rate: int | None = None,
     max_duration: float | None = None,
+    stream_after: float | None = None,
 ) -> np.ndarray:
     """A file path or a sample array (at ``sample_rate``, default the config's) to mono
-    float32 samples at the config's rate."""
+    float32 samples at the config's rate. Inputs longer than ``stream_after`` seconds raise
+    :class:`~ctcasr.audio.LongAudio` (see :func:`~ctcasr.audio.load_audio`)."""
     if isinstance(source, (str, os.PathLike)):
-        return load_audio(source, config.sample_rate, max_duration=max_duration)
-    from ctcasr.audio import resample
+        return load_audio(source, config.sample_rate, max_duration=max_duration,
+                          stream_after=stream_after)  # fmt: skip
+    from ctcasr.audio import LongAudio, resample
 
     samples = as_mono(source)
     if not samples.size:  # a file says so when it is loaded; an empty array says so here
         raise AudioError("<array>: contains no audio samples")
-    return resample(samples, sample_rate or config.sample_rate, config.sample_rate)
+    rate = sample_rate or config.sample_rate
+    if stream_after is not None and len(samples) > stream_after * rate:
+        raise LongAudio(len(samples) / rate)
+    return resample(samples, rate, config.sample_rate)

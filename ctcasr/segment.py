@@ -38,18 +38,6 @@ class SplitConfig:
             raise ValueError("long_after and block_seconds must be positive")
 
 
-def audio_duration(path: str | os.PathLike[str]) -> float | None:
-    """Seconds of audio from the file header, or ``None`` when libsndfile cannot tell."""
-    import soundfile as sf
-
-    try:
-        with quiet_native_stderr():
-            info = sf.info(str(path))
-    except Exception:
-        return None
-    return info.frames / info.samplerate if info.samplerate > 0 else None
-
-
 def stream_audio(
     path: str | os.PathLike[str],
     sample_rate: int,

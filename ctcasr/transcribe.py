@@ -11,13 +11,13 @@ from typing import Any
 
 import numpy as np
 
+from ctcasr.audio import LongAudio
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.errors import CtcasrError
 from ctcasr.features import compute_features, load_samples
 from ctcasr.segment import (
     SplitConfig,
-    audio_duration,
     is_silent,
     split_stream,
     stream_audio,
@@ -155,22 +155,23 @@ class Transcriber:
 
     def _start_chunk(self, sources: Sequence[Source], sample_rate: int | None):
         """Begin reading a chunk: in the workers (already under way on return) or lazily."""
-        todo = [i for i, s in enumerate(sources) if not self._is_long(s, sample_rate)]
         load = functools.partial(
             _features_or_error, frontend=self.bundle.frontend, sample_rate=sample_rate,
             max_duration=self.max_duration,
+            stream_after=self.split.long_after if self.split is not None else None,
         )  # fmt: skip
         pool = self._workers()
-        loaded = (pool.map(load, [sources[i] for i in todo], chunksize=8) if pool
-                  else map(load, [sources[i] for i in todo]))  # fmt: skip
-        return list(sources), todo, loaded
+        loaded = pool.map(load, sources, chunksize=8) if pool else map(load, sources)
+        return list(sources), loaded
 
     def _finish_chunk(self, started, sample_rate: int | None) -> list[Transcript | Failure]:
-        sources, todo, loaded = started
+        sources, loaded = started
         results: list[Transcript | Failure | None] = [None] * len(sources)
         feats: list[np.ndarray] = []
         ok: list[int] = []
-        for i, got in zip(todo, loaded, strict=True):
+        for i, got in enumerate(loaded):
+            if isinstance(got, _Long):
+                continue  # read in blocks below
             if isinstance(got, str):
                 results[i] = Failure(_name(sources[i]), got)
             elif isinstance(got, float):  # silent: nothing said (as the split path decides)
@@ -220,15 +221,6 @@ class Transcriber:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-    def _is_long(self, source: Source, sample_rate: int | None = None) -> bool:
-        if self.split is None:
-            return False
-        if isinstance(source, np.ndarray):
-            rate = sample_rate or self.bundle.frontend.sample_rate
-            return max(source.shape, default=0) > self.split.long_after * rate
-        seconds = audio_duration(source)
-        return seconds is not None and seconds > self.split.long_after
 
     def _transcribe_long(self, source: Source, sample_rate: int | None) -> Transcript | Failure:
         """Cut at silences, decode the pieces a batch at a time, stitch with file times."""
@@ -356,17 +348,29 @@ def _decode_in_worker(job: tuple[np.ndarray, str, float]) -> Transcript:
     return _transcript(hyps, source, duration, _WORKER["decoder"], str(_WORKER["bundle"].path))
 
 
+@dataclass(frozen=True)
+class _Long:
+    """An input over the split length: the parent reads it in blocks (crosses processes)."""
+
+
 def _features_or_error(
-    source: Source, frontend: Any, sample_rate: int | None, max_duration: float | None
-) -> np.ndarray | float | str:
+    source: Source,
+    frontend: Any,
+    sample_rate: int | None,
+    max_duration: float | None,
+    stream_after: float | None = None,
+) -> np.ndarray | float | str | _Long:
     """Features; or the duration of an input that is all silence (the model is not asked:
     it may hear words in digital silence); or the one-line reason the input cannot be read
-    (errors cross processes as text)."""
+    (errors cross processes as text); or :class:`_Long`, decided from the header of the
+    one open that would have read the file."""
     try:
         samples = load_samples(source, frontend, sample_rate=sample_rate,
-                               max_duration=max_duration)  # fmt: skip
+                               max_duration=max_duration, stream_after=stream_after)  # fmt: skip
         if is_silent(samples):
             return round(len(samples) / frontend.sample_rate, 3)
         return compute_features(samples, frontend)
+    except LongAudio:
+        return _Long()
     except CtcasrError as exc:
         return str(exc)

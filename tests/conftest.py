@@ -78,3 +78,28 @@ def fsdd_files(fsdd_dir: Path) -> list[Path]:
         if not path.is_file():
             missing_corpus("FSDD recording", path)
     return files
+
+
+@pytest.fixture
+def soundfile_calls(monkeypatch) -> tuple[list[str], list[str]]:
+    """The path of every sound file opened for reading (``soundfile.info`` opens one too) and
+    of every ``read`` on one, in order: how tests count file accesses. Writes are not
+    counted."""
+    import soundfile as sf
+
+    opened: list[str] = []
+    reads: list[str] = []
+    real_init, real_read = sf.SoundFile.__init__, sf.SoundFile.read
+
+    def counting_init(self, file, mode="r", *args, **kwargs):
+        if (mode or "r").startswith("r"):
+            opened.append(str(file))
+        real_init(self, file, mode, *args, **kwargs)
+
+    def counting_read(self, *args, **kwargs):
+        reads.append(self.name)
+        return real_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(sf.SoundFile, "__init__", counting_init)
+    monkeypatch.setattr(sf.SoundFile, "read", counting_read)
+    return opened, reads

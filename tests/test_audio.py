@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import soundfile as sf
 
-from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio, resample
+from ctcasr.audio import SAMPLE_RATE, LongAudio, as_mono, load_audio, resample
 from ctcasr.errors import AudioError, CtcasrError
 
 
@@ -204,28 +204,32 @@ def test_max_duration_exceeded(tmp_path):
     assert len(load_audio(path, max_duration=2.5)) == 2 * SAMPLE_RATE
 
 
-def test_long_file_is_refused_before_its_samples_are_read(tmp_path, monkeypatch):
+def test_long_file_is_refused_before_its_samples_are_read(tmp_path, soundfile_calls):
     """The length check and the read share one open file: a file over the limit is refused
     from its header, with no sample read."""
     path = tmp_path / "long.wav"
     sf.write(str(path), tone(SAMPLE_RATE, 2.0), SAMPLE_RATE, subtype="PCM_16")
-    opened, reads = [], []
-    real_init, real_read = sf.SoundFile.__init__, sf.SoundFile.read
-
-    def counting_init(self, *args, **kwargs):
-        opened.append(args[0])
-        real_init(self, *args, **kwargs)
-
-    def counting_read(self, *args, **kwargs):
-        reads.append(self.name)
-        return real_read(self, *args, **kwargs)
-
-    monkeypatch.setattr(sf.SoundFile, "__init__", counting_init)
-    monkeypatch.setattr(sf.SoundFile, "read", counting_read)
+    opened, reads = soundfile_calls
     assert_audio_error(path, max_duration=1.5)
     assert reads == []
     assert len(load_audio(path)) == 2 * SAMPLE_RATE
     assert opened == [str(path)] * 2 and reads == [str(path)]  # one open per load
+
+
+def test_stream_after_is_decided_from_the_header_of_the_one_open(tmp_path, soundfile_calls):
+    """A file over ``stream_after`` raises LongAudio (not an error) before any read, so a
+    caller that streams long files pays no extra open to find out which ones are long."""
+    path = tmp_path / "two_seconds.wav"
+    sf.write(str(path), tone(SAMPLE_RATE, 2.0), SAMPLE_RATE, subtype="PCM_16")
+    opened, reads = soundfile_calls
+    with pytest.raises(LongAudio) as raised:
+        load_audio(path, stream_after=1.5)
+    assert not isinstance(raised.value, AudioError)
+    assert raised.value.seconds == pytest.approx(2.0)
+    assert opened == [str(path)] and reads == []
+    assert len(load_audio(path, stream_after=2.5)) == 2 * SAMPLE_RATE
+    with pytest.raises(AudioError, match=r"longer than the 1\.5 s limit"):  # the limit comes first
+        load_audio(path, max_duration=1.5, stream_after=1.0)
 
 
 @pytest.mark.skipif(not hasattr(os, "getuid") or os.getuid() == 0, reason="root reads anything")

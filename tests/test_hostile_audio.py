@@ -414,6 +414,19 @@ def test_file_over_the_max_duration_is_refused_unread(kind, transcribers, two_ho
         load_audio(two_hour_wav, max_duration=LIMIT)
 
 
+def test_a_short_file_is_opened_once(transcribers, soundfile_calls):
+    """Whether to stream is decided from the header of the open that reads the file: a short
+    file costs one open; a long one two (that header, then the stream)."""
+    clip = str(EXAMPLES / "seven.wav")
+    opened, reads = soundfile_calls
+    with Transcriber(max_duration=LIMIT, bundle=transcribers["whole"].bundle) as default:
+        assert default.split is not None and default.transcribe(clip).text == "seven"
+    assert opened == [clip] and reads == [clip]
+    opened.clear()
+    assert transcribers["streamed"].transcribe(clip).text == "seven"  # over its 0.05 s
+    assert opened == [clip, clip]
+
+
 @pytest.fixture(scope="module")
 def ten_minute_wav(tmp_path_factory, clips) -> Path:
     """Ten minutes of silence with the three clips at 0:30, 5:00 and 9:30, written in blocks."""
@@ -433,12 +446,15 @@ def test_ten_minute_file_is_streamed_in_bounded_memory(ten_minute_wav, monkeypat
     """A 10-minute file (38 MB as float32) is streamed a block at a time: the whole-file reader
     is never called, and the peak is set by the segment length (a 10 s window here; the 20 s
     default peaks near 19 MB, whatever the file's length), not by the file's."""
-    import ctcasr.audio
+    import ctcasr.features
 
-    def refuse(*args, **kwargs):
+    real_load = ctcasr.features.load_audio
+
+    def refuse(*args, **kwargs):  # may look at the header (and raise LongAudio), never read
+        real_load(*args, **kwargs)
         raise AssertionError("load_audio read a long file whole")
 
-    monkeypatch.setattr(ctcasr.audio, "load_audio", refuse)
+    monkeypatch.setattr(ctcasr.features, "load_audio", refuse)
     split = SplitConfig(max_segment=10.0, block_seconds=5.0)  # long_after: the 30 s default
     with Transcriber(max_duration=LIMIT, split=split) as transcriber:
         transcriber.acoustic_model  # noqa: B018 - load the model outside the measurement
