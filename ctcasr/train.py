@@ -183,48 +183,21 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     tf = import_tensorflow()
     import keras
 
-    from ctcasr.bundle import save_bundle
-    from ctcasr.decoding import greedy_decode
-    from ctcasr.metrics import error_report
     from ctcasr.model import build_model, count_parameters
     from ctcasr.runtime import KerasRunner
 
     is_chief = dist is None or dist.is_chief
     out = Path(config.output_dir)
-    ckpt_dir = out / CHECKPOINTS
     frontend = config.frontend
-
-    def setup():
-        _check_output_dir(out, config, resume)
-        alphabet = Alphabet.from_file(config.alphabet) if config.alphabet else Alphabet()
-        model_config = ModelConfig(
-            num_features=frontend.num_features, num_classes=alphabet.num_classes, **config.model
-        )
-        init = (
-            _init_bundle(config.init_from, alphabet, frontend, model_config)
-            if config.init_from
-            else None
-        )
-        corpus, dev = _load_corpora(config, alphabet, model_config)
-        return alphabet, model_config, corpus, dev, init
-
+    setup = functools.partial(_setup, config, out, resume)
     # Under multiworker a failure on one worker stops all of them instead of leaving the
     # others waiting for it in the first collective.
-    alphabet, model_config, corpus, dev, init = (
-        setup() if dist is None else dist.everywhere(setup)
-    )
-    if verbose and dist is not None:
-        print(f"strategy: {dist.describe()}")
+    alphabet, model_config, corpus, dev, init = setup() if dist is None else dist.everywhere(setup)
     if verbose:
-        print(
-            f"train: {len(corpus)} utterances ({len(corpus.dropped)} dropped)"
-            + (f", dev: {len(dev)}" if dev else "")
-        )
-        for msg in corpus.dropped[:5]:
-            print(f"  dropped {msg}")
+        _print_data(dist, corpus, dev)
 
     keras.utils.set_random_seed(config.seed)
-    with dist.scope() if dist is not None else contextlib.nullcontext():
+    with _scope(dist):
         model = build_model(model_config)
     n_params = count_parameters(model)
     if verbose:
@@ -239,40 +212,23 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         total_steps=config.epochs * steps_per_epoch,
         min_ratio=config.min_lr_ratio,
     )
-    if dist is None:
-        optimizer = keras.optimizers.Adam(learning_rate=schedule, clipnorm=config.clipnorm)
+    with _scope(dist):
+        optimizer = (
+            keras.optimizers.Adam(learning_rate=schedule, clipnorm=config.clipnorm)
+            if dist is None
+            else dist.optimizer(learning_rate=schedule, clipnorm=config.clipnorm)
+        )
         optimizer.build(model.trainable_variables)
-    else:
-        with dist.scope():
-            optimizer = dist.optimizer(learning_rate=schedule, clipnorm=config.clipnorm)
-            optimizer.build(model.trainable_variables)
 
-    def load_state() -> tuple[int, list[EpochLog], _Best]:
-        if resume and is_chief and ckpt_dir.is_dir():
-            _clear_partial(ckpt_dir)
-        if resume and (state := _latest_checkpoint(ckpt_dir)) is not None:
-            restored = _restore(state, model, optimizer)
-            if verbose:
-                print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
-            return restored
-        if init is not None:
-            model.set_weights(init.keras_model().get_weights())
-            if verbose:
-                print(f"initialised from {init.path}")
-        if is_chief:
-            text = json.dumps(config.to_dict(), indent=2) + "\n"
-            atomic_write_text(out / "train_config.json", text)
-        return 0, [], _Best()
-
+    load_state = functools.partial(
+        _load_state, config, out, model, optimizer, init, resume, is_chief, verbose
+    )
     if dist is None:
         start_epoch, history, best = load_state()
+        train_step = make_train_step(model, optimizer, model_config, alphabet.blank_index)
     else:
         start_epoch, history, best = dist.everywhere(load_state)
         dist.check_same_start(start_epoch, model, optimizer, _plan(config, corpus, frames))
-
-    if dist is None:
-        train_step = make_train_step(model, optimizer, model_config, alphabet.blank_index)
-    else:
         train_step = dist.train_step(model, optimizer, model_config, alphabet.blank_index)
 
     source = EpochSource(corpus, frontend, config.augment, config.seed)
@@ -283,7 +239,6 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         else None
     )
     stopped_early = False
-    epoch = start_epoch
     for epoch in range(start_epoch, config.epochs):
         if best.epoch is not None and epoch - best.epoch > config.patience:
             stopped_early = True
@@ -292,39 +247,20 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         keras.utils.set_random_seed(config.seed * 1000 + epoch)
         if verbose:
             print(f"Epoch {epoch + 1}/{config.epochs}")
-        bar = keras.utils.Progbar(steps_per_epoch, verbose=verbose, stateful_metrics=["lr"])
-        t0 = time.perf_counter()
-        losses: list[float] = []
-        step = 0
         batches = (
             make_dataset(source, epoch, config.batch_size, boundaries)
             if dist is None
             else dist.dataset(source, epoch, config.batch_size, boundaries)
         )
-        for step, batch in enumerate(batches, start=1):
-            loss = float(train_step(*batch))
-            if not math.isfinite(loss):
-                raise CtcasrError(f"training diverged: loss is {loss} at epoch {epoch + 1}")
-            losses.append(loss)
-            lr = float(schedule(optimizer.iterations))
-            bar.update(step, [("loss", loss), ("lr", lr)])
+        t0 = time.perf_counter()
+        loss = _run_epoch(train_step, batches, epoch, steps_per_epoch, schedule, optimizer, verbose)
         seconds = time.perf_counter() - t0
-        if verbose and step != steps_per_epoch:  # speed perturbation moved some buckets
-            bar.update(step, finalize=True)
         if dist is not None:
             dist.sync_non_trainable(model)  # average the replicas' batch-norm statistics
-        dev_wer = dev_cer = None
-        if dev is not None:
-            if is_chief:
-                feats = dev.features or []
-                hyps = [greedy_decode(lp, alphabet).text for lp in runner(feats)]
-                report = error_report([e.text for e in dev.entries], hyps)
-                dev_wer, dev_cer = report.wer, report.cer
-            if dist is not None:  # every worker takes the chief's numbers: same early stop
-                dev_wer, dev_cer = dist.from_chief([dev_wer or 0.0, dev_cer or 0.0])
+        dev_wer, dev_cer = _dev_scores(dev, runner, alphabet, dist)
         log = EpochLog(
             epoch + 1,
-            float(np.mean(losses)),
+            loss,
             dev_wer,
             dev_cer,
             float(schedule(optimizer.iterations)),
@@ -341,22 +277,12 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         if not is_chief:  # only the chief writes; the others keep the same state in memory
             continue
         if improved:
-            save_bundle(
-                out / "model",
-                model,
-                frontend,
-                model_config,
-                alphabet,
-                metadata={
-                    **config.metadata,
-                    "epoch": epoch + 1,
-                    "dev_wer": dev_wer,
-                    "dev_cer": dev_cer,
-                    "parameters": n_params,
-                },
-            )
+            metadata = {"epoch": epoch + 1, "dev_wer": dev_wer, "dev_cer": dev_cer,
+                        "parameters": n_params}  # fmt: skip
+            _save_model(out / "model", model, config, model_config, alphabet, metadata)
         _write_log(out / "log.csv", history)
-        _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, best, config.keep_checkpoints)
+        _save_checkpoint(out / CHECKPOINTS, epoch, model, optimizer, history, best,
+                         config.keep_checkpoints)  # fmt: skip
     if tb is not None:
         tb.close()
     if verbose and stopped_early:
@@ -373,6 +299,114 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         train_utterances=len(corpus),
         dropped_utterances=corpus.dropped,
     )
+
+
+def _scope(dist: Distributed | None):
+    return dist.scope() if dist is not None else contextlib.nullcontext()
+
+
+def _setup(config: TrainConfig, out: Path, resume: bool):
+    """Everything a run needs before TensorFlow builds anything; fails early on bad input."""
+    _check_output_dir(out, config, resume)
+    alphabet = Alphabet.from_file(config.alphabet) if config.alphabet else Alphabet()
+    model_config = ModelConfig(
+        num_features=config.frontend.num_features,
+        num_classes=alphabet.num_classes,
+        **config.model,
+    )
+    init = (
+        _init_bundle(config.init_from, alphabet, config.frontend, model_config)
+        if config.init_from
+        else None
+    )
+    corpus, dev = _load_corpora(config, alphabet, model_config)
+    return alphabet, model_config, corpus, dev, init
+
+
+def _print_data(dist: Distributed | None, corpus, dev) -> None:
+    if dist is not None:
+        print(f"strategy: {dist.describe()}")
+    print(
+        f"train: {len(corpus)} utterances ({len(corpus.dropped)} dropped)"
+        + (f", dev: {len(dev)}" if dev else "")
+    )
+    for msg in corpus.dropped[:5]:
+        print(f"  dropped {msg}")
+
+
+def _load_state(
+    config: TrainConfig,
+    out: Path,
+    model,
+    optimizer,
+    init,
+    resume: bool,
+    is_chief: bool,
+    verbose: int,
+) -> tuple[int, list[EpochLog], _Best]:
+    """Where the run starts: the latest checkpoint when resuming, else epoch 0 (from
+    ``init_from``'s weights when given)."""
+    ckpt_dir = out / CHECKPOINTS
+    if resume and is_chief and ckpt_dir.is_dir():
+        _clear_partial(ckpt_dir)
+    if resume and (state := _latest_checkpoint(ckpt_dir)) is not None:
+        restored = _restore(state, model, optimizer)
+        if verbose:
+            print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
+        return restored
+    if init is not None:
+        model.set_weights(init.keras_model().get_weights())
+        if verbose:
+            print(f"initialised from {init.path}")
+    if is_chief:
+        text = json.dumps(config.to_dict(), indent=2) + "\n"
+        atomic_write_text(out / "train_config.json", text)
+    return 0, [], _Best()
+
+
+def _run_epoch(
+    train_step, batches, epoch: int, steps: int, schedule, optimizer, verbose: int
+) -> float:
+    """One pass over the batches; the mean loss. A non-finite loss stops the run."""
+    import keras
+
+    bar = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=["lr"])
+    losses: list[float] = []
+    for step, batch in enumerate(batches, start=1):
+        loss = float(train_step(*batch))
+        if not math.isfinite(loss):
+            raise CtcasrError(f"training diverged: loss is {loss} at epoch {epoch + 1}")
+        losses.append(loss)
+        bar.update(step, [("loss", loss), ("lr", float(schedule(optimizer.iterations)))])
+    if verbose and len(losses) != steps:  # speed perturbation moved some buckets
+        bar.update(len(losses), finalize=True)
+    return float(np.mean(losses))
+
+
+def _dev_scores(dev, runner, alphabet: Alphabet, dist: Distributed | None):
+    """Greedy dev WER and CER, measured by the chief; every worker takes the chief's numbers,
+    so all of them stop early together."""
+    if dev is None:
+        return None, None
+    from ctcasr.decoding import greedy_decode
+    from ctcasr.metrics import error_report
+
+    wer = cer = None
+    if dist is None or dist.is_chief:
+        hyps = [greedy_decode(lp, alphabet).text for lp in runner(dev.features or [])]
+        report = error_report([e.text for e in dev.entries], hyps)
+        wer, cer = report.wer, report.cer
+    if dist is not None:
+        wer, cer = dist.from_chief([wer or 0.0, cer or 0.0])
+    return wer, cer
+
+
+def _save_model(path: Path, model, config: TrainConfig, model_config: ModelConfig,
+                alphabet: Alphabet, metadata: dict[str, Any]) -> None:  # fmt: skip
+    from ctcasr.bundle import save_bundle
+
+    save_bundle(path, model, config.frontend, model_config, alphabet,
+                metadata={**config.metadata, **metadata})  # fmt: skip
 
 
 def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelConfig):
