@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -217,3 +218,44 @@ def store_decoder_settings(
             shutil.copy2(file, tmp / dest)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
     return target
+
+
+def average_bundles(
+    sources: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str]
+) -> Path:
+    """Write a bundle whose weights are the element-wise mean of ``sources``' weights.
+
+    Runs fine-tuned one from another lie in one basin, and the mean of their weights (a
+    "model soup", as checkpoint averaging in ESPnet or fairseq) often generalises better than
+    any one of them; whether it does is for a dev set to say. The sources must share the
+    architecture, front end and alphabet. The output keeps the first source's decoder
+    settings and files (an LM), with ``averaged_from`` in its metadata; it has Keras weights
+    only (``ctcasr export`` adds the ONNX graph). Imports TensorFlow.
+    """
+    import numpy as np
+
+    bundles = [load_bundle(s) for s in sources]
+    if len(bundles) < 2:
+        raise BundleError("averaging needs at least two bundles")
+    first = bundles[0]
+    for other in bundles[1:]:
+        for what, mine, theirs in (
+            ("model settings", first.model_config, other.model_config),
+            ("front end", first.frontend, other.frontend),
+            ("alphabet", first.alphabet.labels, other.alphabet.labels),
+        ):
+            if mine != theirs:
+                raise BundleError(f"{other.path}: its {what} differ from {first.path}'s; only "
+                                  "bundles of one architecture can be averaged")  # fmt: skip
+    weights = [b.keras_model().get_weights() for b in bundles]
+    model = first.keras_model()
+    model.set_weights([
+        np.mean(np.stack(ws), axis=0).astype(ws[0].dtype)
+        if np.issubdtype(ws[0].dtype, np.floating) else ws[0]
+        for ws in zip(*weights, strict=True)
+    ])  # fmt: skip
+    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
+    extra = {p.name: p for p in first.path.iterdir() if p.is_file() and p.name not in own}
+    metadata = {**first.metadata, "averaged_from": [str(b.path) for b in bundles]}
+    return save_bundle(output, model, first.frontend, first.model_config, first.alphabet,
+                       decoder=first.decoder, metadata=metadata, extra_files=extra)  # fmt: skip

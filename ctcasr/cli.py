@@ -658,6 +658,22 @@ def export(
 
 
 @app.command()
+def average(
+    models: Annotated[
+        list[str], typer.Argument(help="Two or more bundles of one architecture.")
+    ],
+    output: Annotated[Path, typer.Option("--output", "-o", help="The averaged bundle.")],
+) -> None:
+    """Average the weights of bundles trained one from another (a "model soup", as checkpoint
+    averaging); keep the result only if it scores better on a dev set (``ctcasr evaluate``)."""
+    from ctcasr.bundle import average_bundles
+
+    path = average_bundles(models, output)
+    typer.echo(f"wrote {path}: the mean of {len(models)} bundles' weights (`ctcasr export "
+               f"{path}` adds model.onnx)")  # fmt: skip
+
+
+@app.command()
 def info(model: ModelOption = None) -> None:
     """Describe a model bundle: front end, sizes, alphabet, training summary."""
     from ctcasr.bundle import load_bundle

@@ -66,3 +66,22 @@ def wait_for(
             raise AssertionError(f"process ended before {what}: {err}")
         assert time.monotonic() < deadline, f"no {what} within {seconds:.0f} s"
         time.sleep(poll)
+
+
+def tiny_bundle(path: Path, seed: int, frontend=None, decoder=None, extra_files=None) -> list:
+    """A seeded untrained TINY_MODEL bundle at ``path``; returns its weights."""
+    import keras
+
+    from ctcasr.bundle import save_bundle
+    from ctcasr.features import FrontendConfig
+    from ctcasr.model import ModelConfig, build_model
+
+    keras.utils.set_random_seed(seed)
+    frontend = frontend or FrontendConfig(n_mfcc=13, deltas=1)
+    config = ModelConfig(num_features=frontend.num_features, num_classes=Alphabet().num_classes,
+                         **TINY_MODEL)  # fmt: skip
+    model = build_model(config)
+    save_bundle(path, model, frontend, config, Alphabet(), decoder=decoder,
+                metadata={"seed": seed}, extra_files=extra_files)  # fmt: skip
+    return model.get_weights()
+

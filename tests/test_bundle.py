@@ -8,13 +8,20 @@ import shutil
 import numpy as np
 import pytest
 
-from ctcasr.bundle import ALPHABET_FILE, CONFIG_FILE, WEIGHTS_FILE, load_bundle, save_bundle
+from ctcasr.bundle import (
+    ALPHABET_FILE,
+    CONFIG_FILE,
+    WEIGHTS_FILE,
+    average_bundles,
+    load_bundle,
+    save_bundle,
+)
 from ctcasr.errors import BundleError
 from ctcasr.features import FrontendConfig, featurize
 from ctcasr.model import ModelConfig, build_model
 from ctcasr.runtime import keras_runner
 from ctcasr.text import Alphabet
-from tests.helpers import TINY_MODEL
+from tests.helpers import TINY_MODEL, tiny_bundle
 
 
 @pytest.fixture
@@ -83,3 +90,48 @@ def test_failed_save_leaves_old_bundle_intact(saved_bundle, tmp_path):
     after = {p.name: p.read_bytes() for p in path.iterdir()}
     assert after == before
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".bundle")]
+
+
+def test_average_is_the_elementwise_mean_and_keeps_the_first_bundles_settings(tmp_path):
+    lm = tmp_path / "lm.arpa"
+    lm.write_text("\\data\\\n", encoding="utf-8")
+    decoder = {"name": "kenlm", "kenlm": {"lm": "lm.arpa", "alpha": 0.5}}
+    a = tiny_bundle(tmp_path / "a", 1, decoder=decoder, extra_files={"lm.arpa": lm})
+    b = tiny_bundle(tmp_path / "b", 2)
+    c = tiny_bundle(tmp_path / "c", 3)
+    out = average_bundles([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "soup")
+    soup = load_bundle(out)
+    # The seeds give different kernels (biases and batch-norm scales start equal).
+    assert sum(not np.allclose(x, y) for x, y in zip(a, b, strict=True)) >= 3
+    for x, y, z, mean in zip(a, b, c, soup.keras_model().get_weights(), strict=True):
+        np.testing.assert_allclose(mean, (x + y + z) / 3, rtol=1e-6, atol=1e-7)
+    assert soup.decoder == decoder and (out / "lm.arpa").read_text() == "\\data\\\n"
+    assert soup.metadata == {"seed": 1, "averaged_from": [str(tmp_path / p) for p in "abc"]}
+    assert soup.onnx_path is None  # stale for the new weights: ctcasr export makes a new one
+
+
+def test_average_refuses_fewer_than_two_or_mismatched_bundles(tmp_path):
+    tiny_bundle(tmp_path / "a", 1)
+    tiny_bundle(tmp_path / "other", 2, frontend=FrontendConfig(n_mfcc=20))
+    with pytest.raises(BundleError, match="at least two"):
+        average_bundles([tmp_path / "a"], tmp_path / "soup")
+    with pytest.raises(BundleError, match=r"other: its model settings differ .*one architecture"):
+        average_bundles([tmp_path / "a", tmp_path / "other"], tmp_path / "soup")
+    assert not (tmp_path / "soup").exists()
+
+
+def test_average_command(tmp_path):
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    a, b = tiny_bundle(tmp_path / "a", 1), tiny_bundle(tmp_path / "b", 2)
+    soup = tmp_path / "soup"
+    result = CliRunner().invoke(app, ["average", str(tmp_path / "a"), str(tmp_path / "b"),
+                                      "-o", str(soup)])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"wrote {soup}: the mean of 2 bundles' weights" in result.stdout
+    np.testing.assert_allclose(load_bundle(soup).keras_model().get_weights()[0],
+                               (a[0] + b[0]) / 2, rtol=1e-6)  # fmt: skip
+    result = CliRunner().invoke(app, ["average", str(tmp_path / "a"), "-o", str(soup)])
+    assert result.exit_code != 0 and "at least two" in str(result.exception)

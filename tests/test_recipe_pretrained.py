@@ -4,6 +4,7 @@ training time is counted, and the page and model card carry the numbers and lice
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 from ctcasr.evaluate import Evaluation
@@ -147,3 +148,45 @@ def test_describe_mix_names_each_corpus_once_with_its_weight():
            "exp/pretrained/synthetic/synthetic.subset4000-seed0.jsonl"]  # fmt: skip
     assert describe_mix(mix) == "an4 x3, fsdd, synthetic (4000-clip subset)"
     assert describe_mix(["exp/an4/data/train.jsonl"]) == "an4"
+
+
+def test_averaging_is_measured_on_dev_and_kept_only_when_better(tmp_path, fsdd_dir):
+    """``--average-with``: the mean of two bundles is scored against the stage's own best on
+    the dev manifest, with the same greedy decoding, and ships only if its CER is lower."""
+    from recipes.pretrained.__main__ import Averaging, greedy_dev_cer, try_average
+    from tests.helpers import tiny_bundle, write_fsdd_manifest
+
+    stage = tmp_path / "finetune4" / "model"
+    tiny_bundle(stage, 1)
+    tiny_bundle(tmp_path / "finetune3" / "model", 2)
+    dev = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(0, 2))
+    averaging = try_average(stage, [str(tmp_path / "finetune3" / "model")], dev)
+    assert averaging.path == str(tmp_path / "finetune4" / "averaged")
+    assert averaging.sources == [str(stage), str(tmp_path / "finetune3" / "model")]
+    assert averaging.stage_dev_cer == greedy_dev_cer(stage, dev)
+    assert averaging.averaged_dev_cer == greedy_dev_cer(Path(averaging.path), dev)
+    assert averaging.stage_dev_cer > 0.0  # an untrained model: real scores, not placeholders
+
+    better = Averaging("avg", ["stage", "prev"], 0.0489, 0.0485)
+    worse = Averaging("avg", ["stage", "prev"], 0.0489, 0.0489)
+    assert better.kept and not worse.kept  # a tie keeps the stage's own weights
+    assert better.summary() == ("mean of this stage's best weights and `prev`: greedy dev CER "
+                                "4.85%, against 4.89% for this stage's best alone (shipped)")
+    assert worse.summary().endswith("(not kept: this stage's best ships)")
+
+
+def test_a_stage_started_from_an_average_reruns_with_average_with(tmp_path):
+    from recipes.pretrained.__main__ import warm_start_chain
+
+    run = tmp_path / "finetune4"
+    (run / "averaged").mkdir(parents=True)
+    (run / "log.csv").write_text(LOG)
+    (run / "train_config.json").write_text(json.dumps({
+        "metadata": {"recipe": "recipes/pretrained"}, "init_from": "exp/f3/model",
+        "epochs": 12, "learning_rate": 1.5e-4, "output_dir": str(run), "train_manifests": [],
+    }))  # fmt: skip
+    (run / "averaged" / "bundle.json").write_text(json.dumps(
+        {"metadata": {"averaged_from": [str(run / "model"), "exp/f3/model"]}}))  # fmt: skip
+    (stage, *_) = warm_start_chain(str(run / "averaged"))
+    assert stage.command is not None
+    assert stage.command.endswith(f"--train-dir {run} --average-with exp/f3/model")

@@ -54,6 +54,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--train-dir", help="training folder [OUT/train]")
     p.add_argument("--init-from", help="start from this bundle's weights (same architecture), "
                    "e.g. exp/speech_commands/train/model from recipes.speech_commands")  # fmt: skip
+    p.add_argument("--average-with", action="append", default=[], metavar="BUNDLE",
+                   help="also try the mean of this stage's best weights and BUNDLE's (e.g. the "
+                   "stage it started from); ship it if its dev CER is lower")  # fmt: skip
     p.add_argument("--strategy", default="default", help="tf.distribute strategy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
@@ -153,6 +156,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     )  # fmt: skip
     result = train(config, resume=args.resume)
     bundle_dir = Path(result.bundle_path)
+    averaging = None
+    if args.average_with:
+        averaging = try_average(bundle_dir, args.average_with, out / "data" / "dev.jsonl")
+        print(averaging.summary())
+        if averaging.kept:
+            bundle_dir = Path(averaging.path)
     tuned = tune(out / "data" / "an4" / "dev.jsonl", bundle_dir, decoder="kenlm",
                  decoder_options={"lm": str(lm.path)})  # fmt: skip
     an4 = compare_decoders(out / "data" / "an4" / "test.jsonl", ["greedy", "kenlm"], bundle_dir)
@@ -166,7 +175,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     shipped = [p for p in bundle_dir.iterdir() if p.name != WEIGHTS_FILE]
     size_mb = sum(p.stat().st_size for p in shipped) / 1e6
     report = Report(argv, result, tuned, an4, fsdd, commands, size_mb, args.init_from,
-                    prepared["splits"]["an4"])  # type: ignore[index]  # fmt: skip
+                    prepared["splits"]["an4"], averaging)  # type: ignore[index]  # fmt: skip
     lines = report.page(Path(args.results).parent)
     atomic_write_text(Path(args.results), "\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -183,6 +192,45 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         load_bundle(target)
         print(f"installed as {target}")
     return 0
+
+
+@dataclass
+class Averaging:
+    """This stage's best weights averaged with earlier bundles' (a model soup), measured on the
+    same dev set the stage kept its best by; the mean ships only if it is better there."""
+
+    path: str
+    sources: list[str]  # this stage's best bundle first
+    stage_dev_cer: float
+    averaged_dev_cer: float
+
+    @property
+    def kept(self) -> bool:
+        return self.averaged_dev_cer < self.stage_dev_cer
+
+    def summary(self) -> str:
+        others = ", ".join(f"`{s}`" for s in self.sources[1:])
+        verdict = "shipped" if self.kept else "not kept: this stage's best ships"
+        return (f"mean of this stage's best weights and {others}: greedy dev CER "
+                f"{self.averaged_dev_cer:.2%}, against {self.stage_dev_cer:.2%} for this "
+                f"stage's best alone ({verdict})")  # fmt: skip
+
+
+def greedy_dev_cer(bundle: Path, manifest: Path) -> float:
+    """Greedy CER on the Keras weights, as training measures dev, for every bundle alike."""
+    from ctcasr.evaluate import compute_log_probs, score_decoder
+    from ctcasr.transcribe import Transcriber
+
+    transcriber = Transcriber(bundle, decoder="greedy", backend="keras")
+    return score_decoder(transcriber, compute_log_probs(transcriber, manifest)).report.cer
+
+
+def try_average(stage: Path, others: list[str], dev: Path) -> Averaging:
+    from ctcasr.bundle import average_bundles
+
+    path = average_bundles([stage, *others], stage.parent / "averaged")
+    return Averaging(str(path), [str(stage), *others], greedy_dev_cer(stage, dev),
+                     greedy_dev_cer(path, dev))  # fmt: skip
 
 
 @dataclass
@@ -234,13 +282,26 @@ def warm_start_chain(init_from: str | None) -> list[WarmStart]:
         data = describe_mix(cfg.get("train_manifests", []))
         command = None
         if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
-            command = rerun_command(cfg)
+            command = rerun_command(cfg) + "".join(
+                f" --average-with {source}" for source in averaged_with(Path(init_from))
+            )
         minutes = sum(float(row["seconds"]) for row in rows) / 60
         cers = [float(row["dev_cer"]) for row in rows if row.get("dev_cer")]
         chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command,
                                min(cers) if cers else None, cfg.get("dev_manifest")))  # fmt: skip
         init_from = cfg.get("init_from")
     return chain
+
+
+def averaged_with(bundle: Path) -> list[str]:
+    """The bundles a stage's best weights were averaged with, when ``bundle`` is that mean."""
+    from ctcasr.bundle import CONFIG_FILE
+
+    config = bundle / CONFIG_FILE
+    if not config.is_file():
+        return []
+    metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
+    return list(metadata.get("averaged_from", []))[1:]
 
 
 def rerun_command(cfg: dict[str, Any]) -> str:
@@ -285,6 +346,7 @@ class Report:
     size_mb: float
     init_from: str | None
     an4_split: Any
+    averaging: Averaging | None = None
 
     def achieved(self) -> list[float]:
         kenlm = self.an4[-1].report
@@ -303,6 +365,8 @@ class Report:
             f"{r.best_epoch}{dev_cer}), {minutes:.0f} min, median "
             f"{r.seconds_per_epoch:.0f} s per epoch, peak RSS {r.peak_rss_mb:.0f} MB",
         ]
+        if self.averaging is not None:
+            lines.append(f"- Weight averaging: {self.averaging.summary()}")
         total = minutes
         for stage in warm_start_chain(self.init_from):
             total += stage.minutes
