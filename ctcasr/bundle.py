@@ -220,6 +220,9 @@ def store_decoder_settings(
     return target
 
 
+AVERAGE_DROPS = ("epoch", "dev_wer", "dev_cer")  # training metadata no mean inherits
+
+
 def average_bundles(
     sources: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str]
 ) -> Path:
@@ -229,8 +232,9 @@ def average_bundles(
     "model soup", as checkpoint averaging in ESPnet or fairseq) often generalises better than
     any one of them; whether it does is for a dev set to say. The sources must share the
     architecture, front end and alphabet. The output keeps the first source's decoder
-    settings and files (an LM), with ``averaged_from`` in its metadata; it has Keras weights
-    only (``ctcasr export`` adds the ONNX graph). Imports TensorFlow.
+    settings, files (an LM) and metadata, less what measured the first's weights alone, with
+    ``averaged_from`` added; it has Keras weights only (``ctcasr export`` adds the ONNX
+    graph). Imports TensorFlow.
     """
     import numpy as np
 
@@ -256,6 +260,8 @@ def average_bundles(
     ])  # fmt: skip
     own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
     extra = {p.name: p for p in first.path.iterdir() if p.is_file() and p.name not in own}
-    metadata = {**first.metadata, "averaged_from": [str(b.path) for b in bundles]}
+    # The first source's epoch and dev scores describe its weights, not the mean's.
+    metadata = {k: v for k, v in first.metadata.items() if k not in AVERAGE_DROPS}
+    metadata["averaged_from"] = [str(b.path) for b in bundles]
     return save_bundle(output, model, first.frontend, first.model_config, first.alphabet,
                        decoder=first.decoder, metadata=metadata, extra_files=extra)  # fmt: skip
