@@ -190,3 +190,4 @@ def test_a_stage_started_from_an_average_reruns_with_average_with(tmp_path):
     (stage, *_) = warm_start_chain(str(run / "averaged"))
     assert stage.command is not None
     assert stage.command.endswith(f"--train-dir {run} --average-with exp/f3/model")
+    assert stage.averaged_with == ("exp/f3/model",)

@@ -244,6 +244,7 @@ class WarmStart:
     command: str | None  # how to rerun it, when it was this recipe
     best_dev_cer: float | None = None  # what the stage kept its model by
     dev_manifest: str | None = None
+    averaged_with: tuple[str, ...] = ()  # when the bundle is its best weights' mean with these
 
 
 def _corpus_name(manifest: Path) -> str:
@@ -281,14 +282,14 @@ def warm_start_chain(init_from: str | None) -> list[WarmStart]:
         cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
         data = describe_mix(cfg.get("train_manifests", []))
         command = None
+        partners = averaged_with(Path(init_from))
         if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
-            command = rerun_command(cfg) + "".join(
-                f" --average-with {source}" for source in averaged_with(Path(init_from))
-            )
+            command = rerun_command(cfg) + "".join(f" --average-with {p}" for p in partners)
         minutes = sum(float(row["seconds"]) for row in rows) / 60
         cers = [float(row["dev_cer"]) for row in rows if row.get("dev_cer")]
         chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command,
-                               min(cers) if cers else None, cfg.get("dev_manifest")))  # fmt: skip
+                               min(cers) if cers else None, cfg.get("dev_manifest"),
+                               tuple(partners)))  # fmt: skip
         init_from = cfg.get("init_from")
     return chain
 
@@ -373,6 +374,8 @@ class Report:
             dev = "" if stage.best_dev_cer is None else f"; best dev CER {stage.best_dev_cer:.2%}"
             if dev and stage.dev_manifest:
                 dev += f" on `{stage.dev_manifest}`"
+            if stage.averaged_with:
+                dev += "; then averaged with " + ", ".join(f"`{p}`" for p in stage.averaged_with)
             lines.append(
                 f"- Warm start: `{stage.bundle}`, {stage.epochs} epochs and {stage.minutes:.0f} "
                 f"min of its own training on {stage.utterances_text}{dev}"
