@@ -191,3 +191,28 @@ def test_a_stage_started_from_an_average_reruns_with_average_with(tmp_path):
     assert stage.command is not None
     assert stage.command.endswith(f"--train-dir {run} --average-with exp/f3/model")
     assert stage.averaged_with == ("exp/f3/model",)
+
+
+def test_dev_compare_scores_combined_dev_and_the_ten_commands(tmp_path, fsdd_dir,
+                                                              speech_commands_dir):
+    """The ship-decision table: greedy dev WER/CER as training measures them, and the ten
+    commands counted on Speech Commands dev clips only (other words are not commands)."""
+    import soundfile as sf
+
+    from ctcasr.manifest import ManifestEntry, write_manifest
+    from recipes.pretrained.dev_compare import dev_scores, main
+    from tests.helpers import tiny_bundle, write_fsdd_manifest
+
+    tiny_bundle(tmp_path / "model", 1)
+    combined = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(0, 1))
+    clips = [*sorted((speech_commands_dir / "yes").glob("*.flac"))[:2],
+             *sorted((speech_commands_dir / "_unknown_").glob("bed_*.flac"))[:1]]  # fmt: skip
+    entries = [ManifestEntry(str(p), "bed" if "_unknown_" in str(p) else "yes",
+                             sf.info(str(p)).duration) for p in clips]  # fmt: skip
+    commands_dev = tmp_path / "sc_dev.jsonl"
+    write_manifest(commands_dev, entries)
+    scores = dev_scores(tmp_path / "model", combined, commands_dev)
+    assert scores.ten_total == 2 and 0 <= scores.ten_right <= 2  # "bed" is not a command
+    assert scores.cer > 0.0  # an untrained model
+    assert scores.row().startswith(f"| `{tmp_path / 'model'}` | ")
+    assert main([str(tmp_path / "model"), "--data", str(tmp_path / "missing")]) == 1
