@@ -153,7 +153,8 @@ def test_describe_mix_names_each_corpus_once_with_its_weight():
 def test_averaging_is_measured_on_dev_and_kept_only_when_better(tmp_path, fsdd_dir):
     """``--average-with``: the mean of two bundles is scored against the stage's own best on
     the dev manifest, with the same greedy decoding, and ships only if its CER is lower."""
-    from recipes.pretrained.__main__ import Averaging, greedy_dev_cer, try_average
+    from recipes.pretrained.__main__ import Averaging, try_average
+    from recipes.pretrained.dev_compare import greedy_dev_cer
     from tests.helpers import tiny_bundle, write_fsdd_manifest
 
     stage = tmp_path / "finetune4" / "model"

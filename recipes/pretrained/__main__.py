@@ -216,17 +216,9 @@ class Averaging:
                 f"stage's best alone ({verdict})")  # fmt: skip
 
 
-def greedy_dev_cer(bundle: Path, manifest: Path) -> float:
-    """Greedy CER on the Keras weights, as training measures dev, for every bundle alike."""
-    from ctcasr.evaluate import compute_log_probs, score_decoder
-    from ctcasr.transcribe import Transcriber
-
-    transcriber = Transcriber(bundle, decoder="greedy", backend="keras")
-    return score_decoder(transcriber, compute_log_probs(transcriber, manifest)).report.cer
-
-
 def try_average(stage: Path, others: list[str], dev: Path) -> Averaging:
     from ctcasr.bundle import average_bundles
+    from recipes.pretrained.dev_compare import greedy_dev_cer
 
     path = average_bundles([stage, *others], stage.parent / "averaged")
     return Averaging(str(path), [str(stage), *others], greedy_dev_cer(stage, dev),

@@ -14,8 +14,13 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from recipes.common import run_main
+
+if TYPE_CHECKING:
+    from ctcasr.metrics import ErrorReport
+    from ctcasr.transcribe import Transcriber
 
 
 @dataclass(frozen=True)
@@ -31,14 +36,31 @@ class DevScores:
                 f"{self.ten_right}/{self.ten_total} |")  # fmt: skip
 
 
+def keras_greedy(bundle: str | Path) -> Transcriber:
+    """Greedy decoding on the Keras weights, as training measures dev, for every bundle alike
+    (a bundle's ONNX graph may differ from its weights by rounding)."""
+    from ctcasr.transcribe import Transcriber
+
+    return Transcriber(bundle, decoder="greedy", backend="keras")
+
+
+def greedy_report(transcriber: Transcriber, manifest: Path) -> ErrorReport:
+    from ctcasr.evaluate import compute_log_probs, score_decoder
+
+    return score_decoder(transcriber, compute_log_probs(transcriber, manifest)).report
+
+
+def greedy_dev_cer(bundle: str | Path, manifest: Path) -> float:
+    return greedy_report(keras_greedy(bundle), manifest).cer
+
+
 def dev_scores(bundle: str | Path, combined_dev: Path, commands_dev: Path) -> DevScores:
     from ctcasr.decoding.grammar import GrammarDecoder
-    from ctcasr.evaluate import compute_log_probs, score_decoder
-    from ctcasr.transcribe import Transcriber
+    from ctcasr.evaluate import compute_log_probs
     from recipes.speech_commands.prepare import COMMANDS
 
-    transcriber = Transcriber(bundle, decoder="greedy", backend="keras")
-    report = score_decoder(transcriber, compute_log_probs(transcriber, combined_dev)).report
+    transcriber = keras_greedy(bundle)
+    report = greedy_report(transcriber, combined_dev)
     scored = compute_log_probs(transcriber, commands_dev)
     grammar = GrammarDecoder(transcriber.bundle.alphabet, commands=list(COMMANDS), threshold=0.0)
     ten = [ref == grammar.decode(lp)[0].text
