@@ -68,8 +68,9 @@ def wait_for(
         time.sleep(poll)
 
 
-def tiny_bundle(path: Path, seed: int, frontend=None, decoder=None, extra_files=None) -> list:
-    """A seeded untrained TINY_MODEL bundle at ``path``; returns its weights."""
+def tiny_bundle(path: Path, seed: int, frontend=None, decoder=None, extra_files=None,
+                metadata=None):  # fmt: skip
+    """A seeded untrained TINY_MODEL bundle at ``path``; returns its Keras model."""
     import keras
 
     from ctcasr.bundle import save_bundle
@@ -81,8 +82,8 @@ def tiny_bundle(path: Path, seed: int, frontend=None, decoder=None, extra_files=
     config = ModelConfig(num_features=frontend.num_features, num_classes=Alphabet().num_classes,
                          **TINY_MODEL)  # fmt: skip
     model = build_model(config)
-    save_bundle(path, model, frontend, config, Alphabet(), decoder=decoder,
-                metadata={"seed": seed, "epoch": 3, "dev_cer": 0.5},
+    if metadata is None:
+        metadata = {"seed": seed, "epoch": 3, "dev_cer": 0.5}
+    save_bundle(path, model, frontend, config, Alphabet(), decoder=decoder, metadata=metadata,
                 extra_files=extra_files)  # fmt: skip
-    return model.get_weights()
-
+    return model

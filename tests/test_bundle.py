@@ -18,24 +18,15 @@ from ctcasr.bundle import (
 )
 from ctcasr.errors import BundleError
 from ctcasr.features import FrontendConfig, featurize
-from ctcasr.model import ModelConfig, build_model
 from ctcasr.runtime import keras_runner
 from ctcasr.text import Alphabet
-from tests.helpers import TINY_MODEL, tiny_bundle
+from tests.helpers import tiny_bundle
 
 
 @pytest.fixture
 def saved_bundle(tmp_path):
-    import keras
-
-    keras.utils.set_random_seed(3)
-    alphabet = Alphabet()
-    frontend = FrontendConfig(n_mfcc=13, deltas=1)
-    config = ModelConfig(num_features=frontend.num_features, num_classes=alphabet.num_classes,
-                         **TINY_MODEL)
-    model = build_model(config)
-    path = save_bundle(tmp_path / "bundle", model, frontend, config, alphabet,
-                       metadata={"note": "test"})
+    path, frontend = tmp_path / "bundle", FrontendConfig(n_mfcc=13, deltas=1)
+    model = tiny_bundle(path, 3, frontend=frontend, metadata={"note": "test"})
     return path, model, frontend
 
 
@@ -96,9 +87,9 @@ def test_average_is_the_elementwise_mean_and_keeps_the_first_bundles_settings(tm
     lm = tmp_path / "lm.arpa"
     lm.write_text("\\data\\\n", encoding="utf-8")
     decoder = {"name": "kenlm", "kenlm": {"lm": "lm.arpa", "alpha": 0.5}}
-    a = tiny_bundle(tmp_path / "a", 1, decoder=decoder, extra_files={"lm.arpa": lm})
-    b = tiny_bundle(tmp_path / "b", 2)
-    c = tiny_bundle(tmp_path / "c", 3)
+    a = tiny_bundle(tmp_path / "a", 1, decoder=decoder, extra_files={"lm.arpa": lm}).get_weights()
+    b = tiny_bundle(tmp_path / "b", 2).get_weights()
+    c = tiny_bundle(tmp_path / "c", 3).get_weights()
     out = average_bundles([tmp_path / "a", tmp_path / "b", tmp_path / "c"], tmp_path / "soup")
     soup = load_bundle(out)
     # The seeds give different kernels (biases and batch-norm scales start equal).
@@ -125,7 +116,8 @@ def test_average_command(tmp_path):
 
     from ctcasr.cli import app
 
-    a, b = tiny_bundle(tmp_path / "a", 1), tiny_bundle(tmp_path / "b", 2)
+    a = tiny_bundle(tmp_path / "a", 1).get_weights()
+    b = tiny_bundle(tmp_path / "b", 2).get_weights()
     soup = tmp_path / "soup"
     result = CliRunner().invoke(app, ["average", str(tmp_path / "a"), str(tmp_path / "b"),
                                       "-o", str(soup)])  # fmt: skip
