@@ -120,6 +120,10 @@ class BeamDecoder(Decoder):
         return out
 
 
+# (ranking score, trie node, log p(paths ending in blank), log p(paths ending in its label))
+Beam = tuple[float, int, float, float]
+
+
 def prefix_beam_search(
     log_probs: np.ndarray,
     alphabet: Alphabet,
@@ -137,193 +141,231 @@ def prefix_beam_search(
     """
     num_frames = log_probs.shape[0]
     blank = alphabet.blank_index
-    labels = alphabet.labels
     space = -1 if alphabet.space_index is None else alphabet.space_index
     if scorer is not None:
         scorer.reset()
-
-    # Candidate labels per frame, found for the whole matrix at once. The most probable label
-    # is always a candidate; it can only fall below the floor when the floor is above log(1/V).
-    mask = log_probs[:, :blank] >= token_min_logp
-    if token_min_logp > -math.log(blank + 1) and num_frames:
-        best = log_probs.argmax(axis=1)
-        rows = np.flatnonzero(best != blank)
-        mask[rows, best[rows]] = True
-    busy: list[int] = []
-    cand_ids: list[list[int]] = []
-    for r, c in zip(*(x.tolist() for x in np.nonzero(mask)), strict=True):
-        if busy and busy[-1] == r:
-            cand_ids[-1].append(c)
-        else:
-            busy.append(r)
-            cand_ids.append([c])
     # Blank log-probabilities of a run of frames are summed per run, not taken as differences
     # of a cumulative sum: a busy frame with p(blank) = 0 puts -inf into the cumulative sum,
     # and every later difference became -inf - -inf = NaN (beams vanished, decode crashed).
     blank_lp = log_probs[:, blank].astype(np.float64)
-
-    # The prefix trie: node 0 is the empty prefix.
-    parent: list[int] = [-1]
-    last: list[int] = [-1]
-    frame_of: list[int] = [-1]
-    text_of: list[str] = [""]
-    bonus_of: list[float] = [0.0]
-    children: dict[int, int] = {}
-    stride = blank + 1
-
-    def child(node: int, label: int, t: int) -> int:
-        """Make the trie node for prefix ``node`` + ``label`` (first reached at frame ``t``)."""
-        c = len(parent)
-        children[node * stride + label] = c
-        parent.append(node)
-        last.append(label)
-        frame_of.append(t)
-        if scorer is not None:
-            text = text_of[node] + labels[label]
-            text_of.append(text)
-            bonus_of.append(scorer.prefix_bonus(text))
-        else:
-            bonus_of.append(0.0)
-        return c
-
-    def tentative_bonus(key: int) -> float:
-        """Hotword bonus of a prefix that is not a node yet (``key`` = node * stride + label)."""
-        assert scorer is not None
-        return scorer.prefix_bonus(text_of[key // stride] + labels[key % stride])
-
-    # Beams: (ranking score, node, log p(paths ending in blank), log p(ending in its label)).
-    beams: list[tuple[float, int, float, float]] = [(0.0, 0, 0.0, NEG_INF)]
+    trie = _PrefixTrie(alphabet, scorer)
+    beams: list[Beam] = [(0.0, 0, 0.0, NEG_INF)]
     t_done = 0
-    # Extensions are first kept under a tentative key ~(node * stride + label) and become trie
-    # nodes only if they survive pruning; most do not. Without hotwords, an extension that is
-    # already further than ``beam_prune_logp`` below the best score seen in this frame is
-    # dropped before it is stored.
-    prefilter = scorer is None
-    for t, cand in zip(busy, cand_ids, strict=True):
+    for t, cand in _busy_frames(log_probs, blank, token_min_logp):
         if t > t_done:  # a run of blank-only frames
             beams = _blank_run(beams, float(blank_lp[t_done:t].sum()))
         if scorer is None and len(beams) * len(cand) >= VECTORISE_FROM:
             beams = _expand_vectorised(
-                beams, log_probs[t], cand, blank, space, last, parent, children, child, t,
-                beam_width, beam_prune_logp,
-            )  # fmt: skip
-            t_done = t + 1
-            continue
-        row = log_probs[t].tolist()
-        lp_blank = row[blank]
-        cands = [(c, row[c]) for c in cand]
-        new: dict[int, list[float]] = {}
-        best_seen = NEG_INF
-        for _, node, b, nb in beams:
-            if nb == NEG_INF:
-                tot = b
-            elif b == NEG_INF:
-                tot = nb
-            elif b > nb:
-                tot = b + _log1p(_exp(nb - b))
-            else:
-                tot = nb + _log1p(_exp(b - nb))
-            stay = tot + lp_blank
-            entry = new.get(node)
-            if entry is None:
-                new[node] = entry = [stay, NEG_INF]
-            else:
-                entry[0] = _lse(entry[0], stay)
-            if stay > best_seen:
-                best_seen = stay
-            prev = last[node]
-            if prev >= 0 and nb > NEG_INF:
-                # Usually the first score for this entry: no log-add needed.
-                repeat = nb + row[prev]
-                e1 = entry[1]
-                entry[1] = repeat if e1 == NEG_INF else _lse(e1, repeat)
-            floor = best_seen + beam_prune_logp if prefilter else NEG_INF
-            for c, lpc in cands:
-                if c == prev:
-                    if b == NEG_INF:
-                        continue
-                    score = b + lpc
-                else:
-                    score = tot + lpc
-                if score < floor:
-                    continue
-                if c == space and (prev == space or prev < 0):
-                    # A second space (or a leading one) spells nothing new: merge it into
-                    # the prefix as if it were a blank.
-                    entry[0] = _lse(entry[0], score)
-                    continue
-                key = node * stride + c
-                target = children.get(key, ~key)
-                e2 = new.get(target)
-                if e2 is None:
-                    new[target] = [NEG_INF, score]
-                else:
-                    e2[1] = _lse(e2[1], score)
-                if score > best_seen:
-                    best_seen = score
-                    floor = best_seen + beam_prune_logp if prefilter else NEG_INF
-        # Rank by acoustic score plus hotword bonus; prune by distance to the best and width.
-        ranked = []
-        top, bottom = NEG_INF, math.inf
-        for n, (b, nb) in new.items():
-            if b == NEG_INF:
-                score = nb
-            elif nb == NEG_INF:
-                score = b
-            elif b > nb:
-                score = b + _log1p(_exp(nb - b))
-            else:
-                score = nb + _log1p(_exp(b - nb))
-            if scorer is not None:
-                score += bonus_of[n] if n >= 0 else tentative_bonus(~n)
-            if score > top:
-                top = score
-            if score < bottom:
-                bottom = score
-            ranked.append((score, n, b, nb))
-        if bottom < top + beam_prune_logp:  # some entry is below the floor
-            floor = top + beam_prune_logp
-            ranked = [x for x in ranked if x[0] >= floor]
-        if len(ranked) > beam_width:
-            ranked = heapq.nlargest(beam_width, ranked)
-        for i, x in enumerate(ranked):
-            if x[1] < 0:  # a surviving extension becomes a trie node
-                key = ~x[1]
-                ranked[i] = (x[0], child(key // stride, key % stride, t), x[2], x[3])
-        beams = ranked
+                beams, log_probs[t], cand, blank, space, trie, t, beam_width, beam_prune_logp
+            )
+        else:
+            # Without hotwords, an extension already further than ``beam_prune_logp`` below
+            # the best score seen in this frame is dropped before it is stored.
+            floor_gap = beam_prune_logp if scorer is None else NEG_INF
+            new = _expand(beams, log_probs[t].tolist(), cand, blank, space, trie, floor_gap)
+            beams = _prune(new, trie, t, beam_width, beam_prune_logp)
         t_done = t + 1
     if num_frames > t_done:
         beams = _blank_run(beams, float(blank_lp[t_done:num_frames].sum()))
+    out = _final_beams(beams, trie, space)
+    if num_frames:
+        out = _with_best_path(out, log_probs, alphabet, scorer)
+    return out
 
-    # Prefixes that differ only by a trailing space are one transcript: merge them.
-    finals: dict[str, list] = {}
-    for _, n, b, nb in beams:
-        if last[n] == space:
-            n = parent[n]
-        acoustic = _lse(b, nb)
-        key = str(n)
-        entry = finals.get(key)
-        if entry is None:
-            finals[key] = [acoustic, n]
+
+def _busy_frames(
+    log_probs: np.ndarray, blank: int, token_min_logp: float
+) -> list[tuple[int, list[int]]]:
+    """Frames where some label reaches ``token_min_logp``, with those labels, found for the
+    whole matrix at once. The most probable label is always a candidate; it can only fall
+    below the floor when the floor is above log(1/V)."""
+    mask = log_probs[:, :blank] >= token_min_logp
+    if token_min_logp > -math.log(blank + 1) and log_probs.shape[0]:
+        best = log_probs.argmax(axis=1)
+        rows = np.flatnonzero(best != blank)
+        mask[rows, best[rows]] = True
+    frames: list[tuple[int, list[int]]] = []
+    for r, c in zip(*(x.tolist() for x in np.nonzero(mask)), strict=True):
+        if frames and frames[-1][0] == r:
+            frames[-1][1].append(c)
         else:
-            entry[0] = _lse(entry[0], acoustic)
-    out = []
-    for acoustic, n in finals.values():
+            frames.append((r, [c]))
+    return frames
+
+
+class _PrefixTrie:
+    """Prefixes as integer nodes (node 0 is the empty prefix), so merging and finding children
+    are dict operations on ints. Texts are built only when hotwords need them.
+
+    Extensions are first kept under a tentative key ``~(node * stride + label)`` and become
+    nodes only if they survive pruning; most do not.
+    """
+
+    def __init__(self, alphabet: Alphabet, scorer: HotwordScorer | None) -> None:
+        self.alphabet = alphabet
+        self.labels = alphabet.labels
+        self.scorer = scorer
+        self.stride = alphabet.blank_index + 1
+        self.parent: list[int] = [-1]
+        self.last: list[int] = [-1]
+        self.frame_of: list[int] = [-1]
+        self.text_of: list[str] = [""]
+        self.bonus_of: list[float] = [0.0]
+        self.children: dict[int, int] = {}
+
+    def child(self, node: int, label: int, t: int) -> int:
+        """Make the node for prefix ``node`` + ``label`` (first reached at frame ``t``)."""
+        c = len(self.parent)
+        self.children[node * self.stride + label] = c
+        self.parent.append(node)
+        self.last.append(label)
+        self.frame_of.append(t)
+        if self.scorer is not None:
+            text = self.text_of[node] + self.labels[label]
+            self.text_of.append(text)
+            self.bonus_of.append(self.scorer.prefix_bonus(text))
+        else:
+            self.bonus_of.append(0.0)
+        return c
+
+    def bonus(self, n: int) -> float:
+        """Hotword bonus of node ``n``, or of a tentative extension (``n < 0``)."""
+        if n >= 0:
+            return self.bonus_of[n]
+        assert self.scorer is not None
+        key = ~n
+        return self.scorer.prefix_bonus(
+            self.text_of[key // self.stride] + self.labels[key % self.stride]
+        )
+
+    def trace(self, n: int) -> tuple[list[int], list[int]]:
+        """Label ids of prefix ``n`` and the frames each was first reached at."""
         ids: list[int] = []
         frames: list[int] = []
         while n > 0:
-            ids.append(last[n])
-            frames.append(frame_of[n])
-            n = parent[n]
+            ids.append(self.last[n])
+            frames.append(self.frame_of[n])
+            n = self.parent[n]
         ids.reverse()
         frames.reverse()
-        score = acoustic
-        if scorer is not None:
-            score += scorer.final_score(alphabet.decode(ids))
+        return ids, frames
+
+
+def _expand(
+    beams: list[Beam],
+    row: list[float],
+    cand: list[int],
+    blank: int,
+    space: int,
+    trie: _PrefixTrie,
+    floor_gap: float,
+) -> dict[int, list[float]]:
+    """One busy frame in plain Python: every beam stays (blank, repeat) or extends by a
+    candidate. Returns node (or tentative ``~key``) -> [log p(.. blank), log p(.. label)]."""
+    last, children, stride = trie.last, trie.children, trie.stride
+    lp_blank = row[blank]
+    cands = [(c, row[c]) for c in cand]
+    new: dict[int, list[float]] = {}
+    best_seen = NEG_INF
+    for _, node, b, nb in beams:
+        if nb == NEG_INF:
+            tot = b
+        elif b == NEG_INF:
+            tot = nb
+        elif b > nb:
+            tot = b + _log1p(_exp(nb - b))
+        else:
+            tot = nb + _log1p(_exp(b - nb))
+        stay = tot + lp_blank
+        entry = new.get(node)
+        if entry is None:
+            new[node] = entry = [stay, NEG_INF]
+        else:
+            entry[0] = _lse(entry[0], stay)
+        if stay > best_seen:
+            best_seen = stay
+        prev = last[node]
+        if prev >= 0 and nb > NEG_INF:
+            # Usually the first score for this entry: no log-add needed.
+            repeat = nb + row[prev]
+            e1 = entry[1]
+            entry[1] = repeat if e1 == NEG_INF else _lse(e1, repeat)
+        floor = best_seen + floor_gap
+        for c, lpc in cands:
+            if c == prev:
+                if b == NEG_INF:
+                    continue
+                score = b + lpc
+            else:
+                score = tot + lpc
+            if score < floor:
+                continue
+            if c == space and (prev == space or prev < 0):
+                # A second space (or a leading one) spells nothing new: merge it into the
+                # prefix as if it were a blank.
+                entry[0] = _lse(entry[0], score)
+                continue
+            key = node * stride + c
+            target = children.get(key, ~key)
+            e2 = new.get(target)
+            if e2 is None:
+                new[target] = [NEG_INF, score]
+            else:
+                e2[1] = _lse(e2[1], score)
+            if score > best_seen:
+                best_seen = score
+                floor = best_seen + floor_gap
+    return new
+
+
+def _prune(
+    new: dict[int, list[float]], trie: _PrefixTrie, t: int, beam_width: int, prune_logp: float
+) -> list[Beam]:
+    """Rank by acoustic score plus hotword bonus; keep those within ``prune_logp`` of the best,
+    at most ``beam_width``; surviving extensions become trie nodes."""
+    hotwords = trie.scorer is not None
+    ranked = []
+    top, bottom = NEG_INF, math.inf
+    for n, (b, nb) in new.items():
+        score = _lse(b, nb)
+        if hotwords:
+            score += trie.bonus(n)
+        if score > top:
+            top = score
+        if score < bottom:
+            bottom = score
+        ranked.append((score, n, b, nb))
+    if bottom < top + prune_logp:  # some entry is below the floor
+        floor = top + prune_logp
+        ranked = [x for x in ranked if x[0] >= floor]
+    if len(ranked) > beam_width:
+        ranked = heapq.nlargest(beam_width, ranked)
+    stride = trie.stride
+    for i, x in enumerate(ranked):
+        if x[1] < 0:
+            key = ~x[1]
+            ranked[i] = (x[0], trie.child(key // stride, key % stride, t), x[2], x[3])
+    return ranked
+
+
+def _final_beams(
+    beams: list[Beam], trie: _PrefixTrie, space: int
+) -> list[tuple[list[int], list[int], float]]:
+    """Prefixes that differ only by a trailing space are one transcript: merge them, best
+    first, with hotword final scores."""
+    finals: dict[int, float] = {}
+    for _, n, b, nb in beams:
+        if trie.last[n] == space:
+            n = trie.parent[n]
+        acoustic = _lse(b, nb)
+        finals[n] = _lse(finals[n], acoustic) if n in finals else acoustic
+    out = []
+    for n, score in finals.items():
+        ids, frames = trie.trace(n)
+        if trie.scorer is not None:
+            score += trie.scorer.final_score(trie.alphabet.decode(ids))
         out.append((ids, frames, score))
     out.sort(key=lambda x: -x[2])
-    if num_frames:
-        out = _with_best_path(out, log_probs, alphabet, scorer)
     return out
 
 
@@ -382,10 +424,7 @@ def _expand_vectorised(
     cand: list[int],
     blank: int,
     space: int,
-    last: list[int],
-    parent: list[int],
-    children: dict[int, int],
-    child,
+    trie: _PrefixTrie,
     t: int,
     beam_width: int,
     beam_prune_logp: float,
@@ -393,6 +432,7 @@ def _expand_vectorised(
     """One busy frame for all beams at once: the same recursion as the Python loop, with the
     beam x candidate scores as matrices. Only an extension that lands on another current beam
     needs merging, and at most one per beam can, so the merges are a short loop."""
+    last, parent, children = trie.last, trie.parent, trie.children
     frame = frame.astype(np.float64)
     num_beams, stride = len(beams), blank + 1
     nodes = [x[1] for x in beams]
@@ -436,6 +476,6 @@ def _expand_vectorised(
             key = nodes[k] * stride + cand[c]
             target = children.get(key)
             if target is None:
-                target = child(nodes[k], cand[c], t)
+                target = trie.child(nodes[k], cand[c], t)
             out.append((float(scores[i]), target, NEG_INF, float(scores[i])))
     return out
