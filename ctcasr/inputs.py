@@ -33,44 +33,38 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     """Files in the order given (directories and globs sorted), without duplicates."""
     found = Inputs()
     seen: set[str] = set()
-
-    def add(path: str) -> None:
-        if path not in seen:
-            seen.add(path)
-            found.files.append(path)
-
     for arg in args:
         if arg == "-":
             stream = stdin if stdin is not None else sys.stdin
-            for line in stream:
-                if line.strip():
-                    add(line.strip())
-            continue
-        path = Path(arg)
-        if path.is_dir():
-            matches = sorted(p for p in path.rglob("*")
-                             if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())  # fmt: skip
-            if not matches:
-                found.problems.append((arg, f"{arg}: directory holds no audio files "
-                                            f"({', '.join(AUDIO_EXTENSIONS)})"))  # fmt: skip
-            for p in matches:
-                add(str(p))
-        elif path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
-            for audio, problem in manifest_audio(path):
-                if problem is not None:
-                    found.problems.append((arg, problem))
-                else:
-                    add(audio)
-        elif not path.exists() and GLOB_CHARS & set(arg):
-            matches = sorted(glob.glob(arg, recursive=True))
-            if not matches:
-                found.problems.append((arg, f"{arg}: pattern matches no files"))
-            for m in matches:
-                if Path(m).is_file():
-                    add(m)
+            files, problems = [line.strip() for line in stream if line.strip()], []
         else:
-            add(arg)  # a missing or unreadable file is reported when it is loaded
+            files, problems = _expand_argument(arg)
+        found.problems += [(arg, problem) for problem in problems]
+        for path in files:
+            if path not in seen:
+                seen.add(path)
+                found.files.append(path)
     return found
+
+
+def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
+    """One argument's audio files and problems (one-line errors)."""
+    path = Path(arg)
+    if path.is_dir():
+        matches = sorted(p for p in path.rglob("*")
+                         if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())  # fmt: skip
+        if not matches:
+            return [], [f"{arg}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)})"]
+        return [str(p) for p in matches], []
+    if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
+        lines = manifest_audio(path)
+        return [a for a, bad in lines if bad is None], [bad for _, bad in lines if bad is not None]
+    if not path.exists() and GLOB_CHARS & set(arg):
+        matches = sorted(glob.glob(arg, recursive=True))
+        if not matches:
+            return [], [f"{arg}: pattern matches no files"]
+        return [m for m in matches if Path(m).is_file()], []
+    return [arg], []  # a missing or unreadable file is reported when it is loaded
 
 
 def manifest_audio(path: Path) -> list[tuple[str, str | None]]:
