@@ -145,7 +145,13 @@ def test_bad_file_name_raises(tmp_path):
     for word in COMMANDS:
         _write_clip(tmp_path / word / "0a1b2c3d_nohash_0.wav")
     _write_clip(tmp_path / "yes" / "recording.wav")
-    with pytest.raises(CtcasrError, match="unexpected file name"):
+    with pytest.raises(CtcasrError, match=r"recording\.wav: unexpected file name in yes/ "
+                       r"\(expected <speaker>_nohash_<n>\.wav\)"):  # fmt: skip
+        prepare(tmp_path, tmp_path / "out")
+    (tmp_path / "yes" / "recording.wav").unlink()
+    _write_clip(tmp_path / "_unknown_" / "0a1b2c3d_nohash_0.wav")  # no word before the speaker
+    with pytest.raises(CtcasrError, match=r"unexpected file name in _unknown_/ "
+                       r"\(expected <word>_<speaker>_nohash_<n>\.wav\)"):  # fmt: skip
         prepare(tmp_path, tmp_path / "out")
 
 

@@ -91,6 +91,23 @@ def _check_fractions(dev_fraction: float, test_fraction: float) -> None:
         )
 
 
+def _named_clips(
+    folder: Path, pattern: re.Pattern[str], expected: str
+) -> list[tuple[Path, re.Match[str]]]:
+    """Every audio file of ``folder`` with its name parsed; a name that does not parse is an
+    error naming the file, not a clip silently dropped."""
+    out = []
+    for path in _audio_files(folder):
+        match = pattern.match(path.stem)
+        if not match:
+            raise CtcasrError(
+                f"{path}: unexpected file name in {folder.name}/"
+                f" (expected {expected}_nohash_<n>.wav)"
+            )
+        out.append((path, match))
+    return out
+
+
 def _scan(data_dir: Path) -> tuple[list[tuple[Path, str, str | None]], list[str]]:
     """Every clip as (path, transcript, speaker); silence has speaker None. Plus notes."""
     if not data_dir.is_dir():
@@ -109,14 +126,8 @@ def _scan(data_dir: Path) -> tuple[list[tuple[Path, str, str | None]], list[str]
         if name == SILENCE:
             clips += [(path, "", None) for path in _audio_files(folder)]
         elif name == UNKNOWN:
-            for path in _audio_files(folder):
-                match = UNKNOWN_CLIP_RE.match(path.stem)
-                if not match:
-                    raise CtcasrError(
-                        f"{path}: unexpected file name in {UNKNOWN}/"
-                        " (expected <word>_<speaker>_nohash_<n>.wav)"
-                    )
-                clips.append((path, normalize_text(match.group(1)), match.group(2)))
+            named = _named_clips(folder, UNKNOWN_CLIP_RE, "<word>_<speaker>")
+            clips += [(path, normalize_text(m.group(1)), m.group(2)) for path, m in named]
         elif name == BACKGROUND_NOISE:
             if SILENCE not in subdirs:
                 notes.append(
@@ -125,14 +136,8 @@ def _scan(data_dir: Path) -> tuple[list[tuple[Path, str, str | None]], list[str]
                 )
         elif WORD_DIR_RE.match(name):
             text = normalize_text(name)
-            for path in _audio_files(folder):
-                match = CLIP_RE.match(path.stem)
-                if not match:
-                    raise CtcasrError(
-                        f"{path}: unexpected file name in {name}/"
-                        " (expected <speaker>_nohash_<n>.wav)"
-                    )
-                clips.append((path, text, match.group(1)))
+            named = _named_clips(folder, CLIP_RE, "<speaker>")
+            clips += [(path, text, m.group(1)) for path, m in named]
         else:
             notes.append(f"folder {name}/ ignored (not a word, {UNKNOWN} or {SILENCE})")
     if SILENCE not in subdirs and BACKGROUND_NOISE not in subdirs:
