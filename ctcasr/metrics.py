@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -113,3 +114,21 @@ def _rate(errors: int, total: int) -> float:
     if total == 0:
         return 0.0 if errors == 0 else float("inf")
     return errors / total
+
+
+def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:
+    """95% (z=1.96) Wilson score interval of a proportion: honest at small counts and near 0
+    or 1, where the normal approximation runs past [0, 1]. A 60-clip test is only this sure."""
+    if trials <= 0 or not 0 <= successes <= trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {successes}/{trials}")
+    p = successes / trials
+    denom = 1 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def interval_text(successes: int, trials: int) -> str:
+    """``496/540; 95% CI 89.2%-93.9%``: a count with its Wilson interval."""
+    lo, hi = wilson_interval(successes, trials)
+    return f"{successes}/{trials}; 95% CI {lo:.1%}-{hi:.1%}"

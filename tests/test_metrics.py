@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ctcasr.metrics import error_report
+from ctcasr.metrics import error_report, interval_text, wilson_interval
 
 
 def test_perfect_transcripts():
@@ -148,3 +148,22 @@ def test_summary_and_dict():
     data = report.to_dict()
     assert data["wer"] == pytest.approx(1 / 3)
     assert data["worst"][0]["id"] == "0"
+
+
+@pytest.mark.parametrize("hits,n", [(52, 60), (496, 540), (0, 10), (10, 10), (1, 1), (3, 7)])
+def test_wilson_interval_matches_scipy(hits, n):
+    from scipy.stats import binomtest
+
+    expected = binomtest(hits, n).proportion_ci(0.95, method="wilson")
+    lo, hi = wilson_interval(hits, n)
+    # scipy uses the exact normal quantile 1.95996..., the interval here z = 1.96
+    assert lo == pytest.approx(expected.low, abs=2e-4)
+    assert hi == pytest.approx(expected.high, abs=2e-4)
+    assert 0.0 <= lo <= hits / n <= hi <= 1.0
+
+
+def test_interval_text_and_bad_counts():
+    assert interval_text(52, 60) == "52/60; 95% CI 75.8%-93.1%"
+    for hits, n in ((1, 0), (-1, 5), (6, 5)):
+        with pytest.raises(ValueError, match="successes <= trials"):
+            wilson_interval(hits, n)

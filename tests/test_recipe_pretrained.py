@@ -46,7 +46,7 @@ def test_report_page_and_model_card(tmp_path):
     fsdd = [_evaluation("greedy", ["seven"] * 100, ["seven"] * 99 + ["one"])] * 2
     tuned = TuneResult("kenlm", Trial({"alpha": 0.5}, 0.1, 0.05), Trial({"alpha": 1}, 0.2, 0.1))
     matrix = [[1 if i == j else 0 for j in range(len(CLASSES))] for i in range(len(CLASSES))]
-    commands = CommandScores(0.95, 0.9, 0.88, matrix, 0.85, 60, [("cat", "bed")])
+    commands = CommandScores(0.95, 0.9, 0.88, matrix, 0.85, 60, [("cat", "bed")], 540)
     split = SimpleNamespace(test=[SimpleNamespace(audio_filepath=f"u{i}", speaker=f"s{i % 2}")
                                   for i in range(4)])  # fmt: skip
     report = Report(["--epochs", "2"], result, tuned, an4, fsdd, commands, 13.4,
@@ -60,6 +60,9 @@ def test_report_page_and_model_card(tmp_path):
     assert "| unseen words through a command list | >= 90% | 85.00% | **no** |" in page
     assert "| Kaldi GMM tri3 SAT (published) | 5.95% |  |" in page
     assert "cat -> bed" in page
+    # Counts with Wilson intervals: 513 of 540 and 51 of 60
+    assert "**95.00%** (513/540; 95% CI 92.8%-96.5%;" in page
+    assert "**85.00%** (51/60; 95% CI 73.9%-91.9%)" in page
     assert "(best 2, dev CER 10.00%), 11 min, median 330 s per epoch" in page  # 660 s
     assert (f"`{init / 'model'}`, 2 epochs and 16 min of its own training on an4, synthetic; "
             "best dev CER 10.00% on `exp/pretrained/data/dev.jsonl`") in page  # fmt: skip

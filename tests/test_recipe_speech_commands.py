@@ -189,3 +189,17 @@ def test_confusion_matrix():
         confusion_matrix(["yes"], [], classes)
     with pytest.raises(CtcasrError):
         confusion_matrix(["maybe"], ["yes"], classes)
+
+
+def test_command_scores_intervals_count_the_clips():
+    from recipes.speech_commands.__main__ import CommandScores
+    from recipes.speech_commands.prepare import CLASSES, confusion_matrix
+
+    labels = ["yes", "yes", "no", "_unknown_", "_silence_"] * 4
+    preds = ["yes", "no", "no", "_unknown_", "yes"] * 4
+    matrix = confusion_matrix(labels, preds, CLASSES)
+    scores = CommandScores(0.5, 0.5, 0.6, matrix, 0.9, 10, [("cat", "dog")], 12)
+    ci = scores.intervals()
+    assert ci["twelve"].startswith("12/20; 95% CI ")  # the diagonal: 3 of 5, four times
+    assert ci["ten"].startswith("6/12; ")
+    assert ci["unseen"] == "9/10; 95% CI 59.6%-98.2%"

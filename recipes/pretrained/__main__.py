@@ -398,6 +398,7 @@ class Report:
             folder / "per_speaker_wer.png", "WER %", "AN4 test WER per speaker (tuned KenLM)",
         )  # fmt: skip
         c = self.commands
+        ci = c.intervals()
         lines = [
             "# Bundled model results",
             "",
@@ -439,12 +440,15 @@ class Report:
             "## Speech Commands test speakers",
             "",
             f"- ten-command accuracy (grammar decoder): **{c.ten_command_accuracy:.2%}** "
-            f"({c.ten_command_accepted:.2%} also accepted, not rejected)",
+            f"({ci['ten']}; {c.ten_command_accepted:.2%} also accepted, not rejected)",
             f"- 12-class accuracy (unknown = rejected, silence = nothing spelled): "
-            f"**{c.twelve_class_accuracy:.2%}**; published 12-class anchors trained on the full "
-            "85k-clip set: " + ", ".join(f"{n} {a}%" for n, a in SC_ANCHORS),
+            f"**{c.twelve_class_accuracy:.2%}** ({ci['twelve']}); published 12-class anchors "
+            "trained on the full 85k-clip set: " + ", ".join(f"{n} {a}%" for n, a in SC_ANCHORS),
             f"- unseen words, one of N through a command list ({c.unseen_count} real "
-            f"recordings, words kept out of all training data): **{c.unseen_accuracy:.2%}**",
+            f"recordings, words kept out of all training data): **{c.unseen_accuracy:.2%}** "
+            f"({ci['unseen']})",
+            "- The intervals are Wilson score intervals: on a few hundred clips, and on 60 for "
+            "the unseen words (one clip is 1.7 points), a difference of a clip or two is noise.",
         ]
         if c.unseen_wrong:
             lines.append("- unseen-word errors (word -> chosen): "
