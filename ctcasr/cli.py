@@ -568,6 +568,11 @@ def tune(
     hotword_weights: Annotated[
         str | None, typer.Option(help="Hotword weights to try [default: 0,1,2,5,10].")
     ] = None,
+    commands: CommandsOption = None,
+    thresholds: Annotated[
+        str | None, typer.Option(help="grammar: rejection thresholds to try [default: 0..0.9]; "
+                                 "dev utterances that are not commands should be rejected."),
+    ] = None,
     output: Annotated[
         Path | None,
         typer.Option("--output", "-o", help="Write the tuned bundle here instead of in place."),
@@ -590,6 +595,7 @@ def tune(
         alphas=_floats(alphas, "--alphas"),
         betas=_floats(betas, "--betas"),
         hotword_weights=_floats(hotword_weights, "--hotword-weights"),
+        thresholds=_floats(thresholds, "--thresholds"),
         save=save,
         output=output,
         skip_bad=skip_bad,

@@ -2,8 +2,14 @@
 
 The acoustic model runs once; every grid point only re-decodes. For the ``kenlm`` decoder the
 grid is LM weight ``alpha`` x word bonus ``beta`` (and the hotword weight when hotwords are
-given); for ``beam`` it is the hotword weight. Ties go to the smaller CER, then to the
-setting nearest the one before tuning. Tune on a dev set: a test set used here stops being one.
+given); for ``beam`` it is the hotword weight; for ``grammar`` the rejection threshold. Ties go
+to the smaller CER, then to the setting nearest the one before tuning. Tune on a dev set: a
+test set used here stops being one.
+
+A command recogniser should output the command that was said and nothing for anything else, so
+``grammar`` is scored against that: utterances whose transcript is not one of the commands
+count as references with no words. A false rejection is then a deletion, a wrong command a
+substitution and a false acceptance an insertion, and the WER weighs all three.
 """
 
 from __future__ import annotations
@@ -11,19 +17,20 @@ from __future__ import annotations
 import itertools
 import os
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from ctcasr.bundle import Bundle, store_decoder_settings
 from ctcasr.decoding import get_decoder_class
 from ctcasr.errors import ConfigError
-from ctcasr.evaluate import compute_log_probs, score_decoder
+from ctcasr.evaluate import ScoredLogProbs, compute_log_probs, score_decoder
 from ctcasr.transcribe import Transcriber
 
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 DEFAULT_BETAS = (-1.0, 0.0, 0.5, 1.0, 2.0, 3.0)
 DEFAULT_HOTWORD_WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0)
+DEFAULT_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
 @dataclass
@@ -61,6 +68,7 @@ def tune(
     alphas: Sequence[float] | None = None,
     betas: Sequence[float] | None = None,
     hotword_weights: Sequence[float] | None = None,
+    thresholds: Sequence[float] | None = None,
     save: bool = True,
     output: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
@@ -74,17 +82,23 @@ def tune(
         grid["beta"] = betas or DEFAULT_BETAS
     elif alphas or betas:
         raise ConfigError(f"decoder {decoder!r} has no LM weights to tune (alpha/beta)")
+    if decoder == "grammar":
+        grid["threshold"] = thresholds or DEFAULT_THRESHOLDS
+    elif thresholds:
+        raise ConfigError(f"decoder {decoder!r} has no rejection threshold to tune")
     if has_hotwords:
         grid["hotword_weight"] = hotword_weights or DEFAULT_HOTWORD_WEIGHTS
     elif hotword_weights:
         raise ConfigError("give hotwords to tune their weight")
     if not grid:
         raise ConfigError(
-            f"nothing to tune for decoder {decoder!r}: tune 'kenlm' (alpha, beta) or give "
-            "hotwords (their weight)"
+            f"nothing to tune for decoder {decoder!r}: tune 'kenlm' (alpha, beta), 'grammar' "
+            "(its rejection threshold) or give hotwords (their weight)"
         )
 
     data = compute_log_probs(transcriber, manifest, skip_bad)
+    if decoder == "grammar":
+        data = command_view(data, impl.commands)  # type: ignore[attr-defined]
     baseline_eval = score_decoder(transcriber, data)
     baseline = Trial(
         {k: float(getattr(impl, k)) for k in grid},
@@ -141,3 +155,13 @@ def tune(
             },
         )
     return result
+
+
+def command_view(data: ScoredLogProbs, commands: Sequence[str]) -> ScoredLogProbs:
+    """The references a command recogniser should output: the command, or nothing for an
+    utterance that is not one of them (it should be rejected)."""
+    known = set(commands)
+    entries = [e if e.text in known else replace(e, text="") for e in data.entries]
+    if entries and not any(e.text for e in entries):
+        raise ConfigError("no dev utterance is one of the commands: nothing to tune against")
+    return replace(data, entries=entries)

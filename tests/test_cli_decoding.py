@@ -245,3 +245,53 @@ def test_commands_or_lm_alone_imply_their_decoder(tmp_path):
     lm = Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa"
     result = invoke("transcribe", CLIPS[0], "--lm", lm, "--json", "--model", "default")
     assert json.loads(result.stdout)["decoder"] == "kenlm"
+
+
+def test_tune_grammar_threshold_rejects_what_is_not_a_command(speech_commands_dir, tmp_path):
+    """Real clips: three commands, other words and silence. The grammar is scored on the
+    output a command recogniser should give (the command, or nothing), so threshold 0, which
+    accepts everything, pays one inserted word per clip that is not a command."""
+    from ctcasr.tune import tune
+
+    lines = []
+    for word in ("yes", "no", "stop"):
+        for path in sorted((speech_commands_dir / word).glob("*.flac"))[:4]:
+            lines.append({"audio_filepath": str(path), "text": word, "duration": 1.0})
+    others = sorted((speech_commands_dir / "_unknown_").glob("*.flac"))[::40][:6]
+    others += sorted((speech_commands_dir / "_silence_").glob("*.flac"))[:2]
+    for path in others:
+        text = "" if path.parent.name == "_silence_" else path.name.split("_")[0]
+        lines.append({"audio_filepath": str(path), "text": text, "duration": 1.0})
+    manifest = tmp_path / "dev.jsonl"
+    manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
+    commands = tmp_path / "commands.txt"
+    commands.write_text("yes\nno\nstop\n")
+
+    result = tune(manifest, decoder="grammar", decoder_options={"commands": str(commands)},
+                  thresholds=[0.0, 0.3, 0.6, 0.9], save=False)  # fmt: skip
+    by_threshold = {t.params["threshold"]: t for t in result.trials}
+    assert sorted(by_threshold) == [0.0, 0.3, 0.6, 0.9]
+    assert by_threshold[0.0].wer >= len(others) / 12  # every non-command clip accepted
+    assert result.best.wer < by_threshold[0.0].wer  # rejection pays on real audio
+    assert result.baseline.params == {"threshold": 0.3}  # the decoder's default
+
+    out = tmp_path / "tuned"
+    cli = invoke("tune", "--manifest", manifest, "-d", "grammar", "--commands", commands,
+                 "--thresholds", "0,0.3,0.6,0.9", "--output", out)  # fmt: skip
+    assert cli.exit_code == 0, cli.output
+    assert f"best threshold={result.best.params['threshold']:g}" in cli.stdout
+    stored = load_bundle(out).decoder
+    assert stored["name"] == "grammar" and stored["grammar"]["commands"] == ["yes", "no", "stop"]
+    assert stored["grammar"]["threshold"] == result.best.params["threshold"]
+
+
+def test_tune_threshold_needs_the_grammar_and_commands_in_the_dev_set(tmp_path, fsdd_dir):
+    from ctcasr.errors import ConfigError
+    from ctcasr.tune import tune
+
+    manifest = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6))
+    with pytest.raises(ConfigError, match="no rejection threshold"):
+        tune(manifest, decoder="beam", thresholds=[0.5], save=False)
+    with pytest.raises(ConfigError, match="no dev utterance is one of the commands"):
+        tune(manifest, decoder="grammar", decoder_options={"commands": ["yes", "no"]},
+             save=False)  # fmt: skip

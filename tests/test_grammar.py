@@ -206,6 +206,17 @@ def test_out_of_grammar_is_rejected():
     assert hyp.confidence == pytest.approx(1.0)
 
 
+def test_set_weights_moves_the_rejection_threshold():
+    log_probs = frames("_d_o_g_")
+    decoder = grammar(["yes", "no", "stop"])
+    assert decoder.decode(log_probs)[0].rejected is True
+    decoder.set_weights(threshold=0.0)  # what ctcasr tune does between trials
+    assert decoder.decode(log_probs)[0].rejected is False
+    assert decoder.options()["threshold"] == 0.0
+    with pytest.raises(ConfigError, match=r"threshold must be in \[0, 1\]"):
+        decoder.set_weights(threshold=1.5)
+
+
 def test_silence_is_rejected():
     hyps = grammar().decode(frames("_" * 30), nbest=len(COMMANDS))
     assert all(h.rejected for h in hyps)

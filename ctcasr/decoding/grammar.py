@@ -218,6 +218,13 @@ class GrammarDecoder(Decoder):
             "length_normalize": self.length_normalize,
         }
 
+    def set_weights(self, threshold: float | None = None) -> None:
+        """Change the rejection threshold in place (what ``ctcasr tune`` does)."""
+        if threshold is not None:
+            if not 0.0 <= threshold <= 1.0:
+                raise ConfigError(f"threshold must be in [0, 1], got {threshold}")
+            self.threshold = float(threshold)
+
     def score_phrases(self, log_probs: np.ndarray) -> tuple[np.ndarray, float]:
         """Every phrase's log-probability and the unconstrained best path's."""
         log_probs = check_log_probs(log_probs, self.alphabet)

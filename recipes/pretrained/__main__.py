@@ -385,6 +385,7 @@ class Report:
             plot_training_curves,
         )
         from recipes.speech_commands.__main__ import ANCHORS as SC_ANCHORS
+        from recipes.speech_commands.__main__ import threshold_note
         from recipes.speech_commands.prepare import CLASSES
 
         log = Path(self.result.bundle_path).parent / "log.csv"
@@ -441,7 +442,8 @@ class Report:
             "",
             f"- ten-command accuracy (grammar decoder): **{c.ten_command_accuracy:.2%}** "
             f"({ci['ten']}; {c.ten_command_accepted:.2%} also accepted, not rejected)",
-            f"- 12-class accuracy (unknown = rejected, silence = nothing spelled): "
+            f"- 12-class accuracy (unknown = rejected{threshold_note(c)}, silence = nothing "
+            "spelled): "
             f"**{c.twelve_class_accuracy:.2%}** ({ci['twelve']}); published 12-class anchors "
             "trained on the full 85k-clip set: " + ", ".join(f"{n} {a}%" for n, a in SC_ANCHORS),
             f"- unseen words, one of N through a command list ({c.unseen_count} real "
