@@ -224,7 +224,9 @@ AVERAGE_DROPS = ("epoch", "dev_wer", "dev_cer")  # training metadata no mean inh
 
 
 def average_bundles(
-    sources: Sequence[str | os.PathLike[str]], output: str | os.PathLike[str]
+    sources: Sequence[str | os.PathLike[str]],
+    output: str | os.PathLike[str],
+    checkpoints: Sequence[str | os.PathLike[str]] = (),
 ) -> Path:
     """Write a bundle whose weights are the element-wise mean of ``sources``' weights.
 
@@ -234,13 +236,14 @@ def average_bundles(
     architecture, front end and alphabet. The output keeps the first source's decoder
     settings, files (an LM) and metadata, less what measured the first's weights alone, with
     ``averaged_from`` added; it has Keras weights only (``ctcasr export`` adds the ONNX
-    graph). Imports TensorFlow.
+    graph). ``checkpoints`` are training checkpoints (``epoch-NNNN`` folders) of the first
+    source's architecture, averaged in too: the best few epochs of one run. Imports TensorFlow.
     """
     import numpy as np
 
     bundles = [load_bundle(s) for s in sources]
-    if len(bundles) < 2:
-        raise BundleError("averaging needs at least two bundles")
+    if len(bundles) + len(checkpoints) < 2:
+        raise BundleError("averaging needs at least two bundles or checkpoints")
     first = bundles[0]
     for other in bundles[1:]:
         for what, mine, theirs in (
@@ -252,6 +255,7 @@ def average_bundles(
                 raise BundleError(f"{other.path}: its {what} differ from {first.path}'s; only "
                                   "bundles of one architecture can be averaged")  # fmt: skip
     weights = [b.keras_model().get_weights() for b in bundles]
+    weights += [_checkpoint_weights(Path(c), weights[0]) for c in checkpoints]
     model = first.keras_model()
     model.set_weights([
         np.mean(np.stack(ws), axis=0).astype(ws[0].dtype)
@@ -263,5 +267,21 @@ def average_bundles(
     # The first source's epoch and dev scores describe its weights, not the mean's.
     metadata = {k: v for k, v in first.metadata.items() if k not in AVERAGE_DROPS}
     metadata["averaged_from"] = [str(b.path) for b in bundles]
+    if checkpoints:
+        metadata["averaged_checkpoints"] = [str(c) for c in checkpoints]
     return save_bundle(output, model, first.frontend, first.model_config, first.alphabet,
                        decoder=first.decoder, metadata=metadata, extra_files=extra)  # fmt: skip
+
+
+def _checkpoint_weights(path: Path, like: list[Any]) -> list[Any]:
+    """A training checkpoint's weights (``weights.npz``), checked against ``like``'s shapes."""
+    import numpy as np
+
+    try:
+        with np.load(path / "weights.npz") as data:
+            weights = [data[f"arr_{i}"] for i in range(len(data.files))]
+    except (OSError, ValueError, KeyError) as exc:
+        raise BundleError(f"{path}: not a readable training checkpoint ({exc})") from None
+    if [w.shape for w in weights] != [w.shape for w in like]:
+        raise BundleError(f"{path}: checkpoint weights do not match the bundle's architecture")
+    return weights

@@ -101,10 +101,35 @@ def test_average_is_the_elementwise_mean_and_keeps_the_first_bundles_settings(tm
     assert soup.onnx_path is None  # stale for the new weights: ctcasr export makes a new one
 
 
+def test_average_takes_training_checkpoints_too(tmp_path):
+    """A run's best few epochs: the bundle and checkpoint folders (weights.npz as training
+    writes them) averaged together; the checkpoints are named in the metadata."""
+    a = tiny_bundle(tmp_path / "a", 1).get_weights()
+    b = tiny_bundle(tmp_path / "b", 2).get_weights()
+    c = tiny_bundle(tmp_path / "c", 3).get_weights()
+    for name, weights in (("epoch-0002", b), ("epoch-0005", c)):
+        (tmp_path / "ckpt" / name).mkdir(parents=True)
+        np.savez(tmp_path / "ckpt" / name / "weights.npz", *weights)
+    ckpts = [tmp_path / "ckpt" / "epoch-0002", tmp_path / "ckpt" / "epoch-0005"]
+    soup = load_bundle(average_bundles([tmp_path / "a"], tmp_path / "soup", ckpts))
+    for x, y, z, mean in zip(a, b, c, soup.keras_model().get_weights(), strict=True):
+        np.testing.assert_allclose(mean, (x + y + z) / 3, rtol=1e-6, atol=1e-7)
+    assert soup.metadata["averaged_from"] == [str(tmp_path / "a")]
+    assert soup.metadata["averaged_checkpoints"] == [str(c) for c in ckpts]
+
+    np.savez(tmp_path / "ckpt" / "epoch-0002" / "weights.npz", *b[:-1])  # a layer short
+    with pytest.raises(BundleError, match="epoch-0002: checkpoint weights do not match"):
+        average_bundles([tmp_path / "a"], tmp_path / "soup2", ckpts)
+    (tmp_path / "ckpt" / "epoch-0005" / "weights.npz").write_bytes(b"not a zip")
+    with pytest.raises(BundleError, match="epoch-0005: not a readable training checkpoint"):
+        average_bundles([tmp_path / "a"], tmp_path / "soup2", ckpts[1:])
+    assert not (tmp_path / "soup2").exists()
+
+
 def test_average_refuses_fewer_than_two_or_mismatched_bundles(tmp_path):
     tiny_bundle(tmp_path / "a", 1)
     tiny_bundle(tmp_path / "other", 2, frontend=FrontendConfig(n_mfcc=20))
-    with pytest.raises(BundleError, match="at least two"):
+    with pytest.raises(BundleError, match="at least two bundles or checkpoints"):
         average_bundles([tmp_path / "a"], tmp_path / "soup")
     with pytest.raises(BundleError, match=r"other: its model settings differ .*one architecture"):
         average_bundles([tmp_path / "a", tmp_path / "other"], tmp_path / "soup")

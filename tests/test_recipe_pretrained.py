@@ -7,6 +7,8 @@ import json
 from pathlib import Path
 from types import SimpleNamespace
 
+import pytest
+
 from ctcasr.evaluate import Evaluation
 from ctcasr.metrics import error_report
 from ctcasr.train import EpochLog, TrainResult
@@ -195,6 +197,48 @@ def test_a_stage_started_from_an_average_reruns_with_average_with(tmp_path):
     assert stage.command is not None
     assert stage.command.endswith(f"--train-dir {run} --average-with exp/f3/model")
     assert stage.averaged_with == ("exp/f3/model",)
+
+
+def test_average_best_epochs_reruns_with_the_flag_and_needs_the_checkpoints(tmp_path):
+    from ctcasr.errors import CtcasrError
+    from recipes.pretrained.__main__ import (
+        Averaging,
+        best_epochs,
+        checkpoint_dirs,
+        warm_start_chain,
+    )
+
+    history = [EpochLog(e, 1.0, 0.1, cer, 1e-4, 1.0)
+               for e, cer in ((1, 0.06), (2, 0.05), (3, 0.05), (4, None), (5, 0.04))]  # fmt: skip
+    assert best_epochs(history, 3) == [5, 2, 3]  # a tie goes to the earlier epoch
+    assert best_epochs(history, 1) == [5]
+    run = tmp_path / "finetune7"
+    for e in (2, 3):
+        (run / "checkpoints" / f"epoch-{e:04d}").mkdir(parents=True)
+        (run / "checkpoints" / f"epoch-{e:04d}" / "weights.npz").write_bytes(b"")
+    assert checkpoint_dirs(run, [2, 3]) == [run / "checkpoints" / "epoch-0002",
+                                            run / "checkpoints" / "epoch-0003"]  # fmt: skip
+    with pytest.raises(CtcasrError, match=r"epoch-0001: --average-best needs a run that kept"):
+        checkpoint_dirs(run, [1, 2])
+
+    averaging = Averaging(str(run / "averaged"), [str(run / "model")], 0.05, 0.045,
+                          [str(p) for p in checkpoint_dirs(run, [2, 3])])  # fmt: skip
+    assert averaging.kept
+    assert averaging.summary().startswith(
+        "mean of this stage's best weights and its epochs 2, 3: greedy dev CER 4.50%")
+
+    (run / "averaged").mkdir()
+    (run / "log.csv").write_text(LOG)
+    (run / "train_config.json").write_text(json.dumps({
+        "metadata": {"recipe": "recipes/pretrained"}, "init_from": "exp/f6/model",
+        "epochs": 10, "learning_rate": 1e-4, "output_dir": str(run), "train_manifests": [],
+    }))  # fmt: skip
+    (run / "averaged" / "bundle.json").write_text(json.dumps({"metadata": {
+        "averaged_from": [str(run / "model")], "averaged_checkpoints": averaging.checkpoints}}))
+    (stage, *_) = warm_start_chain(str(run / "averaged"))
+    assert stage.command is not None and stage.command.endswith(f"--train-dir {run} "
+                                                                "--average-best 3")  # fmt: skip
+    assert stage.averaged_epochs == 2 and stage.averaged_with == ()
 
 
 def test_dev_compare_scores_combined_dev_and_the_ten_commands(tmp_path, fsdd_dir,

@@ -152,3 +152,19 @@ def test_init_from_bundle(tmp_path, fsdd_dir):
                     alphabet=str(tmp_path / "letters.txt"))  # fmt: skip
     with pytest.raises(ConfigError, match="alphabet differs"):
         train(other, verbose=0)
+
+
+@pytest.mark.parametrize("keep,left", [(2, ["epoch-0003", "epoch-0004"]), (0, None)])
+def test_keep_checkpoints_zero_keeps_every_epoch(tmp_path, keep, left):
+    """``keep_checkpoints=0`` keeps them all (what averaging a run's best epochs needs)."""
+    from types import SimpleNamespace
+
+    from ctcasr.train import _Best, _save_checkpoint
+
+    model = SimpleNamespace(get_weights=lambda: [np.ones(3)])
+    optimizer = SimpleNamespace(variables=[np.zeros(2)])
+    for epoch in range(4):
+        _save_checkpoint(tmp_path, epoch, model, optimizer, [], _Best(), keep)
+    names = sorted(p.name for p in tmp_path.glob("epoch-*"))
+    assert names == (left or ["epoch-0001", "epoch-0002", "epoch-0003", "epoch-0004"])
+    assert (tmp_path / LATEST).read_text().strip() == "epoch-0004"

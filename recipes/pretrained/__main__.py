@@ -18,7 +18,8 @@ import re
 import shlex
 import shutil
 from collections import Counter
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,6 +58,10 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--average-with", action="append", default=[], metavar="BUNDLE",
                    help="also try the mean of this stage's best weights and BUNDLE's (e.g. the "
                    "stage it started from); ship it if its dev CER is lower")  # fmt: skip
+    p.add_argument("--average-best", type=int, default=1, metavar="N",
+                   help="average this stage's N best epochs by dev CER (keeps every epoch's "
+                   "checkpoint), with any --average-with bundles; ship the mean if its dev CER "
+                   "is lower than the best epoch's [1: no]")  # fmt: skip
     p.add_argument("--strategy", default="default", help="tf.distribute strategy")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true")
@@ -152,13 +157,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         augment={**AUGMENT, "noise_dir": str(data / "noise")},
         metadata={"recipe": "recipes/pretrained",
                   "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS"},
+        keep_checkpoints=0 if args.average_best > 1 else 2,  # 0: every epoch's
         **{**TRAIN_SETTINGS, "epochs": args.epochs, "learning_rate": args.learning_rate},
     )  # fmt: skip
     result = train(config, resume=args.resume)
     bundle_dir = Path(result.bundle_path)
     averaging = None
-    if args.average_with:
-        averaging = try_average(bundle_dir, args.average_with, out / "data" / "dev.jsonl")
+    if args.average_best < 1:
+        raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
+    if args.average_with or args.average_best > 1:
+        epochs = best_epochs(result.history, args.average_best)
+        averaging = try_average(bundle_dir, args.average_with, out / "data" / "dev.jsonl",
+                                checkpoint_dirs(Path(config.output_dir), epochs[1:]))  # fmt: skip
         print(averaging.summary())
         if averaging.kept:
             bundle_dir = Path(averaging.path)
@@ -203,26 +213,49 @@ class Averaging:
     sources: list[str]  # this stage's best bundle first
     stage_dev_cer: float
     averaged_dev_cer: float
+    checkpoints: list[str] = field(default_factory=list)  # more of this stage's epochs
 
     @property
     def kept(self) -> bool:
         return self.averaged_dev_cer < self.stage_dev_cer
 
     def summary(self) -> str:
-        others = ", ".join(f"`{s}`" for s in self.sources[1:])
+        others = [f"`{s}`" for s in self.sources[1:]]
+        if self.checkpoints:
+            epochs = ", ".join(str(int(Path(c).name.split("-")[1])) for c in self.checkpoints)
+            others.insert(0, f"its epochs {epochs}")
         verdict = "shipped" if self.kept else "not kept: this stage's best ships"
-        return (f"mean of this stage's best weights and {others}: greedy dev CER "
+        return (f"mean of this stage's best weights and {', '.join(others)}: greedy dev CER "
                 f"{self.averaged_dev_cer:.2%}, against {self.stage_dev_cer:.2%} for this "
                 f"stage's best alone ({verdict})")  # fmt: skip
 
 
-def try_average(stage: Path, others: list[str], dev: Path) -> Averaging:
+def try_average(stage: Path, others: list[str], dev: Path,
+                checkpoints: Sequence[Path] = ()) -> Averaging:  # fmt: skip
     from ctcasr.bundle import average_bundles
     from recipes.pretrained.dev_compare import greedy_dev_cer
 
-    path = average_bundles([stage, *others], stage.parent / "averaged")
+    path = average_bundles([stage, *others], stage.parent / "averaged", checkpoints)
     return Averaging(str(path), [str(stage), *others], greedy_dev_cer(stage, dev),
-                     greedy_dev_cer(path, dev))  # fmt: skip
+                     greedy_dev_cer(path, dev), [str(c) for c in checkpoints])  # fmt: skip
+
+
+def best_epochs(history: Sequence[Any], n: int) -> list[int]:
+    """The ``n`` epochs with the lowest dev CER, best first (ties: the earlier epoch, as
+    training keeps its best)."""
+    scored = [h for h in history if h.dev_cer is not None]
+    return [h.epoch for h in sorted(scored, key=lambda h: (h.dev_cer, h.epoch))[:n]]
+
+
+def checkpoint_dirs(train_dir: Path, epochs: Sequence[int]) -> list[Path]:
+    """The checkpoint folders of ``epochs``; they must all still be there."""
+    from ctcasr.train import CHECKPOINTS
+
+    paths = [train_dir / CHECKPOINTS / f"epoch-{e:04d}" for e in epochs]
+    if missing := [str(p) for p in paths if not (p / "weights.npz").is_file()]:
+        raise CtcasrError(f"no checkpoint to average at {', '.join(missing)}: --average-best"
+                          " needs a run that kept every epoch's (start it with the flag)")
+    return paths
 
 
 @dataclass
@@ -237,6 +270,7 @@ class WarmStart:
     best_dev_cer: float | None = None  # what the stage kept its model by
     dev_manifest: str | None = None
     averaged_with: tuple[str, ...] = ()  # when the bundle is its best weights' mean with these
+    averaged_epochs: int = 0  # ... and with this many of its next-best epochs
 
 
 def _corpus_name(manifest: Path) -> str:
@@ -274,27 +308,30 @@ def warm_start_chain(init_from: str | None) -> list[WarmStart]:
         cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
         data = describe_mix(cfg.get("train_manifests", []))
         command = None
-        partners = averaged_with(Path(init_from))
+        partners, epochs = averaged_with(Path(init_from))
         if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
             command = rerun_command(cfg) + "".join(f" --average-with {p}" for p in partners)
+            command += f" --average-best {epochs + 1}" if epochs else ""
         minutes = sum(float(row["seconds"]) for row in rows) / 60
         cers = [float(row["dev_cer"]) for row in rows if row.get("dev_cer")]
         chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command,
                                min(cers) if cers else None, cfg.get("dev_manifest"),
-                               tuple(partners)))  # fmt: skip
+                               tuple(partners), epochs))  # fmt: skip
         init_from = cfg.get("init_from")
     return chain
 
 
-def averaged_with(bundle: Path) -> list[str]:
-    """The bundles a stage's best weights were averaged with, when ``bundle`` is that mean."""
+def averaged_with(bundle: Path) -> tuple[list[str], int]:
+    """The bundles, and how many more of its own epochs, a stage's best weights were averaged
+    with, when ``bundle`` is that mean."""
     from ctcasr.bundle import CONFIG_FILE
 
     config = bundle / CONFIG_FILE
     if not config.is_file():
-        return []
+        return [], 0
     metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
-    return list(metadata.get("averaged_from", []))[1:]
+    return (list(metadata.get("averaged_from", []))[1:],
+            len(metadata.get("averaged_checkpoints", [])))  # fmt: skip
 
 
 def rerun_command(cfg: dict[str, Any]) -> str:
@@ -366,8 +403,11 @@ class Report:
             dev = "" if stage.best_dev_cer is None else f"; best dev CER {stage.best_dev_cer:.2%}"
             if dev and stage.dev_manifest:
                 dev += f" on `{stage.dev_manifest}`"
-            if stage.averaged_with:
-                dev += "; then averaged with " + ", ".join(f"`{p}`" for p in stage.averaged_with)
+            with_ = [f"`{p}`" for p in stage.averaged_with]
+            if stage.averaged_epochs:
+                with_.insert(0, f"its {stage.averaged_epochs} next-best epochs")
+            if with_:
+                dev += "; then averaged with " + ", ".join(with_)
             lines.append(
                 f"- Warm start: `{stage.bundle}`, {stage.epochs} epochs and {stage.minutes:.0f} "
                 f"min of its own training on {stage.utterances_text}{dev}"
