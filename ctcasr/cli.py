@@ -666,16 +666,26 @@ def export(
 @app.command()
 def average(
     models: Annotated[
-        list[str], typer.Argument(help="Two or more bundles of one architecture.")
+        list[str], typer.Argument(help="Bundles of one architecture (the first gives the rest).")
     ],
     output: Annotated[Path, typer.Option("--output", "-o", help="The averaged bundle.")],
+    checkpoint: Annotated[
+        list[Path] | None,
+        typer.Option(help="A training checkpoint folder (OUTPUT_DIR/checkpoints/epoch-NNNN) "
+                     "to average in too; repeat it. `ctcasr train` keeps all of them with "
+                     "keep_checkpoints: 0 in its config."),
+    ] = None,
 ) -> None:
-    """Average the weights of bundles trained one from another (a "model soup", as checkpoint
-    averaging); keep the result only if it scores better on a dev set (``ctcasr evaluate``)."""
+    """Average the weights of bundles trained one from another, or of one run's best epochs
+    (a "model soup", as checkpoint averaging); keep the result only if it scores better on a
+    dev set (``ctcasr evaluate``)."""
     from ctcasr.bundle import average_bundles
 
-    path = average_bundles(models, output)
-    typer.echo(f"wrote {path}: the mean of {len(models)} bundles' weights (`ctcasr export "
+    checkpoints = checkpoint or []
+    path = average_bundles(models, output, checkpoints)
+    what = f"{len(models)} bundles'" if not checkpoints else (
+        f"{len(models)} bundle(s)' and {len(checkpoints)} checkpoint(s)'")
+    typer.echo(f"wrote {path}: the mean of {what} weights (`ctcasr export "
                f"{path}` adds model.onnx)")  # fmt: skip
 
 

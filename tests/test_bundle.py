@@ -152,3 +152,11 @@ def test_average_command(tmp_path):
                                (a[0] + b[0]) / 2, rtol=1e-6)  # fmt: skip
     result = CliRunner().invoke(app, ["average", str(tmp_path / "a"), "-o", str(soup)])
     assert result.exit_code != 0 and "at least two" in str(result.exception)
+    (tmp_path / "epoch-0003").mkdir()
+    np.savez(tmp_path / "epoch-0003" / "weights.npz", *b)
+    result = CliRunner().invoke(app, ["average", str(tmp_path / "a"), "--checkpoint",
+                                      str(tmp_path / "epoch-0003"), "-o", str(tmp_path / "s2")])
+    assert result.exit_code == 0, result.output
+    assert "the mean of 1 bundle(s)' and 1 checkpoint(s)' weights" in result.stdout
+    np.testing.assert_allclose(load_bundle(tmp_path / "s2").keras_model().get_weights()[0],
+                               (a[0] + b[0]) / 2, rtol=1e-6)  # fmt: skip
