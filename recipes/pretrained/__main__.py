@@ -136,6 +136,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.tune import tune
     from recipes.speech_commands.__main__ import score as score_commands
 
+    if args.average_best < 1:
+        raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
     data, out = Path(args.data), Path(args.out)
     prepared = prepare_all(data, out, args.synthetic, args.seed)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
@@ -163,8 +165,6 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     result = train(config, resume=args.resume)
     bundle_dir = Path(result.bundle_path)
     averaging = None
-    if args.average_best < 1:
-        raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
     if args.average_with or args.average_best > 1:
         epochs = best_epochs(result.history, args.average_best)
         averaging = try_average(bundle_dir, args.average_with, out / "data" / "dev.jsonl",
