@@ -242,6 +242,8 @@ def average_bundles(
     import numpy as np
 
     bundles = [load_bundle(s) for s in sources]
+    if not bundles:
+        raise BundleError("averaging needs a bundle first: it gives the architecture and settings")
     if len(bundles) + len(checkpoints) < 2:
         raise BundleError("averaging needs at least two bundles or checkpoints")
     first = bundles[0]

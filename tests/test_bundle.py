@@ -131,6 +131,8 @@ def test_average_refuses_fewer_than_two_or_mismatched_bundles(tmp_path):
     tiny_bundle(tmp_path / "other", 2, frontend=FrontendConfig(n_mfcc=20))
     with pytest.raises(BundleError, match="at least two bundles or checkpoints"):
         average_bundles([tmp_path / "a"], tmp_path / "soup")
+    with pytest.raises(BundleError, match="needs a bundle first"):
+        average_bundles([], tmp_path / "soup", [tmp_path / "x", tmp_path / "y"])
     with pytest.raises(BundleError, match=r"other: its model settings differ .*one architecture"):
         average_bundles([tmp_path / "a", tmp_path / "other"], tmp_path / "soup")
     assert not (tmp_path / "soup").exists()
