@@ -470,6 +470,7 @@ def evaluate(
             data["decoder"] = result.decoder
             data["decode_ms_per_utterance"] = round(result.decode_ms, 4)
             data["rejected"] = result.rejected
+            data["not_commands"] = result.not_commands
             data["failures"] = [f.error for f in result.failures]
             data["skipped"] = result.skipped
             out.append(data)
@@ -492,6 +493,9 @@ def evaluate(
         )
         if results[0].rejected:
             typer.echo(f"rejected as out of grammar: {results[0].rejected}")
+        if results[0].not_commands:
+            typer.echo(f"not commands: {results[0].not_commands} utterances, right when "
+                       "rejected (scored against an empty reference)")  # fmt: skip
         if report.worst:
             typer.echo("worst utterances:")
             for u in report.worst:

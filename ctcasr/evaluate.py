@@ -10,8 +10,8 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -35,6 +35,7 @@ class Evaluation:
     decode_ms: float = 0.0  # median milliseconds per utterance spent decoding
     rejected: int = 0
     skipped: list[str] = field(default_factory=list)  # manifest lines dropped by skip_bad
+    not_commands: int = 0  # grammar: references that are not commands (right when rejected)
 
 
 @dataclass
@@ -89,7 +90,13 @@ def score_decoder(
     transcriber: Transcriber, data: ScoredLogProbs, worst: int = 10
 ) -> Evaluation:
     """Decode precomputed log-probabilities with the transcriber's decoder and score them.
-    Unreadable audio counts as an empty transcript (all deletions)."""
+    Unreadable audio counts as an empty transcript (all deletions). A command grammar is
+    scored on what it should output (:func:`command_view`)."""
+    not_commands = 0
+    if transcriber.decoder == "grammar":
+        commands = set(transcriber.decoder_impl.commands)  # type: ignore[attr-defined]
+        not_commands = sum(e.text not in commands for e in data.entries)
+        data = command_view(data, commands)
     hyps, times, rejected = [], [], 0
     for lp in data.log_probs:
         if lp is None:
@@ -111,7 +118,17 @@ def score_decoder(
         float(np.median(times) * 1000) if times else 0.0,
         rejected,
         list(data.skipped),
+        not_commands,
     )
+
+
+def command_view(data: ScoredLogProbs, commands: Collection[str]) -> ScoredLogProbs:
+    """The references a command recogniser should output: the command, or nothing for an
+    utterance that is not one of them (it should be rejected). A false rejection is then a
+    deletion, a wrong command a substitution and a false acceptance an insertion."""
+    known = set(commands)
+    entries = [e if e.text in known else replace(e, text="") for e in data.entries]
+    return replace(data, entries=entries)
 
 
 def evaluate(

@@ -247,12 +247,8 @@ def test_commands_or_lm_alone_imply_their_decoder(tmp_path):
     assert json.loads(result.stdout)["decoder"] == "kenlm"
 
 
-def test_tune_grammar_threshold_rejects_what_is_not_a_command(speech_commands_dir, tmp_path):
-    """Real clips: three commands, other words and silence. The grammar is scored on the
-    output a command recogniser should give (the command, or nothing), so threshold 0, which
-    accepts everything, pays one inserted word per clip that is not a command."""
-    from ctcasr.tune import tune
-
+def _commands_dev_set(speech_commands_dir: Path, tmp_path: Path) -> tuple[Path, Path, int]:
+    """Real clips: four each of three commands, then six other words and two of silence."""
     lines = []
     for word in ("yes", "no", "stop"):
         for path in sorted((speech_commands_dir / word).glob("*.flac"))[:4]:
@@ -266,12 +262,38 @@ def test_tune_grammar_threshold_rejects_what_is_not_a_command(speech_commands_di
     manifest.write_text("".join(json.dumps(x) + "\n" for x in lines))
     commands = tmp_path / "commands.txt"
     commands.write_text("yes\nno\nstop\n")
+    return manifest, commands, len(others)
 
+
+def test_evaluate_grammar_scores_what_a_command_recogniser_should_output(
+    speech_commands_dir, tmp_path
+):
+    """Utterances that are not commands should come out empty: at threshold 0 nothing is
+    rejected, so each of them is exactly one inserted word and nothing is deleted."""
+    manifest, commands, others = _commands_dev_set(speech_commands_dir, tmp_path)
+    result = invoke("evaluate", "--manifest", manifest, "-d", "grammar", "--commands", commands,
+                    "--threshold", "0", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ref_words"] == 12 and report["not_commands"] == others
+    assert report["insertions"] == others and report["deletions"] == 0
+    assert report["rejected"] == 0
+    text = invoke("evaluate", "--manifest", manifest, "-d", "grammar", "--commands", commands)
+    assert f"not commands: {others} utterances, right when rejected" in text.stdout
+
+
+def test_tune_grammar_threshold_rejects_what_is_not_a_command(speech_commands_dir, tmp_path):
+    """The grammar is scored on the output a command recogniser should give (the command, or
+    nothing), so threshold 0, which accepts everything, pays one inserted word per clip that
+    is not a command."""
+    from ctcasr.tune import tune
+
+    manifest, commands, others = _commands_dev_set(speech_commands_dir, tmp_path)
     result = tune(manifest, decoder="grammar", decoder_options={"commands": str(commands)},
                   thresholds=[0.0, 0.3, 0.6, 0.9], save=False)  # fmt: skip
     by_threshold = {t.params["threshold"]: t for t in result.trials}
     assert sorted(by_threshold) == [0.0, 0.3, 0.6, 0.9]
-    assert by_threshold[0.0].wer >= len(others) / 12  # every non-command clip accepted
+    assert by_threshold[0.0].wer >= others / 12  # every non-command clip accepted
     assert result.best.wer < by_threshold[0.0].wer  # rejection pays on real audio
     assert result.baseline.params == {"threshold": 0.3}  # the decoder's default
 
