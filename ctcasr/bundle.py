@@ -179,8 +179,10 @@ def store_decoder_settings(
     path_options: tuple[str, ...] = (),
     output: str | os.PathLike[str] | None = None,
     metadata: dict[str, Any] | None = None,
+    make_default: bool = True,
 ) -> Path:
-    """Make decoder ``name`` with ``options`` the bundle's default, atomically.
+    """Make decoder ``name`` with ``options`` the bundle's default, atomically (or, without
+    ``make_default``, only the settings it starts from when chosen).
 
     Files named by ``path_options`` (an LM, a word list) are copied into the bundle and stored
     by their names inside it, so the bundle stays self-contained and relocatable. With
@@ -206,7 +208,8 @@ def store_decoder_settings(
             continue
         stored[key] = f"{key}{''.join(file.suffixes) or '.txt'}"
         copies[stored[key]] = file
-    settings["name"] = name
+    if make_default or "name" not in settings:
+        settings["name"] = name
     settings[name] = stored
     config["decoder"] = settings
     config.setdefault("metadata", {}).update(metadata or {})

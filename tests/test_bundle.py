@@ -162,3 +162,22 @@ def test_average_command(tmp_path):
     assert "the mean of 1 bundle(s)' and 1 checkpoint(s)' weights" in result.stdout
     np.testing.assert_allclose(load_bundle(tmp_path / "s2").keras_model().get_weights()[0],
                                (a[0] + b[0]) / 2, rtol=1e-6)  # fmt: skip
+
+
+def test_store_settings_for_a_decoder_that_is_not_the_default(tmp_path):
+    """The bundled model keeps kenlm as its default and stores a tuned grammar threshold for
+    when someone brings a command list."""
+    from ctcasr.bundle import store_decoder_settings
+    from ctcasr.transcribe import Transcriber
+
+    tiny_bundle(tmp_path / "a", 1, decoder={"name": "greedy"})
+    store_decoder_settings(load_bundle(tmp_path / "a"), "grammar", {"threshold": 0.6},
+                           make_default=False)  # fmt: skip
+    bundle = load_bundle(tmp_path / "a")
+    assert bundle.decoder == {"name": "greedy", "grammar": {"threshold": 0.6}}
+    assert Transcriber(bundle).decoder == "greedy"
+    chosen = Transcriber(bundle, decoder="grammar", decoder_options={"commands": ["yes", "no"]})
+    assert chosen.decoder_impl.threshold == 0.6 and chosen.decoder_impl.commands == ["yes", "no"]
+    given = Transcriber(bundle, decoder="grammar",
+                        decoder_options={"commands": ["yes"], "threshold": 0.2})  # fmt: skip
+    assert given.decoder_impl.threshold == 0.2

@@ -48,7 +48,7 @@ def test_report_page_and_model_card(tmp_path):
     fsdd = [_evaluation("greedy", ["seven"] * 100, ["seven"] * 99 + ["one"])] * 2
     tuned = TuneResult("kenlm", Trial({"alpha": 0.5}, 0.1, 0.05), Trial({"alpha": 1}, 0.2, 0.1))
     matrix = [[1 if i == j else 0 for j in range(len(CLASSES))] for i in range(len(CLASSES))]
-    commands = CommandScores(0.95, 0.9, 0.88, matrix, 0.85, 60, [("cat", "bed")], 540)
+    commands = CommandScores(0.95, 0.9, 0.88, matrix, 0.85, 60, [("cat", "bed")], 540, 0.6)
     split = SimpleNamespace(test=[SimpleNamespace(audio_filepath=f"u{i}", speaker=f"s{i % 2}")
                                   for i in range(4)])  # fmt: skip
     report = Report(["--epochs", "2"], result, tuned, an4, fsdd, commands, 13.4,
@@ -85,11 +85,11 @@ def test_report_page_and_model_card(tmp_path):
     assert "3,226,653 parameters; shipped bundle 13.4 MB" in card
     assert "CC BY-SA 4.0" in card and "CC BY 4.0" in card and "CMU AN4 terms" in card
     assert "FSDD test digit accuracy 99.00%" in card
+    assert "`grammar` (`--commands FILE`) rejects below confidence 0.6, tuned" in card
+    assert "unknown = rejected below confidence 0.6, tuned on dev" in page
 
 
 def test_synthetic_subset_is_a_seeded_ordered_sample(tmp_path):
-    import pytest
-
     from ctcasr.errors import CtcasrError
     from recipes.pretrained.__main__ import synthetic_subset
 

@@ -128,7 +128,7 @@ def synthetic_subset(manifest: Path, count: int, seed: int) -> Path:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from ctcasr.bundle import WEIGHTS_FILE, load_bundle
+    from ctcasr.bundle import WEIGHTS_FILE, load_bundle, store_decoder_settings
     from ctcasr.evaluate import compare_decoders
     from ctcasr.export import PARITY_TOLERANCE, check_export, export_onnx
     from ctcasr.lm import build_lm
@@ -177,6 +177,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     an4 = compare_decoders(out / "data" / "an4" / "test.jsonl", ["greedy", "kenlm"], bundle_dir)
     fsdd = compare_decoders(out / "data" / "fsdd" / "test.jsonl", ["greedy", "kenlm"], bundle_dir)
     commands = score_commands(bundle_dir, out / "data" / "speech_commands")
+    # The rejection threshold tuned on Speech Commands dev becomes the grammar decoder's
+    # starting point (kenlm stays the default decoder; users bring their own commands).
+    store_decoder_settings(load_bundle(bundle_dir), "grammar", {"threshold": commands.threshold},
+                           make_default=False)  # fmt: skip
     # What ships is the ONNX graph (checked against the Keras weights), the LM and the
     # settings; the Keras model is rebuilt from the graph when someone fine-tunes it.
     onnx_path = export_onnx(bundle_dir)
@@ -520,6 +524,13 @@ class Report:
         lines += [f"    {command}"]
         return lines
 
+    def grammar_lines(self) -> list[str]:
+        threshold = self.commands.threshold
+        if threshold is None:
+            return []
+        return [f"- `grammar` (`--commands FILE`) rejects below confidence {threshold:g}, tuned",
+                "  on Speech Commands dev (the ten commands against other words and silence)."]
+
     def model_card(self) -> str:
         pairs = zip(TARGETS, self.achieved(), strict=True)
         scores = ", ".join(f"{name} {got:.2%}" for (name, _), got in pairs)
@@ -534,6 +545,7 @@ class Report:
             "  --init-from` rebuilds the Keras model from it for fine-tuning.",
             "- Decoder: `kenlm` with a 3-gram over the training transcripts and digit strings,",
             f"  tuned on AN4 dev ({self.tuned.summary()}).",
+            *self.grammar_lines(),
             *self.training_lines(),
             "- Training data: AN4 train (CMU AN4 terms: free for any use with notice), FSDD train",
             "  (CC BY-SA 4.0), Speech Commands v0.02 test-subset train speakers (CC BY 4.0),",
