@@ -499,7 +499,8 @@ def evaluate(
         if report.worst:
             typer.echo("worst utterances:")
             for u in report.worst:
-                typer.echo(f"  {u.id}\n    ref: {u.reference}\n    hyp: {u.hypothesis}")
+                ref = u.reference or "(nothing)"
+                typer.echo(f"  {u.id}\n    ref: {ref}\n    hyp: {u.hypothesis or '(nothing)'}")
     if not as_json:
         for failure in results[0].failures:
             typer.echo(f"error: {failure.error}", err=True)

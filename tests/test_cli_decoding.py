@@ -278,8 +278,11 @@ def test_evaluate_grammar_scores_what_a_command_recogniser_should_output(
     assert report["ref_words"] == 12 and report["not_commands"] == others
     assert report["insertions"] == others and report["deletions"] == 0
     assert report["rejected"] == 0
-    text = invoke("evaluate", "--manifest", manifest, "-d", "grammar", "--commands", commands)
+    text = invoke("evaluate", "--manifest", manifest, "-d", "grammar", "--commands", commands,
+                  "--threshold", "0")  # fmt: skip
     assert f"not commands: {others} utterances, right when rejected" in text.stdout
+    # false acceptances head the worst list: nothing was to be said, a command came out
+    assert "    ref: (nothing)\n    hyp: " in text.stdout
 
 
 def test_tune_grammar_threshold_rejects_what_is_not_a_command(speech_commands_dir, tmp_path):
