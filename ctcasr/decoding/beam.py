@@ -151,7 +151,13 @@ def prefix_beam_search(
     trie = _PrefixTrie(alphabet, scorer)
     beams: list[Beam] = [(0.0, 0, 0.0, NEG_INF)]
     t_done = 0
-    for t, cand in _busy_frames(log_probs, blank, token_min_logp):
+    busy = _busy_frames(log_probs, blank, token_min_logp)
+    # Python floats for every busy frame in one conversion, not a numpy row per frame.
+    rows = log_probs[[t for t, _ in busy]].tolist() if busy else []
+    # Without hotwords, an extension already further than ``beam_prune_logp`` below the best
+    # score seen in its frame is dropped before it is stored.
+    floor_gap = beam_prune_logp if scorer is None else NEG_INF
+    for (t, cand), row in zip(busy, rows, strict=True):
         if t > t_done:  # a run of blank-only frames
             beams = _blank_run(beams, float(blank_lp[t_done:t].sum()))
         if scorer is None and len(beams) * len(cand) >= VECTORISE_FROM:
@@ -159,10 +165,7 @@ def prefix_beam_search(
                 beams, log_probs[t], cand, blank, space, trie, t, beam_width, beam_prune_logp
             )
         else:
-            # Without hotwords, an extension already further than ``beam_prune_logp`` below
-            # the best score seen in this frame is dropped before it is stored.
-            floor_gap = beam_prune_logp if scorer is None else NEG_INF
-            new = _expand(beams, log_probs[t].tolist(), cand, blank, space, trie, floor_gap)
+            new = _expand(beams, row, cand, blank, space, trie, floor_gap)
             beams = _prune(new, trie, t, beam_width, beam_prune_logp)
         t_done = t + 1
     if num_frames > t_done:
@@ -327,7 +330,12 @@ def _prune(
     ranked = []
     top, bottom = NEG_INF, math.inf
     for n, (b, nb) in new.items():
-        score = _lse(b, nb)
+        if b == NEG_INF:  # most entries: fresh extensions, no blank-ending paths
+            score = nb
+        elif nb == NEG_INF:
+            score = b
+        else:
+            score = b + _log1p(_exp(nb - b)) if b > nb else nb + _log1p(_exp(b - nb))
         if hotwords:
             score += trie.bonus(n)
         if score > top:
@@ -415,7 +423,9 @@ def _blank_run(
     stay by blanks: every path moves to the blank-ending state and collects the run's blank
     log-probabilities. The ranking is unchanged (every beam gains the same amount).
     """
-    return [(s + blank_sum, n, _lse(b, nb) + blank_sum, NEG_INF) for s, n, b, nb in beams]
+    # A beam that a label just extended has no blank-ending paths yet: no log-add for it.
+    return [(s + blank_sum, n, (nb if b == NEG_INF else _lse(b, nb)) + blank_sum, NEG_INF)
+            for s, n, b, nb in beams]  # fmt: skip
 
 
 def _expand_vectorised(
