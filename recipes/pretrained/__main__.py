@@ -423,13 +423,13 @@ class Report:
     def page(self, folder: Path) -> list[str]:
         from recipes.an4.__main__ import ANCHORS as AN4_ANCHORS
         from recipes.report import (
+            INTERVALS_NOTE,
             per_speaker_wer,
             plot_confusion,
             plot_per_speaker,
             plot_training_curves,
         )
         from recipes.speech_commands.__main__ import ANCHORS as SC_ANCHORS
-        from recipes.speech_commands.__main__ import threshold_note
         from recipes.speech_commands.prepare import CLASSES
 
         log = Path(self.result.bundle_path).parent / "log.csv"
@@ -486,15 +486,14 @@ class Report:
             "",
             f"- ten-command accuracy (grammar decoder): **{c.ten_command_accuracy:.2%}** "
             f"({ci['ten']}; {c.ten_command_accepted:.2%} also accepted, not rejected)",
-            f"- 12-class accuracy (unknown = rejected{threshold_note(c)}, silence = nothing "
+            f"- 12-class accuracy (unknown = rejected{c.rejection_note()}, silence = nothing "
             "spelled): "
             f"**{c.twelve_class_accuracy:.2%}** ({ci['twelve']}); published 12-class anchors "
             "trained on the full 85k-clip set: " + ", ".join(f"{n} {a}%" for n, a in SC_ANCHORS),
             f"- unseen words, one of N through a command list ({c.unseen_count} real "
             f"recordings, words kept out of all training data): **{c.unseen_accuracy:.2%}** "
             f"({ci['unseen']})",
-            "- The intervals are Wilson score intervals: on a few hundred clips, and on 60 for "
-            "the unseen words (one clip is 1.7 points), a difference of a clip or two is noise.",
+            f"- {INTERVALS_NOTE}",
         ]
         if c.unseen_wrong:
             lines.append("- unseen-word errors (word -> chosen): "

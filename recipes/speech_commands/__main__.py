@@ -50,6 +50,12 @@ class CommandScores:
     ten_command_count: int  # clips of the ten commands
     threshold: float | None = None  # the grammar decoder's rejection threshold (tuned on dev)
 
+    def rejection_note(self) -> str:
+        """How the 12-class rejection was set, for the reports."""
+        if self.threshold is None:
+            return ""
+        return f" below confidence {self.threshold:g}, tuned on dev"
+
     def intervals(self) -> dict[str, str]:
         """Each accuracy with its count and 95% interval: the test sets are small."""
         from ctcasr.metrics import interval_text
@@ -184,7 +190,7 @@ def result_extra(argv: list[str]) -> list[str]:
 
 def write_results(path, argv, split, bundle, result, scores, train_minutes) -> None:
     from ctcasr.utils import atomic_write_text
-    from recipes.report import plot_confusion, plot_training_curves
+    from recipes.report import INTERVALS_NOTE, plot_confusion, plot_training_curves
 
     folder = path.parent
     plot_confusion(scores.matrix, CLASSES, folder / "confusion_matrix.png",
@@ -212,14 +218,13 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         "| ten-command accuracy (best of the ten phrases) | "
         f"**{scores.ten_command_accuracy:.2%}** | {ci['ten']} |",
         f"| ... and accepted (not rejected) | {scores.ten_command_accepted:.2%} | |",
-        f"| 12-class accuracy (unknown = rejected{threshold_note(scores)}, silence = nothing "
+        f"| 12-class accuracy (unknown = rejected{scores.rejection_note()}, silence = nothing "
         "spelled) | "
         f"**{scores.twelve_class_accuracy:.2%}** | {ci['twelve']} |",
         f"| unseen words, one of {len(HELD_OUT_WORDS)} ({scores.unseen_count} real recordings) | "
         f"**{scores.unseen_accuracy:.2%}** | {ci['unseen']} |",
         "",
-        "The intervals are Wilson score intervals: with a few hundred clips (and 60 for the",
-        "unseen words, where one clip is 1.7 points) a difference of a clip or two is noise.",
+        INTERVALS_NOTE,
         "",
         "12-class anchors, trained on the full 85k-clip training set (this recipe trains on a",
         "few thousand clips): " + ", ".join(f"{n} {a}%" for n, a in ANCHORS) + ".",
@@ -250,10 +255,3 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
 
 if __name__ == "__main__":
     raise SystemExit(main())
-
-
-def threshold_note(scores: CommandScores) -> str:
-    """How the 12-class rejection was set, for the reports."""
-    if scores.threshold is None:
-        return ""
-    return f" below confidence {scores.threshold:g}, tuned on dev"
