@@ -279,12 +279,11 @@ def average_bundles(
 
 
 def _checkpoint_weights(path: Path, like: list[Any]) -> list[Any]:
-    """A training checkpoint's weights (``weights.npz``), checked against ``like``'s shapes."""
-    import numpy as np
+    """A training checkpoint's weights, checked against ``like``'s shapes."""
+    from ctcasr.train import CHECKPOINT_WEIGHTS, read_arrays
 
     try:
-        with np.load(path / "weights.npz") as data:
-            weights = [data[f"arr_{i}"] for i in range(len(data.files))]
+        weights = read_arrays(path / CHECKPOINT_WEIGHTS)
     except (OSError, ValueError, KeyError) as exc:
         raise BundleError(f"{path}: not a readable training checkpoint ({exc})") from None
     if [w.shape for w in weights] != [w.shape for w in like]:

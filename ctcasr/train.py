@@ -42,6 +42,7 @@ from ctcasr.utils import atomic_dir, atomic_write_text, config_from_dict, recove
 
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
+CHECKPOINT_WEIGHTS = "weights.npz"  # in each checkpoints/epoch-NNNN/
 LOG_COLUMNS = ("epoch", "loss", "dev_wer", "dev_cer", "learning_rate", "seconds", "peak_rss_mb")
 STRATEGIES = ("default", "mirrored", "multiworker")
 
@@ -931,9 +932,9 @@ def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
 
 
 def _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, best, keep) -> None:
-    name = f"epoch-{epoch + 1:04d}"
+    name = checkpoint_name(epoch + 1)
     with atomic_dir(ckpt_dir / name) as tmp:
-        np.savez(tmp / "weights.npz", *model.get_weights())
+        np.savez(tmp / CHECKPOINT_WEIGHTS, *model.get_weights())
         np.savez(tmp / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
         state = {
             "epoch": epoch + 1,
@@ -950,12 +951,21 @@ def _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, best, keep) -> 
         shutil.rmtree(path, ignore_errors=True)
 
 
+def checkpoint_name(epoch: int) -> str:
+    """The folder of the checkpoint written after (1-based) ``epoch``."""
+    return f"epoch-{epoch:04d}"
+
+
+def read_arrays(path: Path) -> list[np.ndarray]:
+    """Arrays written by ``np.savez(path, *arrays)``, in their order."""
+    with np.load(path) as data:
+        return [data[f"arr_{i}"] for i in range(len(data.files))]
+
+
 def _restore(path: Path, model, optimizer) -> tuple[int, list[EpochLog], _Best]:
     state = json.loads((path / "state.json").read_text())
-    with np.load(path / "weights.npz") as data:
-        weights = [data[f"arr_{i}"] for i in range(len(data.files))]
-    with np.load(path / "optimizer.npz") as data:
-        opt_values = [data[f"arr_{i}"] for i in range(len(data.files))]
+    weights = read_arrays(path / CHECKPOINT_WEIGHTS)
+    opt_values = read_arrays(path / "optimizer.npz")
     if len(weights) != len(model.get_weights()) or len(opt_values) != len(optimizer.variables):
         raise CtcasrError(f"{path}: checkpoint does not match this model's shape")
     model.set_weights(weights)

@@ -253,10 +253,10 @@ def best_epochs(history: Sequence[Any], n: int) -> list[int]:
 
 def checkpoint_dirs(train_dir: Path, epochs: Sequence[int]) -> list[Path]:
     """The checkpoint folders of ``epochs``; they must all still be there."""
-    from ctcasr.train import CHECKPOINTS
+    from ctcasr.train import CHECKPOINT_WEIGHTS, CHECKPOINTS, checkpoint_name
 
-    paths = [train_dir / CHECKPOINTS / f"epoch-{e:04d}" for e in epochs]
-    if missing := [str(p) for p in paths if not (p / "weights.npz").is_file()]:
+    paths = [train_dir / CHECKPOINTS / checkpoint_name(e) for e in epochs]
+    if missing := [str(p) for p in paths if not (p / CHECKPOINT_WEIGHTS).is_file()]:
         raise CtcasrError(f"no checkpoint to average at {', '.join(missing)}: --average-best"
                           " needs a run that kept every epoch's (start it with the flag)")
     return paths
