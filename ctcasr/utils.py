@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import fields
@@ -23,12 +22,11 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=suffix + ".tmp", dir=target.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
-    # mkstemp makes the file private (0600); the result should get the usual umask mode.
-    os.chmod(tmp_path, 0o666 & ~_umask())
+    tmp_path = _temporary_name(target, suffix)
     try:
+        # Created inside the try, under a name known beforehand: a Ctrl-C at any instant
+        # still reaches the cleanup below. Mode 0666 less the umask, as for any new file.
+        os.close(os.open(tmp_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
         yield tmp_path
         _fsync_file(tmp_path)
         os.replace(tmp_path, target)
@@ -53,9 +51,9 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
-    os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp makes it private; the result should not be
+    tmp = _temporary_name(target)
     try:
+        tmp.mkdir(0o777)  # inside the try, as in atomic_path; 0777 less the umask
         yield tmp
         for path in tmp.rglob("*"):
             if path.is_file():
@@ -82,10 +80,10 @@ def recover_dir(target: str | os.PathLike[str]) -> None:
         os.replace(old, target)
 
 
-def _umask() -> int:
-    umask = os.umask(0)
-    os.umask(umask)
-    return umask
+def _temporary_name(target: Path, suffix: str = "") -> Path:
+    """``.<name>.<pid>-<random>.tmp`` beside ``target``: hidden, and unique without a lookup
+    (64 random bits), so it can be named before it exists."""
+    return target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(8).hex()}{suffix}.tmp")
 
 
 def _fsync_file(path: Path) -> None:

@@ -64,3 +64,25 @@ def test_sigkill_at_random_instants_never_leaves_a_partial_version(tmp_path, mod
             assert a == b
             _complete(a)
     assert mid_write >= 3, "too few kills landed inside a write to test anything"
+
+
+def test_ctrl_c_just_after_the_temporary_is_created_leaves_nothing(tmp_path, monkeypatch):
+    """A KeyboardInterrupt between creating the temporary file and writing it (here, in the
+    close right after the create) still removes it: the old target stays, nothing hidden is
+    left beside it."""
+    import ctcasr.utils as utils
+
+    target = tmp_path / "a.json"
+    target.write_text("old")
+    real_close = utils.os.close
+
+    def interrupted_close(fd: int) -> None:
+        real_close(fd)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(utils.os, "close", interrupted_close)
+    with pytest.raises(KeyboardInterrupt):
+        utils.atomic_write_text(target, "new")
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
