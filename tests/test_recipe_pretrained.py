@@ -166,7 +166,7 @@ def test_averaging_is_measured_on_dev_and_kept_only_when_better(tmp_path, fsdd_d
     tiny_bundle(stage, 1)
     tiny_bundle(tmp_path / "finetune3" / "model", 2)
     dev = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(0, 2))
-    averaging = try_average(stage, [str(tmp_path / "finetune3" / "model")], dev)
+    averaging = try_average(stage, [str(tmp_path / "finetune3" / "model")], dev, stage.parent)
     assert averaging.path == str(tmp_path / "finetune4" / "averaged")
     assert averaging.sources == [str(stage), str(tmp_path / "finetune3" / "model")]
     assert averaging.stage_dev_cer == greedy_dev_cer(stage, dev)
@@ -221,8 +221,7 @@ def test_average_best_epochs_reruns_with_the_flag_and_needs_the_checkpoints(tmp_
     with pytest.raises(CtcasrError, match=r"epoch-0001: --average-best needs a run that kept"):
         checkpoint_dirs(run, [1, 2])
 
-    averaging = Averaging(str(run / "averaged"), [str(run / "model")], 0.05, 0.045,
-                          [str(p) for p in checkpoint_dirs(run, [2, 3])])  # fmt: skip
+    averaging = Averaging(str(run / "averaged"), [str(run / "model")], 0.05, 0.045, [2, 3])
     assert averaging.kept
     assert averaging.summary().startswith(
         "mean of this stage's best weights and its epochs 2, 3: greedy dev CER 4.50%")
@@ -234,7 +233,8 @@ def test_average_best_epochs_reruns_with_the_flag_and_needs_the_checkpoints(tmp_
         "epochs": 10, "learning_rate": 1e-4, "output_dir": str(run), "train_manifests": [],
     }))  # fmt: skip
     (run / "averaged" / "bundle.json").write_text(json.dumps({"metadata": {
-        "averaged_from": [str(run / "model")], "averaged_checkpoints": averaging.checkpoints}}))
+        "averaged_from": [str(run / "model")],
+        "averaged_checkpoints": [str(p) for p in checkpoint_dirs(run, [2, 3])]}}))
     (stage, *_) = warm_start_chain(str(run / "averaged"))
     assert stage.command is not None and stage.command.endswith(f"--train-dir {run} "
                                                                 "--average-best 3")  # fmt: skip

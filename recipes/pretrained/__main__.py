@@ -168,7 +168,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.average_with or args.average_best > 1:
         epochs = best_epochs(result.history, args.average_best)
         averaging = try_average(bundle_dir, args.average_with, out / "data" / "dev.jsonl",
-                                checkpoint_dirs(Path(config.output_dir), epochs[1:]))  # fmt: skip
+                                Path(config.output_dir), epochs[1:])  # fmt: skip
         print(averaging.summary())
         if averaging.kept:
             bundle_dir = Path(averaging.path)
@@ -217,7 +217,7 @@ class Averaging:
     sources: list[str]  # this stage's best bundle first
     stage_dev_cer: float
     averaged_dev_cer: float
-    checkpoints: list[str] = field(default_factory=list)  # more of this stage's epochs
+    epochs: list[int] = field(default_factory=list)  # more of this stage's epochs, averaged in
 
     @property
     def kept(self) -> bool:
@@ -225,23 +225,25 @@ class Averaging:
 
     def summary(self) -> str:
         others = [f"`{s}`" for s in self.sources[1:]]
-        if self.checkpoints:
-            epochs = ", ".join(str(int(Path(c).name.split("-")[1])) for c in self.checkpoints)
-            others.insert(0, f"its epochs {epochs}")
+        if self.epochs:
+            others.insert(0, f"its epochs {', '.join(map(str, self.epochs))}")
         verdict = "shipped" if self.kept else "not kept: this stage's best ships"
         return (f"mean of this stage's best weights and {', '.join(others)}: greedy dev CER "
                 f"{self.averaged_dev_cer:.2%}, against {self.stage_dev_cer:.2%} for this "
                 f"stage's best alone ({verdict})")  # fmt: skip
 
 
-def try_average(stage: Path, others: list[str], dev: Path,
-                checkpoints: Sequence[Path] = ()) -> Averaging:  # fmt: skip
+def try_average(stage: Path, others: list[str], dev: Path, train_dir: Path,
+                epochs: Sequence[int] = ()) -> Averaging:  # fmt: skip
+    """The mean of ``stage`` (the best epoch's bundle), ``others`` and ``train_dir``'s
+    checkpoints of ``epochs``, scored against ``stage`` on ``dev``."""
     from ctcasr.bundle import average_bundles
     from recipes.pretrained.dev_compare import greedy_dev_cer
 
+    checkpoints = checkpoint_dirs(train_dir, epochs)
     path = average_bundles([stage, *others], stage.parent / "averaged", checkpoints)
     return Averaging(str(path), [str(stage), *others], greedy_dev_cer(stage, dev),
-                     greedy_dev_cer(path, dev), [str(c) for c in checkpoints])  # fmt: skip
+                     greedy_dev_cer(path, dev), list(epochs))  # fmt: skip
 
 
 def best_epochs(history: Sequence[Any], n: int) -> list[int]:
