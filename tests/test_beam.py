@@ -309,6 +309,18 @@ def test_nbest_distinct_and_sorted():
     assert set(texts) == {"cat", "kat", "gat"}
 
 
+@pytest.mark.parametrize("limit", [1, 2, 5])
+@pytest.mark.parametrize("seed", range(5))
+def test_limit_returns_the_best_of_the_unlimited_beams(limit, seed):
+    # Only the ``limit`` best are traced into texts; they must be the unlimited search's best.
+    log_probs = random_log_probs(np.random.default_rng(seed), 8, V, 1.5)
+    full = prefix_beam_search(log_probs, ALPHABET, beam_width=8)
+    assert len(full) > limit
+    limited = prefix_beam_search(log_probs, ALPHABET, beam_width=8, limit=limit)
+    assert limited[:limit] == full[:limit]
+    assert len(limited) <= limit + 1  # the best path may go in front of them
+
+
 def test_nbest_larger_than_beam_width():
     hyps = beam(beam_width=2).decode(random_log_probs(np.random.default_rng(0), 6, V, 1.0), 5)
     assert len(hyps) == 5

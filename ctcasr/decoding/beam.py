@@ -104,6 +104,7 @@ class BeamDecoder(Decoder):
             beam_prune_logp=self.beam_prune_logp,
             token_min_logp=self.token_min_logp,
             scorer=self.scorer,
+            limit=nbest,
         )
         out = []
         for ids, frames, score in results[:nbest]:
@@ -131,8 +132,10 @@ def prefix_beam_search(
     beam_prune_logp: float = -10.0,
     token_min_logp: float = -5.0,
     scorer: HotwordScorer | None = None,
+    limit: int | None = None,
 ) -> list[tuple[list[int], list[int], float]]:
-    """Final beams as (label ids, emission frames, score), best first.
+    """Final beams as (label ids, emission frames, score), best first; at most ``limit`` of
+    them (and the best path, when it beats them), or all.
 
     The score is the log-probability of the prefix summed over its alignments, plus the
     hotword bonus of its text. With ``token_min_logp=-inf``, ``beam_prune_logp=-inf`` and a
@@ -147,7 +150,9 @@ def prefix_beam_search(
     # Blank log-probabilities of a run of frames are summed per run, not taken as differences
     # of a cumulative sum: a busy frame with p(blank) = 0 puts -inf into the cumulative sum,
     # and every later difference became -inf - -inf = NaN (beams vanished, decode crashed).
-    blank_lp = log_probs[:, blank].astype(np.float64)
+    # Summed as Python floats: a run is a few frames, and a numpy reduction per run cost more
+    # than the run's search.
+    blank_lp = log_probs[:, blank].astype(np.float64).tolist()
     trie = _PrefixTrie(alphabet, scorer)
     beams: list[Beam] = [(0.0, 0, 0.0, NEG_INF)]
     t_done = 0
@@ -159,7 +164,7 @@ def prefix_beam_search(
     floor_gap = beam_prune_logp if scorer is None else NEG_INF
     for (t, cand), row in zip(busy, rows, strict=True):
         if t > t_done:  # a run of blank-only frames
-            beams = _blank_run(beams, float(blank_lp[t_done:t].sum()))
+            beams = _blank_run(beams, sum(blank_lp[t_done:t]))
         if scorer is None and len(beams) * len(cand) >= VECTORISE_FROM:
             beams = _expand_vectorised(
                 beams, log_probs[t], cand, blank, space, trie, t, beam_width, beam_prune_logp
@@ -169,8 +174,8 @@ def prefix_beam_search(
             beams = _prune(new, trie, t, beam_width, beam_prune_logp)
         t_done = t + 1
     if num_frames > t_done:
-        beams = _blank_run(beams, float(blank_lp[t_done:num_frames].sum()))
-    out = _final_beams(beams, trie, space)
+        beams = _blank_run(beams, sum(blank_lp[t_done:]))
+    out = _final_beams(beams, trie, space, limit)
     if num_frames:
         out = _with_best_path(out, log_probs, alphabet, scorer)
     return out
@@ -223,12 +228,10 @@ class _PrefixTrie:
         self.parent.append(node)
         self.last.append(label)
         self.frame_of.append(t)
-        if self.scorer is not None:
+        if self.scorer is not None:  # texts and bonuses are kept only for hotwords
             text = self.text_of[node] + self.labels[label]
             self.text_of.append(text)
             self.bonus_of.append(self.scorer.prefix_bonus(text))
-        else:
-            self.bonus_of.append(0.0)
         return c
 
     def bonus(self, n: int) -> float:
@@ -357,18 +360,22 @@ def _prune(
 
 
 def _final_beams(
-    beams: list[Beam], trie: _PrefixTrie, space: int
+    beams: list[Beam], trie: _PrefixTrie, space: int, limit: int | None = None
 ) -> list[tuple[list[int], list[int], float]]:
     """Prefixes that differ only by a trailing space are one transcript: merge them, best
-    first, with hotword final scores."""
+    first, with hotword final scores. Without hotwords the ranking is known before any text
+    is traced, so only the ``limit`` best are."""
     finals: dict[int, float] = {}
     for _, n, b, nb in beams:
         if trie.last[n] == space:
             n = trie.parent[n]
         acoustic = _lse(b, nb)
         finals[n] = _lse(finals[n], acoustic) if n in finals else acoustic
+    ranked = list(finals.items())
+    if trie.scorer is None and limit is not None and len(ranked) > limit:
+        ranked = heapq.nlargest(limit, ranked, key=lambda x: x[1])
     out = []
-    for n, score in finals.items():
+    for n, score in ranked:
         ids, frames = trie.trace(n)
         if trie.scorer is not None:
             score += trie.scorer.final_score(trie.alphabet.decode(ids))
