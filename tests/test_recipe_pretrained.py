@@ -199,6 +199,37 @@ def test_a_stage_started_from_an_average_reruns_with_average_with(tmp_path):
     assert stage.averaged_with == ("exp/f3/model",)
 
 
+def test_a_stage_started_from_a_soup_lists_every_stage_once_in_rerun_order(tmp_path):
+    """A soup of two stages fine-tuned from one parent: the soup, then both stages, then the
+    parent once; reversed, the list reruns every stage after those it needs."""
+    from recipes.pretrained.__main__ import warm_start_chain
+
+    def stage(name: str, init_from: str) -> str:
+        run = tmp_path / name
+        (run / "model").mkdir(parents=True)
+        (run / "log.csv").write_text(LOG)
+        (run / "train_config.json").write_text(json.dumps({
+            "metadata": {"recipe": "recipes/pretrained"}, "init_from": init_from,
+            "epochs": 10, "learning_rate": 1e-4, "output_dir": str(run), "train_manifests": [],
+        }))  # fmt: skip
+        return str(run / "model")
+
+    parent = stage("f4", "exp/f3/model")
+    f5, f6 = stage("f5", parent), stage("f6", parent)
+    soup = tmp_path / "soup" / "g2"
+    soup.mkdir(parents=True)
+    (soup / "bundle.json").write_text(json.dumps({"metadata": {"averaged_from": [f5, f6]}}))
+    chain = warm_start_chain(str(soup))
+    assert [s.bundle for s in chain] == [str(soup), f6, f5, parent, "exp/f3/model"]
+    assert chain[0].soup_of == (f5, f6) and chain[0].minutes == 0
+    assert chain[0].command == f"ctcasr average {f5} {f6} -o {soup}"
+    assert chain[1].command is not None and "--init-from " + parent in chain[1].command
+    rerun = [s.bundle for s in reversed(chain)]
+    for s in chain:  # every bundle a stage starts from is rerun before it
+        needs = s.soup_of or ((parent,) if s.bundle in (f5, f6) else ())
+        assert all(rerun.index(n) < rerun.index(s.bundle) for n in needs)
+
+
 def test_average_best_epochs_reruns_with_the_flag_and_needs_the_checkpoints(tmp_path):
     from ctcasr.errors import CtcasrError
     from recipes.pretrained.__main__ import (

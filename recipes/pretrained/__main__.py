@@ -277,6 +277,7 @@ class WarmStart:
     dev_manifest: str | None = None
     averaged_with: tuple[str, ...] = ()  # when the bundle is its best weights' mean with these
     averaged_epochs: int = 0  # ... and with this many of its next-best epochs
+    soup_of: tuple[str, ...] = ()  # a mean of these bundles, with no training of its own
 
 
 def _corpus_name(manifest: Path) -> str:
@@ -302,41 +303,67 @@ def describe_mix(manifests: list[str]) -> str:
 
 
 def warm_start_chain(init_from: str | None) -> list[WarmStart]:
-    """The stages behind ``init_from``, newest first, from their logs and saved settings."""
-    chain: list[WarmStart] = []
-    while init_from and len(chain) < 10:
-        run = Path(init_from).parent
-        rows: list[dict[str, str]] = []
-        if (run / "log.csv").is_file():
-            with open(run / "log.csv", newline="") as fh:
-                rows = list(csv.DictReader(fh))
-        cfg_file = run / "train_config.json"
-        cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
-        data = describe_mix(cfg.get("train_manifests", []))
-        command = None
-        partners, epochs = averaged_with(Path(init_from))
-        if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
-            command = rerun_command(cfg) + "".join(f" --average-with {p}" for p in partners)
-            command += f" --average-best {epochs + 1}" if epochs else ""
-        minutes = sum(float(row["seconds"]) for row in rows) / 60
-        cers = [float(row["dev_cer"]) for row in rows if row.get("dev_cer")]
-        chain.append(WarmStart(init_from, len(rows), minutes, data or "its corpus", command,
-                               min(cers) if cers else None, cfg.get("dev_manifest"),
-                               tuple(partners), epochs))  # fmt: skip
-        init_from = cfg.get("init_from")
-    return chain
+    """The stages behind ``init_from``, newest first, from their logs and saved settings.
+
+    A bundle that ``ctcasr average`` made from others (a soup of stages, no training run of
+    its own) is one entry, and the stages behind each of its sources follow; every stage is
+    listed once, and every stage comes before the ones it started from, so the reversed list
+    is an order to rerun them in.
+    """
+    order: list[WarmStart] = []  # oldest first: a stage after everything it needs
+    seen: set[str] = set()
+
+    def visit(bundle: str) -> None:
+        if bundle in seen or len(seen) >= 20:
+            return
+        seen.add(bundle)
+        stage, behind = _warm_start(bundle)
+        for source in behind:
+            visit(source)
+        order.append(stage)
+
+    if init_from:
+        visit(init_from)
+    return order[::-1]
+
+
+def _warm_start(bundle: str) -> tuple[WarmStart, list[str]]:
+    """One stage, and the bundles it started from."""
+    run = Path(bundle).parent
+    rows: list[dict[str, str]] = []
+    if (run / "log.csv").is_file():
+        with open(run / "log.csv", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+    cfg_file = run / "train_config.json"
+    cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+    sources, epochs = averaged_with(Path(bundle))
+    if not cfg and sources:  # `ctcasr average`'s output: its sources are the stages behind it
+        command = f"ctcasr average {' '.join(sources)} -o {bundle}"
+        return WarmStart(bundle, 0, 0.0, "", command, soup_of=tuple(sources)), sources
+    partners = sources[1:]
+    command = None
+    if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
+        command = rerun_command(cfg) + "".join(f" --average-with {p}" for p in partners)
+        command += f" --average-best {epochs + 1}" if epochs else ""
+    minutes = sum(float(row["seconds"]) for row in rows) / 60
+    cers = [float(row["dev_cer"]) for row in rows if row.get("dev_cer")]
+    data = describe_mix(cfg.get("train_manifests", []))
+    stage = WarmStart(bundle, len(rows), minutes, data or "its corpus", command,
+                      min(cers) if cers else None, cfg.get("dev_manifest"),
+                      tuple(partners), epochs)  # fmt: skip
+    return stage, [cfg["init_from"]] if cfg.get("init_from") else []
 
 
 def averaged_with(bundle: Path) -> tuple[list[str], int]:
-    """The bundles, and how many more of its own epochs, a stage's best weights were averaged
-    with, when ``bundle`` is that mean."""
+    """The bundles ``bundle`` is the mean of (a stage's best weights first, when the recipe
+    made it), and how many training checkpoints were averaged in too."""
     from ctcasr.bundle import CONFIG_FILE
 
     config = bundle / CONFIG_FILE
     if not config.is_file():
         return [], 0
     metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
-    return (list(metadata.get("averaged_from", []))[1:],
+    return (list(metadata.get("averaged_from", [])),
             len(metadata.get("averaged_checkpoints", [])))  # fmt: skip
 
 
@@ -406,6 +433,11 @@ class Report:
         total = minutes
         for stage in warm_start_chain(self.init_from):
             total += stage.minutes
+            if stage.soup_of:
+                sources = ", ".join(f"`{p}`" for p in stage.soup_of)
+                lines.append(f"- Warm start: `{stage.bundle}`, the mean of {sources} "
+                             "(`ctcasr average`; no training of its own)")  # fmt: skip
+                continue
             dev = "" if stage.best_dev_cer is None else f"; best dev CER {stage.best_dev_cer:.2%}"
             if dev and stage.dev_manifest:
                 dev += f" on `{stage.dev_manifest}`"
