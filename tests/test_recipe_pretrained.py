@@ -218,11 +218,13 @@ def test_a_stage_started_from_a_soup_lists_every_stage_once_in_rerun_order(tmp_p
     f5, f6 = stage("f5", parent), stage("f6", parent)
     soup = tmp_path / "soup" / "g2"
     soup.mkdir(parents=True)
-    (soup / "bundle.json").write_text(json.dumps({"metadata": {"averaged_from": [f5, f6]}}))
+    (soup / "bundle.json").write_text(json.dumps({"metadata": {
+        "averaged_from": [f5, f6], "averaged_checkpoints": ["f6/checkpoints/epoch-0003"]}}))
     chain = warm_start_chain(str(soup))
     assert [s.bundle for s in chain] == [str(soup), f6, f5, parent, "exp/f3/model"]
     assert chain[0].soup_of == (f5, f6) and chain[0].minutes == 0
-    assert chain[0].command == f"ctcasr average {f5} {f6} -o {soup}"
+    assert chain[0].command == (f"ctcasr average {f5} {f6} -o {soup} "
+                                "--checkpoint f6/checkpoints/epoch-0003")  # fmt: skip
     assert chain[1].command is not None and "--init-from " + parent in chain[1].command
     rerun = [s.bundle for s in reversed(chain)]
     for s in chain:  # every bundle a stage starts from is rerun before it

@@ -336,9 +336,11 @@ def _warm_start(bundle: str) -> tuple[WarmStart, list[str]]:
             rows = list(csv.DictReader(fh))
     cfg_file = run / "train_config.json"
     cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
-    sources, epochs = averaged_with(Path(bundle))
+    sources, checkpoints = averaged_with(Path(bundle))
+    epochs = len(checkpoints)
     if not cfg and sources:  # `ctcasr average`'s output: its sources are the stages behind it
         command = f"ctcasr average {' '.join(sources)} -o {bundle}"
+        command += "".join(f" --checkpoint {c}" for c in checkpoints)
         return WarmStart(bundle, 0, 0.0, "", command, soup_of=tuple(sources)), sources
     partners = sources[1:]
     command = None
@@ -354,17 +356,17 @@ def _warm_start(bundle: str) -> tuple[WarmStart, list[str]]:
     return stage, [cfg["init_from"]] if cfg.get("init_from") else []
 
 
-def averaged_with(bundle: Path) -> tuple[list[str], int]:
+def averaged_with(bundle: Path) -> tuple[list[str], list[str]]:
     """The bundles ``bundle`` is the mean of (a stage's best weights first, when the recipe
-    made it), and how many training checkpoints were averaged in too."""
+    made it), and the training checkpoints averaged in too."""
     from ctcasr.bundle import CONFIG_FILE
 
     config = bundle / CONFIG_FILE
     if not config.is_file():
-        return [], 0
+        return [], []
     metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
     return (list(metadata.get("averaged_from", [])),
-            len(metadata.get("averaged_checkpoints", [])))  # fmt: skip
+            list(metadata.get("averaged_checkpoints", [])))  # fmt: skip
 
 
 def rerun_command(cfg: dict[str, Any]) -> str:
