@@ -242,4 +242,25 @@ def make_dataset(source: EpochSource, epoch: int, batch_size: int, boundaries: l
         bucket_batch_sizes=[batch_size] * (len(boundaries) + 1),
         padded_shapes=([None, dim], [], [None], []),
     )
-    return ds.prefetch(tf.data.AUTOTUNE)
+    return without_autotune(ds.prefetch(PREFETCH_BATCHES))
+
+
+# A Python generator feeds the pipeline, so there is nothing for tf.data's autotuner to tune
+# but the prefetch depth; a fixed one does as well.
+PREFETCH_BATCHES = 4
+
+
+def without_autotune(ds):
+    """``ds`` with tf.data's autotuning off.
+
+    The autotuner's thread sleeps between rounds, for periods that double up to 60 s, and
+    destroying the iterator at the end of an epoch waited for that sleep to end (TF 2.21): a
+    CPU epoch ended only at 20.5, 41 or 82 s, then at a whole minute past, after its work was
+    done, which cost FSDD epochs up to half their time and the bundled model's about a fifth.
+    """
+    from ctcasr.utils import import_tensorflow
+
+    tf = import_tensorflow()
+    options = tf.data.Options()
+    options.autotune.enabled = False
+    return ds.with_options(options)

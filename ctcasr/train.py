@@ -32,7 +32,15 @@ from typing import Any
 
 import numpy as np
 
-from ctcasr.data import AugmentConfig, EpochSource, bucket_boundaries, load_corpus, make_dataset
+from ctcasr.data import (
+    PREFETCH_BATCHES,
+    AugmentConfig,
+    EpochSource,
+    bucket_boundaries,
+    load_corpus,
+    make_dataset,
+    without_autotune,
+)
 from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.features import FrontendConfig, num_frames
 from ctcasr.manifest import read_manifest
@@ -731,7 +739,7 @@ class Distributed:
             ds = ds.flat_map(
                 lambda *batch: tf.data.Dataset.range(first, first + local).map(split(*batch))
             )
-            return ds.prefetch(tf.data.AUTOTUNE)
+            return without_autotune(ds.prefetch(PREFETCH_BATCHES))
 
         dist_ds = self.strategy.distribute_datasets_from_function(dataset_fn)
         self._element_spec = dist_ds.element_spec

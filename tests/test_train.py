@@ -168,3 +168,30 @@ def test_keep_checkpoints_zero_keeps_every_epoch(tmp_path, keep, left):
     names = sorted(p.name for p in tmp_path.glob("epoch-*"))
     assert names == (left or ["epoch-0001", "epoch-0002", "epoch-0003", "epoch-0004"])
     assert (tmp_path / LATEST).read_text().strip() == "epoch-0004"
+
+
+def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fsdd_dir):
+    """The autotuner is off: its sleeping thread held up the end of every epoch (up to a
+    minute on TF 2.21); the batches still hold each utterance once, bucketed by length."""
+    from ctcasr.data import EpochSource, bucket_boundaries, load_corpus, make_dataset
+    from ctcasr.features import FrontendConfig, num_frames
+    from ctcasr.manifest import read_manifest
+    from ctcasr.model import ModelConfig
+    from ctcasr.text import Alphabet
+
+    manifest = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, range(10, 14))
+    frontend, alphabet = FrontendConfig(), Alphabet()
+    entries = read_manifest(manifest, alphabet).entries
+    corpus = load_corpus(entries, frontend, alphabet, ModelConfig(**TINY_MODEL))
+    frames = [num_frames(len(w), frontend) for w in corpus.waveforms]
+    boundaries = bucket_boundaries(frames)
+    source = EpochSource(corpus, frontend, AugmentConfig(), seed=0)
+    ds = make_dataset(source, 0, 16, boundaries)
+    assert ds.options().autotune.enabled is False
+    lengths = []
+    for feats, feat_lens, labels, label_lens in ds:
+        n = feat_lens.numpy()
+        assert feats.shape[0] == labels.shape[0] == len(n) <= 16 and feats.shape[1] == n.max()
+        assert labels.shape[1] == label_lens.numpy().max()
+        lengths += n.tolist()
+    assert sorted(lengths) == sorted(frames)  # every utterance once, none padded away
