@@ -133,7 +133,11 @@ def main() -> int:
     text = "\n".join(lines)
     print(text)
     if args.output:
-        Path(args.output).write_text(text, encoding="utf-8")
+        out = Path(args.output)
+        # Sections (## ...) after this report's table are measured by hand: keep them.
+        old = out.read_text(encoding="utf-8") if out.is_file() else ""
+        kept = old[old.index("\n## ") :] if "\n## " in old else ""
+        out.write_text(text + kept, encoding="utf-8")
     return 0
 
 
