@@ -177,6 +177,11 @@ class TrainResult:
         times = [h.seconds for h in self.history]
         return float(np.median(times)) if times else 0.0
 
+    @property
+    def training_minutes(self) -> float:
+        """Every epoch's time, a resumed run's earlier processes included."""
+        return sum(h.seconds for h in self.history) / 60
+
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

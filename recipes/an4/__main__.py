@@ -166,7 +166,7 @@ def write_results(path, argv, split, result, evaluations, tuned, train_minutes) 
         f"- Hardware: {hardware()}",
         f"- Epochs run: {result.epochs_run}; best dev CER {result.best_dev_cer:.2%} "
         f"(WER {result.best_dev_wer:.2%}) at epoch {result.best_epoch}",
-        f"- Training time: {sum(h.seconds for h in result.history) / 60:.1f} min over all "
+        f"- Training time: {result.training_minutes:.1f} min over all "
         f"epochs (this invocation: {train_minutes:.1f} min); median "
         f"{result.seconds_per_epoch:.1f} s per "
         f"epoch over {result.train_utterances} utterances; peak RSS {result.peak_rss_mb:.0f} MB",

@@ -192,7 +192,7 @@ def write_results(path, args, argv, split, result, evaluation, train_minutes) ->
         f"- Hardware: {hardware()}",
         f"- Epochs run: {result.epochs_run} (best dev CER at epoch {result.best_epoch}: "
         f"{result.best_dev_cer:.2%}, dev WER {result.best_dev_wer:.2%})",
-        f"- Wall time for training: {sum(h.seconds for h in result.history) / 60:.1f} min over "
+        f"- Wall time for training: {result.training_minutes:.1f} min over "
         f"all epochs (this invocation: {train_minutes:.1f} min)",
         f"- Throughput: median {result.seconds_per_epoch:.1f} s per epoch over "
         f"{result.train_utterances} utterances "

@@ -420,7 +420,7 @@ class Report:
 
     def training_lines(self) -> list[str]:
         r = self.result
-        minutes = sum(h.seconds for h in r.history) / 60
+        minutes = r.training_minutes
         dev_cer = "" if r.best_dev_cer is None else f", dev CER {r.best_dev_cer:.2%}"
         lines = [
             f"- Hardware: {hardware()}",

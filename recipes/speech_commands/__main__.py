@@ -236,6 +236,7 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         lines += ["Unseen-word errors (word -> chosen): "
                   + ", ".join(f"{a} -> {b}" for a, b in scores.unseen_wrong), ""]  # fmt: skip
     if result is not None:
+        extra = result_extra(argv)
         lines += [
             "![training curves](training_curves.png)" if has_curves else "",
             "",
@@ -243,12 +244,11 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
             "",
             f"- Hardware: {hardware()}",
             "- Training data: the Speech Commands train speakers"
-            + "".join(f" + `{m}`" for m in result_extra(argv))
+            + "".join(f" + `{m}`" for m in extra)
             + (" (`--extra`: a manifest another recipe's prepare step writes; AN4's train is "
-               "`exp/an4/data/train.jsonl` after `python -m recipes.an4`)"
-               if result_extra(argv) else ""),
+               "`exp/an4/data/train.jsonl` after `python -m recipes.an4`)" if extra else ""),
             f"- Epochs run: {result.epochs_run}; best dev CER {result.best_dev_cer:.2%} at "
-            f"epoch {result.best_epoch}; {sum(h.seconds for h in result.history) / 60:.1f} min "
+            f"epoch {result.best_epoch}; {result.training_minutes:.1f} min "
             f"over all epochs (this invocation: {train_minutes:.1f} min); median "
             f"{result.seconds_per_epoch:.1f} s per epoch; {result.parameters:,} parameters",
             "",
