@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctcasr.bundle import Bundle, store_decoder_settings
+from ctcasr.bundle import PRETRAINED_DIR, Bundle, store_decoder_settings
 from ctcasr.decoding import get_decoder_class
 from ctcasr.errors import ConfigError
 from ctcasr.evaluate import compute_log_probs, score_decoder
@@ -95,6 +95,15 @@ def tune(
             "(its rejection threshold) or give hotwords (their weight)"
         )
 
+    if save and output is None and transcriber.bundle.path.resolve().is_relative_to(
+        PRETRAINED_DIR.resolve()
+    ):
+        # Tuned in place, it would change every later run's defaults from inside the installed
+        # package (and fail where site-packages is read-only).
+        raise ConfigError(
+            f"{transcriber.bundle.path}: the bundled model is not tuned in place; "
+            "pass --output DIR for a tuned copy, or --no-save"
+        )
     data = compute_log_probs(transcriber, manifest, skip_bad)
     commands = set(getattr(impl, "commands", ()))
     if decoder == "grammar" and not any(e.text in commands for e in data.entries):

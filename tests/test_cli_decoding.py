@@ -193,6 +193,22 @@ def test_tune_hotword_weight_and_store_it(fsdd_dir, tmp_path):
     assert load_bundle().decoder == before  # the original bundle is untouched
 
 
+def test_tune_leaves_the_bundled_model_alone_without_output(fsdd_dir, tmp_path):
+    from tests.test_cli import ctcasr
+
+    manifest = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6),
+                                   speakers=("george",))  # fmt: skip
+    before = load_bundle().path / "bundle.json"
+    text = before.read_bytes()
+    result = ctcasr("tune", "--manifest", str(manifest), "--alphas", "0", "--betas", "0")
+    assert result.returncode == 1
+    assert "the bundled model is not tuned in place; pass --output DIR" in result.stderr
+    assert before.read_bytes() == text
+    # --no-save only reports, so it may tune the bundled model
+    result = invoke("tune", "--manifest", manifest, "--alphas", "0", "--betas", "0", "--no-save")
+    assert result.exit_code == 0, result.output
+
+
 def test_tune_refuses_what_it_cannot_tune(tmp_path):
     from tests.test_cli import ctcasr
 
