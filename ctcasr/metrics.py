@@ -128,6 +128,17 @@ def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float
     return max(0.0, centre - half), min(1.0, centre + half)
 
 
+def mcnemar_worse_p(only_reference_right: int, only_candidate_right: int) -> float:
+    """Exact one-sided McNemar p-value that a candidate is worse than a reference on the same
+    items: the chance of at least ``only_reference_right`` of the discordant items going the
+    reference's way if each were a fair coin. Items both get right or wrong say nothing."""
+    b, c = only_reference_right, only_candidate_right
+    if b < 0 or c < 0:
+        raise ValueError(f"need non-negative counts, got {b} and {c}")
+    n = b + c
+    return sum(math.comb(n, k) for k in range(b, n + 1)) / 2**n
+
+
 def interval_text(successes: int, trials: int) -> str:
     """``496/540; 95% CI 89.2%-93.9%``: a count with its Wilson interval."""
     lo, hi = wilson_interval(successes, trials)

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from ctcasr.metrics import error_report, interval_text, wilson_interval
+from ctcasr.metrics import error_report, interval_text, mcnemar_worse_p, wilson_interval
 
 
 def test_perfect_transcripts():
@@ -167,3 +167,18 @@ def test_interval_text_and_bad_counts():
     for hits, n in ((1, 0), (-1, 5), (6, 5)):
         with pytest.raises(ValueError, match="successes <= trials"):
             wilson_interval(hits, n)
+
+
+@pytest.mark.parametrize("worse,better", [(0, 0), (2, 0), (5, 1), (3, 3), (1, 6), (12, 4)])
+def test_mcnemar_worse_p_matches_scipy(worse, better):
+    from scipy.stats import binomtest
+
+    p = mcnemar_worse_p(worse, better)
+    if worse + better == 0:
+        assert p == 1.0  # nothing discordant: no evidence either way
+    else:
+        expected = binomtest(worse, worse + better, 0.5, alternative="greater").pvalue
+        assert p == pytest.approx(expected, rel=1e-12)
+    assert mcnemar_worse_p(2, 0) == 0.25  # two clips lost, none won: not evidence at 0.05
+    with pytest.raises(ValueError, match="non-negative"):
+        mcnemar_worse_p(-1, 2)

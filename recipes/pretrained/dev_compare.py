@@ -6,7 +6,9 @@
 For each bundle: greedy WER and CER on the combined dev manifest (AN4 + FSDD + Speech Commands
 dev, the set training keeps its best epoch by), and Speech Commands dev ten-command accuracy
 through the ``grammar`` decoder. Both bundles are run on their Keras weights, as training
-measures dev. No test set is read.
+measures dev. No test set is read. ``--against SHIPPED`` pairs each bundle's ten-command clips
+with the shipped bundle's: clips won and lost, and the exact one-sided McNemar p-value that the
+bundle is worse.
 """
 
 from __future__ import annotations
@@ -30,10 +32,27 @@ class DevScores:
     cer: float
     ten_right: int  # Speech Commands dev clips of the ten commands recognised
     ten_total: int
+    ten_hits: tuple[bool, ...] = ()  # per clip, in manifest order, for paired comparisons
 
-    def row(self) -> str:
-        return (f"| `{self.bundle}` | {self.wer:.2%} | {self.cer:.2%} | "
-                f"{self.ten_right}/{self.ten_total} |")  # fmt: skip
+    def row(self, reference: DevScores | None = None) -> str:
+        row = (f"| `{self.bundle}` | {self.wer:.2%} | {self.cer:.2%} | "
+               f"{self.ten_right}/{self.ten_total} |")  # fmt: skip
+        if reference is not None:
+            worse, better, p = self.versus(reference)
+            row += f" {better} / {worse} | {p:.3f} |"
+        return row
+
+    def versus(self, reference: DevScores) -> tuple[int, int, float]:
+        """Ten-command clips only the reference gets right, only this bundle gets right, and
+        the exact one-sided McNemar p-value that this bundle is worse (stage 9's guard)."""
+        from ctcasr.metrics import mcnemar_worse_p
+
+        if len(self.ten_hits) != len(reference.ten_hits):
+            raise ValueError("the two bundles were scored on different clips")
+        pairs = list(zip(self.ten_hits, reference.ten_hits, strict=True))
+        worse = sum(1 for mine, theirs in pairs if theirs and not mine)
+        better = sum(1 for mine, theirs in pairs if mine and not theirs)
+        return worse, better, mcnemar_worse_p(worse, better)
 
 
 def keras_greedy(bundle: str | Path) -> Transcriber:
@@ -66,7 +85,7 @@ def dev_scores(bundle: str | Path, combined_dev: Path, commands_dev: Path) -> De
     ten = [ref == grammar.decode(lp)[0].text
            for ref, lp in zip(scored.references, scored.log_probs, strict=True)
            if ref in COMMANDS and lp is not None]  # fmt: skip
-    return DevScores(str(bundle), report.wer, report.cer, sum(ten), len(ten))
+    return DevScores(str(bundle), report.wer, report.cer, sum(ten), len(ten), tuple(ten))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -74,6 +93,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                                 description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
     p.add_argument("bundles", nargs="+")
+    p.add_argument("--against", metavar="BUNDLE",
+                   help="the shipped bundle: add each bundle's ten-command clips won and lost "
+                   "against it, and the exact one-sided McNemar p that it is worse")  # fmt: skip
     p.add_argument("--data", default="exp/pretrained/data",
                    help="recipes.pretrained's prepared data [exp/pretrained/data]")  # fmt: skip
     return p.parse_args(argv)
@@ -81,11 +103,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     data = Path(args.data)
-    print("| bundle | dev WER (greedy) | dev CER (greedy) | Speech Commands dev ten-command |")
-    print("|---|---:|---:|---:|")
+    manifests = data / "dev.jsonl", data / "speech_commands" / "dev.jsonl"
+    reference = dev_scores(args.against, *manifests) if args.against else None
+    header = "| bundle | dev WER (greedy) | dev CER (greedy) | Speech Commands dev ten-command |"
+    rule = "|---|---:|---:|---:|"
+    if reference is not None:
+        header += f" clips won / lost against `{reference.bundle}` | p (worse) |"
+        rule += "---:|---:|"
+    print(header)
+    print(rule)
     for bundle in args.bundles:
-        scores = dev_scores(bundle, data / "dev.jsonl", data / "speech_commands" / "dev.jsonl")
-        print(scores.row(), flush=True)
+        print(dev_scores(bundle, *manifests).row(reference), flush=True)
     return 0
 
 
