@@ -303,9 +303,9 @@ def test_dev_compare_scores_combined_dev_and_the_ten_commands(tmp_path, fsdd_dir
 def test_dev_compare_pairs_clips_against_the_shipped_bundle():
     from recipes.pretrained.dev_compare import DevScores
 
-    shipped = DevScores("shipped", 0.07, 0.048, 4, 6, (True, True, True, True, False, False))
-    candidate = DevScores("cand", 0.07, 0.046, 3, 6, (True, False, False, True, True, False))
+    shipped = DevScores("shipped", 0.07, 0.048, (True, True, True, True, False, False))
+    candidate = DevScores("cand", 0.07, 0.046, (True, False, False, True, True, False))
     assert candidate.versus(shipped) == (2, 1, 0.5)  # lost clips 2 and 3, won clip 5
     assert candidate.row(shipped).endswith("| 3/6 | 1 / 2 | 0.500 |")
     with pytest.raises(ValueError, match="different clips"):
-        candidate.versus(DevScores("other", 0.0, 0.0, 1, 1, (True,)))
+        candidate.versus(DevScores("other", 0.0, 0.0, (True,)))
