@@ -19,6 +19,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping line breaks
 )
 
 SkipBadOption = Annotated[
@@ -181,7 +182,7 @@ def transcribe(
     ] = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", "-o", help="Write <name>.<format> per input here "
+        typer.Option("--output-dir", "-o", help="Write NAME.FORMAT per input here "
                      "instead of printing."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format jsonl.")] = False,
@@ -219,7 +220,7 @@ def transcribe(
                      "there are 20 inputs or more]."),
     ] = None,
 ) -> None:
-    """Transcribe audio; prints PATH<TAB>TEXT per input unless --format/--output-dir say else.
+    """Transcribe audio; prints a line per input (path, tab, text) unless --format says else.
 
     The decoder and its settings default to those stored in the model bundle (see `tune`).
     Unreadable inputs are reported on stderr, one line each, and the others still transcribed;
@@ -611,7 +612,8 @@ def tune(
         typer.echo(f"saved as the default decoder of {result.saved_to}")
 
 
-lm_app = typer.Typer(help="Build n-gram language models with KenLM.", no_args_is_help=True)
+lm_app = typer.Typer(help="Build n-gram language models with KenLM.", no_args_is_help=True,
+                     rich_markup_mode="markdown")
 app.add_typer(lm_app, name="lm")
 
 
@@ -630,8 +632,11 @@ def lm_build(
         ),
     ] = None,
 ) -> None:
-    """Normalise a text corpus like training transcripts and build an ARPA (or binary) LM
-    with KenLM's lmplz / build_binary."""
+    """Build an ARPA (or binary) n-gram LM from a text corpus with KenLM.
+
+    The corpus is normalised as training transcripts are, then passed to lmplz (and
+    build_binary for a binary model).
+    """
     from ctcasr.lm import build_lm
 
     alphabet = None
@@ -660,8 +665,10 @@ def export(
                      "rebuild the Keras model from the graph."),
     ] = False,
 ) -> None:
-    """Export the acoustic model to ONNX (BUNDLE/model.onnx): transcription then runs on
-    onnxruntime and never imports TensorFlow."""
+    """Export the acoustic model to ONNX (BUNDLE/model.onnx).
+
+    Transcription then runs on onnxruntime and never imports TensorFlow.
+    """
     from ctcasr.export import export_onnx
 
     path = export_onnx(model, output, drop_keras=drop_keras)
@@ -681,9 +688,11 @@ def average(
                      "keep_checkpoints: 0 in its config."),
     ] = None,
 ) -> None:
-    """Average the weights of bundles trained one from another, or of one run's best epochs
-    (a "model soup", as checkpoint averaging); keep the result only if it scores better on a
-    dev set (``ctcasr evaluate``)."""
+    """Average the weights of related bundles or of one run's best epochs (a model soup).
+
+    The bundles must be trained one from another (or be epochs of one run). Keep the result
+    only if it scores better on a dev set (`ctcasr evaluate`).
+    """
     from ctcasr.bundle import average_bundles
 
     checkpoints = checkpoint or []

@@ -35,6 +35,15 @@ def test_help_documents_every_command():
         assert sub.exit_code == 0 and "Usage" in sub.output
 
 
+def test_help_keeps_bracketed_and_angled_text():
+    # Rich markup mode swallowed "[default: the bundled model]" as a markup tag, so --help
+    # never said which model runs by default.
+    out = ctcasr("transcribe", "--help").stdout
+    assert "[default: the bundled model]" in out
+    assert "[default: when stdout is a terminal" in out
+    assert "NAME.FORMAT" in out
+
+
 def test_transcribe_real_digits_with_bundled_model(fsdd_dir):
     files = [fsdd_dir / f"{d}_{s}_{i}.flac" for d, s, i in [(7, "jackson", 0), (3, "theo", 1),
                                                              (9, "nicolas", 2)]]
