@@ -98,22 +98,29 @@ def split_stream(
             cut = cut_point(buf[:max_n], sample_rate, config)
             yield offset / sample_rate, buf[:cut]
             buf, offset = buf[cut:].copy(), offset + cut
-    if len(buf):
-        yield offset / sample_rate, buf
+    # The rest is cut at its pauses too: left whole, up to ``max_segment`` of speech would go
+    # to the model as one piece, unlike every piece before it.
+    while len(buf):
+        cut = cut_point(buf, sample_rate, config, final=True)
+        yield offset / sample_rate, buf[:cut]
+        buf, offset = buf[cut:], offset + cut
 
 
-def cut_point(window: np.ndarray, sample_rate: int, config: SplitConfig) -> int:
+def cut_point(
+    window: np.ndarray, sample_rate: int, config: SplitConfig, final: bool = False
+) -> int:
     """Where to end a segment that starts at ``window[0]``: the middle of the first pause of
     ``min_pause`` or more after ``min_segment`` (the model was trained on utterances, so
     pause-delimited pieces suit it best); else the middle of the longest pause; else the
-    window's end."""
+    window's end. A ``final`` window ends the stream: its trailing silence is not a pause
+    to cut in, since nothing but silence would follow the cut."""
     hop = sample_rate // 100
     voiced = voiced_intervals(window, config.top_db, 4 * hop, hop)
     if not len(voiced):
         return len(window)
     earliest = int(config.min_segment * sample_rate)
     gaps = [(int(a), int(b)) for a, b in zip(voiced[:-1, 1], voiced[1:, 0], strict=True)]
-    if voiced[-1, 1] < len(window):
+    if voiced[-1, 1] < len(window) and not final:
         gaps.append((int(voiced[-1, 1]), len(window)))
     gaps = [(a, b) for a, b in gaps if (a + b) // 2 >= earliest]
     if not gaps:
