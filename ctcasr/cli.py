@@ -236,6 +236,10 @@ def transcribe(
         _fail(f"--nbest must be at least 1, got {nbest}")
     if jobs < 1:
         _fail(f"--jobs must be at least 1, got {jobs}")
+    if batch_size < 1:
+        _fail(f"--batch-size must be at least 1, got {batch_size}")
+    if max_duration is not None and max_duration <= 0:
+        _fail(f"--max-duration must be positive, got {max_duration:g}")
     formats = list(output_format or []) + (["jsonl"] if as_json else [])
     check_formats(formats)
     try:
@@ -253,6 +257,11 @@ def transcribe(
         _fail("several --format values need --output-dir")
     if writer is None and fmt in ("srt", "vtt") and len(files) > 1:
         _fail(f"--format {fmt} prints one file's subtitles; use --output-dir for {len(files)}")
+    if writer is not None:
+        try:  # before the model loads: an unusable folder is one error, not one per file
+            writer.folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            _fail(f"{writer.folder}: cannot use as the output folder ({exc.strerror or exc})")
     options = _decoder_options(locals())
     bundle = load_bundle(model)
     _check_alphabet(alphabet, bundle)
@@ -532,7 +541,13 @@ def _emit(result, writer, fmt: str, collected: list[dict]) -> int:
         note = f"closest {best.text!r}, confidence {best.confidence:.2f}"
         typer.echo(f"{result.source}: rejected as out of grammar ({note})", err=True)
     if writer is not None:
-        _, note = writer.write(result)
+        try:
+            _, note = writer.write(result)
+        except OSError as exc:  # this input fails; the others are still written
+            where = exc.filename or writer.folder
+            typer.echo(f"error: {result.source}: cannot write {where} "
+                       f"({exc.strerror or exc})", err=True)  # fmt: skip
+            return 1
         if note:
             typer.echo(f"warning: {note}", err=True)
     elif fmt == "json":

@@ -36,7 +36,9 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     for arg in args:
         if arg == "-":
             stream = stdin if stdin is not None else sys.stdin
-            files, problems = [line.strip() for line in stream if line.strip()], []
+            # Only the line ending is dropped: a name may start or end with a space.
+            names = [line.rstrip("\r\n") for line in stream]
+            files, problems = [n for n in names if n.strip()], []
         else:
             files, problems = _expand_argument(arg)
         found.problems += [(arg, problem) for problem in problems]
@@ -63,7 +65,16 @@ def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
         matches = sorted(glob.glob(arg, recursive=True))
         if not matches:
             return [], [f"{arg}: pattern matches no files"]
-        return [m for m in matches if Path(m).is_file()], []
+        # Each match is what it would be as an argument of its own: a folder is searched, a
+        # manifest is read, an audio file is taken.
+        files: list[str] = []
+        problems: list[str] = []
+        for match in matches:
+            if Path(match).is_dir() or Path(match).is_file():
+                more, bad = _expand_argument(match)
+                files += more
+                problems += bad
+        return files, problems
     return [arg], []  # a missing or unreadable file is reported when it is loaded
 
 

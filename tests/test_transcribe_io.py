@@ -71,6 +71,44 @@ def test_expand_directories_globs_manifests_and_stdin(clip_tree, tmp_path):
     ]
 
 
+def test_glob_matches_expand_like_arguments_and_stdin_keeps_names(clip_tree, tmp_path):
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": str(clip_tree / "a.flac")}) + "\n")
+    # A quoted pattern's matches are what they would be as arguments: a manifest is read
+    # (it was taken as an audio file) and a folder is searched (it was dropped).
+    assert expand_inputs([str(tmp_path / "*.jsonl")]).files == [str(clip_tree / "a.flac")]
+    assert expand_inputs([str(clip_tree / "su?")]).files == [
+        str(clip_tree / "sub" / "b.flac"), str(clip_tree / "sub" / "deeper" / "c.WAV")]
+    # Names from stdin lose their line ending only: a name may start with a space.
+    spaced = clip_tree / " lead.flac"
+    shutil.copy(clip_tree / "a.flac", spaced)
+    got = expand_inputs(["-"], stdin=io.StringIO(f"{spaced}\r\n   \n"))
+    assert got.files == [str(spaced)] and not got.problems
+
+
+def test_bad_numbers_and_an_unusable_output_folder_are_one_line_errors(clip_tree, tmp_path):
+    clip = str(clip_tree / "a.flac")
+    for flags, message in [(["--batch-size", "0"], "--batch-size must be at least 1, got 0"),
+                           (["--max-duration", "-1"], "--max-duration must be positive, got -1")]:
+        result = ctcasr("transcribe", clip, *flags)
+        assert result.returncode == 1 and result.stderr.strip() == f"error: {message}"
+    a_file = tmp_path / "afile"
+    a_file.write_text("")
+    result = ctcasr("transcribe", clip, "-o", str(a_file))
+    assert result.returncode == 1
+    expected = f"error: {a_file}: cannot use as the output folder (File exists)"
+    assert result.stderr.strip() == expected
+    # One output that cannot be written fails that input only; the others are written.
+    out = tmp_path / "out"
+    (out / "a.txt").mkdir(parents=True)
+    result = ctcasr("transcribe", clip, str(clip_tree / "sub" / "b.flac"), "-o", str(out))
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert f"error: {clip}: cannot write {out / 'a.txt'} (Is a directory)" in result.stderr
+    assert "1 of 2 input(s) failed" in result.stderr
+    assert (out / "b.txt").read_text() == "seven\n"
+    assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]  # no temporary left
+
+
 def test_cli_input_forms_give_the_same_transcripts(clip_tree, tmp_path):
     by_dir = ctcasr("transcribe", str(clip_tree))
     assert by_dir.returncode == 0, by_dir.stderr
@@ -223,6 +261,17 @@ def test_splitting_reads_lazily():
     stream = split_stream(endless(), 16000, SplitConfig(max_segment=5.0))
     first = [next(stream) for _ in range(5)]
     assert [round(s, 2) for s, _ in first] == [0.0, 1.25, 2.75, 4.25, 5.75]
+
+
+def test_the_end_of_a_stream_is_cut_at_its_pauses_too():
+    """The last max_segment seconds went to the model as one piece, whatever their pauses."""
+    rng = np.random.default_rng(0)
+    unit = [rng.standard_normal(16000).astype(np.float32) * 0.3, np.zeros(8000, np.float32)]
+    blocks = [np.concatenate(unit * 3)]  # 4.5 s: far below max_segment
+    segments = list(split_stream(iter(blocks), 16000, SplitConfig(max_segment=20.0)))
+    assert [round(s, 2) for s, _ in segments] == [0.0, 1.25, 2.75]
+    assert sum(len(x) for _, x in segments) == len(blocks[0])  # nothing lost
+    assert len(segments[-1][1]) > 1.5 * 16000  # its trailing silence stays with its speech
 
 
 @pytest.mark.parametrize("top_db", [20.0, 35.0, 60.0])
