@@ -156,3 +156,38 @@ def test_batch_rejects_bad_shapes():
     batch, _ = _pad(["yes", "no"])
     with pytest.raises(ValueError):
         greedy_decode_batch(batch, np.array([3]), ALPHABET)
+
+
+def test_batch_padding_is_not_validated():
+    # Only the frames inside each row's length are the model's output; padding may be junk.
+    batch = np.stack([frames("_a_b_"), frames("_c___")])
+    batch[1, 3:] = np.nan
+    from ctcasr.decoding.greedy import GreedyDecoder
+
+    out = GreedyDecoder(ALPHABET).decode_batch(batch, lengths=[5, 3])
+    assert [h[0].text for h in out] == ["ab", "c"]
+    batch[1, 1] = np.nan  # inside the length: still an error
+    with pytest.raises(ValueError, match="NaN"):
+        GreedyDecoder(ALPHABET).decode_batch(batch, lengths=[5, 3])
+
+
+def test_float16_scores_are_summed_in_float64():
+    long = np.tile(frames("_a_"), (10_000, 1)).astype(np.float16)  # 30,000 frames
+    hyp = greedy_decode(long, ALPHABET)
+    expected = float(long.astype(np.float64).max(axis=1).sum())
+    assert np.isfinite(hyp.score) and hyp.score == pytest.approx(expected, rel=1e-6)
+
+
+def test_confidence_never_exceeds_one():
+    lp = one_hot("a")
+    lp[0, ALPHABET.encode("a")[0]] = 5e-4  # within check_log_probs' rounding allowance
+    hyp = greedy_decode(lp, ALPHABET)
+    assert hyp.confidence == 1.0 and all(w.confidence <= 1.0 for w in hyp.words)
+
+
+def test_forced_align_refuses_an_impossible_transcript():
+    from ctcasr.decoding.align import forced_align
+
+    lp = one_hot("_a_b_")  # only "ab" has a finite probability
+    assert forced_align(lp, ALPHABET.encode("ab"), BLANK, ALPHABET.space_index) == [1, 3]
+    assert forced_align(lp, ALPHABET.encode("ba"), BLANK, ALPHABET.space_index) is None

@@ -63,6 +63,8 @@ def forced_align(
         choices = np.stack([stay, step, skip])
         back[t] = choices.argmax(axis=0)
         score = choices.max(axis=0) + emit[t]
+    if max(score[-1], score[-2]) == NEG_INF:  # every alignment passes a -inf frame
+        return None
     state = num_states - 1 if score[-1] >= score[-2] else num_states - 2
     starts = [0] * len(ids)
     for t in range(num_frames - 1, -1, -1):

@@ -196,9 +196,10 @@ def build_hypothesis(
     if word_chars:
         words.append(_word(word_chars, word_logp, start, end, frame_seconds))
     if total_chars:
-        confidence = math.exp(total_logp / total_chars)
+        # At most 1: check_log_probs lets rounding put a log-probability a hair above 0.
+        confidence = min(1.0, math.exp(total_logp / total_chars))
     elif log_probs.shape[0]:
-        confidence = math.exp(float(log_probs[:, alphabet.blank_index].mean()))
+        confidence = min(1.0, math.exp(float(log_probs[:, alphabet.blank_index].mean())))
     else:
         confidence = 1.0
     text = " ".join(w.word for w in words)
@@ -210,5 +211,5 @@ def _word(chars: list[str], logp: float, start: int, end: int, frame_seconds: fl
         "".join(chars),
         round(start * frame_seconds, 3),
         round(end * frame_seconds, 3),
-        math.exp(logp / len(chars)),
+        min(1.0, math.exp(logp / len(chars))),
     )

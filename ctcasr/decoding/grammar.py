@@ -228,7 +228,7 @@ class GrammarDecoder(Decoder):
     def score_phrases(self, log_probs: np.ndarray) -> tuple[np.ndarray, float]:
         """Every phrase's log-probability and the unconstrained best path's."""
         log_probs = check_log_probs(log_probs, self.alphabet)
-        free = float(log_probs.max(axis=1).sum()) if log_probs.shape[0] else 0.0
+        free = float(log_probs.max(axis=1).sum(dtype=np.float64)) if len(log_probs) else 0.0
         return (
             self.trie.log_likelihoods(
                 log_probs, self.alphabet.blank_index, self.alphabet.space_index
@@ -241,7 +241,7 @@ class GrammarDecoder(Decoder):
         log_probs = check_log_probs(log_probs, self.alphabet)
         blank = self.alphabet.blank_index
         loglik = self.trie.log_likelihoods(log_probs, blank, self.alphabet.space_index)
-        free = float(log_probs.max(axis=1).sum()) if log_probs.shape[0] else 0.0
+        free = float(log_probs.max(axis=1).sum(dtype=np.float64)) if len(log_probs) else 0.0
         ranking = loglik / self._lengths if self.length_normalize else loglik
         order = np.argsort(-ranking, kind="stable")[:nbest]
         best_ids, best_frames = greedy_path(log_probs, blank)

@@ -40,7 +40,8 @@ class GreedyDecoder(Decoder):
         check_nbest(nbest)
         log_probs = check_log_probs(log_probs, self.alphabet)
         ids, frames = greedy_path(log_probs, self.alphabet.blank_index)
-        score = float(log_probs.max(axis=-1).sum()) if log_probs.shape[0] else 0.0
+        # Summed in float64: a float16 sum over a long file overflows to -inf.
+        score = float(log_probs.max(axis=-1).sum(dtype=np.float64)) if log_probs.shape[0] else 0.0
         return [
             build_hypothesis(
                 ids.tolist(), frames.tolist(), log_probs, self.alphabet, self.frame_seconds, score
@@ -64,12 +65,14 @@ class GreedyDecoder(Decoder):
         )
         if lens.shape[0] != batch or (lens < 0).any() or (lens > frames_total).any():
             raise LogProbError(f"lengths {lens.tolist()} do not fit a batch of shape {array.shape}")
-        check_log_probs(array.reshape(-1, array.shape[-1]), self.alphabet)
+        valid = np.arange(frames_total)[None, :] < lens[:, None]
+        if array.shape[-1] != self.alphabet.num_classes:
+            check_log_probs(array.reshape(-1, array.shape[-1]), self.alphabet)  # the error
+        check_log_probs(array[valid], self.alphabet)  # padding may hold anything
         blank = self.alphabet.blank_index
         best = array.argmax(axis=-1)  # [B, T]
-        valid = np.arange(frames_total)[None, :] < lens[:, None]
         best_lp = np.take_along_axis(array, best[..., None], axis=-1)[..., 0]
-        scores = np.where(valid, best_lp, 0.0).sum(axis=1)
+        scores = np.where(valid, best_lp, 0.0).sum(axis=1, dtype=np.float64)
         keep = (best != blank) & valid
         keep[:, 1:] &= best[:, 1:] != best[:, :-1]
         rows, cols = np.nonzero(keep)
