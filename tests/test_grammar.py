@@ -223,6 +223,17 @@ def test_silence_is_rejected():
     assert all(h.confidence < 0.3 for h in hyps)
 
 
+@pytest.mark.parametrize("num_frames", [300, 1000])
+@pytest.mark.parametrize("peak", [0.9, 0.6])
+def test_long_silence_is_rejected(num_frames, peak):
+    """A phrase's probability summed over its alignments grows with their number: judged by
+    that sum, ten or thirty seconds of uncertain blanks passed for "stop" (confidence 0.67 at
+    300 frames, 1.0 at 1000)."""
+    hyps = grammar(["yes", "no", "stop", "go"]).decode(frames("_" * num_frames, peak), nbest=4)
+    assert all(h.rejected for h in hyps), [(h.text, h.confidence) for h in hyps]
+    assert max(h.confidence for h in hyps) < 0.1
+
+
 def test_zero_frames_are_rejected():
     hyps = grammar().decode(np.zeros((0, V)), nbest=3)
     assert len(hyps) == 3

@@ -21,15 +21,32 @@ def forced_align(
     log_probs: np.ndarray, ids: Sequence[int], blank: int, space: int | None = None
 ) -> list[int] | None:
     """Viterbi alignment of ``ids`` to ``log_probs``; the first frame of each label, or
-    ``None`` when the transcript needs more frames than there are.
+    ``None`` when no alignment of the transcript has a finite probability (too few frames, or
+    a ``-inf`` on every path).
 
     With ``space``, a best path that differs from ``ids`` only by extra spaces (leading,
     trailing or doubled, which spell nothing) still counts as the transcript's alignment.
     """
+    found = best_alignment(log_probs, ids, blank, space)
+    return None if found is None else found[1]
+
+
+def best_alignment(
+    log_probs: np.ndarray,
+    ids: Sequence[int],
+    blank: int,
+    space: int | None = None,
+    best_path: tuple[np.ndarray, np.ndarray] | None = None,
+) -> tuple[float, list[int]] | None:
+    """The most probable alignment of ``ids``: its log-probability and the first frame of
+    each label, or ``None`` as in :func:`forced_align`. When the transcript is what the best
+    path spells, that path is the answer and no search is needed (``best_path``:
+    :func:`greedy_path`'s result, when the caller has it)."""
     ids = list(ids)
     if not ids:
-        return []
-    best_ids, best_frames = greedy_path(log_probs, blank)
+        total = float(log_probs[:, blank].sum(dtype=np.float64))
+        return None if total == NEG_INF else (total, [])
+    best_ids, best_frames = greedy_path(log_probs, blank) if best_path is None else best_path
     path, frames = best_ids.tolist(), best_frames.tolist()
     if space is not None and space in path:
         kept = [
@@ -41,7 +58,11 @@ def forced_align(
             kept.pop()
         path, frames = [c for c, _ in kept], [f for _, f in kept]
     if path == ids:
-        return frames
+        return float(log_probs.max(axis=1).sum(dtype=np.float64)), frames
+    return _viterbi(log_probs, ids, blank)
+
+
+def _viterbi(log_probs: np.ndarray, ids: list[int], blank: int) -> tuple[float, list[int]] | None:
     num_frames = log_probs.shape[0]
     repeats = sum(1 for a, b in itertools.pairwise(ids) if a == b)
     if num_frames < len(ids) + repeats:
@@ -54,16 +75,23 @@ def forced_align(
     can_skip[3::2] = np.asarray(ids[1:]) != np.asarray(ids[:-1])
     emit = log_probs[:, ext].astype(np.float64)  # [T, S]
     back = np.zeros((num_frames, num_states), dtype=np.int8)
+    # Row 0: stay; row 1: step from the previous state; row 2: skip a blank between two
+    # different labels. Written in place each frame: a handful of numpy calls per frame.
+    choices = np.full((3, num_states), NEG_INF)
+    no_skip = np.flatnonzero(~can_skip)
+    columns = np.arange(num_states)
     score = np.full(num_states, NEG_INF)
     score[:2] = emit[0, :2]
     for t in range(1, num_frames):
-        stay = score
-        step = np.concatenate([[NEG_INF], score[:-1]])
-        skip = np.where(can_skip, np.concatenate([[NEG_INF, NEG_INF], score[:-2]]), NEG_INF)
-        choices = np.stack([stay, step, skip])
-        back[t] = choices.argmax(axis=0)
-        score = choices.max(axis=0) + emit[t]
-    if max(score[-1], score[-2]) == NEG_INF:  # every alignment passes a -inf frame
+        choices[0] = score
+        choices[1, 1:] = score[:-1]
+        choices[2, 2:] = score[:-2]
+        choices[2, no_skip] = NEG_INF
+        moves = choices.argmax(axis=0)
+        back[t] = moves
+        score = choices[moves, columns] + emit[t]
+    best = float(max(score[-1], score[-2]))
+    if best == NEG_INF:  # every alignment passes a -inf frame
         return None
     state = num_states - 1 if score[-1] >= score[-2] else num_states - 2
     starts = [0] * len(ids)
@@ -71,4 +99,4 @@ def forced_align(
         if state % 2 == 1:
             starts[(state - 1) // 2] = t  # overwritten until the label's first frame
         state -= int(back[t, state])
-    return starts
+    return best, starts

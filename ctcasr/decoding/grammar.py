@@ -12,10 +12,12 @@ Two corrections turn those numbers into decisions:
   "turn left" on audio of "turn left". Phrases are ranked by log-probability per emitted
   symbol, ``log P / (len + 1)``, which removes the bias without favouring long phrases (a
   missing or extra word costs many symbols' worth).
-* **Rejection.** The best phrase is compared with the unconstrained best path over the same
-  frames. ``confidence = exp(min(0, log P(phrase) - log P(best path)) / (len + 1))`` is 1 when
-  the audio reads as the phrase, and falls towards 0 as the audio departs from every phrase;
-  below ``threshold`` the answer is rejected (out of grammar).
+* **Rejection.** The phrase's most probable alignment is compared with the unconstrained
+  best path over the same frames: ``confidence = exp((log P(best alignment of phrase) -
+  log P(best path)) / (len + 1))`` is 1 when the audio reads as the phrase, and falls towards
+  0 as the audio departs from every phrase; below ``threshold`` the answer is rejected (out
+  of grammar). One alignment against one path: the phrase's probability summed over its
+  alignments grows with their number, and seconds of noise passed for a command.
 
 Because phrases are spelled, the model needs no training on them: any word it can spell is a
 command.
@@ -32,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ctcasr.decoding.align import forced_align
+from ctcasr.decoding.align import best_alignment
 from ctcasr.decoding.base import (
     DEFAULT_FRAME_SECONDS,
     Decoder,
@@ -244,26 +246,27 @@ class GrammarDecoder(Decoder):
         free = float(log_probs.max(axis=1).sum(dtype=np.float64)) if len(log_probs) else 0.0
         ranking = loglik / self._lengths if self.length_normalize else loglik
         order = np.argsort(-ranking, kind="stable")[:nbest]
-        best_ids, best_frames = greedy_path(log_probs, blank)
+        best_path = greedy_path(log_probs, blank)
         out = []
         for i in order.tolist():
-            confidence = _confidence(float(loglik[i]), free, float(self._lengths[i]))
-            rejected = confidence < self.threshold
             text, score, ids = self.commands[i], float(ranking[i]), self.trie.ids[i]
-            if rejected:  # out of grammar: the phrase was not said, so it has no timings
+            # Judged by the phrase's best alignment, not by its probability summed over all
+            # of them: that sum grows with the number of alignments, so long or flat audio
+            # (seconds of noise) passed for a command.
+            found = best_alignment(
+                log_probs, ids, blank, self.alphabet.space_index, best_path=best_path
+            )
+            length = float(self._lengths[i])
+            confidence = 0.0 if found is None else _confidence(found[0], free, length)
+            if confidence < self.threshold:  # out of grammar: no timings for what was not said
                 out.append(Hypothesis(text, score, confidence, (), True))
-                continue
-            if list(ids) == best_ids.tolist():
-                frames = best_frames.tolist()
+            elif found is None:  # too few frames to spell it, accepted at threshold 0
+                out.append(Hypothesis(text, score, confidence))
             else:
-                frames = forced_align(log_probs, ids, blank, self.alphabet.space_index) or []
-            if len(frames) == len(ids):
                 hyp = build_hypothesis(
-                    ids, frames, log_probs, self.alphabet, self.frame_seconds, score
+                    ids, found[1], log_probs, self.alphabet, self.frame_seconds, score
                 )
                 out.append(dataclasses.replace(hyp, text=text, confidence=confidence))
-            else:  # too few frames to spell it at all
-                out.append(Hypothesis(text, score, confidence))
         return out
 
 
