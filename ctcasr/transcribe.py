@@ -168,6 +168,7 @@ class Transcriber:
         sources, loaded = started
         results: list[Transcript | Failure | None] = [None] * len(sources)
         feats: list[np.ndarray] = []
+        seconds: list[float] = []
         ok: list[int] = []
         for i, got in enumerate(loaded):
             if isinstance(got, _Long):
@@ -178,12 +179,12 @@ class Transcriber:
                 results[i] = _stitch(_name(sources[i]), [], got, self.decoder,
                                      str(self.bundle.path))  # fmt: skip
             else:
-                feats.append(got)
+                feats.append(got[0])
+                seconds.append(got[1])
                 ok.append(i)
         log_probs = self.acoustic_model(feats)
-        hop = self.bundle.frontend.hop_ms / 1000
-        jobs = [(lp, _name(sources[i]), round(f.shape[0] * hop, 3))
-                for i, f, lp in zip(ok, feats, log_probs, strict=True)]  # fmt: skip
+        jobs = [(lp, _name(sources[i]), s)
+                for i, s, lp in zip(ok, seconds, log_probs, strict=True)]  # fmt: skip
         # Greedy decoding costs less than shipping its input to a worker.
         pool = self._workers() if self.decoder != "greedy" else None
         decoded = pool.map(_decode_in_worker, jobs, chunksize=8) if pool else (
@@ -359,7 +360,7 @@ def _features_or_error(
     sample_rate: int | None,
     max_duration: float | None,
     stream_after: float | None = None,
-) -> np.ndarray | float | str | _Long:
+) -> tuple[np.ndarray, float] | float | str | _Long:
     """Features; or the duration of an input that is all silence (the model is not asked:
     it may hear words in digital silence); or the one-line reason the input cannot be read
     (errors cross processes as text); or :class:`_Long`, decided from the header of the
@@ -367,9 +368,14 @@ def _features_or_error(
     try:
         samples = load_samples(source, frontend, sample_rate=sample_rate,
                                max_duration=max_duration, stream_after=stream_after)  # fmt: skip
+        seconds = round(len(samples) / frontend.sample_rate, 3)
         if is_silent(samples):
-            return round(len(samples) / frontend.sample_rate, 3)
-        return compute_features(samples, frontend)
+            return seconds
+        if len(samples) < frontend.win_length:  # the model would hear padding, not speech
+            return (f"{_name(source)}: too short ({len(samples)} samples is under one "
+                    f"{frontend.win_ms:g} ms analysis window)")  # fmt: skip
+        # The duration from the samples: frames x hop runs up to one hop over it.
+        return compute_features(samples, frontend), seconds
     except LongAudio:
         return _Long()
     except CtcasrError as exc:

@@ -21,7 +21,7 @@ from ctcasr.decoding import WordTiming
 from ctcasr.inputs import expand_inputs
 from ctcasr.outputs import FORMATS, OutputDir, cues, render
 from ctcasr.segment import SplitConfig, split_stream
-from ctcasr.transcribe import Transcriber, Transcript
+from ctcasr.transcribe import Failure, Transcriber, Transcript
 
 pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -107,6 +107,23 @@ def test_bad_numbers_and_an_unusable_output_folder_are_one_line_errors(clip_tree
     assert "1 of 2 input(s) failed" in result.stderr
     assert (out / "b.txt").read_text() == "seven\n"
     assert sorted(p.name for p in out.iterdir()) == ["a.txt", "b.txt"]  # no temporary left
+
+
+def test_duration_is_the_audio_and_a_clip_under_one_window_is_refused(tmp_path):
+    clip = EXAMPLES / "seven.wav"
+    noise = np.random.default_rng(0).standard_normal(100).astype(np.float32) * 0.1
+    with Transcriber(decoder="greedy") as t:
+        whole = t.transcribe(str(clip))
+        # The same samples through the long-file path: both report the audio's length (the
+        # short path said frames x hop, up to 10 ms more).
+        with Transcriber(t.bundle, decoder="greedy",
+                         split=SplitConfig(long_after=0.5, max_segment=10.0)) as split:  # fmt: skip
+            pieces = split.transcribe(str(clip))
+        short = t.transcribe_batch([noise], sample_rate=16000)[0]
+    assert whole.duration == pieces.duration == round(sf.info(str(clip)).duration, 3)
+    # 100 samples are under one 25 ms window: the model would hear padding (it said "n").
+    assert isinstance(short, Failure)
+    assert short.error == "<array>: too short (100 samples is under one 25 ms analysis window)"
 
 
 def test_cli_input_forms_give_the_same_transcripts(clip_tree, tmp_path):
