@@ -27,7 +27,13 @@ def forced_align(
     With ``space``, a best path that differs from ``ids`` only by extra spaces (leading,
     trailing or doubled, which spell nothing) still counts as the transcript's alignment.
     """
-    found = best_alignment(log_probs, ids, blank, space)
+    ids = list(ids)
+    if not ids:
+        return []
+    frames = _on_best_path(log_probs, ids, blank, space, None)
+    if frames is not None:
+        return frames
+    found = _viterbi(log_probs, ids, blank)
     return None if found is None else found[1]
 
 
@@ -39,13 +45,27 @@ def best_alignment(
     best_path: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> tuple[float, list[int]] | None:
     """The most probable alignment of ``ids``: its log-probability and the first frame of
-    each label, or ``None`` as in :func:`forced_align`. When the transcript is what the best
-    path spells, that path is the answer and no search is needed (``best_path``:
-    :func:`greedy_path`'s result, when the caller has it)."""
+    each label, or ``None`` as in :func:`forced_align` (``best_path``: :func:`greedy_path`'s
+    result, when the caller has it)."""
     ids = list(ids)
     if not ids:
         total = float(log_probs[:, blank].sum(dtype=np.float64))
         return None if total == NEG_INF else (total, [])
+    frames = _on_best_path(log_probs, ids, blank, space, best_path)
+    if frames is not None:
+        return float(log_probs.max(axis=1).sum(dtype=np.float64)), frames
+    return _viterbi(log_probs, ids, blank)
+
+
+def _on_best_path(
+    log_probs: np.ndarray,
+    ids: list[int],
+    blank: int,
+    space: int | None,
+    best_path: tuple[np.ndarray, np.ndarray] | None,
+) -> list[int] | None:
+    """The best path's frames when it spells ``ids``: then it is their best alignment, and no
+    search is needed."""
     best_ids, best_frames = greedy_path(log_probs, blank) if best_path is None else best_path
     path, frames = best_ids.tolist(), best_frames.tolist()
     if space is not None and space in path:
@@ -57,9 +77,7 @@ def best_alignment(
         while kept and kept[-1][0] == space:
             kept.pop()
         path, frames = [c for c, _ in kept], [f for _, f in kept]
-    if path == ids:
-        return float(log_probs.max(axis=1).sum(dtype=np.float64)), frames
-    return _viterbi(log_probs, ids, blank)
+    return frames if path == ids else None
 
 
 def _viterbi(log_probs: np.ndarray, ids: list[int], blank: int) -> tuple[float, list[int]] | None:
