@@ -71,6 +71,19 @@ def test_hotwords_override_the_lm(decoder):
     assert phrase.decode(two_words)[0].text == "mine two"
 
 
+def test_an_unfinished_hotword_phrase_earns_nothing_at_the_end():
+    """pyctcdecode's end-of-utterance scoring kept half of "mine two"'s bonus for "mine":
+    with a weight of 80 that outweighed the acoustics and the LM. (Wide pruning, so that
+    "nine" survives the search and only the final scoring decides.)"""
+    log_probs = frames("_n_i_n_e_", alt={1: {"m": 0.45, "n": 0.5}})
+    settings = {"lm": DIGITS_LM, "alpha": 1.0, "beta": 1.0, "beam_prune_logp": -100.0}
+    plain = KenLMDecoder(ALPHABET, **settings).decode(log_probs, nbest=2)
+    boosted = KenLMDecoder(ALPHABET, hotwords=[("mine two", 80.0)], **settings).decode(
+        log_probs, nbest=2)
+    assert [h.text for h in boosted] == [h.text for h in plain] == ["nine", "mine"]
+    assert [h.score for h in boosted] == pytest.approx([h.score for h in plain])
+
+
 def test_many_hotwords_leave_unrelated_results_alone(decoder):
     rng = np.random.default_rng(0)
     letters = np.array(list("abcdefghijklmnopqrstuvwxyz"))

@@ -164,6 +164,11 @@ class HotwordScorer:
         stopped part-way through earns nothing)."""
         return self._completed(text)
 
+    def unfinished(self, text: str) -> float:
+        """The part of :meth:`score` for a phrase ``text`` ends part-way through: what a
+        finished transcript must not keep (pyctcdecode's end-of-utterance scoring adds it)."""
+        return self._trailing(text, self._progress)
+
     def prefix_bonus(self, text: str) -> float:
         """Bonus for a beam mid-utterance, whose last word may still be growing."""
         if not text or text[-1] == " ":

@@ -187,6 +187,14 @@ class KenLMDecoder(Decoder):
             prune_history=False,
             hotword_scorer=self.scorer,
         )
+        if self.hotwords:
+            # pyctcdecode's final scoring keeps the share a hotword phrase earns part-way
+            # through: "mine" would end with half of "mine two"'s bonus. A finished
+            # transcript keeps completed phrases only, as in ctcasr's own beam search.
+            beams = sorted(
+                ((t, s, f, lg, c - self.scorer.unfinished(t)) for t, s, f, lg, c in beams),
+                key=lambda b: -b[4],
+            )
         blank = self.alphabet.blank_index
         out: list[Hypothesis] = []
         seen: set[str] = set()
