@@ -320,6 +320,31 @@ def test_trie_forward_repeated_label_with_tiny_blank():
     np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
 
 
+def test_trie_with_spaces_matches_brute_force():
+    """Every alignment whose collapsed text, with leading, trailing and doubled spaces
+    dropped (as the beam search and text normalisation drop them), is the phrase. Doubled
+    spaces inside a phrase (space, blank, space) were missing from the sum."""
+    alphabet = Alphabet(("a", "b", " "))
+    blank, space = alphabet.blank_index, alphabet.space_index
+    phrases = ["a b", "a", "b a", "a b b"]
+    trie = CommandTrie.build(phrases, alphabet)
+
+    def spelled(path: tuple[int, ...]) -> str:
+        collapsed = [c for i, c in enumerate(path) if c != blank and (i == 0 or path[i - 1] != c)]
+        return " ".join("".join(alphabet.labels[c] for c in collapsed).split())
+
+    rng = np.random.default_rng(11)
+    for num_frames in (5, 7):
+        log_probs = random_log_probs(rng, num_frames, alphabet.num_classes, scale=2.0)
+        totals: dict[str, float] = {}
+        for path in itertools.product(range(alphabet.num_classes), repeat=num_frames):
+            text = spelled(path)
+            lp = float(sum(log_probs[t, c] for t, c in enumerate(path)))
+            totals[text] = float(np.logaddexp(totals.get(text, -INF), lp))
+        got = trie.log_likelihoods(log_probs, blank, space)
+        np.testing.assert_allclose(got, [totals[p] for p in phrases], rtol=1e-9)
+
+
 def test_trie_impossible_phrase_is_minus_infinity():
     with np.errstate(divide="ignore"):
         log_probs = np.log(np.eye(V)[[BLANK, 0 + 1, BLANK]])  # exactly "a", nothing else

@@ -124,7 +124,8 @@ class CommandTrie:
         """``log P(phrase | frames)`` for every phrase: the CTC forward pass over the trie.
 
         With ``space``, spaces before and after a phrase spell nothing and are allowed (a
-        model often emits a word boundary at the edges of an utterance). Runs in the
+        model often emits a word boundary at the edges of an utterance), and so does a space
+        repeated after a blank inside one. Runs in the
         probability domain with periodic rescaling (cheaper than log-add-exp), so a phrase
         whose probability underflows gets ``-inf``.
         """
@@ -137,6 +138,9 @@ class CommandTrie:
         parent = self.parent
         same_nodes = np.flatnonzero(self.same_as_parent)
         same_parents = parent[same_nodes]
+        # A space inside a phrase may be spelled twice with a blank between ("turn _ left"):
+        # a doubled space spells nothing new, as in the beam search and text normalisation.
+        space_nodes = np.flatnonzero(self.label == space) if space is not None else None
         ends = self.ends
         num_nodes = parent.shape[0]
         pb = np.zeros(num_nodes)
@@ -157,6 +161,8 @@ class CommandTrie:
             if same_nodes.size:
                 enter[same_nodes] = pb[same_parents]
             enter += pnb
+            if space_nodes is not None and space_nodes.size:
+                enter[space_nodes] += pb[space_nodes]
             enter *= emit[t]
             if space is not None:
                 tail_total = tail_s + tail_b
