@@ -60,20 +60,32 @@ def compute_log_probs(
     transcriber: Transcriber, manifest: str | os.PathLike[str], skip_bad: bool = False
 ) -> ScoredLogProbs:
     from ctcasr.errors import CtcasrError
-    from ctcasr.features import featurize
+    from ctcasr.features import compute_features, load_samples, require_one_window
+    from ctcasr.segment import is_silent
 
     report = read_manifest(manifest, transcriber.bundle.alphabet, skip_bad=skip_bad)
     entries = report.entries
-    feats, todo, failures = [], [], []
+    frontend = transcriber.bundle.frontend
+    feats, todo, failures, silent = [], [], [], []
     for i, entry in enumerate(entries):
+        # As ``transcribe`` does: digital silence is not shown to the model (it may hear
+        # words in it), and audio under one analysis window is refused.
         try:
-            feats.append(featurize(entry.audio_filepath, transcriber.bundle.frontend))
-            todo.append(i)
+            samples = load_samples(entry.audio_filepath, frontend)
+            if is_silent(samples):
+                silent.append(i)
+                continue
+            require_one_window(samples, frontend, entry.audio_filepath)
         except CtcasrError as exc:
             failures.append(Failure(entry.audio_filepath, str(exc)))
+            continue
+        feats.append(compute_features(samples, frontend))
+        todo.append(i)
     log_probs: list[np.ndarray | None] = [None] * len(entries)
     for i, lp in zip(todo, transcriber.acoustic_model(feats), strict=True):
         log_probs[i] = lp
+    for i in silent:  # no frames: every decoder spells nothing
+        log_probs[i] = np.zeros((0, transcriber.bundle.alphabet.num_classes), np.float32)
     return ScoredLogProbs(entries, log_probs, failures, report.skipped)
 
 

@@ -239,6 +239,13 @@ def featurize(
     return compute_features(samples, config)
 
 
+def require_one_window(samples: np.ndarray, config: FrontendConfig, name: str) -> None:
+    """Refuse audio under one analysis window: the model would hear only its padding."""
+    if len(samples) < config.win_length:
+        raise AudioError(f"{name}: too short ({len(samples)} samples is under one "
+                         f"{config.win_ms:g} ms analysis window)")  # fmt: skip
+
+
 def load_samples(
     source: str | os.PathLike[str] | np.ndarray,
     config: FrontendConfig,

@@ -15,7 +15,7 @@ from ctcasr.audio import LongAudio
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.errors import CtcasrError
-from ctcasr.features import compute_features, load_samples
+from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.segment import (
     SplitConfig,
     is_silent,
@@ -371,9 +371,7 @@ def _features_or_error(
         seconds = round(len(samples) / frontend.sample_rate, 3)
         if is_silent(samples):
             return seconds
-        if len(samples) < frontend.win_length:  # the model would hear padding, not speech
-            return (f"{_name(source)}: too short ({len(samples)} samples is under one "
-                    f"{frontend.win_ms:g} ms analysis window)")  # fmt: skip
+        require_one_window(samples, frontend, _name(source))
         # The duration from the samples: frames x hop runs up to one hop over it.
         return compute_features(samples, frontend), seconds
     except LongAudio:

@@ -8,6 +8,7 @@ import soundfile as sf
 
 import ctcasr
 from ctcasr.errors import CtcasrError
+from ctcasr.manifest import ManifestEntry, write_manifest
 from ctcasr.transcribe import Failure, Transcript
 from tests.helpers import write_fsdd_manifest
 
@@ -56,3 +57,22 @@ def test_evaluate_api(fsdd_dir, tmp_path):
     assert evaluation.report.utterances == 10
     assert evaluation.report.wer <= 0.2
     assert len(evaluation.hypotheses) == 10 and not evaluation.failures
+
+
+def test_evaluate_hears_what_transcribe_hears(fsdd_dir, tmp_path):
+    """Digital silence is not shown to the model by either (it spelled a word in it under
+    evaluate), and audio under one analysis window is refused by both."""
+    silent, tiny = tmp_path / "silent.wav", tmp_path / "tiny.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    sf.write(tiny, np.random.default_rng(0).standard_normal(100).astype(np.float32) * 0.1, 16000)
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(silent), "", 1.0),
+                              ManifestEntry(str(tiny), "", 0.00625),
+                              ManifestEntry(str(fsdd_dir / "2_lucas_4.flac"), "two", 0.5)])
+    evaluation = ctcasr.evaluate(manifest, decoder="greedy")
+    assert evaluation.hypotheses[0] == "" and evaluation.hypotheses[2] == "two"
+    (failure,) = evaluation.failures
+    assert "too short (100 samples is under one 25 ms analysis window)" in failure.error
+    with ctcasr.Transcriber(decoder="greedy") as t:
+        got = t.transcribe_batch([str(silent), str(tiny)])
+    assert got[0].text == "" and isinstance(got[1], Failure)
