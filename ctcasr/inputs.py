@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import glob
 import json
+import os
 import sys
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -43,8 +44,9 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
             files, problems = _expand_argument(arg)
         found.problems += [(arg, problem) for problem in problems]
         for path in files:
-            if path not in seen:
-                seen.add(path)
+            key = os.path.realpath(path)  # one file named two ways (d/a.wav, m/../d/a.wav)
+            if key not in seen:
+                seen.add(key)
                 found.files.append(path)
     return found
 

@@ -84,6 +84,9 @@ def test_glob_matches_expand_like_arguments_and_stdin_keeps_names(clip_tree, tmp
     shutil.copy(clip_tree / "a.flac", spaced)
     got = expand_inputs(["-"], stdin=io.StringIO(f"{spaced}\r\n   \n"))
     assert got.files == [str(spaced)] and not got.problems
+    # One file named two ways is transcribed once, under the first name.
+    other = str(clip_tree / "sub" / ".." / "a.flac")
+    assert expand_inputs([str(clip_tree / "a.flac"), other]).files == [str(clip_tree / "a.flac")]
 
 
 def test_bad_numbers_and_an_unusable_output_folder_are_one_line_errors(clip_tree, tmp_path):
