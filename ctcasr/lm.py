@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, NoReturn
 
 from ctcasr.errors import ConfigError
-from ctcasr.text import Alphabet, normalize_text
+from ctcasr.text import Alphabet, fold_letter, normalize_text
 from ctcasr.utils import atomic_path
 
 if TYPE_CHECKING:
@@ -100,7 +100,7 @@ class _ForeignLetters:
     def _is_foreign(self, char: str) -> bool:
         foreign = self._cache.get(char)
         if foreign is None:
-            folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+            folded = fold_letter(char)
             foreign = unicodedata.category(char)[0] in "LM" and not (
                 folded and all(c in self.alphabet for c in folded)
             )
@@ -118,23 +118,24 @@ def normalize_corpus(
 ) -> Iterator[str]:
     """Yield each line in the spelled form the acoustic model emits, skipping empty results.
 
-    With ``alphabet``, a line that needs a character the alphabet lacks is dropped whole (and
-    counted in ``stats``) instead of having the character deleted, which would invent words.
+    A line that needs a character the alphabet (default: the default one) lacks is dropped
+    whole (and counted in ``stats``) instead of having the character deleted, which would
+    invent words.
     """
     stats = stats if stats is not None else CorpusStats()
-    foreign_letters = _ForeignLetters(alphabet) if alphabet is not None else None
+    # Without a model's alphabet, the default one: a line it cannot spell is still dropped
+    # and counted, never stripped of letters into a word nobody said ("straße" -> "strae").
+    alphabet = alphabet or Alphabet()
+    foreign_letters = _ForeignLetters(alphabet)
     for line in lines:
-        if alphabet is None or foreign_letters is None:
-            text = normalize_text(line)
-        else:
-            foreign = foreign_letters(line)
-            widened = Alphabet((*alphabet.labels, *foreign)) if foreign else alphabet
-            text = normalize_text(line, widened)
-            missing = alphabet.unknown_chars(text)
-            if missing:
-                stats.dropped += 1
-                stats.unknown.update(missing)
-                continue
+        foreign = foreign_letters(line)
+        widened = Alphabet((*alphabet.labels, *foreign)) if foreign else alphabet
+        text = normalize_text(line, widened)
+        missing = alphabet.unknown_chars(text)
+        if missing:
+            stats.dropped += 1
+            stats.unknown.update(missing)
+            continue
         if text:
             stats.kept += 1
             yield text
@@ -224,8 +225,8 @@ def build_lm(
     less (it needs a few tens of MB at least).
     """
     start = time.perf_counter()
-    if order < 1:
-        raise ConfigError(f"LM order must be at least 1, got {order}")
+    if order < 2:  # lmplz writes a unigram model, but kenlm cannot load or binarise one
+        raise ConfigError(f"LM order must be at least 2 (kenlm loads bigrams and up), got {order}")
     if order > MAX_ORDER:
         raise ConfigError(f"LM order {order} is above {MAX_ORDER}, the most kenlm can load")
     prune = list(prune or [])

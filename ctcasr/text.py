@@ -36,6 +36,10 @@ class Alphabet:
                 raise AlphabetError(
                     f"alphabet entry {i + 1} is {label!r}: each entry must be one character"
                 )
+            if "\ud800" <= label <= "\udfff":  # cannot be written as UTF-8 by save()
+                raise AlphabetError(
+                    f"alphabet entry {i + 1} is {label!r}: a lone surrogate is not a character"
+                )
             if label.splitlines() != [label]:
                 # A line break ("\n", "\r", "\x85", "\u2028", ...) cannot be stored in the
                 # one-symbol-per-line alphabet file: save() would write a file that from_file()
@@ -98,7 +102,7 @@ class Alphabet:
         """
         path = Path(path)
         try:
-            raw = path.read_text(encoding="utf-8")
+            raw = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not a symbol
         except FileNotFoundError:
             raise AlphabetError(f"{path}: alphabet file not found") from None
         except (OSError, UnicodeDecodeError) as exc:
@@ -230,6 +234,26 @@ def _number_words(match: re.Match[str]) -> str:
 
 
 _SYMBOL_WORDS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
+# Marks written for an apostrophe: curly quotes, the modifier letter (U+02BC), prime, acute
+# accent and grave accent.
+_APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u2032\u00b4`", "'"))
+# NFKC would glue these to a preceding number ("10²" -> "102", "1½" -> "11", slash, "2").
+_FRACTIONS = {"\u00bd": " one half ", "\u00bc": " one quarter ", "\u00be": " three quarters ",
+              "\u2153": " one third ", "\u2154": " two thirds "}  # fmt: skip
+_SUPERSCRIPT_RE = re.compile(r"(?<=\d)(?=[\u00b2\u00b3\u00b9\u2070-\u209f])")
+# Letters with no ASCII decomposition that NFKD folding would delete ("straße" -> "strae").
+_LATIN_LETTERS = {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
+                  "þ": "th", "\u0131": "i"}  # fmt: skip
+# Dashes of every kind (Unicode's Pd category) and the minus sign separate words, as "-" does.
+_SEPARATORS = "/_\u2212"
+
+
+def fold_letter(char: str) -> str:
+    """ASCII spelling of a lower-case letter: accents dropped, ß æ ø œ ł đ ð þ and the dotless
+    i written out; empty when there is none."""
+    if char in _LATIN_LETTERS:
+        return _LATIN_LETTERS[char]
+    return unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
 
 
 def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = False) -> str:
@@ -245,8 +269,12 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
     alphabet = alphabet or Alphabet()
     original = text
     lost: list[str] = []
+    text = text.translate(_APOSTROPHES)  # before NFKC, which turns an acute accent into a space
+    for fraction, words in _FRACTIONS.items():
+        text = re.sub(rf"(\d?)\s*{fraction}", lambda m, w=words: m.group(1) + (
+            " and" if m.group(1) else "") + w, text)  # fmt: skip
+    text = _SUPERSCRIPT_RE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
-    text = text.replace("\u2019", "'").replace("\u2018", "'")
     text = _DIGIT_GROUP_RE.sub("", text)
     text = _NUMBER_RE.sub(_number_words, text)
     for symbol, words in _SYMBOL_WORDS.items():
@@ -258,11 +286,13 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
         if char in alphabet and char != " ":
             chars.append(char)
             continue
-        if char.isspace() or unicodedata.category(char)[0] in "PSZ":
-            # Hyphens and slashes separate words; other punctuation just vanishes.
-            chars.append(" " if char.isspace() or char in "-/_" else "")
+        category = unicodedata.category(char)
+        if char.isspace() or category[0] in "PSZ":
+            # Dashes and slashes separate words; other punctuation just vanishes.
+            separates = char.isspace() or category == "Pd" or char in _SEPARATORS
+            chars.append(" " if separates else "")
             continue
-        folded = unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
+        folded = fold_letter(char)
         kept = "".join(c for c in folded if c in alphabet and c != " ")
         if not kept and unicodedata.category(char)[0] in "LN":
             lost.append(char)

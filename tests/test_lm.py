@@ -163,8 +163,8 @@ def test_build_refuses_bad_input(tmp_path: Path, corpus: Path):
     punctuation.write_text("...\n!!\n\n", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"punct\.txt: no usable text"):
         build_lm(punctuation, tmp_path / "lm.arpa")
-    for order in (0, -1):
-        with pytest.raises(ConfigError, match="order must be at least 1"):
+    for order in (1, 0, -1):  # lmplz writes a unigram model that kenlm cannot load
+        with pytest.raises(ConfigError, match="order must be at least 2"):
             build_lm(corpus, tmp_path / "lm.arpa", order=order)
     with pytest.raises(ConfigError, match="above 6"):
         build_lm(corpus, tmp_path / "lm.arpa", order=7)
@@ -368,3 +368,12 @@ def test_cli_lm_build_without_tools_says_how_to_get_them(tmp_path: Path, corpus:
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith("error:") and "lmplz" in line and "lm/build_kenlm.sh" in line
     assert not (tmp_path / "x.arpa").exists()
+
+
+def test_corpus_without_a_model_alphabet_drops_what_it_cannot_spell():
+    """Without an alphabet the default one decides: "straße" is written out and a Greek line
+    is dropped and counted (it was kept as nothing, and "ørsted" became "rsted")."""
+    stats = CorpusStats()
+    kept = list(normalize_corpus(["Straße", "Ørsted wins", "Αθήνα"], stats=stats))
+    assert kept == ["strasse", "orsted wins"]
+    assert stats.kept == 2 and stats.dropped == 1 and set(stats.unknown) == set("αθήν")

@@ -321,3 +321,35 @@ def test_ordinal_to_words(n, words):
 )
 def test_spell(word, spelled):
     assert spell(word) == spelled
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("10²", "ten two"),  # NFKC glued the superscript on: "one hundred two"
+        ("1½ cups", "one and one half cups"),  # was "eleven two cups"
+        ("½", "one half"),
+        ("wait—what", "wait what"),  # an em dash separates words, as "-" does
+        ("a\u2212b", "a b"),  # the minus sign too
+        ("Straße", "strasse"),  # letters with no ASCII decomposition were deleted
+        ("Ørsted", "orsted"),
+        ("Encyclopædia", "encyclopaedia"),
+        ("Œuvre", "oeuvre"),
+        ("I\u02bcm", "i'm"),  # the modifier-letter apostrophe
+        ("don\u00b4t", "don't"),  # an acute accent written for an apostrophe
+    ],
+)
+def test_unicode_numbers_dashes_letters_and_apostrophes(raw, expected):
+    assert normalize_text(raw) == expected
+    assert normalize_text(expected) == expected
+
+
+def test_alphabet_file_with_a_byte_order_mark(tmp_path):
+    path = tmp_path / "alphabet.txt"
+    path.write_text("\ufeff# a comment\na\nb\n", encoding="utf-8")
+    assert Alphabet.from_file(path).labels == ("a", "b")
+
+
+def test_alphabet_refuses_a_lone_surrogate():
+    with pytest.raises(AlphabetError, match="lone surrogate"):
+        Alphabet(("a", "\ud800"))
