@@ -37,15 +37,19 @@ def run_main(
         return 1
 
 
-def find_corpus(data: str | os.PathLike[str] | None, name: str, url: str) -> Path:
-    """The corpus folder from ``--data``, else ``$CTCASR_DATA/<name>``; explain where to get it."""
+def find_corpus(
+    data: str | os.PathLike[str] | None, name: str, url: str, can_download: bool = True
+) -> Path:
+    """The corpus folder from ``--data``, else ``$CTCASR_DATA/<name>``; explain where to get it
+    (``--download`` only for the recipes that have it)."""
     if data is None and os.environ.get("CTCASR_DATA"):
         data = Path(os.environ["CTCASR_DATA"]) / name
     if data is None:
         raise CtcasrError(f"no {name} corpus given: pass --data DIR (download: {url})")
     path = Path(data)
     if not path.is_dir():
-        raise CtcasrError(f"{path}: {name} corpus not found (download: {url}, or use --download)")
+        also = ", or use --download" if can_download else ""
+        raise CtcasrError(f"{path}: {name} corpus not found (download: {url}{also})")
     return path
 
 

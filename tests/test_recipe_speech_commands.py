@@ -203,3 +203,13 @@ def test_command_scores_intervals_count_the_clips():
     assert ci["twelve"].startswith("12/20; 95% CI ")  # the diagonal: 3 of 5, four times
     assert ci["ten"].startswith("6/12; ")
     assert ci["unseen"] == "9/10; 95% CI 59.6%-98.2%"
+
+
+def test_a_missing_corpus_names_only_flags_the_recipe_has(tmp_path, capsys):
+    """The hint offered --download, which this recipe (unlike AN4's and FSDD's) rejects."""
+    from recipes.speech_commands.__main__ import main
+
+    assert main(["--data", str(tmp_path / "nope")]) == 1
+    err = capsys.readouterr().err
+    assert "speech_commands corpus not found (download: http" in err
+    assert "--download" not in err

@@ -153,7 +153,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.train import TrainConfig, train
 
-    data = find_corpus(args.data, "speech_commands", TEST_SET_URL)
+    data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
     out = Path(args.out)
     split = prepare(data, out / "data")
     print(describe(split))
