@@ -134,6 +134,25 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     )
 
 
+def check_replaceable(target: str | os.PathLike[str]) -> Path:
+    """A bundle is written by replacing its folder whole: refuse a folder that holds anything
+    but a bundle, or a file, rather than delete what the user keeps there."""
+    target = Path(target)
+    if target.exists() and not target.is_dir():
+        raise BundleError(f"{target}: exists and is not a folder; not replaced by a bundle")
+    if target.is_dir() and not (target / CONFIG_FILE).is_file() and any(target.iterdir()):
+        raise BundleError(
+            f"{target}: holds files that are not a model bundle; not replaced (write the "
+            "bundle to a new or empty folder)"
+        )
+    return target
+
+
+def _bundle_files(folder: Path) -> list[Path]:
+    """A bundle's own files, without the hidden temporaries a killed writer may leave."""
+    return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+
+
 def save_bundle(
     path: str | os.PathLike[str],
     keras_model: Any,
@@ -162,6 +181,7 @@ def save_bundle(
         "decoder": decoder or {"name": "greedy"},
         "metadata": metadata or {},
     }
+    check_replaceable(path)
     with atomic_dir(path) as tmp:
         keras_model.save_weights(str(tmp / WEIGHTS_FILE))
         (tmp / ALPHABET_FILE).write_text(alphabet.to_text(), encoding="utf-8")
@@ -213,9 +233,11 @@ def store_decoder_settings(
     settings[name] = stored
     config["decoder"] = settings
     config.setdefault("metadata", {}).update(metadata or {})
+    if target.resolve() != source.resolve():
+        check_replaceable(target)
     with atomic_dir(target) as tmp:
-        for item in source.iterdir():
-            if item.is_file() and item.name not in copies:
+        for item in _bundle_files(source):
+            if item.name not in copies:
                 shutil.copy2(item, tmp / item.name)
         for dest, file in copies.items():
             shutil.copy2(file, tmp / dest)
@@ -268,7 +290,7 @@ def average_bundles(
         for ws in zip(*weights, strict=True)
     ])  # fmt: skip
     own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
-    extra = {p.name: p for p in first.path.iterdir() if p.is_file() and p.name not in own}
+    extra = {p.name: p for p in _bundle_files(first.path) if p.name not in own}
     # The first source's epoch and dev scores describe its weights, not the mean's.
     metadata = {k: v for k, v in first.metadata.items() if k not in AVERAGE_DROPS}
     metadata["averaged_from"] = [str(b.path) for b in bundles]

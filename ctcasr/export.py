@@ -155,6 +155,8 @@ def export_onnx(
     if drop_keras and output is not None:
         raise BundleError("drop_keras needs the graph written into the bundle, not elsewhere")
     path = Path(output) if output is not None else b.path / ONNX_FILE
+    if path.is_dir():
+        raise BundleError(f"{path}: is a folder; --output names the .onnx file to write")
     data = onnx_graph(b).SerializeToString()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

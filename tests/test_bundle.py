@@ -181,3 +181,44 @@ def test_store_settings_for_a_decoder_that_is_not_the_default(tmp_path):
     given = Transcriber(bundle, decoder="grammar",
                         decoder_options={"commands": ["yes"], "threshold": 0.2})  # fmt: skip
     assert given.decoder_impl.threshold == 0.2
+
+
+def test_writing_a_bundle_never_deletes_what_is_not_one(tmp_path):
+    """`average -o`, `tune -o` and `export -o` replaced the target whole: a folder of the
+    user's files was emptied, an existing file was moved aside with a traceback."""
+    from ctcasr.bundle import store_decoder_settings
+    from ctcasr.export import export_onnx
+
+    tiny_bundle(tmp_path / "a", 1)
+    tiny_bundle(tmp_path / "b", 2)
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    a_file = tmp_path / "a_file"
+    a_file.write_text("keep me too")
+    for target in (mine, a_file):
+        with pytest.raises(BundleError, match="not replaced"):
+            average_bundles([tmp_path / "a", tmp_path / "b"], target)
+        with pytest.raises(BundleError, match="not replaced"):
+            store_decoder_settings(load_bundle(tmp_path / "a"), "greedy", {}, output=target)
+    assert (mine / "notes.txt").read_text() == "keep me" and a_file.read_text() == "keep me too"
+    with pytest.raises(BundleError, match="is a folder"):
+        export_onnx(tmp_path / "a", mine)
+    # A bundle, an empty folder or a new path is written as before.
+    average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
+    average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
+    (tmp_path / "empty").mkdir()
+    store_decoder_settings(load_bundle(tmp_path / "a"), "greedy", {}, output=tmp_path / "empty")
+    assert (tmp_path / "empty" / "bundle.json").is_file()
+
+
+def test_a_killed_writers_temporary_file_is_not_copied_on(tmp_path):
+    from ctcasr.bundle import store_decoder_settings
+
+    tiny_bundle(tmp_path / "a", 1)
+    tiny_bundle(tmp_path / "b", 2)
+    (tmp_path / "a" / ".model.onnx.123-abc.tmp").write_bytes(b"half an export")
+    store_decoder_settings(load_bundle(tmp_path / "a"), "greedy", {}, output=tmp_path / "tuned")
+    average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
+    for copy in ("tuned", "soup"):
+        assert not list((tmp_path / copy).glob(".*")), copy
