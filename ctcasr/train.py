@@ -903,11 +903,30 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
         if saved.exists():
             old = json.loads(saved.read_text())
             new = config.to_dict()
-            for key in ("frontend", "model", "alphabet"):
+            # The alphabet is compared by its symbols (in the run's saved model), not by the
+            # text of its path: the same file named another way is the same alphabet, and an
+            # edited file at the same path is not (swapped lines resumed with swapped letters).
+            symbols = _saved_alphabet(out)
+            keys = ("frontend", "model") if symbols is not None else ("frontend", "model",
+                                                                       "alphabet")  # fmt: skip
+            for key in keys:
                 if old.get(key) != new[key]:
                     raise CtcasrError(
                         f"{out}: cannot resume, the {key} settings differ from the saved run"
                     )
+            current = Alphabet.from_file(config.alphabet) if config.alphabet else Alphabet()
+            if symbols is not None and current.labels != symbols:
+                raise CtcasrError(
+                    f"{out}: cannot resume, the alphabet's symbols differ from the saved run's"
+                )
+
+
+def _saved_alphabet(out: Path) -> tuple[str, ...] | None:
+    """The symbols of the alphabet a run trained with, from the model it saved."""
+    from ctcasr.bundle import ALPHABET_FILE
+
+    path = out / "model" / ALPHABET_FILE
+    return Alphabet.from_file(path).labels if path.is_file() else None
 
 
 def interrupted_message(output_dir: str | os.PathLike[str]) -> str:

@@ -72,6 +72,28 @@ def test_resume_rejects_changed_model(tmp_path, fsdd_dir):
         train(config, resume=True, verbose=0)
 
 
+def test_resume_compares_the_alphabets_symbols_not_its_path(tmp_path, fsdd_dir, monkeypatch):
+    """The same alphabet named another way resumes; an edited file at the same path does not
+    (two swapped lines resumed silently with the two letters swapped in the model's output)."""
+    from ctcasr.text import Alphabet
+
+    path = tmp_path / "alphabet.txt"
+    path.write_text(Alphabet().to_text(), encoding="utf-8")
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    config.alphabet = str(path)
+    train(config, verbose=0)
+    monkeypatch.chdir(tmp_path)
+    config.alphabet, config.epochs = "alphabet.txt", 2  # the same file, by a relative path
+    assert train(config, resume=True, verbose=0).epochs_run == 2
+    lines = path.read_text(encoding="utf-8").splitlines()
+    a, e = lines.index("a"), lines.index("e")
+    lines[a], lines[e] = lines[e], lines[a]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    config.epochs = 3
+    with pytest.raises(CtcasrError, match="alphabet's symbols differ"):
+        train(config, resume=True, verbose=0)
+
+
 def test_config_file_and_bad_settings(tmp_path):
     (tmp_path / "cfg.toml").write_text(
         'train_manifests = ["train.jsonl"]\noutput_dir = "out"\nepochs = 3\n'
