@@ -105,6 +105,12 @@ def tune(
             "pass --output DIR for a tuned copy, or --no-save"
         )
     data = compute_log_probs(transcriber, manifest, skip_bad)
+    if data.failures and (not skip_bad or len(data.failures) == len(data.entries)):
+        # Weights tuned on the part of a dev set that could be read would be stored as if
+        # tuned on all of it (and on none of it, when nothing could be read).
+        first = data.failures[0].error
+        raise ConfigError(f"{manifest}: {len(data.failures)} of {len(data.entries)} dev audio "
+                          f"files cannot be read (first: {first}); nothing tuned")  # fmt: skip
     commands = set(getattr(impl, "commands", ()))
     if decoder == "grammar" and not any(e.text in commands for e in data.entries):
         raise ConfigError("no dev utterance is one of the commands: nothing to tune against")

@@ -76,3 +76,19 @@ def test_evaluate_hears_what_transcribe_hears(fsdd_dir, tmp_path):
     with ctcasr.Transcriber(decoder="greedy") as t:
         got = t.transcribe_batch([str(silent), str(tiny)])
     assert got[0].text == "" and isinstance(got[1], Failure)
+
+
+def test_tune_refuses_a_dev_set_it_cannot_read(fsdd_dir, tmp_path):
+    """Unreadable dev audio was ignored: a manifest of garbage "tuned" and saved a bundle."""
+    from ctcasr.errors import ConfigError
+    from ctcasr.tune import tune
+
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"not audio at all" * 100)
+    manifest = tmp_path / "dev.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(garbage), "two", 1.0),
+                              ManifestEntry(str(fsdd_dir / "2_lucas_4.flac"), "two", 0.5)])
+    with pytest.raises(ConfigError, match=r"1 of 2 dev audio files cannot be read .*garbage"):
+        tune(manifest, decoder="beam", hotword_weights=[1.0],
+             decoder_options={"hotwords": ["two"]}, output=tmp_path / "tuned")  # fmt: skip
+    assert not (tmp_path / "tuned").exists()
