@@ -86,6 +86,9 @@ def resolve_bundle_path(path: str | os.PathLike[str] | None) -> Path:
     return candidate
 
 
+_JSON_KIND = {int: "integer", dict: "object"}
+
+
 def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     path = resolve_bundle_path(path)
     recover_dir(path)
@@ -98,8 +101,13 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         raise BundleError(f"{path}: not a model bundle ({CONFIG_FILE} missing)") from None
     except (OSError, ValueError) as exc:
         raise BundleError(f"{config_path}: unreadable bundle config ({exc})") from None
-    if config.get("format") != BUNDLE_FORMAT:
+    if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{config_path}: not a ctcasr bundle config")
+    for key, kind in (("version", int), ("decoder", dict), ("metadata", dict)):
+        value = config.get(key)
+        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+            raise BundleError(f"{config_path}: {key} must be a JSON {_JSON_KIND[kind]}, "
+                              f"got {json.dumps(value)[:40]}")  # fmt: skip
     if config.get("version", 0) > BUNDLE_VERSION:
         raise BundleError(
             f"{path}: bundle version {config.get('version')} is newer than this ctcasr supports"

@@ -71,6 +71,24 @@ def test_corrupt_config_is_rejected(saved_bundle):
         load_bundle(path)
 
 
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        (lambda c: [c], "not a ctcasr bundle config"),  # a list: AttributeError before
+        (lambda c: {**c, "version": "2"}, 'version must be a JSON integer, got "2"'),
+        (lambda c: {**c, "decoder": "beam"}, 'decoder must be a JSON object, got "beam"'),
+        (lambda c: {**c, "metadata": [1, 2]}, "metadata must be a JSON object, got \\[1, 2\\]"),
+    ],
+)
+def test_badly_shaped_config_is_one_error(saved_bundle, change, message):
+    path, *_ = saved_bundle
+    config = json.loads((path / CONFIG_FILE).read_text())
+    (path / CONFIG_FILE).write_text(json.dumps(change(config)))
+    with pytest.raises(BundleError, match=message):
+        load_bundle(path)
+
+
 def test_failed_save_leaves_old_bundle_intact(saved_bundle, tmp_path):
     path, model, frontend = saved_bundle
     before = {p.name: p.read_bytes() for p in path.iterdir()}
