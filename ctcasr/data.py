@@ -21,7 +21,7 @@ from ctcasr.features import FrontendConfig, compute_features, num_frames
 from ctcasr.manifest import ManifestEntry
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
-from ctcasr.utils import config_from_dict
+from ctcasr.utils import check_field_types, config_from_dict
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class AugmentConfig:
     snr_db: tuple[float, float] = (5.0, 25.0)
 
     def __post_init__(self) -> None:
+        check_field_types(self, "augment")
         object.__setattr__(self, "speed_factors", tuple(float(f) for f in self.speed_factors))
         object.__setattr__(self, "snr_db", tuple(float(v) for v in self.snr_db))
         if any(f <= 0 for f in self.speed_factors):

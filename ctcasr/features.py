@@ -15,7 +15,7 @@ import numpy as np
 
 from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio
 from ctcasr.errors import AudioError, ConfigError
-from ctcasr.utils import config_from_dict
+from ctcasr.utils import check_field_types, config_from_dict
 
 FeatureKind = Literal["mfcc", "logmel", "pcen"]
 _EPS = 1e-6
@@ -38,6 +38,7 @@ class FrontendConfig:
     normalize: bool = True  # per-utterance mean/variance normalisation
 
     def __post_init__(self) -> None:
+        check_field_types(self, "front-end")
         if self.kind not in ("mfcc", "logmel", "pcen"):
             raise ConfigError(f"unknown feature kind {self.kind!r} (use mfcc, logmel or pcen)")
         if self.deltas not in (0, 1, 2):

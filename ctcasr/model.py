@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ctcasr.errors import ConfigError
-from ctcasr.utils import config_from_dict, import_tensorflow
+from ctcasr.utils import check_field_types, config_from_dict, import_tensorflow
 
 
 @dataclass(frozen=True)
@@ -29,6 +29,7 @@ class ModelConfig:
     dropout: float = 0.1
 
     def __post_init__(self) -> None:
+        check_field_types(self, "model")
         for name in (
             "num_features",
             "num_classes",

@@ -46,7 +46,13 @@ from ctcasr.features import FrontendConfig, num_frames
 from ctcasr.manifest import read_manifest
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
-from ctcasr.utils import atomic_dir, atomic_write_text, config_from_dict, recover_dir
+from ctcasr.utils import (
+    atomic_dir,
+    atomic_write_text,
+    check_field_types,
+    config_from_dict,
+    recover_dir,
+)
 
 CHECKPOINTS = "checkpoints"
 LATEST = "LATEST"
@@ -89,6 +95,14 @@ class TrainConfig:
             self.train_manifests = [str(self.train_manifests)]
         if not self.train_manifests:
             raise ConfigError("no training manifest given")
+        # Paths are welcome from Python callers; they are kept as text, as a config file has them.
+        if isinstance(self.train_manifests, list | tuple):
+            self.train_manifests = [str(m) if isinstance(m, os.PathLike) else m
+                                    for m in self.train_manifests]  # fmt: skip
+        for name in ("output_dir", "dev_manifest", "alphabet", "init_from"):
+            if isinstance(getattr(self, name), os.PathLike):
+                setattr(self, name, str(getattr(self, name)))
+        check_field_types(self, "training")
         if self.strategy not in STRATEGIES:
             raise ConfigError(
                 f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}"
@@ -104,6 +118,12 @@ class TrainConfig:
         allowed = {f.name for f in fields(ModelConfig)} - {"num_features", "num_classes"}
         if bad := set(self.model) - allowed:
             raise ConfigError(f"unknown or derived model settings: {', '.join(sorted(bad))}")
+        ModelConfig(**self.model)  # its types and ranges, now rather than after loading data
+        try:  # it is written into train_config.json and the bundle
+            json.dumps(self.metadata)
+        except (TypeError, ValueError) as exc:
+            raise ConfigError(f"metadata must hold JSON values only (text, numbers, lists, "
+                              f"tables): {exc}") from None  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -128,6 +148,10 @@ class TrainConfig:
             raise ConfigError(f"{path}: config file not found") from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot parse config ({exc})") from None
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path}: a config is a table of settings, got {type(data).__name__}")
         base = path.parent
         for key in ("train_manifests", "dev_manifest", "output_dir", "alphabet", "init_from"):
             value = data.get(key)
@@ -891,6 +915,8 @@ class _Best:
 
 
 def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise CtcasrError(f"{out}: exists and is not a folder; choose another output directory")
     ckpt_dir = out / CHECKPOINTS
     has_ckpt = (ckpt_dir / LATEST).exists()
     if has_ckpt and not resume:

@@ -110,6 +110,70 @@ def read_lines(path: Path, what: str, error: type[Exception]) -> list[str]:
         raise error(f"{path}: cannot read {what}: {exc}") from None
 
 
+def check_field_types(config: Any, what: str) -> None:
+    """Name a setting of the wrong type (a TOML ``"32"`` where a number belongs, a number
+    where a list belongs) with a one-line error, before it fails deep inside training or a
+    comparison with a traceback. Nested configs and free-form values are left to their own
+    checks."""
+    import typing
+
+    from ctcasr.errors import ConfigError
+
+    hints = typing.get_type_hints(type(config))
+    for f in fields(config):
+        value = getattr(config, f.name)
+        expected = hints.get(f.name)
+        if expected is not None and not _matches(value, expected):
+            raise ConfigError(f"{what} setting {f.name} must be {_describe(expected)}, "
+                              f"got {value!r}")  # fmt: skip
+
+
+def _matches(value: Any, kind: Any) -> bool:
+    import types
+    import typing
+
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, a) for a in args)
+    if origin is typing.Literal:
+        return value in args
+    if kind is type(None):
+        return value is None
+    if kind is bool:
+        return isinstance(value, bool)
+    if kind is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if kind is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if kind is str:
+        return isinstance(value, str)
+    if origin in (list, tuple):
+        return isinstance(value, list | tuple) and all(
+            _matches(v, args[0]) for v in value) if args else isinstance(value, list | tuple)
+    if origin is dict or kind is dict:
+        return isinstance(value, dict)
+    return True
+
+
+def _describe(kind: Any) -> str:
+    import types
+    import typing
+
+    origin = typing.get_origin(kind)
+    args = typing.get_args(kind)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if origin is typing.Literal:
+        return "one of " + ", ".join(map(repr, args))
+    if origin in (list, tuple):
+        plural = {str: "strings", int: "integers", float: "numbers"}
+        return f"a list of {plural.get(args[0], _describe(args[0]))}" if args else "a list"
+    names = {type(None): "none", bool: "true or false", int: "an integer", float: "a number",
+             str: "a string", dict: "a table"}  # fmt: skip
+    return names.get(kind, getattr(kind, "__name__", str(kind)))
+
+
 def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     """Build a config dataclass, naming unknown keys instead of failing with a TypeError."""
     from ctcasr.errors import ConfigError

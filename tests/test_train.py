@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -217,3 +219,38 @@ def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fs
         assert labels.shape[1] == label_lens.numpy().max()
         lengths += n.tolist()
     assert sorted(lengths) == sorted(frames)  # every utterance once, none padded away
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({"epochs": 1.5}, "training setting epochs must be an integer, got 1.5"),
+        ({"model": {"rnn_units": "32"}}, "model setting rnn_units must be an integer, got '32'"),
+        ({"train_manifests": 5}, "train_manifests must be a list of strings, got 5"),
+        ({"frontend": {"n_mfcc": "13"}}, "front-end setting n_mfcc must be an integer"),
+        ({"augment": {"speed_factors": ["x"]}}, "speed_factors must be a list of numbers"),
+        ({"tensorboard": "yes"}, "tensorboard must be true or false, got 'yes'"),
+        ({"metadata": {"when": __import__("datetime").date(2026, 1, 1)}},
+         "metadata must hold JSON values only"),
+    ],
+)
+def test_wrongly_typed_settings_are_one_line_errors(settings, message):
+    """They were tracebacks, some only after the data had loaded and the model was built."""
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        TrainConfig(**{"train_manifests": ["a.jsonl"], "output_dir": "o", **settings})
+
+
+def test_unreadable_or_misshapen_config_files_and_a_file_as_output(tmp_path, fsdd_dir):
+    folder = tmp_path / "cfg.toml"
+    folder.mkdir()
+    with pytest.raises(ConfigError, match="cannot read config"):
+        TrainConfig.from_file(folder)
+    listed = tmp_path / "cfg.json"
+    listed.write_text("[1, 2]")
+    with pytest.raises(ConfigError, match="a config is a table of settings, got list"):
+        TrainConfig.from_file(listed)
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    Path(config.output_dir).parent.mkdir(parents=True, exist_ok=True)
+    Path(config.output_dir).write_text("a file")
+    with pytest.raises(CtcasrError, match="exists and is not a folder"):
+        train(config, verbose=0)
