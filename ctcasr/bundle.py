@@ -13,6 +13,7 @@ under a temporary name and renames it into place, so a kill never leaves half a 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from collections.abc import Sequence
@@ -282,13 +283,23 @@ def average_bundles(
     first = bundles[0]
     for other in bundles[1:]:
         for what, mine, theirs in (
-            ("model settings", first.model_config, other.model_config),
+            # Dropout is a training setting: it does not change the weights' shapes or meaning.
+            ("model settings", first.model_config,
+             dataclasses.replace(other.model_config, dropout=first.model_config.dropout)),
             ("front end", first.frontend, other.frontend),
             ("alphabet", first.alphabet.labels, other.alphabet.labels),
         ):
             if mine != theirs:
                 raise BundleError(f"{other.path}: its {what} differ from {first.path}'s; only "
                                   "bundles of one architecture can be averaged")  # fmt: skip
+    keras = [b.weights_path.is_file() for b in bundles] + [True] * len(checkpoints)
+    if not all(keras) and any(keras):
+        graph_only = bundles[keras.index(False)].path
+        raise BundleError(
+            f"{graph_only}: has only model.onnx, whose weights have batch norm folded in, and "
+            "the other sources have Keras weights: their weights do not line up; average "
+            "bundles of one kind"
+        )
     weights = [b.keras_model().get_weights() for b in bundles]
     weights += [_checkpoint_weights(Path(c), weights[0]) for c in checkpoints]
     model = first.keras_model()

@@ -240,3 +240,22 @@ def test_a_killed_writers_temporary_file_is_not_copied_on(tmp_path):
     average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
     for copy in ("tuned", "soup"):
         assert not list((tmp_path / copy).glob(".*")), copy
+
+
+def test_average_refuses_a_graph_only_bundle_beside_keras_weights_and_ignores_dropout(tmp_path):
+    """A bundle exported with --drop-keras rebuilds its model with batch norm folded into the
+    convolution: averaged element by element with Keras weights, a model and its own copy
+    gave a different model. Dropout, a training setting, no longer blocks averaging."""
+    from ctcasr.export import export_onnx
+
+    tiny_bundle(tmp_path / "a", 1)
+    shutil.copytree(tmp_path / "a", tmp_path / "a_graph")
+    export_onnx(tmp_path / "a_graph", drop_keras=True)
+    with pytest.raises(BundleError, match=r"a_graph: has only model\.onnx"):
+        average_bundles([tmp_path / "a", tmp_path / "a_graph"], tmp_path / "soup")
+    config = json.loads((tmp_path / "a" / CONFIG_FILE).read_text())
+    shutil.copytree(tmp_path / "a", tmp_path / "a_dropout")
+    config["model"]["dropout"] = 0.3
+    (tmp_path / "a_dropout" / CONFIG_FILE).write_text(json.dumps(config))
+    average_bundles([tmp_path / "a", tmp_path / "a_dropout"], tmp_path / "soup")
+    assert load_bundle(tmp_path / "soup").model_config == load_bundle(tmp_path / "a").model_config
