@@ -352,9 +352,12 @@ def _setup(config: TrainConfig, out: Path, resume: bool):
         num_classes=alphabet.num_classes,
         **config.model,
     )
+    # A resumed run starts from its checkpoint, so the bundle it was first initialised from
+    # is not needed (and may be gone).
+    resuming = resume and (out / CHECKPOINTS / LATEST).exists()
     init = (
         _init_bundle(config.init_from, alphabet, config.frontend, model_config)
-        if config.init_from
+        if config.init_from and not resuming
         else None
     )
     corpus, dev = _load_corpora(config, alphabet, model_config)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -162,6 +163,13 @@ def test_init_from_bundle(tmp_path, fsdd_dir):
                     init_from=first.bundle_path)  # fmt: skip
     train(tuned, verbose=0)
     np.testing.assert_allclose(conv_kernel(tmp_path / "b" / "run"), start[0], atol=1e-6)
+    # Resuming continues from the checkpoint: the bundle it started from may be gone.
+    shutil.copytree(first.bundle_path, tmp_path / "start")
+    moved = _config(tmp_path / "b2", fsdd_dir, epochs=1, init_from=str(tmp_path / "start"))
+    train(moved, verbose=0)
+    shutil.rmtree(tmp_path / "start")
+    moved.epochs = 2
+    assert train(moved, resume=True, verbose=0).epochs_run == 2
     fresh = _config(tmp_path / "c", fsdd_dir, epochs=1, seed=8, learning_rate=1e-12)
     train(fresh, verbose=0)
     assert np.abs(conv_kernel(tmp_path / "c" / "run") - start[0]).max() > 1e-3
