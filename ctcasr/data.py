@@ -84,6 +84,7 @@ def load_corpus(
     cache_features: bool = True,
     max_duration: float | None = None,
     jobs: int = 2,
+    what: str = "training",
 ) -> Corpus:
     """Read every utterance; drop (and list) ones CTC cannot align or that fail to load."""
 
@@ -112,7 +113,7 @@ def load_corpus(
         waves.append(wav)
         labels.append(label)
     if not kept_entries:
-        raise CtcasrError("no usable training utterances: " + "; ".join(dropped[:3]))
+        raise CtcasrError(f"no usable {what} utterances: " + "; ".join(dropped[:3]))
     corpus = Corpus(kept_entries, waves, labels, dropped=dropped)
     if cache_features:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:

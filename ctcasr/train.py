@@ -479,6 +479,9 @@ def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelCo
     if config.dev_manifest:
         report = read_manifest(config.dev_manifest, alphabet, skip_bad=config.skip_bad)
         dev_entries, skipped = report.entries, skipped + report.skipped
+        if not any(e.text.strip() for e in dev_entries):  # error rates need reference words
+            raise ConfigError(f"{config.dev_manifest}: every dev transcript is empty; the dev "
+                              "WER and CER that pick the best epoch cannot be measured")
     corpus = load_corpus(
         entries,
         frontend,
@@ -496,6 +499,7 @@ def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelCo
             model_config,
             max_duration=config.max_duration,
             jobs=config.jobs,
+            what="dev",
         )
         if dev_entries
         else None

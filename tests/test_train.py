@@ -262,3 +262,23 @@ def test_unreadable_or_misshapen_config_files_and_a_file_as_output(tmp_path, fsd
     Path(config.output_dir).write_text("a file")
     with pytest.raises(CtcasrError, match="exists and is not a folder"):
         train(config, verbose=0)
+
+
+def test_a_dev_set_that_cannot_measure_anything_is_named(tmp_path, fsdd_dir):
+    """All-empty dev transcripts trained on with a dev WER of inf% (no epoch ever better);
+    an unreadable dev set was reported as "no usable training utterances"."""
+    from ctcasr.manifest import ManifestEntry, write_manifest
+
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    empty = tmp_path / "empty_dev.jsonl"
+    write_manifest(empty, [ManifestEntry(str(fsdd_dir / "2_lucas_4.flac"), "", 0.5)])
+    config.dev_manifest = str(empty)
+    with pytest.raises(ConfigError, match="every dev transcript is empty"):
+        train(config, verbose=0)
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"not audio" * 100)
+    unreadable = tmp_path / "bad_dev.jsonl"
+    write_manifest(unreadable, [ManifestEntry(str(garbage), "two", 0.5)])
+    config.dev_manifest = str(unreadable)
+    with pytest.raises(CtcasrError, match="no usable dev utterances: .*garbage"):
+        train(config, verbose=0)
