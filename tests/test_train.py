@@ -280,5 +280,5 @@ def test_a_dev_set_that_cannot_measure_anything_is_named(tmp_path, fsdd_dir):
     unreadable = tmp_path / "bad_dev.jsonl"
     write_manifest(unreadable, [ManifestEntry(str(garbage), "two", 0.5)])
     config.dev_manifest = str(unreadable)
-    with pytest.raises(CtcasrError, match="no usable dev utterances: .*garbage"):
+    with pytest.raises(CtcasrError, match=r"no usable dev utterances: .*garbage"):
         train(config, verbose=0)
