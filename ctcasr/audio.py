@@ -144,8 +144,17 @@ def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE
 
 def as_mono(samples: np.ndarray) -> np.ndarray:
     """Accept [n], [n, channels] or [channels, n] arrays from Python callers; NaN/Inf samples
-    are silenced as in :func:`load_audio`."""
-    samples = np.asarray(samples, dtype=np.float32)
+    are silenced as in :func:`load_audio`. Integer samples (``scipy.io.wavfile``'s int16 or
+    int32, unsigned 8-bit) are scaled to [-1, 1) as a file of that depth is: left at integer
+    scale they were clipped, or shifted the features, and changed transcripts."""
+    raw = np.asarray(samples)
+    if raw.dtype.kind in "iu":
+        info = np.iinfo(raw.dtype)
+        half = (int(info.max) + 1) if raw.dtype.kind == "i" else (int(info.max) + 1) / 2
+        offset = 0.0 if raw.dtype.kind == "i" else half
+        samples = ((raw.astype(np.float64) - offset) / half).astype(np.float32)
+    else:
+        samples = np.asarray(raw, dtype=np.float32)
     if samples.ndim == 1:
         return finite(samples)
     if samples.ndim == 2:

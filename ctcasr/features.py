@@ -62,6 +62,8 @@ class FrontendConfig:
                 f"need 0 <= fmin < fmax <= sample_rate/2 ({nyquist:g}), got fmin={self.fmin} "
                 f"and fmax={self.fmax}"
             )
+        if self.n_fft % 2:  # frame counts and FFT bins here (and in trained models) assume it
+            raise ConfigError(f"n_fft must be even, got {self.n_fft}")
         if self.win_length > self.n_fft:
             raise ConfigError(
                 f"window ({self.win_length} samples) is longer than n_fft={self.n_fft}"
@@ -168,7 +170,7 @@ def _mel_to_hz(mel: np.ndarray) -> np.ndarray:
 def _mel_basis(config: FrontendConfig) -> np.ndarray:
     """Triangular mel filters with Slaney area normalisation, ``[n_mels, 1 + n_fft // 2]``."""
     fmax = config.fmax if config.fmax is not None else config.sample_rate / 2
-    fft_freqs = np.linspace(0, config.sample_rate / 2, 1 + config.n_fft // 2)
+    fft_freqs = np.fft.rfftfreq(config.n_fft, 1.0 / config.sample_rate)  # odd n_fft too
     edges = _mel_to_hz(np.linspace(_hz_to_mel(config.fmin), _hz_to_mel(fmax), config.n_mels + 2))
     widths = np.diff(edges)
     ramps = edges[:, None] - fft_freqs[None, :]
@@ -267,6 +269,9 @@ def load_samples(
     if not samples.size:  # a file says so when it is loaded; an empty array says so here
         raise AudioError("<array>: contains no audio samples")
     rate = sample_rate or config.sample_rate
+    if max_duration is not None and len(samples) > max_duration * rate:  # as a file's header
+        raise AudioError(f"<array>: {len(samples) / rate:.1f} s is longer than the "
+                         f"{max_duration:g} s limit")  # fmt: skip
     if stream_after is not None and len(samples) > stream_after * rate:
         raise LongAudio(len(samples) / rate)
     return resample(samples, rate, config.sample_rate)
