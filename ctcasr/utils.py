@@ -129,6 +129,7 @@ def check_field_types(config: Any, what: str) -> None:
 
 
 def _matches(value: Any, kind: Any) -> bool:
+    import numbers
     import types
     import typing
 
@@ -140,12 +141,14 @@ def _matches(value: Any, kind: Any) -> bool:
         return value in args
     if kind is type(None):
         return value is None
+    # numbers' ABCs, so that numpy scalars from Python callers pass as the numbers they are.
+    boolean = isinstance(value, bool) or type(value).__name__ == "bool_"
     if kind is bool:
-        return isinstance(value, bool)
+        return boolean
     if kind is int:
-        return isinstance(value, int) and not isinstance(value, bool)
+        return isinstance(value, numbers.Integral) and not boolean
     if kind is float:
-        return isinstance(value, int | float) and not isinstance(value, bool)
+        return isinstance(value, numbers.Real) and not boolean
     if kind is str:
         return isinstance(value, str)
     if origin in (list, tuple):

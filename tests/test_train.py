@@ -248,6 +248,13 @@ def test_wrongly_typed_settings_are_one_line_errors(settings, message):
         TrainConfig(**{"train_manifests": ["a.jsonl"], "output_dir": "o", **settings})
 
 
+def test_numpy_numbers_and_paths_from_python_are_accepted():
+    config = TrainConfig(train_manifests=[Path("a.jsonl")], output_dir=Path("o"),
+                         epochs=np.int64(3), learning_rate=np.float32(1e-3),
+                         model={"rnn_units": np.int32(8)})  # fmt: skip
+    assert config.epochs == 3 and config.output_dir == "o" and config.train_manifests == ["a.jsonl"]
+
+
 def test_unreadable_or_misshapen_config_files_and_a_file_as_output(tmp_path, fsdd_dir):
     folder = tmp_path / "cfg.toml"
     folder.mkdir()
