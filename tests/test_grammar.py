@@ -437,7 +437,8 @@ def test_command_the_model_cannot_emit(tmp_path):
     no_q = Alphabet(tuple(" abcdefghijklmnoprstuvwxyz'"))
     path = tmp_path / "commands.txt"
     path.write_text("# header\nstop\nquit now\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match=r"commands\.txt: phrase 2\b.*quit now.*cannot emit"):
+    # The file's line (3, after the comment), then the phrase's number.
+    with pytest.raises(ConfigError, match=r"commands\.txt:3: phrase 2\b.*quit now.*cannot emit"):
         GrammarDecoder(no_q, commands=path)
     with pytest.raises(ConfigError, match=r"phrase 1\b.*cannot emit"):
         GrammarDecoder(Alphabet(("a", "b")), commands=["abc"])

@@ -54,27 +54,37 @@ _RESCALE_EVERY = 8
 
 def read_commands(path: str | os.PathLike[str]) -> list[str]:
     """One phrase per line (``#`` comments, blank lines ignored), as written by the user."""
-    path = Path(path)
+    return [phrase for _, phrase in _numbered_commands(Path(path))]
+
+
+def _numbered_commands(path: Path) -> list[tuple[int, str]]:
+    """The phrases of a command file with their line numbers, for errors that name them."""
     lines = read_lines(path, "command list", ConfigError)
-    phrases = [line.strip() for line in lines]
-    phrases = [p for p in phrases if p and not p.startswith("#")]
-    if not phrases:
+    numbered = [(n, line.strip()) for n, line in enumerate(lines, start=1)]
+    numbered = [(n, p) for n, p in numbered if p and not p.startswith("#")]
+    if not numbered:
         raise ConfigError(f"{path}: command list has no phrases")
-    return phrases
+    return numbered
 
 
 def prepare_commands(
-    phrases: Sequence[str], alphabet: Alphabet, source: str = "command list"
+    phrases: Sequence[str],
+    alphabet: Alphabet,
+    source: str = "command list",
+    lines: Sequence[int] | None = None,
 ) -> list[str]:
-    """Normalise phrases as transcripts are normalised and check the model can spell them."""
+    """Normalise phrases as transcripts are normalised and check the model can spell them;
+    an error names ``source``, the phrase's ``lines`` entry (its line in a file) and its
+    number."""
     result: list[str] = []
     for i, phrase in enumerate(phrases, start=1):
+        where = f"{source}:{lines[i - 1]}" if lines is not None else source
         try:
             text = normalize_text(phrase, alphabet, strict=True)
         except AlphabetError as exc:
-            raise ConfigError(f"{source}: phrase {i}: {exc}") from None
+            raise ConfigError(f"{where}: phrase {i}: {exc}") from None
         if not text:
-            raise ConfigError(f"{source}: phrase {i} ({phrase!r}) is empty after normalisation")
+            raise ConfigError(f"{where}: phrase {i} ({phrase!r}) is empty after normalisation")
         if text not in result:
             result.append(text)
     if not result:
@@ -206,14 +216,15 @@ class GrammarDecoder(Decoder):
         super().__init__(alphabet, frame_seconds=frame_seconds)
         if commands is None:
             raise ConfigError("the grammar decoder needs a command list (--commands FILE)")
+        lines: list[int] | None = None
         if isinstance(commands, str | os.PathLike):
             source = str(commands)
-            phrases = read_commands(commands)
+            lines, phrases = map(list, zip(*_numbered_commands(Path(commands)), strict=True))
         else:
             source, phrases = "command list", list(commands)
         if not 0.0 <= threshold <= 1.0:
             raise ConfigError(f"threshold must be in [0, 1], got {threshold}")
-        self.commands = prepare_commands(phrases, alphabet, source)
+        self.commands = prepare_commands(phrases, alphabet, source, lines)
         self.threshold = float(threshold)
         self.length_normalize = bool(length_normalize)
         self.trie = CommandTrie.build(self.commands, alphabet)
