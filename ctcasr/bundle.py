@@ -109,6 +109,11 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
             raise BundleError(f"{config_path}: {key} must be a JSON {_JSON_KIND[kind]}, "
                               f"got {json.dumps(value)[:40]}")  # fmt: skip
+    for key, value in (config.get("decoder") or {}).items():
+        if not isinstance(value, str if key == "name" else dict):
+            raise BundleError(f"{config_path}: decoder setting {key!r} must be a JSON "
+                              f"{'string' if key == 'name' else 'object'}, got "
+                              f"{json.dumps(value)[:40]}")  # fmt: skip
     if config.get("version", 0) > BUNDLE_VERSION:
         raise BundleError(
             f"{path}: bundle version {config.get('version')} is newer than this ctcasr supports"

@@ -126,6 +126,8 @@ def _decoder_options(flags: dict) -> dict:
         key, sep, value = item.partition("=")
         if not sep or not key.strip():
             _fail(f"--option must be KEY=VALUE, got {item!r}")
+        if key.strip().replace("-", "_") in ("alphabet", "frame_seconds"):
+            _fail(f"--option {key.strip()}: comes from the model, not from decoder options")
         try:
             options[key.strip().replace("-", "_")] = json.loads(value)
         except ValueError:

@@ -79,6 +79,8 @@ def test_corrupt_config_is_rejected(saved_bundle):
         (lambda c: {**c, "version": "2"}, 'version must be a JSON integer, got "2"'),
         (lambda c: {**c, "decoder": "beam"}, 'decoder must be a JSON object, got "beam"'),
         (lambda c: {**c, "metadata": [1, 2]}, "metadata must be a JSON object, got \\[1, 2\\]"),
+        (lambda c: {**c, "decoder": {"name": "beam", "beam": 5}},
+         "decoder setting 'beam' must be a JSON object, got 5"),
     ],
 )
 def test_badly_shaped_config_is_one_error(saved_bundle, change, message):

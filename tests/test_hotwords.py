@@ -255,3 +255,17 @@ def test_a_phrase_left_unfinished_earns_nothing_at_the_end():
     assert s.prefix_bonus("turn ") > 0  # drawn towards the phrase mid-utterance
     assert s.final_score("turn") == 0.0  # but an utterance that stops there gets nothing
     assert s.final_score("turn on") == pytest.approx(7.0)
+
+
+def test_a_plain_string_is_one_hotword_and_stored_weights_round_trip():
+    """A string was split into its letters; a (phrase, weight) pair that JSON turned into a
+    list was read as text; weights were stored rounded to six digits."""
+    from ctcasr.decoding.beam import BeamDecoder
+
+    assert [(h.phrase, h.weight) for h in parse_hotwords("seven")] == [("seven", 5.0)]
+    assert [(h.phrase, h.weight) for h in parse_hotwords([["new york", 3.0]])] == [
+        ("new york", 3.0)]
+    decoder = BeamDecoder(Alphabet(), hotwords=[("seven", 0.123456789), ("one", 1234567.0)])
+    assert decoder.options()["hotwords"] == ["seven:0.123456789", "one:1234567"]
+    again = BeamDecoder(Alphabet(), **decoder.options())
+    assert [h.weight for h in again.hotwords] == [0.123456789, 1234567.0]

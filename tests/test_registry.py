@@ -271,3 +271,31 @@ def test_cli_lists_plugin(reverse_plugin):
     assert "ctcasr-testplugin" in result.stdout
     for name in ("greedy", "beam", "grammar"):
         assert name in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"beam_width": "abc"}, "decoder 'beam': "),
+        ({"hotword_weight": "x"}, "decoder 'beam': "),
+    ],
+)
+def test_bad_decoder_options_are_one_line_errors(options, message):
+    """They reached the constructor and ended in a TypeError or ValueError traceback."""
+    from ctcasr.decoding.registry import create_decoder
+    from ctcasr.errors import ConfigError
+    from ctcasr.text import Alphabet
+
+    with pytest.raises(ConfigError, match=message):
+        create_decoder("beam", Alphabet(), **options)
+
+
+@pytest.mark.parametrize("key", ["alphabet", "frame-seconds"])
+def test_options_the_model_owns_are_refused_on_the_command_line(key):
+    """`-O frame_seconds=0.04` collided with the model's own value: a TypeError traceback."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    result = CliRunner().invoke(app, ["transcribe", "x.wav", "-d", "beam", "-O", f"{key}=1"])
+    assert result.exit_code == 1 and "comes from the model" in result.output

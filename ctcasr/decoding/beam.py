@@ -35,6 +35,7 @@ from ctcasr.decoding.hotwords import (
     HotwordScorer,
     HotwordSpec,
     parse_hotwords,
+    weight_text,
 )
 from ctcasr.errors import ConfigError
 from ctcasr.text import Alphabet
@@ -91,7 +92,7 @@ class BeamDecoder(Decoder):
             "token_min_logp": self.token_min_logp,
         }
         if self.hotwords:
-            opts["hotwords"] = [f"{h.phrase}:{h.weight:g}" for h in self.hotwords]
+            opts["hotwords"] = [f"{h.phrase}:{weight_text(h.weight)}" for h in self.hotwords]
         return opts
 
     def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:

@@ -34,6 +34,13 @@ class Hotword:
 HotwordSpec = str | tuple[str, float] | Hotword
 
 
+def weight_text(weight: float) -> str:
+    """A weight as stored in a bundle: exact (the shortest text that reads back as the same
+    float; ``:g`` rounded 0.123456789 to 0.123457), without a trailing ``.0``."""
+    text = repr(float(weight))
+    return text[:-2] if text.endswith(".0") else text
+
+
 def parse_hotword(
     spec: HotwordSpec,
     default_weight: float = DEFAULT_HOTWORD_WEIGHT,
@@ -42,8 +49,8 @@ def parse_hotword(
     """``"word"``, ``"some phrase:7.5"``, ``("phrase", 7.5)`` or a :class:`Hotword`."""
     if isinstance(spec, Hotword):
         return spec
-    if isinstance(spec, tuple):
-        phrase, weight = spec
+    if isinstance(spec, tuple | list) and len(spec) == 2 and not isinstance(spec[1], str):
+        phrase, weight = spec  # a (phrase, weight) pair, or the list JSON makes of one
     else:
         phrase, sep, weight_text = str(spec).rpartition(":")
         if not sep:
@@ -75,6 +82,8 @@ def parse_hotwords(
     """Normalise and check hotwords; a phrase the alphabet cannot spell is an error."""
     if specs is None:
         return []
+    if isinstance(specs, str):  # one hotword, not its letters
+        specs = [specs]
     items: Iterable[HotwordSpec] = (
         list(specs.items()) if isinstance(specs, Mapping) else specs  # type: ignore[assignment]
     )

@@ -31,6 +31,7 @@ from ctcasr.decoding.hotwords import (
     HotwordScorer,
     HotwordSpec,
     parse_hotwords,
+    weight_text,
 )
 from ctcasr.errors import ConfigError
 from ctcasr.text import Alphabet
@@ -162,7 +163,7 @@ class KenLMDecoder(Decoder):
         if self.unigrams_source:
             opts["unigrams"] = self.unigrams_source
         if self.hotwords:
-            opts["hotwords"] = [f"{h.phrase}:{h.weight:g}" for h in self.hotwords]
+            opts["hotwords"] = [f"{h.phrase}:{weight_text(h.weight)}" for h in self.hotwords]
         return opts
 
     def set_weights(self, alpha: float | None = None, beta: float | None = None) -> None:

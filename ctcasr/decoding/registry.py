@@ -18,7 +18,7 @@ from importlib.metadata import entry_points
 from typing import Any
 
 from ctcasr.decoding.base import DEFAULT_FRAME_SECONDS, Decoder
-from ctcasr.errors import ConfigError
+from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.text import Alphabet
 
 ENTRY_POINT_GROUP = "ctcasr.decoders"
@@ -111,4 +111,11 @@ def create_decoder(
             f"decoder {name!r} does not take option(s) {', '.join(unknown)}"
             f" (it takes: {', '.join(known) or 'none'})"
         )
-    return cls(alphabet, frame_seconds=frame_seconds, **options)
+    try:
+        return cls(alphabet, frame_seconds=frame_seconds, **options)
+    except CtcasrError:
+        raise
+    except (TypeError, ValueError, OSError) as exc:
+        # A wrong option value or a missing required option, in a built-in decoder or a
+        # plug-in: one line naming the decoder, not a traceback.
+        raise ConfigError(f"decoder {name!r}: {exc}") from None
