@@ -188,12 +188,15 @@ class Transcriber:
         # Greedy decoding costs less than shipping its input to a worker.
         pool = self._workers() if self.decoder != "greedy" else None
         decoded = pool.map(_decode_in_worker, jobs, chunksize=8) if pool else (
-            self.decode(*job) for job in jobs)  # fmt: skip
+            _decode_or_failure(self.decode, job, self.decoder) for job in jobs)  # fmt: skip
         for i, t in zip(ok, decoded, strict=True):
             results[i] = t
         for i, source in enumerate(sources):
             if results[i] is None:  # long files: split, decoded piece by piece
-                results[i] = self._transcribe_long(source, sample_rate)
+                try:
+                    results[i] = self._transcribe_long(source, sample_rate)
+                except Exception as exc:  # a decoder failing on one input fails that input
+                    results[i] = _decoder_failure(_name(source), self.decoder, exc)
         return results  # type: ignore[return-value]
 
     def _workers(self):
@@ -343,10 +346,28 @@ def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest
     _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)
 
 
-def _decode_in_worker(job: tuple[np.ndarray, str, float]) -> Transcript:
-    log_probs, source, duration = job
-    hyps = _WORKER["impl"].decode(log_probs, _WORKER["nbest"])
-    return _transcript(hyps, source, duration, _WORKER["decoder"], str(_WORKER["bundle"].path))
+def _decode_in_worker(job: tuple[np.ndarray, str, float]) -> Transcript | Failure:
+    def decode(log_probs: np.ndarray, source: str, duration: float) -> Transcript:
+        hyps = _WORKER["impl"].decode(log_probs, _WORKER["nbest"])
+        return _transcript(hyps, source, duration, _WORKER["decoder"],
+                           str(_WORKER["bundle"].path))  # fmt: skip
+
+    return _decode_or_failure(decode, job, _WORKER["decoder"])
+
+
+def _decode_or_failure(decode: Any, job: tuple[np.ndarray, str, float], decoder: str):
+    """A decoder (a plug-in's, say) that raises on one input fails that input, one line, and
+    the batch goes on."""
+    try:
+        return decode(*job)
+    except Exception as exc:
+        return _decoder_failure(job[1], decoder, exc)
+
+
+def _decoder_failure(source: str, decoder: str, exc: Exception) -> Failure:
+    if isinstance(exc, CtcasrError):
+        return Failure(source, f"{source}: {exc}")
+    return Failure(source, f"{source}: decoder {decoder!r} failed: {type(exc).__name__}: {exc}")
 
 
 @dataclass(frozen=True)

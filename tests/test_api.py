@@ -92,3 +92,23 @@ def test_tune_refuses_a_dev_set_it_cannot_read(fsdd_dir, tmp_path):
         tune(manifest, decoder="beam", hotword_weights=[1.0],
              decoder_options={"hotwords": ["two"]}, output=tmp_path / "tuned")  # fmt: skip
     assert not (tmp_path / "tuned").exists()
+
+
+def test_a_decoder_that_raises_fails_that_input_only(fsdd_dir):
+    """A plug-in's decode() raising stopped the whole run with a traceback."""
+    with ctcasr.Transcriber(decoder="greedy") as transcriber:
+        real = transcriber.decoder_impl.decode
+        calls = []
+
+        def flaky(log_probs, nbest=1):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("plugin exploded")
+            return real(log_probs, nbest)
+
+        transcriber.decoder_impl.decode = flaky
+        first, second = transcriber.transcribe_batch(
+            [fsdd_dir / "2_lucas_4.flac", fsdd_dir / "3_theo_1.flac"])
+    assert isinstance(first, Failure)
+    assert first.error.endswith("decoder 'greedy' failed: RuntimeError: plugin exploded")
+    assert isinstance(second, Transcript) and second.text == "three"
