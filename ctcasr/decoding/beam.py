@@ -34,8 +34,8 @@ from ctcasr.decoding.hotwords import (
     DEFAULT_HOTWORD_WEIGHT,
     HotwordScorer,
     HotwordSpec,
+    format_weight,
     parse_hotwords,
-    weight_text,
 )
 from ctcasr.errors import ConfigError
 from ctcasr.text import Alphabet
@@ -92,7 +92,7 @@ class BeamDecoder(Decoder):
             "token_min_logp": self.token_min_logp,
         }
         if self.hotwords:
-            opts["hotwords"] = [f"{h.phrase}:{weight_text(h.weight)}" for h in self.hotwords]
+            opts["hotwords"] = [f"{h.phrase}:{format_weight(h.weight)}" for h in self.hotwords]
         return opts
 
     def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:

@@ -34,7 +34,7 @@ class Hotword:
 HotwordSpec = str | tuple[str, float] | Hotword
 
 
-def weight_text(weight: float) -> str:
+def format_weight(weight: float) -> str:
     """A weight as stored in a bundle: exact (the shortest text that reads back as the same
     float; ``:g`` rounded 0.123456789 to 0.123457), without a trailing ``.0``."""
     text = repr(float(weight))

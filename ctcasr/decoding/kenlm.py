@@ -30,8 +30,8 @@ from ctcasr.decoding.hotwords import (
     DEFAULT_HOTWORD_WEIGHT,
     HotwordScorer,
     HotwordSpec,
+    format_weight,
     parse_hotwords,
-    weight_text,
 )
 from ctcasr.errors import ConfigError
 from ctcasr.text import Alphabet
@@ -163,7 +163,7 @@ class KenLMDecoder(Decoder):
         if self.unigrams_source:
             opts["unigrams"] = self.unigrams_source
         if self.hotwords:
-            opts["hotwords"] = [f"{h.phrase}:{weight_text(h.weight)}" for h in self.hotwords]
+            opts["hotwords"] = [f"{h.phrase}:{format_weight(h.weight)}" for h in self.hotwords]
         return opts
 
     def set_weights(self, alpha: float | None = None, beta: float | None = None) -> None:
