@@ -162,6 +162,19 @@ def check_replaceable(target: str | os.PathLike[str]) -> Path:
     return target
 
 
+def _copy_name(decoder: str, key: str, file: Path, settings: dict[str, Any]) -> str:
+    """The name a copied option file gets inside the bundle: ``lm.arpa`` as before, unless
+    that would overwrite one of the bundle's own files or a file another decoder's settings
+    name (an LM stored for beam replaced kenlm's); then ``beam.lm.arpa``."""
+    suffix = "".join(file.suffixes) or ".txt"
+    taken = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
+    for other, options in settings.items():
+        if other != decoder and isinstance(options, dict):
+            taken |= {v for v in options.values() if isinstance(v, str)}
+    plain = f"{key}{suffix}"
+    return plain if plain not in taken else f"{decoder}.{key}{suffix}"
+
+
 def _bundle_files(folder: Path) -> list[Path]:
     """A bundle's own files, without the hidden temporaries a killed writer may leave."""
     return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
@@ -240,7 +253,7 @@ def store_decoder_settings(
         if file.resolve().parent == source.resolve():
             stored[key] = file.name
             continue
-        stored[key] = f"{key}{''.join(file.suffixes) or '.txt'}"
+        stored[key] = _copy_name(name, key, file, settings)
         copies[stored[key]] = file
     if make_default or "name" not in settings:
         settings["name"] = name

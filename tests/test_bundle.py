@@ -261,3 +261,28 @@ def test_average_refuses_a_graph_only_bundle_beside_keras_weights_and_ignores_dr
     (tmp_path / "a_dropout" / CONFIG_FILE).write_text(json.dumps(config))
     average_bundles([tmp_path / "a", tmp_path / "a_dropout"], tmp_path / "soup")
     assert load_bundle(tmp_path / "soup").model_config == load_bundle(tmp_path / "a").model_config
+
+
+def test_copied_option_files_never_overwrite_another_decoders_or_the_bundles_own(tmp_path):
+    """An LM stored for a second decoder replaced kenlm's lm.arpa (still named by kenlm's
+    settings); a path option named alphabet would have replaced alphabet.txt."""
+    from ctcasr.bundle import store_decoder_settings
+
+    tiny_bundle(tmp_path / "a", 1)
+    first, second, words = tmp_path / "first.arpa", tmp_path / "second.arpa", tmp_path / "w.txt"
+    first.write_text("kenlm's LM")
+    second.write_text("another decoder's LM")
+    words.write_text("a\nb\n")
+    store_decoder_settings(load_bundle(tmp_path / "a"), "kenlm", {"lm": str(first)},
+                           path_options=("lm",))  # fmt: skip
+    store_decoder_settings(load_bundle(tmp_path / "a"), "other", {"lm": str(second)},
+                           path_options=("lm",), make_default=False)  # fmt: skip
+    store_decoder_settings(load_bundle(tmp_path / "a"), "third", {"alphabet": str(words)},
+                           path_options=("alphabet",), make_default=False)  # fmt: skip
+    bundle = load_bundle(tmp_path / "a")
+    assert bundle.decoder["kenlm"]["lm"] == "lm.arpa"
+    assert (tmp_path / "a" / "lm.arpa").read_text() == "kenlm's LM"
+    assert bundle.decoder["other"]["lm"] == "other.lm.arpa"
+    assert (tmp_path / "a" / "other.lm.arpa").read_text() == "another decoder's LM"
+    assert bundle.decoder["third"]["alphabet"] == "third.alphabet.txt"
+    assert bundle.alphabet.labels == Alphabet().labels
