@@ -117,7 +117,11 @@ def _decoder_options(flags: dict) -> dict:
     }
     weight = options["hotword_weight"]
     weight = DEFAULT_HOTWORD_WEIGHT if weight is None else weight
-    entries = parse_hotwords(flags.get("hotword") or [], default_weight=weight)
+    given = list(flags.get("hotword") or [])
+    parse_hotwords(given, default_weight=weight)  # bad specs fail here, one line each
+    # Passed as given: one without a weight takes the decoder's hotword_weight, which is what
+    # `tune --hotword-weights` varies (parsed here, every trial had the same weights).
+    entries: list = given
     if flags.get("hotwords_file") is not None:
         entries += read_hotwords(flags["hotwords_file"], default_weight=weight)
     if entries:

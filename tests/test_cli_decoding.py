@@ -4,6 +4,7 @@ n-best and JSON output, command lists, hotwords, bad vocabularies, comparing and
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -185,7 +186,11 @@ def test_tune_hotword_weight_and_store_it(fsdd_dir, tmp_path):
     assert "best hotword_weight=" in result.stdout
     bundle = load_bundle(out)
     assert bundle.decoder["name"] == "beam"
-    assert bundle.decoder["beam"]["hotwords"][0].startswith("seven:")
+    # The weight tuned is the weight stored (every trial had weight 5 baked in, and "seven:5"
+    # was stored whatever the best was).
+    best = re.search(r"best hotword_weight=([0-9.]+)", result.stdout).group(1)
+    assert float(best) in (0.0, 2.0)
+    assert bundle.decoder["beam"]["hotwords"] == [f"seven:{float(best):g}"]
     assert bundle.metadata["decoder_tuning"]["utterances"] == 20
     # transcribe now uses the stored decoder with no flags
     t = Transcriber(out)
