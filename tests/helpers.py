@@ -87,3 +87,12 @@ def tiny_bundle(path: Path, seed: int, frontend=None, decoder=None, extra_files=
     save_bundle(path, model, frontend, config, Alphabet(), decoder=decoder, metadata=metadata,
                 extra_files=extra_files)  # fmt: skip
     return model
+
+
+def default_sigint() -> None:
+    """``preexec_fn`` for a child that a test interrupts with SIGINT: a shell's background
+    job starts with SIGINT ignored, children inherit that, and Python then never raises
+    KeyboardInterrupt (the tests failed with exit 0 when the suite ran in the background)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_DFL)

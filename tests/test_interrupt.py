@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from tests.helpers import wait_for
+from tests.helpers import default_sigint, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -24,6 +24,7 @@ def test_ctrl_c_during_a_batch(tmp_path, fsdd_dir, jobs):
         [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe",
          *map(str, files), "-o", str(out), "-f", "json", "-j", str(jobs), "--no-progress"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,
     )  # fmt: skip
     wait_for(proc, lambda: out.is_dir() and len(list(out.glob("*.json"))) >= 3, "output", 120)
     os.kill(proc.pid, signal.SIGINT)

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, train
-from tests.helpers import TINY_MODEL, wait_for, write_fsdd_manifest
+from tests.helpers import TINY_MODEL, default_sigint, wait_for, write_fsdd_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -74,6 +74,7 @@ def _start(folder, fsdd_dir, script: str | None = None, *extra: str) -> subproce
     return subprocess.Popen(
         [sys.executable, "-c", code, *extra, "train", "--config", str(config_file), "--quiet"],
         stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        preexec_fn=default_sigint,
     )  # fmt: skip
 
 
