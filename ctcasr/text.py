@@ -240,12 +240,19 @@ _APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u2032\u00b4`", "'
 # NFKC would glue these to a preceding number ("10²" -> "102", "1½" -> "11", slash, "2").
 _FRACTIONS = {"\u00bd": " one half ", "\u00bc": " one quarter ", "\u00be": " three quarters ",
               "\u2153": " one third ", "\u2154": " two thirds "}  # fmt: skip
+_FRACTION_RE = re.compile(r"(\d?)\s*([" + "".join(_FRACTIONS) + "])")
 _SUPERSCRIPT_RE = re.compile(r"(?<=\d)(?=[\u00b2\u00b3\u00b9\u2070-\u209f])")
 # Letters with no ASCII decomposition that NFKD folding would delete ("straße" -> "strae").
 _LATIN_LETTERS = {"ß": "ss", "æ": "ae", "ø": "o", "œ": "oe", "ł": "l", "đ": "d", "ð": "d",
                   "þ": "th", "\u0131": "i"}  # fmt: skip
 # Dashes of every kind (Unicode's Pd category) and the minus sign separate words, as "-" does.
 _SEPARATORS = "/_\u2212"
+
+
+def _fraction_words(match: re.Match[str]) -> str:
+    """``1½`` -> ``1 and one half``; a fraction alone is its words."""
+    whole, fraction = match.group(1), match.group(2)
+    return whole + (" and" if whole else "") + _FRACTIONS[fraction]
 
 
 def fold_letter(char: str) -> str:
@@ -270,9 +277,7 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
     original = text
     lost: list[str] = []
     text = text.translate(_APOSTROPHES)  # before NFKC, which turns an acute accent into a space
-    for fraction, words in _FRACTIONS.items():
-        text = re.sub(rf"(\d?)\s*{fraction}", lambda m, w=words: m.group(1) + (
-            " and" if m.group(1) else "") + w, text)  # fmt: skip
+    text = _FRACTION_RE.sub(_fraction_words, text)
     text = _SUPERSCRIPT_RE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
     text = _DIGIT_GROUP_RE.sub("", text)
