@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import shutil
 import threading
@@ -115,17 +116,24 @@ def check_field_types(config: Any, what: str) -> None:
     where a list belongs) with a one-line error, before it fails deep inside training or a
     comparison with a traceback. Nested configs and free-form values are left to their own
     checks."""
-    import typing
-
     from ctcasr.errors import ConfigError
 
-    hints = typing.get_type_hints(type(config))
+    hints = _type_hints(type(config))
     for f in fields(config):
         value = getattr(config, f.name)
         expected = hints.get(f.name)
         if expected is not None and not _matches(value, expected):
             raise ConfigError(f"{what} setting {f.name} must be {_describe(expected)}, "
                               f"got {value!r}")  # fmt: skip
+
+
+@functools.cache
+def _type_hints(cls: type) -> dict[str, Any]:
+    """A config class's resolved annotations, once per class (every bundle load builds
+    configs, and resolving string annotations is not free)."""
+    import typing
+
+    return typing.get_type_hints(cls)
 
 
 def _matches(value: Any, kind: Any) -> bool:
