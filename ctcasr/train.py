@@ -26,6 +26,7 @@ import math
 import os
 import resource
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -608,6 +609,11 @@ def read_tf_config() -> dict[str, Any]:
             raise ConfigError(f"TF_CONFIG cluster.{role} must be a list of 'host:port' strings")
     if "worker" not in cluster or len(cluster.get("chief", [])) > 1:
         raise ConfigError("TF_CONFIG cluster needs a worker list and at most one chief")
+    addresses = [h for hosts in cluster.values() for h in hosts]
+    if twice := sorted({h for h in addresses if addresses.count(h) > 1}):
+        # Two tasks on one address: the second cannot bind it and the first waits for it
+        # forever, so training hangs instead of failing.
+        raise ConfigError(f"TF_CONFIG cluster lists {', '.join(twice)} more than once")
     role, index = task.get("type"), task.get("index")
     if role not in cluster or not isinstance(index, int) or not 0 <= index < len(cluster[role]):
         raise ConfigError(
@@ -615,6 +621,18 @@ def read_tf_config() -> dict[str, Any]:
             f"({', '.join(f'{r}: {len(h)}' for r, h in cluster.items())})"
         )
     return spec
+
+
+@contextlib.contextmanager
+def _without_tf_config() -> Iterator[None]:
+    """MirroredStrategy trains on this machine and ignores a cluster in ``TF_CONFIG``, but
+    still parses it: a malformed value left over from a multi-worker run was a traceback."""
+    saved = os.environ.pop("TF_CONFIG", None)
+    try:
+        yield
+    finally:
+        if saved is not None:
+            os.environ["TF_CONFIG"] = saved
 
 
 class Distributed:
@@ -638,7 +656,8 @@ class Distributed:
             self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
         elif name == "mirrored":
             self.workers, self.task = 1, None
-            self.strategy = tf.distribute.MirroredStrategy()
+            with _without_tf_config():
+                self.strategy = tf.distribute.MirroredStrategy()
         else:
             raise ConfigError(f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}")
         self.replicas = int(self.strategy.num_replicas_in_sync)

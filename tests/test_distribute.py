@@ -67,6 +67,9 @@ WORKERS = {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]}
          "names no task of the cluster (worker: 2)"),
         (json.dumps({"cluster": WORKERS, "task": {"type": "chief", "index": 0}}),
          "names no task of the cluster"),
+        (json.dumps({"cluster": {"chief": ["127.0.0.1:2222"], **WORKERS},
+                     "task": {"type": "chief", "index": 0}}),
+         "TF_CONFIG cluster lists 127.0.0.1:2222 more than once"),
     ],
 )
 def test_bad_tf_config_is_a_one_line_config_error(monkeypatch, value, message):
@@ -83,6 +86,17 @@ def test_good_tf_config_is_accepted(monkeypatch):
     spec = {"cluster": {"chief": ["a:1"], **WORKERS}, "task": {"type": "worker", "index": 1}}
     monkeypatch.setenv("TF_CONFIG", json.dumps(spec))
     assert read_tf_config() == spec
+
+
+def test_mirrored_ignores_a_malformed_tf_config(monkeypatch):
+    """MirroredStrategy trains on this machine only, yet TensorFlow parses TF_CONFIG while
+    building it: a value left over from a multi-worker run was a JSONDecodeError traceback."""
+    from ctcasr.train import Distributed
+
+    monkeypatch.setenv("TF_CONFIG", "{cluster: 1")
+    distributed = Distributed("mirrored")
+    assert distributed.replicas >= 1 and distributed.workers == 1
+    assert os.environ["TF_CONFIG"] == "{cluster: 1"  # left as the user set it
 
 
 def test_multiworker_without_tf_config_fails_before_any_work(monkeypatch, tmp_path):
