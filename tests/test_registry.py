@@ -17,6 +17,7 @@ from ctcasr.decoding.beam import BeamDecoder
 from ctcasr.decoding.greedy import GreedyDecoder
 from ctcasr.decoding.registry import (
     ENTRY_POINT_GROUP,
+    REQUIRED,
     available_decoders,
     create_decoder,
     get_decoder_class,
@@ -205,6 +206,38 @@ def test_plugin_cannot_take_builtin_name(reverse_plugin):
     assert decoders["greedy"].package == "ctcasr"
     assert decoders["greedy"].load() is GreedyDecoder
     assert create_decoder("greedy", ALPHABET).decode(frames("_s_t_o_p_"))[0].text == "stop"
+
+
+POSITIONAL_PLUGIN_SOURCE = '''
+"""A plug-in whose options are not keyword-only."""
+
+from ctcasr.decoding.base import Decoder, Hypothesis
+
+
+class PadDecoder(Decoder):
+    """Says the same padded word whatever the audio."""
+
+    def __init__(self, alphabet, width=4, frame_seconds=0.02, *extra, word):
+        super().__init__(alphabet, frame_seconds=frame_seconds)
+        self.text = word.ljust(width, "a")
+
+    def decode(self, log_probs, nbest=1):
+        return [Hypothesis(self.text, 0.0, 1.0)]
+'''
+
+
+def test_options_that_are_not_keyword_only_are_listed(site):
+    """Options a plug-in takes positionally-or-by-keyword are options too (only keyword-only
+    ones were listed), and one without a default is shown as required, not as None."""
+    install_plugin(site, "ctcasr_padplugin", "ctcasr-padplugin", POSITIONAL_PLUGIN_SOURCE,
+                   {"pad": "ctcasr_padplugin:PadDecoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    options = available_decoders()["pad"].options()
+    assert options == {"width": 4, "word": REQUIRED}
+    assert repr(options["word"]) == "<required>"
+    assert create_decoder("pad", ALPHABET, width=3, word="o").decode(frames("_o_"))[0].text == "oaa"
+    with pytest.raises(ConfigError, match=r"it takes: width, word\)"):
+        create_decoder("pad", ALPHABET, word="o", extra=1)
 
 
 def test_broken_plugin_does_not_break_listing(site):

@@ -60,16 +60,43 @@ class DecoderInfo:
         return " ".join(doc.split("\n\n")[0].split())
 
     def options(self) -> dict[str, Any]:
-        """Keyword options and their defaults, from the constructor's signature."""
+        """Every option :func:`create_decoder` passes on, with its default (:data:`REQUIRED`
+        where there is none), from the constructor's signature."""
         try:
-            params = inspect.signature(self.load()).parameters
+            params = option_parameters(self.load())
         except (ConfigError, TypeError, ValueError):
             return {}
         return {
-            name: (None if p.default is inspect.Parameter.empty else p.default)
+            name: (REQUIRED if p.default is inspect.Parameter.empty else p.default)
             for name, p in params.items()
-            if p.kind is inspect.Parameter.KEYWORD_ONLY and name != "frame_seconds"
         }
+
+
+class _Required:
+    """The default shown for an option a decoder cannot do without."""
+
+    def __repr__(self) -> str:
+        return "<required>"
+
+
+REQUIRED: Any = _Required()
+
+
+def option_parameters(cls: type[Decoder]) -> dict[str, inspect.Parameter]:
+    """The constructor parameters a user sets by name: all but the alphabet (the first,
+    passed by position), ``frame_seconds`` (the model's) and catch-alls. Plug-ins that take
+    options positionally-or-by-keyword list them too, not only keyword-only ones."""
+    params = list(inspect.signature(cls).parameters.values())
+    if params and params[0].kind in (
+        inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD
+    ):
+        params = params[1:]
+    return {
+        p.name: p
+        for p in params
+        if p.name != "frame_seconds"
+        and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
+    }
 
 
 def available_decoders() -> dict[str, DecoderInfo]:
@@ -100,13 +127,13 @@ def create_decoder(
     cls = get_decoder_class(name)
     options = {k: v for k, v in options.items() if v is not None}
     try:
-        accepted = inspect.signature(cls).parameters
+        signature = inspect.signature(cls).parameters
+        known = option_parameters(cls)
     except (TypeError, ValueError):
-        accepted = {}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values())
-    unknown = [k for k in options if accepted and k not in accepted and not takes_any]
+        signature, known = {}, {}
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values())
+    unknown = [k for k in options if signature and k not in known and not takes_any]
     if unknown:
-        known = [k for k in accepted if k not in ("alphabet", "frame_seconds", "self")]
         raise ConfigError(
             f"decoder {name!r} does not take option(s) {', '.join(unknown)}"
             f" (it takes: {', '.join(known) or 'none'})"
