@@ -7,11 +7,14 @@ import json
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ctcasr.errors import CtcasrError
+
+if TYPE_CHECKING:
+    from ctcasr.segment import SplitConfig
 
 app = typer.Typer(
     name="ctcasr",
@@ -95,6 +98,24 @@ DecoderSettingOption = Annotated[
     list[str] | None,
     typer.Option("--option", "-O", help="KEY=VALUE option for a plug-in decoder (repeatable)."),
 ]
+
+
+SplitLongerThanOption = Annotated[
+    float, typer.Option(help="Cut files longer than this (seconds) at silences; 0: never.")
+]
+MaxSegmentOption = Annotated[float, typer.Option(help="Longest piece of a cut file (s).")]
+
+
+def _split_config(split_longer_than: float, max_segment: float) -> SplitConfig | None:
+    from ctcasr.segment import SplitConfig
+
+    if not split_longer_than:
+        return None
+    try:
+        return SplitConfig(long_after=split_longer_than, max_segment=max_segment,
+                           min_segment=min(1.0, max_segment / 2))  # fmt: skip
+    except ValueError as exc:
+        _fail(f"bad splitting settings: {exc}")
 
 
 def _decoder_options(flags: dict) -> dict:
@@ -211,10 +232,8 @@ def transcribe(
     max_duration: Annotated[
         float | None, typer.Option(help="Refuse files longer than this many seconds.")
     ] = None,
-    split_longer_than: Annotated[
-        float, typer.Option(help="Cut files longer than this (seconds) at silences; 0: never.")
-    ] = 30.0,
-    max_segment: Annotated[float, typer.Option(help="Longest piece of a cut file (s).")] = 20.0,
+    split_longer_than: SplitLongerThanOption = 30.0,
+    max_segment: MaxSegmentOption = 20.0,
     backend: Annotated[
         str,
         typer.Option(help="Acoustic model runtime: auto (ONNX when the bundle has it), onnx, "
@@ -235,7 +254,6 @@ def transcribe(
     from ctcasr.bundle import load_bundle
     from ctcasr.inputs import expand_inputs
     from ctcasr.outputs import STDOUT_TSV_HEADER, OutputDir, check_formats
-    from ctcasr.segment import SplitConfig
     from ctcasr.transcribe import Transcriber
 
     if nbest < 1:
@@ -248,11 +266,7 @@ def transcribe(
         _fail(f"--max-duration must be positive, got {max_duration:g}")
     formats = list(output_format or []) + (["jsonl"] if as_json else [])
     check_formats(formats)
-    try:
-        split = SplitConfig(long_after=split_longer_than, max_segment=max_segment,
-                            min_segment=min(1.0, max_segment / 2)) if split_longer_than else None
-    except ValueError as exc:
-        _fail(f"bad splitting settings: {exc}")
+    split = _split_config(split_longer_than, max_segment)
     found = expand_inputs(inputs)
     files = found.files
     if not files and not found.problems:
@@ -463,21 +477,26 @@ def evaluate(
     worst: Annotated[int, typer.Option(help="How many of the worst utterances to list.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     skip_bad: SkipBadOption = False,
+    split_longer_than: SplitLongerThanOption = 30.0,
+    max_segment: MaxSegmentOption = 20.0,
 ) -> None:
-    """Word and character error rates of a model on a manifest, for one or more decoders."""
+    """Word and character error rates of a model on a manifest, for one or more decoders.
+
+    Entries longer than --split-longer-than are cut at pauses and decoded piece by piece, as
+    `transcribe` does, so the score is that of the transcripts `transcribe` gives.
+    """
     from ctcasr.evaluate import compare_decoders
     from ctcasr.evaluate import evaluate as run_evaluation
 
     options = _decoder_options(locals())
+    split = _split_config(split_longer_than, max_segment)
     if decoder and len(decoder) > 1:
-        results = compare_decoders(
-            manifest, decoder, model, decoder_options=options, worst=worst, skip_bad=skip_bad
-        )
+        results = compare_decoders(manifest, decoder, model, decoder_options=options,
+                                   worst=worst, skip_bad=skip_bad, split=split)  # fmt: skip
     else:
         name = decoder[0] if decoder else _implied_decoder(options)
-        result = run_evaluation(
-            manifest, model, decoder=name, decoder_options=options, worst=worst, skip_bad=skip_bad
-        )
+        result = run_evaluation(manifest, model, decoder=name, decoder_options=options,
+                                worst=worst, skip_bad=skip_bad, split=split)  # fmt: skip
         results = [result]
     if as_json:
         out = []

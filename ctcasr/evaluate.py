@@ -20,6 +20,7 @@ from ctcasr.bundle import Bundle
 from ctcasr.decoding import get_decoder_class
 from ctcasr.manifest import ManifestEntry, read_manifest
 from ctcasr.metrics import ErrorReport, error_report
+from ctcasr.segment import SplitConfig
 from ctcasr.transcribe import Failure, Transcriber
 
 
@@ -38,12 +39,19 @@ class Evaluation:
     not_commands: int = 0  # grammar: references that are not commands (right when rejected)
 
 
+@dataclass(frozen=True)
+class Pieces:
+    """A long entry's output: one array per piece it was cut into, as ``transcribe`` cuts it."""
+
+    log_probs: tuple[np.ndarray, ...]
+
+
 @dataclass
 class ScoredLogProbs:
     """A manifest's references with the acoustic model's output, computed once."""
 
     entries: list[ManifestEntry]
-    log_probs: list[np.ndarray | None]  # None where the audio could not be read
+    log_probs: list[np.ndarray | Pieces | None]  # None where the audio could not be read
     failures: list[Failure]
     skipped: list[str] = field(default_factory=list)
 
@@ -59,33 +67,48 @@ class ScoredLogProbs:
 def compute_log_probs(
     transcriber: Transcriber, manifest: str | os.PathLike[str], skip_bad: bool = False
 ) -> ScoredLogProbs:
+    """The acoustic model's output for every entry, computed as ``transcribe`` would: digital
+    silence is not shown to the model (it may hear words in it), audio under one analysis
+    window is refused, and an entry longer than the transcriber's ``split.long_after`` is cut
+    at its pauses into :class:`Pieces`, so the score is that of the transcripts users get."""
     from ctcasr.errors import CtcasrError
     from ctcasr.features import compute_features, load_samples, require_one_window
-    from ctcasr.segment import is_silent
+    from ctcasr.segment import is_silent, speech_piece, split_stream
 
     report = read_manifest(manifest, transcriber.bundle.alphabet, skip_bad=skip_bad)
     entries = report.entries
     frontend = transcriber.bundle.frontend
-    feats, todo, failures, silent = [], [], [], []
+    rate, split = frontend.sample_rate, transcriber.split
+    feats, owners, failures = [], [], []
+    long: set[int] = set()
+    readable: list[int] = []
     for i, entry in enumerate(entries):
-        # As ``transcribe`` does: digital silence is not shown to the model (it may hear
-        # words in it), and audio under one analysis window is refused.
         try:
             samples = load_samples(entry.audio_filepath, frontend)
             if is_silent(samples):
-                silent.append(i)
+                readable.append(i)
                 continue
             require_one_window(samples, frontend, entry.audio_filepath)
         except CtcasrError as exc:
             failures.append(Failure(entry.audio_filepath, str(exc)))
             continue
-        feats.append(compute_features(samples, frontend))
-        todo.append(i)
-    log_probs: list[np.ndarray | None] = [None] * len(entries)
-    for i, lp in zip(todo, transcriber.acoustic_model(feats), strict=True):
-        log_probs[i] = lp
-    for i in silent:  # no frames: every decoder spells nothing
-        log_probs[i] = np.zeros((0, transcriber.bundle.alphabet.num_classes), np.float32)
+        readable.append(i)
+        if split is None or len(samples) <= split.long_after * rate:
+            feats.append(compute_features(samples, frontend))
+            owners.append(i)
+            continue
+        long.add(i)
+        for start, segment in split_stream([samples], rate, split):
+            if (piece := speech_piece(start, segment, rate, split)) is not None:
+                feats.append(compute_features(piece[1], frontend))
+                owners.append(i)
+    outputs: dict[int, list[np.ndarray]] = {i: [] for i in readable}
+    for i, lp in zip(owners, transcriber.acoustic_model(feats), strict=True):
+        outputs[i].append(lp)
+    nothing = np.zeros((0, transcriber.bundle.alphabet.num_classes), np.float32)
+    log_probs: list[np.ndarray | Pieces | None] = [None] * len(entries)
+    for i, got in outputs.items():  # silence has no frames: every decoder spells nothing
+        log_probs[i] = Pieces(tuple(got)) if i in long else (got[0] if got else nothing)
     return ScoredLogProbs(entries, log_probs, failures, report.skipped)
 
 
@@ -115,10 +138,16 @@ def score_decoder(
             hyps.append("")
             continue
         start = time.perf_counter()
-        result = transcriber.decode(lp)
+        if isinstance(lp, Pieces):  # joined as transcribe joins a long file's pieces
+            results = [transcriber.decode(piece) for piece in lp.log_probs]
+            text = " ".join(r.text for r in results if r.text)
+            refused = bool(results) and all(r.rejected for r in results)
+        else:
+            result = transcriber.decode(lp)
+            text, refused = result.text, result.rejected
         times.append(time.perf_counter() - start)
-        hyps.append(result.text)
-        rejected += result.rejected
+        hyps.append(text)
+        rejected += refused
     return Evaluation(
         error_report(data.references, hyps, data.ids, worst=worst),
         data.references,
@@ -152,10 +181,12 @@ def evaluate(
     batch_size: int = 32,
     worst: int = 10,
     skip_bad: bool = False,
+    split: SplitConfig | None = SplitConfig(),  # None: score long entries whole
 ) -> Evaluation:
     """Transcribe every manifest entry with one decoder and score it."""
     transcriber = Transcriber(
-        model, decoder=decoder, batch_size=batch_size, decoder_options=decoder_options
+        model, decoder=decoder, batch_size=batch_size, decoder_options=decoder_options,
+        split=split,
     )
     data = compute_log_probs(transcriber, manifest, skip_bad)
     return score_decoder(transcriber, data, worst)
@@ -170,6 +201,7 @@ def compare_decoders(
     batch_size: int = 32,
     worst: int = 10,
     skip_bad: bool = False,
+    split: SplitConfig | None = SplitConfig(),  # None: score long entries whole
 ) -> list[Evaluation]:
     """Several decoders on the same acoustic-model output; each decoder gets the options it
     takes from ``decoder_options`` on top of the bundle's stored settings."""
@@ -178,6 +210,7 @@ def compare_decoders(
         decoder=decoders[0],
         batch_size=batch_size,
         decoder_options=options_for(decoders[0], decoder_options),
+        split=split,
     )
     data = compute_log_probs(first, manifest, skip_bad)
     results = [score_decoder(first, data, worst)]

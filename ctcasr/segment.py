@@ -143,6 +143,17 @@ def trim(samples: np.ndarray, sample_rate: int, config: SplitConfig) -> tuple[in
     return a, samples[a:b]
 
 
+def speech_piece(
+    start: float, samples: np.ndarray, sample_rate: int, config: SplitConfig
+) -> tuple[float, np.ndarray] | None:
+    """A segment as the model is shown it: its trimmed voiced part and where that starts, or
+    None when the segment is silent (the model may hear words in digital silence)."""
+    if is_silent(samples):
+        return None
+    skip, voiced = trim(samples, sample_rate, config)
+    return start + skip / sample_rate, voiced
+
+
 def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) -> np.ndarray:
     """``[n, 2]`` sample ranges whose frame energy is within ``top_db`` of the loudest frame.
 

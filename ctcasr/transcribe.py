@@ -19,9 +19,9 @@ from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.segment import (
     SplitConfig,
     is_silent,
+    speech_piece,
     split_stream,
     stream_audio,
-    trim,
 )
 
 Source = str | os.PathLike[str] | np.ndarray
@@ -249,9 +249,8 @@ class Transcriber:
         try:
             for start, samples in split_stream(blocks, rate, self.split):
                 total = start + len(samples) / rate
-                if not is_silent(samples):
-                    skip, voiced = trim(samples, rate, self.split)
-                    pending.append((start + skip / rate, voiced))
+                if (piece := speech_piece(start, samples, rate, self.split)) is not None:
+                    pending.append(piece)
                 # A batch of up to a minute of audio: memory stays that of one minute.
                 if len(pending) >= self.batch_size or sum(len(x) for _, x in pending) >= 60 * rate:
                     flush()

@@ -269,6 +269,49 @@ def test_long_recording_is_cut_in_silences_and_stitched_in_file_time(fsdd_dir, t
     assert srt and srt[-1][1] <= whole.duration
 
 
+def test_evaluate_scores_a_long_entry_as_transcribe_cuts_it(fsdd_dir, tmp_path):
+    """A manifest entry longer than ``split.long_after`` is cut at its pauses and decoded piece
+    by piece, so ``evaluate`` scores the transcript ``transcribe`` gives (it used to score the
+    entry whole, and the two could differ); ``split=None`` keeps the whole-entry scoring."""
+    from ctcasr.evaluate import compare_decoders, compute_log_probs, evaluate
+
+    path = tmp_path / "long.wav"
+    _, refs = _long_recording(fsdd_dir, path)
+    short = fsdd_dir / "3_theo_0.flac"
+    manifest = tmp_path / "m.jsonl"
+    from recipes.fsdd.__main__ import DIGITS
+
+    reference = " ".join(DIGITS[int(d)] for d in refs)
+    rows = [(path, reference), (short, "three")]
+    manifest.write_text("".join(
+        json.dumps({"audio_filepath": str(p), "text": text, "duration": sf.info(str(p)).duration})
+        + "\n" for p, text in rows))  # fmt: skip
+    config = SplitConfig(max_segment=8.0)
+    with Transcriber(decoder="greedy", split=config) as t:
+        cut = t.transcribe(path)
+        scored = compute_log_probs(t, manifest)
+    with Transcriber(decoder="greedy", split=None) as t:
+        whole = t.transcribe(path)
+    assert len(cut.segments) > 1 and cut.text != whole.text  # the two ways really differ
+    pieces = scored.log_probs[0]
+    assert len(pieces.log_probs) == len(cut.segments)  # the pieces transcribe decoded
+    assert isinstance(scored.log_probs[1], np.ndarray)  # a short entry is one array, as before
+    result = evaluate(manifest, decoder="greedy", split=config)
+    assert result.hypotheses == [cut.text, "three"]
+    assert result.report.wer == pytest.approx(jiwer.wer(reference, cut.text) * 48 / 49)
+    assert evaluate(manifest, decoder="greedy", split=None).hypotheses[0] == whole.text
+    beam, greedy = compare_decoders(manifest, ["beam", "greedy"], split=config)
+    assert greedy.hypotheses == result.hypotheses and beam.hypotheses[1] == "three"
+    # The CLI takes transcribe's splitting flags.
+    flags = ["evaluate", "--manifest", str(manifest), "-d", "greedy", "--json"]
+    got = json.loads(ctcasr(*flags, "--max-segment", "8").stdout)
+    assert got["wer"] == pytest.approx(result.report.wer)
+    assert json.loads(ctcasr(*flags, "--split-longer-than", "0").stdout)["wer"] == pytest.approx(
+        evaluate(manifest, decoder="greedy", split=None).report.wer)
+    bad = ctcasr(*flags, "--max-segment", "-1")
+    assert bad.returncode != 0 and "bad splitting settings" in bad.stderr
+
+
 def test_splitting_reads_lazily():
     """Segments come out while input is still arriving: memory is one segment and a block."""
     rng = np.random.default_rng(0)
