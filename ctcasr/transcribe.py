@@ -195,8 +195,9 @@ class Transcriber:
             if results[i] is None:  # long files: split, decoded piece by piece
                 try:
                     results[i] = self._transcribe_long(source, sample_rate)
-                except Exception as exc:  # a decoder failing on one input fails that input
-                    results[i] = _decoder_failure(_name(source), self.decoder, exc)
+                except Exception as exc:  # whatever breaks on one input fails that input
+                    name = _name(source)
+                    results[i] = Failure(name, f"{name}: {type(exc).__name__}: {exc}")
         return results  # type: ignore[return-value]
 
     def _workers(self):
@@ -243,7 +244,11 @@ class Transcriber:
             feats = [compute_features(x, self.bundle.frontend) for _, x in pending]
             for (start, x), lp in zip(pending, self.acoustic_model(feats), strict=True):
                 seconds = len(x) / rate
-                pieces.append((start, seconds, self.decode(lp, name, round(seconds, 3))))
+                got = _decode_or_failure(self.decode, (lp, name, round(seconds, 3)),
+                                         self.decoder)  # fmt: skip
+                if isinstance(got, Failure):
+                    raise _PieceFailed(got)
+                pieces.append((start, seconds, got))
             pending.clear()
 
         try:
@@ -257,6 +262,8 @@ class Transcriber:
             flush()
         except CtcasrError as exc:
             return Failure(name, str(exc))
+        except _PieceFailed as exc:  # labelled as the decoder's failure, not the audio's
+            return exc.failure
         return _stitch(name, pieces, round(total, 3), self.decoder, str(self.bundle.path))
 
     def decode(self, log_probs: np.ndarray, source: str = "<array>", duration: float = 0.0):
@@ -367,6 +374,14 @@ def _decoder_failure(source: str, decoder: str, exc: Exception) -> Failure:
     if isinstance(exc, CtcasrError):
         return Failure(source, f"{source}: {exc}")
     return Failure(source, f"{source}: decoder {decoder!r} failed: {type(exc).__name__}: {exc}")
+
+
+class _PieceFailed(Exception):
+    """The decoder failed on a piece of a long file: the whole input fails with its reason."""
+
+    def __init__(self, failure: Failure) -> None:
+        super().__init__(failure.error)
+        self.failure = failure
 
 
 @dataclass(frozen=True)

@@ -112,3 +112,40 @@ def test_a_decoder_that_raises_fails_that_input_only(fsdd_dir):
     assert isinstance(first, Failure)
     assert first.error.endswith("decoder 'greedy' failed: RuntimeError: plugin exploded")
     assert isinstance(second, Transcript) and second.text == "three"
+
+
+def test_failures_on_the_long_file_path_name_their_cause(fsdd_dir):
+    """Files cut into pieces: a decoder raising is the decoder's failure, anything else is not
+    (every failure there was labelled "decoder ... failed", an acoustic-model error too)."""
+    from ctcasr.segment import SplitConfig
+
+    split = SplitConfig(long_after=0.2, max_segment=2.0, min_segment=1.0)  # every clip is long
+    clips = [fsdd_dir / "2_lucas_4.flac", fsdd_dir / "3_theo_1.flac"]
+    with ctcasr.Transcriber(decoder="greedy", split=split) as transcriber:
+        real_decode, real_model = transcriber.decoder_impl.decode, transcriber.acoustic_model
+        calls = []
+
+        def flaky_decode(log_probs, nbest=1):
+            calls.append(1)
+            if len(calls) == 1:
+                raise RuntimeError("plugin exploded")
+            return real_decode(log_probs, nbest)
+
+        def flaky_model(feats):
+            calls.extend([1] if feats else [])  # the batch of short inputs is empty here
+            if len(calls) == 1:
+                raise RuntimeError("model exploded")
+            return real_model(feats)
+
+        transcriber.decoder_impl.decode = flaky_decode
+        first, second = transcriber.transcribe_batch(clips)
+        assert isinstance(first, Failure) and isinstance(second, Transcript)
+        assert first.error == f"{clips[0]}: decoder 'greedy' failed: RuntimeError: plugin exploded"
+        assert second.text == "three" and second.segments
+
+        transcriber.decoder_impl.decode = real_decode
+        transcriber._model, calls[:] = flaky_model, []
+        first, second = transcriber.transcribe_batch(clips)
+    assert isinstance(first, Failure) and isinstance(second, Transcript)
+    assert first.error == f"{clips[0]}: RuntimeError: model exploded"
+    assert second.text == "three"
