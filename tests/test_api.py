@@ -94,19 +94,24 @@ def test_tune_refuses_a_dev_set_it_cannot_read(fsdd_dir, tmp_path):
     assert not (tmp_path / "tuned").exists()
 
 
+def first_call_raises(real, message: str, counts=bool):
+    """``real``, except that the first call ``counts`` says counts raises RuntimeError."""
+    calls = []
+
+    def flaky(first, *rest):
+        calls.extend([1] if counts(first) else [])
+        if len(calls) == 1:
+            raise RuntimeError(message)
+        return real(first, *rest)
+
+    return flaky
+
+
 def test_a_decoder_that_raises_fails_that_input_only(fsdd_dir):
     """A plug-in's decode() raising stopped the whole run with a traceback."""
     with ctcasr.Transcriber(decoder="greedy") as transcriber:
         real = transcriber.decoder_impl.decode
-        calls = []
-
-        def flaky(log_probs, nbest=1):
-            calls.append(1)
-            if len(calls) == 1:
-                raise RuntimeError("plugin exploded")
-            return real(log_probs, nbest)
-
-        transcriber.decoder_impl.decode = flaky
+        transcriber.decoder_impl.decode = first_call_raises(real, "plugin exploded", len)
         first, second = transcriber.transcribe_batch(
             [fsdd_dir / "2_lucas_4.flac", fsdd_dir / "3_theo_1.flac"])
     assert isinstance(first, Failure)
@@ -123,28 +128,15 @@ def test_failures_on_the_long_file_path_name_their_cause(fsdd_dir):
     clips = [fsdd_dir / "2_lucas_4.flac", fsdd_dir / "3_theo_1.flac"]
     with ctcasr.Transcriber(decoder="greedy", split=split) as transcriber:
         real_decode, real_model = transcriber.decoder_impl.decode, transcriber.acoustic_model
-        calls = []
-
-        def flaky_decode(log_probs, nbest=1):
-            calls.append(1)
-            if len(calls) == 1:
-                raise RuntimeError("plugin exploded")
-            return real_decode(log_probs, nbest)
-
-        def flaky_model(feats):
-            calls.extend([1] if feats else [])  # the batch of short inputs is empty here
-            if len(calls) == 1:
-                raise RuntimeError("model exploded")
-            return real_model(feats)
-
-        transcriber.decoder_impl.decode = flaky_decode
+        transcriber.decoder_impl.decode = first_call_raises(real_decode, "plugin exploded", len)
         first, second = transcriber.transcribe_batch(clips)
         assert isinstance(first, Failure) and isinstance(second, Transcript)
         assert first.error == f"{clips[0]}: decoder 'greedy' failed: RuntimeError: plugin exploded"
         assert second.text == "three" and second.segments
 
         transcriber.decoder_impl.decode = real_decode
-        transcriber._model, calls[:] = flaky_model, []
+        # (the chunk's batch of short inputs is empty here: that call does not count)
+        transcriber._model = first_call_raises(real_model, "model exploded")
         first, second = transcriber.transcribe_batch(clips)
     assert isinstance(first, Failure) and isinstance(second, Transcript)
     assert first.error == f"{clips[0]}: RuntimeError: model exploded"
