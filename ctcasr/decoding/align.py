@@ -18,7 +18,11 @@ NEG_INF = -np.inf
 
 
 def forced_align(
-    log_probs: np.ndarray, ids: Sequence[int], blank: int, space: int | None = None
+    log_probs: np.ndarray,
+    ids: Sequence[int],
+    blank: int,
+    space: int | None = None,
+    best_path: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> list[int] | None:
     """Viterbi alignment of ``ids`` to ``log_probs``; the first frame of each label, or
     ``None`` when no alignment of the transcript has a finite probability (too few frames, or
@@ -26,11 +30,12 @@ def forced_align(
 
     With ``space``, a best path that differs from ``ids`` only by extra spaces (leading,
     trailing or doubled, which spell nothing) still counts as the transcript's alignment.
+    ``best_path``: :func:`greedy_path`'s result, when the caller has it.
     """
     ids = list(ids)
     if not ids:
         return []
-    frames = _on_best_path(log_probs, ids, blank, space, None)
+    frames = _on_best_path(log_probs, ids, blank, space, best_path)
     if frames is not None:
         return frames
     found = _viterbi(log_probs, ids, blank)

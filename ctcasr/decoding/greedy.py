@@ -22,9 +22,12 @@ from ctcasr.errors import LogProbError
 from ctcasr.text import Alphabet
 
 
-def greedy_path(log_probs: np.ndarray, blank: int) -> tuple[np.ndarray, np.ndarray]:
-    """Label ids of the collapsed best path and the frame each label starts at."""
-    best = log_probs.argmax(axis=-1)
+def greedy_path(
+    log_probs: np.ndarray, blank: int, best: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Label ids of the collapsed best path and the frame each label starts at (``best``:
+    ``log_probs.argmax(-1)``, when the caller has it)."""
+    best = log_probs.argmax(axis=-1) if best is None else best
     keep = best != blank
     keep[1:] &= best[1:] != best[:-1]
     frames = np.flatnonzero(keep)
