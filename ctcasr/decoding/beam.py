@@ -161,7 +161,7 @@ def prefix_beam_search(
     # and every later difference became -inf - -inf = NaN (beams vanished, decode crashed).
     # Summed as Python floats: a run is a few frames, and a numpy reduction per run cost more
     # than the run's search.
-    blank_lp = log_probs[:, blank].astype(np.float64).tolist()
+    blank_lp = log_probs[:, blank].tolist()  # Python floats (doubles) whatever the dtype
     trie = _PrefixTrie(alphabet, scorer)
     beams: list[Beam] = [(0.0, 0, 0.0, NEG_INF)]
     t_done = 0
@@ -203,11 +203,14 @@ def _busy_frames(
         rows = np.flatnonzero(best != blank)
         mask[rows, best[rows]] = True
     frames: list[tuple[int, list[int]]] = []
-    for r, c in zip(*(x.tolist() for x in np.nonzero(mask)), strict=True):
-        if frames and frames[-1][0] == r:
+    rows, labels = mask.nonzero()
+    last = -1
+    for r, c in zip(rows.tolist(), labels.tolist(), strict=True):
+        if r == last:
             frames[-1][1].append(c)
         else:
             frames.append((r, [c]))
+            last = r
     return frames
 
 
