@@ -625,14 +625,18 @@ def tune(
     ] = None,
     save: Annotated[bool, typer.Option(help="Store the best settings in the bundle.")] = True,
     skip_bad: SkipBadOption = False,
+    split_longer_than: SplitLongerThanOption = 30.0,
+    max_segment: MaxSegmentOption = 20.0,
 ) -> None:
     """Grid-search decoder weights on a dev set; the best become the bundle's defaults.
 
     Copies the LM (and word list) into the bundle so `transcribe` uses them with no flags.
+    Long dev entries are cut as `transcribe` and `evaluate` cut them (same flags).
     """
     from ctcasr.tune import tune as run_tune
 
     options = _decoder_options(locals())
+    split = _split_config(split_longer_than, max_segment)
     result = run_tune(
         manifest,
         model,
@@ -645,6 +649,7 @@ def tune(
         save=save,
         output=output,
         skip_bad=skip_bad,
+        split=split,
     )
     typer.echo(result.summary())
     _report_skipped(result.skipped)

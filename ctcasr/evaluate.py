@@ -67,48 +67,35 @@ class ScoredLogProbs:
 def compute_log_probs(
     transcriber: Transcriber, manifest: str | os.PathLike[str], skip_bad: bool = False
 ) -> ScoredLogProbs:
-    """The acoustic model's output for every entry, computed as ``transcribe`` would: digital
+    """The acoustic model's output for every entry, read as ``transcribe`` reads it: digital
     silence is not shown to the model (it may hear words in it), audio under one analysis
     window is refused, and an entry longer than the transcriber's ``split.long_after`` is cut
     at its pauses into :class:`Pieces`, so the score is that of the transcripts users get."""
     from ctcasr.errors import CtcasrError
-    from ctcasr.features import compute_features, load_samples, require_one_window
-    from ctcasr.segment import is_silent, speech_piece, split_stream
 
     report = read_manifest(manifest, transcriber.bundle.alphabet, skip_bad=skip_bad)
     entries = report.entries
-    frontend = transcriber.bundle.frontend
-    rate, split = frontend.sample_rate, transcriber.split
-    feats, owners, failures = [], [], []
-    long: set[int] = set()
-    readable: list[int] = []
-    for i, entry in enumerate(entries):
-        try:
-            samples = load_samples(entry.audio_filepath, frontend)
-            if is_silent(samples):
-                readable.append(i)
-                continue
-            require_one_window(samples, frontend, entry.audio_filepath)
-        except CtcasrError as exc:
-            failures.append(Failure(entry.audio_filepath, str(exc)))
-            continue
-        readable.append(i)
-        if split is None or len(samples) <= split.long_after * rate:
-            feats.append(compute_features(samples, frontend))
-            owners.append(i)
-            continue
-        long.add(i)
-        for start, segment in split_stream([samples], rate, split):
-            if (piece := speech_piece(start, segment, rate, split)) is not None:
-                feats.append(compute_features(piece[1], frontend))
-                owners.append(i)
-    outputs: dict[int, list[np.ndarray]] = {i: [] for i in readable}
-    for i, lp in zip(owners, transcriber.acoustic_model(feats), strict=True):
-        outputs[i].append(lp)
     nothing = np.zeros((0, transcriber.bundle.alphabet.num_classes), np.float32)
     log_probs: list[np.ndarray | Pieces | None] = [None] * len(entries)
-    for i, got in outputs.items():  # silence has no frames: every decoder spells nothing
-        log_probs[i] = Pieces(tuple(got)) if i in long else (got[0] if got else nothing)
+    feats, todo, failures = [], [], []
+    for i, entry in enumerate(entries):
+        path = entry.audio_filepath
+        got = transcriber.read(path)
+        if isinstance(got, str):
+            failures.append(Failure(path, got))
+        elif isinstance(got, float):  # silence has no frames: every decoder spells nothing
+            log_probs[i] = nothing
+        elif got is None:  # long: cut and run as transcribe does
+            try:
+                log_probs[i] = Pieces(tuple(lp for _, _, lp in transcriber.long_pieces(
+                    path, None, [0.0])))  # fmt: skip
+            except CtcasrError as exc:
+                failures.append(Failure(path, str(exc)))
+        else:
+            feats.append(got[0])
+            todo.append(i)
+    for i, lp in zip(todo, transcriber.acoustic_model(feats), strict=True):
+        log_probs[i] = lp
     return ScoredLogProbs(entries, log_probs, failures, report.skipped)
 
 
@@ -130,18 +117,19 @@ def score_decoder(
     not_commands = 0
     if transcriber.decoder == "grammar":
         commands = set(transcriber.decoder_impl.commands)  # type: ignore[attr-defined]
-        not_commands = sum(e.text not in commands for e in data.entries)
         data = command_view(data, commands)
+        not_commands = sum(not e.text for e, lp in zip(data.entries, data.log_probs, strict=True)
+                           if not isinstance(lp, Pieces))  # fmt: skip
     hyps, times, rejected = [], [], 0
     for lp in data.log_probs:
         if lp is None:
             hyps.append("")
             continue
         start = time.perf_counter()
-        if isinstance(lp, Pieces):  # joined as transcribe joins a long file's pieces
+        if isinstance(lp, Pieces):  # joined as transcribe joins a long file's pieces, and
+            # like its stitched transcript never counted as rejected (its pieces may be)
             results = [transcriber.decode(piece) for piece in lp.log_probs]
-            text = " ".join(r.text for r in results if r.text)
-            refused = bool(results) and all(r.rejected for r in results)
+            text, refused = " ".join(r.text for r in results if r.text), False
         else:
             result = transcriber.decode(lp)
             text, refused = result.text, result.rejected
@@ -166,9 +154,14 @@ def score_decoder(
 def command_view(data: ScoredLogProbs, commands: Collection[str]) -> ScoredLogProbs:
     """The references a command recogniser should output: the command, or nothing for an
     utterance that is not one of them (it should be rejected). A false rejection is then a
-    deletion, a wrong command a substitution and a false acceptance an insertion."""
+    deletion, a wrong command a substitution and a false acceptance an insertion.
+
+    A long entry, cut into pieces that each give a command or nothing, keeps its transcript:
+    it holds a sequence of utterances, and blanking it would count every command recognised
+    in it as a false acceptance."""
     known = set(commands)
-    entries = [e if e.text in known else replace(e, text="") for e in data.entries]
+    entries = [e if e.text in known or isinstance(lp, Pieces) else replace(e, text="")
+               for e, lp in zip(data.entries, data.log_probs, strict=True)]  # fmt: skip
     return replace(data, entries=entries)
 
 

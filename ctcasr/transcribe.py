@@ -153,13 +153,27 @@ class Transcriber:
         if following is not None:
             yield from self._finish_chunk(following, sample_rate)
 
-    def _start_chunk(self, sources: Sequence[Source], sample_rate: int | None):
-        """Begin reading a chunk: in the workers (already under way on return) or lazily."""
-        load = functools.partial(
+    def _loader(self, sample_rate: int | None) -> functools.partial:
+        """:func:`_features_or_error` with this transcriber's settings (picklable)."""
+        return functools.partial(
             _features_or_error, frontend=self.bundle.frontend, sample_rate=sample_rate,
             max_duration=self.max_duration,
             stream_after=self.split.long_after if self.split is not None else None,
         )  # fmt: skip
+
+    def read(
+        self, source: Source, sample_rate: int | None = None
+    ) -> tuple[np.ndarray, float] | float | str | None:
+        """An input as ``transcribe`` reads it: ``(features, seconds)``; the duration of one
+        that is all silence (the model is not shown it); the one-line reason it cannot be
+        read; or None for one long enough to be cut (see :meth:`long_pieces`), decided from
+        the file's header as ``transcribe`` decides it."""
+        got = self._loader(sample_rate)(source)
+        return None if isinstance(got, _Long) else got
+
+    def _start_chunk(self, sources: Sequence[Source], sample_rate: int | None):
+        """Begin reading a chunk: in the workers (already under way on return) or lazily."""
+        load = self._loader(sample_rate)
         pool = self._workers()
         loaded = pool.map(load, sources, chunksize=8) if pool else map(load, sources)
         return list(sources), loaded
@@ -229,42 +243,50 @@ class Transcriber:
 
     def _transcribe_long(self, source: Source, sample_rate: int | None) -> Transcript | Failure:
         """Cut at silences, decode the pieces a batch at a time, stitch with file times."""
+        name = _name(source)
+        pieces: list[tuple[float, float, Transcript]] = []
+        length = [0.0]
+        try:
+            for start, seconds, lp in self.long_pieces(source, sample_rate, length):
+                got = _decode_or_failure(self.decode, (lp, name, round(seconds, 3)),
+                                         self.decoder)  # fmt: skip
+                if isinstance(got, Failure):  # the decoder's failure, not the audio's
+                    return got
+                pieces.append((start, seconds, got))
+        except CtcasrError as exc:
+            return Failure(name, str(exc))
+        return _stitch(name, pieces, round(length[0], 3), self.decoder, str(self.bundle.path))
+
+    def long_pieces(
+        self, source: Source, sample_rate: int | None, length: list[float]
+    ) -> Iterator[tuple[float, float, np.ndarray]]:
+        """A long input as the model sees it: ``(start, seconds, log_probs)`` for each piece
+        with speech, cut at silences, read in blocks and run a batch at a time (memory stays
+        that of a minute of audio); ``length[0]`` is the input's duration so far. What
+        ``transcribe`` stitches and ``evaluate`` scores."""
         assert self.split is not None
         rate = self.bundle.frontend.sample_rate
-        name = _name(source)
         if isinstance(source, np.ndarray):
             blocks: Any = [load_samples(source, self.bundle.frontend, sample_rate=sample_rate)]
         else:  # a file over the limit fails at the first block, before any work
             blocks = stream_audio(source, rate, self.split.block_seconds, self.max_duration)
-        pieces: list[tuple[float, float, Transcript]] = []
         pending: list[tuple[float, np.ndarray]] = []
-        total = 0.0
 
-        def flush() -> None:
+        def run() -> list[tuple[float, float, np.ndarray]]:
             feats = [compute_features(x, self.bundle.frontend) for _, x in pending]
-            for (start, x), lp in zip(pending, self.acoustic_model(feats), strict=True):
-                seconds = len(x) / rate
-                got = _decode_or_failure(self.decode, (lp, name, round(seconds, 3)),
-                                         self.decoder)  # fmt: skip
-                if isinstance(got, Failure):
-                    raise _PieceFailed(got)
-                pieces.append((start, seconds, got))
+            out = [(start, len(x) / rate, lp)
+                   for (start, x), lp in zip(pending, self.acoustic_model(feats), strict=True)]
             pending.clear()
+            return out
 
-        try:
-            for start, samples in split_stream(blocks, rate, self.split):
-                total = start + len(samples) / rate
-                if (piece := speech_piece(start, samples, rate, self.split)) is not None:
-                    pending.append(piece)
-                # A batch of up to a minute of audio: memory stays that of one minute.
-                if len(pending) >= self.batch_size or sum(len(x) for _, x in pending) >= 60 * rate:
-                    flush()
-            flush()
-        except CtcasrError as exc:
-            return Failure(name, str(exc))
-        except _PieceFailed as exc:  # labelled as the decoder's failure, not the audio's
-            return exc.failure
-        return _stitch(name, pieces, round(total, 3), self.decoder, str(self.bundle.path))
+        for start, samples in split_stream(blocks, rate, self.split):
+            length[0] = start + len(samples) / rate
+            if (piece := speech_piece(start, samples, rate, self.split)) is not None:
+                pending.append(piece)
+            if len(pending) >= self.batch_size or sum(len(x) for _, x in pending) >= 60 * rate:
+                yield from run()
+        if pending:
+            yield from run()
 
     def decode(self, log_probs: np.ndarray, source: str = "<array>", duration: float = 0.0):
         """Decode log-probabilities the acoustic model already produced."""
@@ -374,14 +396,6 @@ def _decoder_failure(source: str, decoder: str, exc: Exception) -> Failure:
     if isinstance(exc, CtcasrError):
         return Failure(source, f"{source}: {exc}")
     return Failure(source, f"{source}: decoder {decoder!r} failed: {type(exc).__name__}: {exc}")
-
-
-class _PieceFailed(Exception):
-    """The decoder failed on a piece of a long file: the whole input fails with its reason."""
-
-    def __init__(self, failure: Failure) -> None:
-        super().__init__(failure.error)
-        self.failure = failure
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from ctcasr.bundle import PRETRAINED_DIR, Bundle, store_decoder_settings
 from ctcasr.decoding import get_decoder_class
 from ctcasr.errors import ConfigError
 from ctcasr.evaluate import compute_log_probs, score_decoder
+from ctcasr.segment import SplitConfig
 from ctcasr.transcribe import Transcriber
 
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
@@ -71,8 +72,10 @@ def tune(
     save: bool = True,
     output: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
+    split: SplitConfig | None = SplitConfig(),  # long dev entries cut as transcribe cuts them
 ) -> TuneResult:
-    transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options)
+    transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options,
+                              split=split)  # fmt: skip
     impl = transcriber.decoder_impl
     has_hotwords = bool(getattr(impl, "hotwords", None))
     grid: dict[str, Sequence[float]] = {}

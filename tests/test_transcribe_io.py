@@ -269,23 +269,33 @@ def test_long_recording_is_cut_in_silences_and_stitched_in_file_time(fsdd_dir, t
     assert srt and srt[-1][1] <= whole.duration
 
 
-def test_evaluate_scores_a_long_entry_as_transcribe_cuts_it(fsdd_dir, tmp_path):
+def _write_manifest(manifest: Path, rows: list[tuple[Path, str]]) -> Path:
+    manifest.write_text("".join(
+        json.dumps({"audio_filepath": str(p), "text": text, "duration": sf.info(str(p)).duration})
+        + "\n" for p, text in rows))  # fmt: skip
+    return manifest
+
+
+@pytest.fixture
+def long_manifest(fsdd_dir, tmp_path) -> tuple[Path, Path, str]:
+    """A manifest of the ~60 s digit recording (its words as the transcript) and one short
+    FSDD clip of "three"."""
+    from recipes.fsdd.__main__ import DIGITS
+
+    path = tmp_path / "long.wav"
+    _, refs = _long_recording(fsdd_dir, path)
+    reference = " ".join(DIGITS[int(d)] for d in refs)
+    rows = [(path, reference), (fsdd_dir / "3_theo_0.flac", "three")]
+    return _write_manifest(tmp_path / "m.jsonl", rows), path, reference
+
+
+def test_evaluate_scores_a_long_entry_as_transcribe_cuts_it(long_manifest):
     """A manifest entry longer than ``split.long_after`` is cut at its pauses and decoded piece
     by piece, so ``evaluate`` scores the transcript ``transcribe`` gives (it used to score the
     entry whole, and the two could differ); ``split=None`` keeps the whole-entry scoring."""
     from ctcasr.evaluate import compare_decoders, compute_log_probs, evaluate
 
-    path = tmp_path / "long.wav"
-    _, refs = _long_recording(fsdd_dir, path)
-    short = fsdd_dir / "3_theo_0.flac"
-    manifest = tmp_path / "m.jsonl"
-    from recipes.fsdd.__main__ import DIGITS
-
-    reference = " ".join(DIGITS[int(d)] for d in refs)
-    rows = [(path, reference), (short, "three")]
-    manifest.write_text("".join(
-        json.dumps({"audio_filepath": str(p), "text": text, "duration": sf.info(str(p)).duration})
-        + "\n" for p, text in rows))  # fmt: skip
+    manifest, path, reference = long_manifest
     config = SplitConfig(max_segment=8.0)
     with Transcriber(decoder="greedy", split=config) as t:
         cut = t.transcribe(path)
@@ -310,6 +320,63 @@ def test_evaluate_scores_a_long_entry_as_transcribe_cuts_it(fsdd_dir, tmp_path):
         evaluate(manifest, decoder="greedy", split=None).report.wer)
     bad = ctcasr(*flags, "--max-segment", "-1")
     assert bad.returncode != 0 and "bad splitting settings" in bad.stderr
+
+
+def test_evaluate_decides_what_is_long_from_the_header_as_transcribe_does(fsdd_dir, tmp_path):
+    """44.1 kHz, one frame over the limit: transcribe (which reads the header) cuts it, and
+    evaluate, which decided from the resampled length (exactly the limit), scored it whole."""
+    from ctcasr.audio import load_audio, resample
+    from ctcasr.evaluate import Pieces, compute_log_probs, evaluate
+
+    rate = 44100
+    clips = [resample(load_audio(fsdd_dir / f"{d}_theo_0.flac"), 16000, rate) for d in (4, 7)]
+    audio = np.concatenate([clips[0], np.zeros(rate // 2, np.float32), clips[1]])
+    audio = np.concatenate([audio, np.zeros(2 * rate + 1 - len(audio), np.float32)])
+    path = tmp_path / "edge.wav"
+    sf.write(path, audio, rate)
+    assert round(len(audio) * 16000 / rate) == 2 * 16000  # resampled: exactly the limit
+    manifest = _write_manifest(tmp_path / "m.jsonl", [(path, "four seven")])
+    split = SplitConfig(long_after=2.0, max_segment=1.5, min_segment=0.75)
+    with Transcriber(decoder="greedy", split=split) as t:
+        cut = t.transcribe(path)
+        assert isinstance(compute_log_probs(t, manifest).log_probs[0], Pieces)
+    assert cut.segments  # the long path (a short input's transcript has no segments)
+    assert evaluate(manifest, decoder="greedy", split=split).hypotheses == [cut.text]
+
+
+def test_grammar_scores_a_long_entry_against_its_transcript(long_manifest, tmp_path):
+    """A long entry of commands, cut into pieces, keeps its transcript as the reference (it
+    was blanked as "not a command", so every command recognised in it was a false
+    acceptance), is never counted as rejected (transcribe's stitched transcript is not), and
+    tuning cuts dev entries as evaluate does, with the same flags."""
+    from ctcasr.evaluate import evaluate
+    from ctcasr.tune import tune
+    from recipes.fsdd.__main__ import DIGITS
+
+    manifest, path, reference = long_manifest
+    commands = tmp_path / "digits.txt"
+    commands.write_text("\n".join(DIGITS) + "\n")
+    options = {"commands": str(commands), "threshold": 0.0}
+    with Transcriber(decoder="grammar", decoder_options=options) as t:
+        stitched = t.transcribe(path)
+    result = evaluate(manifest, decoder="grammar", decoder_options=options)
+    assert result.references == [reference, "three"] and result.not_commands == 0
+    assert result.hypotheses == [stitched.text, "three"]
+    assert result.report.wer == pytest.approx(jiwer.wer(reference, stitched.text) * 48 / 49)
+    assert result.report.wer < 0.2  # FSDD digits, one per piece: mostly right
+    strict = {**options, "threshold": 0.999}
+    with Transcriber(decoder="grammar", decoder_options=strict) as t:
+        assert t.transcribe(path).rejected is False
+    assert evaluate(manifest, decoder="grammar", decoder_options=strict).rejected <= 1
+    for split in (SplitConfig(), None):
+        tuned = tune(manifest, decoder="grammar", decoder_options=options, thresholds=[0.0],
+                     save=False, split=split)  # fmt: skip
+        scored = evaluate(manifest, decoder="grammar", decoder_options=options, split=split)
+        assert tuned.baseline.wer == pytest.approx(scored.report.wer)
+    flags = ["tune", "--manifest", str(manifest), "-d", "grammar", "--commands", str(commands),
+             "--thresholds", "0", "--no-save"]  # fmt: skip
+    for extra in ([], ["--split-longer-than", "0"]):
+        assert ctcasr(*flags, *extra).returncode == 0
 
 
 def test_splitting_reads_lazily():

@@ -63,11 +63,11 @@ class DevScores:
 
 
 def keras_greedy(bundle: str | Path) -> Transcriber:
-    """Greedy decoding on the Keras weights, as training measures dev, for every bundle alike
-    (a bundle's ONNX graph may differ from its weights by rounding)."""
+    """Greedy decoding on the Keras weights, each entry whole, as training measures dev, for
+    every bundle alike (a bundle's ONNX graph may differ from its weights by rounding)."""
     from ctcasr.transcribe import Transcriber
 
-    return Transcriber(bundle, decoder="greedy", backend="keras")
+    return Transcriber(bundle, decoder="greedy", backend="keras", split=None)
 
 
 def greedy_report(transcriber: Transcriber, manifest: Path) -> ErrorReport:

@@ -83,7 +83,8 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
                      decoder_options={"commands": commands}, save=False)  # fmt: skip
         threshold = tuned.best.params["threshold"]
     options = {"commands": commands, "threshold": threshold}
-    grammar = Transcriber(bundle, decoder="grammar", decoder_options=options)
+    # Keyword spotting scores each clip whole: split=None (no entry is ever cut into pieces).
+    grammar = Transcriber(bundle, decoder="grammar", decoder_options=options, split=None)
     greedy = Transcriber(grammar.bundle, decoder="greedy")
     greedy._model = grammar.acoustic_model
     test = compute_log_probs(grammar, data_dir / "test.jsonl")
@@ -106,6 +107,7 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
         grammar.bundle,
         decoder="grammar",
         decoder_options={"commands": str(data_dir / "unseen_commands.txt"), "threshold": 0.0},
+        split=None,
     )
     unseen._model = grammar.acoustic_model
     held = compute_log_probs(unseen, data_dir / "unseen.jsonl")
