@@ -97,6 +97,20 @@ def test_float32_input():
     assert beam().decode(frames("_ok_").astype(np.float32))[0].text == "ok"
 
 
+def test_long_double_input_decodes_as_float64():
+    """A near tie between the best beam and the best path (width 1): long-double blank sums,
+    rounded unlike float64's, flipped it ("a" instead of "aa")."""
+    ld = np.longdouble
+    x = np.full((5, V), -np.inf, dtype=ld)
+    a = ALPHABET.encode("a")[0]
+    for t, p in enumerate([ld(8) / 11, ld(1) / 3, ld(2) / 3, ld(5 / 7)]):
+        x[t, a], x[t, BLANK] = np.log(p), np.log1p(-p)
+    x[4, BLANK] = np.log(ld(0.58))
+    decoder = BeamDecoder(ALPHABET, beam_width=1)
+    assert decoder.decode(x)[0] == decoder.decode(x.astype(np.float64))[0]
+    assert decoder.decode(x)[0].text == "aa"
+
+
 def test_score_is_log_probability_summed_over_alignments():
     # Two frames with p(a) = 0.6, p(blank) = 0.3: "a" has the alignments aa, a_ and _a.
     alphabet = Alphabet(("a", "b"))  # columns a, b, blank

@@ -117,6 +117,8 @@ def check_log_probs(log_probs: np.ndarray, alphabet: Alphabet) -> np.ndarray:
         )
     if array.dtype.kind != "f":
         array = array.astype(np.float32)
+    elif array.dtype.itemsize > 8:  # long double: decoders work in (Python) float64
+        array = array.astype(np.float64)
     top = float(array.max()) if array.size else 0.0  # NaN propagates: one pass checks both
     if top != top:
         raise LogProbError("log-probabilities contain NaN")
