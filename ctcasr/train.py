@@ -589,7 +589,7 @@ def read_tf_config() -> dict[str, Any]:
         )
     try:
         spec = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly deep nesting
         raise ConfigError(f"TF_CONFIG is not valid JSON ({exc})") from None
     example = '{"cluster": {"worker": ["host:port", ...]}, "task": {"type": "worker", "index": 0}}'
     cluster = spec.get("cluster") if isinstance(spec, dict) else None
@@ -601,26 +601,52 @@ def read_tf_config() -> dict[str, Any]:
             f"TF_CONFIG cluster may list only chief and worker tasks, not {', '.join(sorted(bad))}"
         )
     for role, hosts in cluster.items():
-        if not (
-            isinstance(hosts, list)
-            and hosts
-            and all(isinstance(h, str) and h.rpartition(":")[2].isdigit() for h in hosts)
-        ):
-            raise ConfigError(f"TF_CONFIG cluster.{role} must be a list of 'host:port' strings")
+        if not (isinstance(hosts, list) and hosts and all(map(_address, hosts))):
+            raise ConfigError(
+                f"TF_CONFIG cluster.{role} must be a list of 'host:port' strings (a host with "
+                "no spaces, a port from 1 to 65535)"
+            )
     if "worker" not in cluster or len(cluster.get("chief", [])) > 1:
         raise ConfigError("TF_CONFIG cluster needs a worker list and at most one chief")
-    addresses = [h for hosts in cluster.values() for h in hosts]
-    if twice := sorted({h for h in addresses if addresses.count(h) > 1}):
+    seen: dict[tuple[str, int], str] = {}
+    for address in (h for hosts in cluster.values() for h in hosts):
         # Two tasks on one address: the second cannot bind it and the first waits for it
         # forever, so training hangs instead of failing.
-        raise ConfigError(f"TF_CONFIG cluster lists {', '.join(twice)} more than once")
+        if (key := _address(address)) in seen:
+            same = "" if seen[key] == address else f" (as {seen[key]})"
+            raise ConfigError(f"TF_CONFIG cluster lists {address}{same} more than once")
+        seen[key] = address
     role, index = task.get("type"), task.get("index")
-    if role not in cluster or not isinstance(index, int) or not 0 <= index < len(cluster[role]):
+    if (
+        not isinstance(role, str)
+        or role not in cluster
+        or not isinstance(index, int)
+        or isinstance(index, bool)
+        or not 0 <= index < len(cluster[role])
+    ):
         raise ConfigError(
             f"TF_CONFIG task {task!r} names no task of the cluster "
             f"({', '.join(f'{r}: {len(h)}' for r, h in cluster.items())})"
         )
     return spec
+
+
+_LOOPBACK = {"localhost", "127.0.0.1", "::1", ""}
+
+
+def _address(text: object) -> tuple[str, int] | None:
+    """``host:port`` as a comparable (host, port): loopback spellings are one host and the
+    port a number (``localhost:01`` is ``127.0.0.1:1``); None when it is not an address TF
+    can serve on (spaces hung it, non-ASCII digits were a traceback)."""
+    if not isinstance(text, str):
+        return None
+    host, _, port = text.rpartition(":")
+    host = host.strip("[]").lower()
+    if not (port.isascii() and port.isdigit() and 0 < int(port) < 65536):
+        return None
+    if any(c.isspace() for c in host) or not host.isprintable():
+        return None
+    return ("localhost" if host in _LOOPBACK else host), int(port)
 
 
 @contextlib.contextmanager

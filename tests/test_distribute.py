@@ -70,6 +70,24 @@ WORKERS = {"worker": ["127.0.0.1:1111", "127.0.0.1:2222"]}
         (json.dumps({"cluster": {"chief": ["127.0.0.1:2222"], **WORKERS},
                      "task": {"type": "chief", "index": 0}}),
          "TF_CONFIG cluster lists 127.0.0.1:2222 more than once"),
+        # The same address spelled two ways hung too; bad hosts and ports hung or were
+        # tracebacks inside TensorFlow; a non-string task type and deep nesting were ours.
+        (json.dumps({"cluster": {"worker": ["localhost:3", "127.0.0.1:03"]},
+                     "task": {"type": "worker", "index": 0}}),
+         "TF_CONFIG cluster lists 127.0.0.1:03 (as localhost:3) more than once"),
+        (json.dumps({"cluster": {"worker": ["127.0.0.1 :23463"]},
+                     "task": {"type": "worker", "index": 0}}),
+         "cluster.worker must be a list of 'host:port' strings"),
+        (json.dumps({"cluster": {"worker": ["127.0.0.1:\u00b2"]},
+                     "task": {"type": "worker", "index": 0}}),
+         "cluster.worker must be a list of 'host:port' strings"),
+        (json.dumps({"cluster": {"worker": ["h:70000"]}, "task": {"type": "worker", "index": 0}}),
+         "a port from 1 to 65535"),
+        (json.dumps({"cluster": WORKERS, "task": {"type": ["worker"], "index": 0}}),
+         "names no task of the cluster"),
+        (json.dumps({"cluster": WORKERS, "task": {"type": "worker", "index": True}}),
+         "names no task of the cluster"),
+        ("[" * 5000 + "]" * 5000, "TF_CONFIG is not valid JSON"),
     ],
 )
 def test_bad_tf_config_is_a_one_line_config_error(monkeypatch, value, message):
