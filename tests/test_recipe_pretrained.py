@@ -4,6 +4,7 @@ training time is counted, and the page and model card carry the numbers and lice
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -316,3 +317,34 @@ def test_dev_compare_pairs_clips_against_the_shipped_bundle():
     assert candidate.row(shipped).endswith("| 3/6 | 1 / 2 | 0.500 |")
     with pytest.raises(ValueError, match="different clips"):
         candidate.versus(DevScores("other", 0.0, 0.0, (True,)))
+
+
+def test_decode_ideas_scores_each_idea_on_dev_against_the_shipped_bundle(
+        tmp_path, fsdd_dir, speech_commands_dir, capsys):
+    """The table behind CANDIDATES' decoding-side ideas: one row per idea, each on the same
+    dev clips of the ten commands, and AN4 dev greedy WER at both speeds."""
+    import soundfile as sf
+
+    from ctcasr.manifest import ManifestEntry, write_manifest
+    from recipes.pretrained.decode_ideas import main
+    from tests.helpers import tiny_bundle, write_fsdd_manifest
+
+    tiny_bundle(tmp_path / "a", 1)
+    tiny_bundle(tmp_path / "b", 2)
+    data = tmp_path / "data"
+    (data / "speech_commands").mkdir(parents=True)
+    (data / "an4").mkdir()
+    clips = [*sorted((speech_commands_dir / "yes").glob("*.flac"))[:2],
+             *sorted((speech_commands_dir / "_unknown_").glob("bed_*.flac"))[:1]]  # fmt: skip
+    write_manifest(data / "speech_commands" / "dev.jsonl",
+                   [ManifestEntry(str(p), "bed" if "_unknown_" in str(p) else "yes",
+                                  sf.info(str(p)).duration) for p in clips])  # fmt: skip
+    write_fsdd_manifest(data / "an4" / "dev.jsonl", fsdd_dir, range(0, 1))
+    assert main([str(tmp_path / "a"), "--others", str(tmp_path / "b"), "--data", str(data)]) == 0
+    out = capsys.readouterr().out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "---" not in line]
+    assert len(rows) == 1 + 6  # header; as shipped, one pair, all, length, slowed, speeds
+    assert all(re.search(r"\| [0-2]/2 \| \d+ / \d+ \| [01]\.\d{3} \|$", r) for r in rows[1:])
+    assert rows[1].startswith("| as shipped | ") and " 0 / 0 | 1.000 |" in rows[1]
+    assert out.count("AN4 dev greedy WER, input at speed") == 2
+
