@@ -345,7 +345,13 @@ def decoder_settings(
     """The bundle's stored options for decoder ``name`` (file paths resolved against the
     bundle), with ``overrides`` on top; ``None`` overrides keep the stored value."""
     stored = dict(bundle.decoder.get(name) or {})
-    path_options = getattr(get_decoder_class(name), "path_options", ())
+    cls = get_decoder_class(name)
+    # A stored setting that belongs to another (kenlm's word list to its LM) goes when that
+    # one is overridden: a new --lm was decoded with the old LM's vocabulary.
+    for key, owner in getattr(cls, "tied_options", {}).items():
+        if (overrides or {}).get(owner) is not None and (overrides or {}).get(key) is None:
+            stored.pop(key, None)
+    path_options = getattr(cls, "path_options", ())
     for key in path_options:
         value = stored.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():

@@ -120,12 +120,54 @@ def test_lm_weights_can_be_changed_without_reloading(decoder):
 
 def test_word_list_is_checked_against_the_alphabet(tmp_path):
     words = tmp_path / "words.txt"
-    words.write_text("# digits\nseven\neight\nn1ne\n")
-    with pytest.raises(ConfigError, match=r"words.txt:4: word 'n1ne'.*'1'"):
+    words.write_text("# digits\nseven\neight\nnine\u03c9\n")
+    with pytest.raises(ConfigError, match=r"words.txt:4: word 'nine\u03c9'.*'\u03c9'"):
         KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=words)
     words.write_text("seven\neight\n")
     decoder = KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=words)
     assert decoder.options()["unigrams"] == str(words)
+
+
+def test_word_list_is_normalised_like_transcripts(tmp_path):
+    """A BOM, capitals, digits and a line of two words were errors or one unmatchable word;
+    the README says word lists are normalised, as hotwords are."""
+    from ctcasr.decoding.kenlm import read_word_list
+
+    words = tmp_path / "words.txt"
+    words.write_bytes("\ufeffSeven\n2\nz\u00e9ro\nzero one\n\n".encode())
+    assert read_word_list(words, ALPHABET) == ["seven", "two", "zero", "one"]
+    words.write_text("seven\n!!!\n")
+    with pytest.raises(ConfigError, match=r"words.txt:2: word '!!!' is empty after normal"):
+        read_word_list(words, ALPHABET)
+
+
+def test_a_word_list_or_lm_the_model_cannot_use_is_refused(tmp_path):
+    """An upper-case LM (every word unspellable) and a word list for another LM (no word in
+    it) decoded silently, worse than greedy."""
+    only_upper = tmp_path / "only_upper.arpa"
+    lines = DIGITS_LM.read_text().splitlines()
+    def upper(words: str) -> str:
+        return " ".join(w if w.startswith("<") else w.upper() for w in words.split(" "))
+
+    only_upper.write_text("\n".join(
+        "\t".join([f[0], upper(f[1]), *f[2:]]) if len(f := line.split("\t")) > 1 else line
+        for line in lines) + "\n")  # fmt: skip
+    with pytest.raises(ConfigError, match="can spell none of the LM's"):
+        KenLMDecoder(ALPHABET, lm=only_upper)
+    other = tmp_path / "other.txt"
+    other.write_text("apple\nbanana\n")
+    with pytest.raises(ConfigError, match=r"other.txt: none of its 2 words is in the LM"):
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=other)
+
+
+@pytest.mark.parametrize("weights", [{"alpha": float("nan")}, {"beta": float("inf")},
+                                     {"alpha": "x"}])  # fmt: skip
+def test_lm_weights_must_be_finite_numbers(weights):
+    with pytest.raises(ConfigError, match=r"(alpha|beta) must be a (finite )?number"):
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM, **weights)
+    decoder = KenLMDecoder(ALPHABET, lm=DIGITS_LM)
+    with pytest.raises(ConfigError, match="must be a finite number"):
+        decoder.set_weights(alpha=float("nan"))
 
 
 @pytest.mark.parametrize(
@@ -184,3 +226,21 @@ def test_binary_lm_decodes_like_the_arpa(tmp_path):
         a, b = from_binary.decode(log_probs)[0], from_arpa.decode(log_probs)[0]
         assert a.text == b.text
         assert a.score == pytest.approx(b.score, abs=1e-3)
+
+
+def test_a_new_lm_drops_the_word_list_stored_for_the_old_one(tmp_path):
+    """A bundle tuned with --words kept decoding a new --lm with the old LM's word list (and
+    tune stored it again); the stored list now goes with the stored LM."""
+    import dataclasses
+
+    from ctcasr.bundle import load_bundle
+    from ctcasr.transcribe import decoder_settings
+
+    stored = {"lm": "lm.arpa", "unigrams": "unigrams.txt", "alpha": 0.7}
+    bundle = dataclasses.replace(load_bundle(None), path=tmp_path, decoder={"kenlm": stored})
+    kept = decoder_settings(bundle, "kenlm", {"alpha": 1.0})
+    assert kept["unigrams"] == str(tmp_path / "unigrams.txt") and kept["alpha"] == 1.0
+    new = decoder_settings(bundle, "kenlm", {"lm": "/x/other.arpa"})
+    assert "unigrams" not in new and new["lm"] == "/x/other.arpa" and new["alpha"] == 0.7
+    both = decoder_settings(bundle, "kenlm", {"lm": "/x/other.arpa", "unigrams": "/x/w.txt"})
+    assert both["unigrams"] == "/x/w.txt"

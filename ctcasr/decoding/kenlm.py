@@ -10,10 +10,11 @@ files into one-line errors, and the same timings and confidences as the other de
 from __future__ import annotations
 
 import logging
+import math
 import os
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
@@ -33,7 +34,7 @@ from ctcasr.decoding.hotwords import (
     format_weight,
     parse_hotwords,
 )
-from ctcasr.errors import ConfigError
+from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.text import Alphabet
 
 DEFAULT_ALPHA = 0.5
@@ -43,27 +44,53 @@ _LM_CACHE: dict[tuple[str, float], Any] = {}
 
 
 def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str]:
-    """Unigrams from a word list (one per line) or an ARPA file; each must be spellable."""
+    """Unigrams from a word list (one per line) or an ARPA file.
+
+    A word list is normalised as transcripts and hotwords are ("Zero" -> "zero", "2" ->
+    "two", a line of several words gives each), and a word the model cannot spell is an
+    error. An ARPA's 1-grams are the LM's own tokens: those the model cannot spell are
+    skipped, and an LM none of whose words it can spell (an upper-case LM, say) is refused.
+    """
     from ctcasr.lm import is_arpa, read_unigrams
+    from ctcasr.text import normalize_text
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: word list not found")
-    words = read_unigrams(path)
-    if is_arpa(path):  # an LM's vocabulary may hold tokens the model cannot spell: skip them
-        return [w for w in words if not alphabet.unknown_chars(w)]
-    for lineno, word in _numbered_words(path):
-        missing = alphabet.unknown_chars(word)
-        if missing:
+    words = read_unigrams(path)  # refuses binaries and text that is not UTF-8
+    if is_arpa(path):
+        spellable = [w for w in words if not alphabet.unknown_chars(w)]
+        if words and not spellable:
             raise ConfigError(
-                f"{path}:{lineno}: word {word!r} has characters the model cannot emit: "
-                f"{''.join(missing)!r}"
+                f"{path}: the model can spell none of the LM's {len(words)} words (e.g. "
+                f"{words[0]!r}); build the LM from normalised text (ctcasr lm build)"
             )
-    return words
+        return spellable
+    found: dict[str, None] = {}
+    for lineno, line in _numbered_words(path):
+        try:
+            text = normalize_text(line, alphabet, strict=True)
+        except CtcasrError as exc:
+            raise ConfigError(f"{path}:{lineno}: word {line!r}: {exc}") from None
+        if not text.strip():
+            raise ConfigError(f"{path}:{lineno}: word {line!r} is empty after normalisation")
+        found.update(dict.fromkeys(text.split()))
+    return list(found)
+
+
+def _weight(name: str, value: object) -> float:
+    """An LM weight: a finite number (NaN broke the search, inf gave garbage)."""
+    try:
+        weight = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+    if not math.isfinite(weight):
+        raise ConfigError(f"{name} must be a finite number, got {value!r}")
+    return weight
 
 
 def _numbered_words(path: Path) -> Iterable[tuple[int, str]]:
-    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         word = line.strip()
         if word and not word.startswith("#"):
             yield lineno, word
@@ -86,6 +113,7 @@ class KenLMDecoder(Decoder):
 
     name = "kenlm"
     path_options = ("lm", "unigrams")
+    tied_options: ClassVar[dict[str, str]] = {"unigrams": "lm"}  # the stored LM's words
 
     def __init__(
         self,
@@ -134,7 +162,13 @@ class KenLMDecoder(Decoder):
                         f"{''.join(alphabet.unknown_chars(word))!r}"
                     )
             self.unigrams_source = None
-        self.alpha, self.beta = float(alpha), float(beta)
+        if words and not any(w in kenlm_model for w in words):
+            # A word list for another LM: every word would score as unknown, silently.
+            raise ConfigError(
+                f"{self.unigrams_source or 'unigrams'}: none of its {len(words)} words is in "
+                f"the LM {self.lm_path}"
+            )
+        self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
         self.beam_width = int(beam_width)
         self.beam_prune_logp = float(beam_prune_logp)
         self.token_min_logp = float(token_min_logp)
@@ -169,9 +203,9 @@ class KenLMDecoder(Decoder):
     def set_weights(self, alpha: float | None = None, beta: float | None = None) -> None:
         """Change the LM weights without reloading the LM (what ``ctcasr tune`` does)."""
         if alpha is not None:
-            self.alpha = float(alpha)
+            self.alpha = _weight("alpha", alpha)
         if beta is not None:
-            self.beta = float(beta)
+            self.beta = _weight("beta", beta)
         self._decoder.reset_params(alpha=self.alpha, beta=self.beta)
 
     def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
