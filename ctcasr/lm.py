@@ -9,6 +9,7 @@ Every failure, from a missing tool to a truncated ARPA file, becomes a one-line 
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import itertools
 import os
@@ -177,8 +178,41 @@ def _read_lines(paths: Sequence[Path]) -> Iterator[str]:
         try:
             with path.open(encoding="utf-8") as handle:
                 yield from handle
-        except UnicodeDecodeError as exc:
-            raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+        except UnicodeDecodeError:
+            raise not_utf8(path) from None
+
+
+def not_utf8(path: Path) -> ConfigError:
+    """The error for a file that is not UTF-8, naming the first bad byte's offset in the file
+    (a text handle's UnicodeDecodeError counts from the start of its current read chunk)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    offset = 0
+    with path.open("rb") as handle:
+        while True:
+            chunk = handle.read(1 << 20)
+            pending = len(decoder.getstate()[0])
+            try:
+                decoder.decode(chunk, final=not chunk)
+            except UnicodeDecodeError as exc:
+                return ConfigError(f"{path}: not UTF-8 text (byte {offset - pending + exc.start}: "
+                                   f"{exc.reason})")  # fmt: skip
+            if not chunk:
+                return ConfigError(f"{path}: not UTF-8 text")
+            offset += len(chunk)
+
+
+def _check_output(output: Path, corpus: Sequence[Path]) -> None:
+    """Refuse an output the LM cannot be written to before lmplz runs (it was a traceback
+    after the whole build), and one that is a corpus file (it was overwritten)."""
+    if output.is_dir():
+        raise ConfigError(f"{output}: is a folder; give the LM a file name")
+    for parent in output.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise ConfigError(f"{output}: cannot be written ({parent} is a file)")
+            break
+    if output.exists() and any(output.resolve() == p.resolve() for p in corpus):
+        raise ConfigError(f"{output}: is the corpus being read; write the LM elsewhere")
 
 
 def _tool_error(stderr: str) -> str:
@@ -236,6 +270,7 @@ def build_lm(
         )
     paths = _corpus_paths(corpus)
     output = Path(output)
+    _check_output(output, paths)
     stats = CorpusStats()
     lines = normalize_corpus(_read_lines(paths), alphabet, stats)
     first = next(lines, None)  # refuse text-free corpora before lmplz grabs its memory
@@ -249,35 +284,39 @@ def build_lm(
     build_binary = find_tool("build_binary") if binary else None
     words = 0
     vocabulary: set[str] = set()
-    with tempfile.TemporaryDirectory(prefix="ctcasr-lm-") as tmp, atomic_path(output) as out:
-        arpa = Path(tmp) / "model.arpa" if binary else out
-        args = [str(lmplz), "-o", str(order), "-S", memory, "-T", tmp]
-        if discount_fallback:
-            args.append("--discount_fallback")
-        if prune:
-            args += ["--prune", *map(str, prune)]
-        with arpa.open("wb") as arpa_out, tempfile.TemporaryFile() as err:
-            proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=arpa_out, stderr=err)
-            assert proc.stdin is not None
-            try:
-                for line in itertools.chain([first], lines):
-                    tokens = line.split()
-                    words += len(tokens)
-                    vocabulary.update(tokens)
-                    proc.stdin.write(line.encode("utf-8") + b"\n")
-            except BrokenPipeError:
-                pass  # lmplz died early; its exit status and message are reported below
-            except BaseException:
-                proc.kill()
-                proc.wait()
-                raise
-            finally:
-                with contextlib.suppress(BrokenPipeError):
-                    proc.stdin.close()
-            if proc.wait() != 0:
-                _fail("lmplz", err)
-        if build_binary is not None:
-            _run_tool([str(build_binary), "-S", memory, "-T", tmp, "trie", str(arpa), str(out)])
+    try:
+        with tempfile.TemporaryDirectory(prefix="ctcasr-lm-") as tmp, atomic_path(output) as out:
+            arpa = Path(tmp) / "model.arpa" if binary else out
+            args = [str(lmplz), "-o", str(order), "-S", memory, "-T", tmp]
+            if discount_fallback:
+                args.append("--discount_fallback")
+            if prune:
+                args += ["--prune", *map(str, prune)]
+            with arpa.open("wb") as arpa_out, tempfile.TemporaryFile() as err:
+                proc = subprocess.Popen(args, stdin=subprocess.PIPE, stdout=arpa_out, stderr=err)
+                assert proc.stdin is not None
+                try:
+                    for line in itertools.chain([first], lines):
+                        tokens = line.split()
+                        words += len(tokens)
+                        vocabulary.update(tokens)
+                        proc.stdin.write(line.encode("utf-8") + b"\n")
+                except BrokenPipeError:
+                    pass  # lmplz died early; its exit status and message are reported below
+                except BaseException:
+                    proc.kill()
+                    proc.wait()
+                    raise
+                finally:
+                    with contextlib.suppress(BrokenPipeError):
+                        proc.stdin.close()
+                if proc.wait() != 0:
+                    _fail("lmplz", err)
+            if build_binary is not None:
+                _run_tool([str(build_binary), "-S", memory, "-T", tmp, "trie", str(arpa),
+                           str(out)])  # fmt: skip
+    except OSError as exc:  # an output name too long for its temporary, a read-only folder
+        raise ConfigError(f"{output}: cannot write the LM ({exc.strerror or exc})") from None
 
     return LMBuildResult(
         path=output,
@@ -391,6 +430,6 @@ def read_unigrams(path: str | os.PathLike[str]) -> list[str]:
                     word = line.strip()
                     if word and not word.startswith("#"):
                         words[word] = None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: not UTF-8 text (byte {exc.start}: {exc.reason})") from None
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None
     return list(words)

@@ -171,6 +171,34 @@ def test_build_refuses_bad_input(tmp_path: Path, corpus: Path):
     assert not (tmp_path / "lm.arpa").exists()
 
 
+def test_build_refuses_outputs_it_cannot_write_before_estimating(
+        kenlm_tools: None, tmp_path: Path, corpus: Path):
+    """A folder, a path under a file and an over-long name were tracebacks after the whole
+    build; the corpus itself as the output was overwritten."""
+    (tmp_path / "folder").mkdir()
+    (tmp_path / "afile").write_text("x")
+    cases = [(tmp_path / "folder", "is a folder; give the LM a file name"),
+             (tmp_path / "afile" / "lm.arpa", r"cannot be written \(.*afile is a file\)"),
+             (corpus, "is the corpus being read"),
+             (tmp_path / ("a" * 240 + ".arpa"), r"cannot write the LM \(File name too long\)")]
+    before = corpus.read_bytes()
+    for output, message in cases:
+        with pytest.raises(ConfigError, match=message):
+            build_lm(corpus, output)
+    assert corpus.read_bytes() == before
+    assert {p.name for p in tmp_path.iterdir()} <= {"afile", "folder", corpus.name}
+
+
+def test_not_utf8_names_the_offset_in_the_file(tmp_path: Path):
+    """The offset counted from the current read chunk (byte 3425 for byte 28001)."""
+    path = tmp_path / "deep.txt"
+    path.write_bytes(b"one two three\n" * 2000 + b"caf\xc3" + b"\xff bad\n")
+    with pytest.raises(ConfigError, match=r"deep\.txt: not UTF-8 text \(byte 28003: "):
+        build_lm(path, tmp_path / "lm.arpa")
+    with pytest.raises(ConfigError, match=r"deep\.txt: not UTF-8 text \(byte 28003: "):
+        read_unigrams(path)
+
+
 # -- normalisation ---------------------------------------------------------------------------
 
 
