@@ -106,9 +106,12 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         raise BundleError(f"{config_path}: not a ctcasr bundle config")
     for key, kind in (("version", int), ("decoder", dict), ("metadata", dict)):
         value = config.get(key)
-        if value is not None and (not isinstance(value, kind) or isinstance(value, bool)):
+        # null too: "version": null was a TypeError, "metadata": null broke tune later
+        if key in config and (not isinstance(value, kind) or isinstance(value, bool)):
             raise BundleError(f"{config_path}: {key} must be a JSON {_JSON_KIND[kind]}, "
                               f"got {json.dumps(value)[:40]}")  # fmt: skip
+    if config.get("version", BUNDLE_VERSION) < 1:
+        raise BundleError(f"{config_path}: version must be 1 or more, got {config['version']}")
     for key, value in (config.get("decoder") or {}).items():
         if not isinstance(value, str if key == "name" else dict):
             raise BundleError(f"{config_path}: decoder setting {key!r} must be a JSON "
@@ -178,6 +181,12 @@ def _copy_name(decoder: str, key: str, file: Path, settings: dict[str, Any]) -> 
 def _bundle_files(folder: Path) -> list[Path]:
     """A bundle's own files, without the hidden temporaries a killed writer may leave."""
     return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
+
+
+def _not_temporaries(folder: str, names: list[str]) -> set[str]:
+    """For ``shutil.copytree``: leave out what a killed writer left (``.NAME.PID-HEX.tmp``
+    files, a ``.NAME.old`` folder), and keep everything else a user put in the bundle."""
+    return {n for n in names if n.startswith(".") and n.endswith((".tmp", ".old"))}
 
 
 def save_bundle(
@@ -259,13 +268,13 @@ def store_decoder_settings(
         settings["name"] = name
     settings[name] = stored
     config["decoder"] = settings
-    config.setdefault("metadata", {}).update(metadata or {})
+    config["metadata"] = {**(config.get("metadata") or {}), **(metadata or {})}
     if target.resolve() != source.resolve():
         check_replaceable(target)
     with atomic_dir(target) as tmp:
-        for item in _bundle_files(source):
-            if item.name not in copies:
-                shutil.copy2(item, tmp / item.name)
+        # The whole folder, subfolders and hidden files too (only top-level files were kept,
+        # so a tune in place deleted the rest).
+        shutil.copytree(source, tmp, ignore=_not_temporaries, dirs_exist_ok=True)
         for dest, file in copies.items():
             shutil.copy2(file, tmp / dest)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -772,6 +772,10 @@ def main() -> None:
     except CtcasrError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
+    except OSError as exc:  # a read-only folder, a file where a folder should be: one line
+        where = ": ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+        typer.echo(f"error: {where + ': ' if where else ''}{exc.strerror or exc}", err=True)
+        sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)

@@ -157,6 +157,9 @@ def export_onnx(
     path = Path(output) if output is not None else b.path / ONNX_FILE
     if path.is_dir():
         raise BundleError(f"{path}: is a folder; --output names the .onnx file to write")
+    if path.is_file() and path.suffix != ".onnx":
+        # A user's file, or the bundle's own config, was overwritten with the graph.
+        raise BundleError(f"{path}: exists and is not an .onnx file; not replaced")
     data = onnx_graph(b).SerializeToString()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

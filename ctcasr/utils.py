@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import functools
 import os
 import shutil
@@ -51,6 +52,11 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     (or, for a split second, under the ``.old`` name, which :func:`recover_dir` restores).
     """
     target = Path(target)
+    if target.is_symlink():  # replace the folder it points to; the link stays a link
+        target = Path(os.path.realpath(target))
+    if target.is_dir() and not os.access(target, os.W_OK):
+        # Its files could not be removed once it was moved aside: refuse before any work.
+        raise OSError(errno.EACCES, "folder is not writable; not replaced", str(target))
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_name(target)
     try:
@@ -66,8 +72,8 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
             os.replace(target, old)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
-        if old.exists():
-            shutil.rmtree(old)
+        # The new folder is in place: a leftover old one is untidy, not a failure.
+        shutil.rmtree(old, ignore_errors=True)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)

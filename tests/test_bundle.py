@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -81,6 +83,10 @@ def test_corrupt_config_is_rejected(saved_bundle):
         (lambda c: {**c, "metadata": [1, 2]}, "metadata must be a JSON object, got \\[1, 2\\]"),
         (lambda c: {**c, "decoder": {"name": "beam", "beam": 5}},
          "decoder setting 'beam' must be a JSON object, got 5"),
+        # null was a TypeError (version) or loaded and broke tune later (metadata)
+        (lambda c: {**c, "version": None}, "version must be a JSON integer, got null"),
+        (lambda c: {**c, "metadata": None}, "metadata must be a JSON object, got null"),
+        (lambda c: {**c, "version": 0}, "version must be 1 or more, got 0"),
     ],
 )
 def test_badly_shaped_config_is_one_error(saved_bundle, change, message):
@@ -286,3 +292,80 @@ def test_copied_option_files_never_overwrite_another_decoders_or_the_bundles_own
     assert (tmp_path / "a" / "other.lm.arpa").read_text() == "another decoder's LM"
     assert bundle.decoder["third"]["alphabet"] == "third.alphabet.txt"
     assert bundle.alphabet.labels == Alphabet().labels
+
+
+def test_tune_in_place_keeps_everything_else_in_the_bundle(tmp_path):
+    """Only top-level, non-hidden files were copied into the new folder: a subfolder and a
+    hidden file of the user's were deleted by a tune that reported success."""
+    from ctcasr.bundle import store_decoder_settings
+
+    tiny_bundle(tmp_path / "b", 1)
+    (tmp_path / "b" / "extras").mkdir()
+    (tmp_path / "b" / "extras" / "notes.txt").write_text("keep me")
+    (tmp_path / "b" / ".gitattributes").write_text("*.h5 binary\n")
+    (tmp_path / "b" / ".model.onnx.123-abcd.tmp").write_bytes(b"half")  # a killed export's
+    store_decoder_settings(load_bundle(tmp_path / "b"), "beam", {"beam_width": 4})
+    assert (tmp_path / "b" / "extras" / "notes.txt").read_text() == "keep me"
+    assert (tmp_path / "b" / ".gitattributes").read_text() == "*.h5 binary\n"
+    assert not (tmp_path / "b" / ".model.onnx.123-abcd.tmp").exists()
+    assert load_bundle(tmp_path / "b").decoder["beam"] == {"beam_width": 4}
+
+
+def test_tune_through_a_symlink_updates_the_folder_it_names(tmp_path):
+    """The link was renamed aside, a real folder made in its place, and rmtree then failed
+    on the link: the bundle it named was never updated and every rerun failed."""
+    from ctcasr.bundle import store_decoder_settings
+
+    tiny_bundle(tmp_path / "v3", 1)
+    (tmp_path / "current").symlink_to("v3")
+    store_decoder_settings(load_bundle(tmp_path / "current"), "beam", {"beam_width": 4})
+    assert (tmp_path / "current").is_symlink()
+    assert load_bundle(tmp_path / "v3").decoder["beam"] == {"beam_width": 4}
+    store_decoder_settings(load_bundle(tmp_path / "current"), "beam", {"beam_width": 8})
+    assert load_bundle(tmp_path / "v3").decoder["beam"] == {"beam_width": 8}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "v3"]
+
+
+def test_export_never_overwrites_a_file_that_is_not_a_graph(tmp_path):
+    """`export -o notes.txt` replaced the user's file, and `-o BUNDLE/bundle.json` the
+    bundle's own config, so the bundle no longer loaded."""
+    from ctcasr.export import export_onnx
+
+    tiny_bundle(tmp_path / "b", 1)
+    notes = tmp_path / "notes.txt"
+    notes.write_text("keep me")
+    config = (tmp_path / "b" / CONFIG_FILE).read_text()
+    for target in (notes, tmp_path / "b" / CONFIG_FILE):
+        with pytest.raises(BundleError, match=r"exists and is not an \.onnx file; not replaced"):
+            export_onnx(tmp_path / "b", output=target)
+    assert notes.read_text() == "keep me" and (tmp_path / "b" / CONFIG_FILE).read_text() == config
+    assert export_onnx(tmp_path / "b", output=tmp_path / "x.onnx").is_file()
+    assert export_onnx(tmp_path / "b", output=tmp_path / "x.onnx").is_file()  # a graph: replaced
+
+
+def test_file_system_errors_are_one_line_in_the_cli(tmp_path, monkeypatch):
+    """A path under a file, or a bundle folder that cannot be written, were tracebacks
+    (FileExistsError, PermissionError) from the atomic writers."""
+    import subprocess
+    import sys
+
+    tiny_bundle(tmp_path / "a", 1)
+    (tmp_path / "a_file").write_text("x")
+    cli = [sys.executable, "-c", "from ctcasr.cli import main; main()"]
+    for args in (["export", str(tmp_path / "a"), "-o", str(tmp_path / "a_file" / "m.onnx")],
+                 ["average", str(tmp_path / "a"), str(tmp_path / "a"), "-o",
+                  str(tmp_path / "a_file" / "avg")]):  # fmt: skip
+        done = subprocess.run([*cli, *args], capture_output=True, text=True)
+        assert done.returncode == 1, done.stderr
+        assert done.stderr.startswith("error: ") and len(done.stderr.strip().splitlines()) == 1
+        assert "Traceback" not in done.stderr
+    # A folder that cannot be written (root ignores permissions, so os.access stands in).
+    from ctcasr.bundle import store_decoder_settings
+
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path / "a"
+                        else real_access(p, mode))  # fmt: skip
+    with pytest.raises(OSError, match="folder is not writable; not replaced"):
+        store_decoder_settings(load_bundle(tmp_path / "a"), "beam", {"beam_width": 4})
+    assert "beam" not in load_bundle(tmp_path / "a").decoder
+
