@@ -72,9 +72,35 @@ class Bundle:
             try:
                 model.load_weights(str(self.weights_path))
             except Exception as exc:
-                raise BundleError(f"{self.weights_path}: cannot load weights ({exc})") from None
+                raise BundleError(
+                    f"{self.weights_path}: cannot load weights ({_first_line(exc)})"
+                ) from None
+            # Keras loads the layers it has and skips the rest without a word: weights with a
+            # GRU layer more than bundle.json says ran as a different, wrong model.
+            stored = _weight_arrays(self.weights_path)
+            if stored != len(model.weights):
+                raise BundleError(
+                    f"{self.weights_path}: holds {stored} weight arrays but the model in "
+                    f"{CONFIG_FILE} has {len(model.weights)}; the two are not one model"
+                )
             self._keras_model = model
         return self._keras_model
+
+
+def _weight_arrays(path: Path) -> int:
+    import h5py
+
+    found: list[str] = []
+    with h5py.File(path, "r") as handle:
+        handle.visititems(lambda name, obj: found.append(name)
+                          if isinstance(obj, h5py.Dataset) else None)  # fmt: skip
+    return len(found)
+
+
+def _first_line(exc: Exception) -> str:
+    """An error's first line: Keras's own messages run to tensor dumps over many lines."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else type(exc).__name__
 
 
 def resolve_bundle_path(path: str | os.PathLike[str] | None) -> Path:

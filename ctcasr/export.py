@@ -11,6 +11,7 @@ out, with ``T' = ceil(T / stride)``; batch and time axes are dynamic.
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
@@ -100,8 +101,14 @@ def onnx_graph(bundle: Bundle):  # -> onnx.ModelProto
         graph, opset_imports=[helper.make_opsetid("", OPSET)], producer_name="ctcasr"
     )
     model.ir_version = 8  # readable by every onnxruntime since 1.14
+    # The architecture it was exported from, so a graph dropped into another bundle is caught
+    # at load (it ran as that bundle's model, silently wrong).
+    helper.set_model_props(model, {GRAPH_CONFIG_KEY: json.dumps(cfg.to_dict(), sort_keys=True)})
     onnx.checker.check_model(model)
     return model
+
+
+GRAPH_CONFIG_KEY = "ctcasr.model"
 
 
 def load_onnx_weights(keras_model, onnx_path: Path, model_config) -> None:
@@ -134,7 +141,13 @@ def load_onnx_weights(keras_model, onnx_path: Path, model_config) -> None:
                 cell.bias.assign(w[f"gru{i}_b"][d].reshape(2, -1))
         layers["logits"].set_weights([w["logits_w"], w["logits_b"]])
     except (KeyError, ValueError) as exc:
-        raise BundleError(f"{onnx_path}: graph does not fit the bundle's model ({exc})") from None
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise BundleError(
+            f"{onnx_path}: graph does not fit the bundle's model ({first})"
+        ) from None
+    if f"gru{model_config.rnn_layers + 1}_w" in w:  # a deeper graph: its extra layers unused
+        raise BundleError(f"{onnx_path}: graph has more GRU layers than the bundle's model "
+                          f"({model_config.rnn_layers})")  # fmt: skip
 
 
 def export_onnx(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -105,10 +106,41 @@ class OnnxRunner(LogProbRunner):
             )
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise BundleError(f"{onnx_path}: cannot load ONNX model ({exc})") from None
+        _check_graph(self._session, onnx_path, model_config)
 
     def _run(self, batch: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         (out,) = self._session.run(["log_probs"], {"features": batch, "lengths": lengths})
         return out
+
+
+def _check_graph(session: Any, onnx_path: Path, model_config: ModelConfig) -> None:
+    """The graph must be the bundle's model: a graph from another bundle ran silently wrong,
+    and one taking another number of features was a traceback at the first batch."""
+    import json
+
+    from ctcasr.export import GRAPH_CONFIG_KEY
+
+    inputs = {i.name: i.shape for i in session.get_inputs()}
+    outputs = {o.name: o.shape for o in session.get_outputs()}
+    if set(inputs) != {"features", "lengths"} or "log_probs" not in outputs:
+        raise BundleError(f"{onnx_path}: not a ctcasr acoustic-model graph (inputs "
+                          f"{sorted(inputs)}, outputs {sorted(outputs)})")  # fmt: skip
+    for what, got, want in (("features", inputs["features"][-1], model_config.num_features),
+                            ("classes", outputs["log_probs"][-1], model_config.num_classes)):
+        if isinstance(got, int) and got != want:
+            raise BundleError(f"{onnx_path}: graph takes {got} {what} but the bundle's model "
+                              f"{want}")  # fmt: skip
+    try:
+        stored = json.loads(session.get_modelmeta().custom_metadata_map[GRAPH_CONFIG_KEY])
+    except (KeyError, ValueError):
+        return  # exported before graphs recorded their model
+    ours = model_config.to_dict()
+    if differ := sorted(k for k in set(stored) & set(ours) if stored[k] != ours[k]):
+        said = ", ".join(f"{k}: {stored[k]} in the graph, {ours[k]} in bundle.json"
+                         for k in differ)  # fmt: skip
+        raise BundleError(
+            f"{onnx_path}: graph was exported from another model than the bundle's ({said})"
+        )
 
 
 def keras_runner(bundle: Bundle, batch_size: int = 32) -> LogProbRunner:

@@ -117,3 +117,66 @@ def test_onnx_only_bundle_rebuilds_keras_and_fine_tunes(exported, tmp_path, fsdd
                                 "rnn_layers": original.model_config.rnn_layers},
                          frontend=original.frontend)  # fmt: skip
     assert train(config, verbose=0).epochs_run == 1
+
+
+def _bundle_with(path, **changes):
+    """A tiny bundle whose model differs from TINY_MODEL by ``changes``."""
+    import keras
+
+    from ctcasr.bundle import save_bundle
+    from ctcasr.features import FrontendConfig
+    from ctcasr.model import ModelConfig, build_model
+    from ctcasr.text import Alphabet
+    from tests.helpers import TINY_MODEL
+
+    keras.utils.set_random_seed(5)
+    frontend = changes.pop("frontend", FrontendConfig(n_mfcc=13, deltas=1))
+    config = ModelConfig(num_features=frontend.num_features, num_classes=Alphabet().num_classes,
+                         **{**TINY_MODEL, **changes})  # fmt: skip
+    save_bundle(path, build_model(config), frontend, config, Alphabet())
+    return path
+
+
+def test_weights_or_graph_from_another_model_are_refused(tmp_path):
+    """Keras skips layers the model lacks, and the ONNX runner never compared the graph with
+    bundle.json: either ran as a different model, silently wrong (or, for the graph, was a
+    traceback at the first batch when it took another number of features)."""
+    import onnx
+
+    from ctcasr.bundle import ONNX_FILE, WEIGHTS_FILE, load_bundle
+    from ctcasr.errors import BundleError
+    from ctcasr.export import GRAPH_CONFIG_KEY, export_onnx
+    from ctcasr.features import FrontendConfig
+    from ctcasr.runtime import load_runner
+    from tests.helpers import tiny_bundle
+
+    tiny_bundle(tmp_path / "one", 1)  # one GRU layer
+    deep = _bundle_with(tmp_path / "deep", rnn_layers=2)
+    export_onnx(deep)
+    wide = _bundle_with(tmp_path / "wide", frontend=FrontendConfig(n_mfcc=20, deltas=0))
+    export_onnx(wide)
+
+    def one_with(name: str, source: Path) -> Path:
+        target = tmp_path / f"one_{len(list(tmp_path.glob('one_*')))}"
+        shutil.copytree(tmp_path / "one", target)
+        if name != WEIGHTS_FILE:
+            (target / WEIGHTS_FILE).unlink()
+        shutil.copy(source, target / name)
+        return target
+
+    with pytest.raises(BundleError, match=r"holds \d+ weight arrays but the model in bundle"):
+        load_bundle(one_with(WEIGHTS_FILE, deep / WEIGHTS_FILE)).keras_model()
+    graph = one_with(ONNX_FILE, deep / ONNX_FILE)
+    with pytest.raises(BundleError, match=r"rnn_layers: 2 in the graph, 1 in bundle\.json"):
+        load_runner(load_bundle(graph), "onnx")
+    with pytest.raises(BundleError, match=r"graph has more GRU layers than the bundle's model"):
+        load_bundle(graph).keras_model()  # rebuilt from the graph
+    # A graph exported before graphs recorded their model: its dimensions are still checked.
+    bare = onnx.load(str(wide / ONNX_FILE))
+    del bare.metadata_props[:]
+    onnx.save(bare, str(tmp_path / "bare.onnx"))
+    assert GRAPH_CONFIG_KEY not in {p.key for p in bare.metadata_props}
+    with pytest.raises(BundleError, match="graph takes 20 features but the bundle's model 26"):
+        load_runner(load_bundle(one_with(ONNX_FILE, tmp_path / "bare.onnx")), "onnx")
+    # The bundles themselves load and agree with their own graphs.
+    assert load_runner(load_bundle(deep), "onnx") is not None
