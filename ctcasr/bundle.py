@@ -25,7 +25,7 @@ from ctcasr.errors import BundleError, CtcasrError
 from ctcasr.features import FrontendConfig
 from ctcasr.model import ModelConfig
 from ctcasr.text import Alphabet
-from ctcasr.utils import atomic_dir, recover_dir
+from ctcasr.utils import atomic_dir, first_line, recover_dir
 
 BUNDLE_FORMAT = "ctcasr-bundle"
 BUNDLE_VERSION = 1
@@ -73,7 +73,7 @@ class Bundle:
                 model.load_weights(str(self.weights_path))
             except Exception as exc:
                 raise BundleError(
-                    f"{self.weights_path}: cannot load weights ({_first_line(exc)})"
+                    f"{self.weights_path}: cannot load weights ({first_line(exc)})"
                 ) from None
             # Keras loads the layers it has and skips the rest without a word: weights with a
             # GRU layer more than bundle.json says ran as a different, wrong model.
@@ -95,12 +95,6 @@ def _weight_arrays(path: Path) -> int:
         handle.visititems(lambda name, obj: found.append(name)
                           if isinstance(obj, h5py.Dataset) else None)  # fmt: skip
     return len(found)
-
-
-def _first_line(exc: Exception) -> str:
-    """An error's first line: Keras's own messages run to tensor dumps over many lines."""
-    lines = str(exc).strip().splitlines()
-    return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else type(exc).__name__
 
 
 def resolve_bundle_path(path: str | os.PathLike[str] | None) -> Path:

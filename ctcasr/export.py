@@ -19,7 +19,7 @@ import numpy as np
 
 from ctcasr.bundle import ONNX_FILE, Bundle, load_bundle
 from ctcasr.errors import BundleError
-from ctcasr.utils import atomic_path
+from ctcasr.utils import atomic_path, first_line
 
 OPSET = 17
 
@@ -141,9 +141,8 @@ def load_onnx_weights(keras_model, onnx_path: Path, model_config) -> None:
                 cell.bias.assign(w[f"gru{i}_b"][d].reshape(2, -1))
         layers["logits"].set_weights([w["logits_w"], w["logits_b"]])
     except (KeyError, ValueError) as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise BundleError(
-            f"{onnx_path}: graph does not fit the bundle's model ({first})"
+            f"{onnx_path}: graph does not fit the bundle's model ({first_line(exc)})"
         ) from None
     if f"gru{model_config.rnn_layers + 1}_w" in w:  # a deeper graph: its extra layers unused
         raise BundleError(f"{onnx_path}: graph has more GRU layers than the bundle's model "

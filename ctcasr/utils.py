@@ -259,3 +259,9 @@ def import_tensorflow():
 
         tf.config.list_physical_devices()  # the CUDA probe logs here; get it over with
     return tf
+
+
+def first_line(exc: BaseException) -> str:
+    """An error's first line: Keras's own messages run to tensor dumps over many lines."""
+    lines = str(exc).strip().splitlines()
+    return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else type(exc).__name__
