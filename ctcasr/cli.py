@@ -779,6 +779,13 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except SystemExit as exc:
+        # Typer turns a Ctrl-C that a command does not handle itself into a silent exit 130
+        # (an Exit raised from the KeyboardInterrupt): say what happened, in one line.
+        cause = exc.__context__.__cause__ if exc.__context__ is not None else None
+        if exc.code == 130 and isinstance(cause, KeyboardInterrupt):
+            typer.echo("interrupted; outputs are written whole or not at all", err=True)
+        raise
 
 
 if __name__ == "__main__":

@@ -405,3 +405,34 @@ def test_corpus_without_a_model_alphabet_drops_what_it_cannot_spell():
     kept = list(normalize_corpus(["Straße", "Ørsted wins", "Αθήνα"], stats=stats))
     assert kept == ["strasse", "orsted wins"]
     assert stats.kept == 2 and stats.dropped == 1 and set(stats.unknown) == set("αθήν")
+
+
+def test_ctrl_c_during_lm_build_is_one_line_and_writes_nothing(kenlm_tools: None,
+                                                                tmp_path: Path):
+    """Typer turned the KeyboardInterrupt into a silent exit 130: nothing on stderr."""
+    import random
+    import signal
+    import sys
+    import time
+
+    from tests.helpers import default_sigint
+
+    words = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    rng = random.Random(0)
+    corpus = tmp_path / "big.txt"
+    corpus.write_text("\n".join(" ".join(rng.choice(words) for _ in range(12))
+                                for _ in range(300_000)))  # fmt: skip
+    output = tmp_path / "big.arpa"
+    output.write_text("the old model\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", "lm", "build",
+         str(corpus), "-o", str(output), "--order", "5"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=default_sigint,
+    )  # fmt: skip
+    time.sleep(3)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130
+    assert err.strip() == "interrupted; outputs are written whole or not at all"
+    assert output.read_text() == "the old model\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["big.arpa", "big.txt"]
