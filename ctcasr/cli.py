@@ -307,9 +307,9 @@ def transcribe(
     try:
         with transcriber, _progress_bar(show, len(files)) as advance:
             for result in transcriber.transcribe_iter(files):
-                done += 1
-                advance()
                 failures += _emit(result, writer, fmt, collected)
+                done += 1  # after its transcript is written: the count says what is there
+                advance()
     except KeyboardInterrupt:
         where = f"; the finished ones are in {writer.folder}" if writer is not None else ""
         typer.echo(f"interrupted after {done} of {len(files)} input(s){where}", err=True)

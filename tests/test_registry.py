@@ -106,6 +106,10 @@ def test_builtin_info():
     options = info.options()
     assert options["beam_width"] == 16
     assert "frame_seconds" not in options
+    # kenlm's lm and grammar's commands default to None, but none is an error: shown so
+    assert available_decoders()["kenlm"].options()["lm"] is REQUIRED
+    assert available_decoders()["grammar"].options()["commands"] is REQUIRED
+    assert available_decoders()["kenlm"].options()["unigrams"] is None
 
 
 # ---------------------------------------------------------------------------------------------

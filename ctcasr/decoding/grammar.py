@@ -203,6 +203,7 @@ class GrammarDecoder(Decoder):
 
     name = "grammar"
     path_options = ("commands",)
+    required_options = ("commands",)
 
     def __init__(
         self,

@@ -113,6 +113,7 @@ class KenLMDecoder(Decoder):
 
     name = "kenlm"
     path_options = ("lm", "unigrams")
+    required_options = ("lm",)
     tied_options: ClassVar[dict[str, str]] = {"unigrams": "lm"}  # the stored LM's words
 
     def __init__(

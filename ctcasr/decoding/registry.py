@@ -63,13 +63,17 @@ class DecoderInfo:
         """Every option :func:`create_decoder` passes on, with its default (:data:`REQUIRED`
         where there is none), from the constructor's signature."""
         try:
-            params = option_parameters(self.load())
+            cls = self.load()
+            params = option_parameters(cls)
         except (ConfigError, TypeError, ValueError):
             return {}
+        # Options whose None default means "none given, which is an error" (kenlm's lm).
+        required = set(getattr(cls, "required_options", ()))
         return {
-            name: (REQUIRED if p.default is inspect.Parameter.empty else p.default)
+            name: (REQUIRED if p.default is inspect.Parameter.empty or name in required
+                   else p.default)
             for name, p in params.items()
-        }
+        }  # fmt: skip
 
 
 class _Required:
