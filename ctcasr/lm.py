@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import gzip
+import io
 import itertools
 import os
 import re
@@ -187,7 +189,7 @@ def not_utf8(path: Path) -> ConfigError:
     (a text handle's UnicodeDecodeError counts from the start of its current read chunk)."""
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
-    with path.open("rb") as handle:
+    with _open_bytes(path) as handle:
         while True:
             chunk = handle.read(1 << 20)
             pending = len(decoder.getstate()[0])
@@ -335,10 +337,20 @@ def build_lm(
 # ---------------------------------------------------------------------------------------------
 
 
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    """The file's bytes, gunzipped when it is gzip (kenlm reads ``model.arpa.gz`` itself)."""
+    with path.open("rb") as handle:
+        gz = handle.read(2) == _GZIP_MAGIC
+    return gzip.open(path, "rb") if gz else path.open("rb")  # type: ignore[return-value]
+
+
 def _model_format(path: Path) -> Literal["arpa", "binary"] | None:
     """Sniff the header, because kenlm's own errors on garbage are long C++ traces."""
     try:
-        with path.open("rb") as handle:
+        with _open_bytes(path) as handle:
             head = handle.read(len(_BINARY_MAGIC))
             if head == _BINARY_MAGIC:
                 return "binary"
@@ -349,7 +361,7 @@ def _model_format(path: Path) -> Literal["arpa", "binary"] | None:
                     return None
                 if line.strip():
                     return "arpa" if line.strip() == b"\\data\\" else None
-    except OSError:
+    except (OSError, EOFError):  # EOFError: a truncated gzip stream
         return None
     return None
 
@@ -412,7 +424,7 @@ def read_unigrams(path: str | os.PathLike[str]) -> list[str]:
         )
     words: dict[str, None] = {}
     try:
-        with path.open(encoding="utf-8") as handle:
+        with io.TextIOWrapper(_open_bytes(path), encoding="utf-8") as handle:
             if kind == "arpa":
                 in_unigrams = False
                 for line in handle:

@@ -244,3 +244,20 @@ def test_a_new_lm_drops_the_word_list_stored_for_the_old_one(tmp_path):
     assert "unigrams" not in new and new["lm"] == "/x/other.arpa" and new["alpha"] == 0.7
     both = decoder_settings(bundle, "kenlm", {"lm": "/x/other.arpa", "unigrams": "/x/w.txt"})
     assert both["unigrams"] == "/x/w.txt"
+
+
+def test_a_gzipped_arpa_is_an_lm(tmp_path):
+    """kenlm reads model.arpa.gz, but the header check refused it as 'not a readable model'."""
+    import gzip
+
+    from ctcasr.lm import is_arpa, read_unigrams
+
+    gz = tmp_path / "digits.arpa.gz"
+    gz.write_bytes(gzip.compress(DIGITS_LM.read_bytes()))
+    assert is_arpa(gz) and read_unigrams(gz) == read_unigrams(DIGITS_LM)
+    log_probs = np.log(np.full((12, ALPHABET.num_classes), 1.0 / ALPHABET.num_classes))
+    plain, zipped = KenLMDecoder(ALPHABET, lm=DIGITS_LM), KenLMDecoder(ALPHABET, lm=gz)
+    assert zipped.decode(log_probs)[0] == plain.decode(log_probs)[0]
+    (tmp_path / "cut.arpa.gz").write_bytes(gz.read_bytes()[:40])
+    with pytest.raises(ConfigError, match="not a readable KenLM model"):
+        KenLMDecoder(ALPHABET, lm=tmp_path / "cut.arpa.gz")
