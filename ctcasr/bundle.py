@@ -348,7 +348,7 @@ def average_bundles(
             "bundles of one kind"
         )
     weights = [b.keras_model().get_weights() for b in bundles]
-    weights += [_checkpoint_weights(Path(c), weights[0]) for c in checkpoints]
+    weights += [_checkpoint_weights(Path(c), weights[0], first.frontend) for c in checkpoints]
     model = first.keras_model()
     model.set_weights([
         np.mean(np.stack(ws), axis=0).astype(ws[0].dtype)
@@ -366,8 +366,10 @@ def average_bundles(
                        decoder=first.decoder, metadata=metadata, extra_files=extra)  # fmt: skip
 
 
-def _checkpoint_weights(path: Path, like: list[Any]) -> list[Any]:
-    """A training checkpoint's weights, checked against ``like``'s shapes."""
+def _checkpoint_weights(path: Path, like: list[Any], frontend: FrontendConfig) -> list[Any]:
+    """A training checkpoint's weights, checked against ``like``'s shapes and, through its
+    run's ``train_config.json``, against the front end they were trained on (same shapes
+    with log-mel instead of MFCC features averaged into nonsense)."""
     from ctcasr.train import CHECKPOINT_WEIGHTS, read_arrays
 
     try:
@@ -376,4 +378,14 @@ def _checkpoint_weights(path: Path, like: list[Any]) -> list[Any]:
         raise BundleError(f"{path}: not a readable training checkpoint ({exc})") from None
     if [w.shape for w in weights] != [w.shape for w in like]:
         raise BundleError(f"{path}: checkpoint weights do not match the bundle's architecture")
+    run_config = path.parent.parent / "train_config.json"
+    try:
+        trained_on = FrontendConfig.from_dict(
+            json.loads(run_config.read_text(encoding="utf-8"))["frontend"]
+        )
+    except (OSError, ValueError, KeyError, TypeError, CtcasrError):
+        return weights  # a checkpoint outside its run folder: shapes are all there is
+    if trained_on != frontend:
+        raise BundleError(f"{path}: trained on another front end than the bundle's "
+                          f"({run_config}); only one architecture can be averaged")  # fmt: skip
     return weights

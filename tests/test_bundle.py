@@ -143,6 +143,17 @@ def test_average_takes_training_checkpoints_too(tmp_path):
     assert soup.metadata["averaged_from"] == [str(tmp_path / "a")]
     assert soup.metadata["averaged_checkpoints"] == [str(c) for c in ckpts]
 
+    # The run's train_config.json says which front end the checkpoints were trained on: the
+    # same shapes on log-mel features were averaged into an MFCC bundle without a word.
+    logmel = FrontendConfig(kind="logmel", n_mels=26, deltas=0)
+    assert logmel.num_features == load_bundle(tmp_path / "a").frontend.num_features
+    (tmp_path / "train_config.json").write_text(json.dumps({"frontend": logmel.to_dict()}))
+    with pytest.raises(BundleError, match="epoch-0002: trained on another front end"):
+        average_bundles([tmp_path / "a"], tmp_path / "soup2", ckpts)
+    (tmp_path / "train_config.json").write_text(
+        json.dumps({"frontend": load_bundle(tmp_path / "a").frontend.to_dict()}))
+    assert average_bundles([tmp_path / "a"], tmp_path / "soup3", ckpts).is_dir()
+
     np.savez(tmp_path / "ckpt" / "epoch-0002" / "weights.npz", *b[:-1])  # a layer short
     with pytest.raises(BundleError, match="epoch-0002: checkpoint weights do not match"):
         average_bundles([tmp_path / "a"], tmp_path / "soup2", ckpts)
