@@ -253,7 +253,7 @@ def transcribe(
     """
     from ctcasr.bundle import load_bundle
     from ctcasr.inputs import expand_inputs
-    from ctcasr.outputs import STDOUT_TSV_HEADER, OutputDir, check_formats
+    from ctcasr.outputs import STDOUT_TSV_HEADER, OutputDir, check_formats, one_line
     from ctcasr.transcribe import Transcriber
 
     if nbest < 1:
@@ -298,11 +298,13 @@ def transcribe(
     )
     failures = len(found.problems)
     for _, problem in found.problems:
-        typer.echo(f"error: {problem}", err=True)
+        typer.echo(f"error: {one_line(problem)}", err=True)
     if writer is None and fmt == "tsv":
         typer.echo(STDOUT_TSV_HEADER)
     collected: list[dict] = []
-    show = progress if progress is not None else sys.stdout.isatty() and len(files) >= 20
+    # The bar is drawn on stderr: shown by default only when both streams are terminals.
+    interactive = sys.stdout.isatty() and sys.stderr.isatty()
+    show = progress if progress is not None else interactive and len(files) >= 20
     done = 0
     try:
         with transcriber, _progress_bar(show, len(files)) as advance:
@@ -555,16 +557,16 @@ def _report_skipped(skipped: Sequence[str]) -> None:
 
 def _emit(result, writer, fmt: str, collected: list[dict]) -> int:
     """Print or write one ``transcribe`` result; 1 if it was a failure."""
-    from ctcasr.outputs import stdout_text
+    from ctcasr.outputs import one_line, stdout_text
     from ctcasr.transcribe import Failure
 
     if isinstance(result, Failure):
-        typer.echo(f"error: {result.error}", err=True)
+        typer.echo(f"error: {one_line(result.error)}", err=True)
         return 1
     if result.rejected:
         best = result.nbest[0]
         note = f"closest {best.text!r}, confidence {best.confidence:.2f}"
-        typer.echo(f"{result.source}: rejected as out of grammar ({note})", err=True)
+        typer.echo(f"{one_line(result.source)}: rejected as out of grammar ({note})", err=True)
     if writer is not None:
         try:
             _, note = writer.write(result)
@@ -767,6 +769,11 @@ def info(model: ModelOption = None) -> None:
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 1."""
+    # A file name that is not valid UTF-8 reaches Python as surrogate escapes; written back
+    # as the bytes it came from, not a UnicodeEncodeError that ended the batch.
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(AttributeError, ValueError):
+            stream.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
     try:
         app()
     except CtcasrError as exc:

@@ -33,12 +33,14 @@ class Inputs:
 def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     """Files in the order given (directories and globs sorted), without duplicates."""
     found = Inputs()
-    seen: set[str] = set()
+    seen: dict[str, int] = {}  # real path -> index in found.files
     for arg in args:
         if arg == "-":
             stream = stdin if stdin is not None else sys.stdin
             # Only the line ending is dropped: a name may start or end with a space.
             names = [line.rstrip("\r\n") for line in stream]
+            if names:  # a byte-order mark an editor saved is not part of the first name
+                names[0] = names[0].removeprefix("\ufeff")
             files, problems = [n for n in names if n.strip()], []
         else:
             files, problems = _expand_argument(arg)
@@ -46,8 +48,12 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
         for path in files:
             key = os.path.realpath(path)  # one file named two ways (d/a.wav, m/../d/a.wav)
             if key not in seen:
-                seen.add(key)
+                seen[key] = len(found.files)
                 found.files.append(path)
+            elif Path(found.files[seen[key]]).is_symlink() and not Path(path).is_symlink():
+                # A link and the file it names: the file's own name is kept (a link sorted
+                # first took its place, and the file's output never appeared).
+                found.files[seen[key]] = path
     return found
 
 
@@ -55,13 +61,19 @@ def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
     """One argument's audio files and problems (one-line errors)."""
     path = Path(arg)
     if path.is_dir():
+        # Hidden files and folders are skipped, as a glob skips them (macOS's "._x.wav"
+        # AppleDouble files are not audio).
         matches = sorted(p for p in path.rglob("*")
-                         if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file())  # fmt: skip
+                         if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
+                         and not any(part.startswith(".")
+                                     for part in p.relative_to(path).parts))  # fmt: skip
         if not matches:
             return [], [f"{arg}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)})"]
         return [str(p) for p in matches], []
     if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
         lines = manifest_audio(path)
+        if not lines:  # it was skipped without a word
+            return [], [f"{arg}: manifest has no entries"]
         return [a for a, bad in lines if bad is None], [bad for _, bad in lines if bad is not None]
     if not path.exists() and GLOB_CHARS & set(arg):
         matches = sorted(glob.glob(arg, recursive=True))

@@ -134,17 +134,27 @@ class OutputDir:
 STDOUT_TSV_HEADER = "source\tstart\tend\ttext"
 
 
+_CONTROL = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def one_line(text: str) -> str:
+    """A file name as one field of one line: a tab or line break in it (legal on Linux) added
+    a TSV column or split the record; they are written as ``\\t``, ``\\n``, ``\\r``."""
+    return text.translate(_CONTROL)
+
+
 def stdout_text(t: Transcript, fmt: str) -> str:
     """What one transcript adds to stdout when many share it: ``default`` is PATH<TAB>TEXT
     plus any n-best lines; ``tsv`` adds a source column to the per-file rows; ``json`` is
     handled by the caller (one array for all)."""
     if fmt == "default":
-        lines = [f"{t.source}\t{t.text}"]
+        lines = [f"{one_line(t.source)}\t{t.text}"]
         lines += [f"  {rank}\t{h.text}\t{h.confidence:.3f}"
                   for rank, h in enumerate(t.nbest[1:], start=2)]  # fmt: skip
         return "\n".join(lines) + "\n"
     if fmt == "txt":
         return t.text + "\n"
     if fmt == "tsv":
-        return "".join(f"{t.source}\t{c.start:.3f}\t{c.end:.3f}\t{c.text}\n" for c in cues(t))
+        source = one_line(t.source)
+        return "".join(f"{source}\t{c.start:.3f}\t{c.end:.3f}\t{c.text}\n" for c in cues(t))
     return render(t, fmt)

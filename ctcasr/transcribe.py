@@ -297,10 +297,24 @@ class Transcriber:
 def _transcript(
     hyps: Sequence[Hypothesis], source: str, duration: float, decoder: str, model: str
 ) -> Transcript:
+    if duration > 0:
+        hyps = [_within(h, duration) for h in hyps]
     best = hyps[0]
     text = "" if best.rejected else best.text
     return Transcript(source, text, best.score, best.confidence, duration, best.words,
                       tuple(hyps), best.rejected, decoder, model)  # fmt: skip
+
+
+def _within(hyp: Hypothesis, duration: float) -> Hypothesis:
+    """Word times no later than the audio's end. A word ends one output frame after its last
+    character, which ran up to a frame past a short file's end, and on a long file past its
+    piece's end into the next piece's words and subtitle cue."""
+    if not hyp.words or hyp.words[-1].end <= duration:
+        return hyp
+    words = tuple(w if w.end <= duration else
+                  replace(w, start=min(w.start, duration), end=duration)
+                  for w in hyp.words)  # fmt: skip
+    return replace(hyp, words=words)
 
 
 def _stitch(

@@ -90,7 +90,10 @@ def recover_dir(target: str | os.PathLike[str]) -> None:
 def _temporary_name(target: Path, suffix: str = "") -> Path:
     """``.<name>.<pid>-<random>.tmp`` beside ``target``: hidden, and unique without a lookup
     (64 random bits), so it can be named before it exists."""
-    return target.with_name(f".{target.name}.{os.getpid()}-{os.urandom(8).hex()}{suffix}.tmp")
+    # Cut long names: the temporary adds ~30 characters, and a legal 230-character output name
+    # failed with "File name too long" for its temporary's sake.
+    name = target.name if len(target.name) <= 200 else target.name[:200]
+    return target.with_name(f".{name}.{os.getpid()}-{os.urandom(8).hex()}{suffix}.tmp")
 
 
 def _fsync_file(path: Path) -> None:

@@ -464,3 +464,82 @@ def test_progress_bar_goes_to_stderr_only(fsdd_dir):
     assert shown.returncode == plain.returncode == 0
     assert "transcribing" in shown.stderr and "transcribing" not in plain.stderr  # not a tty
     assert shown.stdout == plain.stdout and len(plain.stdout.splitlines()) == 10
+
+
+def test_odd_file_names_stay_one_field_of_one_line(tmp_path):
+    """A tab or newline in a name added a TSV column or split the record; a name that is not
+    UTF-8 was a UnicodeEncodeError that ended the batch (with a strict stdout encoding)."""
+    import os
+
+    seven = EXAMPLES / "seven.wav"
+    folder = tmp_path / "names"
+    folder.mkdir()
+    for name in ("a\tb.wav", "new\nline.wav"):
+        shutil.copy(seven, folder / name)
+    latin = os.fsdecode(os.fsencode(str(folder)) + b"/lat\xe9.wav")
+    shutil.copy(seven, latin)
+    env = {**os.environ, "PYTHONIOENCODING": "utf-8:strict"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe",
+         str(folder), str(EXAMPLES / "zero.wav"), "-f", "tsv"],
+        capture_output=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    rows = done.stdout.decode("utf-8", "surrogateescape").splitlines()
+    assert rows[0] == "source\tstart\tend\ttext" and len(rows) == 5
+    assert all(len(row.split("\t")) == 4 for row in rows)
+    sources = [row.split("\t")[0] for row in rows[1:]]
+    assert f"{folder}/a\\tb.wav" in sources and f"{folder}/new\\nline.wav" in sources
+    assert latin in sources and sources[-1] == str(EXAMPLES / "zero.wav")
+    assert os.fsencode(latin) in done.stdout  # the name's own bytes, written back
+
+
+def test_folders_symlinks_empty_manifests_and_a_bom_on_stdin(tmp_path):
+    """Hidden files (macOS ._x.wav) were searched and failed; a link sorted before the file
+    it names took the file's place; an empty manifest was skipped without a word; a BOM
+    stuck to the first name read from stdin."""
+    import io
+
+    seven = EXAMPLES / "seven.wav"
+    folder = tmp_path / "mac"
+    folder.mkdir()
+    shutil.copy(seven, folder / "take1.wav")
+    (folder / "._take1.wav").write_bytes(b"\x00\x05\x16\x07 AppleDouble junk")
+    (folder / ".hidden").mkdir()
+    shutil.copy(seven, folder / ".hidden" / "x.wav")
+    (folder / "best.wav").symlink_to("take1.wav")
+    (tmp_path / "empty.jsonl").write_text("\n\n")
+    found = expand_inputs([str(folder), str(tmp_path / "empty.jsonl")])
+    assert found.files == [str(folder / "take1.wav")]
+    assert found.problems == [(str(tmp_path / "empty.jsonl"),
+                               f"{tmp_path / 'empty.jsonl'}: manifest has no entries")]
+    stdin = io.StringIO(f"\ufeff{seven}\r\n{EXAMPLES / 'zero.wav'}\n")
+    assert expand_inputs(["-"], stdin=stdin).files == [str(seven), str(EXAMPLES / "zero.wav")]
+
+
+def test_word_times_end_within_the_audio_and_their_piece(fsdd_dir, tmp_path):
+    """A word ends one frame after its last character: past a short file's end (0.2 s on a
+    0.197 s file), and on a long file past its piece's end, over the next piece's words."""
+    short = fsdd_dir / "3_theo_17.flac"
+    path = tmp_path / "long.wav"
+    _long_recording(fsdd_dir, path)
+    with Transcriber(decoder="greedy", split=SplitConfig(max_segment=3.0)) as t:
+        clip, long = t.transcribe(short), t.transcribe(path)
+    assert clip.words and clip.words[-1].end <= clip.duration
+    assert all(w.end <= h_end for h in clip.nbest for w in h.words
+               for h_end in [clip.duration])  # fmt: skip
+    assert len(long.segments) > 10 and long.words
+    for w in long.words:
+        assert any(s.start - 1e-9 <= w.start <= w.end <= s.end + 1e-9 for s in long.segments), w
+    ends = [w.end for w in long.words]
+    starts = [w.start for w in long.words]
+    assert all(b >= a - 1e-9 for a, b in zip(ends, starts[1:], strict=False))
+
+
+def test_a_long_legal_output_name_is_written(tmp_path):
+    """The temporary beside it is ~30 characters longer: a 240-character name failed."""
+    stem = "a" * 240
+    shutil.copy(EXAMPLES / "seven.wav", tmp_path / f"{stem}.wav")
+    done = ctcasr("transcribe", str(tmp_path / f"{stem}.wav"), "-o", str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "out" / f"{stem}.txt").read_text().strip() == "seven"
