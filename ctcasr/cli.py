@@ -425,10 +425,8 @@ def train(
         if noise_dir is not None:
             aug = replace(aug, noise_dir=str(noise_dir))
         if speed is not None:
-            try:
-                factors = tuple(float(s) for s in speed.split(",") if s.strip())
-            except ValueError:
-                _fail(f"--speed must be comma-separated numbers, got {speed!r}")
+            # "" switches speed perturbation off
+            factors = tuple(_floats(speed, "--speed") or ()) if speed.strip() else ()
             aug = replace(aug, speed_factors=factors)
         cfg.augment = aug
     try:
@@ -588,8 +586,11 @@ def _emit(result, writer, fmt: str, collected: list[dict]) -> int:
 def _floats(text: str | None, flag: str) -> list[float] | None:
     if text is None:
         return None
+    fields = text.split(",") if text.strip() else []
     try:
-        values = [float(v) for v in text.split(",") if v.strip()]
+        if any(not v.strip() for v in fields):  # "1,,2" is a typo, not a value to skip
+            raise ValueError
+        values = [float(v) for v in fields]
     except ValueError:
         _fail(f"{flag} must be comma-separated numbers, got {text!r}")
     if not values:

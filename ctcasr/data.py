@@ -7,6 +7,7 @@ at epoch 0 or resumed at it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -42,12 +43,20 @@ class AugmentConfig:
         check_field_types(self, "augment")
         object.__setattr__(self, "speed_factors", tuple(float(f) for f in self.speed_factors))
         object.__setattr__(self, "snr_db", tuple(float(v) for v in self.snr_db))
-        if any(f <= 0 for f in self.speed_factors):
-            raise ConfigError(f"speed factors must be positive, got {self.speed_factors}")
+        # Checked here, not mid-epoch: NaN, inf or a vanishing factor, a negative mask width
+        # and a NaN ratio each crashed the input pipeline with a long TensorFlow traceback.
+        if not all(0.25 <= f <= 4 for f in self.speed_factors):
+            raise ConfigError(f"speed factors must be between 0.25 and 4, got {self.speed_factors}")
+        for name in ("time_masks", "time_mask_max", "freq_masks", "freq_mask_width"):
+            if getattr(self, name) < 0:
+                raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
+        if not 0 <= self.time_mask_ratio <= 1:
+            raise ConfigError(f"time_mask_ratio must be in [0, 1], got {self.time_mask_ratio}")
         if not 0 <= self.noise_prob <= 1:
             raise ConfigError(f"noise_prob must be in [0, 1], got {self.noise_prob}")
-        if len(self.snr_db) != 2 or self.snr_db[0] > self.snr_db[1]:
-            raise ConfigError(f"snr_db must be (low, high), got {self.snr_db}")
+        if (len(self.snr_db) != 2 or not all(math.isfinite(v) for v in self.snr_db)
+                or self.snr_db[0] > self.snr_db[1]):
+            raise ConfigError(f"snr_db must be (low, high), finite, got {self.snr_db}")
 
     @property
     def changes_waveform(self) -> bool:

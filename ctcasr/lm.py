@@ -272,7 +272,10 @@ def build_lm(
         )
     paths = _corpus_paths(corpus)
     output = Path(output)
-    _check_output(output, paths)
+    try:
+        _check_output(output, paths)
+    except OSError as exc:  # a name the file system refuses outright
+        raise ConfigError(f"{output}: cannot write the LM ({exc.strerror or exc})") from None
     stats = CorpusStats()
     lines = normalize_corpus(_read_lines(paths), alphabet, stats)
     first = next(lines, None)  # refuse text-free corpora before lmplz grabs its memory

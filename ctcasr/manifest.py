@@ -68,7 +68,9 @@ def read_manifest(
                 raise ManifestError(message) from None
             skipped.append(message)
     if not entries:
-        raise ManifestError(f"{path}: manifest has no usable entries")
+        # With --skip-bad every line may have been dropped: say why, as without it.
+        why = f" (all {len(skipped)} lines dropped; first: {skipped[0]})" if skipped else ""
+        raise ManifestError(f"{path}: manifest has no usable entries{why}")
     return ManifestReport(entries, skipped)
 
 

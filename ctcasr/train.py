@@ -52,6 +52,7 @@ from ctcasr.utils import (
     atomic_write_text,
     check_field_types,
     config_from_dict,
+    first_line,
     recover_dir,
 )
 
@@ -110,12 +111,30 @@ class TrainConfig:
             )
         if self.epochs < 1 or self.batch_size < 1:
             raise ConfigError("epochs and batch_size must be >= 1")
-        if self.learning_rate <= 0:
-            raise ConfigError(f"learning_rate must be positive, got {self.learning_rate}")
+        if not all(isinstance(m, str) for m in self.train_manifests):
+            raise ConfigError(f"train_manifests must be paths (text), got {self.train_manifests}")
+        # Each checked before any data is read: NaN or inf trained an epoch and then
+        # "diverged"; a negative min_lr_ratio made the schedule go below zero (gradient
+        # ascent); a negative patience stopped after one epoch.
+        for name, low, high in (("learning_rate", 0.0, math.inf), ("min_lr_ratio", 0.0, 1.0),
+                                ("warmup_epochs", 0.0, math.inf), ("clipnorm", 0.0, math.inf),
+                                ("max_duration", 0.0, math.inf)):  # fmt: skip
+            value = getattr(self, name)
+            positive = name in ("learning_rate", "clipnorm", "max_duration")
+            if not (math.isfinite(value) and low <= value <= high and (value > 0 or not positive)):
+                bounds = "positive" if positive and high == math.inf else f"in [{low:g}, {high:g}]"
+                raise ConfigError(f"{name} must be a finite number {bounds}, got {value}")
+        if self.patience < 1:
+            raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
         if isinstance(self.frontend, dict):
             self.frontend = FrontendConfig.from_dict(self.frontend)
         if isinstance(self.augment, dict):
             self.augment = AugmentConfig.from_dict(self.augment)
+        for name, kind in (("frontend", FrontendConfig), ("augment", AugmentConfig)):
+            value = getattr(self, name)
+            if not isinstance(value, kind):  # "augment": "x" was an AttributeError
+                shown = json.dumps(value, default=str)[:40]
+                raise ConfigError(f"{name} must be a table of settings, got {shown}")
         allowed = {f.name for f in fields(ModelConfig)} - {"num_features", "num_classes"}
         if bad := set(self.model) - allowed:
             raise ConfigError(f"unknown or derived model settings: {', '.join(sorted(bad))}")
@@ -157,7 +176,9 @@ class TrainConfig:
         for key in ("train_manifests", "dev_manifest", "output_dir", "alphabet", "init_from"):
             value = data.get(key)
             if isinstance(value, list):
-                data[key] = [str(base / v) for v in value]
+                data[key] = [str(base / v) if isinstance(v, str) else v for v in value]
+            elif key == "init_from" and isinstance(value, str) and _bundled_name(value, base):
+                pass  # a bundled model by name ("default"), as on the command line
             elif isinstance(value, str):
                 data[key] = str(base / value)
         augment = data.get("augment")
@@ -169,6 +190,12 @@ class TrainConfig:
             return cls.from_dict(data)
         except TypeError as exc:
             raise ConfigError(f"{path}: {exc}") from None
+
+
+def _bundled_name(value: str, base: Path) -> bool:
+    from ctcasr.bundle import PRETRAINED_DIR
+
+    return not (base / value).exists() and "/" not in value and (PRETRAINED_DIR / value).is_dir()
 
 
 @dataclass
@@ -370,10 +397,13 @@ def _print_data(dist: Distributed | None, corpus, dev) -> None:
         print(f"strategy: {dist.describe()}")
     print(
         f"train: {len(corpus)} utterances ({len(corpus.dropped)} dropped)"
-        + (f", dev: {len(dev)}" if dev else "")
+        + (f", dev: {len(dev)} ({len(dev.dropped)} dropped)" if dev else "")
     )
     for msg in corpus.dropped[:5]:
         print(f"  dropped {msg}")
+    # The dev set picks the best epoch: what it lost is said too (it was silent).
+    for msg in (dev.dropped[:5] if dev else []):
+        print(f"  dropped from dev {msg}")
 
 
 def _load_state(
@@ -395,7 +425,11 @@ def _load_state(
         restored = _restore(state, model, optimizer)
         if verbose:
             print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
+        if is_chief:
+            _note_changes(out, config, verbose)
         return restored
+    if resume and verbose:  # a mistyped folder should not pass unnoticed
+        print(f"no checkpoint in {ckpt_dir}: starting from epoch 1")
     if init is not None:
         model.set_weights(init.keras_model().get_weights())
         if verbose:
@@ -476,10 +510,10 @@ def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelCo
         report = read_manifest(manifest, alphabet, skip_bad=config.skip_bad)
         entries += report.entries
         skipped += report.skipped
-    dev_entries = []
+    dev_entries, dev_skipped = [], []
     if config.dev_manifest:
         report = read_manifest(config.dev_manifest, alphabet, skip_bad=config.skip_bad)
-        dev_entries, skipped = report.entries, skipped + report.skipped
+        dev_entries, dev_skipped = report.entries, report.skipped
         if not any(e.text.strip() for e in dev_entries):  # error rates need reference words
             raise ConfigError(f"{config.dev_manifest}: every dev transcript is empty; the dev "
                               "WER and CER that pick the best epoch cannot be measured")
@@ -506,6 +540,8 @@ def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelCo
         else None
     )
     corpus.dropped[:0] = skipped  # bad manifest lines first, then unusable audio
+    if dev is not None:
+        dev.dropped[:0] = dev_skipped
     return corpus, dev
 
 
@@ -976,10 +1012,20 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
             f"{out}: holds checkpoints of an earlier run; pass --resume to continue it "
             "or choose another output directory"
         )
+    if not has_ckpt:
+        # A finished run whose checkpoints are gone: a fresh start overwrote its model,
+        # log and TensorBoard data, and an older epoch folder made it prune its own.
+        earlier = [p.name for p in (out / "model", out / "log.csv") if p.exists()]
+        earlier += sorted(p.name for p in ckpt_dir.glob("epoch-*"))[:1]
+        if earlier:
+            raise CtcasrError(
+                f"{out}: holds an earlier run ({', '.join(earlier)}) but no checkpoint to "
+                "resume; choose another output directory or remove it"
+            )
     if resume and has_ckpt:
         saved = out / "train_config.json"
         if saved.exists():
-            old = json.loads(saved.read_text())
+            old = _read_json(saved, "run settings")
             new = config.to_dict()
             # The alphabet is compared by its symbols (in the run's saved model), not by the
             # text of its path: the same file named another way is the same alphabet, and an
@@ -997,6 +1043,29 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
                 raise CtcasrError(
                     f"{out}: cannot resume, the alphabet's symbols differ from the saved run's"
                 )
+
+
+def _read_json(path: Path, what: str) -> Any:
+    """A run's JSON file, or a one-line error naming it (a damaged one was a traceback)."""
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CtcasrError(f"{path}: unreadable {what} ({exc})") from None
+
+
+def _note_changes(out: Path, config: TrainConfig, verbose: int) -> None:
+    """On resume, settings that may change (epochs, batch size, learning rate, augmentation)
+    are taken as given: say which changed, and keep train_config.json up to date (it kept
+    the first launch's, which model cards and rerun commands read)."""
+    saved = out / "train_config.json"
+    old = _read_json(saved, "run settings") if saved.exists() else {}
+    new = config.to_dict()
+    changed = [f"{k} {old[k]} -> {new[k]}" for k in new
+               if k in old and old[k] != new[k] and k not in ("output_dir",)]  # fmt: skip
+    if changed and verbose:
+        print("resuming with changed settings: " + "; ".join(changed))
+    if changed or not saved.exists():
+        atomic_write_text(saved, json.dumps(new, indent=2) + "\n")
 
 
 def _saved_alphabet(out: Path) -> tuple[str, ...] | None:
@@ -1032,7 +1101,13 @@ def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
     pointer = ckpt_dir / LATEST
     if not pointer.exists():
         return None
-    name = pointer.read_text().strip()
+    try:
+        name = pointer.read_text(encoding="utf-8").strip()
+    except (OSError, ValueError):
+        name = ""
+    if not name or "/" in name:
+        raise CtcasrError(f"{pointer}: damaged checkpoint pointer; it should name a folder "
+                          "in checkpoints/")  # fmt: skip
     with contextlib.suppress(FileNotFoundError):  # another worker may have just recovered it
         recover_dir(ckpt_dir / name)
     path = ckpt_dir / name
@@ -1073,16 +1148,23 @@ def read_arrays(path: Path) -> list[np.ndarray]:
 
 
 def _restore(path: Path, model, optimizer) -> tuple[int, list[EpochLog], _Best]:
-    state = json.loads((path / "state.json").read_text())
-    weights = read_arrays(path / CHECKPOINT_WEIGHTS)
-    opt_values = read_arrays(path / "optimizer.npz")
+    state = _read_json(path / "state.json", "checkpoint state")
+    try:
+        weights = read_arrays(path / CHECKPOINT_WEIGHTS)
+        opt_values = read_arrays(path / "optimizer.npz")
+    except (OSError, ValueError, KeyError) as exc:
+        raise CtcasrError(f"{path}: damaged checkpoint ({first_line(exc)})") from None
     if len(weights) != len(model.get_weights()) or len(opt_values) != len(optimizer.variables):
         raise CtcasrError(f"{path}: checkpoint does not match this model's shape")
-    model.set_weights(weights)
-    for var, value in zip(optimizer.variables, opt_values, strict=True):
-        var.assign(value)
-    history = [EpochLog(**h) for h in state["history"]]
-    return int(state["epoch"]), history, _Best(**state["best"])
+    try:
+        model.set_weights(weights)
+        for var, value in zip(optimizer.variables, opt_values, strict=True):
+            var.assign(value)
+        history = [EpochLog(**h) for h in state["history"]]
+        return int(state["epoch"]), history, _Best(**state["best"])
+    except (ValueError, KeyError, TypeError) as exc:  # a model of other sizes, a bad state
+        raise CtcasrError(f"{path}: checkpoint does not fit this model or is damaged "
+                          f"({first_line(exc)})") from None  # fmt: skip
 
 
 def _write_scalars(tf, writer, step: int, values: dict[str, Any]) -> None:

@@ -180,13 +180,15 @@ def test_build_refuses_outputs_it_cannot_write_before_estimating(
     cases = [(tmp_path / "folder", "is a folder; give the LM a file name"),
              (tmp_path / "afile" / "lm.arpa", r"cannot be written \(.*afile is a file\)"),
              (corpus, "is the corpus being read"),
-             (tmp_path / ("a" * 240 + ".arpa"), r"cannot write the LM \(File name too long\)")]
+             (tmp_path / ("a" * 300 + ".arpa"), r"cannot write the LM \(File name too long\)")]
     before = corpus.read_bytes()
     for output, message in cases:
         with pytest.raises(ConfigError, match=message):
             build_lm(corpus, output)
     assert corpus.read_bytes() == before
     assert {p.name for p in tmp_path.iterdir()} <= {"afile", "folder", corpus.name}
+    long_but_legal = tmp_path / ("a" * 240 + ".arpa")  # its temporary's name is longer still
+    assert build_lm(corpus, long_but_legal).path == long_but_legal and long_but_legal.is_file()
 
 
 def test_not_utf8_names_the_offset_in_the_file(tmp_path: Path):

@@ -167,7 +167,9 @@ def test_skip_bad_drops_and_lists(corpus):
 
 def test_skip_bad_with_nothing_good_still_errors(corpus):
     path = write_lines(corpus / "m.jsonl", ["{bad", good_line("wav/missing.flac")])
-    with pytest.raises(ManifestError, match="no usable entries"):
+    # ... and says why (the reasons were lost when every line was dropped)
+    with pytest.raises(ManifestError, match=r"no usable entries \(all 2 lines dropped; "
+                                            r"first: .*m\.jsonl:1: malformed JSON"):
         read_manifest(path, skip_bad=True)
 
 

@@ -240,6 +240,19 @@ def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fs
         ({"tensorboard": "yes"}, "tensorboard must be true or false, got 'yes'"),
         ({"metadata": {"when": __import__("datetime").date(2026, 1, 1)}},
          "metadata must hold JSON values only"),
+        # values of the right type that trained wrongly or crashed mid-epoch
+        ({"min_lr_ratio": -1.0}, "min_lr_ratio must be a finite number in [0, 1], got -1.0"),
+        ({"min_lr_ratio": 2.0}, "min_lr_ratio must be a finite number in [0, 1], got 2.0"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a finite number positive"),
+        ({"learning_rate": float("inf")}, "learning_rate must be a finite number positive"),
+        ({"patience": -5}, "patience must be at least 1 epoch, got -5"),
+        ({"augment": "x"}, 'augment must be a table of settings, got "x"'),
+        ({"frontend": [1]}, "frontend must be a table of settings, got [1]"),
+        ({"augment": {"speed_factors": [float("nan")]}}, "speed factors must be between 0.25"),
+        ({"augment": {"speed_factors": [1e-9]}}, "speed factors must be between 0.25 and 4"),
+        ({"augment": {"freq_mask_width": -1}}, "freq_mask_width must be 0 or more, got -1"),
+        ({"augment": {"time_mask_ratio": float("nan")}}, "time_mask_ratio must be in [0, 1]"),
+        ({"augment": {"snr_db": [float("nan"), float("nan")]}}, "snr_db must be (low, high)"),
     ],
 )
 def test_wrongly_typed_settings_are_one_line_errors(settings, message):
@@ -289,3 +302,74 @@ def test_a_dev_set_that_cannot_measure_anything_is_named(tmp_path, fsdd_dir):
     config.dev_manifest = str(unreadable)
     with pytest.raises(CtcasrError, match=r"no usable dev utterances: .*garbage"):
         train(config, verbose=0)
+
+
+def test_config_file_names_a_bundled_model_by_name_from_any_folder(tmp_path, monkeypatch):
+    """init_from = "default" was joined to the config's folder: it worked only from there."""
+    (tmp_path / "cfg").mkdir()
+    (tmp_path / "cfg" / "ft.toml").write_text(
+        'train_manifests = ["a.jsonl"]\noutput_dir = "o"\ninit_from = "default"\n')
+    monkeypatch.chdir(tmp_path)
+    assert TrainConfig.from_file("cfg/ft.toml").init_from == "default"
+    (tmp_path / "cfg" / "default").mkdir()  # a folder of that name beside the config wins
+    assert TrainConfig.from_file("cfg/ft.toml").init_from == str(Path("cfg") / "default")
+
+
+def test_an_earlier_run_without_checkpoints_is_not_overwritten(tmp_path, fsdd_dir):
+    """With checkpoints/ gone, a fresh run overwrote the finished run's model and log; with a
+    stray later epoch folder it pruned its own new checkpoint. A damaged checkpoint on resume
+    was a traceback; resuming where there is nothing says so; changed settings are noted."""
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    train(config, verbose=0)
+    run = tmp_path / "run"
+    model_bytes = (run / "model" / "model.weights.h5").read_bytes()
+    pointer = run / CHECKPOINTS / LATEST
+    for damage, message in ((lambda: pointer.write_bytes(b"\xff\xfe\x00"),
+                             "damaged checkpoint pointer"),
+                            (lambda: (run / CHECKPOINTS / "epoch-0001" / "state.json")
+                             .write_text("{"), "unreadable checkpoint state"),
+                            (lambda: (run / CHECKPOINTS / "epoch-0001" / "weights.npz")
+                             .write_bytes(b"not a zip"), "damaged checkpoint")):  # fmt: skip
+        saved = {p: p.read_bytes() for p in (run / CHECKPOINTS).rglob("*") if p.is_file()}
+        damage()
+        with pytest.raises(CtcasrError, match=message) as exc:
+            train(config, resume=True, verbose=0)
+        assert "\n" not in str(exc.value)
+        for path, data in saved.items():
+            path.write_bytes(data)
+    shutil.rmtree(run / CHECKPOINTS)
+    with pytest.raises(CtcasrError, match=r"holds an earlier run \(model, log.csv\)"):
+        train(config, verbose=0)
+    assert (run / "model" / "model.weights.h5").read_bytes() == model_bytes
+    (run / CHECKPOINTS / "epoch-0005").mkdir(parents=True)
+    shutil.rmtree(run / "model")
+    (run / "log.csv").unlink()
+    with pytest.raises(CtcasrError, match=r"holds an earlier run \(epoch-0005\)"):
+        train(config, verbose=0)
+
+
+def test_resume_notes_changed_settings_and_an_empty_folder(tmp_path, fsdd_dir, capsys):
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    train(config, resume=True, verbose=1)
+    assert f"no checkpoint in {tmp_path / 'run' / CHECKPOINTS}: starting from epoch 1" in (
+        capsys.readouterr().out)
+    config.epochs, config.batch_size = 2, 8
+    train(config, resume=True, verbose=1)
+    assert "resuming with changed settings: epochs 1 -> 2; batch_size 16 -> 8" in (
+        capsys.readouterr().out)
+    saved = json.loads((tmp_path / "run" / "train_config.json").read_text())
+    assert saved["epochs"] == 2 and saved["batch_size"] == 8
+
+
+
+def test_cli_speed_with_an_empty_field_is_refused(tmp_path):
+    """--speed "1,,2" was read as 1, 2."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    result = CliRunner().invoke(app, ["train", "a.jsonl", "-o", str(tmp_path / "o"),
+                                      "--speed", "1,,2"])  # fmt: skip
+    assert result.exit_code != 0
+    assert "--speed must be comma-separated numbers, got '1,,2'" in result.output
+    assert not (tmp_path / "o").exists()
