@@ -121,7 +121,11 @@ def _split_config(split_longer_than: float, max_segment: float) -> SplitConfig |
 def _decoder_options(flags: dict) -> dict:
     """Decoder keyword options from the decoder flags a command was given (its ``locals()``;
     flags a command does not have count as not given)."""
-    from ctcasr.decoding.hotwords import DEFAULT_HOTWORD_WEIGHT, parse_hotwords, read_hotwords
+    from ctcasr.decoding.hotwords import (
+        DEFAULT_HOTWORD_WEIGHT,
+        parse_hotwords,
+        read_hotword_specs,
+    )
 
     def path(name: str) -> str | None:
         return str(flags[name]) if flags.get(name) else None
@@ -144,7 +148,7 @@ def _decoder_options(flags: dict) -> dict:
     # `tune --hotword-weights` varies (parsed here, every trial had the same weights).
     entries: list = given
     if flags.get("hotwords_file") is not None:
-        entries += read_hotwords(flags["hotwords_file"], default_weight=weight)
+        entries += read_hotword_specs(flags["hotwords_file"])
     if entries:
         options["hotwords"] = entries
     for item in flags.get("option") or []:

@@ -18,6 +18,7 @@ import numpy as np
 
 from ctcasr.bundle import Bundle
 from ctcasr.decoding import get_decoder_class
+from ctcasr.errors import ConfigError
 from ctcasr.manifest import ManifestEntry, read_manifest
 from ctcasr.metrics import ErrorReport, error_report
 from ctcasr.segment import SplitConfig
@@ -108,6 +109,17 @@ def options_for(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
     return {k: v for k, v in (options or {}).items() if k in accepted}
 
 
+def _check_shared_options(decoders: Sequence[str], options: Mapping[str, Any] | None) -> None:
+    """Options none of the compared decoders takes are an error, as for one decoder (they
+    were dropped without a word: --alpha with greedy and beam, a missing --lm)."""
+    taken: set[str] = set()
+    for name in decoders:
+        taken |= set(options_for(name, options))
+    if unused := sorted(set(options or {}) - taken):
+        raise ConfigError(f"none of the decoders {', '.join(decoders)} takes option(s) "
+                          f"{', '.join(unused)}")  # fmt: skip
+
+
 def score_decoder(
     transcriber: Transcriber, data: ScoredLogProbs, worst: int = 10
 ) -> Evaluation:
@@ -160,9 +172,15 @@ def command_view(data: ScoredLogProbs, commands: Collection[str]) -> ScoredLogPr
     it holds a sequence of utterances, and blanking it would count every command recognised
     in it as a false acceptance."""
     known = set(commands)
-    entries = [e if e.text in known or isinstance(lp, Pieces) else replace(e, text="")
+    entries = [e if is_command(e.text, known) or isinstance(lp, Pieces) else replace(e, text="")
                for e, lp in zip(data.entries, data.log_probs, strict=True)]  # fmt: skip
     return replace(data, entries=entries)
+
+
+def is_command(text: str, commands: Collection[str]) -> bool:
+    """Whether a reference is one of the commands, spaces aside as scoring sets them aside
+    ("yes " counted as not a command, and its recognition as a false acceptance)."""
+    return " ".join(text.split()) in commands
 
 
 def evaluate(
@@ -198,6 +216,7 @@ def compare_decoders(
 ) -> list[Evaluation]:
     """Several decoders on the same acoustic-model output; each decoder gets the options it
     takes from ``decoder_options`` on top of the bundle's stored settings."""
+    _check_shared_options(decoders, decoder_options)
     first = Transcriber(
         model,
         decoder=decoders[0],

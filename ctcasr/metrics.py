@@ -7,6 +7,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ctcasr.errors import ConfigError
+
 
 @dataclass(frozen=True)
 class UtteranceError:
@@ -59,6 +61,8 @@ def error_report(
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
     if not references:
         raise ValueError("nothing to score: no utterances")
+    if worst < 0:
+        raise ConfigError(f"worst must be 0 or more, got {worst}")
     ids = list(ids) if ids is not None else [str(i) for i in range(len(references))]
     # Whitespace is not content: "  a b " and "a b" are the same transcript.
     refs = [" ".join(r.split()) for r in references]
@@ -111,9 +115,9 @@ def _errors(alignment: Sequence[Any]) -> int:
 
 
 def _rate(errors: int, total: int) -> float:
-    if total == 0:
-        return 0.0 if errors == 0 else float("inf")
-    return errors / total
+    """Errors per reference unit; with no reference words the errors themselves (as jiwer
+    counts them), not infinity, which is not valid JSON and was stored in bundle.json."""
+    return errors / max(total, 1)
 
 
 def wilson_interval(successes: int, trials: int, z: float = 1.96) -> tuple[float, float]:

@@ -7,8 +7,9 @@ to the smaller CER, then to the setting nearest the one before tuning. Tune on a
 test set used here stops being one.
 
 A command recogniser should output the command that was said and nothing for anything else, so
-``grammar`` is scored against that (:func:`ctcasr.evaluate.command_view`): a false rejection,
-a wrong command and a false acceptance each cost one error.
+``grammar`` is scored against that (:func:`ctcasr.evaluate.command_view`) by word error rate:
+a false rejection, a wrong command and a false acceptance each cost one error per word of the
+commands involved (one error each for one-word commands).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from ctcasr.bundle import PRETRAINED_DIR, Bundle, store_decoder_settings
 from ctcasr.decoding import get_decoder_class
 from ctcasr.errors import ConfigError
-from ctcasr.evaluate import compute_log_probs, score_decoder
+from ctcasr.evaluate import compute_log_probs, is_command, score_decoder
 from ctcasr.segment import SplitConfig
 from ctcasr.transcribe import Transcriber
 
@@ -115,7 +116,7 @@ def tune(
         raise ConfigError(f"{manifest}: {len(data.failures)} of {len(data.entries)} dev audio "
                           f"files cannot be read (first: {first}); nothing tuned")  # fmt: skip
     commands = set(getattr(impl, "commands", ()))
-    if decoder == "grammar" and not any(e.text in commands for e in data.entries):
+    if decoder == "grammar" and not any(is_command(e.text, commands) for e in data.entries):
         raise ConfigError("no dev utterance is one of the commands: nothing to tune against")
     baseline_eval = score_decoder(transcriber, data)
     baseline = Trial(

@@ -141,3 +141,35 @@ def test_failures_on_the_long_file_path_name_their_cause(fsdd_dir):
     assert isinstance(first, Failure) and isinstance(second, Transcript)
     assert first.error == f"{clips[0]}: RuntimeError: model exploded"
     assert second.text == "three"
+
+
+def test_hotword_file_entries_take_the_weight_tune_varies(tmp_path):
+    """A --hotwords FILE line without a weight was fixed at 5 when read, so tune's
+    --hotword-weights changed nothing and the stored weight was not the reported one."""
+    from ctcasr.cli import _decoder_options
+    from ctcasr.decoding.beam import BeamDecoder
+    from ctcasr.text import Alphabet
+
+    path = tmp_path / "hot.txt"
+    path.write_text("seven\ntwo\t3\n")
+    options = _decoder_options({"hotwords_file": path})
+    assert options["hotwords"] == ["seven", "two:3"]
+    decoder = BeamDecoder(Alphabet(), hotwords=options["hotwords"], hotword_weight=0.5)
+    assert [(h.phrase, h.weight) for h in decoder.hotwords] == [("seven", 0.5), ("two", 3.0)]
+
+
+def test_grammar_references_and_shared_options_are_read_as_meant(fsdd_dir, tmp_path):
+    """A reference "three " with a stray space counted as not a command (its recognition a
+    false acceptance); an option none of the compared decoders takes was dropped silently."""
+    from ctcasr.errors import ConfigError
+
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(fsdd_dir / "3_theo_1.flac"), "three ", 0.5),
+                              ManifestEntry(str(fsdd_dir / "2_lucas_4.flac"), " two", 0.5)])
+    commands = {"commands": ["two", "three"], "threshold": 0.0}
+    result = ctcasr.evaluate(manifest, decoder="grammar", decoder_options=commands)
+    assert result.not_commands == 0 and result.report.wer == 0.0
+    with pytest.raises(ConfigError, match="none of the decoders greedy, beam takes option"
+                                          r"\(s\) alpha, lm"):
+        ctcasr.compare_decoders(manifest, ["greedy", "beam"],
+                                decoder_options={"alpha": 2.0, "lm": "/nonexistent"})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import math
+import json
 
+import jiwer
 import pytest
 
+from ctcasr.errors import ConfigError
 from ctcasr.metrics import error_report, interval_text, mcnemar_worse_p, wilson_interval
 
 
@@ -118,9 +120,14 @@ def test_all_empty_references():
     both_empty = error_report([""], [""])
     assert both_empty.wer == 0.0 and both_empty.cer == 0.0
     assert both_empty.sentence_accuracy == 1.0
+    # With no reference words the rate is the error count, as jiwer gives it: it was inf,
+    # which --json wrote as Infinity (not JSON) and tune stored in bundle.json.
     inserted = error_report([""], ["x y"])
     assert inserted.insertions == 2
-    assert math.isinf(inserted.wer) and math.isinf(inserted.cer)
+    assert inserted.wer == 2.0 == jiwer.wer([""], ["x y"]) and inserted.cer == 3.0
+    assert json.loads(json.dumps(inserted.to_dict(), allow_nan=False))["wer"] == 2.0
+    with pytest.raises(ConfigError, match="worst must be 0 or more, got -1"):
+        error_report(["a"], ["b"], worst=-1)
 
 
 def test_empty_hypothesis_is_all_deletions():

@@ -103,6 +103,13 @@ def read_hotwords(
     path: str | os.PathLike[str], default_weight: float = DEFAULT_HOTWORD_WEIGHT
 ) -> list[Hotword]:
     """One ``PHRASE`` or ``PHRASE:WEIGHT`` (or ``PHRASE<TAB>WEIGHT``) per line; ``#`` comments."""
+    return [parse_hotword(spec, default_weight) for spec in read_hotword_specs(path)]
+
+
+def read_hotword_specs(path: str | os.PathLike[str]) -> list[str]:
+    """A hotword file's lines as ``PHRASE[:WEIGHT]`` specs, each checked: one without a
+    weight stays without, to take the decoder's ``hotword_weight`` (which ``tune`` varies;
+    fixed at reading, every trial had the same weights)."""
     path = Path(path)
     lines = read_lines(path, "hotword file", ConfigError)
     result = []
@@ -113,9 +120,10 @@ def read_hotwords(
         if "\t" in line:
             line = line.replace("\t", ":", 1)
         try:
-            result.append(parse_hotword(line, default_weight))
+            parse_hotword(line)
         except ConfigError as exc:
             raise ConfigError(f"{path}:{lineno}: {exc}") from None
+        result.append(line)
     return result
 
 
