@@ -65,7 +65,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         for path in tmp.rglob("*"):
             if path.is_file():
                 _fsync_file(path)
-        old = target.with_name(f".{target.name}.old")
+        old = _old_name(target)
         if old.exists():
             shutil.rmtree(old)
         if target.exists():
@@ -82,9 +82,15 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
 def recover_dir(target: str | os.PathLike[str]) -> None:
     """Put back a directory left under its ``.old`` name by a kill inside :func:`atomic_dir`."""
     target = Path(target)
-    old = target.with_name(f".{target.name}.old")
+    old = _old_name(target)
     if not target.exists() and old.exists():
         os.replace(old, target)
+
+
+def _old_name(target: Path) -> Path:
+    """Where :func:`atomic_dir` moves the old folder aside: ``.<name>.old``, the name cut as
+    for temporaries so that a long legal name still has one."""
+    return target.with_name(f".{target.name[:200]}.old")
 
 
 def _temporary_name(target: Path, suffix: str = "") -> Path:

@@ -97,3 +97,19 @@ def test_ctrl_c_just_after_the_temporary_is_created_leaves_nothing(tmp_path, mon
     monkeypatch.undo()
     assert target.read_text() == "old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.json"]
+
+
+def test_long_legal_names_can_be_replaced_whole(tmp_path):
+    """A 252-character name is legal, but the temporary (~30 characters longer) and the
+    folder moved aside (".NAME.old", 5 longer) were not: writing or replacing it failed."""
+    from ctcasr.utils import atomic_dir, atomic_write_text
+
+    name = "b" * 252
+    atomic_write_text(tmp_path / name, "one")
+    atomic_write_text(tmp_path / name, "two")
+    assert (tmp_path / name).read_text() == "two"
+    for text in ("first", "second"):
+        with atomic_dir(tmp_path / ("d" * 252)) as tmp:
+            (tmp / "f.txt").write_text(text)
+    assert (tmp_path / ("d" * 252) / "f.txt").read_text() == "second"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["b" * 252, "d" * 252]
