@@ -54,21 +54,62 @@ def find_corpus(
 
 
 def download_tarball(url: str, dest: Path, strip_top: bool = True) -> Path:
-    """Fetch and unpack an archive into ``dest`` (for users with internet access)."""
+    """Fetch and unpack an archive into ``dest`` (for users with internet access). A ``dest``
+    that already holds files is left alone: a second run downloaded again and nested the
+    corpus one level deeper (and the third crashed)."""
+    if dest.is_dir() and any(dest.iterdir()):
+        print(f"{dest}: not empty, taken as the corpus already downloaded")
+        return dest
     dest.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
         archive = Path(tmp) / "corpus.tar.gz"
         print(f"downloading {url}")
-        with urllib.request.urlopen(url) as response, open(archive, "wb") as fh:
-            shutil.copyfileobj(response, fh)
-        unpack = Path(tmp) / "unpacked"
-        with tarfile.open(archive) as tar:
-            tar.extractall(unpack, filter="data")
+        try:
+            with urllib.request.urlopen(url) as response, open(archive, "wb") as fh:
+                shutil.copyfileobj(response, fh)
+            unpack = Path(tmp) / "unpacked"
+            with tarfile.open(archive) as tar:
+                tar.extractall(unpack, filter="data")
+        except (OSError, tarfile.TarError) as exc:  # URLError is an OSError: no network
+            raise CtcasrError(f"cannot download {url} ({getattr(exc, 'reason', exc)})") from None
         tops = list(unpack.iterdir())
         root = tops[0] if strip_top and len(tops) == 1 and tops[0].is_dir() else unpack
         for item in root.iterdir():
             shutil.move(str(item), dest / item.name)
     return dest
+
+
+def audio_duration(path: Path) -> float:
+    """A recording's length from its header, or one line naming it (an unreadable file was
+    a libsndfile traceback in the AN4 and FSDD recipes)."""
+    import soundfile as sf
+
+    try:
+        return round(sf.info(str(path)).duration, 4)
+    except Exception as exc:  # soundfile raises RuntimeError / LibsndfileError subclasses
+        raise CtcasrError(f"{path}: cannot read audio: {exc}") from None
+
+
+def one_per_recording(paths: list[Path]) -> list[Path]:
+    """A recording kept both as FLAC and in its original format (a user's converted copy)
+    was listed twice; the FLAC is kept, as the AN4 recipe does."""
+    flac = {p.with_suffix("") for p in paths if p.suffix.lower() == ".flac"}
+    return [p for p in paths if p.suffix.lower() == ".flac" or p.with_suffix("") not in flac]
+
+
+def check_outputs(out: str | os.PathLike[str], results: str | os.PathLike[str] | None) -> None:
+    """Refuse an unusable work folder or results page before any work: they failed after
+    the whole training run, and its report was lost."""
+    for path, what in ((Path(out), "--out"),) + (((Path(results).parent, "--results' folder"),)
+                                                if results is not None else ()):  # fmt: skip
+        if path.exists() and not path.is_dir():
+            raise CtcasrError(f"{path}: {what} is a file, not a folder")
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise CtcasrError(f"{path}: cannot make {what} ({exc.strerror or exc})") from None
+    if results is not None and Path(results).is_dir():
+        raise CtcasrError(f"{results}: --results names the page to write, not a folder")
 
 
 def hardware() -> str:
@@ -86,4 +127,15 @@ def hardware() -> str:
         mem = f", {kb / 1024**2:.0f} GiB RAM"
     except (OSError, ValueError, IndexError):
         pass
-    return f"{os.cpu_count()} CPU cores ({cpu}){mem}, no GPU"
+    return f"{os.cpu_count()} CPU cores ({cpu}){mem}, {_gpus()}"
+
+
+def _gpus() -> str:
+    """The GPUs TensorFlow sees (a report said "no GPU" even when training used one)."""
+    try:
+        from ctcasr.utils import import_tensorflow
+
+        found = import_tensorflow().config.list_physical_devices("GPU")
+    except Exception:  # no TensorFlow here: nothing trained on a GPU through it either
+        return "no GPU"
+    return f"{len(found)} GPU(s)" if found else "no GPU"

@@ -9,6 +9,11 @@ from pathlib import Path
 INTERVALS_NOTE = ("The intervals are Wilson score intervals: on a few hundred clips, and on 60 for "
                   "the unseen words (one clip is 1.7 points), a difference of a clip or two is "
                   "noise.")  # fmt: skip
+SILENCE_NOTE = (
+    "The silence class flatters the 12-class figure: the corpus's `_silence_` clips are "
+    "excerpts of its background-noise recordings, which the noise folder used for training "
+    "augmentation also holds. The ten-command and unseen-word figures do not use those clips."
+)
 
 
 def _pyplot():
@@ -25,6 +30,7 @@ def _save(plt, fig, out_png: str | Path, title: str = "") -> Path:
         fig.suptitle(title)
     fig.tight_layout()
     out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out, dpi=110)
     plt.close(fig)
     return out

@@ -18,7 +18,15 @@ from pathlib import Path
 
 from ctcasr.errors import CtcasrError
 from recipes.an4.prepare import URL, describe, lm_corpus, prepare
-from recipes.common import AUGMENT, TRAIN_3M, download_tarball, find_corpus, hardware, run_main
+from recipes.common import (
+    AUGMENT,
+    TRAIN_3M,
+    check_outputs,
+    download_tarball,
+    find_corpus,
+    hardware,
+    run_main,
+)
 
 HERE = Path(__file__).parent
 
@@ -76,6 +84,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.train import TrainConfig, train
     from ctcasr.tune import tune
 
+    check_outputs(args.out, args.results)
     if args.download:
         if not args.data:
             raise CtcasrError("--download needs --data DIR to download into")

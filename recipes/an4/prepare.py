@@ -16,11 +16,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
-
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import ManifestEntry, write_manifest
 from ctcasr.text import normalize_text
+from recipes.common import audio_duration
 
 URL = "http://www.speech.cs.cmu.edu/databases/an4/an4_sphere.tar.gz"
 LINE_RE = re.compile(r"^(?P<words>.*?)\s*\((?P<id>[^()]+)\)\s*$")
@@ -59,9 +58,8 @@ def read_part(root: Path, part: str) -> list[ManifestEntry]:
         words = [w for w in match.group("words").split() if w not in ("<s>", "</s>")]
         text = normalize_text(" ".join(words))
         audio = _audio_path(root, file_id)
-        info = sf.info(str(audio))
         speaker = Path(file_id).parent.name
-        entries.append(ManifestEntry(str(audio.resolve()), text, round(info.duration, 4), speaker))
+        entries.append(ManifestEntry(str(audio.resolve()), text, audio_duration(audio), speaker))
     return entries
 
 

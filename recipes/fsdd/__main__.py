@@ -1,15 +1,14 @@
 """FSDD recipe, end to end: ``python -m recipes.fsdd --data ../shared/data/fsdd``.
 
 Prepares manifests, trains, evaluates the best model on the official test split with greedy
-decoding, and writes ``recipes/fsdd/RESULTS.md``. ``--install-pretrained`` copies the model
-into the package as the bundled default.
+decoding, and writes ``recipes/fsdd/RESULTS.md``. (It once installed an interim bundled model;
+the bundled model now comes from ``recipes.pretrained``, which ``--install`` replaces.)
 """
 
 from __future__ import annotations
 
 import argparse
 import shlex
-import shutil
 import sys
 import time
 from collections import Counter, defaultdict
@@ -17,8 +16,14 @@ from pathlib import Path
 
 from ctcasr.errors import CtcasrError
 from ctcasr.text import number_to_words
-from ctcasr.utils import atomic_dir
-from recipes.common import AUGMENT, download_tarball, find_corpus, hardware, run_main
+from recipes.common import (
+    AUGMENT,
+    check_outputs,
+    download_tarball,
+    find_corpus,
+    hardware,
+    run_main,
+)
 from recipes.fsdd.prepare import URL, describe, prepare
 
 HERE = Path(__file__).parent
@@ -50,11 +55,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--results", default=str(HERE / "RESULTS.md"), help="report to write")
-    p.add_argument(
-        "--install-pretrained",
-        action="store_true",
-        help="copy the trained model to ctcasr/pretrained/default",
-    )
     return p.parse_args(argv)
 
 
@@ -67,6 +67,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.features import FrontendConfig
     from ctcasr.train import TrainConfig, train
 
+    check_outputs(args.out, args.results)
     if args.download:
         if not args.data:
             raise CtcasrError("--download needs --data DIR to download into")
@@ -100,43 +101,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     report = evaluation.report
     print(f"test: {report.summary()}")
     write_results(Path(args.results), args, argv, split, result, evaluation, train_minutes)
-    if args.install_pretrained:
-        target = Path(__file__).resolve().parents[2] / "ctcasr" / "pretrained" / "default"
-        with atomic_dir(target) as tmp:
-            shutil.copytree(result.bundle_path, tmp, dirs_exist_ok=True)
-            (tmp / "MODEL_CARD.md").write_text(model_card(result, evaluation, split))
-        print(f"installed the model as {target}")
     return 0
-
-
-def model_card(result, evaluation, split) -> str:
-    report = evaluation.report
-    size_mb = sum(p.stat().st_size for p in Path(result.bundle_path).iterdir()) / 1e6
-    return f"""# Bundled model: FSDD digits (interim)
-
-The model `ctcasr transcribe` loads by default until the multi-corpus model of the recipes
-issue replaces it. Made by `python -m recipes.fsdd --data ../shared/data/fsdd
---install-pretrained`; full report in `recipes/fsdd/RESULTS.md`.
-
-- Architecture: Conv1D ({TRAIN_SETTINGS['model']['conv_filters']} filters, kernel
-  {TRAIN_SETTINGS['model']['conv_kernel']}, stride {TRAIN_SETTINGS['model']['conv_stride']}) +
-  batch norm, {TRAIN_SETTINGS['model']['rnn_layers']} bidirectional GRU layers of
-  {TRAIN_SETTINGS['model']['rnn_units']} units, dense to 28 characters + CTC blank;
-  {result.parameters:,} parameters, {size_mb:.1f} MB on disk.
-- Input: 20 MFCC per 10 ms frame (25 ms window, 40 mel bands), 16 kHz, per-utterance
-  mean/variance normalisation.
-- Training data: FSDD train split ({len(split.train)} recordings, 6 speakers, 8 kHz),
-  speed perturbation 0.9/1.0/1.1, noise from `../shared/data/noise` at 10-30 dB SNR on 30% of
-  utterances, SpecAugment. Dev: {len(split.dev)} held-out recordings of the same speakers.
-- Result, FSDD official test split (300 recordings, greedy decoding): digit accuracy
-  {report.sentence_accuracy:.2%}, WER {report.wer:.2%}, CER {report.cer:.2%}.
-- Limits: it has heard ten words from six speakers. It spells, so it outputs letters for any
-  audio, but expect digit-like spellings for anything else. FSDD's test speakers are also its
-  training speakers: accuracy on new voices will be lower.
-- Licence of the training data: FSDD, CC BY-SA 4.0
-  (https://github.com/Jakobovski/free-spoken-digit-dataset). Noise: Speech Commands
-  background noise (CC BY 4.0) and MIT-licensed recordings.
-"""
 
 
 def write_results(path, args, argv, split, result, evaluation, train_minutes) -> None:

@@ -12,11 +12,10 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-import soundfile as sf
-
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import ManifestEntry, write_manifest
 from ctcasr.text import number_to_words
+from recipes.common import audio_duration, one_per_recording
 
 URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
 NAME_RE = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.(wav|flac)$")
@@ -41,14 +40,13 @@ def prepare(data_dir: str | Path, out_dir: str | Path) -> Split:
     data_dir = Path(data_dir)
     recordings = data_dir / "recordings" if (data_dir / "recordings").is_dir() else data_dir
     parts: dict[str, list[ManifestEntry]] = {"train": [], "dev": [], "test": []}
-    for path in sorted(recordings.iterdir()):
+    for path in one_per_recording(sorted(recordings.iterdir())):
         match = NAME_RE.match(path.name)
         if not match:
             continue
         digit, speaker, index = match.group(1), match.group(2), int(match.group(3))
-        info = sf.info(str(path))
         entry = ManifestEntry(
-            str(path.resolve()), number_to_words(int(digit)), round(info.duration, 4), speaker
+            str(path.resolve()), number_to_words(int(digit)), audio_duration(path), speaker
         )
         parts[split_of(index)].append(entry)
     if not parts["train"] or not parts["test"]:

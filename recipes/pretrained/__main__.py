@@ -27,7 +27,7 @@ from ctcasr.errors import CtcasrError
 from ctcasr.manifest import write_manifest
 from ctcasr.utils import atomic_write_text
 from recipes.common import AUGMENT as COMMON_AUGMENT
-from recipes.common import TRAIN_3M, hardware, run_main
+from recipes.common import TRAIN_3M, check_outputs, hardware, run_main
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -78,6 +78,10 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
     from recipes.speech_commands.prepare import prepare as prepare_sc
     from recipes.synthetic.generate import generate
 
+    for name in (*REAL_CORPORA, "noise"):  # a missing fsdd/ was a FileNotFoundError
+        if not (data / name).is_dir():
+            raise CtcasrError(f"{data / name}: not found; --data must hold an4/, fsdd/, "
+                              "speech_commands/ and noise/ (see ../shared/data/README.md)")
     splits = {
         "an4": prepare_an4(data / "an4", out / "data" / "an4"),
         "fsdd": prepare_fsdd(data / "fsdd", out / "data" / "fsdd"),
@@ -86,6 +90,13 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
     synth_manifest = out / "synthetic" / "synthetic.jsonl"
     if synthetic and not synth_manifest.is_file():
         generate(out / "synthetic", synthetic, exclude=HELD_OUT_WORDS, seed=seed)
+    elif synthetic:  # reused (it takes minutes to make), but only if it is the one asked for
+        have = sum(1 for line in synth_manifest.read_text(encoding="utf-8").splitlines()
+                   if line.strip())  # fmt: skip
+        if have != synthetic:
+            raise CtcasrError(f"{synth_manifest}: holds {have} synthetic clips, not the "
+                              f"{synthetic} asked for; remove {synth_manifest.parent} to make "
+                              f"them, or pass --synthetic {have}")  # fmt: skip
     dev = [e for s in splits.values() for e in s.dev]  # type: ignore[attr-defined]
     write_manifest(out / "data" / "dev.jsonl", dev)
     # LM text: training transcripts of the real corpora (not dev: the LM weights are tuned
@@ -96,7 +107,9 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
     texts += (REPO / "lm" / "corpora" / "digits.txt").read_text(encoding="utf-8").splitlines()
     (out / "lm").mkdir(parents=True, exist_ok=True)
     (out / "lm" / "corpus.txt").write_text("\n".join(texts) + "\n", encoding="utf-8")
-    return {"splits": splits, "synthetic": synth_manifest if synth_manifest.is_file() else None}
+    # --synthetic 0 trains without it, whatever an earlier run left in the folder
+    use = synthetic and synth_manifest.is_file()
+    return {"splits": splits, "synthetic": synth_manifest if use else None}
 
 
 REAL_CORPORA = ("an4", "fsdd", "speech_commands")
@@ -139,9 +152,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.average_best < 1:
         raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
     data, out = Path(args.data), Path(args.out)
+    repeats = parse_repeats(args.repeat)  # before minutes of preparation, not after
+    check_outputs(out, args.results)
     prepared = prepare_all(data, out, args.synthetic, args.seed)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
-    repeats = parse_repeats(args.repeat)
     train_manifests = [str(out / "data" / c / "train.jsonl")
                        for c in REAL_CORPORA for _ in range(repeats.get(c, 1))]  # fmt: skip
     if prepared["synthetic"] is not None:
@@ -460,6 +474,7 @@ class Report:
         from recipes.an4.__main__ import ANCHORS as AN4_ANCHORS
         from recipes.report import (
             INTERVALS_NOTE,
+            SILENCE_NOTE,
             per_speaker_wer,
             plot_confusion,
             plot_per_speaker,
@@ -530,6 +545,7 @@ class Report:
             f"recordings, words kept out of all training data): **{c.unseen_accuracy:.2%}** "
             f"({ci['unseen']})",
             f"- {INTERVALS_NOTE}",
+            f"- {SILENCE_NOTE}",
         ]
         if c.unseen_wrong:
             lines.append("- unseen-word errors (word -> chosen): "

@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from recipes.common import AUGMENT, TRAIN_3M, find_corpus, hardware, run_main
+from recipes.common import AUGMENT, TRAIN_3M, check_outputs, find_corpus, hardware, run_main
 from recipes.speech_commands.prepare import (
     CLASSES,
     COMMANDS,
@@ -155,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.train import TrainConfig, train
 
+    check_outputs(args.out, args.results)
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
     out = Path(args.out)
     split = prepare(data, out / "data")
@@ -192,7 +193,12 @@ def result_extra(argv: list[str]) -> list[str]:
 
 def write_results(path, argv, split, bundle, result, scores, train_minutes) -> None:
     from ctcasr.utils import atomic_write_text
-    from recipes.report import INTERVALS_NOTE, plot_confusion, plot_training_curves
+    from recipes.report import (
+        INTERVALS_NOTE,
+        SILENCE_NOTE,
+        plot_confusion,
+        plot_training_curves,
+    )
 
     folder = path.parent
     plot_confusion(scores.matrix, CLASSES, folder / "confusion_matrix.png",
@@ -227,6 +233,8 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         f"**{scores.unseen_accuracy:.2%}** | {ci['unseen']} |",
         "",
         INTERVALS_NOTE,
+        "",
+        SILENCE_NOTE,
         "",
         "12-class anchors, trained on the full 85k-clip training set (this recipe trains on a",
         "few thousand clips): " + ", ".join(f"{n} {a}%" for n, a in ANCHORS) + ".",

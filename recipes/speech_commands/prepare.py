@@ -30,12 +30,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import soundfile as sf
-
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import ManifestEntry, write_manifest
 from ctcasr.text import normalize_text
 from ctcasr.utils import atomic_write_text
+from recipes.common import audio_duration, one_per_recording
 
 URL = "http://download.tensorflow.org/data/speech_commands_v0.02.tar.gz"
 TEST_SET_URL = "http://download.tensorflow.org/data/speech_commands_test_set_v0.02.tar.gz"
@@ -65,16 +64,9 @@ class Split:
 
 
 def _audio_files(folder: Path) -> list[Path]:
-    return sorted(
+    return one_per_recording(sorted(
         p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in AUDIO_SUFFIXES
-    )
-
-
-def _duration(path: Path) -> float:
-    try:
-        return round(sf.info(str(path)).duration, 4)
-    except Exception as exc:  # soundfile raises RuntimeError / LibsndfileError subclasses
-        raise CtcasrError(f"{path}: cannot read audio: {exc}") from None
+    ))  # fmt: skip
 
 
 def _hash_fraction(seed: int, name: str) -> float:
@@ -187,7 +179,7 @@ def prepare(
 
     parts: dict[str, list[ManifestEntry]] = {name: [] for name in (*SPLITS, "unseen")}
     for path, text, speaker in clips:
-        entry = ManifestEntry(str(path.resolve()), text, _duration(path), speaker)
+        entry = ManifestEntry(str(path.resolve()), text, audio_duration(path), speaker)
         if text in held_out:
             parts["unseen"].append(entry)
         elif speaker is None:  # silence: no speaker, spread by a hash of the file name
@@ -201,6 +193,10 @@ def prepare(
         else:
             parts[assignment[speaker]].append(entry)
 
+    if not parts["unseen"]:  # found out after training, with no results written
+        raise CtcasrError(f"{data_dir}: no clips of the held-out words "
+                          f"({', '.join(HELD_OUT_WORDS)}); the unseen-word test needs them "
+                          "(the _unknown_ folder of the test set)")  # fmt: skip
     speaker_sets = {
         name: sorted({e.speaker for e in entries if e.speaker is not None})
         for name, entries in parts.items()

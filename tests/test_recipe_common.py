@@ -1,0 +1,108 @@
+"""Recipe plumbing a user meets before any training: downloads, unreadable audio, output
+paths, duplicate recordings, corpora missing a part."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ctcasr.errors import CtcasrError
+from recipes.common import audio_duration, check_outputs, download_tarball, one_per_recording
+
+
+def _clip(path: Path, seconds: float = 0.1) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    sf.write(str(path), np.zeros(int(16000 * seconds), np.float32), 16000)
+    return path
+
+
+def test_download_fails_in_one_line_and_never_nests_a_second_copy(tmp_path):
+    """No network was a urllib traceback; a second run downloaded again into the corpus
+    folder, one level deeper, and a third crashed."""
+    with pytest.raises(CtcasrError, match=r"cannot download file://.*missing\.tar\.gz"):
+        download_tarball(f"file://{tmp_path / 'missing.tar.gz'}", tmp_path / "corpus")
+    _clip(tmp_path / "have" / "recordings" / "0_a_0.wav")
+    assert download_tarball("file:///nowhere.tar.gz", tmp_path / "have") == tmp_path / "have"
+    assert [p.name for p in (tmp_path / "have").iterdir()] == ["recordings"]
+
+
+def test_unreadable_audio_and_duplicate_recordings(tmp_path):
+    """An empty or corrupt file was a libsndfile traceback in the AN4 and FSDD recipes; a
+    recording kept as both .wav and .flac was listed twice."""
+    (tmp_path / "bad.flac").write_bytes(b"")
+    with pytest.raises(CtcasrError, match=r"bad\.flac: cannot read audio"):
+        audio_duration(tmp_path / "bad.flac")
+    assert audio_duration(_clip(tmp_path / "ok.wav", 0.5)) == 0.5
+    paths = [Path("r/a.flac"), Path("r/a.wav"), Path("r/b.wav"), Path("r/c.FLAC"), Path("r/c.wav")]
+    assert one_per_recording(paths) == [Path("r/a.flac"), Path("r/b.wav"), Path("r/c.FLAC")]
+
+
+def test_fsdd_prepare_names_an_unreadable_file_and_keeps_one_copy(tmp_path):
+    from recipes.fsdd.prepare import prepare
+
+    for index in (0, 30):
+        _clip(tmp_path / "recordings" / f"3_theo_{index}.wav")
+        _clip(tmp_path / "recordings" / f"3_theo_{index}.flac")
+    split = prepare(tmp_path, tmp_path / "out")
+    assert [Path(e.audio_filepath).name for e in split.test + split.train] == [
+        "3_theo_0.flac", "3_theo_30.flac"]  # fmt: skip
+    (tmp_path / "recordings" / "4_theo_31.flac").write_bytes(b"")
+    with pytest.raises(CtcasrError, match=r"4_theo_31\.flac: cannot read audio"):
+        prepare(tmp_path, tmp_path / "out")
+
+
+def test_outputs_are_checked_before_any_work(tmp_path):
+    """A results path in a missing folder, or one that is a folder, and an --out that is a
+    file, failed only after training had finished; the report was lost."""
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(CtcasrError, match="--out is a file, not a folder"):
+        check_outputs(tmp_path / "a_file", None)
+    (tmp_path / "res").mkdir()
+    with pytest.raises(CtcasrError, match="--results names the page to write, not a folder"):
+        check_outputs(tmp_path / "out", tmp_path / "res")
+    check_outputs(tmp_path / "out", tmp_path / "new" / "deeper" / "RESULTS.md")
+    assert (tmp_path / "out").is_dir() and (tmp_path / "new" / "deeper").is_dir()
+
+
+def test_speech_commands_without_the_held_out_words_is_refused_before_training(tmp_path):
+    from recipes.speech_commands.prepare import COMMANDS, prepare
+
+    for i, speaker in enumerate(f"{k:08x}" for k in range(10)):
+        for word in COMMANDS:
+            _clip(tmp_path / "data" / word / f"{speaker}_nohash_{i % 2}.wav")
+    with pytest.raises(CtcasrError, match="no clips of the held-out words"):
+        prepare(tmp_path / "data", tmp_path / "out")
+
+
+def test_pretrained_needs_every_corpus_and_the_synthetic_corpus_asked_for(tmp_path):
+    """A missing fsdd/ was a FileNotFoundError; an earlier synthetic corpus was reused
+    whatever --synthetic said, even 0."""
+    from recipes.pretrained.__main__ import main, prepare_all
+
+    (tmp_path / "data" / "an4").mkdir(parents=True)
+    with pytest.raises(CtcasrError, match=r"fsdd: not found; --data must hold an4/, fsdd/"):
+        prepare_all(tmp_path / "data", tmp_path / "out", 0, 0)
+    # A bad --repeat is refused before the minutes of preparation (nothing written).
+    assert main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "o2"),
+                 "--repeat", "an4=x"]) == 1  # fmt: skip
+    assert not (tmp_path / "o2").exists()
+
+
+@pytest.mark.slow
+def test_pretrained_reuses_only_the_synthetic_corpus_asked_for(
+        tmp_path, fsdd_dir, an4_dir, speech_commands_dir, noise_dir):
+    from recipes.pretrained.__main__ import prepare_all
+
+    data_root = an4_dir.parent
+    synth = tmp_path / "out" / "synthetic" / "synthetic.jsonl"
+    synth.parent.mkdir(parents=True)
+    line = {"audio_filepath": str(_clip(tmp_path / "s.wav")), "text": "cat", "duration": 0.1}
+    synth.write_text(json.dumps(line) + "\n")
+    assert prepare_all(data_root, tmp_path / "out", 0, 0)["synthetic"] is None
+    assert prepare_all(data_root, tmp_path / "out", 1, 0)["synthetic"] == synth
+    with pytest.raises(CtcasrError, match="holds 1 synthetic clips, not the 50 asked for"):
+        prepare_all(data_root, tmp_path / "out", 50, 0)
