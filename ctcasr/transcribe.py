@@ -14,6 +14,7 @@ import numpy as np
 from ctcasr.audio import LongAudio
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
+from ctcasr.decoding.base import json_score
 from ctcasr.errors import CtcasrError
 from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.segment import (
@@ -49,7 +50,7 @@ class Transcript:
             "source": self.source,
             "text": self.text,
             "confidence": round(self.confidence, 4),
-            "score": round(self.score, 4),
+            "score": json_score(self.score),
             "rejected": self.rejected,
             "duration": self.duration,
             "decoder": self.decoder,

@@ -119,7 +119,9 @@ def _fsync_dir(path: Path) -> None:
 def read_lines(path: Path, what: str, error: type[Exception]) -> list[str]:
     """The lines of a user's text file; a missing or unreadable one raises ``error`` naming it."""
     try:
-        return path.read_text(encoding="utf-8").splitlines()
+        # utf-8-sig: an editor's byte-order mark turned a first-line "# comment" into a
+        # command or hotword
+        return path.read_text(encoding="utf-8-sig").splitlines()
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
     except (OSError, UnicodeDecodeError) as exc:

@@ -500,3 +500,48 @@ def test_edge_spaces_add_probability_not_remove_it():
     strict = trie.log_likelihoods(log_probs, BLANK)[0]
     lenient = trie.log_likelihoods(log_probs, BLANK, ALPHABET.encode(" ")[0])[0]
     assert lenient > strict + 1.0
+
+
+def test_a_byte_order_mark_does_not_make_a_comment_a_command(tmp_path):
+    """The BOM stuck to a first-line "# comment", which then no longer started with "#" and
+    was normalised into a command (and, in a hotword file, a hotword)."""
+    from ctcasr.decoding.hotwords import read_hotwords
+
+    path = tmp_path / "commands.txt"
+    path.write_bytes("\ufeff# robot commands\r\n\r\nYes\r\n  no \r\n".encode())
+    assert read_commands(path) == ["Yes", "no"]
+    assert GrammarDecoder(ALPHABET, commands=path).commands == ["yes", "no"]
+    path.write_bytes("\ufeff# my hotwords\nfoo:2\n".encode())
+    assert [(h.phrase, h.weight) for h in read_hotwords(path)] == [("foo", 2.0)]
+
+
+def test_json_output_never_holds_minus_infinity():
+    """A command too long for the audio scores -inf, which --json wrote as -Infinity."""
+    import json
+
+    from ctcasr.outputs import render
+    from ctcasr.transcribe import _transcript
+
+    hyps = grammar(["go", "turn right"], threshold=0.0).decode(frames("_g_o_"), nbest=2)
+    assert hyps[1].score == -np.inf
+    transcript = _transcript(hyps, "clip.wav", 0.1, "grammar", "model")
+
+    def strict(text: str):
+        return json.loads(text, parse_constant=lambda c: pytest.fail(f"not JSON: {c}"))
+
+    data = strict(render(transcript, "json"))
+    assert data["nbest"][1]["score"] is None and data["nbest"][0]["text"] == "go"
+    empty = _transcript(grammar().decode(np.zeros((0, V))), "empty.wav", 0.0, "grammar", "m")
+    assert strict(render(empty, "jsonl"))["score"] is None
+
+
+def test_hotword_objects_are_normalised_and_checked_like_text():
+    """A Hotword given as an object skipped normalisation ("turn  left" never fired) and the
+    weight check (NaN scores)."""
+    from ctcasr.decoding.hotwords import Hotword, HotwordScorer, parse_hotwords
+
+    (hotword,) = parse_hotwords([Hotword("turn  left", 3)], ALPHABET)
+    assert hotword == Hotword("turn left", 3.0)
+    assert HotwordScorer([hotword]).final_score("turn left") == 3.0
+    with pytest.raises(ConfigError, match="finite"):
+        parse_hotwords([Hotword("yes", float("nan"))], ALPHABET)

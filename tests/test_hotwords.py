@@ -175,7 +175,8 @@ def test_parse_forms():
     assert parse_hotword("some phrase:7.5") == Hotword("some phrase", 7.5)
     assert parse_hotword(("phrase", 2)) == Hotword("phrase", 2.0)
     hw = Hotword("x", 1.0)
-    assert parse_hotword(hw) is hw
+    assert parse_hotword(hw) == hw  # checked and normalised like text (the same here)
+    assert parse_hotword(Hotword(" X ", 1)) == hw
     assert parse_hotwords(None) == []
     assert parse_hotwords({"cat": 2.0}) == [Hotword("cat", 2.0)]
 

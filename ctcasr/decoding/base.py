@@ -51,7 +51,7 @@ class Hypothesis:
     def to_dict(self) -> dict[str, Any]:
         return {
             "text": self.text,
-            "score": round(self.score, 4),
+            "score": json_score(self.score),
             "confidence": round(self.confidence, 4),
             "rejected": self.rejected,
             "words": [
@@ -156,6 +156,12 @@ def check_nbest(nbest: int) -> int:
 # ---------------------------------------------------------------------------------------------
 # timings and confidence from emission frames
 # ---------------------------------------------------------------------------------------------
+
+
+def json_score(score: float) -> float | None:
+    """A score for JSON: null for -inf (a command the audio is too short to spell), which
+    json.dumps wrote as -Infinity, not JSON."""
+    return round(score, 4) if math.isfinite(score) else None
 
 
 def build_hypothesis(

@@ -46,9 +46,10 @@ def parse_hotword(
     default_weight: float = DEFAULT_HOTWORD_WEIGHT,
     alphabet: Alphabet | None = None,
 ) -> Hotword:
-    """``"word"``, ``"some phrase:7.5"``, ``("phrase", 7.5)`` or a :class:`Hotword`."""
-    if isinstance(spec, Hotword):
-        return spec
+    """``"word"``, ``"some phrase:7.5"``, ``("phrase", 7.5)`` or a :class:`Hotword`, each
+    normalised and checked."""
+    if isinstance(spec, Hotword):  # normalised and checked too: "turn  left" never fired
+        spec = (spec.phrase, spec.weight)
     if isinstance(spec, tuple | list) and len(spec) == 2 and not isinstance(spec[1], str):
         phrase, weight = spec  # a (phrase, weight) pair, or the list JSON makes of one
     else:
