@@ -67,7 +67,10 @@ def load_audio(
                 raise LongAudio(handle.frames / rate)
         try:
             with quiet_native_stderr():
-                samples = handle.read(dtype="float32", always_2d=True)
+                # The header's frame count, not "all": libsndfile calls GSM 6.10 WAV
+                # unseekable, and soundfile refuses "all frames" of an unseekable file.
+                frames = handle.frames if handle.frames > 0 and not handle.seekable() else -1
+                samples = handle.read(frames, dtype="float32", always_2d=True)
         except Exception as exc:
             raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
     return _finish(path, samples, rate, sample_rate)

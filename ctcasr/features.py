@@ -268,6 +268,8 @@ def load_samples(
     samples = as_mono(source)
     if not samples.size:  # a file says so when it is loaded; an empty array says so here
         raise AudioError("<array>: contains no audio samples")
+    if sample_rate is not None and sample_rate <= 0:  # 0 was taken as the model's rate
+        raise AudioError(f"<array>: sample rate must be positive, got {sample_rate}")
     rate = sample_rate or config.sample_rate
     if max_duration is not None and len(samples) > max_duration * rate:  # as a file's header
         raise AudioError(f"<array>: {len(samples) / rate:.1f} s is longer than the "

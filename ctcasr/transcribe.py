@@ -280,9 +280,13 @@ class Transcriber:
             pending.clear()
             return out
 
+        window = self.bundle.frontend.win_length
         for start, samples in split_stream(blocks, rate, self.split):
             length[0] = start + len(samples) / rate
-            if (piece := speech_piece(start, samples, rate, self.split)) is not None:
+            piece = speech_piece(start, samples, rate, self.split)
+            # A leftover under one analysis window is refused on its own (the model spelled
+            # "n" in it), so it is not shown to the model as a piece either.
+            if piece is not None and len(piece[1]) >= window:
                 pending.append(piece)
             if len(pending) >= self.batch_size or sum(len(x) for _, x in pending) >= 60 * rate:
                 yield from run()

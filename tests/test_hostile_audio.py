@@ -509,3 +509,50 @@ def test_cli_reports_each_hostile_file_on_one_line(split, clips, two_hour_wav, t
         (line,) = [e for e in result.stderr.splitlines() if str(path) in e]  # one line each
         assert line.startswith(f"error: {path}: ") and cause in line, line
     assert result.stderr.splitlines()[-1] == f"{len(bad)} of {len(inputs)} input(s) failed"
+
+
+def test_gsm_wav_and_mp3_block_edges_read_like_the_whole_file(tmp_path):
+    """GSM 6.10 WAV (unseekable to libsndfile) was "corrupt" on the whole-file path; MP3 read
+    in blocks glitched at every block edge (soundfile re-seeks inside an MP3 frame)."""
+    from ctcasr.audio import load_audio
+    from ctcasr.segment import stream_audio
+
+    speech = load_audio(EXAMPLES / "seven.wav", 8000)
+    gsm = tmp_path / "gsm.wav"
+    sf.write(str(gsm), speech, 8000, format="WAV", subtype="GSM610")
+    assert len(load_audio(gsm, 16000)) > 0.9 * len(speech) * 2
+    rng = np.random.default_rng(0)
+    tone = (0.3 * np.sin(np.arange(44100 * 6) * 2 * np.pi * 440 / 44100)
+            + 0.05 * rng.standard_normal(44100 * 6)).astype(np.float32)  # fmt: skip
+    mp3 = tmp_path / "x.mp3"
+    sf.write(str(mp3), tone, 44100, format="MP3")
+    whole = load_audio(mp3, 44100)
+    streamed = np.concatenate(list(stream_audio(mp3, 44100, block_seconds=1.0)))
+    n = min(len(whole), len(streamed))
+    assert n > 44100 * 5 and float(np.max(np.abs(whole[:n] - streamed[:n]))) < 1e-4
+
+
+def test_silence_with_an_offset_and_a_sample_rate_of_zero(tmp_path):
+    from ctcasr.errors import AudioError
+    from ctcasr.features import FrontendConfig, load_samples
+    from ctcasr.segment import is_silent
+
+    assert is_silent(np.full(16000, 0.01, np.float32))  # DC only: nothing said
+    assert not is_silent(np.array([0.01, -0.01] * 8000, np.float32))
+    with pytest.raises(AudioError, match="<array>: sample rate must be positive, got 0"):
+        load_samples(np.zeros(8000, np.float32), FrontendConfig(), sample_rate=0)
+
+
+def test_a_leftover_under_one_window_is_not_a_piece():
+    """About 20 s with no pause left a tail of a few samples that the model spelled "n"."""
+    from ctcasr.segment import SplitConfig
+    from ctcasr.transcribe import Transcriber
+
+    rng = np.random.default_rng(1)
+    audio = (0.3 * rng.standard_normal(2 * 16000 + 100)).astype(np.float32)  # no pauses
+    split = SplitConfig(long_after=0.5, max_segment=1.0, min_segment=0.5)
+    with Transcriber(decoder="greedy", split=split) as t:
+        pieces = list(t.long_pieces(audio, 16000, length := [0.0]))
+        window = t.bundle.frontend.win_length
+    assert [round(seconds, 3) for _, seconds, _ in pieces] == [1.0, 1.0]
+    assert length[0] == pytest.approx((2 * 16000 + 100) / 16000) and window > 100
