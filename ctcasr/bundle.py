@@ -301,7 +301,9 @@ def store_decoder_settings(
     return target
 
 
-AVERAGE_DROPS = ("epoch", "dev_wer", "dev_cer")  # training metadata no mean inherits
+# Metadata measured on one source's weights, which no mean inherits (decoder_tuning: the
+# first source's tuned dev scores were shown as the soup's)
+AVERAGE_DROPS = ("epoch", "dev_wer", "dev_cer", "decoder_tuning")
 
 
 def average_bundles(

@@ -165,7 +165,7 @@ def export_onnx(
         raise BundleError("exporting needs the onnx package: pip install onnx") from None
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     if drop_keras and output is not None:
-        raise BundleError("drop_keras needs the graph written into the bundle, not elsewhere")
+        raise BundleError("--drop-keras needs the graph written into the bundle, not to -o")
     path = Path(output) if output is not None else b.path / ONNX_FILE
     if path.is_dir():
         raise BundleError(f"{path}: is a folder; --output names the .onnx file to write")

@@ -168,6 +168,8 @@ def _corpus_paths(corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     if not paths:
         raise ConfigError("no corpus files given")
     for path in paths:
+        if path.is_dir():
+            raise ConfigError(f"{path}: is a folder; give the corpus text file(s)")
         if not path.is_file():
             raise ConfigError(f"{path}: corpus file not found")
         if path.stat().st_size == 0:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -380,3 +381,28 @@ def test_file_system_errors_are_one_line_in_the_cli(tmp_path, monkeypatch):
         store_decoder_settings(load_bundle(tmp_path / "a"), "beam", {"beam_width": 4})
     assert "beam" not in load_bundle(tmp_path / "a").decoder
 
+
+
+def test_info_lists_files_and_names_a_missing_decoder_file(tmp_path):
+    """info said nothing of sizes (its help promises them) and reported a bundle whose LM was
+    gone as fine, though transcribe then failed on it."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    shutil.copytree(load_bundle(None).path, tmp_path / "b")
+    shown = CliRunner().invoke(app, ["info", "-m", str(tmp_path / "b")])
+    assert shown.exit_code == 0
+    line = next(x for x in shown.output.splitlines() if x.startswith("files:"))
+    assert re.search(r"model\.onnx \d+\.\d MB", line) and "lm.arpa" in line
+    (tmp_path / "b" / "lm.arpa").unlink()
+    broken = CliRunner().invoke(app, ["info", "-m", str(tmp_path / "b")])
+    assert broken.exit_code == 1
+    assert "decoder settings name files the bundle lacks: kenlm.lm = lm.arpa" in broken.output
+
+
+def test_an_average_does_not_inherit_the_first_sources_tuning_scores(tmp_path):
+    tiny_bundle(tmp_path / "a", 1, metadata={"decoder_tuning": {"wer": 0.05}, "note": "x"})
+    tiny_bundle(tmp_path / "b", 2)
+    soup = load_bundle(average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup"))
+    assert "decoder_tuning" not in soup.metadata and soup.metadata["note"] == "x"
