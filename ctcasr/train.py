@@ -120,10 +120,13 @@ class TrainConfig:
                                 ("warmup_epochs", 0.0, math.inf), ("clipnorm", 0.0, math.inf),
                                 ("max_duration", 0.0, math.inf)):  # fmt: skip
             value = getattr(self, name)
+            if name == "max_duration" and value == math.inf:
+                continue  # no length limit: allowed
             positive = name in ("learning_rate", "clipnorm", "max_duration")
             if not (math.isfinite(value) and low <= value <= high and (value > 0 or not positive)):
-                bounds = "positive" if positive and high == math.inf else f"in [{low:g}, {high:g}]"
-                raise ConfigError(f"{name} must be a finite number {bounds}, got {value}")
+                kind = ("a positive finite number" if positive and high == math.inf
+                        else f"a finite number in [{low:g}, {high:g}]")  # fmt: skip
+                raise ConfigError(f"{name} must be {kind}, got {value}")
         if self.patience < 1:
             raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
         if isinstance(self.frontend, dict):

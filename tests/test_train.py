@@ -243,9 +243,10 @@ def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fs
         # values of the right type that trained wrongly or crashed mid-epoch
         ({"min_lr_ratio": -1.0}, "min_lr_ratio must be a finite number in [0, 1], got -1.0"),
         ({"min_lr_ratio": 2.0}, "min_lr_ratio must be a finite number in [0, 1], got 2.0"),
-        ({"learning_rate": float("nan")}, "learning_rate must be a finite number positive"),
-        ({"learning_rate": float("inf")}, "learning_rate must be a finite number positive"),
+        ({"learning_rate": float("nan")}, "learning_rate must be a positive finite number"),
+        ({"learning_rate": float("inf")}, "learning_rate must be a positive finite number"),
         ({"patience": -5}, "patience must be at least 1 epoch, got -5"),
+        ({"max_duration": float("nan")}, "max_duration must be a positive finite number"),
         ({"augment": "x"}, 'augment must be a table of settings, got "x"'),
         ({"frontend": [1]}, "frontend must be a table of settings, got [1]"),
         ({"augment": {"speed_factors": [float("nan")]}}, "speed factors must be between 0.25"),
@@ -373,3 +374,12 @@ def test_cli_speed_with_an_empty_field_is_refused(tmp_path):
     assert result.exit_code != 0
     assert "--speed must be comma-separated numbers, got '1,,2'" in result.output
     assert not (tmp_path / "o").exists()
+
+
+def test_no_length_limit_is_allowed():
+    """max_duration = inf means no limit; NaN, 0 or a negative value is an error."""
+    config = TrainConfig(train_manifests=["a.jsonl"], output_dir="o", max_duration=float("inf"))
+    assert config.max_duration == float("inf")
+    for bad in (0.0, -1.0):
+        with pytest.raises(ConfigError, match="max_duration must be a positive finite number"):
+            TrainConfig(train_manifests=["a.jsonl"], output_dir="o", max_duration=bad)
