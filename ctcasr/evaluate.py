@@ -7,7 +7,6 @@ comparison measures the decoders and nothing else.
 
 from __future__ import annotations
 
-import inspect
 import os
 import time
 from collections.abc import Collection, Mapping, Sequence
@@ -18,6 +17,7 @@ import numpy as np
 
 from ctcasr.bundle import Bundle
 from ctcasr.decoding import get_decoder_class
+from ctcasr.decoding.registry import option_parameters
 from ctcasr.errors import ConfigError
 from ctcasr.manifest import ManifestEntry, read_manifest
 from ctcasr.metrics import ErrorReport, error_report
@@ -101,9 +101,10 @@ def compute_log_probs(
 
 
 def options_for(name: str, options: Mapping[str, Any] | None) -> dict[str, Any]:
-    """The subset of ``options`` decoder ``name`` takes (so shared flags can go to several)."""
+    """The subset of ``options`` decoder ``name`` takes (so shared flags can go to several),
+    by the rule :func:`~ctcasr.decoding.registry.create_decoder` applies."""
     try:
-        accepted = inspect.signature(get_decoder_class(name)).parameters
+        accepted = option_parameters(get_decoder_class(name))
     except (TypeError, ValueError):
         return dict(options or {})
     return {k: v for k, v in (options or {}).items() if k in accepted}

@@ -87,18 +87,21 @@ def recover_dir(target: str | os.PathLike[str]) -> None:
         os.replace(old, target)
 
 
+# Of a target's name, what its temporary and its moved-aside folder keep: they add up to ~30
+# characters, and a legal 230-character name failed with "File name too long" for their sake.
+_NAME_KEPT = 200
+
+
 def _old_name(target: Path) -> Path:
     """Where :func:`atomic_dir` moves the old folder aside: ``.<name>.old``, the name cut as
     for temporaries so that a long legal name still has one."""
-    return target.with_name(f".{target.name[:200]}.old")
+    return target.with_name(f".{target.name[:_NAME_KEPT]}.old")
 
 
 def _temporary_name(target: Path, suffix: str = "") -> Path:
     """``.<name>.<pid>-<random>.tmp`` beside ``target``: hidden, and unique without a lookup
     (64 random bits), so it can be named before it exists."""
-    # Cut long names: the temporary adds ~30 characters, and a legal 230-character output name
-    # failed with "File name too long" for its temporary's sake.
-    name = target.name if len(target.name) <= 200 else target.name[:200]
+    name = target.name[:_NAME_KEPT]
     return target.with_name(f".{name}.{os.getpid()}-{os.urandom(8).hex()}{suffix}.tmp")
 
 

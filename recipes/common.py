@@ -100,8 +100,10 @@ def one_per_recording(paths: list[Path]) -> list[Path]:
 def check_outputs(out: str | os.PathLike[str], results: str | os.PathLike[str] | None) -> None:
     """Refuse an unusable work folder or results page before any work: they failed after
     the whole training run, and its report was lost."""
-    for path, what in ((Path(out), "--out"),) + (((Path(results).parent, "--results' folder"),)
-                                                if results is not None else ()):  # fmt: skip
+    folders = [(Path(out), "--out")]
+    if results is not None:
+        folders.append((Path(results).parent, "--results' folder"))
+    for path, what in folders:
         if path.exists() and not path.is_dir():
             raise CtcasrError(f"{path}: {what} is a file, not a folder")
         try:
