@@ -768,18 +768,21 @@ def info(model: ModelOption = None) -> None:
     typer.echo(f"decoder:   {json.dumps(bundle.decoder)}")
     onnx = bundle.onnx_path
     typer.echo(f"runtime:   {'onnxruntime (model.onnx)' if onnx else 'TensorFlow (no model.onnx)'}")
-    files = sorted(p for p in bundle.path.rglob("*") if p.is_file() and not p.name.startswith("."))
-    sizes = ", ".join(f"{p.relative_to(bundle.path)} {_size(p.stat().st_size)}" for p in files)
-    total = sum(p.stat().st_size for p in files) / 1e6
-    typer.echo(f"files:     {total:.1f} MB: {sizes}")
+    files = {p.relative_to(bundle.path): p.stat().st_size for p in sorted(bundle.path.rglob("*"))
+             if p.is_file() and not p.name.startswith(".")}  # fmt: skip
+    sizes = ", ".join(f"{name} {_size(n)}" for name, n in files.items())
+    typer.echo(f"files:     {sum(files.values()) / 1e6:.1f} MB: {sizes}")
     if bundle.metadata:
         typer.echo(f"metadata:  {json.dumps(bundle.metadata)}")
     # A decoder setting naming a file the bundle lacks: transcribe would fail on it.
-    missing = [f"{name}.{key} = {value}" for name, settings in bundle.decoder.items()
-               if isinstance(settings, dict)
-               for key, value in settings.items()
-               if key in _path_options(name) and isinstance(value, str)
-               and not (bundle.path / value).is_file()]  # fmt: skip
+    missing = []
+    for name, settings in bundle.decoder.items():
+        if not isinstance(settings, dict):
+            continue
+        paths = _path_options(name)  # a registry lookup: once per decoder, not per setting
+        missing += [f"{name}.{key} = {value}" for key, value in settings.items()
+                    if key in paths and isinstance(value, str)
+                    and not (bundle.path / value).is_file()]  # fmt: skip
     if missing:
         _fail(f"{bundle.path}: decoder settings name files the bundle lacks: {'; '.join(missing)}")
 
