@@ -145,6 +145,23 @@ def test_rerun_command_recovers_the_data_mix():
              "output_dir": "exp/pretrained/train",
              "train_manifests": [f"{data}/an4/train.jsonl", "x/synthetic.jsonl"]}  # fmt: skip
     assert rerun_command(plain) == "python -m recipes.pretrained --data ../shared/data --epochs 16"
+    # saved configs hold lists; the default factors add nothing, others are named
+    plain["augment"] = {"speed_factors": [0.9, 1.0, 1.1]}
+    assert rerun_command(plain) == "python -m recipes.pretrained --data ../shared/data --epochs 16"
+    plain["augment"] = {"speed_factors": [0.9, 1.0, 1.1, 1.2, 1.3]}
+    assert rerun_command(plain) == (
+        "python -m recipes.pretrained --data ../shared/data --speed 0.9,1,1.1,1.2,1.3 --epochs 16")
+
+
+def test_speed_option_is_checked_on_the_command_line(capsys):
+    from recipes.pretrained.__main__ import AUGMENT, parse_args
+
+    assert parse_args([]).speed == AUGMENT["speed_factors"]
+    assert parse_args(["--speed", "0.9,1.2"]).speed == (0.9, 1.2)
+    for bad in ("fast", "0.9,,1.1", "0.1", "nan"):
+        with pytest.raises(SystemExit):
+            parse_args(["--speed", bad])
+        assert "--speed" in capsys.readouterr().err
 
 
 def test_describe_mix_names_each_corpus_once_with_its_weight():

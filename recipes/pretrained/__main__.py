@@ -37,6 +37,18 @@ AUGMENT = {**COMMON_AUGMENT, "noise_prob": 0.4, "snr_db": (5.0, 30.0)}
 MAX_BUNDLE_MB = 15.0
 
 
+def speed_factors(text: str) -> tuple[float, ...]:
+    """``0.9,1.0,1.2`` as factors, refused at the command line rather than mid-epoch."""
+    try:
+        factors = tuple(float(f) for f in text.split(","))
+    except ValueError:
+        msg = f"expected numbers separated by commas, got {text!r}"
+        raise argparse.ArgumentTypeError(msg) from None
+    if not all(0.25 <= f <= 4 for f in factors):
+        raise argparse.ArgumentTypeError(f"factors must be between 0.25 and 4, got {text!r}")
+    return factors
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m recipes.pretrained", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -50,6 +62,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--repeat", action="append", default=[], metavar="CORPUS=N",
                    help="list a real corpus N times per epoch (e.g. an4=3); each copy gets its "
                    "own augmentation")  # fmt: skip
+    p.add_argument("--speed", type=speed_factors, default=AUGMENT["speed_factors"],
+                   metavar="F,F,...", help="speed-perturbation factors, picked uniformly per "
+                   "clip; above 1 is faster [0.9,1.0,1.1]")  # fmt: skip
     p.add_argument("--epochs", type=int, default=TRAIN_SETTINGS["epochs"])
     p.add_argument("--learning-rate", type=float, default=TRAIN_SETTINGS["learning_rate"])
     p.add_argument("--train-dir", help="training folder [OUT/train]")
@@ -170,7 +185,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         seed=args.seed,
         strategy=args.strategy,
         init_from=args.init_from,
-        augment={**AUGMENT, "noise_dir": str(data / "noise")},
+        augment={**AUGMENT, "speed_factors": args.speed, "noise_dir": str(data / "noise")},
         metadata={"recipe": "recipes/pretrained",
                   "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS"},
         keep_checkpoints=0 if args.average_best > 1 else 2,  # 0: every epoch's
@@ -396,6 +411,9 @@ def rerun_command(cfg: dict[str, Any]) -> str:
     for m in manifests:
         if match := re.fullmatch(SUBSET_RE, m.stem):
             words.append(f"--synthetic-subset {match.group(2)}")
+    speeds = tuple((cfg.get("augment") or {}).get("speed_factors", AUGMENT["speed_factors"]))
+    if speeds != AUGMENT["speed_factors"]:
+        words.append("--speed " + ",".join(f"{f:g}" for f in speeds))
     if cfg.get("seed", 0) != 0:
         words.append(f"--seed {cfg['seed']}")
     if cfg.get("learning_rate", TRAIN_SETTINGS["learning_rate"]) != TRAIN_SETTINGS["learning_rate"]:
