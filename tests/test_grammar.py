@@ -8,7 +8,7 @@ import itertools
 import numpy as np
 import pytest
 
-from ctcasr.decoding.align import forced_align
+from ctcasr.decoding.align import best_alignment, forced_align
 from ctcasr.decoding.grammar import CommandTrie, GrammarDecoder, prepare_commands, read_commands
 from ctcasr.errors import ConfigError
 from ctcasr.text import Alphabet
@@ -343,6 +343,38 @@ def test_trie_with_spaces_matches_brute_force():
             totals[text] = float(np.logaddexp(totals.get(text, -INF), lp))
         got = trie.log_likelihoods(log_probs, blank, space)
         np.testing.assert_allclose(got, [totals[p] for p in phrases], rtol=1e-9)
+
+
+def test_best_alignment_with_spaces_matches_brute_force():
+    """The best alignment is the most probable path whose text, stray spaces dropped, is the
+    phrase. The search had no state for a leading, trailing or doubled space, so a phrase
+    said with one (off the best path) was charged for it, and rejected more often."""
+    alphabet = Alphabet(("a", "b", " "))
+    blank, space = alphabet.blank_index, alphabet.space_index
+
+    def spelled(path: tuple[int, ...]) -> str:
+        collapsed = [c for i, c in enumerate(path) if c != blank and (i == 0 or path[i - 1] != c)]
+        return " ".join("".join(alphabet.labels[c] for c in collapsed).split())
+
+    rng = np.random.default_rng(12)
+    checked = 0
+    for num_frames in (4, 6, 7):
+        for _ in range(4):
+            log_probs = random_log_probs(rng, num_frames, alphabet.num_classes, scale=2.0)
+            best: dict[str, float] = {}
+            for path in itertools.product(range(alphabet.num_classes), repeat=num_frames):
+                text = spelled(path)
+                lp = float(sum(log_probs[t, c] for t, c in enumerate(path)))
+                best[text] = max(best.get(text, -INF), lp)
+            for phrase in ("a b", "a", "b a", "a b b", "ab"):
+                found = best_alignment(log_probs, alphabet.encode(phrase), blank, space)
+                if phrase not in best:
+                    assert found is None
+                    continue
+                assert found is not None
+                assert found[0] == pytest.approx(best[phrase], abs=1e-9), phrase
+                checked += 1
+    assert checked > 40
 
 
 def test_trie_impossible_phrase_is_minus_infinity():

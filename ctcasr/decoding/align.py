@@ -38,7 +38,7 @@ def forced_align(
     frames = _on_best_path(log_probs, ids, blank, space, best_path)
     if frames is not None:
         return frames
-    found = _viterbi(log_probs, ids, blank)
+    found = _viterbi(log_probs, ids, blank, space)
     return None if found is None else found[1]
 
 
@@ -59,7 +59,7 @@ def best_alignment(
     frames = _on_best_path(log_probs, ids, blank, space, best_path)
     if frames is not None:
         return float(log_probs.max(axis=1).sum(dtype=np.float64)), frames
-    return _viterbi(log_probs, ids, blank)
+    return _viterbi(log_probs, ids, blank, space)
 
 
 def _on_best_path(
@@ -85,7 +85,12 @@ def _on_best_path(
     return frames if path == ids else None
 
 
-def _viterbi(log_probs: np.ndarray, ids: list[int], blank: int) -> tuple[float, list[int]] | None:
+def _viterbi(
+    log_probs: np.ndarray, ids: list[int], blank: int, space: int | None = None
+) -> tuple[float, list[int]] | None:
+    """With ``space``, the blank states where a space would spell nothing (before the first
+    label, after the last, after a space) may emit it: the paths the best-path shortcut and
+    the grammar's forward pass already accept, so a stray space is not charged to the score."""
     num_frames = log_probs.shape[0]
     repeats = sum(1 for a, b in itertools.pairwise(ids) if a == b)
     if num_frames < len(ids) + repeats:
@@ -97,6 +102,10 @@ def _viterbi(log_probs: np.ndarray, ids: list[int], blank: int) -> tuple[float, 
     can_skip = np.zeros(num_states, dtype=bool)
     can_skip[3::2] = np.asarray(ids[1:]) != np.asarray(ids[:-1])
     emit = log_probs[:, ext].astype(np.float64)  # [T, S]
+    if space is not None:
+        either = np.maximum(log_probs[:, blank], log_probs[:, space]).astype(np.float64)
+        edges = [0, num_states - 1] + [s + 1 for s in range(1, num_states, 2) if ext[s] == space]
+        emit[:, edges] = either[:, None]
     back = np.zeros((num_frames, num_states), dtype=np.int8)
     # Row 0: stay; row 1: step from the previous state; row 2: skip a blank between two
     # different labels. Written in place each frame: a handful of numpy calls per frame.
