@@ -131,10 +131,12 @@ def _numpy_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
     return (_dct_matrix(config.n_mfcc, config.n_mels) @ logmel).astype(np.float32)
 
 
-def centred_frames(y: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
+def centred_frames(
+    y: np.ndarray, frame_length: int, hop: int, pad_mode: str = "constant"
+) -> np.ndarray:
     """``[1 + len(y) // hop, frame_length]`` read-only view of frames centred on every
-    ``hop``-th sample, the signal zero-padded at both ends (librosa's ``center=True``)."""
-    padded = np.pad(np.asarray(y, dtype=np.float32), frame_length // 2)
+    ``hop``-th sample, the signal padded at both ends (zeros: librosa's ``center=True``)."""
+    padded = np.pad(np.asarray(y, dtype=np.float32), frame_length // 2, mode=pad_mode)
     count = 1 + (len(padded) - frame_length) // hop
     step = padded.strides[0]
     return np.lib.stride_tricks.as_strided(
