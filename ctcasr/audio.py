@@ -108,7 +108,7 @@ def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | Non
 def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:
     if samples.size == 0:
         raise AudioError(f"{path}: contains no audio samples")
-    mono = finite(samples.mean(axis=1) if samples.ndim == 2 else samples)
+    mono = downmix(finite(samples)) if samples.ndim == 2 else finite(samples)
     out = resample(np.ascontiguousarray(mono, dtype=np.float32), rate, sample_rate)
     if out.size == 0:  # a sample or two at a high rate: nothing left at the model's rate
         raise AudioError(
@@ -117,6 +117,24 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
         )
     return out
 
+
+def downmix(samples: np.ndarray) -> np.ndarray:
+    """``[n, channels]`` to ``[n]``: the channels' mean, unless they cancel in it (a channel
+    wired in opposite phase, a mid/side file), when a loud channel is the recording:
+    the mean of opposite-phase channels is silence, and the file was transcribed as nothing."""
+    mean = samples.mean(axis=1)
+    if samples.shape[1] < 2 or not samples.size:
+        return mean
+    power = np.mean(np.square(samples, dtype=np.float64), axis=0)
+    if float(np.mean(np.square(mean, dtype=np.float64))) >= CANCELLED * float(power.mean()):
+        return mean
+    # The first channel with half the loudest one's power, not the loudest: equal channels
+    # differ by rounding, and a stream read in blocks must not flip between them.
+    return np.ascontiguousarray(samples[:, int(np.argmax(power >= 0.5 * power.max()))])
+
+
+# The mean keeps under 1% of the channels' power (-20 dB): they cancel rather than add up.
+CANCELLED = 0.01
 
 # Far beyond any real recording, even float files written at integer scale (+-32768).
 MAX_SAMPLE = 1e6
@@ -164,7 +182,8 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
         if not samples.size:  # no samples in any channel (a mean over it would invent some)
             return np.zeros(0, np.float32)
         channel_axis = 0 if samples.shape[0] < samples.shape[1] else 1
-        return finite(samples.mean(axis=channel_axis).astype(np.float32))
+        frames = samples if channel_axis == 1 else samples.T
+        return downmix(finite(frames)).astype(np.float32, copy=False)
     raise AudioError(f"audio array must be 1-D or 2-D, got shape {samples.shape}")
 
 

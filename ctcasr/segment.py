@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import check_duration, finite, short_error
+from ctcasr.audio import check_duration, downmix, finite, short_error
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 from ctcasr.utils import quiet_native_stderr
@@ -80,7 +80,7 @@ def stream_audio(
             if not len(block):
                 break
             read += len(block)
-            mono = finite(block.mean(axis=1))
+            mono = downmix(finite(block))
             yield mono if stream is None else stream.resample_chunk(mono)
         if not read:  # as load_audio says of a file with a header and no samples
             raise AudioError(f"{path}: contains no audio samples")

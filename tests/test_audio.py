@@ -99,11 +99,22 @@ def test_stereo_is_downmixed_to_mean(tmp_path, rate):
         np.testing.assert_allclose(samples, (left + right) / 2, atol=1e-6)
 
 
-def test_opposite_phase_stereo_cancels(tmp_path):
-    left = tone(SAMPLE_RATE, 0.25)
+@pytest.mark.parametrize("subtype", ["PCM_16", "FLOAT"])
+def test_opposite_phase_stereo_keeps_the_speech(subtype, fsdd_files, tmp_path):
+    """A channel wired in opposite phase: the mean of the two is silence, and the recording
+    was transcribed as nothing. Every reader (whole file, stream, array) keeps one channel."""
+    from ctcasr.segment import stream_audio
+
+    speech = load_audio(fsdd_files[0])
     path = tmp_path / "phase.wav"
-    sf.write(str(path), np.stack([left, -left], axis=1), SAMPLE_RATE, subtype="FLOAT")
-    assert np.max(np.abs(load_audio(path))) < 1e-6
+    sf.write(str(path), np.stack([speech, -speech], axis=1), SAMPLE_RATE, subtype=subtype)
+    np.testing.assert_allclose(load_audio(path), speech, atol=1e-4)
+    streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=0.1)))
+    np.testing.assert_allclose(streamed, speech, atol=1e-4)
+    np.testing.assert_allclose(as_mono(np.stack([-speech, 0.95 * speech])), -speech, atol=1e-6)
+    # channels that add up, or only partly cancel, are still averaged
+    partial = np.stack([speech, -0.7 * speech], axis=1)
+    np.testing.assert_allclose(as_mono(partial), 0.15 * speech, atol=1e-6)
 
 
 def test_float_file_with_nan_is_sanitised(tmp_path):
