@@ -118,23 +118,51 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
     return out
 
 
+class Downmix:
+    """``[n, channels]`` blocks to ``[n]``: the channels' mean, with any channel in opposite
+    phase to the first turned over before it is added (a balanced microphone on one input, a
+    channel wired the other way round). Averaged as they are, such channels cancel, and the
+    recording was transcribed as nothing.
+
+    One instance reads one stream: the polarity is judged on everything seen so far and,
+    once turned, a channel stays turned, so a stream read in blocks never flips mid-word.
+    The statistics use samples clipped to full scale, so a corrupt sample cannot decide.
+    """
+
+    def __init__(self) -> None:
+        self._cross: np.ndarray | None = None  # sum of channel x first channel
+        self._power: np.ndarray | None = None  # sum of each channel's square
+        self._signs: np.ndarray | None = None
+
+    def __call__(self, samples: np.ndarray) -> np.ndarray:
+        if samples.ndim == 1 or samples.shape[1] < 2 or not samples.size:
+            return samples if samples.ndim == 1 else samples.mean(axis=1)
+        clipped = np.clip(samples, -1.0, 1.0).astype(np.float64)
+        if self._cross is None or self._cross.shape[0] != samples.shape[1]:
+            self._cross = np.zeros(samples.shape[1])
+            self._power = np.zeros(samples.shape[1])
+            self._signs = np.ones(samples.shape[1])
+        assert self._power is not None and self._signs is not None
+        self._cross += clipped[:, 0] @ clipped
+        self._power += np.einsum("ij,ij->j", clipped, clipped)
+        scale = np.sqrt(self._power[0] * self._power)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            correlation = np.where(scale > 0, self._cross / scale, 0.0)
+        self._signs[correlation < OPPOSITE] = -1.0
+        if np.all(self._signs > 0):
+            return samples.mean(axis=1)
+        return (samples @ self._signs.astype(samples.dtype)) / samples.shape[1]
+
+
+# A correlation with the first channel below this: the same sound in opposite phase (-1 when
+# clean; -0.5 with as much independent noise as signal), not two different sounds (near 0).
+OPPOSITE = -0.3
+
+
 def downmix(samples: np.ndarray) -> np.ndarray:
-    """``[n, channels]`` to ``[n]``: the channels' mean, unless they cancel in it (a channel
-    wired in opposite phase, a mid/side file), when a loud channel is the recording:
-    the mean of opposite-phase channels is silence, and the file was transcribed as nothing."""
-    mean = samples.mean(axis=1)
-    if samples.shape[1] < 2 or not samples.size:
-        return mean
-    power = np.mean(np.square(samples, dtype=np.float64), axis=0)
-    if float(np.mean(np.square(mean, dtype=np.float64))) >= CANCELLED * float(power.mean()):
-        return mean
-    # The first channel with half the loudest one's power, not the loudest: equal channels
-    # differ by rounding, and a stream read in blocks must not flip between them.
-    return np.ascontiguousarray(samples[:, int(np.argmax(power >= 0.5 * power.max()))])
+    """A whole recording's ``[n, channels]`` as mono (see :class:`Downmix`)."""
+    return Downmix()(samples)
 
-
-# The mean keeps under 1% of the channels' power (-20 dB): they cancel rather than add up.
-CANCELLED = 0.01
 
 # Far beyond any real recording, even float files written at integer scale (+-32768).
 MAX_SAMPLE = 1e6

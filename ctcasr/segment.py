@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import check_duration, downmix, finite, short_error
+from ctcasr.audio import Downmix, check_duration, finite, short_error
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 from ctcasr.utils import quiet_native_stderr
@@ -66,7 +66,7 @@ def stream_audio(
         # seeks to where it is after each read, and for MP3 a seek inside a frame restarts
         # the decoder there, which glitched every block edge (0.07 at 44.1 kHz).
         blocksize = max(1, round(block_seconds * rate / 1152)) * 1152
-        read = 0
+        read, downmix = 0, Downmix()
         # Not ``f.blocks()``: when a file holds fewer frames than its header says (a cut mp3),
         # it pads the last blocks with stale or uninitialised buffer contents.
         while True:
@@ -163,12 +163,18 @@ def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) 
     The rule of ``librosa.effects.split`` (tested against it), without the second of imports
     librosa costs a cold start, and with two changes for real recordings. A frame's energy is
     its variance, not its mean square: a DC offset (cheap microphones, some sound cards) lifted
-    every pause to within ``top_db`` of the speech, so nothing was cut. Samples are clipped to
-    full scale first: one corrupt sample of 1e3 made everything else "silence".
+    every pause to within ``top_db`` of the speech, so nothing was cut. Samples far above the
+    recording's loud ones are clipped first: one corrupt sample of 1e3 made the rest "silence".
     """
-    y = np.clip(np.asarray(y, dtype=np.float32), -1.0, 1.0)
+    y = np.asarray(y, dtype=np.float32)
     if not len(y):
         return np.zeros((0, 2), dtype=np.int64)
+    # Samples far above the loud ones are clipped, relative to the recording's own level: a
+    # float file may hold integer-scale samples (+-32768), and a fixed full-scale clip turned
+    # its background into full-scale noise.
+    peak = float(np.quantile(np.abs(y), 0.999))
+    if peak > 0:
+        y = np.clip(y, -4 * peak, 4 * peak)
     # Edge padding, not zeros: with an offset, the step into zero padding sounded like speech.
     frames = centred_frames(y, frame_length, hop, pad_mode="edge")
     power = np.var(frames, axis=1, dtype=np.float64)

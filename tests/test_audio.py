@@ -111,10 +111,37 @@ def test_opposite_phase_stereo_keeps_the_speech(subtype, fsdd_files, tmp_path):
     np.testing.assert_allclose(load_audio(path), speech, atol=1e-4)
     streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=0.1)))
     np.testing.assert_allclose(streamed, speech, atol=1e-4)
-    np.testing.assert_allclose(as_mono(np.stack([-speech, 0.95 * speech])), -speech, atol=1e-6)
-    # channels that add up, or only partly cancel, are still averaged
+    np.testing.assert_allclose(as_mono(np.stack([-speech, 0.95 * speech])), -0.975 * speech,
+                               atol=1e-6)  # fmt: skip
+    # partly cancelling channels are turned over too; unrelated ones are averaged as they are
     partial = np.stack([speech, -0.7 * speech], axis=1)
-    np.testing.assert_allclose(as_mono(partial), 0.15 * speech, atol=1e-6)
+    np.testing.assert_allclose(as_mono(partial), 0.85 * speech, atol=1e-6)
+    other = load_audio(fsdd_files[1])[: len(speech)]
+    pair = np.stack([speech[: len(other)], -other], axis=1)
+    np.testing.assert_allclose(as_mono(pair), pair.mean(axis=1), atol=1e-7)
+
+
+def test_opposite_phase_survives_noise_quiet_blocks_and_a_corrupt_sample(an4_dir, tmp_path):
+    """A balanced microphone on a stereo input: the same speech in opposite phase, each
+    channel with its own noise. A rule judging each block by itself let quiet blocks cancel
+    (the stream lost words the whole-file reader kept), as did 15 dB of noise or one sample
+    of 1e3."""
+    from ctcasr.segment import stream_audio
+
+    rng = np.random.default_rng(4)
+    clips = [load_audio(p) for p in sorted(an4_dir.rglob("*.flac"))[:6]]
+    pause = [np.zeros(int(SAMPLE_RATE * 3), np.float32)]
+    speech = np.concatenate([x for c in clips for x in (c, *pause)])
+    level = np.sqrt(np.mean(speech**2)) / 10 ** (15 / 20)  # 15 dB below the speech
+    left = speech + rng.normal(0, level, len(speech)).astype(np.float32)
+    right = -speech + rng.normal(0, level, len(speech)).astype(np.float32)
+    left[len(left) // 2] = 1e3
+    path = tmp_path / "balanced.wav"
+    sf.write(str(path), np.stack([left, right], axis=1), SAMPLE_RATE, subtype="FLOAT")
+    expected = (left - right) / 2
+    np.testing.assert_allclose(load_audio(path), expected, atol=1e-5)
+    streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=2.0)))
+    np.testing.assert_allclose(streamed, expected, atol=1e-5)
 
 
 def test_float_file_with_nan_is_sanitised(tmp_path):
@@ -283,7 +310,7 @@ def test_resample_rejects_bad_rate():
 
 def test_as_mono_layouts():
     left = np.arange(1000, dtype=np.float32)
-    right = -2 * left
+    right = 3 * left[::-1]  # unlike left, so a transposed layout shows
     mean = (left + right) / 2
     np.testing.assert_allclose(as_mono(left), left)
     np.testing.assert_allclose(as_mono(np.stack([left, right], axis=1)), mean)  # [n, ch]

@@ -424,16 +424,19 @@ def test_voiced_intervals_match_librosa(top_db, fsdd_dir, tmp_path):
                               hop_length=160).tolist())  # fmt: skip
 
 
-@pytest.mark.parametrize("damage", ["dc offset", "one corrupt sample"])
+@pytest.mark.parametrize("damage", ["dc offset", "one corrupt sample", "integer scale"])
 def test_pauses_are_found_despite_a_dc_offset_or_a_corrupt_sample(damage, fsdd_dir, tmp_path):
     """A DC offset lifted every pause to within top_db of the speech, so a recording was cut
-    only at max_segment; one sample of 1e3 made everything after it silence."""
+    only at max_segment; one sample of 1e3 made everything after it silence; and a float file
+    at integer scale (+-32768) must be cut where the same file at full scale is."""
     _long_recording(fsdd_dir, tmp_path / "long.wav")
     y = load_audio(tmp_path / "long.wav")[: 16000 * 20]
     config = SplitConfig(max_segment=20.0)
     clean = list(split_stream(iter([y]), 16000, config))
     assert len(clean) > 3
     bad = y + np.float32(0.1) if damage == "dc offset" else y.copy()
+    if damage == "integer scale":
+        bad *= 32768
     if damage == "one corrupt sample":  # inside a word: a click in a pause is a sound
         start, end = voiced_intervals(y, config.top_db, 640, 160)[3]
         bad[(start + end) // 2] = 1e3
