@@ -220,7 +220,8 @@ def save_bundle(
     metadata: dict[str, Any] | None = None,
     extra_files: dict[str, str | os.PathLike[str]] | None = None,
 ) -> Path:
-    """Write a complete bundle atomically; ``extra_files`` maps names in the bundle to sources."""
+    """Write a complete bundle atomically; ``extra_files`` maps names in the bundle to sources
+    (files, or folders copied whole)."""
     import shutil
 
     path = Path(path)
@@ -243,7 +244,10 @@ def save_bundle(
         (tmp / ALPHABET_FILE).write_text(alphabet.to_text(), encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
         for name, source in (extra_files or {}).items():
-            shutil.copy2(source, tmp / name)
+            if Path(source).is_dir():
+                shutil.copytree(source, tmp / name, ignore=_not_temporaries)
+            else:
+                shutil.copy2(source, tmp / name)
     return path
 
 
@@ -358,7 +362,11 @@ def average_bundles(
         for ws in zip(*weights, strict=True)
     ])  # fmt: skip
     own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
-    extra = {p.name: p for p in _bundle_files(first.path) if p.name not in own}
+    # Everything else the user keeps in the first bundle goes along, subfolders and hidden
+    # files included (an LM in lm/ that its decoder settings name), but not temporaries.
+    names = [p.name for p in first.path.iterdir()]
+    skip = own | _not_temporaries(str(first.path), names)
+    extra = {n: first.path / n for n in names if n not in skip}
     # The first source's epoch and dev scores describe its weights, not the mean's.
     metadata = {k: v for k, v in first.metadata.items() if k not in AVERAGE_DROPS}
     metadata["averaged_from"] = [str(b.path) for b in bundles]

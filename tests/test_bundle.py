@@ -401,6 +401,24 @@ def test_info_lists_files_and_names_a_missing_decoder_file(tmp_path):
     assert "decoder settings name files the bundle lacks: kenlm.lm = lm.arpa" in broken.output
 
 
+def test_an_average_keeps_the_first_bundles_subfolders_and_hidden_files(tmp_path):
+    """Only top-level visible files were copied: an LM kept in a subfolder, which the
+    decoder settings name, was lost from the average. Temporaries stay behind."""
+    lm = tmp_path / "3gram.arpa"
+    lm.write_text("\\data\\\n", encoding="utf-8")
+    tiny_bundle(tmp_path / "a", 1, decoder={"name": "kenlm", "kenlm": {"lm": "lm/3gram.arpa"}})
+    (tmp_path / "a" / "lm").mkdir()
+    (tmp_path / "a" / "lm" / "3gram.arpa").write_bytes(lm.read_bytes())
+    (tmp_path / "a" / "lm" / ".3gram.arpa.12-ab.tmp").write_text("half", encoding="utf-8")
+    (tmp_path / "a" / ".notes").write_text("mine", encoding="utf-8")
+    (tmp_path / "a" / ".weights.h5.34-cd.tmp").write_text("half", encoding="utf-8")
+    tiny_bundle(tmp_path / "b", 2)
+    out = average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
+    assert (out / "lm" / "3gram.arpa").read_bytes() == lm.read_bytes()
+    assert (out / ".notes").read_text(encoding="utf-8") == "mine"
+    assert not list(out.rglob("*.tmp"))
+
+
 def test_an_average_does_not_inherit_the_first_sources_tuning_scores(tmp_path):
     tiny_bundle(tmp_path / "a", 1, metadata={"decoder_tuning": {"wer": 0.05}, "note": "x"})
     tiny_bundle(tmp_path / "b", 2)
