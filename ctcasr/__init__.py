@@ -26,6 +26,7 @@ _LAZY = {
     "ModelConfig": "ctcasr.model",
     "Bundle": "ctcasr.bundle",
     "load_bundle": "ctcasr.bundle",
+    "average_bundles": "ctcasr.bundle",
     "greedy_decode": "ctcasr.decoding",
     "Decoder": "ctcasr.decoding",
     "Hypothesis": "ctcasr.decoding",

@@ -245,8 +245,8 @@ def transcribe(
     ] = "auto",
     progress: Annotated[
         bool | None,
-        typer.Option(help="Progress bar on stderr [default: when stdout is a terminal and "
-                     "there are 20 inputs or more]."),
+        typer.Option(help="Progress bar on stderr [default: when stdout and stderr are terminals "
+                     "and there are 20 inputs or more]."),
     ] = None,
 ) -> None:
     """Transcribe audio; prints a line per input (path, tab, text) unless --format says else.

@@ -184,11 +184,14 @@ class TrainConfig:
         if isinstance(augment, dict) and isinstance(augment.get("noise_dir"), str):
             augment["noise_dir"] = str(base / augment["noise_dir"])
         # Command-line values win and are relative to the working directory, not the file.
-        data.update({k: v for k, v in overrides.items() if v is not None})
+        given = {k: v for k, v in overrides.items() if v is not None}
+        data.update(given)
         try:
             return cls.from_dict(data)
-        except TypeError as exc:
-            raise ConfigError(f"{path}: {exc}") from None
+        except (TypeError, ConfigError) as exc:
+            # Name the file, as a parse error does: a run reads one of several configs.
+            where = f"{path} with the command line's settings" if given else str(path)
+            raise ConfigError(f"{where}: {exc}") from None
 
 
 def _bundled_name(value: str, base: Path) -> bool:

@@ -15,3 +15,16 @@ def test_every_test_named_in_the_reliability_table_exists():
     missing = [f"{f}::{name}" for f, name in sorted(refs)
                if not re.search(rf"^def {name}\(", (REPO / f).read_text(), re.M)]  # fmt: skip
     assert not missing, missing
+
+
+def test_the_readme_python_tour_compiles_and_names_only_real_api():
+    """The tour named ``ctcasr.average_bundles``, which the package did not export."""
+    import ctcasr
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quick tour: Python\n+```python\n(.*?)```", text, re.S)
+    assert block is not None
+    compile(block.group(1), "README.md", "exec")
+    names = set(re.findall(r"\bctcasr\.(\w+)", block.group(1)))
+    assert len(names) > 10
+    assert not [n for n in sorted(names) if not hasattr(ctcasr, n)]

@@ -115,6 +115,17 @@ def test_config_file_and_bad_settings(tmp_path):
         TrainConfig(train_manifests=["a"], output_dir="o", model={"num_classes": 5})
     with pytest.raises(ConfigError, match="config file not found"):
         TrainConfig.from_file(tmp_path / "missing.toml")
+    # A bad setting names the file it came from (only parse errors did), and the command
+    # line when that took part
+    (tmp_path / "bad.toml").write_text('train_manifests = ["t.jsonl"]\noutput_dir = "o"\n'
+                                       "epochz = 3\n[model]\nconv_filters = 'x'\n")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"^\S*bad\.toml: unknown training settings: epochz"):
+        TrainConfig.from_file(tmp_path / "bad.toml")
+    (tmp_path / "bad.toml").write_text('train_manifests = ["t.jsonl"]\noutput_dir = "o"\n'
+                                       "[model]\nconv_filters = 'x'\n")  # fmt: skip
+    with pytest.raises(ConfigError, match=r"bad\.toml with the command line's settings: model "
+                       "setting conv_filters must be an integer"):  # fmt: skip
+        TrainConfig.from_file(tmp_path / "bad.toml", epochs=2)
 
 
 def test_spec_augment_and_ctc_frames():
