@@ -40,7 +40,7 @@ def test_help_keeps_bracketed_and_angled_text():
     # never said which model runs by default.
     out = ctcasr("transcribe", "--help").stdout
     assert "[default: the bundled model]" in out
-    assert "[default: when stdout is a terminal" in out
+    assert "[default: when stdout and stderr are terminals" in out
     assert "NAME.FORMAT" in out
 
 
