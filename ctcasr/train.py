@@ -1061,7 +1061,7 @@ def _note_changes(out: Path, config: TrainConfig, verbose: int) -> None:
     the first launch's, which model cards and rerun commands read)."""
     saved = out / "train_config.json"
     old = _read_json(saved, "run settings") if saved.exists() else {}
-    new = config.to_dict()
+    new = json.loads(json.dumps(config.to_dict()))  # as saved: tuples read back as lists
     changed = [f"{k} {old[k]} -> {new[k]}" for k in new
                if k in old and old[k] != new[k] and k not in ("output_dir",)]  # fmt: skip
     if changed and verbose:
