@@ -22,7 +22,7 @@ from ctcasr.features import FrontendConfig, compute_features, num_frames
 from ctcasr.manifest import ManifestEntry
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
-from ctcasr.utils import check_field_types, config_from_dict
+from ctcasr.utils import check_field_types, config_from_dict, plain
 
 
 @dataclass(frozen=True)
@@ -63,7 +63,7 @@ class AugmentConfig:
         return bool(self.speed_factors) or (self.noise_dir is not None and self.noise_prob > 0)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> AugmentConfig:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio
 from ctcasr.errors import AudioError, ConfigError
-from ctcasr.utils import check_field_types, config_from_dict
+from ctcasr.utils import check_field_types, config_from_dict, plain
 
 FeatureKind = Literal["mfcc", "logmel", "pcen"]
 _EPS = 1e-6
@@ -85,7 +85,7 @@ class FrontendConfig:
         return base * (1 + self.deltas)
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FrontendConfig:

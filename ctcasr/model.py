@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ctcasr.errors import ConfigError
-from ctcasr.utils import check_field_types, config_from_dict, import_tensorflow
+from ctcasr.utils import check_field_types, config_from_dict, import_tensorflow, plain
 
 
 @dataclass(frozen=True)
@@ -45,7 +45,7 @@ class ModelConfig:
             raise ConfigError(f"dropout must be in [0, 1), got {self.dropout}")
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return plain(asdict(self))
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> ModelConfig:

@@ -53,6 +53,7 @@ from ctcasr.utils import (
     check_field_types,
     config_from_dict,
     first_line,
+    plain,
     recover_dir,
 )
 
@@ -145,7 +146,7 @@ class TrainConfig:
                               f"tables): {exc}") from None  # fmt: skip
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = plain(asdict(self))
         data["frontend"] = self.frontend.to_dict()
         data["augment"] = self.augment.to_dict()
         return data

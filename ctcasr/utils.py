@@ -205,6 +205,19 @@ def _describe(kind: Any) -> str:
     return names.get(kind, getattr(kind, "__name__", str(kind)))
 
 
+def plain(value: Any) -> Any:
+    """``value`` with numpy numbers (which configs accept from Python) as Python ones, for
+    JSON: ``json.dumps`` refuses an ``int64``, and a run that took one crashed on resume."""
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return type(value)(plain(v) for v in value)
+    item = getattr(value, "item", None)
+    if callable(item) and type(value).__module__ == "numpy":
+        return item()
+    return value
+
+
 def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     """Build a config dataclass, naming unknown keys instead of failing with a TypeError."""
     from ctcasr.errors import ConfigError

@@ -278,6 +278,16 @@ def test_numpy_numbers_and_paths_from_python_are_accepted():
                          epochs=np.int64(3), learning_rate=np.float32(1e-3),
                          model={"rnn_units": np.int32(8)})  # fmt: skip
     assert config.epochs == 3 and config.output_dir == "o" and config.train_manifests == ["a.jsonl"]
+    # and they are written as JSON (train_config.json on every run and resume): an int64
+    # made json.dumps raise after the data had been loaded
+    saved = json.loads(json.dumps(config.to_dict()))
+    assert saved["epochs"] == 3 and saved["model"] == {"rnn_units": 8}
+    assert saved["learning_rate"] == pytest.approx(1e-3)
+    from ctcasr.data import AugmentConfig
+    from ctcasr.model import ModelConfig
+
+    json.dumps(ModelConfig(rnn_units=np.int64(8)).to_dict())
+    json.dumps(AugmentConfig(time_masks=np.int64(1)).to_dict())
 
 
 def test_unreadable_or_misshapen_config_files_and_a_file_as_output(tmp_path, fsdd_dir):
