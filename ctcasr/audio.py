@@ -120,42 +120,57 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
 
 class Downmix:
     """``[n, channels]`` blocks to ``[n]``: the channels' mean, with any channel in opposite
-    phase to the first turned over before it is added (a balanced microphone on one input, a
-    channel wired the other way round). Averaged as they are, such channels cancel, and the
+    phase to the first loud one turned over before it is added (a balanced microphone on one input,
+    a channel wired the other way round). Averaged as they are, such channels cancel, and the
     recording was transcribed as nothing.
 
-    One instance reads one stream: the polarity is judged on everything seen so far and,
-    once turned, a channel stays turned, so a stream read in blocks never flips mid-word.
-    The statistics use samples clipped to full scale, so a corrupt sample cannot decide.
+    Polarity is judged by correlation with the offsets removed (channels with opposite DC
+    offsets look anti-correlated in room tone) on samples clipped to full scale (a corrupt
+    sample cannot decide). One instance reads one stream: the statistics cover everything
+    seen so far, and once a channel is turned it stays turned, against a reference that
+    then stays fixed, so a stream read in blocks never flips mid-word.
     """
 
     def __init__(self) -> None:
-        self._cross: np.ndarray | None = None  # sum of channel x first channel
-        self._power: np.ndarray | None = None  # sum of each channel's square
+        self._count = 0
+        self._sums: np.ndarray | None = None  # per channel: sum of x
+        self._products: np.ndarray | None = None  # channels x channels: sum of x_i * x_j
         self._signs: np.ndarray | None = None
+        self._reference: int | None = None  # fixed at the first turn
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
         if samples.ndim == 1 or samples.shape[1] < 2 or not samples.size:
             return samples if samples.ndim == 1 else samples.mean(axis=1)
+        channels = samples.shape[1]
+        if self._sums is None or self._sums.shape[0] != channels:
+            self._count, self._sums = 0, np.zeros(channels)
+            self._products, self._signs = np.zeros((channels, channels)), np.ones(channels)
+            self._reference = None
+        assert self._products is not None and self._signs is not None
         clipped = np.clip(samples, -1.0, 1.0).astype(np.float64)
-        if self._cross is None or self._cross.shape[0] != samples.shape[1]:
-            self._cross = np.zeros(samples.shape[1])
-            self._power = np.zeros(samples.shape[1])
-            self._signs = np.ones(samples.shape[1])
-        assert self._power is not None and self._signs is not None
-        self._cross += clipped[:, 0] @ clipped
-        self._power += np.einsum("ij,ij->j", clipped, clipped)
-        scale = np.sqrt(self._power[0] * self._power)
+        self._count += len(clipped)
+        self._sums += clipped.sum(axis=0)
+        self._products += clipped.T @ clipped
+        mean = self._sums / self._count
+        cov = self._products / self._count - np.outer(mean, mean)
+        var = np.maximum(np.diag(cov), 0.0)
+        # The first channel with half the loudest one's variance: equal channels differ by
+        # rounding, and which of them leads decides only the sign of the whole.
+        ref = int(np.argmax(var >= 0.5 * var.max())) if self._reference is None else self._reference
+        scale = np.sqrt(var[ref] * var)
         with np.errstate(invalid="ignore", divide="ignore"):
-            correlation = np.where(scale > 0, self._cross / scale, 0.0)
-        self._signs[correlation < OPPOSITE] = -1.0
+            correlation = np.where(scale > 0, cov[ref] / scale, 0.0)
+        turn = correlation < OPPOSITE
+        if turn.any():
+            self._reference = ref
+            self._signs[turn] = -1.0
         if np.all(self._signs > 0):
             return samples.mean(axis=1)
-        return (samples @ self._signs.astype(samples.dtype)) / samples.shape[1]
+        return (samples @ self._signs.astype(samples.dtype)) / channels
 
 
-# A correlation with the first channel below this: the same sound in opposite phase (-1 when
-# clean; -0.5 with as much independent noise as signal), not two different sounds (near 0).
+# A correlation with the reference channel below this: the same sound in opposite phase (-1
+# when clean; -0.5 with as much independent noise as signal), not two sounds (near 0).
 OPPOSITE = -0.3
 
 

@@ -243,9 +243,19 @@ def save_bundle(
         keras_model.save_weights(str(tmp / WEIGHTS_FILE))
         (tmp / ALPHABET_FILE).write_text(alphabet.to_text(), encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        target = path.resolve()
+
+        def ignore(folder: str, names: list[str]) -> set[str]:
+            # and the output itself, when it is written inside a source bundle (an average
+            # into a/soup held the previous a/soup)
+            here = {n for n in names if (Path(folder) / n).resolve() == target}
+            return _not_temporaries(folder, names) | here
+
         for name, source in (extra_files or {}).items():
+            if Path(source).resolve() == target:
+                continue
             if Path(source).is_dir():
-                shutil.copytree(source, tmp / name, ignore=_not_temporaries)
+                shutil.copytree(source, tmp / name, ignore=ignore, ignore_dangling_symlinks=True)
             else:
                 shutil.copy2(source, tmp / name)
     return path
@@ -366,7 +376,8 @@ def average_bundles(
     # files included (an LM in lm/ that its decoder settings name), but not temporaries.
     names = [p.name for p in first.path.iterdir()]
     skip = own | _not_temporaries(str(first.path), names)
-    extra = {n: first.path / n for n in names if n not in skip}
+    # A dangling link is skipped (it was before subfolders were copied), not an error.
+    extra = {n: first.path / n for n in names if n not in skip and (first.path / n).exists()}
     # The first source's epoch and dev scores describe its weights, not the mean's.
     metadata = {k: v for k, v in first.metadata.items() if k not in AVERAGE_DROPS}
     metadata["averaged_from"] = [str(b.path) for b in bundles]

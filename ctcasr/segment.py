@@ -163,18 +163,21 @@ def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) 
     The rule of ``librosa.effects.split`` (tested against it), without the second of imports
     librosa costs a cold start, and with two changes for real recordings. A frame's energy is
     its variance, not its mean square: a DC offset (cheap microphones, some sound cards) lifted
-    every pause to within ``top_db`` of the speech, so nothing was cut. Samples far above the
-    recording's loud ones are clipped first: one corrupt sample of 1e3 made the rest "silence".
+    every pause to within ``top_db`` of the speech, so nothing was cut. Samples past full scale
+    are clipped first: one corrupt sample of 1e3 made the rest "silence".
     """
     y = np.asarray(y, dtype=np.float32)
     if not len(y):
         return np.zeros((0, 2), dtype=np.int64)
-    # Samples far above the loud ones are clipped, relative to the recording's own level: a
-    # float file may hold integer-scale samples (+-32768), and a fixed full-scale clip turned
-    # its background into full-scale noise.
-    peak = float(np.quantile(np.abs(y), 0.999))
-    if peak > 0:
-        y = np.clip(y, -4 * peak, 4 * peak)
+    # Corrupt samples far past full scale are clipped to it. A float file may hold integer-
+    # scale samples (+-32768), where that clip would turn its background into full-scale
+    # noise: such a recording is clipped relative to its own level instead. (Not every
+    # recording: a burst longer than the quantile's 0.1% then set the level itself.)
+    if float(y.max()) > 1.0 or float(y.min()) < -1.0:  # most audio is not: no copies then
+        level = np.abs(y)
+        big = float(np.quantile(level, 0.99)) > 1.0
+        limit = 4 * float(np.quantile(level, 0.999)) if big else 1.0
+        y = np.clip(y, -limit, limit)
     # Edge padding, not zeros: with an offset, the step into zero padding sounded like speech.
     frames = centred_frames(y, frame_length, hop, pad_mode="edge")
     power = np.var(frames, axis=1, dtype=np.float64)

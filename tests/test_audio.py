@@ -144,6 +144,34 @@ def test_opposite_phase_survives_noise_quiet_blocks_and_a_corrupt_sample(an4_dir
     np.testing.assert_allclose(streamed, expected, atol=1e-5)
 
 
+def test_in_phase_channels_with_opposite_offsets_are_not_turned(an4_dir, tmp_path):
+    """Channels with opposite DC offsets look anti-correlated in room tone: judged on raw
+    products, a stream turned one over in its first (quiet) block and cancelled the speech
+    that followed, and the file was transcribed as nothing."""
+    from ctcasr.segment import stream_audio
+
+    rng = np.random.default_rng(5)
+    speech = np.concatenate([load_audio(p) for p in sorted(an4_dir.rglob("*.flac"))[:3]])
+    hiss = rng.normal(0, 1e-4, SAMPLE_RATE * 10).astype(np.float32)
+    mono = np.concatenate([hiss, speech])
+    path = tmp_path / "offsets.wav"
+    stereo = np.stack([mono + 0.002, mono - 0.002], axis=1)
+    sf.write(str(path), stereo, SAMPLE_RATE, subtype="FLOAT")
+    np.testing.assert_allclose(load_audio(path), mono, atol=1e-6)
+    streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=2.0)))
+    np.testing.assert_allclose(streamed, mono, atol=1e-6)
+
+
+def test_opposite_phase_pair_beside_a_silent_first_channel(fsdd_files):
+    """Compared with channel 0 only, a silent or unrelated first channel hid a balanced
+    pair on channels 1 and 2."""
+    speech = load_audio(fsdd_files[0])
+    hiss = np.random.default_rng(6).normal(0, 1e-3, len(speech)).astype(np.float32)
+    for first in (np.zeros_like(speech), hiss):
+        mixed = as_mono(np.stack([first, speech, -speech], axis=1))
+        np.testing.assert_allclose(mixed, (first + 2 * speech) / 3, atol=1e-6)
+
+
 def test_float_file_with_nan_is_sanitised(tmp_path):
     data = tone(SAMPLE_RATE, 0.1)
     data[10] = np.nan

@@ -413,10 +413,17 @@ def test_an_average_keeps_the_first_bundles_subfolders_and_hidden_files(tmp_path
     (tmp_path / "a" / ".notes").write_text("mine", encoding="utf-8")
     (tmp_path / "a" / ".weights.h5.34-cd.tmp").write_text("half", encoding="utf-8")
     tiny_bundle(tmp_path / "b", 2)
+    (tmp_path / "a" / "old.arpa").symlink_to(tmp_path / "gone.arpa")  # dangling: skipped
+    (tmp_path / "a" / "lm" / "old.arpa").symlink_to(tmp_path / "gone.arpa")
     out = average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
     assert (out / "lm" / "3gram.arpa").read_bytes() == lm.read_bytes()
     assert (out / ".notes").read_text(encoding="utf-8") == "mine"
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.tmp")) and not (out / "old.arpa").exists()
+    # an average written inside its first source, twice, does not hold the previous one
+    inside = average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "a" / "soup")
+    again = average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "a" / "soup")
+    assert inside == again and not (again / "soup").exists()
+    assert (again / "lm" / "3gram.arpa").is_file()
 
 
 def test_an_average_does_not_inherit_the_first_sources_tuning_scores(tmp_path):

@@ -424,7 +424,7 @@ def test_voiced_intervals_match_librosa(top_db, fsdd_dir, tmp_path):
                               hop_length=160).tolist())  # fmt: skip
 
 
-@pytest.mark.parametrize("damage", ["dc offset", "one corrupt sample", "integer scale"])
+@pytest.mark.parametrize("damage", ["dc offset", "one corrupt sample", "integer scale", "burst"])
 def test_pauses_are_found_despite_a_dc_offset_or_a_corrupt_sample(damage, fsdd_dir, tmp_path):
     """A DC offset lifted every pause to within top_db of the speech, so a recording was cut
     only at max_segment; one sample of 1e3 made everything after it silence; and a float file
@@ -437,13 +437,21 @@ def test_pauses_are_found_despite_a_dc_offset_or_a_corrupt_sample(damage, fsdd_d
     bad = y + np.float32(0.1) if damage == "dc offset" else y.copy()
     if damage == "integer scale":
         bad *= 32768
+    start, end = voiced_intervals(y, config.top_db, 640, 160)[3]
     if damage == "one corrupt sample":  # inside a word: a click in a pause is a sound
-        start, end = voiced_intervals(y, config.top_db, 640, 160)[3]
         bad[(start + end) // 2] = 1e3
+    if damage == "burst":  # 100 corrupt samples: more than a 0.1% quantile can ignore
+        middle = (start + end) // 2
+        bad[middle : middle + 100] = np.random.default_rng(1).uniform(-1e4, 1e4, 100)
     cut = list(split_stream(iter([bad]), 16000, config))
-    assert [round(s, 2) for s, _ in cut] == [round(s, 2) for s, _ in clean]
-    for (_, a), (_, b) in zip(clean, cut, strict=True):
-        assert trim(a, 16000, config)[0] == trim(b, 16000, config)[0]
+    # the same cuts; a burst, clipped to full scale, is still the loudest sound and may move
+    # an edge by a frame or two
+    slack = 480 if damage == "burst" else 0
+    assert len(cut) == len(clean)
+    for (s, a), (t, b) in zip(clean, cut, strict=True):
+        assert abs(s - t) * 16000 <= slack
+        assert abs(trim(a, 16000, config)[0] - trim(b, 16000, config)[0]) <= slack
+        assert len(trim(b, 16000, config)[1]) >= len(trim(a, 16000, config)[1]) - 2 * slack
 
 
 def test_broken_files_in_a_parallel_batch(clip_tree, tmp_path):
