@@ -120,54 +120,94 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
 
 class Downmix:
     """``[n, channels]`` blocks to ``[n]``: the channels' mean, with any channel in opposite
-    phase to the first loud one turned over before it is added (a balanced microphone on one input,
-    a channel wired the other way round). Averaged as they are, such channels cancel, and the
-    recording was transcribed as nothing.
+    phase to the first loud one turned over before it is added (a balanced microphone on one
+    input, a channel wired the other way round). Averaged as they are, such channels cancel,
+    and the recording was transcribed as nothing.
 
     Polarity is judged by correlation with the offsets removed (channels with opposite DC
     offsets look anti-correlated in room tone) on samples clipped to full scale (a corrupt
-    sample cannot decide). One instance reads one stream: the statistics cover everything
-    seen so far, and once a channel is turned it stays turned, against a reference that
-    then stays fixed, so a stream read in blocks never flips mid-word.
+    sample cannot decide), over everything seen so far and over the block at hand (minutes
+    of room tone before the speech diluted the first). One instance reads one stream: once a
+    channel is turned it stays turned, against a reference that then stays fixed, so a
+    stream read in blocks never flips mid-word.
     """
 
     def __init__(self) -> None:
         self._count = 0
+        self._shift: np.ndarray | None = None  # each channel's first sample: exact sums
         self._sums: np.ndarray | None = None  # per channel: sum of x
         self._products: np.ndarray | None = None  # channels x channels: sum of x_i * x_j
         self._signs: np.ndarray | None = None
         self._reference: int | None = None  # fixed at the first turn
 
     def __call__(self, samples: np.ndarray) -> np.ndarray:
+        self.observe(samples)
+        return self.apply(samples)
+
+    def apply(self, samples: np.ndarray) -> np.ndarray:
+        """The block as mono with the signs decided so far."""
+        if samples.ndim == 1:
+            return samples
+        if self._signs is None or self._signs.shape[0] != samples.shape[1] or np.all(
+            self._signs > 0
+        ):
+            return samples.mean(axis=1)
+        return (samples @ self._signs.astype(samples.dtype)) / samples.shape[1]
+
+    def observe(self, samples: np.ndarray) -> None:
+        """Add a block to the statistics and turn the channels it shows in opposite phase."""
         if samples.ndim == 1 or samples.shape[1] < 2 or not samples.size:
-            return samples if samples.ndim == 1 else samples.mean(axis=1)
+            return
         channels = samples.shape[1]
-        if self._sums is None or self._sums.shape[0] != channels:
-            self._count, self._sums = 0, np.zeros(channels)
-            self._products, self._signs = np.zeros((channels, channels)), np.ones(channels)
-            self._reference = None
-        assert self._products is not None and self._signs is not None
         clipped = np.clip(samples, -1.0, 1.0).astype(np.float64)
-        self._count += len(clipped)
-        self._sums += clipped.sum(axis=0)
-        self._products += clipped.T @ clipped
-        mean = self._sums / self._count
-        cov = self._products / self._count - np.outer(mean, mean)
-        var = np.maximum(np.diag(cov), 0.0)
+        if self._shift is None or self._shift.shape[0] != channels:
+            self._count, self._shift = 0, clipped[0].copy()
+            self._sums, self._products = np.zeros(channels), np.zeros((channels, channels))
+            self._signs, self._reference = np.ones(channels), None
+        assert self._sums is not None and self._products is not None and self._signs is not None
+        # Offsets shifted out first: a constant channel then sums to exactly 0, where
+        # sum(x^2)/n - mean^2 left a rounding residue that read as correlation -1.
+        x = clipped - self._shift
+        block_sums, block_products = x.sum(axis=0), x.T @ x
+        self._count += len(x)
+        self._sums += block_sums
+        self._products += block_products
+        running = _covariance(self._sums, self._products, self._count)
+        var = np.diag(running)
         # The first channel with half the loudest one's variance: equal channels differ by
         # rounding, and which of them leads decides only the sign of the whole.
-        ref = int(np.argmax(var >= 0.5 * var.max())) if self._reference is None else self._reference
-        scale = np.sqrt(var[ref] * var)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            correlation = np.where(scale > 0, cov[ref] / scale, 0.0)
-        turn = correlation < OPPOSITE
+        ref = self._reference
+        if ref is None:
+            ref = int(np.argmax(var >= 0.5 * var.max()))
+        turn = _correlation(running, ref) < OPPOSITE
+        if len(x) >= MIN_BLOCK:  # a block long enough to judge by itself
+            turn |= _correlation(_covariance(block_sums, block_products, len(x)), ref) < OPPOSITE
         if turn.any():
             self._reference = ref
             self._signs[turn] = -1.0
-        if np.all(self._signs > 0):
-            return samples.mean(axis=1)
-        return (samples @ self._signs.astype(samples.dtype)) / channels
 
+
+def _covariance(sums: np.ndarray, products: np.ndarray, count: int) -> np.ndarray:
+    """Offset-free covariance; a variance under 1e-12 of the channel's power is rounding."""
+    mean = sums / count
+    cov = products / count - np.outer(mean, mean)
+    power = np.diag(products) / count
+    flat = np.diag(cov) <= 1e-12 * np.maximum(power, np.finfo(float).tiny)
+    cov[flat, :] = 0.0
+    cov[:, flat] = 0.0
+    return cov
+
+
+def _correlation(cov: np.ndarray, ref: int) -> np.ndarray:
+    var = np.maximum(np.diag(cov), 0.0)
+    scale = np.sqrt(var[ref] * var)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(scale > 0, cov[ref] / scale, 0.0)
+
+
+# Samples a block needs to be judged by itself: chance correlations of unrelated noise over
+# 1000 samples are about +-0.03, far from OPPOSITE.
+MIN_BLOCK = 1000
 
 # A correlation with the reference channel below this: the same sound in opposite phase (-1
 # when clean; -0.5 with as much independent noise as signal), not two sounds (near 0).
@@ -175,8 +215,16 @@ OPPOSITE = -0.3
 
 
 def downmix(samples: np.ndarray) -> np.ndarray:
-    """A whole recording's ``[n, channels]`` as mono (see :class:`Downmix`)."""
-    return Downmix()(samples)
+    """A whole recording's ``[n, channels]`` as mono (see :class:`Downmix`), judged in
+    pieces as a stream is (minutes of room tone diluted one judgement of the whole file)
+    but with every piece's signs known before any is mixed."""
+    mixer = Downmix()
+    for start in range(0, len(samples), PIECE):
+        mixer.observe(samples[start : start + PIECE])
+    return mixer.apply(samples)
+
+
+PIECE = 1 << 17  # samples per judged piece: about 3-8 s at common rates
 
 
 # Far beyond any real recording, even float files written at integer scale (+-32768).

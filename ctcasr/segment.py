@@ -172,10 +172,11 @@ def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) 
     # Corrupt samples far past full scale are clipped to it. A float file may hold integer-
     # scale samples (+-32768), where that clip would turn its background into full-scale
     # noise: such a recording is clipped relative to its own level instead. (Not every
-    # recording: a burst longer than the quantile's 0.1% then set the level itself.)
+    # recording: a burst longer than the quantile's 0.1% then set the level itself; and a
+    # recording is taken for integer scale only if a tenth of it is past full scale.)
     if float(y.max()) > 1.0 or float(y.min()) < -1.0:  # most audio is not: no copies then
         level = np.abs(y)
-        big = float(np.quantile(level, 0.99)) > 1.0
+        big = float(np.quantile(level, 0.9)) > 1.0  # a burst cannot fill 10% of a segment
         limit = 4 * float(np.quantile(level, 0.999)) if big else 1.0
         y = np.clip(y, -limit, limit)
     # Edge padding, not zeros: with an offset, the step into zero padding sounded like speech.

@@ -144,15 +144,17 @@ def test_opposite_phase_survives_noise_quiet_blocks_and_a_corrupt_sample(an4_dir
     np.testing.assert_allclose(streamed, expected, atol=1e-5)
 
 
-def test_in_phase_channels_with_opposite_offsets_are_not_turned(an4_dir, tmp_path):
+@pytest.mark.parametrize("hiss_level", [1e-4, 0.0])
+def test_in_phase_channels_with_opposite_offsets_are_not_turned(hiss_level, an4_dir, tmp_path):
     """Channels with opposite DC offsets look anti-correlated in room tone: judged on raw
     products, a stream turned one over in its first (quiet) block and cancelled the speech
-    that followed, and the file was transcribed as nothing."""
+    that followed, and the file was transcribed as nothing. With offsets alone in the first
+    block (no hiss), rounding in sum(x^2)/n - mean^2 did the same."""
     from ctcasr.segment import stream_audio
 
     rng = np.random.default_rng(5)
     speech = np.concatenate([load_audio(p) for p in sorted(an4_dir.rglob("*.flac"))[:3]])
-    hiss = rng.normal(0, 1e-4, SAMPLE_RATE * 10).astype(np.float32)
+    hiss = rng.normal(0, 1, SAMPLE_RATE * 10).astype(np.float32) * np.float32(hiss_level)
     mono = np.concatenate([hiss, speech])
     path = tmp_path / "offsets.wav"
     stereo = np.stack([mono + 0.002, mono - 0.002], axis=1)
@@ -160,6 +162,27 @@ def test_in_phase_channels_with_opposite_offsets_are_not_turned(an4_dir, tmp_pat
     np.testing.assert_allclose(load_audio(path), mono, atol=1e-6)
     streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=2.0)))
     np.testing.assert_allclose(streamed, mono, atol=1e-6)
+
+
+def test_opposite_phase_after_minutes_of_room_tone_is_turned_at_once(an4_dir, tmp_path):
+    """Statistics over the whole stream so far: after two minutes of room tone, a noisy
+    balanced pair needed seconds of speech before it was turned, and the stream cancelled
+    that speech while the whole-file reader kept it."""
+    from ctcasr.segment import stream_audio
+
+    rng = np.random.default_rng(8)
+    speech = np.concatenate([load_audio(p) for p in sorted(an4_dir.rglob("*.flac"))[:3]])
+    lead = SAMPLE_RATE * 120
+    mono = np.concatenate([np.zeros(lead, np.float32), speech])
+    level = float(np.sqrt(np.mean(speech**2))) / 10 ** (10 / 20)  # 10 dB below the speech
+    left = mono + rng.normal(0, level, len(mono)).astype(np.float32)
+    right = -mono + rng.normal(0, level, len(mono)).astype(np.float32)
+    path = tmp_path / "late.wav"
+    sf.write(str(path), np.stack([left, right], axis=1), SAMPLE_RATE, subtype="FLOAT")
+    whole = load_audio(path)
+    streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=2.0)))
+    np.testing.assert_allclose(whole[lead:], ((left - right) / 2)[lead:], atol=1e-6)
+    np.testing.assert_allclose(streamed[lead:], whole[lead:], atol=1e-6)
 
 
 def test_opposite_phase_pair_beside_a_silent_first_channel(fsdd_files):

@@ -454,6 +454,28 @@ def test_pauses_are_found_despite_a_dc_offset_or_a_corrupt_sample(damage, fsdd_d
         assert len(trim(b, 16000, config)[1]) >= len(trim(a, 16000, config)[1]) - 2 * slack
 
 
+def test_a_burst_of_corrupt_samples_does_not_trim_away_the_words(an4_dir):
+    """A burst of 1600 corrupt samples (0.1 s) in a 3 s piece filled the 99th percentile, so
+    the piece was taken for integer scale, clipped at the burst's own level, and trimmed to
+    the burst: the words around it never reached the model."""
+    config = SplitConfig()
+    long_enough = [p for p in sorted(an4_dir.rglob("*.flac")) if sf.info(str(p)).duration > 3]
+    for path in long_enough[:4]:
+        bad = load_audio(path)
+        middle = len(bad) // 2
+        bad[middle : middle + 1600] = np.random.default_rng(2).uniform(-1e4, 1e4, 1600)
+        # Clipped to full scale, the burst is a loud click (in a quiet recording, loud enough
+        # to set the level); it must not be taken for the recording's own scale.
+        start, kept = trim(bad, 16000, config)
+        assert (start, len(kept)) == (lambda t: (t[0], len(t[1])))(
+            trim(np.clip(bad, -1, 1), 16000, config)), path
+    speech = load_audio(long_enough[0])
+    speech *= np.float32(0.5 / np.abs(speech).max())  # at a normal level: the words stay
+    burst, middle = speech.copy(), len(speech) // 2
+    burst[middle : middle + 1600] = np.random.default_rng(3).uniform(-1e4, 1e4, 1600)
+    assert len(trim(burst, 16000, config)[1]) >= 0.9 * len(trim(speech, 16000, config)[1])
+
+
 def test_broken_files_in_a_parallel_batch(clip_tree, tmp_path):
     """Workers finish the good inputs; each broken one is a line on stderr; exit code 1."""
     broken = tmp_path / "broken"
