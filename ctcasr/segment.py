@@ -175,9 +175,8 @@ def voiced_intervals(y: np.ndarray, top_db: float, frame_length: int, hop: int) 
     # recording: a burst longer than the quantile's 0.1% then set the level itself; and a
     # recording is taken for integer scale only if a tenth of it is past full scale.)
     if float(y.max()) > 1.0 or float(y.min()) < -1.0:  # most audio is not: no copies then
-        level = np.abs(y)
-        big = float(np.quantile(level, 0.9)) > 1.0  # a burst cannot fill 10% of a segment
-        limit = 4 * float(np.quantile(level, 0.999)) if big else 1.0
+        tenth, top = np.quantile(np.abs(y), [0.9, 0.999])  # one partition for both
+        limit = 4 * float(top) if tenth > 1.0 else 1.0  # a burst cannot fill 10% of a piece
         y = np.clip(y, -limit, limit)
     # Edge padding, not zeros: with an offset, the step into zero padding sounded like speech.
     frames = centred_frames(y, frame_length, hop, pad_mode="edge")

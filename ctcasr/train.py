@@ -1029,7 +1029,7 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
         saved = out / "train_config.json"
         if saved.exists():
             old = _read_json(saved, "run settings")
-            new = config.to_dict()
+            new = _as_saved(config)
             # The alphabet is compared by its symbols (in the run's saved model), not by the
             # text of its path: the same file named another way is the same alphabet, and an
             # edited file at the same path is not (swapped lines resumed with swapped letters).
@@ -1056,13 +1056,18 @@ def _read_json(path: Path, what: str) -> Any:
         raise CtcasrError(f"{path}: unreadable {what} ({exc})") from None
 
 
+def _as_saved(config: TrainConfig) -> dict[str, Any]:
+    """The settings as train_config.json reads back (tuples as lists), to compare with it."""
+    return json.loads(json.dumps(config.to_dict()))
+
+
 def _note_changes(out: Path, config: TrainConfig, verbose: int) -> None:
     """On resume, settings that may change (epochs, batch size, learning rate, augmentation)
     are taken as given: say which changed, and keep train_config.json up to date (it kept
     the first launch's, which model cards and rerun commands read)."""
     saved = out / "train_config.json"
     old = _read_json(saved, "run settings") if saved.exists() else {}
-    new = json.loads(json.dumps(config.to_dict()))  # as saved: tuples read back as lists
+    new = _as_saved(config)
     changed = [f"{k} {old[k]} -> {new[k]}" for k in new
                if k in old and old[k] != new[k] and k not in ("output_dir",)]  # fmt: skip
     if changed and verbose:

@@ -101,8 +101,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     an4 = [json.loads(line) for line in (Path(args.data) / "an4" / "dev.jsonl").read_text()
            .splitlines() if line.strip()]  # fmt: skip
     t = models[args.bundle]
+    an4_audio = [load_audio(r["audio_filepath"]) for r in an4]
     for speed in (1.0, 0.9):
-        audio = [load_audio(r["audio_filepath"]) for r in an4]
+        audio = an4_audio
         if speed != 1.0:
             audio = [resample(w, round(16000 * speed), 16000) for w in audio]
         out = t.acoustic_model([compute_features(w, t.bundle.frontend) for w in audio])
