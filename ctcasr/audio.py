@@ -120,9 +120,13 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
 
 class Downmix:
     """``[n, channels]`` blocks to ``[n]``: the channels' mean, with any channel in opposite
-    phase to the first loud one turned over before it is added (a balanced microphone on one
-    input, a channel wired the other way round). Averaged as they are, such channels cancel,
-    and the recording was transcribed as nothing.
+    phase to the channel it shares a sound with turned over before it is added (a balanced
+    microphone on one input, a channel wired the other way round). Averaged as they are, such
+    channels cancel, and the recording was transcribed as nothing.
+
+    Channels are taken in turn from the first loud one, each next the channel most strongly
+    correlated with one already placed, and given its sign; a channel unrelated to all of them
+    starts a group of its own, so a balanced pair beside a louder, unrelated talker is kept.
 
     Polarity is judged by correlation with the offsets removed (channels with opposite DC
     offsets look anti-correlated in room tone) on samples clipped to full scale (a corrupt
@@ -159,15 +163,16 @@ class Downmix:
         if samples.ndim == 1 or samples.shape[1] < 2 or not samples.size:
             return
         channels = samples.shape[1]
-        clipped = np.clip(samples, -1.0, 1.0).astype(np.float64)
+        x = samples.astype(np.float64)  # one copy of the block, clipped and shifted in place
+        np.clip(x, -1.0, 1.0, out=x)
         if self._shift is None or self._shift.shape[0] != channels:
-            self._count, self._shift = 0, clipped[0].copy()
+            self._count, self._shift = 0, x[0].copy()
             self._sums, self._products = np.zeros(channels), np.zeros((channels, channels))
             self._signs, self._reference = np.ones(channels), None
         assert self._sums is not None and self._products is not None and self._signs is not None
         # Offsets shifted out first: a constant channel then sums to exactly 0, where
         # sum(x^2)/n - mean^2 left a rounding residue that read as correlation -1.
-        x = clipped - self._shift
+        x -= self._shift
         block_sums, block_products = x.sum(axis=0), x.T @ x
         self._count += len(x)
         self._sums += block_sums
@@ -179,9 +184,11 @@ class Downmix:
         ref = self._reference
         if ref is None:
             ref = int(np.argmax(var >= 0.5 * var.max()))
-        turn = _correlation(running, ref) < OPPOSITE
+        turn = _grouped_signs(running, ref, self._signs) < 0
         if len(x) >= MIN_BLOCK:  # a block long enough to judge by itself
-            turn |= _correlation(_covariance(block_sums, block_products, len(x)), ref) < OPPOSITE
+            block = _covariance(block_sums, block_products, len(x))
+            turn |= _grouped_signs(block, ref, np.where(turn, -1.0, self._signs)) < 0
+        turn &= self._signs > 0
         if turn.any():
             self._reference = ref
             self._signs[turn] = -1.0
@@ -198,19 +205,41 @@ def _covariance(sums: np.ndarray, products: np.ndarray, count: int) -> np.ndarra
     return cov
 
 
-def _correlation(cov: np.ndarray, ref: int) -> np.ndarray:
+def _grouped_signs(cov: np.ndarray, ref: int, signs: np.ndarray) -> np.ndarray:
+    """Each channel's sign: that of the placed channel it correlates with most strongly, times
+    the sign of that correlation. Placing the most strongly related channel first lets a pair
+    that shares a sound decide between themselves, whatever a louder channel holds. A
+    channel related to none placed so far (|correlation| under -OPPOSITE) starts a new group
+    with the sign it already has."""
     var = np.maximum(np.diag(cov), 0.0)
-    scale = np.sqrt(var[ref] * var)
+    scale = np.sqrt(np.outer(var, var))
     with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(scale > 0, cov[ref] / scale, 0.0)
+        corr = np.where(scale > 0, cov / np.where(scale > 0, scale, 1.0), 0.0)
+    want = signs.astype(np.float64).copy()
+    placed = np.zeros(len(want), bool)
+    link = np.zeros(len(want))  # strongest correlation with a placed channel, in its sign
+    channel = ref
+    while True:
+        placed[channel] = True
+        candidate = corr[channel] * want[channel]
+        stronger = ~placed & (np.abs(candidate) > np.abs(link))
+        link[stronger] = candidate[stronger]
+        left = np.flatnonzero(~placed)
+        if not left.size:
+            return want
+        best = left[np.argmax(np.abs(link[left]))]
+        if abs(link[best]) >= -OPPOSITE:
+            channel, want[best] = best, np.sign(link[best])
+        else:  # unrelated to every placed channel: the loudest left starts a group
+            channel = left[np.argmax(var[left])]
 
 
 # Samples a block needs to be judged by itself: chance correlations of unrelated noise over
 # 1000 samples are about +-0.03, far from OPPOSITE.
 MIN_BLOCK = 1000
 
-# A correlation with the reference channel below this: the same sound in opposite phase (-1
-# when clean; -0.5 with as much independent noise as signal), not two sounds (near 0).
+# A correlation below this: the same sound in opposite phase (-1 when clean; -0.5 with as
+# much independent noise as signal), not two sounds (near 0); above its negative, in phase.
 OPPOSITE = -0.3
 
 
@@ -234,9 +263,12 @@ MAX_SAMPLE = 1e6
 def finite(samples: np.ndarray) -> np.ndarray:
     """Float files can carry NaN/Inf from broken producers; silence them rather than poison
     every feature frame downstream (an infinity is no more a sample value than NaN is)."""
-    if samples.size == 0 or (
-        np.all(np.isfinite(samples)) and float(np.max(np.abs(samples))) <= MAX_SAMPLE
-    ):
+    if samples.size == 0:
+        return samples
+    # max and min carry any NaN or infinity, and copy nothing: |samples| and isfinite(samples)
+    # each held another whole recording in memory.
+    top, bottom = float(samples.max()), float(samples.min())
+    if np.isfinite(top) and np.isfinite(bottom) and max(top, -bottom) <= MAX_SAMPLE:
         return samples
     # Absurd finite values (3e38) are clipped: float32 overflows on them in resampling and in
     # the power spectrum, which would turn the whole utterance into NaN features.

@@ -195,6 +195,55 @@ def test_opposite_phase_pair_beside_a_silent_first_channel(fsdd_files):
         np.testing.assert_allclose(mixed, (first + 2 * speech) / 3, atol=1e-6)
 
 
+def test_opposite_phase_pair_beside_a_louder_unrelated_talker(fsdd_files, tmp_path):
+    """Judged against one reference channel (the loudest), a balanced pair carrying another
+    talker correlated with it by chance only and was averaged as it was: that talker
+    cancelled. Each pair is now judged between its own channels."""
+    from ctcasr.segment import stream_audio
+
+    talker = load_audio(fsdd_files[0])
+    other = load_audio(fsdd_files[1])
+    n = min(len(talker), len(other))
+    a, b = talker[:n], other[:n]
+    for layout in ([2 * a, b, -b], [b, 2 * a, -b], [b, -b, 2 * a, -a]):
+        frames = np.stack(layout, axis=1)
+        mixed = as_mono(frames)
+        # up to the sign of the whole, every channel is added in phase with its partner
+        signs = np.sign([np.dot(column, mixed) for column in frames.T])
+        np.testing.assert_allclose(mixed, frames @ signs / len(layout), atol=1e-6)
+        assert np.all(np.abs(frames @ signs) > 0)  # nothing cancelled to silence
+        assert abs(np.corrcoef(mixed, b)[0, 1]) > 0.3  # near 0 when b cancelled
+        path = tmp_path / f"talkers{len(layout)}.wav"
+        sf.write(str(path), frames, SAMPLE_RATE, subtype="FLOAT")
+        whole = load_audio(path)
+        streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=0.1)))
+        np.testing.assert_allclose(np.abs(whole), np.abs(mixed), atol=1e-6)
+        np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_multichannel_file_is_read_without_whole_copies(tmp_path):
+    """The finite-sample check took |samples| and isfinite(samples) of the whole recording:
+    a 10-minute 8-channel 48 kHz file (920 MB as float32) peaked at twice its size."""
+    import tracemalloc
+
+    rng = np.random.default_rng(9)
+    frames = (rng.normal(0, 0.1, (48_000 * 20, 8))).astype(np.float32)
+    frames[:, 3] *= -1  # a turned channel too: mixing must not copy the whole either
+    frames[:, 3] += frames[:, 2]
+    path = tmp_path / "eight.wav"
+    sf.write(str(path), frames, 48_000, subtype="PCM_16")
+    size = frames.nbytes
+    del frames
+    tracemalloc.start()
+    try:
+        samples = load_audio(path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert samples.shape == (16_000 * 20,)
+    assert peak < 1.4 * size, (peak, size)  # twice the size before
+
+
 def test_float_file_with_nan_is_sanitised(tmp_path):
     data = tone(SAMPLE_RATE, 0.1)
     data[10] = np.nan
