@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -205,8 +205,33 @@ def _bundle_files(folder: Path) -> list[Path]:
 
 def _not_temporaries(folder: str, names: list[str]) -> set[str]:
     """For ``shutil.copytree``: leave out what a killed writer left (``.NAME.PID-HEX.tmp``
-    files, a ``.NAME.old`` folder), and keep everything else a user put in the bundle."""
-    return {n for n in names if n.startswith(".") and n.endswith((".tmp", ".old"))}
+    files, a ``.NAME.old`` folder), links that lead nowhere, and links back into a folder
+    being copied (followed, one failed the copy with a bare ``OSError`` once the path grew
+    too long); keep everything else a user put in the bundle."""
+    here = Path(folder).resolve()
+
+    def loop(name: str) -> bool:
+        link = Path(folder) / name
+        if not link.is_symlink():
+            return False
+        if not link.exists():  # dangling, or a loop of links
+            return True
+        return here.is_relative_to(link.resolve())
+
+    return {n for n in names if (n.startswith(".") and n.endswith((".tmp", ".old"))) or loop(n)}
+
+
+def _not_copied_into(output: Path) -> Callable[[str, list[str]], set[str]]:
+    """For ``shutil.copytree`` into ``output``: no temporaries or loops, and not the output
+    itself when it is written inside the folder copied (an average or a tune into a/soup
+    held the previous a/soup, one level deeper each time)."""
+    target = output.resolve()
+
+    def ignore(folder: str, names: list[str]) -> set[str]:
+        skip = _not_temporaries(folder, names)
+        return skip | {n for n in names if n not in skip and (Path(folder) / n).resolve() == target}
+
+    return ignore
 
 
 def save_bundle(
@@ -243,16 +268,9 @@ def save_bundle(
         keras_model.save_weights(str(tmp / WEIGHTS_FILE))
         (tmp / ALPHABET_FILE).write_text(alphabet.to_text(), encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        target = path.resolve()
-
-        def ignore(folder: str, names: list[str]) -> set[str]:
-            # and the output itself, when it is written inside a source bundle (an average
-            # into a/soup held the previous a/soup)
-            here = {n for n in names if (Path(folder) / n).resolve() == target}
-            return _not_temporaries(folder, names) | here
-
+        ignore = _not_copied_into(path)
         for name, source in (extra_files or {}).items():
-            if Path(source).resolve() == target:
+            if Path(source).resolve() == path.resolve():
                 continue
             if Path(source).is_dir():
                 shutil.copytree(source, tmp / name, ignore=ignore, ignore_dangling_symlinks=True)
@@ -308,7 +326,7 @@ def store_decoder_settings(
     with atomic_dir(target) as tmp:
         # The whole folder, subfolders and hidden files too (only top-level files were kept,
         # so a tune in place deleted the rest).
-        shutil.copytree(source, tmp, ignore=_not_temporaries, dirs_exist_ok=True)
+        shutil.copytree(source, tmp, ignore=_not_copied_into(target), dirs_exist_ok=True)
         for dest, file in copies.items():
             shutil.copy2(file, tmp / dest)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

@@ -426,6 +426,45 @@ def test_an_average_keeps_the_first_bundles_subfolders_and_hidden_files(tmp_path
     assert (again / "lm" / "3gram.arpa").is_file()
 
 
+def test_a_tune_written_inside_its_source_does_not_hold_the_previous_one(tmp_path):
+    """The whole source folder was copied, the previous output in it too: each tune into
+    a/tuned nested one more copy (13 MB a run with the bundled model)."""
+    from ctcasr.bundle import store_decoder_settings
+
+    tiny_bundle(tmp_path / "a", 1)
+    for width in (4, 6, 8):
+        options = {"beam_width": width}
+        tuned = store_decoder_settings(load_bundle(tmp_path / "a"), "beam", options,
+                                       output=tmp_path / "a" / "tuned")  # fmt: skip
+    assert not (tuned / "tuned").exists()
+    assert load_bundle(tuned).decoder["beam"] == {"beam_width": 8}
+    assert "beam" not in load_bundle(tmp_path / "a").decoder
+
+
+def test_a_link_back_into_the_bundle_is_not_followed(tmp_path):
+    """Followed, a link to the bundle (or a folder above) inside it failed ``average`` and
+    ``tune`` with a bare OSError once the path grew too long; a dangling link or a loop of
+    links failed ``tune`` with shutil's list of errors."""
+    from ctcasr.bundle import store_decoder_settings
+
+    for name, target in (("a", "."), ("c", "lm")):  # one loop each: two together branch
+        tiny_bundle(tmp_path / name, 1)
+        (tmp_path / name / "lm").mkdir()
+        (tmp_path / name / "lm" / "words.txt").write_text("seven\n", encoding="utf-8")
+        (tmp_path / name / "lm" / "loop").symlink_to((tmp_path / name / target).resolve())
+    (tmp_path / "c" / "lm" / "knot").symlink_to(tmp_path / "c" / "lm" / "knot")
+    (tmp_path / "c" / "lm" / "gone").symlink_to(tmp_path / "gone.arpa")  # dangling
+    tiny_bundle(tmp_path / "b", 2)
+    out = average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
+    assert (out / "lm" / "words.txt").read_text(encoding="utf-8") == "seven\n"
+    assert not (out / "lm" / "loop").exists()
+    tuned = store_decoder_settings(load_bundle(tmp_path / "c"), "beam", {"beam_width": 4},
+                                   output=tmp_path / "tuned")  # fmt: skip
+    assert (tuned / "lm" / "words.txt").is_file()
+    assert {p.name for p in (tuned / "lm").iterdir()} == {"words.txt"}
+    assert load_bundle(tuned).decoder["beam"] == {"beam_width": 4}
+
+
 def test_an_average_does_not_inherit_the_first_sources_tuning_scores(tmp_path):
     tiny_bundle(tmp_path / "a", 1, metadata={"decoder_tuning": {"wer": 0.05}, "note": "x"})
     tiny_bundle(tmp_path / "b", 2)
