@@ -30,7 +30,8 @@ SkipBadOption = Annotated[
     typer.Option(
         "--skip-bad",
         help="Drop manifest lines that fail validation (bad JSON, missing keys or audio, "
-        "characters outside the alphabet) and count them, instead of stopping at the first.",
+        "characters outside the alphabet) and count them, instead of stopping at the first; "
+        "tune also drops (and lists) dev entries whose audio cannot be read.",
     ),
 ]
 ModelOption = Annotated[
@@ -606,7 +607,12 @@ def _floats(text: str | None, flag: str) -> list[float] | None:
 def tune(
     manifest: Annotated[Path, typer.Option("--manifest", help="Dev manifest (JSON Lines).")],
     model: ModelOption = None,
-    decoder: Annotated[str, typer.Option("--decoder", "-d", help="Decoder to tune.")] = "kenlm",
+    decoder: Annotated[
+        str | None,
+        typer.Option("--decoder", "-d", help="Decoder to tune [default: grammar with "
+                     "--commands, kenlm with --lm, else the bundle's default decoder when it is "
+                     "kenlm or grammar, else kenlm]."),
+    ] = None,
     lm: LmOption = None,
     words: WordsOption = None,
     beam_width: BeamWidthOption = None,

@@ -60,6 +60,17 @@ class ScoredLogProbs:
     def references(self) -> list[str]:
         return [e.text for e in self.entries]
 
+    def readable(self) -> ScoredLogProbs:
+        """Only the entries whose audio was read, the others listed with the skipped lines:
+        tuned with them, they counted as empty transcripts in the stored scores."""
+        kept = [i for i, lp in enumerate(self.log_probs) if lp is not None]
+        return ScoredLogProbs(
+            [self.entries[i] for i in kept],
+            [self.log_probs[i] for i in kept],
+            [],
+            [*self.skipped, *(f"{f.error} (audio not read)" for f in self.failures)],
+        )
+
     @property
     def ids(self) -> list[str]:
         return [e.audio_filepath for e in self.entries]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctcasr.bundle import PRETRAINED_DIR, Bundle, store_decoder_settings
+from ctcasr.bundle import PRETRAINED_DIR, Bundle, load_bundle, store_decoder_settings
 from ctcasr.decoding import get_decoder_class
 from ctcasr.errors import ConfigError
 from ctcasr.evaluate import compute_log_probs, is_command, score_decoder
@@ -31,6 +31,8 @@ from ctcasr.transcribe import Transcriber
 DEFAULT_ALPHAS = (0.0, 0.25, 0.5, 0.75, 1.0, 1.5, 2.0)
 DEFAULT_BETAS = (-1.0, 0.0, 0.5, 1.0, 2.0, 3.0)
 DEFAULT_HOTWORD_WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0)
+# Decoders a bundle's default is tuned as when none is named: those with weights of their own.
+TUNED_BY_DEFAULT = ("kenlm", "grammar")
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -64,7 +66,7 @@ def tune(
     manifest: str | os.PathLike[str],
     model: Bundle | str | os.PathLike[str] | None = None,
     *,
-    decoder: str = "kenlm",
+    decoder: str | None = None,
     decoder_options: Mapping[str, Any] | None = None,
     alphas: Sequence[float] | None = None,
     betas: Sequence[float] | None = None,
@@ -75,6 +77,11 @@ def tune(
     skip_bad: bool = False,
     split: SplitConfig | None = SplitConfig(),  # long dev entries cut as transcribe cuts them
 ) -> TuneResult:
+    if decoder is None:  # what the options name, else the bundle's own when it has weights
+        model = model if isinstance(model, Bundle) else load_bundle(model)
+        options, own = decoder_options or {}, model.decoder.get("name", "greedy")
+        decoder = ("grammar" if "commands" in options else "kenlm" if "lm" in options
+                   else own if own in TUNED_BY_DEFAULT else "kenlm")  # fmt: skip
     transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options,
                               split=split)  # fmt: skip
     impl = transcriber.decoder_impl
@@ -115,6 +122,7 @@ def tune(
         first = data.failures[0].error
         raise ConfigError(f"{manifest}: {len(data.failures)} of {len(data.entries)} dev audio "
                           f"files cannot be read (first: {first}); nothing tuned")  # fmt: skip
+    data = data.readable()  # skip_bad: unreadable audio is dropped and listed, not scored
     commands = set(getattr(impl, "commands", ()))
     if decoder == "grammar" and not any(is_command(e.text, commands) for e in data.entries):
         raise ConfigError("no dev utterance is one of the commands: nothing to tune against")

@@ -94,6 +94,28 @@ def test_tune_refuses_a_dev_set_it_cannot_read(fsdd_dir, tmp_path):
     assert not (tmp_path / "tuned").exists()
 
 
+def test_tune_skip_bad_drops_unreadable_dev_audio_and_lists_it(fsdd_dir, tmp_path):
+    """With --skip-bad, unreadable dev audio was scored as empty transcripts: the stored WER
+    counted them as deletions (40% for 2 of 5 clips) and nothing said so."""
+    from ctcasr.tune import tune
+
+    garbage, empty = tmp_path / "garbage.wav", tmp_path / "empty.wav"
+    garbage.write_bytes(b"not audio at all" * 100)
+    empty.write_bytes(b"")
+    good = [ManifestEntry(str(fsdd_dir / f"{d}_lucas_4.flac"), w, 0.5)
+            for d, w in ((2, "two"), (3, "three"), (7, "seven"))]  # fmt: skip
+    manifest = tmp_path / "dev.jsonl"
+    write_manifest(manifest, [good[0], ManifestEntry(str(garbage), "two", 1.0), *good[1:],
+                              ManifestEntry(str(empty), "one", 1.0)])  # fmt: skip
+    result = tune(manifest, decoder="beam", hotword_weights=[0.0, 1.0], skip_bad=True,
+                  decoder_options={"hotwords": ["two"]}, output=tmp_path / "tuned")  # fmt: skip
+    assert result.best.wer == 0.0 and result.baseline.wer == 0.0
+    assert [s.split(":")[0] for s in result.skipped] == [str(garbage), str(empty)]
+    assert all(s.endswith("(audio not read)") for s in result.skipped)
+    stored = ctcasr.load_bundle(tmp_path / "tuned").metadata["decoder_tuning"]
+    assert stored["utterances"] == 3 and stored["wer"] == 0.0
+
+
 def first_call_raises(real, message: str, counts=bool):
     """``real``, except that the first call ``counts`` says counts raises RuntimeError."""
     calls = []

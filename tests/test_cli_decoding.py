@@ -19,6 +19,7 @@ pytestmark = pytest.mark.slow
 runner = CliRunner()
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 CLIPS = [EXAMPLES / f"{w}.wav" for w in ("seven", "three", "zero")]
+LM = Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa"
 
 
 def invoke(*args: str):
@@ -196,6 +197,29 @@ def test_tune_hotword_weight_and_store_it(fsdd_dir, tmp_path):
     t = Transcriber(out)
     assert t.decoder == "beam" and t.decoder_impl.hotwords[0].phrase == "seven"
     assert load_bundle().decoder == before  # the original bundle is untouched
+
+
+def test_tune_takes_the_decoder_its_options_or_bundle_name(fsdd_dir, tmp_path):
+    """``--commands`` alone selects grammar for transcribe and evaluate, but tune defaulted to
+    kenlm and failed ("decoder 'kenlm' does not take option(s) commands"); a bundle whose
+    default decoder is grammar was tuned as kenlm too."""
+    manifest = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6),
+                                   speakers=("george",))  # fmt: skip
+    commands = tmp_path / "digits.txt"
+    commands.write_text("\n".join(["zero", "one", "two", "three", "four", "five", "six",
+                                    "seven", "eight", "nine"]) + "\n")  # fmt: skip
+    out = tmp_path / "grammar"
+    result = invoke("tune", "--manifest", manifest, "--commands", commands,
+                    "--thresholds", "0.2,0.4", "-o", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("grammar: best threshold=")
+    assert load_bundle(out).decoder["name"] == "grammar"
+    again = invoke("tune", "--manifest", manifest, "-m", out, "--thresholds", "0.1", "--no-save")
+    assert again.exit_code == 0, again.output
+    assert again.stdout.startswith("grammar: best threshold=0.1")
+    lm = invoke("tune", "--manifest", manifest, "-m", out, "--lm", LM, "--alphas", "0",
+                "--betas", "0", "--no-save")  # fmt: skip
+    assert lm.exit_code == 0 and lm.stdout.startswith("kenlm: best"), lm.output
 
 
 def test_tune_leaves_the_bundled_model_alone_without_output(fsdd_dir, tmp_path):
