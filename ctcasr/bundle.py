@@ -25,7 +25,7 @@ from ctcasr.errors import BundleError, CtcasrError
 from ctcasr.features import FrontendConfig
 from ctcasr.model import ModelConfig
 from ctcasr.text import Alphabet
-from ctcasr.utils import atomic_dir, first_line, recover_dir
+from ctcasr.utils import atomic_dir, first_line, recover_dir, refuse_current_folder
 
 BUNDLE_FORMAT = "ctcasr-bundle"
 BUNDLE_VERSION = 1
@@ -177,6 +177,10 @@ def check_replaceable(target: str | os.PathLike[str]) -> Path:
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise BundleError(f"{target}: exists and is not a folder; not replaced by a bundle")
+    try:
+        refuse_current_folder(target)
+    except OSError as exc:
+        raise BundleError(f"{target}: {exc.strerror}") from None
     if target.is_dir() and not (target / CONFIG_FILE).is_file() and any(target.iterdir()):
         raise BundleError(
             f"{target}: holds files that are not a model bundle; not replaced (write the "

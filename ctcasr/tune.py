@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ctcasr.bundle import PRETRAINED_DIR, Bundle, load_bundle, store_decoder_settings
+from ctcasr.bundle import (
+    PRETRAINED_DIR,
+    Bundle,
+    check_replaceable,
+    load_bundle,
+    store_decoder_settings,
+)
 from ctcasr.decoding import get_decoder_class
 from ctcasr.errors import ConfigError
 from ctcasr.evaluate import compute_log_probs, is_command, score_decoder
@@ -115,6 +121,8 @@ def tune(
             f"{transcriber.bundle.path}: the bundled model is not tuned in place; "
             "pass --output DIR for a tuned copy, or --no-save"
         )
+    if save:  # before the search, not after it
+        check_replaceable(output if output is not None else transcriber.bundle.path)
     data = compute_log_probs(transcriber, manifest, skip_bad)
     if data.failures and (not skip_bad or len(data.failures) == len(data.entries)):
         # Weights tuned on the part of a dev set that could be read would be stored as if

@@ -22,7 +22,7 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
 
     A crash or kill while writing leaves the old ``target`` untouched, never a half-written one.
     """
-    target = Path(target)
+    target = _named(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = _temporary_name(target, suffix)
     try:
@@ -51,9 +51,10 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     so at every instant either the old or the new complete directory exists under ``target``
     (or, for a split second, under the ``.old`` name, which :func:`recover_dir` restores).
     """
-    target = Path(target)
+    target = _named(target)
     if target.is_symlink():  # replace the folder it points to; the link stays a link
         target = Path(os.path.realpath(target))
+    refuse_current_folder(target)
     if target.is_dir() and not os.access(target, os.W_OK):
         # Its files could not be removed once it was moved aside: refuse before any work.
         raise OSError(errno.EACCES, "folder is not writable; not replaced", str(target))
@@ -81,7 +82,10 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
 
 def recover_dir(target: str | os.PathLike[str]) -> None:
     """Put back a directory left under its ``.old`` name by a kill inside :func:`atomic_dir`."""
-    target = Path(target)
+    try:
+        target = _named(target)
+    except OSError:  # the root folder: never replaced, so never left aside
+        return
     old = _old_name(target)
     if not target.exists() and old.exists():
         os.replace(old, target)
@@ -90,6 +94,29 @@ def recover_dir(target: str | os.PathLike[str]) -> None:
 # Of a target's name, what its temporary and its moved-aside folder keep: they add up to ~30
 # characters, and a legal 230-character name failed with "File name too long" for their sake.
 _NAME_KEPT = 200
+
+
+def refuse_current_folder(target: str | os.PathLike[str]) -> None:
+    """A folder replaced whole cannot be the one we are in: moved aside and deleted, it
+    would leave the shell (and this process) in a folder that no longer exists."""
+    try:
+        inside = Path.cwd().resolve().is_relative_to(Path(target).resolve())
+    except (OSError, RuntimeError):  # no current folder, or a loop of links: not inside
+        return
+    if inside:
+        raise OSError(errno.EBUSY, "is the current folder or holds it; not replaced (run "
+                      "from outside it, or write to another folder)", str(target))  # fmt: skip
+
+
+def _named(target: str | os.PathLike[str]) -> Path:
+    """``target`` with a last component of its own: ``.``, ``..`` and ``dir/..`` have none to
+    put a temporary or ``.old`` name beside (``-m .`` failed with a ValueError traceback)."""
+    path = Path(target)
+    if path.name in ("", ".", "..") or ".." in path.parts:
+        path = Path(os.path.abspath(path))
+    if not path.name:
+        raise OSError(errno.EINVAL, "has no name of its own; not written", str(target))
+    return path
 
 
 def _old_name(target: Path) -> Path:

@@ -14,6 +14,7 @@ import pytest
 from ctcasr.bundle import (
     ALPHABET_FILE,
     CONFIG_FILE,
+    PRETRAINED_DIR,
     WEIGHTS_FILE,
     average_bundles,
     load_bundle,
@@ -470,3 +471,38 @@ def test_an_average_does_not_inherit_the_first_sources_tuning_scores(tmp_path):
     tiny_bundle(tmp_path / "b", 2)
     soup = load_bundle(average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup"))
     assert "decoder_tuning" not in soup.metadata and soup.metadata["note"] == "x"
+
+
+def test_the_current_folder_as_a_bundle_path(tmp_path, monkeypatch):
+    """``-m .`` inside a bundle failed with a ValueError traceback (no name to put ``.old``
+    beside); ``-o .`` did too, after the whole tune search. A folder replaced whole cannot be
+    the one we are in, so writing there is refused in one line, before any work."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    runner = CliRunner()
+    bundle = tmp_path / "copy"
+    shutil.copytree(PRETRAINED_DIR / "default", bundle)
+    clip = str(Path(__file__).resolve().parents[1] / "examples" / "seven.wav")
+    monkeypatch.chdir(bundle)
+    for args in (["info", "-m", "."], ["transcribe", clip, "-m", "."],
+                 ["transcribe", clip, "-m", "../copy/../copy"]):  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 0, (args, result.output)
+    assert runner.invoke(app, ["transcribe", clip, "-m", "."]).stdout == f"{clip}\tseven\n"
+    (tmp_path / "dev.jsonl").write_text(json.dumps(
+        {"audio_filepath": str(tmp_path / "gone.wav"), "text": "seven"}) + "\n")  # fmt: skip
+    for args in (["tune", "--manifest", "../dev.jsonl", "-m", ".", "--alphas", "0"],
+                 ["tune", "--manifest", "../dev.jsonl", "-o", ".", "--alphas", "0"],
+                 ["average", ".", ".", "-o", "."]):  # fmt: skip
+        result = runner.invoke(app, args)
+        assert result.exit_code == 1, (args, result.output)
+        message = str(result.exception) if result.exception else result.output
+        assert "is the current folder or holds it; not replaced" in message, (args, message)
+        assert "gone.wav" not in message
+    assert sorted(p.name for p in bundle.iterdir()) == sorted(
+        p.name for p in (PRETRAINED_DIR / "default").iterdir())  # fmt: skip
+    result = runner.invoke(app, ["transcribe", clip, "-m", "/"])
+    assert result.exit_code == 1
+    assert "/: not a model bundle" in str(result.exception or result.output)
