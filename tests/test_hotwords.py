@@ -270,3 +270,17 @@ def test_a_plain_string_is_one_hotword_and_stored_weights_round_trip():
     assert decoder.options()["hotwords"] == ["seven:0.123456789", "one:1234567"]
     again = BeamDecoder(Alphabet(), **decoder.options())
     assert [h.weight for h in again.hotwords] == [0.123456789, 1234567.0]
+
+
+def test_a_weight_given_as_text_is_the_weight():
+    """A pair whose weight was a string was str()-ed and read as text: {"marvin": "8"} gave
+    the phrase "marvin eight" at the default weight."""
+    assert parse_hotwords({"marvin": "8"}) == [Hotword("marvin", 8.0)]
+    assert parse_hotwords([["turn left", "6"]]) == [Hotword("turn left", 6.0)]
+    assert parse_hotword(("cat", " 2.5 ")) == Hotword("cat", 2.5)
+    with pytest.raises(ConfigError, match=r"'marvin'.*'loud' is not a number"):
+        parse_hotwords({"marvin": "loud"})
+    with pytest.raises(ConfigError, match=r"'cat'.*None is not a number"):
+        parse_hotword(("cat", None))
+    with pytest.raises(ConfigError, match=r"'cat'.*finite"):
+        parse_hotword(["cat", "inf"])

@@ -50,8 +50,15 @@ def parse_hotword(
     normalised and checked."""
     if isinstance(spec, Hotword):  # normalised and checked too: "turn  left" never fired
         spec = (spec.phrase, spec.weight)
-    if isinstance(spec, tuple | list) and len(spec) == 2 and not isinstance(spec[1], str):
-        phrase, weight = spec  # a (phrase, weight) pair, or the list JSON makes of one
+    if isinstance(spec, tuple | list) and len(spec) == 2:
+        # A (phrase, weight) pair, the list JSON makes of one, or a mapping's item. A weight
+        # given as text ({"marvin": "8"}) is still the weight: str()-ing the pair made it part
+        # of the phrase ("marvin eight" at the default weight).
+        phrase, weight = spec
+        try:
+            weight = float(weight)
+        except (TypeError, ValueError):
+            raise ConfigError(f"hotword {phrase!r}: weight {weight!r} is not a number") from None
     else:
         phrase, sep, weight_text = str(spec).rpartition(":")
         if not sep:
