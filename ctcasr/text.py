@@ -6,6 +6,7 @@ Everything else (training targets, decoders, bundles) asks the :class:`Alphabet`
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -263,6 +264,14 @@ def fold_letter(char: str) -> str:
     return unicodedata.normalize("NFKD", char).encode("ascii", "ignore").decode()
 
 
+@functools.lru_cache(maxsize=64)
+def _apostrophe_re(labels: tuple[str, ...]) -> re.Pattern[str]:
+    """Apostrophes not between two of the alphabet's letters, digits or marks (any script:
+    checking a-z only split "l'été" and "м'ята")."""
+    word = "".join(re.escape(c) for c in labels if unicodedata.category(c)[0] in "LMN")
+    return re.compile(f"(?<![{word}])'+|'+(?![{word}])" if word else "'+")
+
+
 def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = False) -> str:
     """Map a transcript to the spelled form a model learns: lowercase, digits as words,
     punctuation dropped, whitespace collapsed.
@@ -308,8 +317,8 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
         )
     text = "".join(chars)
     if "'" in alphabet:
-        # Keep apostrophes only inside words ("don't"), not as quotes.
-        text = re.sub(r"(?<![a-z0-9])'+|'+(?![a-z0-9])", " ", text)
+        # Keep apostrophes only inside words ("don't", "l'été", "м'ята"), not as quotes.
+        text = _apostrophe_re(alphabet.labels).sub(" ", text)
     text = " ".join(text.split())
     if " " not in alphabet:
         text = text.replace(" ", "")

@@ -284,3 +284,11 @@ def test_a_weight_given_as_text_is_the_weight():
         parse_hotword(("cat", None))
     with pytest.raises(ConfigError, match=r"'cat'.*finite"):
         parse_hotword(["cat", "inf"])
+
+
+def test_a_hotword_with_an_apostrophe_between_accented_letters_fires():
+    """"l'été" was normalised to "l été", a phrase no hypothesis spells."""
+    alphabet = Alphabet((" ", *"abcdefghijklmnopqrstuvwxyzéèàç", "'"))
+    hotwords = parse_hotwords(["l'été:5"], alphabet)
+    assert hotwords == [Hotword("l'été", 5.0)]
+    assert HotwordScorer(hotwords).final_score("c'est l'été") == 5.0

@@ -353,3 +353,21 @@ def test_alphabet_file_with_a_byte_order_mark(tmp_path):
 def test_alphabet_refuses_a_lone_surrogate():
     with pytest.raises(AlphabetError, match="lone surrogate"):
         Alphabet(("a", "\ud800"))
+
+
+FRENCH = Alphabet((" ", *string.ascii_lowercase, *"éèàçù", "'"))
+UKRAINIAN = Alphabet((" ", *"абвгґдеєжзиіїйклмнопрстуфхцчшщьюя", "'"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "alphabet", "expected"),
+    [
+        ("L'été", FRENCH, "l'été"),  # was "l été": only a-z and 0-9 counted as letters
+        ("qu'à", FRENCH, "qu'à"),
+        ("'à' l'", FRENCH, "à l"),  # still no quotes
+        ("\u041c'ята", UKRAINIAN, "м'ята"),
+        ("'м'", UKRAINIAN, "м"),
+    ],
+)
+def test_apostrophes_inside_words_of_any_script(raw, alphabet, expected):
+    assert normalize_text(raw, alphabet, strict=True) == expected
