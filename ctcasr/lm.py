@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 import shutil
+import string
 import subprocess
 import tempfile
 import time
@@ -28,7 +29,7 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, NoReturn
 
 from ctcasr.errors import ConfigError
-from ctcasr.text import Alphabet, fold_letter, normalize_text
+from ctcasr.text import Alphabet, letter_case, match_case, normalize_text, respell
 from ctcasr.utils import atomic_path
 
 if TYPE_CHECKING:
@@ -90,28 +91,31 @@ class _ForeignLetters:
     """Finds letters an alphabet cannot spell, which normalize_text would silently delete.
 
     Adding them to the alphabet for one normalize_text call keeps them visible, so a line such
-    as "naïve" under a Greek alphabet is dropped rather than mangled. a-z are always checked,
-    since spelled-out digits use them; letters that fold to spellable ASCII ("é" -> "e") are
-    left to normalize_text to fold.
+    as "naïve" under a Greek alphabet is dropped rather than mangled. a-z (in the alphabet's
+    case) are always checked, since spelled-out digits use them; letters normalize_text can
+    write another way ("é" -> "e", "e" -> "E") are left to it.
     """
 
     def __init__(self, alphabet: Alphabet) -> None:
         self.alphabet = alphabet
-        self.ascii = tuple(c for c in "abcdefghijklmnopqrstuvwxyz" if c not in alphabet)
+        letters = match_case(string.ascii_lowercase, alphabet)
+        if letter_case(alphabet.labels) == "mixed":
+            letters += string.ascii_uppercase
+        self.ascii = tuple(c for c in letters if not self._spellable(c))
         self._cache: dict[str, bool] = {}
+
+    def _spellable(self, char: str) -> bool:
+        return char in self.alphabet or bool(respell(char, self.alphabet, partial=False))
 
     def _is_foreign(self, char: str) -> bool:
         foreign = self._cache.get(char)
         if foreign is None:
-            folded = fold_letter(char)
-            foreign = unicodedata.category(char)[0] in "LM" and not (
-                folded and all(c in self.alphabet for c in folded)
-            )
+            foreign = unicodedata.category(char)[0] in "LM" and not self._spellable(char)
             self._cache[char] = foreign
         return foreign
 
     def __call__(self, line: str) -> tuple[str, ...]:
-        text = unicodedata.normalize("NFKC", line).lower()
+        text = match_case(unicodedata.normalize("NFKC", line), self.alphabet)
         others = {c for c in text if not c.isascii() and c not in self.alphabet}
         return self.ascii + tuple(sorted(c for c in others if self._is_foreign(c)))
 

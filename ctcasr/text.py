@@ -224,8 +224,12 @@ _NUMBER_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:(st|nd|rd|th)\b)?", re.IGNORECASE)
 _DIGIT_GROUP_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
-def _number_words(match: re.Match[str]) -> str:
+def _number_words(match: re.Match[str], alphabet: Alphabet) -> str:
     whole, frac, suffix = match.group(1), match.group(2), match.group(3)
+    if all(d in alphabet for d in whole + (frac or "")):
+        # The model writes these digits: spelled, "room 101" was a phrase it never emits.
+        point = "." if "." in alphabet else " point "
+        return whole + ("" if frac is None else point + frac) + (suffix or "")
     if suffix and frac is None:
         return " " + ordinal_to_words(int(whole)) + " "
     words = _digits_to_words(whole)
@@ -256,6 +260,43 @@ def _fraction_words(match: re.Match[str]) -> str:
     return whole + (" and" if whole else "") + _FRACTIONS[fraction]
 
 
+@functools.lru_cache(maxsize=64)
+def letter_case(labels: tuple[str, ...]) -> str:
+    """``"lower"`` for an alphabet without upper-case letters (the default, and one with no
+    case at all), ``"upper"`` for one with upper-case letters only, else ``"mixed"``."""
+    upper = any(c.isupper() for c in labels)
+    if not upper:
+        return "lower"
+    return "mixed" if any(c.islower() for c in labels) else "upper"
+
+
+def match_case(text: str, alphabet: Alphabet) -> str:
+    """``text`` in the alphabet's case: lower-cased, upper-cased, or as written when the
+    alphabet has both cases (a letter it lacks in one case is then taken in the other)."""
+    case = letter_case(alphabet.labels)
+    return text.lower() if case == "lower" else text.upper() if case == "upper" else text
+
+
+def respell(char: str, alphabet: Alphabet, partial: bool = True) -> str:
+    """How :func:`normalize_text` writes a character the alphabet lacks (after
+    :func:`match_case`): in the alphabet's other case, or folded (:func:`fold_letter`) in its
+    case. With ``partial`` the folded letters the alphabet has ("æ" -> "a" without "e"),
+    else ``""`` unless it has them all."""
+    case = letter_case(alphabet.labels)
+    if case == "lower":
+        options = [fold_letter(char)]
+    elif case == "upper":
+        options = [fold_letter(char.lower()).upper()]
+    else:
+        folded = fold_letter(char.lower())
+        same, other = (folded.upper(), folded) if char.isupper() else (folded, folded.upper())
+        options = [same, char.lower(), char.upper(), other]
+    for option in options:
+        if option and all(c in alphabet and c != " " for c in option):
+            return option
+    return "".join(c for c in options[0] if c in alphabet and c != " ") if partial else ""
+
+
 def fold_letter(char: str) -> str:
     """ASCII spelling of a lower-case letter: accents dropped, ß æ ø œ ł đ ð þ and the dotless
     i written out; empty when there is none."""
@@ -276,11 +317,14 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
     """Map a transcript to the spelled form a model learns: lowercase, digits as words,
     punctuation dropped, whitespace collapsed.
 
-    Apostrophes inside words survive ("don't"); characters the alphabet cannot spell are
-    dropped, so the result always encodes. Accents are folded to ASCII where that is lossless
-    enough (``café`` -> ``cafe``) for the default alphabet. With ``strict`` a letter that
-    would be dropped is an :class:`AlphabetError` instead: a user's command or hotword must
-    not silently become a different word.
+    Case and digits follow the alphabet, so that commands, hotwords and word lists match what
+    its model emits: upper case for an alphabet with upper-case letters only, the case as
+    written for one with both (:func:`match_case`), and a number whose digits the alphabet
+    has stays in digits ("room 101"). Apostrophes inside words survive ("don't"); characters
+    the alphabet cannot spell are dropped, so the result always encodes. Accents are folded
+    to ASCII where that is lossless enough (``café`` -> ``cafe``) for the default alphabet.
+    With ``strict`` a letter that would be dropped is an :class:`AlphabetError` instead: a
+    user's command or hotword must not silently become a different word.
     """
     alphabet = alphabet or Alphabet()
     original = text
@@ -290,11 +334,11 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
     text = _SUPERSCRIPT_RE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
     text = _DIGIT_GROUP_RE.sub("", text)
-    text = _NUMBER_RE.sub(_number_words, text)
+    text = _NUMBER_RE.sub(functools.partial(_number_words, alphabet=alphabet), text)
     for symbol, words in _SYMBOL_WORDS.items():
         if symbol not in alphabet:
             text = text.replace(symbol, words)
-    text = text.lower()
+    text = match_case(text, alphabet)
     chars: list[str] = []
     for char in text:
         if char in alphabet and char != " ":
@@ -306,8 +350,7 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
             separates = char.isspace() or category == "Pd" or char in _SEPARATORS
             chars.append(" " if separates else "")
             continue
-        folded = fold_letter(char)
-        kept = "".join(c for c in folded if c in alphabet and c != " ")
+        kept = respell(char, alphabet)
         if not kept and unicodedata.category(char)[0] in "LN":
             lost.append(char)
         chars.append(kept)

@@ -371,3 +371,52 @@ UKRAINIAN = Alphabet((" ", *"абвгґдеєжзиіїйклмнопрстуф�
 )
 def test_apostrophes_inside_words_of_any_script(raw, alphabet, expected):
     assert normalize_text(raw, alphabet, strict=True) == expected
+
+
+UPPER = Alphabet((" ", *string.ascii_uppercase, "'"))
+DIGITS = Alphabet((" ", *string.ascii_lowercase, *string.digits, "'"))
+
+
+@pytest.mark.parametrize(
+    ("raw", "alphabet", "expected"),
+    [
+        # An upper-case alphabet: everything was lower-cased, then dropped ("'YES' has
+        # characters the model cannot emit: 'yes'").
+        ("Yes, don't stop 2!", UPPER, "YES DON'T STOP TWO"),
+        ("Café Straße Ørsted Æon 5%", UPPER, "CAFE STRASSE ORSTED AEON FIVE PERCENT"),
+        # Both cases: as written, a letter the alphabet has in one case only taken in it.
+        ("Hello World", Alphabet((" ", *string.ascii_letters)), "Hello World"),
+        ("Hello", Alphabet(tuple("Hleo")), "Hello"),
+        ("hELLO", Alphabet(tuple("Hleo")), "Hello"),
+        # Digits the alphabet has stay digits ("room 101" was "room one hundred one").
+        ("Room 101", DIGITS, "room 101"),
+        ("1,205 the 21st 1980s 007", DIGITS, "1205 the 21st 1980s 007"),
+        ("3.5%", DIGITS, "3 point 5 percent"),
+        ("3.5", Alphabet((" ", *string.digits, ".")), "3.5"),
+        ("12 and 34", Alphabet((" ", *string.ascii_lowercase, "1", "2")), "12 and thirty four"),
+    ],
+)
+def test_case_and_digits_follow_the_alphabet(raw, alphabet, expected):
+    assert normalize_text(raw, alphabet, strict=True) == expected
+    assert normalize_text(expected, alphabet) == expected
+
+
+def test_an_upper_case_alphabet_takes_commands_hotwords_word_lists_and_corpora(tmp_path):
+    from ctcasr.decoding.hotwords import Hotword, parse_hotwords
+    from ctcasr.decoding.kenlm import read_word_list
+    from ctcasr.decoding.registry import create_decoder
+    from ctcasr.lm import CorpusStats, normalize_corpus
+
+    decoder = create_decoder("grammar", UPPER, commands=["YES", "no", "Turn 2 left"])
+    assert decoder.options()["commands"] == ["YES", "NO", "TURN TWO LEFT"]
+    assert parse_hotwords(["marvin:3"], UPPER) == [Hotword("MARVIN", 3.0)]
+    words = tmp_path / "words.txt"
+    words.write_text("Zero\n2\n", encoding="utf-8")
+    assert read_word_list(words, UPPER) == ["ZERO", "TWO"]
+    stats = CorpusStats()
+    lines = ["Hello world", "stra\u00dfe 2", "\u03a9mega"]
+    assert list(normalize_corpus(lines, UPPER, stats)) == ["HELLO WORLD", "STRASSE TWO"]
+    assert (stats.kept, stats.dropped) == (2, 1)
+    # Digits the model writes are kept in commands too.
+    decoder = create_decoder("grammar", DIGITS, commands=["room 101"])
+    assert decoder.options()["commands"] == ["room 101"]
