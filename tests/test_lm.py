@@ -194,7 +194,7 @@ def test_build_refuses_outputs_it_cannot_write_before_estimating(
     assert build_lm(corpus, long_but_legal).path == long_but_legal and long_but_legal.is_file()
 
 
-def test_not_utf8_names_the_offset_in_the_file(tmp_path: Path):
+def test_not_utf8_names_the_offset_in_the_file(kenlm_tools, tmp_path: Path):
     """The offset counted from the current read chunk (byte 3425 for byte 28001)."""
     path = tmp_path / "deep.txt"
     path.write_bytes(b"one two three\n" * 2000 + b"caf\xc3" + b"\xff bad\n")
