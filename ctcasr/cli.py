@@ -492,6 +492,7 @@ def evaluate(
     """
     from ctcasr.evaluate import compare_decoders
     from ctcasr.evaluate import evaluate as run_evaluation
+    from ctcasr.outputs import one_line
 
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
@@ -541,11 +542,11 @@ def evaluate(
             for u in report.worst:
                 ref = u.reference or "(nothing)"
                 typer.echo(f"  {u.id}\n    ref: {ref}\n    hyp: {u.hypothesis or '(nothing)'}")
-    if not as_json:
-        for failure in results[0].failures:
-            typer.echo(f"error: {failure.error}", err=True)
+    if not as_json:  # unreadable audio fails every decoder alike: said once
+        for error in dict.fromkeys(f.error for r in results for f in r.failures):
+            typer.echo(f"error: {one_line(error)}", err=True)
         _report_skipped(results[0].skipped)
-    if results[0].failures:
+    if any(r.failures for r in results):
         raise typer.Exit(1)
 
 

@@ -22,7 +22,7 @@ from ctcasr.errors import ConfigError
 from ctcasr.manifest import ManifestEntry, read_manifest
 from ctcasr.metrics import ErrorReport, error_report
 from ctcasr.segment import SplitConfig
-from ctcasr.transcribe import Failure, Transcriber
+from ctcasr.transcribe import Failure, Transcriber, _decoder_failure
 
 
 @dataclass
@@ -136,27 +136,33 @@ def score_decoder(
     transcriber: Transcriber, data: ScoredLogProbs, worst: int = 10
 ) -> Evaluation:
     """Decode precomputed log-probabilities with the transcriber's decoder and score them.
-    Unreadable audio counts as an empty transcript (all deletions). A command grammar is
-    scored on what it should output (:func:`command_view`)."""
+    Unreadable audio, and an utterance the decoder fails on, count as an empty transcript
+    (all deletions) and are listed in ``failures``. A command grammar is scored on what it
+    should output (:func:`command_view`)."""
     not_commands = 0
     if transcriber.decoder == "grammar":
         commands = set(transcriber.decoder_impl.commands)  # type: ignore[attr-defined]
         data = command_view(data, commands)
         not_commands = sum(not e.text for e, lp in zip(data.entries, data.log_probs, strict=True)
                            if not isinstance(lp, Pieces))  # fmt: skip
-    hyps, times, rejected = [], [], 0
-    for lp in data.log_probs:
+    hyps, times, rejected, failures = [], [], 0, list(data.failures)
+    for lp, source in zip(data.log_probs, data.ids, strict=True):
         if lp is None:
             hyps.append("")
             continue
         start = time.perf_counter()
-        if isinstance(lp, Pieces):  # joined as transcribe joins a long file's pieces, and
-            # like its stitched transcript never counted as rejected (its pieces may be)
-            results = [transcriber.decode(piece) for piece in lp.log_probs]
-            text, refused = " ".join(r.text for r in results if r.text), False
-        else:
-            result = transcriber.decode(lp)
-            text, refused = result.text, result.rejected
+        try:
+            if isinstance(lp, Pieces):  # joined as transcribe joins a long file's pieces,
+                # and rejected as its stitched transcript is: when no piece was accepted
+                results = [transcriber.decode(piece) for piece in lp.log_probs]
+                text = " ".join(r.text for r in results if r.text)
+                refused = not text and any(r.rejected for r in results)
+            else:
+                result = transcriber.decode(lp)
+                text, refused = result.text, result.rejected
+        except Exception as exc:  # a plug-in decoder: that utterance fails, the run goes on
+            failures.append(_decoder_failure(source, transcriber.decoder, exc))
+            text, refused = "", False
         times.append(time.perf_counter() - start)
         hyps.append(text)
         rejected += refused
@@ -165,7 +171,7 @@ def score_decoder(
         data.references,
         hyps,
         data.ids,
-        list(data.failures),
+        failures,
         transcriber.decoder,
         dict(transcriber.decoder_options),
         float(np.median(times) * 1000) if times else 0.0,

@@ -342,8 +342,17 @@ def _stitch(
     text = " ".join(texts)
     confidence = weighted / chars if chars else 0.0
     best = Hypothesis(text, score, confidence, tuple(words))
-    return Transcript(name, text, score, confidence, duration, tuple(words), (best,), False,
-                      decoder, model, tuple(segments))  # fmt: skip
+    # Rejected as a short file is when no piece was accepted: 40 s of noise was an accepted
+    # empty transcript while 5 s of it was rejected. Its closest command is the piece's
+    # nearest miss, in file time.
+    refused = [(start, t.nbest[0]) for start, _, t in pieces if t.rejected and t.nbest]
+    if not text and refused:
+        start, closest = max(refused, key=lambda item: item[1].confidence)
+        best = replace(closest, words=tuple(replace(w, start=w.start + start, end=w.end + start)
+                                            for w in closest.words))  # fmt: skip
+        confidence = best.confidence
+    return Transcript(name, text, score, confidence, duration, tuple(words), (best,),
+                      best.rejected, decoder, model, tuple(segments))  # fmt: skip
 
 
 def transcribe(

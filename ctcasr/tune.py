@@ -30,7 +30,7 @@ from ctcasr.bundle import (
 )
 from ctcasr.decoding import get_decoder_class
 from ctcasr.errors import ConfigError
-from ctcasr.evaluate import compute_log_probs, is_command, score_decoder
+from ctcasr.evaluate import Evaluation, compute_log_probs, is_command, score_decoder
 from ctcasr.segment import SplitConfig
 from ctcasr.transcribe import Transcriber
 
@@ -135,6 +135,7 @@ def tune(
     if decoder == "grammar" and not any(is_command(e.text, commands) for e in data.entries):
         raise ConfigError("no dev utterance is one of the commands: nothing to tune against")
     baseline_eval = score_decoder(transcriber, data)
+    _refuse_failures(baseline_eval, {})
     baseline = Trial(
         {k: float(getattr(impl, k)) for k in grid},
         baseline_eval.report.wer,
@@ -154,6 +155,7 @@ def tune(
             candidate = transcriber
             impl.set_weights(**params)  # type: ignore[attr-defined]
         ev = score_decoder(candidate, data)
+        _refuse_failures(ev, params)
         trials.append(Trial(params, ev.report.wer, ev.report.cer))
     # Ties (common on a small dev set) go to the setting nearest the one before tuning.
     best = min(
@@ -191,3 +193,12 @@ def tune(
         )
     return result
 
+
+def _refuse_failures(evaluation: Evaluation, params: dict[str, float]) -> None:
+    """A decoder that fails on dev utterances scores them as empty: weights chosen so would
+    be stored as if tuned on all of them."""
+    if evaluation.failures:
+        at = ", ".join(f"{k}={v:g}" for k, v in params.items()) or "its starting settings"
+        raise ConfigError(f"decoder {evaluation.decoder!r} failed on {len(evaluation.failures)} "
+                          f"dev utterance(s) at {at} (first: {evaluation.failures[0].error}); "
+                          "nothing tuned")  # fmt: skip

@@ -141,6 +141,45 @@ def test_a_decoder_that_raises_fails_that_input_only(fsdd_dir):
     assert isinstance(second, Transcript) and second.text == "three"
 
 
+def test_evaluate_and_tune_report_a_decoder_that_raises(fsdd_dir, tmp_path, monkeypatch):
+    """transcribe fails one input when a plug-in decoder raises; evaluate stopped with a
+    traceback and lost the whole run, and tune would have scored the input as empty."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+    from ctcasr.decoding.greedy import GreedyDecoder
+
+    manifest = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(4, 5),
+                                   speakers=("lucas",))  # fmt: skip
+    real, calls = GreedyDecoder.decode, []
+
+    def flaky(self, log_probs, *rest, **options):
+        calls.append(1)
+        if len(calls) == 2:
+            raise RuntimeError("plugin exploded\nsecond line")
+        return real(self, log_probs, *rest, **options)
+
+    monkeypatch.setattr(GreedyDecoder, "decode", flaky)
+    result = CliRunner().invoke(app, ["evaluate", "--manifest", str(manifest), "-d", "greedy",
+                                      "-d", "beam"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert errors == [f"error: {fsdd_dir / '1_lucas_4.flac'}: decoder 'greedy' failed: "
+                      "RuntimeError: plugin exploded\\nsecond line"]  # fmt: skip
+    rows = {line.split()[0]: line.split()[1] for line in result.stdout.splitlines()[1:3]}
+    assert rows == {"greedy": "10.00%", "beam": "0.00%"}  # one deletion in ten words
+    from ctcasr.decoding.beam import BeamDecoder
+    from ctcasr.tune import tune
+
+    calls.clear()
+    real = BeamDecoder.decode
+    monkeypatch.setattr(BeamDecoder, "decode", flaky)
+    with pytest.raises(CtcasrError, match=r"decoder 'beam' failed on 1 dev utterance\(s\) "
+                       r"at its starting settings \(first: .*plugin exploded"):  # fmt: skip
+        tune(manifest, decoder="beam", decoder_options={"hotwords": ["two"]},
+             hotword_weights=[1.0], save=False)  # fmt: skip
+
+
 def test_failures_on_the_long_file_path_name_their_cause(fsdd_dir):
     """Files cut into pieces: a decoder raising is the decoder's failure, anything else is not
     (every failure there was labelled "decoder ... failed", an acoustic-model error too)."""
@@ -163,6 +202,34 @@ def test_failures_on_the_long_file_path_name_their_cause(fsdd_dir):
     assert isinstance(first, Failure) and isinstance(second, Transcript)
     assert first.error == f"{clips[0]}: RuntimeError: model exploded"
     assert second.text == "three"
+
+
+def test_a_long_input_no_piece_of_which_is_a_command_is_rejected(fsdd_dir, tmp_path):
+    """Cut into pieces, noise was an accepted empty transcript (rejected=False, closest ''),
+    where the same noise whole was rejected; evaluate counted it the same way."""
+    from ctcasr.audio import load_audio
+    from ctcasr.segment import SplitConfig
+
+    noise = np.random.default_rng(3).normal(0, 0.05, 16_000 * 6).astype(np.float32)
+    split = SplitConfig(long_after=3.0, max_segment=2.0, min_segment=1.0)
+    options = {"commands": ["yes", "no", "two"], "threshold": 0.6}
+    with ctcasr.Transcriber(decoder="grammar", decoder_options=options, split=split) as t:
+        short = t.transcribe(noise[: 16_000 * 2], sample_rate=16_000)
+        long = t.transcribe(noise, sample_rate=16_000)
+        two = load_audio(fsdd_dir / "2_lucas_4.flac")
+        mixed = t.transcribe(np.concatenate([noise, two, noise[:16_000]]), sample_rate=16_000)
+    assert short.rejected and short.text == "" and short.nbest[0].text in options["commands"]
+    assert long.rejected and long.text == "" and len(long.segments) >= 3
+    assert long.nbest[0].rejected and long.nbest[0].text in options["commands"]
+    assert 0 <= long.confidence < 0.6 and long.confidence == long.nbest[0].confidence
+    assert mixed.text == "two" and not mixed.rejected
+    from ctcasr.evaluate import evaluate
+
+    sf.write(str(tmp_path / "noise.wav"), noise, 16_000)
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(tmp_path / "noise.wav"), "", 6.0)])
+    scored = evaluate(manifest, decoder="grammar", decoder_options=options, split=split)
+    assert scored.rejected == 1 and scored.hypotheses == [""]
 
 
 def test_hotword_file_entries_take_the_weight_tune_varies(tmp_path):
