@@ -291,7 +291,13 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
     are silenced as in :func:`load_audio`. Integer samples (``scipy.io.wavfile``'s int16 or
     int32, unsigned 8-bit) are scaled to [-1, 1) as a file of that depth is: left at integer
     scale they were clipped, or shifted the features, and changed transcripts."""
-    raw = np.asarray(samples)
+    try:
+        raw = np.asarray(samples)
+    except (ValueError, TypeError):  # ragged lists: one input fails, not the batch
+        raise AudioError("<array>: not an array of samples (rows of unequal length?)") from None
+    if raw.dtype.kind not in "iuf":  # bytes, text, objects: nothing to read as samples
+        raise AudioError(f"<array>: samples must be numbers, got {type(samples).__name__} "
+                         f"of {raw.dtype}")  # fmt: skip
     if raw.dtype.kind in "iu":
         info = np.iinfo(raw.dtype)
         half = (int(info.max) + 1) if raw.dtype.kind == "i" else (int(info.max) + 1) / 2

@@ -391,7 +391,9 @@ def decoder_settings(
 
 
 def _name(source: Source) -> str:
-    return "<array>" if isinstance(source, np.ndarray) else str(source)
+    """A path as given; anything else (an array, a list of samples) as ``<array>``, not its
+    repr (a 1 s list was named by 262,886 characters)."""
+    return str(source) if isinstance(source, str | os.PathLike) else "<array>"
 
 
 _WORKER: dict[str, Any] = {}

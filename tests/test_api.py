@@ -232,6 +232,26 @@ def test_a_long_input_no_piece_of_which_is_a_command_is_rejected(fsdd_dir, tmp_p
     assert scored.rejected == 1 and scored.hypotheses == [""]
 
 
+def test_an_input_that_is_not_samples_fails_alone(fsdd_dir):
+    """Bytes, a ragged list or a dict among the inputs raised ValueError/TypeError out of
+    transcribe_batch and lost the good results; a list of samples was named by its repr."""
+    audio = sf.read(str(fsdd_dir / "2_lucas_4.flac"), dtype="float32")[0]
+    bad = [b"RIFF....", [[0.1, 0.2], [0.3]], {"a": 1}, np.array(["a", "b"]),
+           np.ones(800, complex)]  # fmt: skip
+    with ctcasr.Transcriber(decoder="greedy") as t:
+        results = t.transcribe_batch([audio, *bad, list(audio)], sample_rate=8_000)
+    assert results[0].text == results[-1].text == "two"
+    assert results[-1].source == "<array>"
+    assert all(isinstance(r, Failure) for r in results[1:-1])
+    assert [r.error for r in results[1:-1]] == [
+        "<array>: samples must be numbers, got bytes of |S8",
+        "<array>: not an array of samples (rows of unequal length?)",
+        "<array>: samples must be numbers, got dict of object",
+        "<array>: samples must be numbers, got ndarray of <U1",
+        "<array>: samples must be numbers, got ndarray of complex128",
+    ]
+
+
 def test_hotword_file_entries_take_the_weight_tune_varies(tmp_path):
     """A --hotwords FILE line without a weight was fixed at 5 when read, so tune's
     --hotword-weights changed nothing and the stored weight was not the reported one."""
