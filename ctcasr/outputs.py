@@ -156,5 +156,8 @@ def stdout_text(t: Transcript, fmt: str) -> str:
         return t.text + "\n"
     if fmt == "tsv":
         source = one_line(t.source)
-        return "".join(f"{source}\t{c.start:.3f}\t{c.end:.3f}\t{c.text}\n" for c in cues(t))
+        rows = [f"{source}\t{c.start:.3f}\t{c.end:.3f}\t{c.text}\n" for c in cues(t)]
+        # An input with nothing said (silence, a rejection) still gets its row: without one
+        # it vanished from the output, and nothing showed it had been transcribed.
+        return "".join(rows) or f"{source}\t0.000\t{t.duration:.3f}\t\n"
     return render(t, fmt)

@@ -601,3 +601,20 @@ def test_a_long_legal_output_name_is_written(tmp_path):
     done = ctcasr("transcribe", str(tmp_path / f"{stem}.wav"), "-o", str(tmp_path / "out"))
     assert done.returncode == 0, done.stderr
     assert (tmp_path / "out" / f"{stem}.txt").read_text().strip() == "seven"
+
+
+def test_stdout_tsv_keeps_a_row_for_an_input_with_nothing_said(tmp_path):
+    """Rows came from subtitle cues, and an input with no words had none: a silent file (or a
+    grammar rejection) vanished from the TSV while the default output listed it."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    silent = tmp_path / "silent.wav"
+    sf.write(str(silent), np.zeros(24_000, np.float32), 16_000)
+    seven = str(EXAMPLES / "seven.wav")
+    result = CliRunner().invoke(app, ["transcribe", str(silent), seven, "-f", "tsv"])
+    assert result.exit_code == 0, result.output
+    rows = result.stdout.splitlines()
+    assert rows[:2] == ["source\tstart\tend\ttext", f"{silent}\t0.000\t1.500\t"]
+    assert len(rows) == 3 and rows[2].startswith(f"{seven}\t") and rows[2].endswith("\tseven")
