@@ -147,10 +147,12 @@ class Transcriber:
                 following = self._start_chunk(chunk, sample_rate)
                 if started is not None:
                     yield from self._finish_chunk(started, sample_rate)
+                    following = self._restarted(following, sample_rate)
                 started, chunk = following, []
         following = self._start_chunk(chunk, sample_rate) if chunk else None
         if started is not None:
             yield from self._finish_chunk(started, sample_rate)
+            following = self._restarted(following, sample_rate)
         if following is not None:
             yield from self._finish_chunk(following, sample_rate)
 
@@ -177,15 +179,40 @@ class Transcriber:
         load = self._loader(sample_rate)
         pool = self._workers()
         loaded = pool.map(load, sources, chunksize=8) if pool else map(load, sources)
-        return list(sources), loaded
+        return list(sources), loaded, pool
+
+    def _restarted(self, started, sample_rate: int | None):
+        """A chunk handed to workers that have since died is handed to new ones."""
+        if started is None or started[2] is None or started[2] is self._pool:
+            return started
+        return self._start_chunk(started[0], sample_rate)
+
+    def _drain(self, results: Iterable[Any], count: int, doing: str) -> list[Any]:
+        """All of a pool's results, or, where a worker died (the OOM killer; a crash in
+        native code), a :class:`_Died` for each input it did not finish; the pool is dropped
+        so the next chunk gets live workers (a BrokenProcessPool traceback ended the run)."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        out: list[Any] = []
+        try:
+            out.extend(results)
+        except BrokenProcessPool:
+            if self._pool is not None:
+                self._pool.shutdown(wait=False, cancel_futures=True)
+                self._pool = None
+            out += [_Died(doing)] * (count - len(out))
+        return out
 
     def _finish_chunk(self, started, sample_rate: int | None) -> list[Transcript | Failure]:
-        sources, loaded = started
+        sources, loaded, _ = started
         results: list[Transcript | Failure | None] = [None] * len(sources)
         feats: list[np.ndarray] = []
         seconds: list[float] = []
         ok: list[int] = []
-        for i, got in enumerate(loaded):
+        for i, got in enumerate(self._drain(loaded, len(sources), "reading")):
+            if isinstance(got, _Died):
+                results[i] = got.failure(_name(sources[i]))
+                continue
             if isinstance(got, _Long):
                 continue  # read in blocks below
             if isinstance(got, str):
@@ -204,8 +231,8 @@ class Transcriber:
         pool = self._workers() if self.decoder != "greedy" else None
         decoded = pool.map(_decode_in_worker, jobs, chunksize=8) if pool else (
             _decode_or_failure(self.decode, job, self.decoder) for job in jobs)  # fmt: skip
-        for i, t in zip(ok, decoded, strict=True):
-            results[i] = t
+        for i, t in zip(ok, self._drain(decoded, len(jobs), "decoding"), strict=True):
+            results[i] = t.failure(_name(sources[i])) if isinstance(t, _Died) else t
         for i, source in enumerate(sources):
             if results[i] is None:  # long files: split, decoded piece by piece
                 try:
@@ -432,6 +459,18 @@ def _decoder_failure(source: str, decoder: str, exc: Exception) -> Failure:
     if isinstance(exc, CtcasrError):
         return Failure(source, f"{source}: {exc}")
     return Failure(source, f"{source}: decoder {decoder!r} failed: {type(exc).__name__}: {exc}")
+
+
+@dataclass(frozen=True)
+class _Died:
+    """An input a worker process did not finish: it died (or one beside it did)."""
+
+    doing: str
+
+    def failure(self, name: str) -> Failure:
+        return Failure(name, f"{name}: not transcribed: a worker process died while "
+                       f"{self.doing} (out of memory, or a crash in native code); "
+                       "run with -j 1 to find the input")  # fmt: skip
 
 
 @dataclass(frozen=True)

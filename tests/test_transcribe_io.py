@@ -618,3 +618,26 @@ def test_stdout_tsv_keeps_a_row_for_an_input_with_nothing_said(tmp_path):
     rows = result.stdout.splitlines()
     assert rows[:2] == ["source\tstart\tend\ttext", f"{silent}\t0.000\t1.500\t"]
     assert len(rows) == 3 and rows[2].startswith(f"{seven}\t") and rows[2].endswith("\tseven")
+
+
+class _KillsItsReader:
+    """Unpickled in a worker, it ends that process at once, as the OOM killer would."""
+
+    def __reduce__(self):
+        import os
+
+        return (os._exit, (1,))
+
+
+def test_a_worker_that_dies_fails_its_inputs_and_the_run_goes_on():
+    """A worker killed mid-chunk (out of memory; a native crash in a decoder) raised
+    BrokenProcessPool out of the run: a traceback, no per-file errors, no summary."""
+    clips = [str(EXAMPLES / f"{w}.wav") for w in ("seven", "three", "zero")]
+    sources = [*clips, _KillsItsReader(), *clips, *clips]
+    with Transcriber(decoder="beam", jobs=2, chunk_size=4) as transcriber:
+        results = list(transcriber.transcribe_iter(sources))
+    assert len(results) == len(sources)
+    died = [r for r in results[:4] if isinstance(r, Failure)]
+    assert results[3] in died and all("a worker process died while reading" in r.error
+                                      for r in died)  # fmt: skip
+    assert [r.text for r in results[4:]] == ["seven", "three", "zero"] * 2
