@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -48,10 +49,13 @@ def load_audio(
     if path.is_dir():
         raise AudioError(f"{path}: is a directory, not an audio file")
     try:
-        size = path.stat().st_size
+        info = path.stat()
     except OSError as exc:
         raise AudioError(f"{path}: cannot read file: {exc.strerror}") from None
-    if size == 0:
+    if not stat.S_ISREG(info.st_mode):  # its size is 0, and "empty file" was said of it
+        raise AudioError(f"{path}: not a regular file (a pipe or a device); write the audio "
+                         "to a file first")  # fmt: skip
+    if info.st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
 
     try:  # one open: the header gives the length check, then the same handle reads

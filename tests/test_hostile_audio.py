@@ -10,6 +10,7 @@ test_cli.py, test_transcribe_io.py) that proves it.
 
 from __future__ import annotations
 
+import os
 import struct
 import subprocess
 import sys
@@ -556,3 +557,13 @@ def test_a_leftover_under_one_window_is_not_a_piece():
         window = t.bundle.frontend.win_length
     assert [round(seconds, 3) for _, seconds, _ in pieces] == [1.0, 1.0]
     assert length[0] == pytest.approx((2 * 16000 + 100) / 16000) and window > 100
+
+
+def test_a_pipe_is_named_as_a_pipe_not_an_empty_file(tmp_path):
+    """A FIFO's size is 0: ``transcribe <(cat clip.wav)`` said "empty file (0 bytes)"."""
+    fifo = tmp_path / "pipe.wav"
+    os.mkfifo(fifo)
+    with pytest.raises(AudioError) as caught:
+        load_audio(fifo)
+    assert str(caught.value) == (f"{fifo}: not a regular file (a pipe or a device); write the "
+                                 "audio to a file first")  # fmt: skip
