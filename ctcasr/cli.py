@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -141,6 +142,9 @@ def _decoder_options(flags: dict) -> dict:
         "threshold": flags.get("threshold"),
         "hotword_weight": flags.get("hotword_weight"),
     }
+    for key in ("alpha", "beta", "threshold", "hotword_weight"):
+        if options[key] is not None and not math.isfinite(options[key]):  # NaN: no setting
+            _fail(f"--{key.replace('_', '-')} must be a finite number, got {options[key]}")
     weight = options["hotword_weight"]
     weight = DEFAULT_HOTWORD_WEIGHT if weight is None else weight
     given = list(flags.get("hotword") or [])
@@ -267,7 +271,7 @@ def transcribe(
         _fail(f"--jobs must be at least 1, got {jobs}")
     if batch_size < 1:
         _fail(f"--batch-size must be at least 1, got {batch_size}")
-    if max_duration is not None and max_duration <= 0:
+    if max_duration is not None and not max_duration > 0:  # NaN too: it switched the limit off
         _fail(f"--max-duration must be positive, got {max_duration:g}")
     formats = list(output_format or []) + (["jsonl"] if as_json else [])
     check_formats(formats)
@@ -599,6 +603,8 @@ def _floats(text: str | None, flag: str) -> list[float] | None:
         values = [float(v) for v in fields]
     except ValueError:
         _fail(f"{flag} must be comma-separated numbers, got {text!r}")
+    if not all(math.isfinite(v) for v in values):  # a NaN weight ranks every trial alike
+        _fail(f"{flag} must be finite numbers, got {text!r}")
     if not values:
         _fail(f"{flag} is empty")
     return values

@@ -9,6 +9,7 @@ Memory is bounded by one segment plus one block, whatever the file's length.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -32,9 +33,13 @@ class SplitConfig:
     block_seconds: float = 10.0  # read size
 
     def __post_init__(self) -> None:
+        # NaN fails every comparison, so each check is written to fail on it (a NaN
+        # --split-longer-than passed "<= 0" and switched splitting off).
+        if any(value != value for value in dataclasses.astuple(self)):
+            raise ValueError("settings must be numbers, not NaN")
         if not 0 < self.min_segment < self.max_segment:
             raise ValueError("need 0 < min_segment < max_segment")
-        if self.long_after <= 0 or self.block_seconds <= 0:
+        if not (self.long_after > 0 and self.block_seconds > 0):
             raise ValueError("long_after and block_seconds must be positive")
 
 

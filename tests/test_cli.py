@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -153,3 +154,30 @@ def test_package_import_stays_light():
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False False"
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--max-duration", "nan"], "--max-duration must be positive, got nan"),
+        (["--split-longer-than", "nan"], "bad splitting settings: settings must be numbers, not"),
+        (["--max-segment", "nan"], "bad splitting settings: settings must be numbers, not NaN"),
+        (["-d", "beam", "--hotword", "seven", "--hotword-weight", "nan"],
+         "--hotword-weight must be a finite number, got nan"),
+        (["--alpha", "inf"], "--alpha must be a finite number, got inf"),
+    ],
+)  # fmt: skip
+def test_a_nan_setting_is_refused_not_switched_off(flags, message):
+    """NaN fails every comparison: "<= 0" let --max-duration nan and --split-longer-than nan
+    through, and the limit or the splitting silently stopped applying."""
+    clip = Path(__file__).resolve().parents[1] / "examples" / "seven.wav"
+    result = runner.invoke(app, ["transcribe", str(clip), *flags])
+    assert result.exit_code != 0
+    assert f"error: {message}" in result.output
+
+
+def test_a_nan_in_a_tuning_grid_is_refused(tmp_path):
+    result = runner.invoke(app, ["tune", "--manifest", str(tmp_path / "m.jsonl"),
+                                      "--alphas", "nan,1", "--no-save"])  # fmt: skip
+    assert result.exit_code != 0
+    assert "error: --alphas must be finite numbers, got 'nan,1'" in result.output
