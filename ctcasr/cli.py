@@ -125,8 +125,8 @@ def _decoder_options(flags: dict) -> dict:
     flags a command does not have count as not given)."""
     from ctcasr.decoding.hotwords import (
         DEFAULT_HOTWORD_WEIGHT,
-        parse_hotwords,
         read_hotword_specs,
+        split_hotword,
     )
 
     def path(name: str) -> str | None:
@@ -148,7 +148,8 @@ def _decoder_options(flags: dict) -> dict:
     weight = options["hotword_weight"]
     weight = DEFAULT_HOTWORD_WEIGHT if weight is None else weight
     given = list(flags.get("hotword") or [])
-    parse_hotwords(given, default_weight=weight)  # bad specs fail here, one line each
+    for spec in given:  # bad forms fail here, one line each; spelling once the model is known
+        split_hotword(spec, default_weight=weight)
     # Passed as given: one without a weight takes the decoder's hotword_weight, which is what
     # `tune --hotword-weights` varies (parsed here, every trial had the same weights).
     entries: list = given

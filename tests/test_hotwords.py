@@ -292,3 +292,26 @@ def test_a_hotword_with_an_apostrophe_between_accented_letters_fires():
     hotwords = parse_hotwords(["l'été:5"], alphabet)
     assert hotwords == [Hotword("l'été", 5.0)]
     assert HotwordScorer(hotwords).final_score("c'est l'été") == 5.0
+
+
+def test_hotword_flags_are_checked_for_form_before_the_model_is_known(tmp_path):
+    """The command line checked --hotword and --hotwords lines against the default alphabet
+    before the model was loaded: a Cyrillic hotword for a Cyrillic model failed as
+    unspellable. Form is checked first; spelling by the model's alphabet."""
+    from ctcasr.cli import _decoder_options
+    from ctcasr.decoding import create_decoder
+    from ctcasr.errors import ConfigError
+    from ctcasr.text import Alphabet
+
+    listed = tmp_path / "hot.txt"
+    listed.write_text("# words\nкіт\t2\n", encoding="utf-8")
+    options = _decoder_options({"hotword": ["м'ята:3"], "hotwords_file": listed})
+    assert options["hotwords"] == ["м'ята:3", "кіт:2"]
+    cyrillic = Alphabet(tuple(" абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'"))
+    decoder = create_decoder("beam", cyrillic, 0.02, hotwords=options["hotwords"])
+    assert [(h.phrase, h.weight) for h in decoder.hotwords] == [("м'ята", 3.0), ("кіт", 2.0)]
+    with pytest.raises(ConfigError, match="cannot emit"):  # the default model cannot spell it
+        create_decoder("beam", Alphabet(), 0.02, hotwords=options["hotwords"])
+    for bad in ("кіт:loud", ":3", "кіт:nan"):
+        with pytest.raises(ConfigError, match="hotword"):
+            _decoder_options({"hotword": [bad]})

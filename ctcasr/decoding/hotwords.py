@@ -41,13 +41,11 @@ def format_weight(weight: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
-def parse_hotword(
-    spec: HotwordSpec,
-    default_weight: float = DEFAULT_HOTWORD_WEIGHT,
-    alphabet: Alphabet | None = None,
-) -> Hotword:
-    """``"word"``, ``"some phrase:7.5"``, ``("phrase", 7.5)`` or a :class:`Hotword`, each
-    normalised and checked."""
+def split_hotword(spec: HotwordSpec, default_weight: float = DEFAULT_HOTWORD_WEIGHT
+                  ) -> tuple[str, float]:  # fmt: skip
+    """A hotword's phrase as written and its weight, checked for form alone: what can be
+    checked before the model, and so its alphabet, is known (checked against the default
+    alphabet, a Cyrillic hotword for a Cyrillic model failed as unspellable)."""
     if isinstance(spec, Hotword):  # normalised and checked too: "turn  left" never fired
         spec = (spec.phrase, spec.weight)
     if isinstance(spec, tuple | list) and len(spec) == 2:
@@ -71,15 +69,28 @@ def parse_hotword(
                     f"hotword {spec!r}: weight {weight_text!r} is not a number "
                     "(use PHRASE or PHRASE:WEIGHT)"
                 ) from None
+    if weight != weight or abs(float(weight)) == float("inf"):
+        raise ConfigError(f"hotword {spec!r}: weight must be a finite number")
+    if not str(phrase).strip():
+        raise ConfigError(f"hotword {spec!r} is empty")
+    return str(phrase), float(weight)
+
+
+def parse_hotword(
+    spec: HotwordSpec,
+    default_weight: float = DEFAULT_HOTWORD_WEIGHT,
+    alphabet: Alphabet | None = None,
+) -> Hotword:
+    """``"word"``, ``"some phrase:7.5"``, ``("phrase", 7.5)`` or a :class:`Hotword`, each
+    normalised and checked."""
+    phrase, weight = split_hotword(spec, default_weight)
     try:
-        text = normalize_text(str(phrase), alphabet, strict=True)
+        text = normalize_text(phrase, alphabet, strict=True)
     except AlphabetError as exc:
         raise ConfigError(f"hotword {exc}") from None
     if not text:
         raise ConfigError(f"hotword {spec!r} is empty after normalisation")
-    if weight != weight or abs(float(weight)) == float("inf"):
-        raise ConfigError(f"hotword {spec!r}: weight must be a finite number")
-    return Hotword(text, float(weight))
+    return Hotword(text, weight)
 
 
 def parse_hotwords(
@@ -128,7 +139,7 @@ def read_hotword_specs(path: str | os.PathLike[str]) -> list[str]:
         if "\t" in line:
             line = line.replace("\t", ":", 1)
         try:
-            parse_hotword(line)
+            split_hotword(line)
         except ConfigError as exc:
             raise ConfigError(f"{path}:{lineno}: {exc}") from None
         result.append(line)
