@@ -29,6 +29,7 @@ from ctcasr.bundle import (
     store_decoder_settings,
 )
 from ctcasr.decoding import get_decoder_class
+from ctcasr.decoding.hotwords import has_own_weight
 from ctcasr.errors import ConfigError
 from ctcasr.evaluate import Evaluation, compute_log_probs, is_command, score_decoder
 from ctcasr.segment import SplitConfig
@@ -91,7 +92,12 @@ def tune(
     transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options,
                               split=split)  # fmt: skip
     impl = transcriber.decoder_impl
-    has_hotwords = bool(getattr(impl, "hotwords", None))
+    raw = transcriber.decoder_options.get("hotwords") or ()
+    specs = list(raw.items()) if isinstance(raw, Mapping) else [raw] if isinstance(raw, str) \
+        else list(raw)  # fmt: skip
+    # Only hotwords without a weight of their own take hotword_weight: with none such, the
+    # trials all ran alike and the first was reported best.
+    has_hotwords = bool(getattr(impl, "hotwords", None)) and not all(map(has_own_weight, specs))
     grid: dict[str, Sequence[float]] = {}
     if decoder == "kenlm":
         grid["alpha"] = alphas or DEFAULT_ALPHAS
@@ -104,6 +110,10 @@ def tune(
         raise ConfigError(f"decoder {decoder!r} has no rejection threshold to tune")
     if has_hotwords:
         grid["hotword_weight"] = hotword_weights or DEFAULT_HOTWORD_WEIGHTS
+    elif hotword_weights and getattr(impl, "hotwords", None):
+        raise ConfigError("every hotword has a weight of its own (PHRASE:WEIGHT): "
+                          "--hotword-weights would change nothing; give hotwords without "
+                          "weights to tune theirs")  # fmt: skip
     elif hotword_weights:
         raise ConfigError("give hotwords to tune their weight")
     if not grid:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -265,6 +267,28 @@ def test_hotword_file_entries_take_the_weight_tune_varies(tmp_path):
     assert options["hotwords"] == ["seven", "two:3"]
     decoder = BeamDecoder(Alphabet(), hotwords=options["hotwords"], hotword_weight=0.5)
     assert [(h.phrase, h.weight) for h in decoder.hotwords] == [("seven", 0.5), ("two", 3.0)]
+
+
+def test_hotword_weights_are_tuned_only_where_a_hotword_takes_them(fsdd_dir, tmp_path):
+    """With every hotword weighted (seven:3), --hotword-weights varied nothing: identical
+    trials, and the first reported best."""
+    from ctcasr.errors import ConfigError
+    from ctcasr.tune import tune
+
+    manifest = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(4, 5),
+                                   speakers=("lucas",))  # fmt: skip
+    lm = str(Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa")
+    for hotwords in (["seven:3"], {"seven": 3.0}, [("seven", 3.0)]):
+        with pytest.raises(ConfigError, match="every hotword has a weight of its own"):
+            tune(manifest, decoder="beam", decoder_options={"hotwords": hotwords},
+                 hotword_weights=[0.0, 2.0], save=False)  # fmt: skip
+        result = tune(manifest, decoder="kenlm", alphas=[0.5], betas=[0.0, 1.0], save=False,
+                      decoder_options={"hotwords": hotwords, "lm": lm})  # fmt: skip
+        assert [t.params for t in result.trials] == [{"alpha": 0.5, "beta": 0.0},
+                                                     {"alpha": 0.5, "beta": 1.0}]  # fmt: skip
+    mixed = tune(manifest, decoder="beam", decoder_options={"hotwords": ["seven:3", "two"]},
+                 hotword_weights=[0.0, 2.0], save=False)  # fmt: skip
+    assert [t.params for t in mixed.trials] == [{"hotword_weight": 0.0}, {"hotword_weight": 2.0}]
 
 
 def test_grammar_references_and_shared_options_are_read_as_meant(fsdd_dir, tmp_path):

@@ -142,8 +142,8 @@ def test_word_list_is_normalised_like_transcripts(tmp_path):
 
 
 def test_a_word_list_or_lm_the_model_cannot_use_is_refused(tmp_path):
-    """An upper-case LM (every word unspellable) and a word list for another LM (no word in
-    it) decoded silently, worse than greedy."""
+    """An upper-case LM (every word unspellable), a word list for another LM (no word in
+    it) and an empty word list decoded silently, worse than greedy."""
     only_upper = tmp_path / "only_upper.arpa"
     lines = DIGITS_LM.read_text().splitlines()
     def upper(words: str) -> str:
@@ -158,6 +158,11 @@ def test_a_word_list_or_lm_the_model_cannot_use_is_refused(tmp_path):
     other.write_text("apple\nbanana\n")
     with pytest.raises(ConfigError, match=r"other.txt: none of its 2 words is in the LM"):
         KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=other)
+    empty = tmp_path / "empty.txt"  # taken as no list: every word the LM has was allowed
+    for text in ("", "# only a comment\n\n"):
+        empty.write_text(text)
+        with pytest.raises(ConfigError, match=r"empty.txt: word list holds no words"):
+            KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=empty)
 
 
 @pytest.mark.parametrize("weights", [{"alpha": float("nan")}, {"beta": float("inf")},

@@ -76,6 +76,14 @@ def split_hotword(spec: HotwordSpec, default_weight: float = DEFAULT_HOTWORD_WEI
     return str(phrase), float(weight)
 
 
+def has_own_weight(spec: HotwordSpec) -> bool:
+    """Whether a hotword sets its weight (``PHRASE:WEIGHT``, a pair, a :class:`Hotword`)
+    rather than taking the decoder's ``hotword_weight``."""
+    if isinstance(spec, Hotword | tuple | list):
+        return True
+    return bool(str(spec).rpartition(":")[1])
+
+
 def parse_hotword(
     spec: HotwordSpec,
     default_weight: float = DEFAULT_HOTWORD_WEIGHT,

@@ -58,6 +58,8 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
     if not path.is_file():
         raise ConfigError(f"{path}: word list not found")
     words = read_unigrams(path)  # refuses binaries and text that is not UTF-8
+    if not words:  # taken as no list at all, which lets the LM emit any word
+        raise ConfigError(f"{path}: word list holds no words")
     if is_arpa(path):
         spellable = [w for w in words if not alphabet.unknown_chars(w)]
         if words and not spellable:
