@@ -377,6 +377,63 @@ def test_best_alignment_with_spaces_matches_brute_force():
     assert checked > 40
 
 
+@pytest.mark.parametrize("scale", [30.0, 60.0])
+def test_trie_forward_sharp_output_does_not_underflow(scale):
+    """Log-probabilities of hundreds below zero: rescaled every 8 frames, every path
+    underflowed (every phrase -inf at x60) or the best ones did (a sum below the best
+    alignment at x30). The pass must match a log-domain reference."""
+    rng = np.random.default_rng(0)
+    trie = CommandTrie.build(PHRASES, ALPHABET)
+    log_probs = random_log_probs(rng, 100, scale=scale)
+    got = trie.log_likelihoods(log_probs, BLANK)
+    expected = [ctc_log_likelihood(log_probs, ALPHABET.encode(p), BLANK) for p in PHRASES]
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, expected, rtol=1e-9)
+
+
+@pytest.mark.parametrize("scale", [30.0, 60.0])
+def test_sharp_output_sums_at_least_best_alignment_and_ranks_by_it(scale):
+    """With spaces: a phrase's summed probability is never below its best alignment, and
+    on output this sharp the best-aligned phrase comes first (the n-best came back in file
+    order when every phrase underflowed to -inf)."""
+    rng = np.random.default_rng(0)
+    log_probs = random_log_probs(rng, 100, scale=scale)
+    decoder = grammar(length_normalize=False, threshold=0.0)
+    scores, _ = decoder.score_phrases(log_probs)
+    space = ALPHABET.space_index
+    best = np.array(
+        [best_alignment(log_probs, ALPHABET.encode(c), BLANK, space)[0] for c in COMMANDS]
+    )
+    assert np.isfinite(scores).all()
+    assert (scores >= best - 1e-9).all()
+    assert decoder.decode(log_probs)[0].text == COMMANDS[int(np.argmax(best))]
+
+
+def test_trie_log_domain_fallback_matches_probability_pass():
+    """Moderate frames then sharp ones: the pass switches to the log domain part-way, and
+    gives what the log domain gives from the start; on moderate output alone both domains
+    agree (spaces included)."""
+    rng = np.random.default_rng(3)
+    trie = CommandTrie.build(COMMANDS, ALPHABET)
+    space = ALPHABET.space_index
+
+    def log_domain(log_probs):
+        start = np.full(len(trie.parent), -INF)
+        start_b = start.copy()
+        start_b[0] = 0.0
+        tails = np.full(len(trie.ends), -INF)
+        return trie._log_domain_pass(log_probs, BLANK, space, start_b, start, tails, tails)
+
+    moderate = random_log_probs(rng, 40, scale=2.0)
+    np.testing.assert_allclose(
+        trie.log_likelihoods(moderate, BLANK, space), log_domain(moderate), rtol=1e-9
+    )
+    mixed = np.concatenate([moderate, random_log_probs(rng, 40, scale=60.0)])
+    got = trie.log_likelihoods(mixed, BLANK, space)
+    assert np.isfinite(got).all()
+    np.testing.assert_allclose(got, log_domain(mixed), rtol=1e-9)
+
+
 def test_trie_impossible_phrase_is_minus_infinity():
     with np.errstate(divide="ignore"):
         log_probs = np.log(np.eye(V)[[BLANK, 0 + 1, BLANK]])  # exactly "a", nothing else

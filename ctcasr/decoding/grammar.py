@@ -25,7 +25,9 @@ command.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
+import functools
 import math
 import os
 from collections.abc import Sequence
@@ -49,7 +51,9 @@ from ctcasr.text import Alphabet, normalize_text
 from ctcasr.utils import read_lines
 
 DEFAULT_THRESHOLD = 0.3
-_RESCALE_EVERY = 8
+# Kept above e^-650 between rescales, and at most e^45 times larger at one: normal floats.
+_SAFE_LOG = -650.0
+_MAX_STRIDE = 32
 
 
 def read_commands(path: str | os.PathLike[str]) -> list[str]:
@@ -128,6 +132,11 @@ class CommandTrie:
         same[0] = False
         return cls(tuple(phrases), parent_arr, label_arr, same, np.array(ends), tuple(all_ids))
 
+    @functools.cached_property
+    def labels_read(self) -> list[int]:
+        """The label ids the phrases spell."""
+        return np.unique(self.label[1:]).tolist()
+
     def log_likelihoods(
         self, log_probs: np.ndarray, blank: int, space: int | None = None
     ) -> np.ndarray:
@@ -135,12 +144,27 @@ class CommandTrie:
 
         With ``space``, spaces before and after a phrase spell nothing and are allowed (a
         model often emits a word boundary at the edges of an utterance), and so does a space
-        repeated after a blank inside one. Runs in the
-        probability domain with periodic rescaling (cheaper than log-add-exp), so a phrase
-        whose probability underflows gets ``-inf``.
+        repeated after a blank inside one.
+
+        Runs in the probability domain (cheaper than log-add-exp), rescaled by the largest
+        value before any value could leave float64's normal range: every value is a sum of
+        paths, each at least the smallest state after the last rescale times the smallest
+        emission of each frame since. When even the next frame could take the smallest state
+        below that range (very sharp output, or a phrase far behind the best), the pass goes
+        on in the log domain, so a phrase gets ``-inf`` only when it has no alignment of finite
+        probability. (Rescaling every 8 frames underflowed: every phrase was ``-inf``, or a
+        sum fell below its best alignment.)
         """
         num_frames = log_probs.shape[0]
-        probs = np.exp(log_probs.astype(np.float64))
+        log_probs = log_probs.astype(np.float64)
+        # The smallest positive emission of each frame, over the labels the pass reads.
+        used = log_probs[:, [*self.labels_read, blank, space if space is not None else blank]]
+        floor = used.min(axis=1)
+        if np.isneginf(floor).any():  # a probability of exactly 0 is no underflow
+            floor = used.min(axis=1, where=used > -np.inf, initial=0.0)
+        np.minimum(floor, 0.0, out=floor)  # (log-probabilities up to 1e-3 are accepted)
+        reach = [0.0, *(-np.cumsum(floor)).tolist()]  # non-decreasing: -log of the products
+        probs = np.exp(log_probs)
         probs = np.concatenate([probs, np.zeros((num_frames, 1))], axis=1)
         emit = probs[:, self.label]  # [T, N]
         blank_p = probs[:, blank]
@@ -162,7 +186,28 @@ class CommandTrie:
         tail_s = np.zeros(len(ends))
         tail_b = np.zeros(len(ends))
         log_scale = 0.0
+        rescale_at = _safe_frames(reach, 0, 1.0)
         for t in range(num_frames):
+            if t == rescale_at:
+                peak = max(pb.max(), pnb.max(), tail_s.max(initial=0.0), tail_b.max(initial=0.0))
+                if peak <= 0.0:  # exact: nothing came near underflow
+                    return np.full(len(self.phrases), -np.inf)
+                pb /= peak
+                pnb /= peak
+                tail_s /= peak
+                tail_b /= peak
+                log_scale += math.log(peak)
+                smallest = min(
+                    pb.min(where=pb > 0.0, initial=1.0),
+                    pnb.min(where=pnb > 0.0, initial=1.0),
+                    tail_s.min(where=tail_s > 0.0, initial=1.0),
+                    tail_b.min(where=tail_b > 0.0, initial=1.0),
+                )
+                rescale_at = _safe_frames(reach, t, smallest)
+                if rescale_at == t:
+                    with np.errstate(divide="ignore"):
+                        state = [np.log(a) + log_scale for a in (pb, pnb, tail_s, tail_b)]
+                    return self._log_domain_pass(log_probs[t:], blank, space, *state)
             np.add(pb, pnb, out=total)
             # Enter a node from its parent: any parent path, but a repeated label needs the
             # parent's path to end in a blank. (Taking pb directly, not total - pnb, which
@@ -183,18 +228,60 @@ class CommandTrie:
             else:
                 np.multiply(total, blank_p[t], out=pb)
             pnb, enter = enter, pnb
-            if t % _RESCALE_EVERY == _RESCALE_EVERY - 1:
-                peak = max(pb.max(), pnb.max(), tail_s.max(initial=0.0), tail_b.max(initial=0.0))
-                if peak <= 0.0:
-                    return np.full(len(self.phrases), -np.inf)
-                pb /= peak
-                pnb /= peak
-                tail_s /= peak
-                tail_b /= peak
-                log_scale += math.log(peak)
         end = pb[ends] + pnb[ends] + tail_s + tail_b
         with np.errstate(divide="ignore"):
             return np.log(end) + log_scale
+
+    def _log_domain_pass(
+        self,
+        log_probs: np.ndarray,
+        blank: int,
+        space: int | None,
+        pb: np.ndarray,
+        pnb: np.ndarray,
+        tail_s: np.ndarray,
+        tail_b: np.ndarray,
+    ) -> np.ndarray:
+        """:meth:`log_likelihoods`'s recursion in the log domain, from a state in logs over
+        the remaining frames: slower, but no probability is too small for it."""
+        num_frames = log_probs.shape[0]
+        lp = np.concatenate([log_probs, np.full((num_frames, 1), -np.inf)], axis=1)
+        emit = lp[:, self.label]
+        parent = self.parent
+        same_nodes = np.flatnonzero(self.same_as_parent)
+        same_parents = parent[same_nodes]
+        space_nodes = np.flatnonzero(self.label == space) if space is not None else None
+        ends = self.ends
+        for t in range(num_frames):
+            total = np.logaddexp(pb, pnb)
+            enter = total[parent]
+            if same_nodes.size:
+                enter[same_nodes] = pb[same_parents]
+            enter = np.logaddexp(enter, pnb)
+            if space_nodes is not None and space_nodes.size:
+                enter[space_nodes] = np.logaddexp(enter[space_nodes], pb[space_nodes])
+            enter += emit[t]
+            if space is not None:
+                tail_total = np.logaddexp(tail_s, tail_b)
+                tail_s = np.logaddexp(tail_total, total[ends]) + lp[t, space]
+                tail_b = tail_total + lp[t, blank]
+                pb = total + lp[t, blank]
+                pb[0] = total[0] + np.logaddexp(lp[t, blank], lp[t, space])
+            else:
+                pb = total + lp[t, blank]
+            pnb = enter
+        return np.logaddexp(np.logaddexp(pb[ends], pnb[ends]), np.logaddexp(tail_s, tail_b))
+
+
+def _safe_frames(reach: list[float], start: int, smallest: float) -> int:
+    """The frame at which to rescale next: as far past ``start`` as no path from a state of
+    at least ``smallest`` can leave the normal range (``reach``: minus the cumulative log of
+    each frame's smallest emission), and at most ``_MAX_STRIDE`` frames, in which sums of
+    at most four paths per node grow by at most ``4 ** _MAX_STRIDE``. ``start`` itself when
+    the next frame might already underflow."""
+    budget = reach[start] - _SAFE_LOG + math.log(smallest)
+    last = max(bisect.bisect_right(reach, budget, lo=start) - 1, start)
+    return min(last, start + _MAX_STRIDE)
 
 
 class GrammarDecoder(Decoder):
