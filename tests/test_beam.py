@@ -210,6 +210,38 @@ def test_numpy_and_python_expansion_agree_with_default_pruning(monkeypatch):
         assert results["python"][0].score == pytest.approx(results["numpy"][0].score, abs=1e-6)
 
 
+def test_numpy_and_python_expansion_agree_with_any_pruning(monkeypatch):
+    """The plain-Python step dropped an extension below the floor before merging, even one
+    that merged into a beam that survived; the numpy step prunes after merging. With
+    ``beam_prune_logp`` changed the result depended on which one ran ("d d" -1.385 against
+    "d d d" -1.315 below; exact: "d d d" -1.285)."""
+    from ctcasr.decoding import beam as beam_module
+
+    alphabet = Alphabet((" ", "d"))
+    x = np.random.default_rng(4).normal(size=(12, 3))
+    cases = [(alphabet, {"beam_prune_logp": -3.0}, x - np.logaddexp.reduce(x, 1, keepdims=True))]
+    rng = np.random.default_rng(0)
+    for _ in range(60):
+        labels = (" ", "a", "b", "c")[: int(rng.integers(2, 5))]
+        options = {
+            "beam_width": int(rng.integers(1, 12)),
+            "beam_prune_logp": float(rng.choice([-1.0, -3.0, -6.0])),
+            "token_min_logp": float(rng.choice([-3.0, -5.0, -20.0])),
+        }
+        num = len(labels) + 1
+        scale = float(rng.choice([1.0, 2.0, 4.0]))
+        cases.append((Alphabet(labels), options, random_log_probs(rng, 25, num, scale)))
+    for alphabet, options, log_probs in cases:
+        results = {}
+        for name, limit in (("python", 10**9), ("numpy", 0)):
+            monkeypatch.setattr(beam_module, "VECTORISE_FROM", limit)
+            hyps = BeamDecoder(alphabet, **options).decode(log_probs, nbest=3)
+            results[name] = [(h.text, round(h.score, 9)) for h in hyps]
+        assert results["python"] == results["numpy"], options
+        if alphabet.labels == (" ", "d"):
+            assert results["python"][0][0] == "d d d"
+
+
 # ---------------------------------------------------------------------------------------------
 # against greedy, with the default pruning
 # ---------------------------------------------------------------------------------------------

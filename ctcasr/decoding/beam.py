@@ -169,7 +169,7 @@ def prefix_beam_search(
     # Python floats for every busy frame in one conversion, not a numpy row per frame.
     rows = log_probs[[t for t, _ in busy]].tolist() if busy else []
     # Without hotwords, an extension already further than ``beam_prune_logp`` below the best
-    # score seen in its frame is dropped before it is stored.
+    # score seen in its frame is dropped before it is stored, unless it merges into a beam.
     floor_gap = beam_prune_logp if scorer is None else NEG_INF
     for (t, cand), row in zip(busy, rows, strict=True):
         if t > t_done:  # a run of blank-only frames
@@ -229,6 +229,7 @@ class _PrefixTrie:
         self.stride = alphabet.blank_index + 1
         self.parent: list[int] = [-1]
         self.last: list[int] = [-1]
+        self.key_of: list[int] = [-1]  # parent * stride + label: the extension it is
         self.frame_of: list[int] = [-1]
         self.text_of: list[str] = [""]
         self.bonus_of: list[float] = [0.0]
@@ -237,7 +238,9 @@ class _PrefixTrie:
     def child(self, node: int, label: int, t: int) -> int:
         """Make the node for prefix ``node`` + ``label`` (first reached at frame ``t``)."""
         c = len(self.parent)
-        self.children[node * self.stride + label] = c
+        key = node * self.stride + label
+        self.children[key] = c
+        self.key_of.append(key)
         self.parent.append(node)
         self.last.append(label)
         self.frame_of.append(t)
@@ -291,6 +294,9 @@ def _step(
     lp_blank = row[blank]
     # node (or tentative ``~key``) -> [log p(.. blank), log p(.. label)]
     new: dict[int, list[float]] = {}
+    # Extensions (parent * stride + label) that land on a current beam and merge with it.
+    key_of = trie.key_of
+    into_beams = {key_of[x[1]] for x in beams}
     best_seen = NEG_INF
     for _, node, b, nb in beams:
         if nb == NEG_INF:
@@ -323,7 +329,13 @@ def _step(
                 score = b + row[c]
             else:
                 score = tot + row[c]
-            if score < floor:
+            if (
+                score < floor
+                and node * stride + c not in into_beams
+                and not (c == space and (prev == space or prev < 0))
+            ):
+                # Alone in its entry, and below the floor: pruned anyway. (One that merges
+                # into a beam's entry is kept: it may lift a beam that survives.)
                 continue
             if c == space and (prev == space or prev < 0):
                 # A second space (or a leading one) spells nothing new: merge it into the
