@@ -277,6 +277,104 @@ def test_broken_plugin_does_not_break_listing(site):
     assert create_decoder("beam", ALPHABET).decode(frames("_o_k_"))[0].text == "ok"
 
 
+FAILING_PLUGIN_SOURCE = '''
+"""Plug-ins that load but cannot start."""
+
+from ctcasr.decoding.base import Decoder, Hypothesis
+
+
+class _Failing(Decoder):
+    """Fails in its constructor."""
+
+    error: BaseException = RuntimeError()
+
+    def __init__(self, alphabet, *, frame_seconds=0.02):
+        raise self.error
+
+    def decode(self, log_probs, nbest=1):
+        return [Hypothesis("", 0.0, 1.0)]
+
+
+class NoDevice(_Failing):
+    """Needs a device."""
+
+    error = RuntimeError("no device found")
+
+
+class NoLibrary(_Failing):
+    """Needs an optional library."""
+
+    error = ImportError("needs libfoo, which is not installed")
+
+
+class Silent(_Failing):
+    """Fails without a message."""
+
+    error = RuntimeError()
+
+
+class Interrupted(_Failing):
+    """Ctrl-C while it starts."""
+
+    error = KeyboardInterrupt()
+'''
+
+FAILING = {
+    "nodevice": "ctcasr_failing:NoDevice",
+    "nolibrary": "ctcasr_failing:NoLibrary",
+    "silent": "ctcasr_failing:Silent",
+    "interrupted": "ctcasr_failing:Interrupted",
+}
+
+
+@pytest.fixture
+def failing_plugin(site):
+    install_plugin(site, "ctcasr_failing", "ctcasr-failing", FAILING_PLUGIN_SOURCE, FAILING)
+    importlib.invalidate_caches()
+    return site
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("nodevice", "decoder 'nodevice': RuntimeError: no device found"),
+        ("nolibrary", "decoder 'nolibrary': ImportError: needs libfoo, which is not installed"),
+        ("silent", "decoder 'silent': RuntimeError"),
+    ],
+)
+def test_plugin_that_cannot_start_is_a_config_error(failing_plugin, name, message):
+    """Only TypeError, ValueError and OSError from a constructor became one-line errors; a
+    plug-in raising RuntimeError or ImportError (an optional dependency missing) ended
+    ``ctcasr transcribe --decoder NAME`` in a traceback."""
+    with pytest.raises(ConfigError) as info:
+        create_decoder(name, ALPHABET)
+    assert str(info.value) == message
+
+
+def test_interrupt_while_a_plugin_starts_is_not_swallowed(failing_plugin):
+    with pytest.raises(KeyboardInterrupt):
+        create_decoder("interrupted", ALPHABET)
+
+
+def test_cli_plugin_that_cannot_start_is_one_line(failing_plugin):
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(
+        p for p in (str(failing_plugin), env.get("PYTHONPATH", "")) if p
+    )
+    clip = ROOT / "examples" / "seven.wav"
+    result = subprocess.run(
+        [sys.executable, "-m", "ctcasr.cli", "transcribe", str(clip), "--decoder", "nolibrary"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 1, result.stdout + result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line == "error: decoder 'nolibrary': ImportError: needs libfoo, which is not installed"
+
+
 def test_plugin_without_decode_method(site):
     install_plugin(
         site,

@@ -146,7 +146,12 @@ def create_decoder(
         return cls(alphabet, frame_seconds=frame_seconds, **options)
     except CtcasrError:
         raise
-    except (TypeError, ValueError, OSError) as exc:
-        # A wrong option value or a missing required option, in a built-in decoder or a
-        # plug-in: one line naming the decoder, not a traceback.
-        raise ConfigError(f"decoder {name!r}: {exc}") from None
+    except Exception as exc:
+        # A wrong option value, a missing required option, or a plug-in that cannot start
+        # (RuntimeError, an optional dependency's ImportError): one line naming the decoder,
+        # not a traceback. (Only TypeError, ValueError and OSError were; KeyboardInterrupt
+        # and SystemExit still pass.)
+        detail = str(exc)
+        if not isinstance(exc, TypeError | ValueError | OSError) or not detail:
+            detail = f"{type(exc).__name__}: {detail}" if detail else type(exc).__name__
+        raise ConfigError(f"decoder {name!r}: {detail}") from None
