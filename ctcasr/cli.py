@@ -356,7 +356,7 @@ def decoders() -> None:
     from ctcasr.decoding import available_decoders
 
     for name, info in available_decoders().items():
-        typer.echo(f"{name:10s} [{info.package}] {info.summary()}")
+        typer.echo(f"{name:10s} [{info.package}] {info.summary()}".rstrip())
         opts = info.options()
         if opts:
             typer.echo("           options: " + ", ".join(f"{k}={v!r}" for k, v in opts.items()))

@@ -375,6 +375,37 @@ def test_cli_plugin_that_cannot_start_is_one_line(failing_plugin):
     assert line == "error: decoder 'nolibrary': ImportError: needs libfoo, which is not installed"
 
 
+UNDOCUMENTED_PLUGIN_SOURCE = '''
+"""A plug-in module with a docstring, whose class has none."""
+
+from ctcasr.decoding.base import Decoder, Hypothesis
+
+
+class PlainDecoder(Decoder):
+    def decode(self, log_probs, nbest=1):
+        return [Hypothesis("plain", 0.0, 1.0)]
+'''
+
+
+def test_plugin_without_docstring_has_no_summary(site):
+    """inspect.getdoc inherits: a plug-in class without a docstring was listed by ``ctcasr
+    decoders`` as "Base class for decoders, built-in or plugged in ..."."""
+    install_plugin(site, "ctcasr_plain", "ctcasr-plain", UNDOCUMENTED_PLUGIN_SOURCE,
+                   {"plain": "ctcasr_plain:PlainDecoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    assert available_decoders()["plain"].summary() == ""
+    assert available_decoders()["beam"].summary().startswith("CTC prefix beam search")
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    result = CliRunner().invoke(app, ["decoders"])
+    assert result.exit_code == 0, result.output
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("plain ")]
+    assert line.rstrip() == line and line.endswith("[ctcasr-plain]")
+    assert "Base class" not in result.stdout
+
+
 def test_plugin_without_decode_method(site):
     install_plugin(
         site,

@@ -52,12 +52,17 @@ class DecoderInfo:
         return obj
 
     def summary(self) -> str:
-        """First line of the decoder's docstring, or why it cannot be loaded."""
+        """First paragraph of the decoder's own docstring ("" without one), or why it cannot
+        be loaded. (inspect.getdoc inherits: a plug-in class without a docstring was listed
+        with the base class's "Base class for decoders ...".)"""
         try:
-            doc = inspect.getdoc(self.load()) or ""
+            obj = self.load()
         except ConfigError as exc:
             return f"unavailable: {exc}"
-        return " ".join(doc.split("\n\n")[0].split())
+        doc = vars(obj).get("__doc__") if isinstance(obj, type) else inspect.getdoc(obj)
+        if not isinstance(doc, str):
+            return ""
+        return " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
 
     def options(self) -> dict[str, Any]:
         """Every option :func:`create_decoder` passes on, with its default (:data:`REQUIRED`
