@@ -304,7 +304,7 @@ def test_hotword_flags_are_checked_for_form_before_the_model_is_known(tmp_path):
     from ctcasr.text import Alphabet
 
     listed = tmp_path / "hot.txt"
-    listed.write_text("# words\nкіт\t2\n", encoding="utf-8")
+    listed.write_text("# words\nкіт\t2\n", encoding="utf-8")  # noqa: RUF001
     options = _decoder_options({"hotword": ["м'ята:3"], "hotwords_file": listed})
     assert options["hotwords"] == ["м'ята:3", "кіт:2"]
     cyrillic = Alphabet(tuple(" абвгґдеєжзиіїйклмнопрстуфхцчшщьюя'"))

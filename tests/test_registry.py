@@ -465,3 +465,39 @@ def test_options_the_model_owns_are_refused_on_the_command_line(key):
 
     result = CliRunner().invoke(app, ["transcribe", "x.wav", "-d", "beam", "-O", f"{key}=1"])
     assert result.exit_code == 1 and "comes from the model" in result.output
+
+
+@pytest.mark.parametrize(
+    ("decoder", "options", "message"),
+    [
+        ("beam", {"beam_width": "abc"}, "option beam_width must be an int, got 'abc'"),
+        ("beam", {"beam_width": True}, "option beam_width must be an int, got True"),
+        ("beam", {"beam_prune_logp": "x"}, "option beam_prune_logp must be a float, got 'x'"),
+        ("grammar", {"commands": ["yes"], "length_normalize": "no"},
+         "option length_normalize must be a bool, got 'no'"),
+    ],
+)  # fmt: skip
+def test_an_option_of_the_wrong_plain_type_is_refused(decoder, options, message):
+    """From ``-O KEY=JSON`` or a bundle an option can be any JSON type: ``beam_width="abc"``
+    failed as "'<' not supported between 'str' and 'int'" and ``length_normalize="no"`` was
+    taken as true."""
+    from ctcasr.decoding import create_decoder
+    from ctcasr.errors import ConfigError
+    from ctcasr.text import Alphabet
+
+    with pytest.raises(ConfigError) as caught:
+        create_decoder(decoder, Alphabet(), **options)
+    assert str(caught.value) == f"decoder {decoder!r}: {message}"
+
+
+def test_numpy_numbers_are_options_of_their_kind():
+    import numpy as np
+
+    from ctcasr.decoding import create_decoder
+    from ctcasr.text import Alphabet
+
+    assert create_decoder("beam", Alphabet(), beam_width=np.int64(8),
+                          beam_prune_logp=np.float32(-8.0)).beam_width == 8  # fmt: skip
+    grammar = create_decoder("grammar", Alphabet(), commands=["yes"], threshold=np.float64(0.5),
+                             length_normalize=np.bool_(False))  # fmt: skip
+    assert grammar.threshold == 0.5

@@ -12,10 +12,13 @@ after which ``ctcasr transcribe --decoder mydecoder`` and ``ctcasr decoders`` se
 from __future__ import annotations
 
 import inspect
+import numbers
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
+
+import numpy as np
 
 from ctcasr.decoding.base import DEFAULT_FRAME_SECONDS, Decoder
 from ctcasr.errors import ConfigError, CtcasrError
@@ -108,6 +111,31 @@ def option_parameters(cls: type[Decoder]) -> dict[str, inspect.Parameter]:
     }
 
 
+# Plain annotations an option value is checked against before the decoder sees it: values
+# from ``-O KEY=JSON`` or a bundle can be any JSON type.
+_PLAIN_TYPES: dict[str, tuple[type, ...]] = {
+    "int": (numbers.Integral,), "float": (numbers.Real,), "bool": (bool, np.bool_),
+    "str": (str,),
+}  # fmt: skip
+
+
+def _check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | None) -> None:
+    """A value of the wrong plain type is refused in one line: ``beam_width="abc"`` failed
+    as "'<' not supported between 'str' and 'int'", and ``length_normalize="no"`` was
+    taken as true."""
+    if param is None:
+        return
+    annotation = param.annotation
+    name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
+    kinds = _PLAIN_TYPES.get(name)
+    if kinds is None:
+        return
+    if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool | np.bool_)):
+        return
+    raise ConfigError(f"decoder {decoder!r}: option {key} must be {'a' if name != 'int' else 'an'} "
+                      f"{name}, got {value!r}")  # fmt: skip
+
+
 def available_decoders() -> dict[str, DecoderInfo]:
     """Every decoder name that can be used, built-ins first."""
     found = {name: DecoderInfo(name, target, "ctcasr") for name, target in BUILTIN_DECODERS.items()}
@@ -147,6 +175,8 @@ def create_decoder(
             f"decoder {name!r} does not take option(s) {', '.join(unknown)}"
             f" (it takes: {', '.join(known) or 'none'})"
         )
+    for key, value in options.items():
+        _check_type(name, key, value, known.get(key))
     try:
         return cls(alphabet, frame_seconds=frame_seconds, **options)
     except CtcasrError:
