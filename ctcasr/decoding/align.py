@@ -107,21 +107,20 @@ def _viterbi(
         edges = [0, num_states - 1] + [s + 1 for s in range(1, num_states, 2) if ext[s] == space]
         emit[:, edges] = either[:, None]
     back = np.zeros((num_frames, num_states), dtype=np.int8)
-    # Row 0: stay; row 1: step from the previous state; row 2: skip a blank between two
-    # different labels. Written in place each frame: a handful of numpy calls per frame.
+    # Row 0: stay (the scores so far live there); row 1: step from the previous state;
+    # row 2: skip a blank between two different labels (-inf added where it may not).
+    # Written in place each frame: five numpy calls per frame.
     choices = np.full((3, num_states), NEG_INF)
-    no_skip = np.flatnonzero(~can_skip)
-    columns = np.arange(num_states)
-    score = np.full(num_states, NEG_INF)
+    skip = np.where(can_skip, 0.0, NEG_INF)[2:]
+    best_move = np.empty(num_states)
+    score = choices[0]
     score[:2] = emit[0, :2]
     for t in range(1, num_frames):
-        choices[0] = score
         choices[1, 1:] = score[:-1]
-        choices[2, 2:] = score[:-2]
-        choices[2, no_skip] = NEG_INF
-        moves = choices.argmax(axis=0)
-        back[t] = moves
-        score = choices[moves, columns] + emit[t]
+        np.add(score[:-2], skip, out=choices[2, 2:])
+        back[t] = choices.argmax(axis=0)
+        choices.max(axis=0, out=best_move)
+        np.add(best_move, emit[t], out=score)
     best = float(max(score[-1], score[-2]))
     if best == NEG_INF:  # every alignment passes a -inf frame
         return None
