@@ -214,12 +214,15 @@ def _grouped_signs(cov: np.ndarray, ref: int, signs: np.ndarray) -> np.ndarray:
     the sign of that correlation. Placing the most strongly related channel first lets a pair
     that shares a sound decide between themselves, whatever a louder channel holds. A
     channel related to none placed so far (|correlation| under -OPPOSITE) starts a new group
-    with the sign it already has."""
+    with the sign it already has, and a channel already turned keeps its sign, so its
+    partners are judged against it (judged against the sign it "should" have, a pair that
+    later heard a third sound was turned both ways and cancelled)."""
     var = np.maximum(np.diag(cov), 0.0)
     scale = np.sqrt(np.outer(var, var))
     with np.errstate(invalid="ignore", divide="ignore"):
         corr = np.where(scale > 0, cov / np.where(scale > 0, scale, 1.0), 0.0)
     want = signs.astype(np.float64).copy()
+    turned = want < 0  # once turned, always: a partner is judged against the sign it has
     placed = np.zeros(len(want), bool)
     link = np.zeros(len(want))  # strongest correlation with a placed channel, in its sign
     channel = ref
@@ -233,7 +236,7 @@ def _grouped_signs(cov: np.ndarray, ref: int, signs: np.ndarray) -> np.ndarray:
             return want
         best = left[np.argmax(np.abs(link[left]))]
         if abs(link[best]) >= -OPPOSITE:
-            channel, want[best] = best, np.sign(link[best])
+            channel, want[best] = best, -1.0 if turned[best] else np.sign(link[best])
         else:  # unrelated to every placed channel: the loudest left starts a group
             channel = left[np.argmax(var[left])]
 

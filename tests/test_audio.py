@@ -221,6 +221,35 @@ def test_opposite_phase_pair_beside_a_louder_unrelated_talker(fsdd_files, tmp_pa
         np.testing.assert_allclose(streamed, whole, atol=1e-6)
 
 
+def test_a_turned_channel_keeps_its_sign_when_its_pair_hears_a_third_sound(an4_dir, tmp_path):
+    """A balanced pair unrelated to the first channel: one of the two is turned. When a
+    block then carried one sound on all three, the turned channel was judged to want its
+    sign back, its partner was turned against that, and the pair cancelled for the rest of
+    the stream while the whole file kept it."""
+    from ctcasr.segment import stream_audio
+
+    clips = [load_audio(p) for p in sorted(an4_dir.rglob("*.flac"))[:9]]
+    a, b, c = (np.concatenate(clips[i::3])[: SAMPLE_RATE * 8] for i in range(3))
+    n = min(len(a), len(b))
+
+    def level(x, rms):
+        return x * (rms / np.sqrt(np.mean(x**2)))
+
+    a, b, c = level(a[:n], 0.15), level(b[:n], 0.1), level(c[: SAMPLE_RATE], 0.15)
+    frames = np.concatenate([np.stack([a, -b, 1.01 * b], axis=1),
+                             np.stack([c, c, -c], axis=1),
+                             np.stack([a, -b, 1.01 * b], axis=1)]).astype(np.float32)  # fmt: skip
+    path = tmp_path / "bleed.wav"
+    sf.write(str(path), frames, SAMPLE_RATE, subtype="FLOAT")
+    whole = load_audio(path)
+    streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=2.0)))
+    kept = (a + 2.01 * b) / 3  # up to the sign of the whole: the pair adds, a stays
+    for mixed in (whole, streamed):
+        tail = mixed[-n:] * np.sign(np.dot(mixed[-n:], kept[:n]))
+        np.testing.assert_allclose(tail, kept, atol=1e-5)
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
 def test_multichannel_file_is_read_without_whole_copies(tmp_path):
     """The finite-sample check took |samples| and isfinite(samples) of the whole recording:
     a 10-minute 8-channel 48 kHz file (920 MB as float32) peaked at twice its size."""
