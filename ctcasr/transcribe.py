@@ -177,8 +177,9 @@ class Transcriber:
     def _start_chunk(self, sources: Sequence[Source], sample_rate: int | None):
         """Begin reading a chunk: in the workers (already under way on return) or lazily."""
         load = self._loader(sample_rate)
-        pool = self._workers()
-        loaded = pool.map(load, sources, chunksize=8) if pool else map(load, sources)
+        if self._workers() is None:
+            return list(sources), map(load, sources), None
+        loaded, pool = self._map(load, sources)
         return list(sources), loaded, pool
 
     def _restarted(self, started, sample_rate: int | None):
@@ -187,20 +188,41 @@ class Transcriber:
             return started
         return self._start_chunk(started[0], sample_rate)
 
-    def _drain(self, results: Iterable[Any], count: int, doing: str) -> list[Any]:
-        """All of a pool's results, or, where a worker died (the OOM killer; a crash in
-        native code), a :class:`_Died` for each input it did not finish; the pool is dropped
-        so the next chunk gets live workers (a BrokenProcessPool traceback ended the run)."""
+    def _map(self, fn: Any, items: Sequence[Any]) -> tuple[Iterator[Any], Any]:
+        """``pool.map`` on live workers: a pool that died since its last use (a worker killed
+        while reading the next chunk) refuses new work, and is replaced first."""
+        from concurrent.futures.process import BrokenProcessPool
+
+        try:
+            return self._workers().map(fn, items, chunksize=8), self._pool
+        except BrokenProcessPool:
+            self._drop_workers()
+            return self._workers().map(fn, items, chunksize=8), self._pool
+
+    def _drop_workers(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+            self._pool = None
+
+    def _drain(self, results: Iterable[Any], fn: Any, items: Sequence[Any], doing: str
+               ) -> list[Any]:  # fmt: skip
+        """All of a pool's results. Where a worker died (the OOM killer; a crash in native
+        code), every input it had not finished is run again alone on live workers, so that
+        only an input that kills a worker by itself fails (a :class:`_Died`), not the
+        hundreds in flight beside it (a BrokenProcessPool traceback once ended the run)."""
         from concurrent.futures.process import BrokenProcessPool
 
         out: list[Any] = []
         try:
             out.extend(results)
         except BrokenProcessPool:
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-            out += [_Died(doing)] * (count - len(out))
+            self._drop_workers()
+            for item in items[len(out) :]:
+                try:
+                    out.append(self._workers().submit(fn, item).result())
+                except BrokenProcessPool:
+                    self._drop_workers()
+                    out.append(_Died(doing))
         return out
 
     def _finish_chunk(self, started, sample_rate: int | None) -> list[Transcript | Failure]:
@@ -209,7 +231,8 @@ class Transcriber:
         feats: list[np.ndarray] = []
         seconds: list[float] = []
         ok: list[int] = []
-        for i, got in enumerate(self._drain(loaded, len(sources), "reading")):
+        read = self._drain(loaded, self._loader(sample_rate), sources, "reading")
+        for i, got in enumerate(read):
             if isinstance(got, _Died):
                 results[i] = got.failure(_name(sources[i]))
                 continue
@@ -228,10 +251,12 @@ class Transcriber:
         jobs = [(lp, _name(sources[i]), s)
                 for i, s, lp in zip(ok, seconds, log_probs, strict=True)]  # fmt: skip
         # Greedy decoding costs less than shipping its input to a worker.
-        pool = self._workers() if self.decoder != "greedy" else None
-        decoded = pool.map(_decode_in_worker, jobs, chunksize=8) if pool else (
-            _decode_or_failure(self.decode, job, self.decoder) for job in jobs)  # fmt: skip
-        for i, t in zip(ok, self._drain(decoded, len(jobs), "decoding"), strict=True):
+        if self.decoder != "greedy" and self._workers() is not None:
+            decoded = self._map(_decode_in_worker, jobs)[0]
+        else:
+            decoded = (_decode_or_failure(self.decode, job, self.decoder) for job in jobs)
+        done = self._drain(decoded, _decode_in_worker, jobs, "decoding")
+        for i, t in zip(ok, done, strict=True):
             results[i] = t.failure(_name(sources[i])) if isinstance(t, _Died) else t
         for i, source in enumerate(sources):
             if results[i] is None:  # long files: split, decoded piece by piece
@@ -463,14 +488,13 @@ def _decoder_failure(source: str, decoder: str, exc: Exception) -> Failure:
 
 @dataclass(frozen=True)
 class _Died:
-    """An input a worker process did not finish: it died (or one beside it did)."""
+    """An input that took a worker process down with it, run alone."""
 
     doing: str
 
     def failure(self, name: str) -> Failure:
-        return Failure(name, f"{name}: not transcribed: a worker process died while "
-                       f"{self.doing} (out of memory, or a crash in native code); "
-                       "run with -j 1 to find the input")  # fmt: skip
+        return Failure(name, f"{name}: not transcribed: a worker process died {self.doing} "
+                       "it (out of memory, or a crash in native code)")  # fmt: skip
 
 
 @dataclass(frozen=True)

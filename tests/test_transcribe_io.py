@@ -621,23 +621,56 @@ def test_stdout_tsv_keeps_a_row_for_an_input_with_nothing_said(tmp_path):
 
 
 class _KillsItsReader:
-    """Unpickled in a worker, it ends that process at once, as the OOM killer would."""
+    """Unpickled in a worker, it ends that process (after ``delay`` seconds), as the OOM
+    killer would."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
 
     def __reduce__(self):
-        import os
-
-        return (os._exit, (1,))
+        return (_die_after, (self.delay,))
 
 
-def test_a_worker_that_dies_fails_its_inputs_and_the_run_goes_on():
+def _die_after(delay: float) -> None:
+    import os
+    import time
+
+    time.sleep(delay)
+    os._exit(1)
+
+
+def test_a_worker_that_dies_fails_its_input_alone_and_the_run_goes_on():
     """A worker killed mid-chunk (out of memory; a native crash in a decoder) raised
-    BrokenProcessPool out of the run: a traceback, no per-file errors, no summary."""
+    BrokenProcessPool out of the run: a traceback, no per-file errors, no summary. Then the
+    inputs in flight beside it failed too. Only the input that kills a worker by itself fails."""
     clips = [str(EXAMPLES / f"{w}.wav") for w in ("seven", "three", "zero")]
     sources = [*clips, _KillsItsReader(), *clips, *clips]
     with Transcriber(decoder="beam", jobs=2, chunk_size=4) as transcriber:
         results = list(transcriber.transcribe_iter(sources))
     assert len(results) == len(sources)
-    died = [r for r in results[:4] if isinstance(r, Failure)]
-    assert results[3] in died and all("a worker process died while reading" in r.error
-                                      for r in died)  # fmt: skip
-    assert [r.text for r in results[4:]] == ["seven", "three", "zero"] * 2
+    assert isinstance(results[3], Failure)
+    assert results[3].error == ("<array>: not transcribed: a worker process died reading it "
+                                "(out of memory, or a crash in native code)")  # fmt: skip
+    texts = [r.text for i, r in enumerate(results) if i != 3]
+    assert texts == ["seven", "three", "zero"] * 3
+
+
+def test_a_worker_that_dies_while_the_model_runs_leaves_no_traceback():
+    """A worker died reading the next chunk while the model ran on this one: the dead pool
+    refused this chunk's decoding work outright, and the run ended in a traceback."""
+    clips = [str(EXAMPLES / f"{w}.wav") for w in ("seven", "three", "zero", "seven")]
+    sources = [*clips, _KillsItsReader(delay=1.0), *clips]
+    with Transcriber(decoder="beam", jobs=2, chunk_size=4) as transcriber:
+        real = transcriber.acoustic_model
+
+        def slow(feats):
+            import time
+
+            time.sleep(3.0)  # the next chunk's reader dies meanwhile
+            return real(feats)
+
+        transcriber._model = slow
+        results = list(transcriber.transcribe_iter(sources))
+    assert [isinstance(r, Failure) for r in results] == [False] * 4 + [True] + [False] * 4
+    assert [r.text for r in results if not isinstance(r, Failure)] == [
+        "seven", "three", "zero", "seven"] * 2  # fmt: skip
