@@ -13,6 +13,7 @@ under a temporary name and renames it into place, so a kill never leaves half a 
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -210,17 +211,26 @@ def _bundle_files(folder: Path) -> list[Path]:
 def _not_temporaries(folder: str, names: list[str]) -> set[str]:
     """For ``shutil.copytree``: leave out what a killed writer left (``.NAME.PID-HEX.tmp``
     files, a ``.NAME.old`` folder), links that lead nowhere, and links back into a folder
-    being copied (followed, one failed the copy with a bare ``OSError`` once the path grew
+    on the way (followed, one failed the copy with a bare ``OSError`` once the path grew
     too long); keep everything else a user put in the bundle."""
-    here = Path(folder).resolve()
+    # Every real folder on the way here: a link to one of them, or to a folder above one,
+    # leads back into the walk (sibling folders linking to each other copied endlessly).
+    walked = set()
+    for step in (Path(folder), *Path(folder).parents):
+        with contextlib.suppress(OSError, RuntimeError):
+            walked.add(step.resolve())
 
     def loop(name: str) -> bool:
         link = Path(folder) / name
         if not link.is_symlink():
             return False
-        if not link.exists():  # dangling, or a loop of links
+        try:
+            if not link.exists():  # dangling, or a loop of links
+                return True
+            target = link.resolve()
+        except (OSError, RuntimeError):
             return True
-        return here.is_relative_to(link.resolve())
+        return any(real.is_relative_to(target) for real in walked)
 
     return {n for n in names if (n.startswith(".") and n.endswith((".tmp", ".old"))) or loop(n)}
 

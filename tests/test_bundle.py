@@ -444,7 +444,9 @@ def test_a_tune_written_inside_its_source_does_not_hold_the_previous_one(tmp_pat
 
 def test_a_link_back_into_the_bundle_is_not_followed(tmp_path):
     """Followed, a link to the bundle (or a folder above) inside it failed ``average`` and
-    ``tune`` with a bare OSError once the path grew too long; a dangling link or a loop of
+    ``tune`` with a bare OSError once the path grew too long, and sibling folders linking
+    to each other were copied inside each other to the link limit (three of them, without
+    end); a dangling link or a loop of
     links failed ``tune`` with shutil's list of errors."""
     from ctcasr.bundle import store_decoder_settings
 
@@ -454,6 +456,10 @@ def test_a_link_back_into_the_bundle_is_not_followed(tmp_path):
         (tmp_path / name / "lm" / "words.txt").write_text("seven\n", encoding="utf-8")
         (tmp_path / name / "lm" / "loop").symlink_to((tmp_path / name / target).resolve())
     (tmp_path / "c" / "lm" / "knot").symlink_to(tmp_path / "c" / "lm" / "knot")
+    for one, other in (("x", "y"), ("y", "x")):  # siblings linking to each other
+        (tmp_path / "c" / one).mkdir(exist_ok=True)
+        (tmp_path / "c" / other).mkdir(exist_ok=True)
+        (tmp_path / "c" / one / f"to_{other}").symlink_to(tmp_path / "c" / other)
     (tmp_path / "c" / "lm" / "gone").symlink_to(tmp_path / "gone.arpa")  # dangling
     tiny_bundle(tmp_path / "b", 2)
     out = average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
@@ -463,6 +469,8 @@ def test_a_link_back_into_the_bundle_is_not_followed(tmp_path):
                                    output=tmp_path / "tuned")  # fmt: skip
     assert (tuned / "lm" / "words.txt").is_file()
     assert {p.name for p in (tuned / "lm").iterdir()} == {"words.txt"}
+    # each sibling's link is followed once, to a copy of the other, whose link back is not
+    assert sorted(str(p.relative_to(tuned)) for p in (tuned / "x").rglob("*")) == ["x/to_y"]
     assert load_bundle(tuned).decoder["beam"] == {"beam_width": 4}
 
 
