@@ -10,6 +10,7 @@ Memory is bounded by one segment plus one block, whatever the file's length.
 from __future__ import annotations
 
 import dataclasses
+import math
 import os
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -37,6 +38,12 @@ class SplitConfig:
         # --split-longer-than passed "<= 0" and switched splitting off).
         if any(value != value for value in dataclasses.astuple(self)):
             raise ValueError("settings must be numbers, not NaN")
+        # long_after may be infinite (never split); a piece of infinite length may not
+        # (int(inf * rate) raised OverflowError on every long file).
+        infinite = [f.name for f in dataclasses.fields(self)
+                    if f.name != "long_after" and math.isinf(getattr(self, f.name))]  # fmt: skip
+        if infinite:
+            raise ValueError(f"{', '.join(infinite)} must be finite")
         if not 0 < self.min_segment < self.max_segment:
             raise ValueError("need 0 < min_segment < max_segment")
         if not (self.long_after > 0 and self.block_seconds > 0):

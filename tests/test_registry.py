@@ -501,3 +501,22 @@ def test_numpy_numbers_are_options_of_their_kind():
     grammar = create_decoder("grammar", Alphabet(), commands=["yes"], threshold=np.float64(0.5),
                              length_normalize=np.bool_(False))  # fmt: skip
     assert grammar.threshold == 0.5
+
+
+def test_a_str_option_still_takes_a_path_or_a_number(monkeypatch):
+    """Checking ``str`` options refused a Path from Python and ``-O device=0``, which plug-ins
+    took before; only numbers and flags are checked."""
+    from ctcasr.decoding import registry
+
+    class Tagged(Decoder):
+        def __init__(self, alphabet, *, frame_seconds: float = 0.02, device: str = "cpu",
+                     model_path: str = "") -> None:  # fmt: skip
+            super().__init__(alphabet, frame_seconds=frame_seconds)
+            self.device, self.model_path = device, model_path
+
+        def decode(self, log_probs, nbest=1):
+            return []
+
+    monkeypatch.setattr(registry, "get_decoder_class", lambda name: Tagged)
+    decoder = registry.create_decoder("tagged", ALPHABET, device=0, model_path=Path("/m"))
+    assert decoder.device == 0 and decoder.model_path == Path("/m")

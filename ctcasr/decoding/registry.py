@@ -112,15 +112,15 @@ def option_parameters(cls: type[Decoder]) -> dict[str, inspect.Parameter]:
 
 
 # Plain annotations an option value is checked against before the decoder sees it: values
-# from ``-O KEY=JSON`` or a bundle can be any JSON type.
+# from ``-O KEY=JSON`` or a bundle can be any JSON type. Numbers and flags only: a ``str``
+# option may fairly be given a Path from Python or ``-O device=0``, as it always could.
 _PLAIN_TYPES: dict[str, tuple[type, ...]] = {
     "int": (numbers.Integral,), "float": (numbers.Real,), "bool": (bool, np.bool_),
-    "str": (str,),
 }  # fmt: skip
 
 
 def _check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | None) -> None:
-    """A value of the wrong plain type is refused in one line: ``beam_width="abc"`` failed
+    """A number or flag of the wrong type is refused in one line: ``beam_width="abc"`` failed
     as "'<' not supported between 'str' and 'int'", and ``length_normalize="no"`` was
     taken as true."""
     if param is None:
