@@ -112,8 +112,12 @@ def _named(target: str | os.PathLike[str]) -> Path:
     """``target`` with a last component of its own: ``.``, ``..`` and ``dir/..`` have none to
     put a temporary or ``.old`` name beside (``-m .`` failed with a ValueError traceback)."""
     path = Path(target)
-    if path.name in ("", ".", "..") or ".." in path.parts:
-        path = Path(os.path.abspath(path))
+    # Resolved through links as the system resolves them: by text, "link/../out" named
+    # another folder than the one a read of the same path opens.
+    if path.name in ("", ".", ".."):
+        path = Path(os.path.realpath(path))
+    elif ".." in path.parts:  # the last component itself stays (a link is replaced as one)
+        path = Path(os.path.realpath(path.parent)) / path.name
     if not path.name:
         raise OSError(errno.EINVAL, "has no name of its own; not written", str(target))
     return path

@@ -113,3 +113,22 @@ def test_long_legal_names_can_be_replaced_whole(tmp_path):
             (tmp / "f.txt").write_text(text)
     assert (tmp_path / ("d" * 252) / "f.txt").read_text() == "second"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["b" * 252, "d" * 252]
+
+
+def test_a_path_through_a_link_and_dotdot_is_written_where_it_is_read(tmp_path, monkeypatch):
+    """``..`` was collapsed by text: with ``link -> deep/a``, ``link/../out.txt`` was written
+    beside ``link`` while the system (and every read) takes it as ``deep/out.txt``."""
+    from ctcasr.utils import atomic_dir, atomic_write_text
+
+    (tmp_path / "deep" / "a").mkdir(parents=True)
+    (tmp_path / "here").mkdir()
+    (tmp_path / "here" / "link").symlink_to(tmp_path / "deep" / "a")
+    monkeypatch.chdir(tmp_path / "here")
+    atomic_write_text("link/../out.txt", "written")
+    with open("link/../out.txt", encoding="utf-8") as handle:
+        assert handle.read() == "written"
+    assert (tmp_path / "deep" / "out.txt").is_file()
+    assert not (tmp_path / "here" / "out.txt").exists()
+    with atomic_dir("link/../bundle") as tmp:
+        (tmp / "x").write_text("y", encoding="utf-8")
+    assert (tmp_path / "deep" / "bundle" / "x").is_file()
