@@ -241,7 +241,19 @@ def _number_words(match: re.Match[str], alphabet: Alphabet) -> str:
 _SYMBOL_WORDS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
 # Marks written for an apostrophe: curly quotes, the modifier letter (U+02BC), prime, acute
 # accent and grave accent.
-_APOSTROPHES = str.maketrans(dict.fromkeys("\u2018\u2019\u02bc\u2032\u00b4`", "'"))
+_APOSTROPHE_LIKE = "\u2018\u2019\u02bc\u2032\u00b4`"
+
+
+@functools.lru_cache(maxsize=64)
+def _apostrophes(labels: tuple[str, ...]) -> dict[int, str]:
+    """Apostrophe look-alikes written as the alphabet's apostrophe: ``'``, or the letter
+    U+02BC for an alphabet that has that instead (Ukrainian), whose "мʼята" became "мята"."""
+    mark = _apostrophe(labels)
+    return str.maketrans({c: mark for c in _APOSTROPHE_LIKE + "'" if c not in labels})
+
+
+def _apostrophe(labels: tuple[str, ...]) -> str:
+    return "\u02bc" if "'" not in labels and "\u02bc" in labels else "'"
 # NFKC would glue these to a preceding number ("10²" -> "102", "1½" -> "11", slash, "2").
 _FRACTIONS = {"\u00bd": " one half ", "\u00bc": " one quarter ", "\u00be": " three quarters ",
               "\u2153": " one third ", "\u2154": " two thirds "}  # fmt: skip
@@ -309,8 +321,10 @@ def fold_letter(char: str) -> str:
 def _apostrophe_re(labels: tuple[str, ...]) -> re.Pattern[str]:
     """Apostrophes not between two of the alphabet's letters, digits or marks (any script:
     checking a-z only split "l'été" and "м'ята")."""
-    word = "".join(re.escape(c) for c in labels if unicodedata.category(c)[0] in "LMN")
-    return re.compile(f"(?<![{word}])'+|'+(?![{word}])" if word else "'+")
+    mark = re.escape(_apostrophe(labels))
+    word = "".join(re.escape(c) for c in labels
+                   if unicodedata.category(c)[0] in "LMN" and c != "\u02bc")  # fmt: skip
+    return re.compile(f"(?<![{word}]){mark}+|{mark}+(?![{word}])" if word else f"{mark}+")
 
 
 def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = False) -> str:
@@ -329,7 +343,8 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
     alphabet = alphabet or Alphabet()
     original = text
     lost: list[str] = []
-    text = text.translate(_APOSTROPHES)  # before NFKC, which turns an acute accent into a space
+    # before NFKC, which turns an acute accent into a space
+    text = text.translate(_apostrophes(alphabet.labels))
     text = _FRACTION_RE.sub(_fraction_words, text)
     text = _SUPERSCRIPT_RE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
@@ -359,7 +374,7 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
             f"{original!r} has characters the model cannot emit: {''.join(dict.fromkeys(lost))!r}"
         )
     text = "".join(chars)
-    if "'" in alphabet:
+    if _apostrophe(alphabet.labels) in alphabet:
         # Keep apostrophes only inside words ("don't", "l'été", "м'ята"), not as quotes.
         text = _apostrophe_re(alphabet.labels).sub(" ", text)
     text = " ".join(text.split())

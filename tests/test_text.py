@@ -420,3 +420,13 @@ def test_an_upper_case_alphabet_takes_commands_hotwords_word_lists_and_corpora(t
     # Digits the model writes are kept in commands too.
     decoder = create_decoder("grammar", DIGITS, commands=["room 101"])
     assert decoder.options()["commands"] == ["room 101"]
+
+
+def test_an_alphabet_whose_apostrophe_is_the_letter_u02bc_keeps_it():
+    """Every apostrophe look-alike was written as ``'`` first: with a Ukrainian alphabet that
+    spells its apostrophe as the letter U+02BC (and has no ``'``), "мʼята" became "мята"."""
+    ukrainian = Alphabet(tuple(" абвгґдеєжзиіїйклмнопрстуфхцчшщьюяʼ"))
+    for written in ("мʼята", "м\u2019ята", "м'ята"):  # noqa: RUF001
+        assert normalize_text(written, ukrainian, strict=True) == "мʼята"
+    assert normalize_text("\u2018мята\u2019", ukrainian) == "мята"  # noqa: RUF001 - quotes
+    assert normalize_text("don\u02bct") == "don't"  # the default alphabet: as before
