@@ -224,19 +224,28 @@ def _grouped_signs(cov: np.ndarray, ref: int, signs: np.ndarray) -> np.ndarray:
     want = signs.astype(np.float64).copy()
     turned = want < 0  # once turned, always: a partner is judged against the sign it has
     placed = np.zeros(len(want), bool)
-    link = np.zeros(len(want))  # strongest correlation with a placed channel, in its sign
+    # The strongest correlation with a placed channel that says "in phase", and the
+    # strongest that says "opposite", each in the placed channel's sign.
+    agree, oppose = np.zeros(len(want)), np.zeros(len(want))
     channel = ref
     while True:
         placed[channel] = True
         candidate = corr[channel] * want[channel]
-        stronger = ~placed & (np.abs(candidate) > np.abs(link))
-        link[stronger] = candidate[stronger]
+        np.maximum(agree, np.where(placed, 0.0, candidate), out=agree)
+        np.maximum(oppose, np.where(placed, 0.0, -candidate), out=oppose)
         left = np.flatnonzero(~placed)
         if not left.size:
             return want
-        best = left[np.argmax(np.abs(link[left]))]
-        if abs(link[best]) >= -OPPOSITE:
-            channel, want[best] = best, -1.0 if turned[best] else np.sign(link[best])
+        strength = np.maximum(agree, oppose)
+        # Channels already turned are placed first among the related ones: their sign is
+        # fixed, and a channel placed before them was judged without it.
+        priority = strength + 2.0 * (turned & (strength >= -OPPOSITE))
+        best = left[np.argmax(priority[left])]
+        if strength[best] >= -OPPOSITE:
+            # Turning cannot be undone, so only on clear evidence: placed channels that
+            # disagree (one already turned, hearing a sound with the others) leave it be.
+            clear = oppose[best] > agree[best] - OPPOSITE
+            channel, want[best] = best, -1.0 if turned[best] or clear else 1.0
         else:  # unrelated to every placed channel: the loudest left starts a group
             channel = left[np.argmax(var[left])]
 

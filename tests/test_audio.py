@@ -221,21 +221,28 @@ def test_opposite_phase_pair_beside_a_louder_unrelated_talker(fsdd_files, tmp_pa
         np.testing.assert_allclose(streamed, whole, atol=1e-6)
 
 
-def test_a_turned_channel_keeps_its_sign_when_its_pair_hears_a_third_sound(an4_dir, tmp_path):
+@pytest.mark.parametrize("aligned", [False, True])
+def test_a_turned_channel_keeps_its_sign_when_its_pair_hears_a_third_sound(
+    aligned, an4_dir, tmp_path
+):
     """A balanced pair unrelated to the first channel: one of the two is turned. When a
     block then carried one sound on all three, the turned channel was judged to want its
     sign back, its partner was turned against that, and the pair cancelled for the rest of
-    the stream while the whole file kept it."""
+    the stream while the whole file kept it. Found again by review with the third sound
+    filling exactly one block: the partner was placed before the turned channel."""
     from ctcasr.segment import stream_audio
 
-    clips = [load_audio(p) for p in sorted(an4_dir.rglob("*.flac"))[:9]]
-    a, b, c = (np.concatenate(clips[i::3])[: SAMPLE_RATE * 8] for i in range(3))
-    n = min(len(a), len(b))
+    block = 32_256  # stream_audio's block at 2 s: whole blocks when ``aligned``
+    clips = [load_audio(p) for p in sorted(an4_dir.rglob("*.flac"))[:30]]
+    a, b, c = (np.concatenate(clips[i::3]) for i in range(3))
+    n = 4 * block if aligned else SAMPLE_RATE * 8
+    assert min(len(a), len(b)) >= n and len(c) >= block
 
     def level(x, rms):
         return x * (rms / np.sqrt(np.mean(x**2)))
 
-    a, b, c = level(a[:n], 0.15), level(b[:n], 0.1), level(c[: SAMPLE_RATE], 0.15)
+    a, b = level(a[:n], 0.15), level(b[:n], 0.1)
+    c = level(c[: block if aligned else SAMPLE_RATE], 0.15)
     frames = np.concatenate([np.stack([a, -b, 1.01 * b], axis=1),
                              np.stack([c, c, -c], axis=1),
                              np.stack([a, -b, 1.01 * b], axis=1)]).astype(np.float32)  # fmt: skip
