@@ -40,8 +40,10 @@ def test_ctrl_c_during_a_batch(tmp_path, fsdd_dir, jobs):
     done = int(lines[0].split()[2])
     written = sorted(out.glob("*.json"))
     # The count is of transcripts on disk: it was one ahead when Ctrl-C hit during a write
-    # (counted before writing); only a Ctrl-C between the rename and the count leaves one more.
-    assert 3 <= done <= len(written) <= done + 1 and done < len(files)
+    # (counted before writing); only a Ctrl-C between the rename and the count leaves one more
+    # (so with 3 on disk when it came, the count may say 2: the test asked for 3 <= done and
+    # failed once so on a fresh clone).
+    assert len(written) >= 3 and done <= len(written) <= done + 1 and done < len(files)
     for path in written:  # each one complete: no half-written file survives
         assert json.loads(path.read_text())["text"]
     assert not list(out.glob(".*")), "temporary files were left behind"
