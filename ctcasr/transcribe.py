@@ -188,42 +188,51 @@ class Transcriber:
             return started
         return self._start_chunk(started[0], sample_rate)
 
-    def _map(self, fn: Any, items: Sequence[Any]) -> tuple[Iterator[Any], Any]:
-        """``pool.map`` on live workers: a pool that died since its last use (a worker killed
-        while reading the next chunk) refuses new work, and is replaced first."""
+    def _map(self, fn: Any, items: Sequence[Any], chunksize: int = 8
+             ) -> tuple[Iterator[Any], Any]:  # fmt: skip
+        """``pool.map`` on live workers, and the pool it runs on: a pool that died since its
+        last use (a worker killed while reading the next chunk) refuses new work, and is
+        replaced first."""
         from concurrent.futures.process import BrokenProcessPool
 
         try:
-            return self._workers().map(fn, items, chunksize=8), self._pool
+            return self._workers().map(fn, items, chunksize=chunksize), self._pool
         except BrokenProcessPool:
-            self._drop_workers()
-            return self._workers().map(fn, items, chunksize=8), self._pool
+            self._drop_workers(self._pool)
+            return self._workers().map(fn, items, chunksize=chunksize), self._pool
 
-    def _drop_workers(self) -> None:
-        if self._pool is not None:
+    def _drop_workers(self, pool: Any) -> None:
+        """Forget ``pool`` if it is still the current one (a newer, healthy pool may already
+        hold the next chunk's work)."""
+        if pool is not None and pool is self._pool:
             self._pool.shutdown(wait=False, cancel_futures=True)
             self._pool = None
 
-    def _drain(self, results: Iterable[Any], fn: Any, items: Sequence[Any], doing: str
-               ) -> list[Any]:  # fmt: skip
+    def _drain(self, results: Iterable[Any], fn: Any, items: Sequence[Any], doing: str,
+               pool: Any) -> list[Any]:  # fmt: skip
         """All of a pool's results. Where a worker died (the OOM killer; a crash in native
-        code), every input it had not finished is run again alone on live workers, so that
-        only an input that kills a worker by itself fails (a :class:`_Died`), not the
-        hundreds in flight beside it (a BrokenProcessPool traceback once ended the run)."""
+        code), the first input not finished is run alone on new workers, as the one that
+        killed it or one in flight beside it, and the rest go on together, a piece at a
+        time: only an input that kills a worker by itself fails (a :class:`_Died`), not
+        the hundreds in flight beside it (a BrokenProcessPool traceback once ended the run)."""
         from concurrent.futures.process import BrokenProcessPool
 
         out: list[Any] = []
-        try:
-            out.extend(results)
-        except BrokenProcessPool:
-            self._drop_workers()
-            for item in items[len(out) :]:
-                try:
-                    out.append(self._workers().submit(fn, item).result())
-                except BrokenProcessPool:
-                    self._drop_workers()
-                    out.append(_Died(doing))
-        return out
+        while True:
+            try:
+                out.extend(results)
+                return out
+            except BrokenProcessPool:
+                self._drop_workers(pool)
+            suspect = items[len(out)]
+            try:
+                out.append(self._workers().submit(fn, suspect).result())
+            except BrokenProcessPool:
+                self._drop_workers(self._pool)
+                out.append(_Died(doing))
+            if len(out) == len(items):
+                return out
+            results, pool = self._map(fn, items[len(out) :], chunksize=1)
 
     def _finish_chunk(self, started, sample_rate: int | None) -> list[Transcript | Failure]:
         sources, loaded, _ = started
@@ -231,7 +240,7 @@ class Transcriber:
         feats: list[np.ndarray] = []
         seconds: list[float] = []
         ok: list[int] = []
-        read = self._drain(loaded, self._loader(sample_rate), sources, "reading")
+        read = self._drain(loaded, self._loader(sample_rate), sources, "reading", started[2])
         for i, got in enumerate(read):
             if isinstance(got, _Died):
                 results[i] = got.failure(_name(sources[i]))
@@ -252,10 +261,11 @@ class Transcriber:
                 for i, s, lp in zip(ok, seconds, log_probs, strict=True)]  # fmt: skip
         # Greedy decoding costs less than shipping its input to a worker.
         if self.decoder != "greedy" and self._workers() is not None:
-            decoded = self._map(_decode_in_worker, jobs)[0]
+            decoded, pool = self._map(_decode_in_worker, jobs)
         else:
             decoded = (_decode_or_failure(self.decode, job, self.decoder) for job in jobs)
-        done = self._drain(decoded, _decode_in_worker, jobs, "decoding")
+            pool = None
+        done = self._drain(decoded, _decode_in_worker, jobs, "decoding", pool)
         for i, t in zip(ok, done, strict=True):
             results[i] = t.failure(_name(sources[i])) if isinstance(t, _Died) else t
         for i, source in enumerate(sources):

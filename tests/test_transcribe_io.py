@@ -674,3 +674,15 @@ def test_a_worker_that_dies_while_the_model_runs_leaves_no_traceback():
     assert [isinstance(r, Failure) for r in results] == [False] * 4 + [True] + [False] * 4
     assert [r.text for r in results if not isinstance(r, Failure)] == [
         "seven", "three", "zero", "seven"] * 2  # fmt: skip
+
+
+def test_two_inputs_that_kill_workers_fail_alone_among_hundreds():
+    """After a death every unfinished input was run one at a time on one worker; the rest
+    now go on together, and each input that kills a worker is found alone."""
+    clips = [str(EXAMPLES / f"{w}.wav") for w in ("seven", "three", "zero")] * 40
+    sources = [*clips[:5], _KillsItsReader(), *clips[5:], _KillsItsReader(), *clips[:7]]
+    with Transcriber(decoder="beam", jobs=2) as transcriber:
+        results = list(transcriber.transcribe_iter(sources))
+    assert [i for i, r in enumerate(results) if isinstance(r, Failure)] == [5, 121]
+    assert [r.text for r in results if not isinstance(r, Failure)] == [
+        "seven", "three", "zero"] * 40 + ["seven", "three", "zero"] * 2 + ["seven"]  # fmt: skip
