@@ -246,14 +246,16 @@ _APOSTROPHE_LIKE = "\u2018\u2019\u02bc\u2032\u00b4`"
 
 @functools.lru_cache(maxsize=64)
 def _apostrophes(labels: tuple[str, ...]) -> dict[int, str]:
-    """Apostrophe look-alikes written as the alphabet's apostrophe: ``'``, or the letter
-    U+02BC for an alphabet that has that instead (Ukrainian), whose "мʼята" became "мята"."""
+    """Apostrophe look-alikes written as the alphabet's apostrophe (:func:`_apostrophe`):
+    written as ``'``, the Ukrainian alphabet's U+02BC lost it ("мʼята" became "мята")."""
     mark = _apostrophe(labels)
     return str.maketrans({c: mark for c in _APOSTROPHE_LIKE + "'" if c not in labels})
 
 
 def _apostrophe(labels: tuple[str, ...]) -> str:
-    return "\u02bc" if "'" not in labels and "\u02bc" in labels else "'"
+    """The alphabet's apostrophe: ``'``, else the first look-alike it holds (U+2019 in a
+    typographic alphabet, U+02BC in a Ukrainian one)."""
+    return next((c for c in "'" + _APOSTROPHE_LIKE if c in labels), "'")
 # NFKC would glue these to a preceding number ("10²" -> "102", "1½" -> "11", slash, "2").
 _FRACTIONS = {"\u00bd": " one half ", "\u00bc": " one quarter ", "\u00be": " three quarters ",
               "\u2153": " one third ", "\u2154": " two thirds "}  # fmt: skip
@@ -321,9 +323,10 @@ def fold_letter(char: str) -> str:
 def _apostrophe_re(labels: tuple[str, ...]) -> re.Pattern[str]:
     """Apostrophes not between two of the alphabet's letters, digits or marks (any script:
     checking a-z only split "l'été" and "м'ята")."""
-    mark = re.escape(_apostrophe(labels))
+    mark = _apostrophe(labels)
     word = "".join(re.escape(c) for c in labels
-                   if unicodedata.category(c)[0] in "LMN" and c != "\u02bc")  # fmt: skip
+                   if unicodedata.category(c)[0] in "LMN" and c != mark)  # fmt: skip
+    mark = re.escape(mark)
     return re.compile(f"(?<![{word}]){mark}+|{mark}+(?![{word}])" if word else f"{mark}+")
 
 

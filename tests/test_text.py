@@ -430,3 +430,8 @@ def test_an_alphabet_whose_apostrophe_is_the_letter_u02bc_keeps_it():
         assert normalize_text(written, ukrainian, strict=True) == "мʼята"
     assert normalize_text("\u2018мята\u2019", ukrainian) == "мята"  # noqa: RUF001 - quotes
     assert normalize_text("don\u02bct") == "don't"  # the default alphabet: as before
+    # an alphabet whose apostrophe is the typographic U+2019: "don't" lost it, and a closing
+    # quote was kept as an apostrophe
+    typographic = Alphabet(tuple(" abcdefghijklmnopqrstuvwxyz\u2019"))
+    assert normalize_text("don't", typographic) == "don\u2019t"
+    assert normalize_text("\u2018quoted\u2019", typographic) == "quoted"
