@@ -287,7 +287,7 @@ def save_bundle(
             if Path(source).resolve() == path.resolve():
                 continue
             if Path(source).is_dir():
-                shutil.copytree(source, tmp / name, ignore=ignore, ignore_dangling_symlinks=True)
+                shutil.copytree(source, tmp / name, ignore=ignore)  # links: see _not_temporaries
             else:
                 shutil.copy2(source, tmp / name)
     return path

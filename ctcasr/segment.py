@@ -22,6 +22,8 @@ from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 from ctcasr.utils import quiet_native_stderr
 
+MAX_SECONDS = 86_400.0  # a day: any setting of a piece's length beyond is a typo
+
 
 @dataclass(frozen=True)
 class SplitConfig:
@@ -44,6 +46,11 @@ class SplitConfig:
                     if f.name != "long_after" and math.isinf(getattr(self, f.name))]  # fmt: skip
         if infinite:
             raise ValueError(f"{', '.join(infinite)} must be finite")
+        # Seconds become sample counts: 1e308 s overflowed as infinity did.
+        huge = [f.name for f in dataclasses.fields(self) if f.name not in ("long_after", "top_db")
+                and getattr(self, f.name) > MAX_SECONDS]  # fmt: skip
+        if huge:
+            raise ValueError(f"{', '.join(huge)} must be at most {MAX_SECONDS:g} s")
         if not 0 < self.min_segment < self.max_segment:
             raise ValueError("need 0 < min_segment < max_segment")
         if not (self.long_after > 0 and self.block_seconds > 0):

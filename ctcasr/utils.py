@@ -115,12 +115,22 @@ def _named(target: str | os.PathLike[str]) -> Path:
     # Resolved through links as the system resolves them: by text, "link/../out" named
     # another folder than the one a read of the same path opens.
     if path.name in ("", ".", ".."):
-        path = Path(os.path.realpath(path))
+        path = _real(path)
     elif ".." in path.parts:  # the last component itself stays (a link is replaced as one)
-        path = Path(os.path.realpath(path.parent)) / path.name
+        path = _real(path.parent) / path.name
     if not path.name:
         raise OSError(errno.EINVAL, "has no name of its own; not written", str(target))
     return path
+
+
+def _real(path: Path) -> Path:
+    """``path`` through its links where it exists; by text where it does not (a dangling
+    link's target, a folder not made yet), rather than invent folders under a link's
+    target that no read of the path would reach."""
+    try:
+        return Path(os.path.realpath(path, strict=True))
+    except (OSError, RuntimeError):
+        return Path(os.path.abspath(path))
 
 
 def _old_name(target: Path) -> Path:

@@ -132,3 +132,8 @@ def test_a_path_through_a_link_and_dotdot_is_written_where_it_is_read(tmp_path, 
     with atomic_dir("link/../bundle") as tmp:
         (tmp / "x").write_text("y", encoding="utf-8")
     assert (tmp_path / "deep" / "bundle" / "x").is_file()
+    # a dangling link leads nowhere to read: no folders are made under its target
+    (tmp_path / "here" / "dangling").symlink_to(tmp_path / "nowhere" / "x" / "y")
+    atomic_write_text("dangling/../out2.txt", "by text")
+    assert not (tmp_path / "nowhere").exists()
+    assert (tmp_path / "here" / "out2.txt").read_text(encoding="utf-8") == "by text"

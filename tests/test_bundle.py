@@ -481,6 +481,26 @@ def test_an_average_does_not_inherit_the_first_sources_tuning_scores(tmp_path):
     assert "decoder_tuning" not in soup.metadata and soup.metadata["note"] == "x"
 
 
+def test_relative_links_in_a_bundle_folder_are_followed_wherever_we_run(tmp_path, monkeypatch):
+    """shutil's dangling-link check read a relative link against the current folder, not
+    the link's own: an LM folder linked as ../../shared/lm was dropped from an average
+    unless we happened to run from the right place."""
+    (tmp_path / "shared" / "lm").mkdir(parents=True)
+    (tmp_path / "shared" / "lm" / "3gram.arpa").write_text("\\data\\\n", encoding="utf-8")
+    (tmp_path / "shared" / "top.txt").write_text("top", encoding="utf-8")
+    tiny_bundle(tmp_path / "models" / "a", 1)
+    (tmp_path / "models" / "a" / "extra").mkdir()
+    (tmp_path / "models" / "a" / "extra" / "lm").symlink_to("../../../shared/lm")
+    (tmp_path / "models" / "a" / "extra" / "top.txt").symlink_to("../../../shared/top.txt")
+    tiny_bundle(tmp_path / "models" / "b", 2)
+    monkeypatch.chdir(tmp_path)  # not a folder the relative links resolve from
+    out = average_bundles([tmp_path / "models" / "a", tmp_path / "models" / "b"],
+                          tmp_path / "soup")  # fmt: skip
+    assert (out / "extra" / "lm" / "3gram.arpa").read_text(encoding="utf-8") == "\\data\\\n"
+    assert (out / "extra" / "top.txt").read_text(encoding="utf-8") == "top"
+    assert not (out / "extra" / "lm").is_symlink()  # copied: the bundle stands alone
+
+
 def test_the_current_folder_as_a_bundle_path(tmp_path, monkeypatch):
     """``-m .`` inside a bundle failed with a ValueError traceback (no name to put ``.old``
     beside); ``-o .`` did too, after the whole tune search. A folder replaced whole cannot be

@@ -163,6 +163,7 @@ def test_package_import_stays_light():
         (["--split-longer-than", "nan"], "bad splitting settings: settings must be numbers, not"),
         (["--max-segment", "nan"], "bad splitting settings: settings must be numbers, not NaN"),
         (["--max-segment", "inf"], "bad splitting settings: max_segment must be finite"),
+        (["--max-segment", "1e308"], "bad splitting settings: max_segment must be at most"),
         (["-d", "beam", "--hotword", "seven", "--hotword-weight", "nan"],
          "--hotword-weight must be a finite number, got nan"),
         (["--alpha", "inf"], "--alpha must be a finite number, got inf"),
