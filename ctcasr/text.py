@@ -253,9 +253,10 @@ def _apostrophes(labels: tuple[str, ...]) -> dict[int, str]:
 
 
 def _apostrophe(labels: tuple[str, ...]) -> str:
-    """The alphabet's apostrophe: ``'``, else the first look-alike it holds (U+2019 in a
-    typographic alphabet, U+02BC in a Ukrainian one)."""
-    return next((c for c in "'" + _APOSTROPHE_LIKE if c in labels), "'")
+    """The alphabet's apostrophe: ``'``, else the first it holds of U+2019 (typographic),
+    U+02BC (Ukrainian), the backtick and the prime. Never the opening quote U+2018, nor the
+    acute accent, which NFKC splits into a space and a combining mark."""
+    return next((c for c in "'\u2019\u02bc`\u2032" if c in labels), "'")
 # NFKC would glue these to a preceding number ("10²" -> "102", "1½" -> "11", slash, "2").
 _FRACTIONS = {"\u00bd": " one half ", "\u00bc": " one quarter ", "\u00be": " three quarters ",
               "\u2153": " one third ", "\u2154": " two thirds "}  # fmt: skip
@@ -323,11 +324,14 @@ def fold_letter(char: str) -> str:
 def _apostrophe_re(labels: tuple[str, ...]) -> re.Pattern[str]:
     """Apostrophes not between two of the alphabet's letters, digits or marks (any script:
     checking a-z only split "l'été" and "м'ята")."""
-    mark = _apostrophe(labels)
-    word = "".join(re.escape(c) for c in labels
-                   if unicodedata.category(c)[0] in "LMN" and c != mark)  # fmt: skip
-    mark = re.escape(mark)
-    return re.compile(f"(?<![{word}]){mark}+|{mark}+(?![{word}])" if word else f"{mark}+")
+    # Every apostrophe or quote mark the alphabet holds: an opening quote (U+2018) was kept
+    # where the closing one (U+2019) was removed.
+    marks = "".join(re.escape(c) for c in "'" + _APOSTROPHE_LIKE if c in labels)
+    word = "".join(re.escape(c) for c in labels if unicodedata.category(c)[0] in "LMN"
+                   and c not in "'" + _APOSTROPHE_LIKE)  # fmt: skip
+    if not word:
+        return re.compile(f"[{marks}]+")
+    return re.compile(f"(?<![{word}])[{marks}]+|[{marks}]+(?![{word}])")
 
 
 def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = False) -> str:
@@ -377,7 +381,7 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
             f"{original!r} has characters the model cannot emit: {''.join(dict.fromkeys(lost))!r}"
         )
     text = "".join(chars)
-    if _apostrophe(alphabet.labels) in alphabet:
+    if any(c in alphabet for c in "'" + _APOSTROPHE_LIKE):
         # Keep apostrophes only inside words ("don't", "l'été", "м'ята"), not as quotes.
         text = _apostrophe_re(alphabet.labels).sub(" ", text)
     text = " ".join(text.split())

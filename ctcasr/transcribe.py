@@ -202,17 +202,38 @@ class Transcriber:
             return self._workers().map(fn, items, chunksize=chunksize), self._pool
 
     def _drop_workers(self, pool: Any) -> None:
-        """Forget ``pool`` if it is still the current one (a newer, healthy pool may already
-        hold the next chunk's work)."""
-        if pool is not None and pool is self._pool:
-            self._pool.shutdown(wait=False, cancel_futures=True)
+        """Shut a dead ``pool`` down, and forget it if it is still the current one (a newer,
+        healthy pool may already hold the next chunk's work)."""
+        if pool is None:
+            return
+        pool.shutdown(wait=False, cancel_futures=True)
+        if pool is self._pool:
             self._pool = None
+
+    def _alone(self, fn: Any, item: Any, doing: str) -> Any:
+        """``fn(item)`` in a worker of its own: whether it kills that worker says whether it
+        killed the last one (on the shared pool it queued behind the next chunk, and an input
+        there that killed the pool was charged to it)."""
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+        from concurrent.futures.process import BrokenProcessPool
+
+        solo = ProcessPoolExecutor(
+            1, mp.get_context("spawn"), initializer=_init_worker,
+            initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest),
+        )  # fmt: skip
+        try:
+            return solo.submit(fn, item).result()
+        except BrokenProcessPool:
+            return _Died(doing)
+        finally:
+            solo.shutdown(wait=False, cancel_futures=True)
 
     def _drain(self, results: Iterable[Any], fn: Any, items: Sequence[Any], doing: str,
                pool: Any) -> list[Any]:  # fmt: skip
         """All of a pool's results. Where a worker died (the OOM killer; a crash in native
-        code), the first input not finished is run alone on new workers, as the one that
-        killed it or one in flight beside it, and the rest go on together, a piece at a
+        code), the first input not finished is run alone in a worker of its own, as the one
+        that killed it or one in flight beside it, and the rest go on together, a piece at a
         time: only an input that kills a worker by itself fails (a :class:`_Died`), not
         the hundreds in flight beside it (a BrokenProcessPool traceback once ended the run)."""
         from concurrent.futures.process import BrokenProcessPool
@@ -224,12 +245,7 @@ class Transcriber:
                 return out
             except BrokenProcessPool:
                 self._drop_workers(pool)
-            suspect = items[len(out)]
-            try:
-                out.append(self._workers().submit(fn, suspect).result())
-            except BrokenProcessPool:
-                self._drop_workers(self._pool)
-                out.append(_Died(doing))
+            out.append(self._alone(fn, items[len(out)], doing))
             if len(out) == len(items):
                 return out
             results, pool = self._map(fn, items[len(out) :], chunksize=1)

@@ -435,3 +435,6 @@ def test_an_alphabet_whose_apostrophe_is_the_letter_u02bc_keeps_it():
     typographic = Alphabet(tuple(" abcdefghijklmnopqrstuvwxyz\u2019"))
     assert normalize_text("don't", typographic) == "don\u2019t"
     assert normalize_text("\u2018quoted\u2019", typographic) == "quoted"
+    # with both curly quotes the closing one is the apostrophe (the opening one was taken)
+    both = Alphabet(tuple(" abcdefghijklmnopqrstuvwxyz\u2018\u2019"))
+    assert normalize_text("don't \u2018quoted\u2019", both) == "don\u2019t quoted"

@@ -686,3 +686,22 @@ def test_two_inputs_that_kill_workers_fail_alone_among_hundreds():
     assert [i for i, r in enumerate(results) if isinstance(r, Failure)] == [5, 121]
     assert [r.text for r in results if not isinstance(r, Failure)] == [
         "seven", "three", "zero"] * 40 + ["seven", "three", "zero"] * 2 + ["seven"]  # fmt: skip
+
+
+def test_an_input_beside_a_killer_is_not_charged_with_the_next_chunks_death():
+    """The input run alone after a death was queued on the shared pool behind the next
+    chunk's reads: a killer there took it down too, and it failed as a killer."""
+    s, th, z = (str(EXAMPLES / f"{w}.wav") for w in ("seven", "three", "zero"))
+    sources = [s, th, z, s, th, _KillsItsReader(), z, s, _KillsItsReader(), s, th, z, s, th]
+    with Transcriber(decoder="greedy", jobs=2, chunk_size=4) as transcriber:
+        real = transcriber.acoustic_model
+
+        def slow(feats):
+            import time
+
+            time.sleep(1.5)  # the next chunk is being read (and a reader dies) meanwhile
+            return real(feats)
+
+        transcriber._model = slow
+        results = list(transcriber.transcribe_iter(sources))
+    assert [i for i, r in enumerate(results) if isinstance(r, Failure)] == [5, 8]
