@@ -143,19 +143,29 @@ def one_line(text: str) -> str:
     return text.translate(_CONTROL)
 
 
+_FIELD = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def one_field(text: str) -> str:
+    """A file name as one field of a data line (default and TSV output): as :func:`one_line`,
+    with a backslash written as ``\\\\`` too, so that a name holding a real tab and one
+    holding backslash-t stay apart (they printed alike)."""
+    return text.translate(_FIELD)
+
+
 def stdout_text(t: Transcript, fmt: str) -> str:
     """What one transcript adds to stdout when many share it: ``default`` is PATH<TAB>TEXT
     plus any n-best lines; ``tsv`` adds a source column to the per-file rows; ``json`` is
     handled by the caller (one array for all)."""
     if fmt == "default":
-        lines = [f"{one_line(t.source)}\t{t.text}"]
+        lines = [f"{one_field(t.source)}\t{t.text}"]
         lines += [f"  {rank}\t{h.text}\t{h.confidence:.3f}"
                   for rank, h in enumerate(t.nbest[1:], start=2)]  # fmt: skip
         return "\n".join(lines) + "\n"
     if fmt == "txt":
         return t.text + "\n"
     if fmt == "tsv":
-        source = one_line(t.source)
+        source = one_field(t.source)
         rows = [f"{source}\t{c.start:.3f}\t{c.end:.3f}\t{c.text}\n" for c in cues(t)]
         # An input with nothing said (silence, a rejection) still gets its row: without one
         # it vanished from the output, and nothing showed it had been transcribed.

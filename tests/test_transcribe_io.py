@@ -526,13 +526,14 @@ def test_progress_bar_goes_to_stderr_only(fsdd_dir):
 
 def test_odd_file_names_stay_one_field_of_one_line(tmp_path):
     """A tab or newline in a name added a TSV column or split the record; a name that is not
-    UTF-8 was a UnicodeEncodeError that ended the batch (with a strict stdout encoding)."""
+    UTF-8 was a UnicodeEncodeError that ended the batch (with a strict stdout encoding); a
+    name holding backslash-t printed as one holding a tab."""
     import os
 
     seven = EXAMPLES / "seven.wav"
     folder = tmp_path / "names"
     folder.mkdir()
-    for name in ("a\tb.wav", "new\nline.wav"):
+    for name in ("a\tb.wav", "new\nline.wav", "a\\tb.wav"):
         shutil.copy(seven, folder / name)
     latin = os.fsdecode(os.fsencode(str(folder)) + b"/lat\xe9.wav")
     shutil.copy(seven, latin)
@@ -544,10 +545,11 @@ def test_odd_file_names_stay_one_field_of_one_line(tmp_path):
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     rows = done.stdout.decode("utf-8", "surrogateescape").splitlines()
-    assert rows[0] == "source\tstart\tend\ttext" and len(rows) == 5
+    assert rows[0] == "source\tstart\tend\ttext" and len(rows) == 6
     assert all(len(row.split("\t")) == 4 for row in rows)
     sources = [row.split("\t")[0] for row in rows[1:]]
     assert f"{folder}/a\\tb.wav" in sources and f"{folder}/new\\nline.wav" in sources
+    assert f"{folder}/a\\\\tb.wav" in sources  # the backslash doubled: apart from the tab
     assert latin in sources and sources[-1] == str(EXAMPLES / "zero.wav")
     assert os.fsencode(latin) in done.stdout  # the name's own bytes, written back
 
