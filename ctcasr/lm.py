@@ -431,26 +431,48 @@ def read_unigrams(path: str | os.PathLike[str]) -> list[str]:
             f"{path}: a binary KenLM model has no readable word list; "
             "pass the ARPA it was built from or a word list instead"
         )
+    if kind != "arpa":
+        return list(dict.fromkeys(word for _, word in _word_lines(path)))
     words: dict[str, None] = {}
     try:
         with io.TextIOWrapper(_open_bytes(path), encoding="utf-8") as handle:
-            if kind == "arpa":
-                in_unigrams = False
-                for line in handle:
-                    stripped = line.strip()
-                    if stripped == "\\1-grams:":
-                        in_unigrams = True
-                    elif in_unigrams:
-                        if not stripped or stripped.startswith("\\"):
-                            break
-                        fields = stripped.split()
-                        if len(fields) >= 2 and fields[1] not in _SPECIAL_TOKENS:
-                            words[fields[1]] = None
-            else:
-                for line in handle:
-                    word = line.strip()
-                    if word and not word.startswith("#"):
-                        words[word] = None
+            in_unigrams = False
+            for line in handle:
+                stripped = line.strip()
+                if stripped == "\\1-grams:":
+                    in_unigrams = True
+                elif in_unigrams:
+                    if not stripped or stripped.startswith("\\"):
+                        break
+                    fields = stripped.split()
+                    if len(fields) >= 2 and fields[1] not in _SPECIAL_TOKENS:
+                        words[fields[1]] = None
     except UnicodeDecodeError:
         raise not_utf8(path) from None
     return list(words)
+
+
+def read_word_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
+    """A word list's entries with their line numbers (blank and ``#`` lines left out), read
+    once, gzip or not: the decoder read a list twice, the second time as plain text, so a
+    gzipped list that passed the first read failed the second. A binary model is refused
+    as by :func:`read_unigrams`."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: word list not found")
+    if _model_format(path) == "binary":
+        raise ConfigError(
+            f"{path}: a binary KenLM model has no readable word list; "
+            "pass the ARPA it was built from or a word list instead"
+        )
+    return _word_lines(path)
+
+
+def _word_lines(path: Path) -> list[tuple[int, str]]:
+    try:
+        # utf-8-sig: an editor's byte-order mark stuck to the first word
+        with io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig") as handle:
+            return [(n, w) for n, line in enumerate(handle, start=1)
+                    if (w := line.strip()) and not w.startswith("#")]  # fmt: skip
+    except UnicodeDecodeError:
+        raise not_utf8(path) from None

@@ -266,3 +266,17 @@ def test_a_gzipped_arpa_is_an_lm(tmp_path):
     (tmp_path / "cut.arpa.gz").write_bytes(gz.read_bytes()[:40])
     with pytest.raises(ConfigError, match="not a readable KenLM model"):
         KenLMDecoder(ALPHABET, lm=tmp_path / "cut.arpa.gz")
+
+
+def test_a_gzipped_word_list_is_read_once_as_gzip(tmp_path):
+    """The list was read twice, the second time as plain text: a gzipped list passed the
+    first read and failed the second with a UnicodeDecodeError."""
+    import gzip
+
+    listed = tmp_path / "words.txt.gz"
+    with gzip.open(listed, "wt", encoding="utf-8") as handle:
+        handle.write("\ufeff# digits\nZero\none two\n\nthree\n")
+    from ctcasr.decoding.kenlm import read_word_list
+
+    assert read_word_list(listed, ALPHABET) == ["zero", "one", "two", "three"]
+    assert KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=listed).unigrams_source == str(listed)

@@ -51,16 +51,19 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
     error. An ARPA's 1-grams are the LM's own tokens: those the model cannot spell are
     skipped, and an LM none of whose words it can spell (an upper-case LM, say) is refused.
     """
-    from ctcasr.lm import is_arpa, read_unigrams
+    from ctcasr.lm import is_arpa, read_unigrams, read_word_lines
     from ctcasr.text import normalize_text
 
     path = Path(path)
     if not path.is_file():
         raise ConfigError(f"{path}: word list not found")
-    words = read_unigrams(path)  # refuses binaries and text that is not UTF-8
+    arpa = is_arpa(path)
+    # Each read refuses binaries and text that is not UTF-8; the file is read once.
+    lines = None if arpa else read_word_lines(path)
+    words = read_unigrams(path) if arpa else [w for _, w in lines or ()]
     if not words:  # taken as no list at all, which lets the LM emit any word
         raise ConfigError(f"{path}: word list holds no words")
-    if is_arpa(path):
+    if arpa:
         spellable = [w for w in words if not alphabet.unknown_chars(w)]
         if words and not spellable:
             raise ConfigError(
@@ -69,7 +72,7 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
             )
         return spellable
     found: dict[str, None] = {}
-    for lineno, line in _numbered_words(path):
+    for lineno, line in lines or ():
         try:
             text = normalize_text(line, alphabet, strict=True)
         except CtcasrError as exc:
@@ -89,13 +92,6 @@ def _weight(name: str, value: object) -> float:
     if not math.isfinite(weight):
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
     return weight
-
-
-def _numbered_words(path: Path) -> Iterable[tuple[int, str]]:
-    for lineno, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        word = line.strip()
-        if word and not word.startswith("#"):
-            yield lineno, word
 
 
 def _load_kenlm(path: Path) -> Any:
