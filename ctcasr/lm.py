@@ -423,14 +423,7 @@ def read_unigrams(path: str | os.PathLike[str]) -> list[str]:
     Binary models store no readable word list, so they are refused with a hint.
     """
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: word list not found")
-    kind = _model_format(path)
-    if kind == "binary":
-        raise ConfigError(
-            f"{path}: a binary KenLM model has no readable word list; "
-            "pass the ARPA it was built from or a word list instead"
-        )
+    kind = _word_list_format(path)
     if kind != "arpa":
         return list(dict.fromkeys(word for _, word in _word_lines(path)))
     words: dict[str, None] = {}
@@ -458,14 +451,22 @@ def read_word_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
     gzipped list that passed the first read failed the second. A binary model is refused
     as by :func:`read_unigrams`."""
     path = Path(path)
+    _word_list_format(path)
+    return _word_lines(path)
+
+
+def _word_list_format(path: Path) -> Literal["arpa"] | None:
+    """``"arpa"``, or None for a plain word list; a missing file or a binary model (which
+    stores no readable word list) is refused."""
     if not path.is_file():
         raise ConfigError(f"{path}: word list not found")
-    if _model_format(path) == "binary":
+    kind = _model_format(path)
+    if kind == "binary":
         raise ConfigError(
             f"{path}: a binary KenLM model has no readable word list; "
             "pass the ARPA it was built from or a word list instead"
         )
-    return _word_lines(path)
+    return kind
 
 
 def _word_lines(path: Path) -> list[tuple[int, str]]:

@@ -242,6 +242,7 @@ _SYMBOL_WORDS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
 # Marks written for an apostrophe: curly quotes, the modifier letter (U+02BC), prime, acute
 # accent and grave accent.
 _APOSTROPHE_LIKE = "\u2018\u2019\u02bc\u2032\u00b4`"
+_APOSTROPHE_MARKS = "'" + _APOSTROPHE_LIKE  # the apostrophe and its look-alikes
 
 
 @functools.lru_cache(maxsize=64)
@@ -249,7 +250,7 @@ def _apostrophes(labels: tuple[str, ...]) -> dict[int, str]:
     """Apostrophe look-alikes written as the alphabet's apostrophe (:func:`_apostrophe`):
     written as ``'``, the Ukrainian alphabet's U+02BC lost it ("мʼята" became "мята")."""
     mark = _apostrophe(labels)
-    return str.maketrans({c: mark for c in _APOSTROPHE_LIKE + "'" if c not in labels})
+    return str.maketrans({c: mark for c in _APOSTROPHE_MARKS if c not in labels})
 
 
 def _apostrophe(labels: tuple[str, ...]) -> str:
@@ -321,14 +322,16 @@ def fold_letter(char: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _apostrophe_re(labels: tuple[str, ...]) -> re.Pattern[str]:
+def _apostrophe_re(labels: tuple[str, ...]) -> re.Pattern[str] | None:
     """Apostrophes not between two of the alphabet's letters, digits or marks (any script:
-    checking a-z only split "l'été" and "м'ята")."""
+    checking a-z only split "l'été" and "м'ята"); None for an alphabet without any."""
     # Every apostrophe or quote mark the alphabet holds: an opening quote (U+2018) was kept
     # where the closing one (U+2019) was removed.
-    marks = "".join(re.escape(c) for c in "'" + _APOSTROPHE_LIKE if c in labels)
+    marks = "".join(re.escape(c) for c in _APOSTROPHE_MARKS if c in labels)
+    if not marks:
+        return None
     word = "".join(re.escape(c) for c in labels if unicodedata.category(c)[0] in "LMN"
-                   and c not in "'" + _APOSTROPHE_LIKE)  # fmt: skip
+                   and c not in _APOSTROPHE_MARKS)  # fmt: skip
     if not word:
         return re.compile(f"[{marks}]+")
     return re.compile(f"(?<![{word}])[{marks}]+|[{marks}]+(?![{word}])")
@@ -381,9 +384,10 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
             f"{original!r} has characters the model cannot emit: {''.join(dict.fromkeys(lost))!r}"
         )
     text = "".join(chars)
-    if any(c in alphabet for c in "'" + _APOSTROPHE_LIKE):
+    quotes = _apostrophe_re(alphabet.labels)
+    if quotes is not None:
         # Keep apostrophes only inside words ("don't", "l'été", "м'ята"), not as quotes.
-        text = _apostrophe_re(alphabet.labels).sub(" ", text)
+        text = quotes.sub(" ", text)
     text = " ".join(text.split())
     if " " not in alphabet:
         text = text.replace(" ", "")

@@ -214,14 +214,9 @@ class Transcriber:
         """``fn(item)`` in a worker of its own: whether it kills that worker says whether it
         killed the last one (on the shared pool it queued behind the next chunk, and an input
         there that killed the pool was charged to it)."""
-        import multiprocessing as mp
-        from concurrent.futures import ProcessPoolExecutor
         from concurrent.futures.process import BrokenProcessPool
 
-        solo = ProcessPoolExecutor(
-            1, mp.get_context("spawn"), initializer=_init_worker,
-            initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest),
-        )  # fmt: skip
+        solo = self._new_pool(1)
         try:
             return solo.submit(fn, item).result()
         except BrokenProcessPool:
@@ -299,14 +294,17 @@ class Transcriber:
         if self.jobs <= 1:
             return None
         if self._pool is None:
-            import multiprocessing as mp
-            from concurrent.futures import ProcessPoolExecutor
-
-            self._pool = ProcessPoolExecutor(
-                self.jobs, mp.get_context("spawn"), initializer=_init_worker,
-                initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest),
-            )  # fmt: skip
+            self._pool = self._new_pool(self.jobs)
         return self._pool
+
+    def _new_pool(self, workers: int) -> Any:
+        import multiprocessing as mp
+        from concurrent.futures import ProcessPoolExecutor
+
+        return ProcessPoolExecutor(
+            workers, mp.get_context("spawn"), initializer=_init_worker,
+            initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest),
+        )  # fmt: skip
 
     def close(self) -> None:
         """Stop the worker processes, if any were started."""
@@ -411,7 +409,7 @@ def _stitch(
     for start, seconds, t in pieces:
         segments.append(Segment(round(start, 3), round(start + seconds, 3), t.text,
                                 round(t.confidence, 4)))  # fmt: skip
-        words += [replace(w, start=w.start + start, end=w.end + start) for w in t.words]
+        words += _shifted(t.words, start)
         score += t.score
         if t.text:
             texts.append(t.text)
@@ -426,11 +424,15 @@ def _stitch(
     refused = [(start, t.nbest[0]) for start, _, t in pieces if t.rejected and t.nbest]
     if not text and refused:
         start, closest = max(refused, key=lambda item: item[1].confidence)
-        best = replace(closest, words=tuple(replace(w, start=w.start + start, end=w.end + start)
-                                            for w in closest.words))  # fmt: skip
+        best = replace(closest, words=tuple(_shifted(closest.words, start)))
         confidence = best.confidence
     return Transcript(name, text, score, confidence, duration, tuple(words), (best,),
                       best.rejected, decoder, model, tuple(segments))  # fmt: skip
+
+
+def _shifted(words: Sequence[WordTiming], by: float) -> list[WordTiming]:
+    """A piece's word timings in file time."""
+    return [replace(w, start=w.start + by, end=w.end + by) for w in words]
 
 
 def transcribe(

@@ -29,7 +29,7 @@ from ctcasr.bundle import (
     store_decoder_settings,
 )
 from ctcasr.decoding import get_decoder_class
-from ctcasr.decoding.hotwords import has_own_weight
+from ctcasr.decoding.hotwords import has_own_weight, hotword_items
 from ctcasr.errors import ConfigError
 from ctcasr.evaluate import Evaluation, compute_log_probs, is_command, score_decoder
 from ctcasr.segment import SplitConfig
@@ -92,9 +92,7 @@ def tune(
     transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options,
                               split=split)  # fmt: skip
     impl = transcriber.decoder_impl
-    raw = transcriber.decoder_options.get("hotwords") or ()
-    specs = list(raw.items()) if isinstance(raw, Mapping) else [raw] if isinstance(raw, str) \
-        else list(raw)  # fmt: skip
+    specs = hotword_items(transcriber.decoder_options.get("hotwords"))
     # Only hotwords without a weight of their own take hotword_weight: with none such, the
     # trials all ran alike and the first was reported best.
     has_hotwords = bool(getattr(impl, "hotwords", None)) and not all(map(has_own_weight, specs))

@@ -156,6 +156,14 @@ def install_plugin(
     (info / "entry_points.txt").write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def run_cli(site: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """``ctcasr ARGS`` in a fresh process that sees the plug-ins installed in ``site``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(site), env.get("PYTHONPATH", "")) if p)
+    return subprocess.run([sys.executable, "-m", "ctcasr.cli", *args], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=300)  # fmt: skip
+
+
 @pytest.fixture
 def site(tmp_path, monkeypatch):
     """A folder on sys.path that plug-ins are installed into; their modules are forgotten
@@ -357,19 +365,8 @@ def test_interrupt_while_a_plugin_starts_is_not_swallowed(failing_plugin):
 
 
 def test_cli_plugin_that_cannot_start_is_one_line(failing_plugin):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(failing_plugin), env.get("PYTHONPATH", "")) if p
-    )
     clip = ROOT / "examples" / "seven.wav"
-    result = subprocess.run(
-        [sys.executable, "-m", "ctcasr.cli", "transcribe", str(clip), "--decoder", "nolibrary"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = run_cli(failing_plugin, "transcribe", str(clip), "--decoder", "nolibrary")
     assert result.returncode == 1, result.stdout + result.stderr
     (line,) = result.stderr.strip().splitlines()
     assert line == "error: decoder 'nolibrary': ImportError: needs libfoo, which is not installed"
@@ -420,18 +417,7 @@ def test_plugin_without_decode_method(site):
 
 
 def test_cli_lists_plugin(reverse_plugin):
-    env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(reverse_plugin), env.get("PYTHONPATH", "")) if p
-    )
-    result = subprocess.run(
-        [sys.executable, "-m", "ctcasr.cli", "decoders"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_cli(reverse_plugin, "decoders")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "reverse" in result.stdout
     assert "ctcasr-testplugin" in result.stdout

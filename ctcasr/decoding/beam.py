@@ -329,15 +329,12 @@ def _step(
                 score = b + row[c]
             else:
                 score = tot + row[c]
-            if (
-                score < floor
-                and node * stride + c not in into_beams
-                and not (c == space and (prev == space or prev < 0))
-            ):
+            spells_nothing = c == space and (prev == space or prev < 0)
+            if score < floor and not spells_nothing and node * stride + c not in into_beams:
                 # Alone in its entry, and below the floor: pruned anyway. (One that merges
                 # into a beam's entry is kept: it may lift a beam that survives.)
                 continue
-            if c == space and (prev == space or prev < 0):
+            if spells_nothing:
                 # A second space (or a leading one) spells nothing new: merge it into the
                 # prefix as if it were a blank.
                 entry[0] = _lse(entry[0], score)

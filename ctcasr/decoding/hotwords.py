@@ -101,20 +101,27 @@ def parse_hotword(
     return Hotword(text, weight)
 
 
+def hotword_items(
+    specs: Iterable[HotwordSpec] | Mapping[str, float] | None,
+) -> list[HotwordSpec]:
+    """The hotwords ``specs`` holds, one spec each: a string is one hotword (not its
+    letters), a mapping's items are (phrase, weight) pairs."""
+    if specs is None:
+        return []
+    if isinstance(specs, str):
+        return [specs]
+    if isinstance(specs, Mapping):
+        return list(specs.items())
+    return list(specs)
+
+
 def parse_hotwords(
     specs: Iterable[HotwordSpec] | Mapping[str, float] | None,
     alphabet: Alphabet | None = None,
     default_weight: float = DEFAULT_HOTWORD_WEIGHT,
 ) -> list[Hotword]:
     """Normalise and check hotwords; a phrase the alphabet cannot spell is an error."""
-    if specs is None:
-        return []
-    if isinstance(specs, str):  # one hotword, not its letters
-        specs = [specs]
-    items: Iterable[HotwordSpec] = (
-        list(specs.items()) if isinstance(specs, Mapping) else specs  # type: ignore[assignment]
-    )
-    result = [parse_hotword(s, default_weight, alphabet) for s in items]
+    result = [parse_hotword(s, default_weight, alphabet) for s in hotword_items(specs)]
     if alphabet is not None:
         for hw in result:
             missing = alphabet.unknown_chars(hw.phrase)
