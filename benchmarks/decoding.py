@@ -358,16 +358,9 @@ def main(argv: list[str] | None = None) -> int:
     report("")
 
     if args.output:
-        import subprocess
+        from recipes.common import git_commit, hardware
 
-        from recipes.common import hardware
-
-        try:
-            commit = subprocess.run(
-                ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-            ).stdout.strip()
-        except (OSError, subprocess.CalledProcessError):
-            commit = "?"
+        commit = git_commit()
         header = [
             "# Decoding benchmark",
             "",

@@ -208,6 +208,8 @@ def main() -> int:
     for name, alone, joined in accuracy:
         print(f"{name}: WER {alone:.2%} one by one, {joined:.2%} joined into one long file")
 
+    from recipes.common import git_commit, hardware
+
     path = bundle.path.resolve()
     shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
     command = "python benchmarks/transcribe.py " + " ".join(shlex.quote(a) for a in sys.argv[1:])
@@ -215,7 +217,7 @@ def main() -> int:
         "# Transcription benchmarks",
         "",
         f"Model: `{shown}` ({bundle.metadata.get('parameters', 0):,} parameters). Machine: "
-        f"{platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}. "
+        f"{hardware()}; Python {platform.python_version()}; ctcasr at {git_commit()}. "
         f"Each figure is the median of {args.runs} runs (3 for the 10-minute file) of a whole "
         "`ctcasr transcribe` process; memory is the peak resident set of the process and "
         "its workers together.",

@@ -114,6 +114,17 @@ def check_outputs(out: str | os.PathLike[str], results: str | os.PathLike[str] |
         raise CtcasrError(f"{results}: --results names the page to write, not a folder")
 
 
+def git_commit() -> str:
+    """The checkout's short commit: timings mean little without the code they timed."""
+    import subprocess
+
+    try:
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+                              capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "?"
+
+
 def hardware() -> str:
     cpu = platform.processor() or platform.machine()
     try:
