@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ctcasr.errors import AudioError
-from ctcasr.utils import quiet_native_stderr
+from ctcasr.utils import first_line, quiet_native_stderr
 
 SAMPLE_RATE = 16_000
 # More than any real recording has (the WAV format allows 65535); a header saying more is
@@ -76,7 +76,7 @@ def load_audio(
                 frames = handle.frames if handle.frames > 0 and not handle.seekable() else -1
                 samples = handle.read(frames, dtype="float32", always_2d=True)
         except Exception as exc:
-            raise AudioError(f"{path}: corrupt or truncated audio ({short_error(exc)})") from None
+            raise AudioError(f"{path}: corrupt or truncated audio ({first_line(exc)})") from None
     return _finish(path, samples, rate, sample_rate)
 
 
@@ -330,8 +330,3 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
         frames = samples if channel_axis == 1 else samples.T
         return downmix(finite(frames)).astype(np.float32, copy=False)
     raise AudioError(f"audio array must be 1-D or 2-D, got shape {samples.shape}")
-
-
-def short_error(exc: Exception) -> str:
-    """The first line of a library's error, for a one-line message."""
-    return str(exc).strip().splitlines()[0][:120] if str(exc).strip() else type(exc).__name__

@@ -17,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import Downmix, check_duration, finite, short_error
+from ctcasr.audio import Downmix, check_duration, finite
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
-from ctcasr.utils import quiet_native_stderr
+from ctcasr.utils import first_line, quiet_native_stderr
 
 MAX_SECONDS = 86_400.0  # a day: any setting of a piece's length beyond is a typo
 
@@ -73,7 +73,7 @@ def stream_audio(
         with quiet_native_stderr():
             f = sf.SoundFile(str(path))
     except Exception as exc:
-        raise AudioError(f"{path}: not a readable audio file ({short_error(exc)})") from None
+        raise AudioError(f"{path}: not a readable audio file ({first_line(exc)})") from None
     with f:
         rate = f.samplerate
         if rate > 0:
@@ -94,7 +94,7 @@ def stream_audio(
                     block = f.read(blocksize, dtype="float32", always_2d=True)
             except Exception as exc:
                 raise AudioError(
-                    f"{path}: corrupt or truncated audio ({short_error(exc)})"
+                    f"{path}: corrupt or truncated audio ({first_line(exc)})"
                 ) from None
             if not len(block):
                 break

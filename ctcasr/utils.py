@@ -329,7 +329,13 @@ def import_tensorflow():
     return tf
 
 
-def first_line(exc: BaseException) -> str:
-    """An error's first line: Keras's own messages run to tensor dumps over many lines."""
+def first_line(exc: BaseException, limit: int = 160) -> str:
+    """An error's first line, at most ``limit`` characters, for a one-line message: Keras's
+    own messages run to tensor dumps over many lines, and audio libraries' to long ones."""
     lines = str(exc).strip().splitlines()
-    return (lines[0] + (" ..." if len(lines) > 1 else "")) if lines else type(exc).__name__
+    if not lines:
+        return type(exc).__name__
+    line = lines[0]
+    if len(line) > limit:
+        return line[:limit] + " ..."
+    return line + (" ..." if len(lines) > 1 else "")

@@ -567,3 +567,12 @@ def test_a_pipe_is_named_as_a_pipe_not_an_empty_file(tmp_path):
         load_audio(fifo)
     assert str(caught.value) == (f"{fifo}: not a regular file (a pipe or a device); write the "
                                  "audio to a file first")  # fmt: skip
+
+
+def test_library_errors_are_cut_to_one_bounded_line():
+    from ctcasr.utils import first_line
+
+    assert first_line(RuntimeError("bad header\nat byte 12\n")) == "bad header ..."
+    assert first_line(RuntimeError("x" * 500)) == "x" * 160 + " ..."
+    assert first_line(RuntimeError("  \n ")) == "RuntimeError"
+    assert first_line(ValueError("fine")) == "fine"
