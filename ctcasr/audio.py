@@ -63,6 +63,9 @@ def load_audio(
             handle = sf.SoundFile(str(path))
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         return _load_with_audioread(path, sample_rate, max_duration)
+    if handle.format == "MP3" and (joined := open_joined(path)):
+        handle.close()
+        return _load_joined(path, joined, sample_rate, max_duration, stream_after)
     with handle:
         rate = handle.samplerate
         if rate > 0:
@@ -78,6 +81,62 @@ def load_audio(
         except Exception as exc:
             raise AudioError(f"{path}: corrupt or truncated audio ({first_line(exc)})") from None
     return _finish(path, samples, rate, sample_rate)
+
+
+def open_joined(path: str | os.PathLike[str]) -> list:
+    """A handle for each stream of an MP3 file joined from several (``cat a.mp3 b.mp3``),
+    which libsndfile reads only up to the first one's end; an empty list for one stream."""
+    import soundfile as sf
+
+    from ctcasr.mp3 import joined_streams, open_streams, suspect_joined
+
+    try:
+        data = suspect_joined(path)
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read file: {exc.strerror}") from None
+    streams = joined_streams(data) if data is not None else []
+    handles = []
+    try:
+        for i, part in enumerate(open_streams(data, streams) if data is not None else []):
+            with quiet_native_stderr():
+                handles.append(sf.SoundFile(part))
+            first, this = handles[0], handles[-1]
+            if (this.samplerate, this.channels) != (first.samplerate, first.channels):
+                raise AudioError(
+                    f"{path}: joined MP3 streams differ ({first.samplerate} Hz, "
+                    f"{first.channels} channels; stream {i + 1}: {this.samplerate} Hz, "
+                    f"{this.channels} channels)"
+                )
+    except Exception as exc:
+        for h in handles:
+            h.close()
+        if isinstance(exc, AudioError):
+            raise
+        raise AudioError(f"{path}: corrupt joined MP3 ({first_line(exc)})") from None
+    return handles
+
+
+def _load_joined(path: Path, handles: list, sample_rate: int, max_duration: float | None,
+                 stream_after: float | None) -> np.ndarray:  # fmt: skip
+    """:func:`load_audio` for an MP3 joined from several streams, read one after another."""
+    try:
+        rate = handles[0].samplerate
+        seconds = sum(h.frames for h in handles) / rate
+        check_duration(path, seconds, max_duration)
+        if stream_after is not None and seconds > stream_after:
+            raise LongAudio(seconds)
+        parts = []
+        for h in handles:
+            try:
+                with quiet_native_stderr():
+                    parts.append(h.read(dtype="float32", always_2d=True))
+            except Exception as exc:
+                raise AudioError(f"{path}: corrupt or truncated audio ({first_line(exc)})"
+                                 ) from None  # fmt: skip
+    finally:
+        for h in handles:
+            h.close()
+    return _finish(path, np.concatenate(parts), rate, sample_rate)
 
 
 def check_duration(path: str | os.PathLike[str], seconds: float, limit: float | None) -> None:

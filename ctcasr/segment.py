@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import Downmix, check_duration, finite
+from ctcasr.audio import Downmix, check_duration, finite, open_joined
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 from ctcasr.utils import first_line, quiet_native_stderr
@@ -67,27 +67,53 @@ def stream_audio(
     and a file longer than ``max_duration`` is refused from the header of the handle that reads
     it, before any block."""
     import soundfile as sf
-    import soxr
 
     try:
         with quiet_native_stderr():
             f = sf.SoundFile(str(path))
     except Exception as exc:
         raise AudioError(f"{path}: not a readable audio file ({first_line(exc)})") from None
-    with f:
-        rate = f.samplerate
-        if rate > 0:
-            check_duration(path, f.frames / rate, max_duration)
-        stream = None if rate == sample_rate else soxr.ResampleStream(
-            rate, sample_rate, 1, dtype="float32", quality="HQ"
-        )  # fmt: skip
-        # Whole MP3 frames (1152 samples; 576 at MPEG-2's low rates divide it): soundfile
-        # seeks to where it is after each read, and for MP3 a seek inside a frame restarts
-        # the decoder there, which glitched every block edge (0.07 at 44.1 kHz).
-        blocksize = max(1, round(block_seconds * rate / 1152)) * 1152
-        read, downmix = 0, Downmix()
-        # Not ``f.blocks()``: when a file holds fewer frames than its header says (a cut mp3),
-        # it pads the last blocks with stale or uninitialised buffer contents.
+    handles = [f]
+    if f.format == "MP3":
+        try:
+            handles = open_joined(path) or handles
+        except BaseException:
+            f.close()
+            raise
+        if handles[0] is not f:
+            f.close()
+    try:
+        yield from _stream_handles(path, handles, sample_rate, block_seconds, max_duration)
+    finally:
+        for h in handles:
+            h.close()
+
+
+def _stream_handles(
+    path: str | os.PathLike[str],
+    handles: list,
+    sample_rate: int,
+    block_seconds: float,
+    max_duration: float | None,
+) -> Iterator[np.ndarray]:
+    """:func:`stream_audio`'s blocks from one open file, or from each stream of a joined MP3
+    in turn (one resampler and one downmix across them: no seam at the joins)."""
+    import soxr
+
+    rate = handles[0].samplerate
+    if rate > 0:
+        check_duration(path, sum(h.frames for h in handles) / rate, max_duration)
+    stream = None if rate == sample_rate else soxr.ResampleStream(
+        rate, sample_rate, 1, dtype="float32", quality="HQ"
+    )  # fmt: skip
+    # Whole MP3 frames (1152 samples; 576 at MPEG-2's low rates divide it): soundfile
+    # seeks to where it is after each read, and for MP3 a seek inside a frame restarts
+    # the decoder there, which glitched every block edge (0.07 at 44.1 kHz).
+    blocksize = max(1, round(block_seconds * rate / 1152)) * 1152
+    read, downmix = 0, Downmix()
+    for f in handles:
+        # Not ``f.blocks()``: when a file holds fewer frames than its header says (a cut
+        # mp3), it pads the last blocks with stale or uninitialised buffer contents.
         while True:
             try:
                 with quiet_native_stderr():
@@ -101,10 +127,10 @@ def stream_audio(
             read += len(block)
             mono = downmix(finite(block))
             yield mono if stream is None else stream.resample_chunk(mono)
-        if not read:  # as load_audio says of a file with a header and no samples
-            raise AudioError(f"{path}: contains no audio samples")
-        if stream is not None:
-            yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
+    if not read:  # as load_audio says of a file with a header and no samples
+        raise AudioError(f"{path}: contains no audio samples")
+    if stream is not None:
+        yield stream.resample_chunk(np.zeros(0, np.float32), last=True)
 
 
 def split_stream(

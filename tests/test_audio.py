@@ -11,6 +11,7 @@ import soundfile as sf
 
 from ctcasr.audio import SAMPLE_RATE, LongAudio, as_mono, load_audio, resample
 from ctcasr.errors import AudioError, CtcasrError
+from ctcasr.segment import stream_audio
 
 
 def tone(rate: int, seconds: float = 1.0, freq: float = 440.0, amp: float = 0.3) -> np.ndarray:
@@ -458,3 +459,77 @@ def test_as_mono_layouts():
 def test_as_mono_rejects_3d():
     with pytest.raises(AudioError, match="1-D or 2-D"):
         as_mono(np.zeros((2, 2, 2)))
+
+
+# ---------------------------------------------------------------------------------------------
+# MP3 files joined with cat: libsndfile stops at the first stream's Xing/Info frame count
+# ---------------------------------------------------------------------------------------------
+
+mp3 = pytest.mark.skipif(not _can_write("MP3", None), reason="libsndfile without MP3")
+
+
+def _mp3(path: Path, samples: np.ndarray, rate: int = SAMPLE_RATE) -> bytes:
+    sf.write(str(path), samples, rate, format="MP3")
+    return path.read_bytes()
+
+
+def _id3v2(payload: int) -> bytes:
+    """An ID3v2.4 tag of ``payload`` zero bytes (padding), as taggers put before the audio."""
+    size = bytes((payload >> s) & 0x7F for s in (21, 14, 7, 0))
+    return b"ID3\x04\x00\x00" + size + b"\0" * payload
+
+
+@mp3
+def test_joined_mp3_is_read_whole(tmp_path, fsdd_files):
+    for i, path in enumerate(fsdd_files):
+        _mp3(tmp_path / f"p{i}.mp3", load_audio(path))
+    alone = [load_audio(tmp_path / f"p{i}.mp3") for i in range(3)]
+    joined = tmp_path / "joined.mp3"
+    # The second file carries an ID3v2 tag, as files from a tagger do.
+    joined.write_bytes((tmp_path / "p0.mp3").read_bytes() + _id3v2(300)
+                       + (tmp_path / "p1.mp3").read_bytes() + (tmp_path / "p2.mp3").read_bytes())
+    with sf.SoundFile(str(joined)) as f:  # what libsndfile alone makes of it
+        assert f.frames < len(alone[0]) + 2000
+    got = load_audio(joined)
+    np.testing.assert_array_equal(got, np.concatenate(alone))
+    streamed = np.concatenate(list(stream_audio(joined, SAMPLE_RATE)))
+    np.testing.assert_array_equal(streamed, got)
+
+
+@mp3
+def test_joined_mp3_counts_every_stream_for_the_limits(tmp_path):
+    one = _mp3(tmp_path / "one.mp3", tone(SAMPLE_RATE, 2.0))
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(one * 3)
+    assert len(load_audio(joined)) == 3 * len(load_audio(tmp_path / "one.mp3"))
+    with pytest.raises(AudioError, match=r"6\.\d s is longer than the 5 s limit"):
+        load_audio(joined, max_duration=5)
+    with pytest.raises(LongAudio):
+        load_audio(joined, stream_after=5)
+    with pytest.raises(AudioError, match="longer than the 5 s limit"):
+        next(stream_audio(joined, SAMPLE_RATE, max_duration=5))
+
+
+@mp3
+def test_single_mp3_with_tags_is_one_stream(tmp_path):
+    """Tags after the audio (ID3v1, APE) are not a second stream; a tag in front is skipped."""
+    plain = tmp_path / "plain.mp3"
+    body = _mp3(plain, tone(SAMPLE_RATE, 1.5))
+    expected = load_audio(plain)
+    tagged = tmp_path / "tagged.mp3"
+    tagged.write_bytes(_id3v2(100) + body + b"TAG" + b"\0" * 125 + b"APETAGEX" + b"\0" * 24)
+    np.testing.assert_array_equal(load_audio(tagged), expected)
+    from ctcasr.mp3 import joined_streams, suspect_joined
+
+    data = suspect_joined(tagged)
+    assert data is None or joined_streams(data) == []
+
+
+@mp3
+def test_joined_mp3_of_two_rates_is_refused(tmp_path):
+    a = _mp3(tmp_path / "a.mp3", tone(SAMPLE_RATE))
+    b = _mp3(tmp_path / "b.mp3", tone(22_050), rate=22_050)
+    joined = tmp_path / "joined.mp3"
+    joined.write_bytes(a + b)
+    with pytest.raises(AudioError, match=r"joined\.mp3: joined MP3 streams differ \(16000 Hz"):
+        load_audio(joined)

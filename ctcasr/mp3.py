@@ -1,0 +1,127 @@
+"""MP3 files joined with ``cat``: where each joined stream lies in the file.
+
+libsndfile (through mpg123) reads an MP3 only as far as the frame count in its first Xing or
+Info header, so of two MP3 files joined end to end it read the first and dropped the rest
+without a word. Each stream is found here by walking frame headers, so each can be decoded
+on its own, with its own encoder delay and padding.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Iterator
+
+# Bitrates in kbit/s by (MPEG-1 or not, layer bits), index 1-14 (0 is "free", 15 invalid).
+_KBPS = {
+    (True, 3): (0, 32, 64, 96, 128, 160, 192, 224, 256, 288, 320, 352, 384, 416, 448),
+    (True, 2): (0, 32, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320, 384),
+    (True, 1): (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    (False, 3): (0, 32, 48, 56, 64, 80, 96, 112, 128, 144, 160, 176, 192, 224, 256),
+    (False, 2): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+    (False, 1): (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+# Sample rates by version bits: 3 = MPEG-1, 2 = MPEG-2, 0 = MPEG-2.5 (1 is reserved).
+_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
+
+
+def frame_length(data: bytes, i: int) -> int:
+    """Bytes in the MPEG audio frame whose header starts at ``data[i]``; 0 if none does."""
+    if i + 4 > len(data) or data[i] != 0xFF or data[i + 1] & 0xE0 != 0xE0:
+        return 0
+    version, layer = (data[i + 1] >> 3) & 3, (data[i + 1] >> 1) & 3
+    index, rate_index = data[i + 2] >> 4, (data[i + 2] >> 2) & 3
+    if version == 1 or layer == 0 or index in (0, 15) or rate_index == 3:
+        return 0
+    bitrate = _KBPS[(version == 3, layer)][index] * 1000
+    rate, pad = _RATES[version][rate_index], (data[i + 2] >> 1) & 1
+    if layer == 3:  # Layer I: 4-byte slots
+        return (12 * bitrate // rate + pad) * 4
+    if layer == 1 and version != 3:  # Layer III at MPEG-2 and 2.5: 576 samples a frame
+        return 72 * bitrate // rate + pad
+    return 144 * bitrate // rate + pad
+
+
+def _after_id3(data: bytes, i: int) -> int:
+    """Where the audio starts: past an ID3v2 tag at ``data[i]``, if there is one."""
+    if data[i : i + 3] == b"ID3" and len(data) >= i + 10:
+        size = 0
+        for byte in data[i + 6 : i + 10]:  # "synchsafe": 7 bits a byte
+            size = (size << 7) | (byte & 0x7F)
+        return i + 10 + size + (10 if data[i + 5] & 0x10 else 0)  # footer flag
+    return i
+
+
+def _counted_frames(data: bytes, i: int) -> int | None:
+    """The frame count in the Xing/Info header of the frame at ``data[i]``, if it has one."""
+    length = frame_length(data, i)
+    frame = data[i : i + length]
+    for tag in (b"Xing", b"Info"):
+        at = frame.find(tag, 4, 64)  # after the side information: 4 + 9..32 bytes
+        if at >= 0 and len(frame) >= at + 12:
+            flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+            return int.from_bytes(frame[at + 8 : at + 12], "big") if flags & 1 else None
+    return None
+
+
+def joined_streams(data: bytes) -> list[tuple[int, int]]:
+    """``(start, end)`` byte ranges of the streams in ``data``, when it holds more than one
+    that libsndfile would stop before; else an empty list (one stream: read as it is)."""
+    streams: list[tuple[int, int]] = []
+    i = _after_id3(data, 0)
+    while True:
+        counted = _counted_frames(data, i)
+        if counted is None:  # no count: libsndfile reads this stream to the file's end
+            if streams:
+                streams.append((i, len(data)))
+            return streams
+        end = i
+        for _ in range(counted + 1):  # the Xing/Info frame holds no audio of its own
+            length = frame_length(data, end)
+            if not length:
+                break
+            end += length
+        following = _after_id3(data, end)
+        if not frame_length(data, following) or not frame_length(data, following
+                                                                 + frame_length(data, following)):
+            # Nothing after the counted frames but tags or junk: a single stream.
+            if streams:
+                streams.append((i, len(data)))
+            return streams
+        streams.append((i, end))
+        i = following
+
+
+def suspect_joined(path: str | os.PathLike[str]) -> bytes | None:
+    """The file's bytes when more MPEG frames may follow the first stream's end by its
+    Xing/Info byte count (or it has no byte count); None for a single stream, decided
+    from the header alone, without reading the file."""
+    with open(path, "rb") as fh:
+        start = _after_id3(fh.read(10), 0)
+        fh.seek(start)
+        first = fh.read(2048)
+        frame = first[: frame_length(first, 0)]
+        at = max(frame.find(b"Xing", 4, 64), frame.find(b"Info", 4, 64))
+        if at < 0 or len(frame) < at + 16:
+            return None  # no Xing/Info count: libsndfile reads to the end
+        flags = int.from_bytes(frame[at + 4 : at + 8], "big")
+        if not flags & 1:
+            return None
+        if flags & 2:
+            counted = int.from_bytes(frame[at + 12 : at + 16], "big")
+            # Counted from the first frame, or (some encoders) with the ID3v2 tag.
+            for end in {start + counted, counted}:
+                fh.seek(end)
+                after = fh.read(4)
+                if after[:3] == b"ID3" or frame_length(after, 0):
+                    break
+            else:
+                return None
+        fh.seek(0)
+        return fh.read()
+
+
+def open_streams(data: bytes, streams: list[tuple[int, int]]) -> Iterator[io.BytesIO]:
+    """Each stream as a file object libsndfile reads on its own."""
+    for start, end in streams:
+        yield io.BytesIO(data[start:end])
