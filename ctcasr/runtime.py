@@ -1,7 +1,8 @@
 """Acoustic inference: feature matrices in, per-frame log-probabilities out.
 
 Utterances are sorted by length and padded per batch; the model masks padding, so the result
-for an utterance does not depend on what it was batched with.
+for an utterance does not depend on what it was batched with, beyond float32 round-off (on
+some CPUs oneDNN rounds a padded batch differently from a lone utterance, ~1e-6).
 """
 
 from __future__ import annotations
