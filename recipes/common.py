@@ -21,6 +21,9 @@ CONV_BIGRU_3M = dict(conv_filters=256, conv_kernel=11, conv_stride=2, rnn_units=
                      rnn_layers=3, dropout=0.15)  # fmt: skip
 AUGMENT = dict(speed_factors=(0.9, 1.0, 1.1), noise_prob=0.3, snr_db=(10.0, 30.0))
 TRAIN_3M = dict(epochs=40, batch_size=32, learning_rate=1.5e-3, patience=10, model=CONV_BIGRU_3M)
+# Seconds a download may wait on the server: without a limit, a network that drops packets
+# (a firewall, a dead proxy) left --download waiting forever with no message.
+DOWNLOAD_TIMEOUT = 60.0
 
 
 def run_main(
@@ -65,7 +68,10 @@ def download_tarball(url: str, dest: Path, strip_top: bool = True) -> Path:
         archive = Path(tmp) / "corpus.tar.gz"
         print(f"downloading {url}")
         try:
-            with urllib.request.urlopen(url) as response, open(archive, "wb") as fh:
+            with (
+                urllib.request.urlopen(url, timeout=DOWNLOAD_TIMEOUT) as response,
+                open(archive, "wb") as fh,
+            ):
                 shutil.copyfileobj(response, fh)
             unpack = Path(tmp) / "unpacked"
             with tarfile.open(archive) as tar:

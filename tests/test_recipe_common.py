@@ -30,6 +30,21 @@ def test_download_fails_in_one_line_and_never_nests_a_second_copy(tmp_path):
     assert [p.name for p in (tmp_path / "have").iterdir()] == ["recordings"]
 
 
+def test_download_from_a_silent_server_times_out_in_one_line(tmp_path, monkeypatch):
+    """A server (or a firewall) that accepts and never answers left --download waiting
+    forever: urlopen had no timeout."""
+    import socket
+
+    import recipes.common
+
+    monkeypatch.setattr(recipes.common, "DOWNLOAD_TIMEOUT", 0.5)
+    with socket.create_server(("127.0.0.1", 0)) as server:
+        url = f"http://127.0.0.1:{server.getsockname()[1]}/an4.tar.gz"
+        with pytest.raises(CtcasrError, match=r"cannot download http://127.*timed out"):
+            download_tarball(url, tmp_path / "corpus")
+    assert not any((tmp_path / "corpus").iterdir())  # the next run tries again
+
+
 def test_unreadable_audio_and_duplicate_recordings(tmp_path):
     """An empty or corrupt file was a libsndfile traceback in the AN4 and FSDD recipes; a
     recording kept as both .wav and .flac was listed twice."""
