@@ -78,3 +78,34 @@ def test_bad_folder_is_a_clear_error(tmp_path):
     (etc / "an4_train.fileids").write_text("an4_clstk/x/an1-x-b\n")
     with pytest.raises(CtcasrError, match=r"2 transcriptions but an4_train\.fileids lists 1"):
         read_part(tmp_path, "train")
+
+
+def _fake_an4(root: Path, train_speakers: int, test_lines: int = 1) -> Path:
+    """An AN4-shaped folder: one 0.1 s clip per speaker, ``test_lines`` test utterances."""
+    import numpy as np
+    import soundfile as sf
+
+    parts = {"train": [f"an4_clstk/s{i}/an{i}-s{i}-b" for i in range(train_speakers)],
+             "test": [f"an4test_clstk/t/an{900 + i}-t-b" for i in range(test_lines)]}  # fmt: skip
+    (root / "etc").mkdir(parents=True)
+    for part, ids in parts.items():
+        lines = [f"<s> YES </s> ({Path(i).name})" for i in ids]
+        (root / "etc" / f"an4_{part}.transcription").write_text("".join(x + "\n" for x in lines))
+        (root / "etc" / f"an4_{part}.fileids").write_text("".join(i + "\n" for i in ids))
+        for file_id in ids:
+            wav = root / "wav" / f"{file_id}.wav"
+            wav.parent.mkdir(parents=True, exist_ok=True)
+            sf.write(str(wav), np.zeros(1600, np.float32), 16000)
+    return root
+
+
+def test_a_partial_corpus_is_refused_before_training(tmp_path):
+    """A copy with no more train speakers than dev holds out gave an empty train.jsonl, and
+    an empty test part an empty test.jsonl that failed only after training."""
+    split = prepare(_fake_an4(tmp_path / "ok", 9), tmp_path / "out")
+    assert (len(split.train), len(split.dev), len(split.test)) == (1, 8, 1)
+    with pytest.raises(CtcasrError, match=r"8 train speaker\(s\), too few to hold 8 out as dev"):
+        prepare(_fake_an4(tmp_path / "few", 8), tmp_path / "out2")
+    with pytest.raises(CtcasrError, match=r"an4_test\.transcription: no transcriptions"):
+        prepare(_fake_an4(tmp_path / "notest", 9, test_lines=0), tmp_path / "out3")
+    assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()

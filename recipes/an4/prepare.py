@@ -43,6 +43,8 @@ def read_part(root: Path, part: str) -> list[ManifestEntry]:
             raise CtcasrError(f"{path}: missing; is {root} the AN4 folder (holding etc/, wav/)?")
     lines = [x for x in trans_path.read_text(encoding="utf-8").splitlines() if x.strip()]
     file_ids = [x.strip() for x in ids_path.read_text(encoding="utf-8").splitlines() if x.strip()]
+    if not lines:  # an empty test part was found out only after training, with no results
+        raise CtcasrError(f"{trans_path}: no transcriptions; is {root} a complete AN4 folder?")
     if len(lines) != len(file_ids):
         raise CtcasrError(
             f"{trans_path}: {len(lines)} transcriptions but {ids_path.name} lists {len(file_ids)}"
@@ -79,6 +81,9 @@ def prepare(
     train_all = read_part(root, "train")
     test = read_part(root, "test")
     speakers = sorted({e.speaker for e in train_all if e.speaker})
+    if len(speakers) <= dev_speakers:  # every speaker went to dev, and train was empty
+        raise CtcasrError(f"{root}: {len(speakers)} train speaker(s), too few to hold "
+                          f"{dev_speakers} out as dev and train on the rest")  # fmt: skip
     random.Random(seed).shuffle(speakers)
     held = set(speakers[:dev_speakers])
     train = [e for e in train_all if e.speaker not in held]
