@@ -73,3 +73,16 @@ def test_degrade_keeps_length_and_level():
         assert out.shape == tone.shape and out.dtype == np.float32
         assert 0.09 < np.abs(out).max() <= 0.91
     assert "en-us" in ESPEAK_ACCENTS
+
+
+def test_bad_count_or_output_folder_is_one_line(tmp_path, capsys):
+    """``--count 0`` wrote an empty manifest and exited 0; an --out under a file was a
+    NotADirectoryError traceback."""
+    from recipes.synthetic.__main__ import main
+
+    assert main(["--out", str(tmp_path / "s"), "--count", "0"]) == 1
+    assert capsys.readouterr().err == "error: --count must be at least 1, got 0\n"
+    assert not (tmp_path / "s" / "synthetic.jsonl").exists()
+    (tmp_path / "file").write_text("")
+    assert main(["--out", str(tmp_path / "file"), "--count", "3"]) == 1
+    assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'file'}: --out is a file")

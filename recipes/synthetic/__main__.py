@@ -13,6 +13,7 @@ import time
 from collections import Counter
 
 from ctcasr.errors import CtcasrError
+from recipes.common import check_outputs
 from recipes.speech_commands.prepare import HELD_OUT_WORDS
 from recipes.synthetic.generate import available_engines, default_jobs, generate
 
@@ -29,6 +30,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     start = time.perf_counter()
     try:
+        if args.count < 1:  # wrote an empty manifest and reported success
+            raise CtcasrError(f"--count must be at least 1, got {args.count}")
+        check_outputs(args.out, None)  # an unusable --out was a NotADirectoryError traceback
         entries = generate(
             args.out, args.count, exclude=args.exclude, seed=args.seed, jobs=args.jobs,
             progress=lambda done, total: print(f"\r{done}/{total} chunks", end="", flush=True),
