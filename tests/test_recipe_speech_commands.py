@@ -213,3 +213,21 @@ def test_a_missing_corpus_names_only_flags_the_recipe_has(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "speech_commands corpus not found (download: http" in err
     assert "--download" not in err
+
+
+def test_silence_splits_the_same_in_wav_and_flac(tmp_path):
+    """Silence clips were spread by a hash of the file name with its extension, so the
+    original WAV download put most of them in other splits than the FLAC copy did."""
+    assignments = []
+    for ext in ("flac", "wav"):
+        data = tmp_path / ext
+        for i, speaker in enumerate(f"{k:08x}" for k in range(6)):
+            for word in (*COMMANDS, "bird"):
+                _write_clip(data / word / f"{speaker}_nohash_{i}.{ext}")
+        for n in range(40):
+            _write_clip(data / "_silence_" / f"{1000 + n}.{ext}")
+        split = prepare(data, tmp_path / f"out-{ext}")
+        assignments.append({name: sorted(Path(e.audio_filepath).stem for e in getattr(split, name)
+                                         if e.text == "") for name in ("train", "dev", "test")})
+    assert assignments[0] == assignments[1]
+    assert all(assignments[0].values())  # every split holds some of them
