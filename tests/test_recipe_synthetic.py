@@ -86,3 +86,31 @@ def test_bad_count_or_output_folder_is_one_line(tmp_path, capsys):
     (tmp_path / "file").write_text("")
     assert main(["--out", str(tmp_path / "file"), "--count", "3"]) == 1
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'file'}: --out is a file")
+
+
+def test_a_failed_rerun_keeps_the_corpus_already_made(tmp_path, monkeypatch):
+    """A rerun (another seed) wrote its clips over the old ones one by one: stopped part-way,
+    it left the old synthetic.jsonl naming clips that now said other words."""
+    import recipes.synthetic.generate as gen
+
+    if "espeak" not in available_engines():
+        pytest.skip("espeak-ng is not installed")
+    words = ["alpha", "bravo", "delta", "echo", "foxtrot", "golf"]
+    before = generate(tmp_path, 3, words=words, engines=["espeak"], seed=0, jobs=1)
+    manifest = (tmp_path / "synthetic.jsonl").read_text()
+    clips = {e.audio_filepath: sf.read(e.audio_filepath)[0] for e in before}
+    calls = []
+
+    def degrade_then_fail(audio, rng):
+        calls.append(1)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+        return degrade(audio, rng)
+
+    monkeypatch.setattr(gen, "degrade", degrade_then_fail)
+    with pytest.raises(KeyboardInterrupt):
+        generate(tmp_path, 3, words=words, engines=["espeak"], seed=1, jobs=1)
+    assert (tmp_path / "synthetic.jsonl").read_text() == manifest
+    for path, audio in clips.items():
+        assert np.array_equal(sf.read(path)[0], audio), path
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "synthetic.jsonl"]

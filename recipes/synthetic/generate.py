@@ -36,6 +36,7 @@ from ctcasr.audio import SAMPLE_RATE, load_audio
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import ManifestEntry, write_manifest
 from ctcasr.text import normalize_text, number_to_words
+from ctcasr.utils import atomic_dir
 
 WORD_LIST = Path("/usr/share/dict/words")
 ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
@@ -194,9 +195,12 @@ def generate(
     """Write ``count`` clips as FLAC under ``out_dir/audio`` and ``out_dir/synthetic.jsonl``.
 
     Deterministic for a given seed and engine set; clips an engine fails on are skipped.
+    The clips are made in a new folder that replaces ``audio`` only once all are done: a rerun
+    stopped part-way wrote over the old clips, and the old manifest named clips that now said
+    other words.
     """
     out = Path(out_dir)
-    (out / "audio").mkdir(parents=True, exist_ok=True)
+    out.mkdir(parents=True, exist_ok=True)
     engines = list(engines or available_engines())
     if not engines:
         raise CtcasrError("no TTS engine found: apt-get install espeak-ng flite festival")
@@ -209,7 +213,7 @@ def generate(
     chunks = [items[i : i + 200] for i in range(0, len(items), 200)]
     entries: dict[int, ManifestEntry] = {}
 
-    def run_chunk(chunk: list[Item]) -> list[ManifestEntry]:
+    def run_chunk(chunk: list[Item], audio_dir: Path) -> list[ManifestEntry]:
         made = []
         with tempfile.TemporaryDirectory(dir=out) as tmp:
             raw = synthesise(chunk, Path(tmp))
@@ -218,8 +222,9 @@ def generate(
                     continue
                 audio = load_audio(raw[it.index])
                 audio = degrade(audio, np.random.default_rng([seed, it.index]))
-                path = out / "audio" / f"{it.index:07d}.flac"
-                sf.write(path, audio, SAMPLE_RATE)
+                name = f"{it.index:07d}.flac"
+                sf.write(audio_dir / name, audio, SAMPLE_RATE)
+                path = out / "audio" / name  # where it lies once the folder is in place
                 duration = round(len(audio) / SAMPLE_RATE, 4)
                 speaker = f"{it.engine}:{it.voice}"
                 made.append(
@@ -228,13 +233,14 @@ def generate(
         return made
 
     done = 0
-    with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for made in pool.map(run_chunk, chunks):
+    with atomic_dir(out / "audio") as audio_dir, ThreadPoolExecutor(max(1, jobs)) as pool:
+        for made in pool.map(run_chunk, chunks, [audio_dir] * len(chunks)):
             for entry in made:
                 entries[int(Path(entry.audio_filepath).stem)] = entry
             done += 1
             if progress:
                 progress(done, len(chunks))
+        (out / "synthetic.jsonl").unlink(missing_ok=True)  # it names the clips replaced next
     result = [entries[i] for i in sorted(entries)]
     write_manifest(out / "synthetic.jsonl", result)
     return result
