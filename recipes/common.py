@@ -118,6 +118,16 @@ def check_outputs(out: str | os.PathLike[str], results: str | os.PathLike[str] |
             raise CtcasrError(f"{path}: cannot make {what} ({exc.strerror or exc})") from None
     if results is not None and Path(results).is_dir():
         raise CtcasrError(f"{results}: --results names the page to write, not a folder")
+    if results is not None and not _can_plot():  # an ImportError traceback after training
+        raise CtcasrError("the results page's plots need matplotlib: pip install -e '.[recipes]'")
+
+
+def _can_plot() -> bool:
+    try:
+        import matplotlib  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def git_commit() -> str:

@@ -83,6 +83,17 @@ def test_outputs_are_checked_before_any_work(tmp_path):
     assert (tmp_path / "out").is_dir() and (tmp_path / "new" / "deeper").is_dir()
 
 
+def test_missing_matplotlib_is_refused_before_any_work(tmp_path, monkeypatch):
+    """matplotlib is an extra ('.[recipes]'): without it a recipe trained and scored, then
+    died with a ModuleNotFoundError traceback at the plots, and wrote no results page."""
+    import sys
+
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib now fails
+    check_outputs(tmp_path / "out", None)  # no page, no plots
+    with pytest.raises(CtcasrError, match=r"plots need matplotlib: pip install -e '\.\[recipes"):
+        check_outputs(tmp_path / "out", tmp_path / "RESULTS.md")
+
+
 def test_speech_commands_without_the_held_out_words_is_refused_before_training(tmp_path):
     from recipes.speech_commands.prepare import COMMANDS, prepare
 
