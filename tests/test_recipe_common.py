@@ -118,6 +118,20 @@ def test_pretrained_needs_every_corpus_and_the_synthetic_corpus_asked_for(tmp_pa
     assert not (tmp_path / "o2").exists()
 
 
+def test_pretrained_checks_average_with_bundles_before_training(tmp_path, capsys):
+    """A missing --average-with bundle, or one with only model.onnx (the installed bundled
+    model), failed at the averaging after the whole training run."""
+    from recipes.pretrained.__main__ import main
+
+    default = Path(__file__).resolve().parents[1] / "ctcasr" / "pretrained" / "default"
+    for bundle, why in ((tmp_path / "none", "model bundle not found"),
+                        (default, "has no Keras weights")):  # fmt: skip
+        assert main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"),
+                     "--average-with", str(bundle)]) == 1  # fmt: skip
+        assert why in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
+
+
 @pytest.mark.slow
 def test_pretrained_reuses_only_the_synthetic_corpus_asked_for(
         tmp_path, fsdd_dir, an4_dir, speech_commands_dir, noise_dir):

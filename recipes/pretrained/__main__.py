@@ -173,6 +173,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
     data, out = Path(args.data), Path(args.out)
     repeats = parse_repeats(args.repeat)  # before minutes of preparation, not after
+    check_average_with(args.average_with)  # before hours of training, not after
     check_outputs(out, args.results)
     prepared = prepare_all(data, out, args.synthetic, args.seed)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
@@ -278,6 +279,18 @@ def try_average(stage: Path, others: list[str], dev: Path, train_dir: Path,
     path = average_bundles([stage, *others], stage.parent / "averaged", checkpoints)
     return Averaging(str(path), [str(stage), *others], greedy_dev_cer(stage, dev),
                      greedy_dev_cer(path, dev), list(epochs))  # fmt: skip
+
+
+def check_average_with(bundles: Sequence[str]) -> None:
+    """Each ``--average-with`` bundle must load and have Keras weights, as this stage's best
+    has: a missing one, or one with only ``model.onnx`` (the installed bundled model), failed
+    at the averaging, after the whole training run, with no results page."""
+    from ctcasr.bundle import WEIGHTS_FILE, load_bundle
+
+    for path in bundles:
+        if not load_bundle(path).weights_path.is_file():
+            raise CtcasrError(f"--average-with {path}: has no Keras weights ({WEIGHTS_FILE}), "
+                              "only model.onnx; average with a training run's bundle")  # fmt: skip
 
 
 def best_epochs(history: Sequence[Any], n: int) -> list[int]:
