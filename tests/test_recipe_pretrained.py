@@ -365,3 +365,25 @@ def test_decode_ideas_scores_each_idea_on_dev_against_the_shipped_bundle(
     assert rows[1].startswith("| as shipped | ") and " 0 / 0 | 1.000 |" in rows[1]
     assert out.count("AN4 dev greedy WER, input at speed") == 2
 
+
+
+def test_decode_ideas_reads_its_manifests_before_any_decoding(tmp_path, capsys):
+    """AN4 dev was read last, as raw JSON: missing, it was a FileNotFoundError traceback
+    after the whole table had been decoded and printed."""
+    import numpy as np
+    import soundfile as sf
+
+    from ctcasr.manifest import ManifestEntry, write_manifest
+    from recipes.pretrained.decode_ideas import main
+    from tests.helpers import tiny_bundle
+
+    tiny_bundle(tmp_path / "a", 1)
+    data = tmp_path / "data"
+    clip = data / "speech_commands" / "yes.wav"
+    clip.parent.mkdir(parents=True)
+    sf.write(str(clip), np.random.default_rng(0).normal(0, 0.1, 8000).astype(np.float32), 16000)
+    write_manifest(data / "speech_commands" / "dev.jsonl", [ManifestEntry(str(clip), "yes", 0.5)])
+    assert main([str(tmp_path / "a"), "--data", str(data)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"error: {data / 'an4' / 'dev.jsonl'}: manifest not found\n"

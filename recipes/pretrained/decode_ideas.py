@@ -12,7 +12,6 @@ No test set is read.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
 import numpy as np
@@ -39,14 +38,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.audio import load_audio, resample
     from ctcasr.decoding.grammar import GrammarDecoder
     from ctcasr.features import compute_features
+    from ctcasr.manifest import read_manifest
     from ctcasr.metrics import mcnemar_worse_p
     from recipes.pretrained.dev_compare import keras_greedy
     from recipes.speech_commands.prepare import COMMANDS
 
-    manifest = Path(args.data) / "speech_commands" / "dev.jsonl"
-    rows = [json.loads(line) for line in manifest.read_text().splitlines() if line.strip()]
-    rows = [r for r in rows if r["text"] in COMMANDS]
-    waves = [load_audio(r["audio_filepath"]) for r in rows]
+    # Both manifests read first, as ctcasr reads them (audio paths relative to the manifest):
+    # a missing one was a FileNotFoundError traceback, AN4's after minutes of decoding.
+    data = Path(args.data)
+    rows = [e for e in read_manifest(data / "speech_commands" / "dev.jsonl").entries
+            if e.text in COMMANDS]  # fmt: skip
+    an4 = read_manifest(data / "an4" / "dev.jsonl").entries
+    waves = [load_audio(r.audio_filepath) for r in rows]
     models = {b: keras_greedy(b) for b in [args.bundle, *args.others]}
     alphabet = models[args.bundle].bundle.alphabet
 
@@ -59,7 +62,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     def hits(log_probs, length_normalize: bool = True) -> list[bool]:
         g = GrammarDecoder(alphabet, commands=list(COMMANDS), threshold=0.0,
                            length_normalize=length_normalize)  # fmt: skip
-        return [g.decode(lp)[0].text == r["text"] for lp, r in zip(log_probs, rows, strict=True)]
+        return [g.decode(lp)[0].text == r.text for lp, r in zip(log_probs, rows, strict=True)]
 
     def mean_posteriors(sets) -> list[np.ndarray]:
         return [logsumexp(np.stack(x), axis=0) - np.log(len(x)) for x in zip(*sets, strict=True)]
@@ -93,22 +96,20 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     scores = [np.array([g.score_phrases(lp)[0] for lp in out]) / lengths
               for out in (slow, base_out, outputs(args.bundle, 1.1))]  # fmt: skip
     best = np.argmax(sum(scores), axis=1)
-    row("speeds 0.9, 1.0, 1.1 averaged", [g.commands[i] == r["text"]
+    row("speeds 0.9, 1.0, 1.1 averaged", [g.commands[i] == r.text
                                          for i, r in zip(best, rows, strict=True)])  # fmt: skip
     # What slowing costs free transcription: AN4 dev, greedy.
     import jiwer
 
-    an4 = [json.loads(line) for line in (Path(args.data) / "an4" / "dev.jsonl").read_text()
-           .splitlines() if line.strip()]  # fmt: skip
     t = models[args.bundle]
-    an4_audio = [load_audio(r["audio_filepath"]) for r in an4]
+    an4_audio = [load_audio(r.audio_filepath) for r in an4]
     for speed in (1.0, 0.9):
         audio = an4_audio
         if speed != 1.0:
             audio = [resample(w, round(16000 * speed), 16000) for w in audio]
         out = t.acoustic_model([compute_features(w, t.bundle.frontend) for w in audio])
         texts = [t.decode(lp).text for lp in out]
-        wer = jiwer.wer([r["text"] for r in an4], texts)
+        wer = jiwer.wer([r.text for r in an4], texts)
         print(f"AN4 dev greedy WER, input at speed {speed:g}: {wer:.2%}")
     return 0
 
