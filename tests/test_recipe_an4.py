@@ -78,6 +78,11 @@ def test_bad_folder_is_a_clear_error(tmp_path):
     (etc / "an4_train.fileids").write_text("an4_clstk/x/an1-x-b\n")
     with pytest.raises(CtcasrError, match=r"2 transcriptions but an4_train\.fileids lists 1"):
         read_part(tmp_path, "train")
+    # An id that is only the end of the file's name is another utterance's, not this one's.
+    (etc / "an4_train.transcription").write_text("<s> YES </s> (1-x-b)\n")
+    (etc / "an4_train.fileids").write_text("an4_clstk/x/an1-x-b\n")
+    with pytest.raises(CtcasrError, match=r"id 1-x-b but fileids has an4_clstk/x/an1-x-b"):
+        read_part(tmp_path, "train")
 
 
 def _fake_an4(root: Path, train_speakers: int, test_lines: int = 1) -> Path:
