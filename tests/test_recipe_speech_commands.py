@@ -231,3 +231,21 @@ def test_silence_splits_the_same_in_wav_and_flac(tmp_path):
                                          if e.text == "") for name in ("train", "dev", "test")})
     assert assignments[0] == assignments[1]
     assert all(assignments[0].values())  # every split holds some of them
+
+
+def test_too_few_speakers_for_dev_and_test_are_refused(tmp_path):
+    """With two speakers both went to train, and dev and test held only silence clips."""
+    from recipes.speech_commands.prepare import split_speakers
+
+    assert sorted(split_speakers(["a", "b", "c"], 0.15, 0.25, 0).values()) == [
+        "dev", "test", "train"]  # fmt: skip
+    with pytest.raises(CtcasrError, match="2 speakers are too few to hold out 1 for test and "
+                       "1 for dev"):  # fmt: skip
+        split_speakers(["a", "b"], 0.15, 0.25, 0)
+    assert set(split_speakers(["a", "b"], 0.0, 0.0, 0).values()) == {"train"}
+    for i, speaker in enumerate(("0a1b2c3d", "4e5f6a7b")):
+        for word in (*COMMANDS, "bird"):
+            _write_clip(tmp_path / "data" / word / f"{speaker}_nohash_{i}.wav")
+    with pytest.raises(CtcasrError, match="too few"):
+        prepare(tmp_path / "data", tmp_path / "out")
+    assert not (tmp_path / "out").exists()
