@@ -130,6 +130,11 @@ def test_pretrained_checks_average_with_bundles_before_training(tmp_path, capsys
                      "--average-with", str(bundle)]) == 1  # fmt: skip
         assert why in capsys.readouterr().err
     assert not (tmp_path / "o").exists()
+    # --synthetic-subset 0 was refused only after minutes of preparing the corpora.
+    assert main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"),
+                 "--synthetic-subset", "0"]) == 1  # fmt: skip
+    assert "--synthetic-subset must be >= 1, got 0" in capsys.readouterr().err
+    assert not (tmp_path / "o").exists()
 
 
 @pytest.mark.slow

@@ -171,6 +171,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.average_best < 1:
         raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
+    if args.synthetic_subset is not None and args.synthetic_subset < 1:  # not after preparing
+        raise CtcasrError(f"--synthetic-subset must be >= 1, got {args.synthetic_subset}")
     data, out = Path(args.data), Path(args.out)
     repeats = parse_repeats(args.repeat)  # before minutes of preparation, not after
     check_average_with(args.average_with)  # before hours of training, not after
