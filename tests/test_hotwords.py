@@ -315,3 +315,20 @@ def test_hotword_flags_are_checked_for_form_before_the_model_is_known(tmp_path):
     for bad in ("кіт:loud", ":3", "кіт:nan"):
         with pytest.raises(ConfigError, match="hotword"):
             _decoder_options({"hotword": [bad]})
+
+
+def test_an_unspellable_line_of_a_hotword_file_names_the_file_and_line(tmp_path):
+    """Hotword files are spelled once the model is known; an unspellable line was reported
+    as a bare hotword, without the file and line the README promises."""
+    import pickle
+
+    from ctcasr.cli import _decoder_options
+    from ctcasr.decoding import create_decoder
+
+    listed = tmp_path / "hot.txt"
+    listed.write_text("cat\n# words\nnew 日本:3\n", encoding="utf-8")
+    options = _decoder_options({"hotwords_file": listed})
+    with pytest.raises(ConfigError, match=r"hot\.txt:3: hotword .*cannot emit: '日本'"):
+        create_decoder("beam", Alphabet(), 0.02, hotwords=options["hotwords"])
+    again = pickle.loads(pickle.dumps(options["hotwords"]))  # as worker processes get them
+    assert [getattr(s, "where", None) for s in again] == [f"{listed}:1", f"{listed}:3"]

@@ -34,6 +34,21 @@ class Hotword:
 HotwordSpec = str | tuple[str, float] | Hotword
 
 
+class FileHotword(str):
+    """A hotword file's line as a spec, remembering its ``path:line``: its spelling is checked
+    only once the model's alphabet is known, and an unspellable one must still name its line."""
+
+    where: str
+
+    def __new__(cls, text: str, where: str) -> FileHotword:
+        spec = super().__new__(cls, text)
+        spec.where = where
+        return spec
+
+    def __getnewargs__(self) -> tuple[str, str]:  # type: ignore[override]  # for the workers
+        return str(self), self.where
+
+
 def format_weight(weight: float) -> str:
     """A weight as stored in a bundle: exact (the shortest text that reads back as the same
     float; ``:g`` rounded 0.123456789 to 0.123457), without a trailing ``.0``."""
@@ -120,16 +135,23 @@ def parse_hotwords(
     alphabet: Alphabet | None = None,
     default_weight: float = DEFAULT_HOTWORD_WEIGHT,
 ) -> list[Hotword]:
-    """Normalise and check hotwords; a phrase the alphabet cannot spell is an error."""
-    result = [parse_hotword(s, default_weight, alphabet) for s in hotword_items(specs)]
-    if alphabet is not None:
-        for hw in result:
-            missing = alphabet.unknown_chars(hw.phrase)
+    """Normalise and check hotwords; a phrase the alphabet cannot spell is an error (naming
+    its file and line when it came from a hotword file)."""
+    result = []
+    for spec in hotword_items(specs):
+        try:
+            hw = parse_hotword(spec, default_weight, alphabet)
+            missing = alphabet.unknown_chars(hw.phrase) if alphabet is not None else None
             if missing:
                 raise ConfigError(
                     f"hotword {hw.phrase!r} has characters the model cannot emit: "
                     f"{''.join(missing)!r}"
                 )
+        except ConfigError as exc:
+            if isinstance(spec, FileHotword):
+                raise ConfigError(f"{spec.where}: {exc}") from None
+            raise
+        result.append(hw)
     return result
 
 
@@ -140,7 +162,7 @@ def read_hotwords(
     return [parse_hotword(spec, default_weight) for spec in read_hotword_specs(path)]
 
 
-def read_hotword_specs(path: str | os.PathLike[str]) -> list[str]:
+def read_hotword_specs(path: str | os.PathLike[str]) -> list[FileHotword]:
     """A hotword file's lines as ``PHRASE[:WEIGHT]`` specs, each checked: one without a
     weight stays without, to take the decoder's ``hotword_weight`` (which ``tune`` varies;
     fixed at reading, every trial had the same weights)."""
@@ -157,7 +179,7 @@ def read_hotword_specs(path: str | os.PathLike[str]) -> list[str]:
             split_hotword(line)
         except ConfigError as exc:
             raise ConfigError(f"{path}:{lineno}: {exc}") from None
-        result.append(line)
+        result.append(FileHotword(line, f"{path}:{lineno}"))
     return result
 
 
