@@ -62,6 +62,11 @@ class TuneResult:
 
     def summary(self) -> str:
         params = ", ".join(f"{k}={v:g}" for k, v in self.best.params.items())
+        if self.best is self.baseline:
+            return (
+                f"{self.decoder}: kept {params}: WER {self.best.wer:.2%} CER "
+                f"{self.best.cer:.2%}, better than each of the {len(self.trials)} settings tried"
+            )
         return (
             f"{self.decoder}: best {params}: WER {self.best.wer:.2%} CER {self.best.cer:.2%} "
             f"(before: WER {self.baseline.wer:.2%} CER {self.baseline.cer:.2%}; "
@@ -174,6 +179,8 @@ def tune(
             sum(abs(v - baseline.params[k]) for k, v in t.params.items()),
         ),
     )
+    if (baseline.wer, baseline.cer) < (best.wer, best.cer):
+        best = baseline  # a grid that missed the settings before tuning stored worse ones
     final = Transcriber(
         transcriber.bundle, decoder=decoder, decoder_options={**base_options, **best.params}
     )

@@ -367,3 +367,25 @@ def test_tune_threshold_needs_the_grammar_and_commands_in_the_dev_set(tmp_path, 
     with pytest.raises(ConfigError, match="no dev utterance is one of the commands"):
         tune(manifest, decoder="grammar", decoder_options={"commands": ["yes", "no"]},
              save=False)  # fmt: skip
+
+
+def test_tune_keeps_the_settings_it_started_from_when_no_trial_beats_them(an4_dir, tmp_path):
+    """Only the settings tried were candidates: a grid that missed the bundle's own stored
+    worse ones (WER 19% saved over 9%)."""
+    from ctcasr.manifest import write_manifest
+    from recipes.an4.prepare import read_part
+
+    manifest = tmp_path / "dev.jsonl"
+    write_manifest(manifest, read_part(an4_dir, "train")[:6])  # words and spelled letters
+    before = load_bundle("default").decoder["kenlm"]
+    out = tmp_path / "tuned"
+    # An LM weight this heavy, and a word penalty this steep, spell nothing right.
+    result = invoke("tune", "--manifest", manifest, "-m", "default", "-d", "kenlm",
+                    "--alphas", "8", "--betas", "-20", "--output", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert f"kenlm: kept alpha={before['alpha']:g}, beta={before['beta']:g}: WER" in result.stdout
+    assert "better than each of the 1 settings tried" in result.stdout
+    stored = load_bundle(out).decoder["kenlm"]
+    assert (stored["alpha"], stored["beta"]) == (before["alpha"], before["beta"])
+    tuning = load_bundle(out).metadata["decoder_tuning"]
+    assert tuning["wer"] == tuning["baseline_wer"] < 0.5
