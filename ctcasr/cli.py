@@ -723,7 +723,9 @@ def lm_build(
 def export(
     model: Annotated[str, typer.Argument(help="Model bundle directory (or a bundled name).")],
     output: Annotated[
-        Path | None, typer.Option("--output", "-o", help="Write here instead of the bundle.")
+        Path | None,
+        typer.Option("--output", "-o", help="Write the graph to this NAME.onnx instead of the "
+                     "bundle."),
     ] = None,
     drop_keras: Annotated[
         bool,

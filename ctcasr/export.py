@@ -172,6 +172,8 @@ def export_onnx(
     if path.is_file() and path.suffix != ".onnx":
         # A user's file, or the bundle's own config, was overwritten with the graph.
         raise BundleError(f"{path}: exists and is not an .onnx file; not replaced")
+    if path.suffix != ".onnx":  # `-o newdir/` wrote a file called newdir
+        raise BundleError(f"{output}: --output names the .onnx file to write (NAME.onnx)")
     data = onnx_graph(b).SerializeToString()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

@@ -358,6 +358,11 @@ def test_export_never_overwrites_a_file_that_is_not_a_graph(tmp_path):
     assert notes.read_text() == "keep me" and (tmp_path / "b" / CONFIG_FILE).read_text() == config
     assert export_onnx(tmp_path / "b", output=tmp_path / "x.onnx").is_file()
     assert export_onnx(tmp_path / "b", output=tmp_path / "x.onnx").is_file()  # a graph: replaced
+    # `-o newdir/` (the slash is lost to Path) wrote a graph in a file called newdir.
+    for target in (f"{tmp_path / 'newdir'}/", tmp_path / "graph"):
+        with pytest.raises(BundleError, match=r"--output names the \.onnx file to write"):
+            export_onnx(tmp_path / "b", output=target)
+    assert not (tmp_path / "newdir").exists() and not (tmp_path / "graph").exists()
 
 
 def test_file_system_errors_are_one_line_in_the_cli(tmp_path, monkeypatch):
