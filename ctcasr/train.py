@@ -126,6 +126,11 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be {kind}, got {getattr(self, name)}")
         if self.patience < 1:
             raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
+        # Epoch e reseeds with seed * 1000 + e, and numpy takes 0 to 2**32 - 1 only: a
+        # negative or huge seed was a ValueError traceback after the data had loaded.
+        if not 0 <= self.seed * 1000 + self.epochs - 1 < 2**32 or self.seed < 0:
+            raise ConfigError(f"seed must be from 0 to {(2**32 - self.epochs) // 1000} "
+                              f"(with {self.epochs} epochs), got {self.seed}")  # fmt: skip
         if isinstance(self.frontend, dict):
             self.frontend = FrontendConfig.from_dict(self.frontend)
         if isinstance(self.augment, dict):

@@ -257,6 +257,9 @@ def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fs
         ({"learning_rate": float("nan")}, "learning_rate must be a positive finite number"),
         ({"learning_rate": float("inf")}, "learning_rate must be a positive finite number"),
         ({"patience": -5}, "patience must be at least 1 epoch, got -5"),
+        # numpy seeds with 0 to 2**32 - 1 only, and epoch e reseeds with seed * 1000 + e
+        ({"seed": -1}, "seed must be from 0 to 4294967 (with 30 epochs), got -1"),
+        ({"seed": 5_000_000}, "seed must be from 0 to 4294967 (with 30 epochs), got 5000000"),
         ({"max_duration": float("nan")}, "max_duration must be a positive finite number"),
         ({"augment": "x"}, 'augment must be a table of settings, got "x"'),
         ({"frontend": [1]}, "frontend must be a table of settings, got [1]"),
