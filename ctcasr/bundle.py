@@ -396,7 +396,7 @@ def average_bundles(
             "bundles of one kind"
         )
     weights = [b.keras_model().get_weights() for b in bundles]
-    weights += [_checkpoint_weights(Path(c), weights[0], first.frontend) for c in checkpoints]
+    weights += [_checkpoint_weights(Path(c), weights[0], first) for c in checkpoints]
     model = first.keras_model()
     model.set_weights([
         np.mean(np.stack(ws), axis=0).astype(ws[0].dtype)
@@ -419,10 +419,11 @@ def average_bundles(
                        decoder=first.decoder, metadata=metadata, extra_files=extra)  # fmt: skip
 
 
-def _checkpoint_weights(path: Path, like: list[Any], frontend: FrontendConfig) -> list[Any]:
+def _checkpoint_weights(path: Path, like: list[Any], first: Bundle) -> list[Any]:
     """A training checkpoint's weights, checked against ``like``'s shapes and, through its
-    run's ``train_config.json``, against the front end they were trained on (same shapes
-    with log-mel instead of MFCC features averaged into nonsense)."""
+    run's ``train_config.json`` and saved model, against the front end, model settings and
+    alphabet they were trained with: same shapes with log-mel instead of MFCC features, another
+    stride, or two letters swapped averaged into nonsense."""
     from ctcasr.train import CHECKPOINT_WEIGHTS, read_arrays
 
     try:
@@ -431,14 +432,30 @@ def _checkpoint_weights(path: Path, like: list[Any], frontend: FrontendConfig) -
         raise BundleError(f"{path}: not a readable training checkpoint ({exc})") from None
     if [w.shape for w in weights] != [w.shape for w in like]:
         raise BundleError(f"{path}: checkpoint weights do not match the bundle's architecture")
-    run_config = path.parent.parent / "train_config.json"
+    run = path.parent.parent
     try:
-        trained_on = FrontendConfig.from_dict(
-            json.loads(run_config.read_text(encoding="utf-8"))["frontend"]
-        )
+        symbols = Alphabet.from_file(run / "model" / ALPHABET_FILE).labels
+    except CtcasrError:  # a checkpoint outside its run folder, or the run's model gone
+        symbols = None
+    if symbols is not None and symbols != first.alphabet.labels:
+        raise BundleError(f"{path}: trained with another alphabet than {first.path}'s "
+                          f"({run / 'model' / ALPHABET_FILE}); its outputs do not line up")
+    run_config = run / "train_config.json"
+    try:
+        saved = json.loads(run_config.read_text(encoding="utf-8"))
+        trained_on = FrontendConfig.from_dict(saved["frontend"])
     except (OSError, ValueError, KeyError, TypeError, CtcasrError):
         return weights  # a checkpoint outside its run folder: shapes are all there is
-    if trained_on != frontend:
+    if trained_on != first.frontend:
         raise BundleError(f"{path}: trained on another front end than the bundle's "
+                          f"({run_config}); only one architecture can be averaged")  # fmt: skip
+    try:  # dropout is a training setting; the rest (a stride) changes what weights mean
+        ours = first.model_config
+        model = ModelConfig(**{**saved["model"], "num_features": ours.num_features,
+                               "num_classes": ours.num_classes, "dropout": ours.dropout})
+    except (KeyError, TypeError, CtcasrError):
+        return weights
+    if model != ours:
+        raise BundleError(f"{path}: trained with other model settings than the bundle's "
                           f"({run_config}); only one architecture can be averaged")  # fmt: skip
     return weights

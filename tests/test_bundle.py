@@ -24,7 +24,7 @@ from ctcasr.errors import BundleError
 from ctcasr.features import FrontendConfig, featurize
 from ctcasr.runtime import keras_runner
 from ctcasr.text import Alphabet
-from tests.helpers import tiny_bundle
+from tests.helpers import TINY_MODEL, tiny_bundle
 
 
 @pytest.fixture
@@ -167,6 +167,43 @@ def test_average_takes_training_checkpoints_too(tmp_path):
     with pytest.raises(BundleError, match="epoch-0005: not a readable training checkpoint"):
         average_bundles([tmp_path / "a"], tmp_path / "soup2", ckpts[1:])
     assert not (tmp_path / "soup2").exists()
+
+
+def test_average_refuses_a_checkpoint_of_another_alphabet_or_stride(tmp_path):
+    """A checkpoint's shapes match whenever the alphabet has as many symbols and only the
+    stride differs: its run's saved model and train_config.json say what it was trained with
+    (a run with two letters swapped, or another stride, was averaged in without a word)."""
+    from ctcasr.model import ModelConfig
+
+    tiny_bundle(tmp_path / "a", 1)
+    bundle = load_bundle(tmp_path / "a")
+    run = tmp_path / "run"
+    (run / CKPT).mkdir(parents=True)
+    np.savez(run / CKPT / "weights.npz", *bundle.keras_model().get_weights())
+    saved = {"frontend": bundle.frontend.to_dict(), "model": TINY_MODEL}
+    (run / "train_config.json").write_text(json.dumps(saved))
+    shutil.copytree(tmp_path / "a", run / "model")
+    assert average_bundles([tmp_path / "a"], tmp_path / "soup", [run / CKPT]).is_dir()
+
+    labels = list(bundle.alphabet.labels)
+    labels[1], labels[5] = labels[5], labels[1]
+    (run / "model" / "alphabet.txt").write_text("\n".join(labels) + "\n", encoding="utf-8")
+    with pytest.raises(BundleError, match="epoch-0001: trained with another alphabet"):
+        average_bundles([tmp_path / "a"], tmp_path / "soup2", [run / CKPT])
+    shutil.copy(tmp_path / "a" / "alphabet.txt", run / "model" / "alphabet.txt")
+    strided = {**TINY_MODEL, "conv_stride": 3}
+    ModelConfig(**strided)  # the same weight shapes, another model
+    (run / "train_config.json").write_text(json.dumps({**saved, "model": strided}))
+    with pytest.raises(BundleError, match="epoch-0001: trained with other model settings"):
+        average_bundles([tmp_path / "a"], tmp_path / "soup2", [run / CKPT])
+    # dropout does not change the weights
+    (run / "train_config.json").write_text(
+        json.dumps({**saved, "model": {**TINY_MODEL, "dropout": 0.3}}))
+    assert average_bundles([tmp_path / "a"], tmp_path / "soup3", [run / CKPT]).is_dir()
+    assert not (tmp_path / "soup2").exists()
+
+
+CKPT = Path("checkpoints") / "epoch-0001"
 
 
 def test_average_refuses_fewer_than_two_or_mismatched_bundles(tmp_path):
