@@ -305,6 +305,9 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         dist.check_same_start(start_epoch, model, optimizer, _plan(config, corpus, frames))
         train_step = dist.train_step(model, optimizer, model_config, alphabet.blank_index)
 
+    if is_chief and history:
+        _catch_up(out, model, config, model_config, alphabet, history, best, n_params)
+
     source = EpochSource(corpus, frontend, config.augment, config.seed)
     runner = KerasRunner(model, model_config, batch_size=64)
     tb = (
@@ -350,13 +353,14 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         improved = best.update(epoch, dev_cer, dev_wer)
         if not is_chief:  # only the chief writes; the others keep the same state in memory
             continue
-        if improved:
-            metadata = {"epoch": epoch + 1, "dev_wer": dev_wer, "dev_cer": dev_cer,
-                        "parameters": n_params}  # fmt: skip
-            _save_model(out / "model", model, config, model_config, alphabet, metadata)
-        _write_log(out / "log.csv", history)
+        # The checkpoint first: a run killed in its first one then leaves no model or log
+        # that a new start would take for an earlier run's (neither --resume nor a rerun
+        # went on); a resume writes what a kill after it left out (_catch_up).
         _save_checkpoint(out / CHECKPOINTS, epoch, model, optimizer, history, best,
                          config.keep_checkpoints)  # fmt: skip
+        if improved:
+            _save_best(out, model, config, model_config, alphabet, log, n_params)
+        _write_log(out / "log.csv", history)
     if tb is not None:
         tb.close()
     if verbose and stopped_early:
@@ -491,6 +495,31 @@ def _save_model(path: Path, model, config: TrainConfig, model_config: ModelConfi
 
     save_bundle(path, model, config.frontend, model_config, alphabet,
                 metadata={**config.metadata, **metadata})  # fmt: skip
+
+
+def _save_best(out: Path, model, config: TrainConfig, model_config: ModelConfig,
+               alphabet: Alphabet, log: EpochLog, n_params: int) -> None:  # fmt: skip
+    metadata = {"epoch": log.epoch, "dev_wer": log.dev_wer, "dev_cer": log.dev_cer,
+                "parameters": n_params}  # fmt: skip
+    _save_model(out / "model", model, config, model_config, alphabet, metadata)
+
+
+def _catch_up(out: Path, model, config: TrainConfig, model_config: ModelConfig,
+              alphabet: Alphabet, history: list[EpochLog], best: _Best,
+              n_params: int) -> None:  # fmt: skip
+    """On resume, write what a kill between the last checkpoint and the writes after it left
+    out: the model of that epoch if it was the best (the restored weights are its), and the log."""
+    recover_dir(out / "model")
+    last = history[-1]
+    if best.epoch == last.epoch - 1:
+        try:
+            saved = json.loads((out / "model" / "bundle.json").read_text(encoding="utf-8"))
+            epoch = saved["metadata"]["epoch"]
+        except (OSError, ValueError, KeyError, TypeError):
+            epoch = None
+        if epoch != last.epoch:
+            _save_best(out, model, config, model_config, alphabet, last, n_params)
+    _write_log(out / "log.csv", history)
 
 
 def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelConfig):

@@ -409,3 +409,45 @@ def test_no_length_limit_is_allowed():
     for bad in (0.0, -1.0):
         with pytest.raises(ConfigError, match="max_duration must be a positive finite number"):
             TrainConfig(train_manifests=["a.jsonl"], output_dir="o", max_duration=bad)
+
+
+def test_a_run_stopped_in_its_first_checkpoint_or_just_after_goes_on(tmp_path, fsdd_dir,
+                                                                     monkeypatch):
+    """The best model and the log were written before the checkpoint: a run stopped while
+    writing its first one left a model and a log but no checkpoint, which both --resume and
+    a rerun then refused as an earlier run. Stopped after the checkpoint, a resume writes the
+    model and the log that the checkpoint's epoch should have left."""
+    import sys
+
+    train_module = sys.modules["ctcasr.train"]  # ctcasr.train is also the function's name
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    run = tmp_path / "run"
+    real_savez = np.savez
+
+    def interrupted_savez(file, *arrays):
+        if Path(file).name == "optimizer.npz":
+            raise KeyboardInterrupt
+        real_savez(file, *arrays)
+
+    monkeypatch.setattr(np, "savez", interrupted_savez)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, verbose=0)
+    monkeypatch.setattr(np, "savez", real_savez)
+    assert not (run / CHECKPOINTS / LATEST).exists()
+    assert train(config, verbose=0).epochs_run == 1  # a rerun starts over
+
+    shutil.rmtree(run)
+    real_save_model = train_module._save_model
+
+    def interrupted_save_model(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_module, "_save_model", interrupted_save_model)
+    with pytest.raises(KeyboardInterrupt):
+        train(config, verbose=0)
+    monkeypatch.setattr(train_module, "_save_model", real_save_model)
+    assert (run / CHECKPOINTS / LATEST).exists() and not (run / "model").exists()
+    result = train(config, resume=True, verbose=0)
+    assert load_bundle(result.bundle_path).metadata["epoch"] == 1
+    with open(run / "log.csv") as fh:
+        assert [int(r["epoch"]) for r in csv.DictReader(fh)] == [1]
