@@ -1071,7 +1071,7 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
             keys = ("frontend", "model") if symbols is not None else ("frontend", "model",
                                                                        "alphabet")  # fmt: skip
             for key in keys:
-                if old.get(key) != new[key]:
+                if _effective(key, old.get(key)) != _effective(key, new[key]):
                     raise CtcasrError(
                         f"{out}: cannot resume, the {key} settings differ from the saved run"
                     )
@@ -1080,6 +1080,17 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
                 raise CtcasrError(
                     f"{out}: cannot resume, the alphabet's symbols differ from the saved run's"
                 )
+
+
+def _effective(key: str, value: Any) -> Any:
+    """A saved setting as the run uses it: model settings are overrides, and one spelled out
+    at its default (``conv_stride = 2``) is the same model as one left out."""
+    if key != "model":
+        return value
+    try:
+        return ModelConfig(**value).to_dict()
+    except (TypeError, CtcasrError):  # a damaged train_config.json: compared as it is
+        return value
 
 
 def _read_json(path: Path, what: str) -> Any:
