@@ -141,13 +141,18 @@ class NoiseBank:
     """Background noise recordings, read once, for mixing at a random SNR."""
 
     def __init__(self, folder: str | Path, sample_rate: int) -> None:
+        self.clips = [load_audio(p, sample_rate) for p in self.paths(folder)]
+
+    @staticmethod
+    def paths(folder: str | Path) -> list[Path]:
+        """The noise recordings in ``folder``; ConfigError if it is missing or has none."""
         folder = Path(folder)
         if not folder.is_dir():
             raise ConfigError(f"{folder}: noise folder not found")
         paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
         if not paths:
             raise ConfigError(f"{folder}: no audio files in the noise folder")
-        self.clips = [load_audio(p, sample_rate) for p in paths]
+        return paths
 
     def mix(self, wav: np.ndarray, snr_db: float, rng: np.random.Generator) -> np.ndarray:
         noise = self.clips[rng.integers(len(self.clips))]

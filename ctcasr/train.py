@@ -37,6 +37,7 @@ from ctcasr.data import (
     PREFETCH_BATCHES,
     AugmentConfig,
     EpochSource,
+    NoiseBank,
     bucket_boundaries,
     load_corpus,
     make_dataset,
@@ -386,6 +387,10 @@ def _scope(dist: Distributed | None):
 def _setup(config: TrainConfig, out: Path, resume: bool):
     """Everything a run needs before TensorFlow builds anything; fails early on bad input."""
     _check_output_dir(out, config, resume)
+    augment = config.augment
+    if augment.noise_dir and augment.noise_prob > 0:
+        # now, not after every utterance has been read and the model built
+        NoiseBank.paths(augment.noise_dir)
     alphabet = Alphabet.from_file(config.alphabet) if config.alphabet else Alphabet()
     model_config = ModelConfig(
         num_features=config.frontend.num_features,

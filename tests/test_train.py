@@ -457,3 +457,22 @@ def test_a_run_stopped_in_its_first_checkpoint_or_just_after_goes_on(tmp_path, f
     assert load_bundle(result.bundle_path).metadata["epoch"] == 1
     with open(run / "log.csv") as fh:
         assert [int(r["epoch"]) for r in csv.DictReader(fh)] == [1]
+
+
+def test_a_bad_noise_folder_is_named_before_any_data_is_read(tmp_path, fsdd_dir, monkeypatch):
+    """A missing or empty --noise-dir was found only once every utterance had been read and
+    the model built, with train_config.json and tensorboard/ already written."""
+    import sys
+
+    def no_reading(*args, **kwargs):
+        raise AssertionError("the corpus was read before the noise folder was checked")
+
+    monkeypatch.setattr(sys.modules["ctcasr.train"], "load_corpus", no_reading)
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    (tmp_path / "empty").mkdir()
+    for folder, message in ((tmp_path / "missing", "noise folder not found"),
+                            (tmp_path / "empty", "no audio files in the noise folder")):
+        config.augment = AugmentConfig(noise_dir=str(folder))
+        with pytest.raises(ConfigError, match=message):
+            train(config, verbose=0)
+        assert not Path(config.output_dir).exists()
