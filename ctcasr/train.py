@@ -1036,7 +1036,8 @@ class _Best:
 
     def update(self, epoch: int, cer: float | None, wer: float | None) -> bool:
         if cer is None:  # no dev set: the latest model is the best we know
-            self.epoch = epoch
+            # and a dev score kept from before a resume without --dev is not its score
+            self.epoch, self.cer, self.wer = epoch, None, None
             return True
         if self.cer is None or (cer, wer) < (self.cer, self.wer or 0.0):
             self.epoch, self.cer, self.wer = epoch, cer, wer

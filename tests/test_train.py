@@ -476,3 +476,15 @@ def test_a_bad_noise_folder_is_named_before_any_data_is_read(tmp_path, fsdd_dir,
         with pytest.raises(ConfigError, match=message):
             train(config, verbose=0)
         assert not Path(config.output_dir).exists()
+
+
+def test_resuming_without_the_dev_set_reports_no_stale_dev_score(tmp_path, fsdd_dir):
+    """Without a dev set the latest epoch is the best; the dev CER and WER of the epoch picked
+    before the resume were reported as that epoch's."""
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    assert train(config, verbose=0).best_dev_cer is not None
+    config.dev_manifest, config.epochs = None, 2
+    result = train(config, resume=True, verbose=0)
+    assert result.best_epoch == 2
+    assert result.best_dev_cer is None and result.best_dev_wer is None
+    assert load_bundle(result.bundle_path).metadata["dev_cer"] is None
