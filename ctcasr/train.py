@@ -300,10 +300,12 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     )
     if dist is None:
         start_epoch, history, best = load_state()
+        freeze_folded_norm(model, verbose)
         train_step = make_train_step(model, optimizer, model_config, alphabet.blank_index)
     else:
         start_epoch, history, best = dist.everywhere(load_state)
         dist.check_same_start(start_epoch, model, optimizer, _plan(config, corpus, frames))
+        freeze_folded_norm(model, verbose and is_chief)  # same weights everywhere: same answer
         train_step = dist.train_step(model, optimizer, model_config, alphabet.blank_index)
 
     if is_chief and history:
@@ -525,6 +527,24 @@ def _catch_up(out: Path, model, config: TrainConfig, model_config: ModelConfig,
         if epoch != last.epoch:
             _save_best(out, model, config, model_config, alphabet, last, n_params)
     _write_log(out / "log.csv", history)
+
+
+def freeze_folded_norm(model, verbose: int = 0) -> bool:
+    """Freeze the conv's batch norm when it is the identity that a model rebuilt from
+    ``model.onnx`` has (a bundle exported with ``--drop-keras``, as the bundled model is): the
+    graph folds the norm into the conv, and trained as it was, the norm rescaled the conv's
+    output by each batch's statistics, so fine-tuning began from log-probabilities up to 4
+    apart from the model's. Frozen, it stays the identity (and its offset fixed)."""
+    bn = model.get_layer("conv_bn")
+    gamma, _, mean, var = bn.get_weights()
+    folded = bool(np.all(gamma == 1) and np.all(mean == 0)
+                  and np.all(var == np.float32(1) - np.float32(bn.epsilon)))  # fmt: skip
+    if folded:
+        bn.trainable = False
+        if verbose:
+            print("batch norm frozen: these weights come from model.onnx, which folds it into "
+                  "the conv")
+    return folded
 
 
 def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelConfig):

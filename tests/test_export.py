@@ -106,7 +106,21 @@ def test_onnx_only_bundle_rebuilds_keras_and_fine_tunes(exported, tmp_path, fsdd
     reference = KerasRunner(original.keras_model(), original.model_config)(feats)
     for a, b in zip(rebuilt, reference, strict=True):
         assert np.abs(a - b).max() <= 1e-4
-    # Fine-tuning starts from it like from any bundle.
+    # Fine-tuning starts from it like from any bundle: in training mode too, where the
+    # folded (identity) batch norm, left to batch statistics, moved every output.
+    import dataclasses
+
+    from ctcasr.model import build_model
+    from ctcasr.runtime import pad_batch
+    from ctcasr.train import freeze_folded_norm
+
+    batch, lengths = pad_batch(feats)
+    model = build_model(dataclasses.replace(bundle.model_config, dropout=0.0))
+    assert not freeze_folded_norm(model)  # a new model's norm is a norm
+    model.set_weights(bundle.keras_model().get_weights())
+    assert freeze_folded_norm(model)
+    training = model([batch, lengths], training=True).numpy()
+    np.testing.assert_allclose(training, model([batch, lengths]).numpy(), atol=1e-5)
     manifest = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, range(10, 11))
     config = TrainConfig(train_manifests=[str(manifest)], output_dir=str(tmp_path / "run"),
                          epochs=1, batch_size=8, init_from=str(slim), tensorboard=False,
