@@ -127,6 +127,12 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be {kind}, got {getattr(self, name)}")
         if self.patience < 1:
             raise ConfigError(f"patience must be at least 1 epoch, got {self.patience}")
+        # A negative count kept every checkpoint, as 0 does; jobs of 0 or less ran as 1.
+        if self.keep_checkpoints < 0:
+            raise ConfigError(f"keep_checkpoints must be >= 0 (0 keeps all), got "
+                              f"{self.keep_checkpoints}")  # fmt: skip
+        if self.jobs < 1:
+            raise ConfigError(f"jobs must be at least 1, got {self.jobs}")
         # Epoch e reseeds with seed * 1000 + e, and numpy takes 0 to 2**32 - 1 only: a
         # negative or huge seed was a ValueError traceback after the data had loaded.
         if not 0 <= self.seed * 1000 + self.epochs - 1 < 2**32 or self.seed < 0:

@@ -263,6 +263,9 @@ def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fs
         ({"learning_rate": float("nan")}, "learning_rate must be a positive finite number"),
         ({"learning_rate": float("inf")}, "learning_rate must be a positive finite number"),
         ({"patience": -5}, "patience must be at least 1 epoch, got -5"),
+        ({"keep_checkpoints": -1}, "keep_checkpoints must be >= 0 (0 keeps all), got -1"),
+        ({"jobs": -3}, "jobs must be at least 1, got -3"),
+        ({"jobs": 0}, "jobs must be at least 1, got 0"),
         # numpy seeds with 0 to 2**32 - 1 only, and epoch e reseeds with seed * 1000 + e
         ({"seed": -1}, "seed must be from 0 to 4294967 (with 30 epochs), got -1"),
         ({"seed": 5_000_000}, "seed must be from 0 to 4294967 (with 30 epochs), got 5000000"),
