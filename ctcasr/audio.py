@@ -63,9 +63,15 @@ def load_audio(
             handle = sf.SoundFile(str(path))
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         return _load_with_audioread(path, sample_rate, max_duration)
-    if handle.format == "MP3" and (joined := open_joined(path)):
-        handle.close()
-        return _load_joined(path, joined, sample_rate, max_duration, stream_after)
+    if handle.format == "MP3":
+        try:
+            joined = open_joined(path)
+        except AudioError:
+            handle.close()
+            raise
+        if joined:
+            handle.close()
+            return _load_joined(path, joined, sample_rate, max_duration, stream_after)
     with handle:
         rate = handle.samplerate
         if rate > 0:
