@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
-from collections.abc import Mapping, Sequence
+import os
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 INTERVALS_NOTE = ("The intervals are Wilson score intervals: on a few hundred clips, and on 60 for "
                   "the unseen words (one clip is 1.7 points), a difference of a clip or two is "
@@ -100,9 +102,22 @@ def plot_confusion(
     return _save(plt, fig, out_png, title)
 
 
+class SpeakerOf:
+    """Speaker by audio path, however the path is written: a split holds absolute paths and
+    an evaluation the manifest's (relative when the audio lies beside it), and every speaker
+    was "?" when the corpus lay inside the output folder."""
+
+    def __init__(self, entries: Iterable[Any]) -> None:
+        self._by_path = {os.path.realpath(e.audio_filepath): e.speaker for e in entries}
+
+    def get(self, path: str, default: str = "?") -> str:
+        return self._by_path.get(os.path.realpath(path)) or default
+
+
 def per_speaker_wer(
-    ids: Sequence[str], refs: Sequence[str], hyps: Sequence[str], speaker_of: Mapping[str, str]
-) -> dict[str, float]:
+    ids: Sequence[str], refs: Sequence[str], hyps: Sequence[str],
+    speaker_of: Mapping[str, str] | SpeakerOf,
+) -> dict[str, float]:  # fmt: skip
     """Corpus-style WER (errors / reference words) per speaker, in %."""
     import jiwer
 

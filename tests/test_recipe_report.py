@@ -36,3 +36,25 @@ def test_per_speaker_wer():
         {"u1": "s1", "u2": "s2", "u3": "s2"},
     )
     assert wer == pytest.approx({"s1": 25.0, "s2": 0.0})
+
+
+def test_speakers_are_found_however_the_audio_path_is_written(tmp_path, monkeypatch):
+    """A split holds absolute paths and an evaluation the manifest's, relative when the audio
+    lies beside it: with the corpus inside the output folder every speaker was "?"."""
+    from ctcasr.manifest import ManifestEntry, read_manifest, write_manifest
+    from recipes.report import SpeakerOf
+
+    out = tmp_path / "out" / "data"
+    (out / "wav").mkdir(parents=True)
+    split = []
+    for name, speaker in (("a1", "alice"), ("b1", "bob")):
+        (out / "wav" / f"{name}.wav").write_bytes(b"")
+        split.append(ManifestEntry(str((out / "wav" / f"{name}.wav").resolve()), "yes", 1.0,
+                                   speaker))  # fmt: skip
+    write_manifest(out / "test.jsonl", split)
+    monkeypatch.chdir(tmp_path)
+    ids = [e.audio_filepath for e in read_manifest("out/data/test.jsonl", check_audio=False)
+           .entries]  # fmt: skip
+    assert ids[0] == "out/data/wav/a1.wav"  # as an evaluation names it
+    wer = per_speaker_wer(ids, ["yes", "yes"], ["yes", "no"], SpeakerOf(split))
+    assert wer == pytest.approx({"alice": 0.0, "bob": 100.0})

@@ -126,7 +126,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def write_results(path, argv, split, result, evaluations, tuned, train_minutes) -> None:
     from ctcasr.utils import atomic_write_text
-    from recipes.report import per_speaker_wer, plot_per_speaker, plot_training_curves
+    from recipes.report import SpeakerOf, per_speaker_wer, plot_per_speaker, plot_training_curves
 
     folder = path.parent
     curves = plot_training_curves(
@@ -134,7 +134,7 @@ def write_results(path, argv, split, result, evaluations, tuned, train_minutes) 
         "AN4: training loss and dev error",
     )  # fmt: skip
     best = evaluations[-1]
-    speaker_of = {e.audio_filepath: e.speaker for e in split.test}
+    speaker_of = SpeakerOf(split.test)
     speakers = plot_per_speaker(
         per_speaker_wer(best.ids, best.references, best.hypotheses, speaker_of),
         folder / "per_speaker_wer.png", "WER %", f"AN4 test WER per speaker ({best.decoder})",

@@ -106,12 +106,13 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
 def write_results(path, args, argv, split, result, evaluation, train_minutes) -> None:
     from ctcasr.utils import atomic_write_text
+    from recipes.report import SpeakerOf
 
     report = evaluation.report
     digit_acc = report.sentence_accuracy
     per_speaker: dict[str, list[bool]] = defaultdict(list)
     confusion: Counter[tuple[str, str]] = Counter()
-    speaker_of = {e.audio_filepath: e.speaker for e in split.test}
+    speaker_of = SpeakerOf(split.test)
     for uid, ref, hyp in zip(
         evaluation.ids, evaluation.references, evaluation.hypotheses, strict=True
     ):

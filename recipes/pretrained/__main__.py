@@ -513,6 +513,7 @@ class Report:
         from recipes.report import (
             INTERVALS_NOTE,
             SILENCE_NOTE,
+            SpeakerOf,
             per_speaker_wer,
             plot_confusion,
             plot_per_speaker,
@@ -526,7 +527,7 @@ class Report:
         plot_confusion(self.commands.matrix, CLASSES, folder / "confusion_matrix.png",
                        "Speech Commands test speakers, 12 classes (grammar decoder)")  # fmt: skip
         best = self.an4[-1]
-        speaker_of = {e.audio_filepath: e.speaker for e in self.an4_split.test}
+        speaker_of = SpeakerOf(self.an4_split.test)
         plot_per_speaker(
             per_speaker_wer(best.ids, best.references, best.hypotheses, speaker_of),
             folder / "per_speaker_wer.png", "WER %", "AN4 test WER per speaker (tuned KenLM)",
