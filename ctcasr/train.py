@@ -450,6 +450,15 @@ def _load_state(
         restored = _restore(state, model, optimizer)
         if verbose:
             print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
+        best, dev = restored[2], _dev_key(config)
+        if best.dev not in (UNKNOWN_DEV, dev) and best.cer is not None:
+            # Scores on another dev set: new epochs were measured against them, which kept
+            # the wrong model and stopped early on a number from elsewhere.
+            best.cer = best.wer = None
+            if verbose:
+                print("the dev set differs from the saved run's: the best model is chosen "
+                      "again from this epoch on")
+        best.dev = dev
         if is_chief:
             _note_changes(out, config, verbose)
         return restored
@@ -462,7 +471,12 @@ def _load_state(
     if is_chief:
         text = json.dumps(config.to_dict(), indent=2) + "\n"
         atomic_write_text(out / "train_config.json", text)
-    return 0, [], _Best()
+    return 0, [], _Best(dev=_dev_key(config))
+
+
+def _dev_key(config: TrainConfig) -> str | None:
+    """The dev manifest as the checkpoint records it: one file, however its path is written."""
+    return os.path.realpath(config.dev_manifest) if config.dev_manifest else None
 
 
 def _run_epoch(
@@ -1054,11 +1068,15 @@ def WarmupCosine(peak: float, warmup_steps: int, total_steps: int, min_ratio: fl
     return _warmup_cosine_class()(peak, warmup_steps, total_steps, min_ratio)
 
 
+UNKNOWN_DEV = "?"  # checkpoints written before the best scores named their dev set
+
+
 @dataclass
 class _Best:
     epoch: int | None = None
     cer: float | None = None
     wer: float | None = None
+    dev: str | None = UNKNOWN_DEV  # the dev manifest the scores are on (real path)
 
     def update(self, epoch: int, cer: float | None, wer: float | None) -> bool:
         if cer is None:  # no dev set: the latest model is the best we know

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import re
 import shutil
 from pathlib import Path
@@ -491,3 +492,23 @@ def test_resuming_without_the_dev_set_reports_no_stale_dev_score(tmp_path, fsdd_
     assert result.best_epoch == 2
     assert result.best_dev_cer is None and result.best_dev_wer is None
     assert load_bundle(result.bundle_path).metadata["dev_cer"] is None
+
+
+def test_resuming_with_another_dev_set_chooses_the_best_on_it(tmp_path, fsdd_dir, capsys):
+    """New epochs were compared with the best score on the old dev set: a worse model could
+    be kept, and patience counted from an epoch measured elsewhere."""
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    train(config, verbose=0)
+    # The tiny model spells next to nothing yet: on another dev set the resumed epoch scores
+    # no better than the first did on its own, and judged against that it was not the best.
+    other = write_fsdd_manifest(tmp_path / "other.jsonl", fsdd_dir, range(20, 21),
+                                speakers=("nicolas",))  # fmt: skip
+    config.dev_manifest, config.epochs = str(other), 2
+    result = train(config, resume=True, verbose=1)
+    assert "the dev set differs from the saved run's" in capsys.readouterr().out
+    assert result.best_epoch == 2
+    assert load_bundle(result.bundle_path).metadata["epoch"] == 2
+    # The same dev set written another way is the same dev set.
+    config.dev_manifest, config.epochs = os.path.relpath(other), 3
+    train(config, resume=True, verbose=1)
+    assert "the dev set differs" not in capsys.readouterr().out
