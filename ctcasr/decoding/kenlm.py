@@ -55,12 +55,10 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
     from ctcasr.text import normalize_text
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: word list not found")
-    arpa = is_arpa(path)
+    arpa = is_arpa(path)  # False for a missing file, which the reads below refuse
     # Each read refuses binaries and text that is not UTF-8; the file is read once.
-    lines = None if arpa else read_word_lines(path)
-    words = read_unigrams(path) if arpa else [w for _, w in lines or ()]
+    lines = [] if arpa else read_word_lines(path)
+    words = read_unigrams(path) if arpa else [w for _, w in lines]
     if not words:  # taken as no list at all, which lets the LM emit any word
         raise ConfigError(f"{path}: word list holds no words")
     if arpa:
@@ -72,7 +70,7 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
             )
         return spellable
     found: dict[str, None] = {}
-    for lineno, line in lines or ():
+    for lineno, line in lines:
         try:
             text = normalize_text(line, alphabet, strict=True)
         except CtcasrError as exc:
