@@ -52,16 +52,26 @@ def _after_id3(data: bytes, i: int) -> int:
     return i
 
 
-def _counted_frames(data: bytes, i: int) -> int | None:
-    """The frame count in the Xing/Info header of the frame at ``data[i]``, if it has one."""
-    length = frame_length(data, i)
-    frame = data[i : i + length]
+def _xing_counts(frame: bytes) -> tuple[int | None, int | None]:
+    """The frame count and byte count in a frame's Xing/Info header (None where absent)."""
+
+    def field(at: int) -> int | None:
+        return int.from_bytes(frame[at : at + 4], "big") if len(frame) >= at + 4 else None
+
     for tag in (b"Xing", b"Info"):
         at = frame.find(tag, 4, 64)  # after the side information: 4 + 9..32 bytes
-        if at >= 0 and len(frame) >= at + 12:
-            flags = int.from_bytes(frame[at + 4 : at + 8], "big")
-            return int.from_bytes(frame[at + 8 : at + 12], "big") if flags & 1 else None
-    return None
+        flags = field(at + 4) if at >= 0 else None
+        if flags is None:
+            continue
+        frames = field(at + 8) if flags & 1 else None
+        size = field(at + 8 + (4 if flags & 1 else 0)) if flags & 2 else None
+        return frames, size
+    return None, None
+
+
+def _counted_frames(data: bytes, i: int) -> int | None:
+    """The frame count in the Xing/Info header of the frame at ``data[i]``, if it has one."""
+    return _xing_counts(data[i : i + frame_length(data, i)])[0]
 
 
 def joined_streams(data: bytes) -> list[tuple[int, int]]:
@@ -100,15 +110,10 @@ def suspect_joined(path: str | os.PathLike[str]) -> bytes | None:
         start = _after_id3(fh.read(10), 0)
         fh.seek(start)
         first = fh.read(2048)
-        frame = first[: frame_length(first, 0)]
-        at = max(frame.find(b"Xing", 4, 64), frame.find(b"Info", 4, 64))
-        if at < 0 or len(frame) < at + 16:
+        frames, counted = _xing_counts(first[: frame_length(first, 0)])
+        if frames is None:
             return None  # no Xing/Info count: libsndfile reads to the end
-        flags = int.from_bytes(frame[at + 4 : at + 8], "big")
-        if not flags & 1:
-            return None
-        if flags & 2:
-            counted = int.from_bytes(frame[at + 12 : at + 16], "big")
+        if counted is not None:
             # Counted from the first frame, or (some encoders) with the ID3v2 tag.
             for end in {start + counted, counted}:
                 fh.seek(end)
