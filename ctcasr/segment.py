@@ -142,15 +142,22 @@ def read_block(f, frames: int) -> np.ndarray:
     keep soundfile's public read. The private names are checked, and soundfile's read is the
     fallback if a release renames them.
     """
-    import soundfile as sf
-
-    snd, ffi, check = (getattr(sf, name, None) for name in ("_snd", "_ffi", "_error_check"))
-    if f.format != "MP3" or None in (snd, ffi, check) or not hasattr(f, "_file"):
+    native = _libsndfile()
+    if f.format != "MP3" or native is None or not hasattr(f, "_file"):
         return f.read(frames, dtype="float32", always_2d=True)
+    snd, ffi, check = native
     buf = np.empty((frames, f.channels), np.float32)
     got = snd.sf_readf_float(f._file, ffi.cast("float *", ffi.from_buffer(buf)), frames)
     check(snd.sf_error(f._file))  # as soundfile's read does after every read
     return buf[:max(got, 0)]
+
+
+def _libsndfile() -> tuple | None:
+    """soundfile's libsndfile binding, cffi and error check, or None if a release renamed them."""
+    import soundfile as sf
+
+    names = [getattr(sf, name, None) for name in ("_snd", "_ffi", "_error_check")]
+    return None if None in names else tuple(names)
 
 
 def split_stream(

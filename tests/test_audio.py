@@ -549,3 +549,28 @@ def test_mp3_streamed_in_any_block_size_equals_the_whole_read(block_seconds, tmp
     streamed = np.concatenate(list(stream_audio(path, 48000, block_seconds=block_seconds)))
     assert len(streamed) == len(whole) > 10 * 48000
     np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_mp3_stream_falls_back_to_soundfiles_read_without_its_private_names(tmp_path, monkeypatch):
+    """The forward-only MP3 read uses soundfile's private libsndfile handle; a soundfile release
+    that renames it must still stream the file (through the public, seeking read)."""
+    import ctcasr.segment as segment
+
+    examples = Path(__file__).resolve().parent.parent / "examples"
+    speech = load_audio(examples / "seven.wav", 44100)
+    path = tmp_path / "seven.mp3"
+    sf.write(str(path), speech, 44100, format="MP3")
+    whole = load_audio(path, 44100)
+    calls = []
+    public_read = sf.SoundFile.read
+
+    def counted(self, *args, **kwargs):
+        calls.append(args)
+        return public_read(self, *args, **kwargs)
+
+    monkeypatch.setattr(segment, "_libsndfile", lambda: None)
+    monkeypatch.setattr(sf.SoundFile, "read", counted)
+    streamed = np.concatenate(list(segment.stream_audio(path, 44100, block_seconds=10.0)))
+    assert calls  # the public read served the blocks
+    assert len(streamed) == len(whole)
+    np.testing.assert_allclose(streamed, whole, atol=1e-6)
