@@ -5,19 +5,22 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from types import SimpleNamespace
 
 import numpy as np
 import pytest
 
+from ctcasr.errors import CtcasrError
 from ctcasr.evaluate import Evaluation
 from ctcasr.metrics import error_report
 from ctcasr.train import EpochLog, TrainResult
 from ctcasr.tune import Trial, TuneResult
 from recipes.pretrained.__main__ import Report
 from recipes.speech_commands.__main__ import CommandScores
-from recipes.speech_commands.prepare import CLASSES
+from recipes.speech_commands.prepare import CLASSES, HELD_OUT_WORDS
+from recipes.synthetic.generate import available_engines
 
 LOG = "epoch,loss,dev_wer,dev_cer,learning_rate,seconds\n1,9.0,0.5,0.2,0.001,300\n" \
       "2,4.0,0.3,0.1,0.001,360\n"  # fmt: skip
@@ -387,3 +390,95 @@ def test_decode_ideas_reads_its_manifests_before_any_decoding(tmp_path, capsys):
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err == f"error: {data / 'an4' / 'dev.jsonl'}: manifest not found\n"
+
+
+@pytest.fixture
+def prepared_corpora(tmp_path, monkeypatch) -> Path:
+    """A --data folder whose real corpora prepare instantly (empty), for the synthetic step."""
+    import recipes.an4.prepare
+    import recipes.fsdd.prepare
+    import recipes.speech_commands.prepare
+
+    if "espeak" not in available_engines():
+        pytest.skip("espeak-ng is not installed")
+    for name in ("an4", "fsdd", "speech_commands", "noise"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    empty = lambda *args, **kwargs: SimpleNamespace(train=[], dev=[])  # noqa: E731
+    for module in (recipes.an4.prepare, recipes.fsdd.prepare, recipes.speech_commands.prepare):
+        monkeypatch.setattr(module, "prepare", empty)
+    monkeypatch.setattr(recipes.an4.prepare, "lm_corpus", lambda split: [])
+    return tmp_path / "data"
+
+
+def _synthetic(out: Path, count: int, seed: int, exclude: Sequence[str] = HELD_OUT_WORDS,
+               drop: Collection[int] = ()) -> Path:  # fmt: skip
+    """A corpus made as the recipe makes it (system word list), less the clips in ``drop``,
+    which the engine is made to fail on."""
+    import recipes.synthetic.generate as gen
+
+    real = gen.synthesise
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(gen, "synthesise", lambda items, workdir: {
+            i: wav for i, wav in real(items, workdir).items() if i not in drop})  # fmt: skip
+        gen.generate(out / "synthetic", count, exclude=exclude, seed=seed, engines=["espeak"],
+                     jobs=1)  # fmt: skip
+    return out / "synthetic" / "synthetic.jsonl"
+
+
+def test_a_synthetic_corpus_with_skipped_clips_is_reused(tmp_path, prepared_corpora):
+    """A clip an engine failed on left the manifest one line short of --synthetic, and every
+    rerun was refused although the corpus was the one asked for."""
+    from recipes.pretrained.__main__ import prepare_all
+
+    manifest = _synthetic(tmp_path / "out", 4, seed=0, drop={2})
+    assert len(manifest.read_text().splitlines()) == 3
+    assert prepare_all(prepared_corpora, tmp_path / "out", 4, 0)["synthetic"] == manifest
+    # the record also guards the manifest it describes
+    manifest.write_text("".join(manifest.read_text().splitlines(keepends=True)[:2]))
+    with pytest.raises(CtcasrError, match="holds 2 synthetic clips, but its record says 3"):
+        prepare_all(prepared_corpora, tmp_path / "out", 4, 0)
+
+
+def test_a_synthetic_corpus_made_otherwise_is_refused_in_one_line(tmp_path, prepared_corpora):
+    """A corpus of another seed or other excluded words, but the same count, was reused
+    silently (and with the held-out words in it, the unseen-word test was no longer honest)."""
+    from recipes.pretrained.__main__ import prepare_all
+
+    manifest = _synthetic(tmp_path / "out", 3, seed=1, exclude=["cat"])
+    with pytest.raises(CtcasrError) as caught:
+        prepare_all(prepared_corpora, tmp_path / "out", 3, 0)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith(f"{manifest}: synthetic corpus made with seed 1 (asked 0); "
+                              "exclude [cat] (asked [")  # fmt: skip
+    assert message.endswith(f"; remove {manifest.parent} to make it anew")
+    manifest = _synthetic(tmp_path / "out", 3, seed=1)
+    with pytest.raises(CtcasrError, match=r"made with count 3 \(asked 5\); seed 1 \(asked 0\); "
+                       r"remove .* to make it anew, or pass --synthetic 3 --synthetic-seed 1$"):
+        prepare_all(prepared_corpora, tmp_path / "out", 5, 0)
+    # Made by older code (no record): judged by its clip count, as before.
+    (manifest.parent / "synthetic.settings.json").unlink()
+    assert prepare_all(prepared_corpora, tmp_path / "out", 3, 0)["synthetic"] == manifest
+    with pytest.raises(CtcasrError, match="holds 3 synthetic clips, not the 5 asked for"):
+        prepare_all(prepared_corpora, tmp_path / "out", 5, 0)
+
+
+def test_the_training_seed_does_not_choose_the_synthetic_corpus(tmp_path, monkeypatch):
+    """The fine-tuning stages pass --seed 1, 2, ... and reuse the corpus the first stage made
+    with seed 0: the corpus has its own --synthetic-seed, so they are not refused."""
+    import recipes.pretrained.__main__ as recipe
+
+    asked = []
+
+    def stop(data, out, synthetic, synthetic_seed):
+        asked.append((synthetic, synthetic_seed))
+        raise CtcasrError("stop")
+
+    monkeypatch.setattr(recipe, "prepare_all", stop)
+    base = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "o"),
+            "--results", str(tmp_path / "RESULTS.md"), "--synthetic", "7"]  # fmt: skip
+    assert recipe.main([*base, "--seed", "3"]) == 1
+    assert recipe.main([*base, "--seed", "3", "--synthetic-seed", "2"]) == 1
+    assert asked == [(7, 0), (7, 2)]
+    assert recipe.main([*base, "--synthetic-seed", "-1"]) == 1
+    assert asked == [(7, 0), (7, 2)]  # refused before preparing

@@ -95,6 +95,7 @@ def test_a_failed_rerun_keeps_the_corpus_already_made(tmp_path, monkeypatch):
 
     if "espeak" not in available_engines():
         pytest.skip("espeak-ng is not installed")
+    record_name = "synthetic.settings.json"  # by name: the test also runs on older code
     words = ["alpha", "bravo", "delta", "echo", "foxtrot", "golf"]
     before = generate(tmp_path, 3, words=words, engines=["espeak"], seed=0, jobs=1)
     manifest = (tmp_path / "synthetic.jsonl").read_text()
@@ -107,10 +108,37 @@ def test_a_failed_rerun_keeps_the_corpus_already_made(tmp_path, monkeypatch):
             raise KeyboardInterrupt
         return degrade(audio, rng)
 
+    record = (tmp_path / record_name).read_text()
     monkeypatch.setattr(gen, "degrade", degrade_then_fail)
     with pytest.raises(KeyboardInterrupt):
         generate(tmp_path, 3, words=words, engines=["espeak"], seed=1, jobs=1)
     assert (tmp_path / "synthetic.jsonl").read_text() == manifest
+    assert (tmp_path / record_name).read_text() == record
     for path, audio in clips.items():
         assert np.array_equal(sf.read(path)[0], audio), path
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "synthetic.jsonl"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "synthetic.jsonl", record_name]
+
+
+def test_the_corpus_records_what_it_was_asked_for_and_what_was_skipped(tmp_path, monkeypatch):
+    """Only the manifest's line count said what a corpus was: short of the count when an
+    engine failed a clip, and blind to the seed and the excluded words."""
+    import recipes.synthetic.generate as gen
+    from recipes.synthetic.generate import Request, read_record
+
+    if "espeak" not in available_engines():
+        pytest.skip("espeak-ng is not installed")
+    real = gen.synthesise
+    monkeypatch.setattr(gen, "synthesise", lambda items, workdir: {
+        i: wav for i, wav in real(items, workdir).items() if i != 1})  # an engine failed it
+    words = ["alpha", "bravo", "cat", "delta"]
+    entries = generate(tmp_path, 4, exclude=["Cat", "dog"], words=words, engines=["espeak"],
+                       seed=2, jobs=1)  # fmt: skip
+    assert len(entries) == 3
+    record = read_record(tmp_path)
+    assert record is not None
+    assert record.request == Request(4, 2, ("cat", "dog"), Request.of(1, 0, (), words).words)
+    assert record.request == Request.of(4, 2, ["dog", "cat"], words)  # order and case aside
+    assert record.skipped == 1 and record.engines == ("espeak",)
+    assert record.request.differences(Request.of(4, 3, ["cat"])) == [
+        "seed 2 (asked 3)", "exclude [cat, dog] (asked [cat])",
+        f"words {record.request.words} (asked the system word list)"]  # fmt: skip

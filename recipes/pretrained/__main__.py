@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import write_manifest
@@ -35,6 +35,9 @@ TRAIN_SETTINGS = {**TRAIN_3M, "patience": 8}
 # More and harder noise than the single-corpus recipes: this model meets the most conditions.
 AUGMENT = {**COMMON_AUGMENT, "noise_prob": 0.4, "snr_db": (5.0, 30.0)}
 MAX_BUNDLE_MB = 15.0
+
+if TYPE_CHECKING:
+    from recipes.synthetic.generate import Request
 
 
 def speed_factors(text: str) -> tuple[float, ...]:
@@ -61,6 +64,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                    "speech_commands/ and noise/ [../shared/data]")  # fmt: skip
     p.add_argument("--out", default="exp/pretrained", help="work directory")
     p.add_argument("--synthetic", type=int, default=20000, help="synthetic clips [20000]")
+    # Its own seed, not --seed: the fine-tuning stages change --seed yet reuse the corpus the
+    # first stage made, and a corpus of another seed than the one asked for is refused.
+    p.add_argument("--synthetic-seed", type=int, default=0, help="seed of the synthetic "
+                   "corpus when it is made; --seed seeds training and --synthetic-subset "
+                   "[0]")  # fmt: skip
     p.add_argument("--synthetic-subset", type=int, help="train on this many of the synthetic "
                    "clips (a seeded sample): a fine-tuning stage that weights the real speech "
                    "more")  # fmt: skip
@@ -90,13 +98,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, object]:
+def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int) -> dict[str, object]:
     from recipes.an4.prepare import lm_corpus
     from recipes.an4.prepare import prepare as prepare_an4
     from recipes.fsdd.prepare import prepare as prepare_fsdd
     from recipes.speech_commands.prepare import HELD_OUT_WORDS
     from recipes.speech_commands.prepare import prepare as prepare_sc
-    from recipes.synthetic.generate import generate
+    from recipes.synthetic.generate import Request, generate
 
     for name in (*REAL_CORPORA, "noise"):  # a missing fsdd/ was a FileNotFoundError
         if not (data / name).is_dir():
@@ -109,14 +117,9 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
     }
     synth_manifest = out / "synthetic" / "synthetic.jsonl"
     if synthetic and not synth_manifest.is_file():
-        generate(out / "synthetic", synthetic, exclude=HELD_OUT_WORDS, seed=seed)
+        generate(out / "synthetic", synthetic, exclude=HELD_OUT_WORDS, seed=synthetic_seed)
     elif synthetic:  # reused (it takes minutes to make), but only if it is the one asked for
-        have = sum(1 for line in synth_manifest.read_text(encoding="utf-8").splitlines()
-                   if line.strip())  # fmt: skip
-        if have != synthetic:
-            raise CtcasrError(f"{synth_manifest}: holds {have} synthetic clips, not the "
-                              f"{synthetic} asked for; remove {synth_manifest.parent} to make "
-                              f"them, or pass --synthetic {have}")  # fmt: skip
+        check_synthetic(synth_manifest, Request.of(synthetic, synthetic_seed, HELD_OUT_WORDS))
     dev = [e for s in splits.values() for e in s.dev]  # type: ignore[attr-defined]
     write_manifest(out / "data" / "dev.jsonl", dev)
     # LM text: training transcripts of the real corpora (not dev: the LM weights are tuned
@@ -133,6 +136,40 @@ def prepare_all(data: Path, out: Path, synthetic: int, seed: int) -> dict[str, o
 
 
 REAL_CORPORA = ("an4", "fsdd", "speech_commands")
+
+
+def check_synthetic(manifest: Path, asked: Request) -> None:
+    """Refuse to reuse a synthetic corpus made for another request, in one line.
+
+    The record ``generate`` leaves beside the manifest says what the corpus was asked to be;
+    one made before records were kept is judged by its clip count alone.
+    """
+    from recipes.synthetic.generate import read_record
+
+    have = sum(1 for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip())
+    remake = f"remove {manifest.parent} to make it anew"
+    record = read_record(manifest.parent)
+    if record is None:
+        if have != asked.count:
+            raise CtcasrError(f"{manifest}: holds {have} synthetic clips, not the "
+                              f"{asked.count} asked for; {remake}, or pass "
+                              f"--synthetic {have}")  # fmt: skip
+        return
+    made_with = record.request
+    differs = made_with.differences(asked)
+    if differs:
+        # Count and seed have flags here; the excluded words and word list do not.
+        flags = {"count": f"--synthetic {made_with.count}",
+                 "seed": f"--synthetic-seed {made_with.seed}"}  # fmt: skip
+        if all(getattr(made_with, k) == getattr(asked, k) for k in ("exclude", "words")):
+            remake += ", or pass " + " ".join(
+                flag for k, flag in flags.items() if getattr(made_with, k) != getattr(asked, k))
+        raise CtcasrError(f"{manifest}: synthetic corpus made with {'; '.join(differs)}; "
+                          f"{remake}")  # fmt: skip
+    made = record.request.count - record.skipped
+    if have != made:  # the manifest was cut or edited after the record was written
+        raise CtcasrError(f"{manifest}: holds {have} synthetic clips, but its record says "
+                          f"{made} were made; {remake}")  # fmt: skip
 
 
 def parse_repeats(specs: list[str]) -> dict[str, int]:
@@ -171,13 +208,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.average_best < 1:
         raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
+    if args.synthetic_seed < 0:  # numpy refuses it mid-generation, with a traceback
+        raise CtcasrError(f"--synthetic-seed must be >= 0, got {args.synthetic_seed}")
     if args.synthetic_subset is not None and args.synthetic_subset < 1:  # not after preparing
         raise CtcasrError(f"--synthetic-subset must be >= 1, got {args.synthetic_subset}")
     data, out = Path(args.data), Path(args.out)
     repeats = parse_repeats(args.repeat)  # before minutes of preparation, not after
     check_average_with(args.average_with)  # before hours of training, not after
     check_outputs(out, args.results)
-    prepared = prepare_all(data, out, args.synthetic, args.seed)
+    prepared = prepare_all(data, out, args.synthetic, args.synthetic_seed)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
     train_manifests = [str(out / "data" / c / "train.jsonl")
                        for c in REAL_CORPORA for _ in range(repeats.get(c, 1))]  # fmt: skip

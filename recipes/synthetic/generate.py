@@ -18,6 +18,8 @@ digit strings. Words listed in ``exclude`` (the held-out test words) never appea
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 import random
 import re
@@ -26,8 +28,9 @@ import subprocess
 import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import soundfile as sf
@@ -36,7 +39,7 @@ from ctcasr.audio import SAMPLE_RATE, load_audio
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import ManifestEntry, write_manifest
 from ctcasr.text import normalize_text, number_to_words
-from ctcasr.utils import atomic_dir
+from ctcasr.utils import atomic_dir, atomic_write_text
 
 WORD_LIST = Path("/usr/share/dict/words")
 ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbclan",
@@ -44,6 +47,9 @@ ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbc
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
+# Beside the manifest: what the corpus was asked to be, so that a rerun reuses it only when
+# it asks for the same (the manifest's line count fell short whenever an engine failed a clip).
+RECORD_NAME = "synthetic.settings.json"
 
 
 @dataclass(frozen=True)
@@ -54,6 +60,70 @@ class Item:
     voice: str
     rate: float  # 1.0 = the engine's normal speed
     pitch: float  # 1.0 = the voice's normal pitch
+
+
+@dataclass(frozen=True)
+class Request:
+    """The settings that decide which clips :func:`generate` makes (``jobs`` does not)."""
+
+    count: int
+    seed: int
+    exclude: tuple[str, ...]  # normalised and sorted: order and case change nothing
+    words: str | None = None  # None: the system word list; else the given list's SHA-256
+
+    @classmethod
+    def of(cls, count: int, seed: int, exclude: Iterable[str] = (),
+           words: Sequence[str] | None = None) -> Request:  # fmt: skip
+        digest = None
+        if words is not None:
+            digest = hashlib.sha256("\n".join(words).encode("utf-8")).hexdigest()
+        return cls(count, seed, tuple(sorted({normalize_text(w) for w in exclude})), digest)
+
+    def differences(self, asked: Request) -> list[str]:
+        """How this corpus differs from ``asked``, one phrase per setting."""
+        said = []
+        for name in ("count", "seed", "exclude", "words"):
+            have, want = getattr(self, name), getattr(asked, name)
+            if have != want:
+                said.append(f"{name} {_show(have)} (asked {_show(want)})")
+        return said
+
+
+@dataclass(frozen=True)
+class Record:
+    """What a finished corpus was asked to be, and what came of it."""
+
+    request: Request
+    engines: tuple[str, ...]
+    skipped: int  # clips an engine failed on: the manifest holds count - skipped lines
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True) + "\n"
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Record:
+        req = data["request"]
+        request = Request(int(req["count"]), int(req["seed"]), tuple(req["exclude"]),
+                          req.get("words"))  # fmt: skip
+        return cls(request, tuple(data["engines"]), int(data["skipped"]))
+
+
+def _show(value: object) -> str:
+    if isinstance(value, tuple):
+        return "[" + ", ".join(value) + "]"
+    return "the system word list" if value is None else str(value)
+
+
+def read_record(out_dir: str | Path) -> Record | None:
+    """The record beside a corpus's manifest; None for one made before records were kept."""
+    path = Path(out_dir) / RECORD_NAME
+    try:
+        return Record.from_dict(json.loads(path.read_text(encoding="utf-8")))
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CtcasrError(f"{path}: unreadable corpus record ({exc}); remove {path.parent} "
+                          "to make the corpus anew") from None  # fmt: skip
 
 
 def available_engines() -> list[str]:
@@ -197,13 +267,14 @@ def generate(
     Deterministic for a given seed and engine set; clips an engine fails on are skipped.
     The clips are made in a new folder that replaces ``audio`` only once all are done: a rerun
     stopped part-way wrote over the old clips, and the old manifest named clips that now said
-    other words.
+    other words. Once the manifest is written, :data:`RECORD_NAME` records the request.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     engines = list(engines or available_engines())
     if not engines:
         raise CtcasrError("no TTS engine found: apt-get install espeak-ng flite festival")
+    request = Request.of(count, seed, exclude, words)
     rng = random.Random(seed)
     vocabulary = list(words) if words is not None else read_words(exclude=exclude)
     banned = {normalize_text(w) for w in exclude}
@@ -240,9 +311,14 @@ def generate(
             done += 1
             if progress:
                 progress(done, len(chunks))
-        (out / "synthetic.jsonl").unlink(missing_ok=True)  # it names the clips replaced next
+        # Both describe the clips replaced next; the record goes first, so that a manifest
+        # is never left beside another request's record.
+        (out / RECORD_NAME).unlink(missing_ok=True)
+        (out / "synthetic.jsonl").unlink(missing_ok=True)
     result = [entries[i] for i in sorted(entries)]
     write_manifest(out / "synthetic.jsonl", result)
+    record = Record(request, tuple(engines), count - len(result))
+    atomic_write_text(out / RECORD_NAME, record.to_json())
     return result
 
 
