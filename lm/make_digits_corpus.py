@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import argparse
 import random
+import sys
 from pathlib import Path
+
+from ctcasr.utils import atomic_write_text
 
 DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "corpora" / "digits.txt"
@@ -27,16 +30,41 @@ def digit_lines(count: int, seed: int, max_len: int = 7) -> list[str]:
     return lines
 
 
-def main() -> None:
+def non_negative(text: str) -> int:
+    """``--lines``: a negative count silently wrote the ten single words alone."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
+    return value
+
+
+def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("output", nargs="?", type=Path, default=DEFAULT_OUTPUT)
-    parser.add_argument("--lines", type=int, default=2000, help="random digit strings")
+    parser.add_argument("--lines", type=non_negative, default=2000, help="random digit strings")
     parser.add_argument("--seed", type=int, default=1234)
-    args = parser.parse_args()
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text("\n".join(digit_lines(args.lines, args.seed)) + "\n", encoding="utf-8")
+    args = parser.parse_args(argv)
+    if args.output.is_dir():  # os.replace onto it fails only after the work, unclearly
+        print(f"error: {args.output}: is a folder; name the file to write", file=sys.stderr)
+        return 1
+    # The nearest folder that exists must be one: below a file, mkdir said only "File exists".
+    above = next(d for d in args.output.absolute().parents if d.exists())
+    if not above.is_dir():
+        print(f"error: {args.output}: {above} is a file, not a folder", file=sys.stderr)
+        return 1
+    text = "\n".join(digit_lines(args.lines, args.seed)) + "\n"
+    try:
+        # Atomic: a kill mid-write left the bundled LM's corpus cut short.
+        atomic_write_text(args.output, text)
+    except OSError as exc:  # no permission, a full disk: one line, not a traceback
+        print(f"error: {args.output}: cannot write ({exc.strerror or exc})", file=sys.stderr)
+        return 1
     print(args.output)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())

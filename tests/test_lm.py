@@ -333,6 +333,59 @@ def test_bundled_digit_corpus_is_reproducible():
     assert corpus == "\n".join(script.digit_lines(2000, 1234)) + "\n"
 
 
+def _make_digits(*args: str) -> subprocess.CompletedProcess[str]:
+    import sys
+
+    return subprocess.run(
+        [sys.executable, str(REPO_ROOT / "lm" / "make_digits_corpus.py"), *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(REPO_ROOT)},
+        timeout=60,
+    )
+
+
+def test_digit_corpus_script_refuses_bad_values_in_one_line(tmp_path: Path):
+    """--lines -5 wrote the ten single words alone and exited 0; an OUTPUT that is a folder,
+    or lies under a file, was a traceback."""
+    out = tmp_path / "d.txt"
+    result = _make_digits(str(out), "--lines", "-5")
+    assert result.returncode == 2 and not out.exists()
+    assert result.stderr.splitlines()[-1].endswith("argument --lines: must be >= 0, got -5")
+    (tmp_path / "file").write_text("keep")
+    under_file = tmp_path / "file" / "d.txt"
+    for output, why in ((tmp_path, "is a folder"), (under_file, f"{under_file.parent} is a file")):
+        result = _make_digits(str(output), "--lines", "3")
+        assert result.returncode == 1, result.stderr
+        assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+        assert result.stderr.startswith(f"error: {output}: {why}")
+    assert (tmp_path / "file").read_text() == "keep"
+    result = _make_digits(str(out), "--lines", "0")  # none asked for: the ten words alone
+    assert result.returncode == 0 and out.read_text().split() == list(_digits_script().DIGITS)
+
+
+def test_digit_corpus_script_writes_atomically(tmp_path: Path, monkeypatch):
+    """The corpus was written in place: a kill part-way left it cut short."""
+    import sys
+
+    script = _digits_script()
+    out = tmp_path / "digits.txt"
+    out.write_text("old corpus\n")
+
+    def half_then_killed(self, data, *args, **kwargs):
+        with open(self, "w", encoding="utf-8") as fh:
+            fh.write(data[: len(data) // 2])
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(sys, "argv", ["make_digits_corpus.py", str(out), "--lines", "50"])
+    monkeypatch.setattr(Path, "write_text", half_then_killed)
+    with pytest.raises(KeyboardInterrupt):
+        script.main()
+    monkeypatch.undo()
+    assert out.read_text() == "old corpus\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["digits.txt"]  # no temporary left
+
+
 def test_bundled_digit_lm(tmp_path: Path):
     arpa = REPO_ROOT / "lm" / "digits-3gram.arpa"
     assert sorted(read_unigrams(arpa)) == sorted(_digits_script().DIGITS)
