@@ -316,6 +316,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
 
     if is_chief and history:
         _catch_up(out, model, config, model_config, alphabet, history, best, n_params)
+    # After _catch_up, which may write the saved best; on every worker (a collective).
+    _rescore_best(out, best, start_epoch, config, model_config, alphabet, dev, dist, verbose)
 
     source = EpochSource(corpus, frontend, config.augment, config.seed)
     runner = KerasRunner(model, model_config, batch_size=64)
@@ -326,7 +328,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     )
     stopped_early = False
     for epoch in range(start_epoch, config.epochs):
-        if best.epoch is not None and epoch - best.epoch > config.patience:
+        if best.stale(epoch, config.patience):
             stopped_early = True
             break
         # Per-epoch seeding: a resumed epoch draws the same dropout and data as an unbroken run.
@@ -450,15 +452,6 @@ def _load_state(
         restored = _restore(state, model, optimizer)
         if verbose:
             print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
-        best, dev = restored[2], _dev_key(config)
-        if best.dev not in (UNKNOWN_DEV, dev) and best.cer is not None:
-            # Scores on another dev set: new epochs were measured against them, which kept
-            # the wrong model and stopped early on a number from elsewhere.
-            best.cer = best.wer = None
-            if verbose:
-                print("the dev set differs from the saved run's: the best model is chosen "
-                      "again from this epoch on")
-        best.dev = dev
         if is_chief:
             _note_changes(out, config, verbose)
         return restored
@@ -500,20 +493,92 @@ def _run_epoch(
 
 def _dev_scores(dev, runner, alphabet: Alphabet, dist: Distributed | None):
     """Greedy dev WER and CER, measured by the chief; every worker takes the chief's numbers,
-    so all of them stop early together."""
+    so all of them stop early together. ``runner`` None on the chief (no model to score):
+    None on every worker."""
     if dev is None:
         return None, None
     from ctcasr.decoding import greedy_decode
     from ctcasr.metrics import error_report
 
-    wer = cer = None
-    if dist is None or dist.is_chief:
+    wer = cer = math.nan  # NaN, not None, crosses from_chief; it means "not measured"
+    if (dist is None or dist.is_chief) and runner is not None:
         hyps = [greedy_decode(lp, alphabet).text for lp in runner(dev.features or [])]
         report = error_report([e.text for e in dev.entries], hyps)
         wer, cer = report.wer, report.cer
     if dist is not None:
-        wer, cer = dist.from_chief([wer or 0.0, cer or 0.0])
-    return wer, cer
+        wer, cer = dist.from_chief([wer, cer])
+    return (None, None) if math.isnan(cer) else (wer, cer)
+
+
+def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
+                  model_config: ModelConfig, alphabet: Alphabet, dev,
+                  dist: Distributed | None, verbose: int) -> None:  # fmt: skip
+    """On a resume with another dev set, score the saved best model (``model/``) on it as an
+    epoch is scored, and keep those scores as the ones to beat: cleared, the saved best no
+    longer competed and a worse new epoch replaced it. A saved best that cannot be loaded
+    clears them (the next epoch is then the best), as does a resume without a dev set.
+    Checkpoints from before the scores named their dev set (UNKNOWN_DEV) keep theirs."""
+    key = _dev_key(config)
+    if best.dev in (UNKNOWN_DEV, key) or best.cer is None:
+        best.dev = key
+        return
+    best.dev, best.cer, best.wer = key, None, None
+    # Patience counts from the resume, not from the saved best's epoch: the epochs since it
+    # were found worse on the old dev set only, so counting them would stop the run (even
+    # before any new epoch) on numbers from elsewhere. Each new dev set gets the full
+    # patience to beat the saved best; best.epoch stays the saved model's, which is what
+    # model/ holds and what the result reports.
+    best.patience_from = start_epoch - 1
+    if dev is None:
+        if verbose:
+            print("resume: no dev set now; the latest model is the best from this epoch on")
+        return
+    saved = runner = why = None
+    if dist is None or dist.is_chief:
+        try:
+            saved, runner = _saved_best_runner(out, best, config, model_config, alphabet)
+        except (CtcasrError, OSError, ValueError) as exc:
+            why = first_line(exc)
+    wer, cer = _dev_scores(dev, runner, alphabet, dist)
+    if cer is None:
+        if verbose:
+            reason = f" ({why})" if why else ""
+            print("resume: dev set changed and the saved best model could not be scored on "
+                  f"it{reason}; the best is chosen again from this epoch on")  # fmt: skip
+        return
+    best.cer, best.wer = cer, wer
+    if saved is not None:  # the chief: the saved model's scores are now those on this set
+        _set_metadata(saved, {"dev_wer": wer, "dev_cer": cer})
+    if verbose:
+        print(f"resume: dev set changed; saved best (epoch {(best.epoch or 0) + 1}) re-scored on "
+              f"{config.dev_manifest}: CER {cer:.2%} WER {wer:.2%}")  # fmt: skip
+
+
+def _saved_best_runner(out: Path, best: _Best, config: TrainConfig,
+                       model_config: ModelConfig, alphabet: Alphabet):  # fmt: skip
+    """``model/`` and a runner of its Keras model, if it is the best epoch's model of this
+    run; else BundleError."""
+    from ctcasr.bundle import load_bundle
+    from ctcasr.errors import BundleError
+    from ctcasr.runtime import KerasRunner
+
+    saved = load_bundle(out / "model")
+    if (saved.model_config, saved.frontend, saved.alphabet) != (model_config, config.frontend,
+                                                                alphabet):  # fmt: skip
+        raise BundleError(f"{saved.path}: not a model of this run")
+    if (epoch := saved.metadata.get("epoch")) != (want := (best.epoch or 0) + 1):
+        raise BundleError(f"{saved.path}: holds epoch {epoch}, not the best epoch {want}")
+    return saved, KerasRunner(saved.keras_model(), model_config, batch_size=64)
+
+
+def _set_metadata(bundle, values: dict[str, Any]) -> None:
+    """Replace metadata entries in a bundle's config file (the weights stay as they are)."""
+    from ctcasr.bundle import CONFIG_FILE
+
+    path = bundle.path / CONFIG_FILE
+    data = json.loads(path.read_text(encoding="utf-8"))
+    data["metadata"] = {**(data.get("metadata") or {}), **values}
+    atomic_write_text(path, json.dumps(data, indent=2) + "\n")
 
 
 def _save_model(path: Path, model, config: TrainConfig, model_config: ModelConfig,
@@ -1077,6 +1142,17 @@ class _Best:
     cer: float | None = None
     wer: float | None = None
     dev: str | None = UNKNOWN_DEV  # the dev manifest the scores are on (real path)
+    # Set when a resume moved the scores to another dev set: the last epoch before it, which
+    # patience counts from until a new epoch is the best (see _rescore_best).
+    patience_from: int | None = None
+
+    def stale(self, epoch: int, patience: int) -> bool:
+        """Whether the ``patience`` epochs before ``epoch`` (0-based) brought no better dev CER,
+        counting from the resume after a dev-set change."""
+        if self.epoch is None:
+            return False
+        since = max(self.epoch, -1 if self.patience_from is None else self.patience_from)
+        return epoch - since > patience
 
     def update(self, epoch: int, cer: float | None, wer: float | None) -> bool:
         if cer is None:  # no dev set: the latest model is the best we know

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ctcasr.bundle import load_bundle
+from ctcasr.bundle import WEIGHTS_FILE, load_bundle
 from ctcasr.data import AugmentConfig, ctc_min_frames, spec_augment
 from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, train
@@ -494,21 +494,92 @@ def test_resuming_without_the_dev_set_reports_no_stale_dev_score(tmp_path, fsdd_
     assert load_bundle(result.bundle_path).metadata["dev_cer"] is None
 
 
-def test_resuming_with_another_dev_set_chooses_the_best_on_it(tmp_path, fsdd_dir, capsys):
-    """New epochs were compared with the best score on the old dev set: a worse model could
-    be kept, and patience counted from an epoch measured elsewhere."""
+def _wreck_epochs(monkeypatch, epochs: set[int]) -> None:
+    """After each (0-based) epoch in ``epochs``, scramble the output layer: that epoch's model
+    spells noise, worse on any dev set than a model that has learnt little."""
+    import sys
+
+    train_module = sys.modules["ctcasr.train"]  # ctcasr.train is also the function's name
+    models = []
+    real_make, real_run = train_module.make_train_step, train_module._run_epoch
+
+    def make_train_step(model, *args):
+        models.append(model)
+        return real_make(model, *args)
+
+    def run_epoch(train_step, batches, epoch, *args):
+        loss = real_run(train_step, batches, epoch, *args)
+        if epoch in epochs:
+            layer = models[-1].get_layer("logits")
+            kernel, bias = layer.get_weights()
+            noise = np.random.default_rng(epoch).normal(0.0, 5.0, kernel.shape)
+            layer.set_weights([kernel + noise.astype(kernel.dtype), bias])
+        return loss
+
+    monkeypatch.setattr(train_module, "make_train_step", make_train_step)
+    monkeypatch.setattr(train_module, "_run_epoch", run_epoch)
+
+
+def _other_dev(tmp_path, fsdd_dir) -> Path:
+    return write_fsdd_manifest(tmp_path / "other.jsonl", fsdd_dir, range(20, 21),
+                               speakers=("nicolas",))  # fmt: skip
+
+
+def test_resuming_with_another_dev_set_rescores_the_saved_best_on_it(tmp_path, fsdd_dir,
+                                                                     monkeypatch, capsys):
+    """Resumed with another dev set, the saved best was dropped from the contest: the first
+    new epoch replaced it however much worse it was there. It is now scored on the new set
+    (as ``evaluate`` scores it) and stays unless a new epoch beats it."""
+    from ctcasr.evaluate import evaluate
+
     config = _config(tmp_path, fsdd_dir, epochs=1)
     train(config, verbose=0)
-    # The tiny model spells next to nothing yet: on another dev set the resumed epoch scores
-    # no better than the first did on its own, and judged against that it was not the best.
-    other = write_fsdd_manifest(tmp_path / "other.jsonl", fsdd_dir, range(20, 21),
-                                speakers=("nicolas",))  # fmt: skip
+    other = _other_dev(tmp_path, fsdd_dir)
+    expected = evaluate(other, tmp_path / "run" / "model", decoder="greedy").report
+    _wreck_epochs(monkeypatch, {1})
     config.dev_manifest, config.epochs = str(other), 2
     result = train(config, resume=True, verbose=1)
-    assert "the dev set differs from the saved run's" in capsys.readouterr().out
+    assert result.history[1].dev_cer > expected.cer  # the new epoch is worse on the new set
+    assert result.best_epoch == 1
+    assert result.best_dev_cer == pytest.approx(expected.cer)
+    assert result.best_dev_wer == pytest.approx(expected.wer)
+    saved = load_bundle(result.bundle_path).metadata
+    assert saved["epoch"] == 1 and saved["dev_cer"] == pytest.approx(expected.cer)
+    assert (f"resume: dev set changed; saved best (epoch 1) re-scored on {other}: "
+            f"CER {expected.cer:.2%}") in capsys.readouterr().out  # fmt: skip
+
+
+def test_patience_after_a_dev_set_change_counts_from_the_resume(tmp_path, fsdd_dir,
+                                                               monkeypatch, capsys):
+    """The epochs between the saved best and the resume were judged worse on the old dev set
+    only: counted against the new one, a run past its patience stopped before any new epoch,
+    with no dev score at all. It now gets its patience's worth of epochs on the new set."""
+    config = _config(tmp_path, fsdd_dir, epochs=2, patience=1)
+    _wreck_epochs(monkeypatch, {1, 2})
+    first = train(config, verbose=0)
+    assert first.best_epoch == 1 and first.history[1].dev_cer > first.best_dev_cer
+    config.dev_manifest, config.epochs = str(_other_dev(tmp_path, fsdd_dir)), 5
+    result = train(config, resume=True, verbose=1)
+    assert result.epochs_run == 3 and "early stop" in capsys.readouterr().out
+    assert result.best_epoch == 1 and result.best_dev_cer < result.history[2].dev_cer
+
+
+def test_resuming_with_another_dev_set_and_no_saved_best_chooses_again(tmp_path, fsdd_dir,
+                                                                       capsys):
+    """A saved best that cannot be scored on the new dev set no longer competes: the first
+    new epoch is the best, as before the saved best was re-scored."""
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    train(config, verbose=0)
+    (tmp_path / "run" / "model" / WEIGHTS_FILE).unlink()
+    other = _other_dev(tmp_path, fsdd_dir)
+    config.dev_manifest, config.epochs = str(other), 2
+    result = train(config, resume=True, verbose=1)
+    out = capsys.readouterr().out
+    assert "resume: dev set changed and the saved best model could not be scored" in out
+    assert "weights missing" in out
     assert result.best_epoch == 2
     assert load_bundle(result.bundle_path).metadata["epoch"] == 2
     # The same dev set written another way is the same dev set.
     config.dev_manifest, config.epochs = os.path.relpath(other), 3
     train(config, resume=True, verbose=1)
-    assert "the dev set differs" not in capsys.readouterr().out
+    assert "dev set changed" not in capsys.readouterr().out
