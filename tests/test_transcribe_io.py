@@ -476,6 +476,70 @@ def test_a_burst_of_corrupt_samples_does_not_trim_away_the_words(an4_dir):
     assert len(trim(burst, 16000, config)[1]) >= 0.9 * len(trim(speech, 16000, config)[1])
 
 
+QUIET = np.float32(10 ** (-45 / 20))  # speech peaking at -45 dBFS: a distant or low-gain talker
+
+
+def _click(rng: np.random.Generator) -> np.ndarray:
+    """20 ms near full scale, decaying: a knock on the microphone, or a pop."""
+    return (0.9 * np.sign(rng.standard_normal(320)) * np.exp(-np.arange(320) / 100)).astype(
+        np.float32)  # fmt: skip
+
+
+def _voiced(y: np.ndarray, **kwargs) -> np.ndarray:
+    mask = np.zeros(len(y), bool)
+    for a, b in voiced_intervals(y, 35.0, 640, 160, **kwargs):
+        mask[a:b] = True
+    return mask
+
+
+def test_a_click_does_not_make_quiet_speech_silence(an4_dir):
+    """The reference level was the loudest frame, so a 20 ms click at full scale in speech at
+    -45 dBFS put every word more than top_db below it: trim kept the click alone. A burst
+    much shorter than a syllable no longer sets the level, in a pause or on a word."""
+    config = SplitConfig()
+    rng = np.random.default_rng(4)
+    long_enough = [p for p in sorted(an4_dir.rglob("*.flac")) if sf.info(str(p)).duration > 3]
+    for path in long_enough[:4]:
+        quiet = load_audio(path)
+        quiet *= QUIET / np.abs(quiet).max()
+        start, kept = trim(quiet, 16000, config)
+        for at in (800, len(quiet) // 2):  # in the leading pause; on a word
+            clicked = quiet.copy()
+            clicked[at : at + 320] += _click(rng)
+            # every stretch voiced without the click is voiced with it, and trim keeps it all
+            assert _voiced(clicked)[_voiced(quiet)].all(), (path, at)
+            a, piece = trim(clicked, 16000, config)
+            assert a <= start and a + len(piece) >= start + len(kept), (path, at)
+        # Normal speech is split as before: no frame of it is taken for a burst, so the
+        # intervals are those of the loudest frame's rule (held=1: every frame is held).
+        for y in (quiet, quiet * np.float32(0.5 / QUIET)):
+            assert np.array_equal(voiced_intervals(y, 35.0, 640, 160),
+                                  voiced_intervals(y, 35.0, 640, 160, held=1)), path  # fmt: skip
+
+
+def test_a_click_in_a_quiet_long_recording_keeps_its_words(an4_dir, tmp_path):
+    """End to end, a 43 s recording streamed and cut at its pauses: a click in the pause
+    before the third utterance made the first 20 s window silent but for the click, and
+    19 of the 66 words it holds were lost from the transcript."""
+    clips = sorted((an4_dir / "wav" / "an4test_clstk").rglob("*.flac"))[::7][:10]
+    parts = [x for p in clips for x in (load_audio(p), np.zeros(16000, np.float32))]
+    quiet = np.concatenate(parts)
+    quiet *= QUIET / np.abs(quiet).max()
+    clicked = quiet.copy()
+    at = sum(len(x) for x in parts[:4]) - 16000 + 4800  # 0.3 s into the second pause
+    clicked[at : at + 320] += _click(np.random.default_rng(5))
+    sf.write(tmp_path / "quiet.wav", quiet, 16000, subtype="FLOAT")
+    sf.write(tmp_path / "click.wav", clicked, 16000, subtype="FLOAT")
+    assert sf.info(str(tmp_path / "click.wav")).duration > SplitConfig().long_after
+    with Transcriber() as t:
+        reference, got = (t.transcribe(tmp_path / f) for f in ("quiet.wav", "click.wav"))
+    assert got.segments and len(reference.text.split()) > 50
+    words = jiwer.process_words(reference.text, got.text)
+    # The model hears the click itself, so a word beside it may change; none is lost.
+    assert words.deletions <= 3 and words.hits >= 0.9 * len(reference.text.split()), (
+        reference.text, got.text)  # fmt: skip
+
+
 def test_broken_files_in_a_parallel_batch(clip_tree, tmp_path):
     """Workers finish the good inputs; each broken one is a line on stderr; exit code 1."""
     broken = tmp_path / "broken"
