@@ -39,6 +39,15 @@ def missing_corpus(what: str, path: Path) -> None:
     pytest.skip(message)
 
 
+def missing_tool(message: str) -> None:
+    """Skip (or, under CI, fail) the current test because a tool or codec it needs is absent:
+    ``.ci/run`` installs every one, so under CI a missing one is a broken setup, not a reason
+    to pass without running."""
+    if running_under_ci():
+        pytest.fail(f"{message} (CI=true: .ci/run installs it)", pytrace=False)
+    pytest.skip(message)
+
+
 def _corpus_dir(label: str, *parts: str) -> Path:
     path = data_root().joinpath(*parts)
     if not path.is_dir():

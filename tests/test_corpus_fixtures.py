@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, _corpus_dir, data_root
+from conftest import REPO_ROOT, _corpus_dir, data_root, missing_tool
 
 
 def test_data_root_defaults_next_to_repo(monkeypatch):
@@ -37,6 +37,16 @@ def test_missing_corpus_fails_under_ci(monkeypatch, tmp_path, ci):
     with pytest.raises(pytest.fail.Exception) as info:
         _corpus_dir("AN4", "an4")
     assert str(tmp_path / "an4") in str(info.value)
+
+
+@pytest.mark.parametrize(("ci", "outcome"), [("", pytest.skip.Exception),
+                                             ("1", pytest.fail.Exception)])  # fmt: skip
+def test_missing_tool_skips_locally_and_fails_under_ci(monkeypatch, ci, outcome):
+    """A missing tool or codec (ruff, espeak-ng, KenLM, MP3 in libsndfile) is treated as a
+    missing corpus is: CI must not pass by skipping the tests that need it."""
+    monkeypatch.setenv("CI", ci)
+    with pytest.raises(outcome, match="espeak-ng is not installed"):
+        missing_tool("espeak-ng is not installed")
 
 
 def test_present_corpus_is_returned(monkeypatch, tmp_path):

@@ -7,14 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
+from conftest import missing_tool
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_ruff_clean():
     if shutil.which("ruff") is None and not _module_available("ruff"):
-        pytest.skip("ruff is not installed (pip install -e '.[test]')")
+        missing_tool("ruff is not installed (pip install -e '.[test]')")
     result = subprocess.run(
         [sys.executable, "-m", "ruff", "check", "ctcasr", "recipes", "tests"],
         cwd=ROOT, capture_output=True, text=True,

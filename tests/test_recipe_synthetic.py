@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import running_under_ci
+from conftest import missing_tool, running_under_ci
 
 from ctcasr.manifest import read_manifest
 from ctcasr.text import Alphabet
@@ -94,7 +94,7 @@ def test_a_failed_rerun_keeps_the_corpus_already_made(tmp_path, monkeypatch):
     import recipes.synthetic.generate as gen
 
     if "espeak" not in available_engines():
-        pytest.skip("espeak-ng is not installed")
+        missing_tool("espeak-ng is not installed")
     record_name = "synthetic.settings.json"  # by name: the test also runs on older code
     words = ["alpha", "bravo", "delta", "echo", "foxtrot", "golf"]
     before = generate(tmp_path, 3, words=words, engines=["espeak"], seed=0, jobs=1)
