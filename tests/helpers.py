@@ -37,6 +37,23 @@ def write_fsdd_manifest(path: Path, fsdd_dir: Path, indices: range, **kwargs) ->
     return path
 
 
+def greedy_scores(bundle, manifest: str) -> tuple[float, float]:
+    """(CER, WER) of a bundle's Keras model, greedy, over a manifest's entries read whole."""
+    from ctcasr.decoding import greedy_decode
+    from ctcasr.features import featurize
+    from ctcasr.manifest import read_manifest
+    from ctcasr.metrics import error_report
+    from ctcasr.runtime import KerasRunner
+
+    entries = read_manifest(manifest, bundle.alphabet).entries
+    runner = KerasRunner(bundle.keras_model(), bundle.model_config, batch_size=7)
+    log_probs = runner([featurize(e.audio_filepath, bundle.frontend) for e in entries])
+    hyps = [greedy_decode(lp, bundle.alphabet).text for lp in log_probs]
+    report = error_report([e.text for e in entries], hyps)
+    assert report.utterances == len(entries) > 0
+    return report.cer, report.wer
+
+
 def spec_frames(spec: str, peak: float = 0.9, alphabet: Alphabet | None = None) -> np.ndarray:
     """Log-probabilities for one frame per character of ``spec``; ``_`` is the blank.
 

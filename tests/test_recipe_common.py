@@ -104,7 +104,7 @@ def test_speech_commands_without_the_held_out_words_is_refused_before_training(t
         prepare(tmp_path / "data", tmp_path / "out")
 
 
-def test_pretrained_needs_every_corpus_and_the_synthetic_corpus_asked_for(tmp_path):
+def test_pretrained_needs_every_corpus_and_the_synthetic_corpus_asked_for(tmp_path, capsys):
     """A missing fsdd/ was a FileNotFoundError; an earlier synthetic corpus was reused
     whatever --synthetic said, even 0."""
     from recipes.pretrained.__main__ import main, prepare_all
@@ -115,6 +115,7 @@ def test_pretrained_needs_every_corpus_and_the_synthetic_corpus_asked_for(tmp_pa
     # A bad --repeat is refused before the minutes of preparation (nothing written).
     assert main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "o2"),
                  "--repeat", "an4=x"]) == 1  # fmt: skip
+    assert "--repeat 'an4=x': expected CORPUS=N" in capsys.readouterr().err  # not fsdd's
     assert not (tmp_path / "o2").exists()
 
 

@@ -16,7 +16,7 @@ from ctcasr.bundle import WEIGHTS_FILE, load_bundle
 from ctcasr.data import AugmentConfig, ctc_min_frames, spec_augment
 from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, train
-from tests.helpers import TINY_MODEL, write_fsdd_manifest
+from tests.helpers import TINY_MODEL, greedy_scores, write_fsdd_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -42,10 +42,17 @@ def test_train_checkpoint_resume(tmp_path, fsdd_dir):
     with open(run / "log.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert [int(r["epoch"]) for r in rows] == [1, 2]
-    assert all(float(r["dev_cer"]) >= 0 for r in rows)
     assert list((run / "tensorboard").iterdir())
+    # The best epoch is the one with the lowest logged dev (CER, WER), and the saved model is
+    # that epoch's: its greedy CER on the dev set, measured here again, is the logged one.
+    scores = [(float(r["dev_cer"]), float(r["dev_wer"])) for r in rows]
+    best = min(range(len(scores)), key=scores.__getitem__)
+    assert result.best_epoch == best + 1
+    assert (result.best_dev_cer, result.best_dev_wer) == scores[best]
     bundle = load_bundle(result.bundle_path)
     assert bundle.metadata["epoch"] == result.best_epoch
+    assert bundle.metadata["dev_cer"] == result.best_dev_cer
+    assert greedy_scores(bundle, config.dev_manifest) == pytest.approx(scores[best], abs=1e-9)
 
     # A second run into the same folder must not silently overwrite the first.
     with pytest.raises(CtcasrError, match="--resume"):
@@ -153,7 +160,9 @@ def test_same_seed_same_weights_and_resume_matches(tmp_path, fsdd_dir):
     def weights(run_dir):
         (ckpt,) = sorted((run_dir / CHECKPOINTS).glob("epoch-0002"))
         with np.load(ckpt / "weights.npz") as data:
-            return [data[k] for k in sorted(data.files)]
+            arrays = [data[k] for k in sorted(data.files)]
+        assert len(arrays) >= 8  # conv, norm, GRU and dense weights: the loop below compares
+        return arrays
 
     a = _config(tmp_path / "a", fsdd_dir, epochs=2)
     train(a, verbose=0)
