@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from ctcasr.decoding import greedy_decode, greedy_decode_batch, greedy_path
+from ctcasr.errors import LogProbError
 from ctcasr.text import Alphabet
 from tests.helpers import spec_frames
 
@@ -102,7 +103,8 @@ def test_wrong_class_count_raises(classes):
 
 @pytest.mark.parametrize("shape", [(V,), (2, 3, V)])
 def test_wrong_rank_raises(shape):
-    with pytest.raises(ValueError):
+    # LogProbError, not any ValueError: numpy's own shape errors are ValueErrors too.
+    with pytest.raises(LogProbError, match=r"expected a \[frames, classes\] array, got shape"):
         greedy_decode(np.zeros(shape), ALPHABET)
 
 
@@ -119,7 +121,7 @@ def test_custom_alphabet_blank():
         np.array([[0.8, 0.1, 0.1], [0.1, 0.1, 0.8], [0.8, 0.1, 0.1], [0.1, 0.8, 0.1]])
     )
     assert greedy_decode(log_probs, alphabet).text == "aab"
-    with pytest.raises(ValueError):
+    with pytest.raises(LogProbError, match="have 29 classes but the alphabet has 2 symbols"):
         greedy_decode(frames("ab"), alphabet)
 
 
@@ -151,10 +153,10 @@ def test_batch_without_lengths_uses_all_frames():
 
 
 def test_batch_rejects_bad_shapes():
-    with pytest.raises(ValueError):
+    with pytest.raises(LogProbError, match=r"expected a \[batch, frames, classes\] array"):
         greedy_decode_batch(frames("yes"), None, ALPHABET)
     batch, _ = _pad(["yes", "no"])
-    with pytest.raises(ValueError):
+    with pytest.raises(LogProbError, match=r"lengths \[3\] do not fit a batch of shape"):
         greedy_decode_batch(batch, np.array([3]), ALPHABET)
 
 

@@ -43,7 +43,8 @@ def test_padding_does_not_change_outputs():
 
 @pytest.mark.parametrize("bad", [dict(rnn_layers=0), dict(dropout=1.0), dict(conv_stride=0)])
 def test_bad_config_rejected(bad):
-    with pytest.raises(ConfigError):
+    ((name, value),) = bad.items()
+    with pytest.raises(ConfigError, match=rf"{name} must be .*, got {value}$"):
         ModelConfig(**bad)
 
 
