@@ -97,7 +97,13 @@ def test_hotwords_are_accepted_and_checked(tmp_path):
     assert "not a number" in str(bad.exception) or "not a number" in bad.output
     file = tmp_path / "hot.txt"
     file.write_text("seven:3\ncafé ü:2\n")  # accents fold to letters the model has
-    assert invoke("transcribe", CLIPS[0], "-d", "beam", "--hotwords", file).exit_code == 0
+    from_file = invoke("transcribe", CLIPS[0], "-d", "beam", "--hotwords", file, "--json")
+    assert from_file.exit_code == 0, from_file.output
+    assert json.loads(from_file.stdout)["text"] == "seven"
+    bad_file = tmp_path / "bad.txt"
+    bad_file.write_text("seven:3\nnine:lots\n")
+    refused = invoke("transcribe", CLIPS[0], "-d", "beam", "--hotwords", bad_file)
+    assert refused.exit_code != 0 and f"{bad_file}:2" in str(refused.exception)
 
 
 @pytest.mark.parametrize(

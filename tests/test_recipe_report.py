@@ -7,6 +7,16 @@ import pytest
 from recipes.report import per_speaker_wer, plot_confusion, plot_per_speaker, plot_training_curves
 
 PNG = b"\x89PNG\r\n\x1a\n"
+BLUE, ORANGE = (0x1F, 0x77, 0xB4), (0xFF, 0x7F, 0x0E)  # matplotlib's first two line colours
+
+
+def _pixels_of(png, rgb) -> int:
+    """How many pixels of the decoded image are (nearly) the colour ``rgb``."""
+    import matplotlib.image
+    import numpy as np
+
+    image = (matplotlib.image.imread(png)[..., :3] * 255).round()
+    return int((np.abs(image - np.array(rgb)).max(axis=-1) <= 6).sum())
 
 
 def test_training_curves_from_a_log(tmp_path):
@@ -17,6 +27,13 @@ def test_training_curves_from_a_log(tmp_path):
     )
     out = plot_training_curves(log, tmp_path / "curves.png", "t")
     assert out.read_bytes()[:8] == PNG and out.stat().st_size > 5000
+    # Drawn from the log: the loss and dev WER lines in the first colour, dev CER in the
+    # second (an epoch without dev scores is left out, not a crash).
+    assert _pixels_of(out, BLUE) > 100 and _pixels_of(out, ORANGE) > 50
+    (tmp_path / "nodev.csv").write_text(
+        "epoch,loss,dev_wer,dev_cer,learning_rate,seconds\n1,10.0,,,0.001,12\n2,3.0,,,0.001,11\n")
+    bare = plot_training_curves(tmp_path / "nodev.csv", tmp_path / "bare.png")
+    assert _pixels_of(bare, ORANGE) == 0 and _pixels_of(bare, BLUE) > 50
 
 
 def test_confusion_and_per_speaker_plots(tmp_path):
@@ -26,6 +43,10 @@ def test_confusion_and_per_speaker_plots(tmp_path):
     assert plot_per_speaker({"a": 10.0, "b": 0.0}, tmp_path / "s.png", "WER %").read_bytes()[
         :8
     ] == PNG
+    # The bars are drawn: one of height 10 fills far more than a zero one would.
+    bars = _pixels_of(tmp_path / "s.png", BLUE)
+    plot_per_speaker({"a": 0.0, "b": 0.0}, tmp_path / "none.png", "WER %")
+    assert bars > 1000 and _pixels_of(tmp_path / "none.png", BLUE) < bars / 10
 
 
 def test_per_speaker_wer():

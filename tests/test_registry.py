@@ -76,7 +76,8 @@ def test_create_builtin_decoders():
 
 def test_none_options_keep_defaults():
     beam = create_decoder("beam", ALPHABET, beam_width=None, hotwords=None)
-    assert beam.beam_width == BeamDecoder(ALPHABET).beam_width
+    assert beam.options() == BeamDecoder(ALPHABET).options()  # every option, hotwords too
+    assert beam.beam_width == 16 and not beam.hotwords
 
 
 def test_unknown_option_lists_accepted_ones():
