@@ -14,7 +14,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import REPO_ROOT, running_under_ci
+from conftest import REPO_ROOT, missing_tool
 
 from ctcasr.errors import ConfigError
 from ctcasr.lm import (
@@ -72,10 +72,7 @@ def kenlm_tools() -> None:
         find_tool("lmplz")
         find_tool("build_binary")
     except ConfigError as exc:
-        message = f"KenLM tools unavailable: {exc}"
-        if running_under_ci():
-            pytest.fail(f"{message} (CI=true: the LM tests must run)", pytrace=False)
-        pytest.skip(message)
+        missing_tool(f"KenLM tools unavailable: {exc}")
 
 
 @pytest.fixture

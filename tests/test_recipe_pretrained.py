@@ -11,6 +11,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from conftest import missing_tool
 
 from ctcasr.errors import CtcasrError
 from ctcasr.evaluate import Evaluation
@@ -400,7 +401,7 @@ def prepared_corpora(tmp_path, monkeypatch) -> Path:
     import recipes.speech_commands.prepare
 
     if "espeak" not in available_engines():
-        pytest.skip("espeak-ng is not installed")
+        missing_tool("espeak-ng is not installed")
     for name in ("an4", "fsdd", "speech_commands", "noise"):
         (tmp_path / "data" / name).mkdir(parents=True)
     empty = lambda *args, **kwargs: SimpleNamespace(train=[], dev=[])  # noqa: E731

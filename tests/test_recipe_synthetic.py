@@ -8,7 +8,7 @@ import random
 import numpy as np
 import pytest
 import soundfile as sf
-from conftest import missing_tool, running_under_ci
+from conftest import missing_tool
 
 from ctcasr.manifest import read_manifest
 from ctcasr.text import Alphabet
@@ -28,10 +28,7 @@ ENGINES = ("espeak", "flite", "festival")
 def engines() -> list[str]:
     found = available_engines()
     if len(found) < len(ENGINES):
-        message = f"TTS engines missing: have {found}, need {list(ENGINES)}"
-        if running_under_ci():
-            pytest.fail(f"{message} (.ci/run installs them)", pytrace=False)
-        pytest.skip(message)
+        missing_tool(f"TTS engines missing: have {found}, need {list(ENGINES)}")
     return found
 
 
@@ -126,7 +123,7 @@ def test_the_corpus_records_what_it_was_asked_for_and_what_was_skipped(tmp_path,
     from recipes.synthetic.generate import Request, read_record
 
     if "espeak" not in available_engines():
-        pytest.skip("espeak-ng is not installed")
+        missing_tool("espeak-ng is not installed")
     real = gen.synthesise
     monkeypatch.setattr(gen, "synthesise", lambda items, workdir: {
         i: wav for i, wav in real(items, workdir).items() if i != 1})  # an engine failed it
