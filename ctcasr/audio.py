@@ -62,6 +62,7 @@ def load_audio(
         with quiet_native_stderr():
             handle = sf.SoundFile(str(path))
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
+        check_readable(path)
         return _load_with_audioread(path, sample_rate, max_duration)
     if handle.format == "MP3":
         try:
@@ -149,6 +150,16 @@ def check_duration(path: str | os.PathLike[str], seconds: float, limit: float | 
     """Refuse a file longer than ``limit`` seconds, from its header, before reading samples."""
     if limit is not None and seconds > limit:
         raise AudioError(f"{path}: {seconds:.1f} s is longer than the {limit:g} s limit")
+
+
+def check_readable(path: str | os.PathLike[str]) -> None:
+    """AudioError if ``path`` cannot be opened for reading. Called once libsndfile has failed
+    (no cost on the way that works): libsndfile says "format not recognised" of a file it may
+    not open, and a user without permission was told the audio was not audio."""
+    try:
+        open(path, "rb").close()
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read file: {exc.strerror or exc}") from None
 
 
 def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | None) -> np.ndarray:

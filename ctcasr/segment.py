@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import Downmix, check_duration, finite, open_joined
+from ctcasr.audio import Downmix, check_duration, check_readable, finite, open_joined
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 from ctcasr.utils import first_line, quiet_native_stderr
@@ -85,6 +85,7 @@ def stream_audio(
         with quiet_native_stderr():
             f = sf.SoundFile(str(path))
     except Exception as exc:
+        check_readable(path)
         raise AudioError(f"{path}: not a readable audio file ({first_line(exc)})") from None
     handles = [f]
     if f.format == "MP3":

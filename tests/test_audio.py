@@ -431,7 +431,12 @@ def test_unreadable_file(tmp_path):
                 os.seteuid(65534)  # nobody
             with pytest.raises(PermissionError):  # the file really is unreadable here
                 path.open("rb")
-            assert_audio_error(path)
+            # Said as it is: it was "not a recognised audio file", as if the audio were bad.
+            assert "cannot read file: Permission denied" in assert_audio_error(path)
+            from ctcasr.segment import stream_audio
+
+            with pytest.raises(AudioError, match="cannot read file: Permission denied"):
+                next(stream_audio(path, SAMPLE_RATE))
         finally:
             if root:
                 os.seteuid(0)
