@@ -149,7 +149,9 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     except KeyError as exc:
         raise BundleError(f"{config_path}: missing section {exc}") from None
     except (CtcasrError, TypeError) as exc:
-        raise BundleError(f"{path}: {exc}") from None
+        # An alphabet error already names its file inside the bundle: not the bundle twice.
+        said = str(exc)
+        raise BundleError(said if said.startswith(f"{path}") else f"{path}: {said}") from None
     if alphabet.num_classes != model_config.num_classes:
         raise BundleError(
             f"{path}: alphabet has {len(alphabet)} symbols + blank = {alphabet.num_classes} "

@@ -61,8 +61,13 @@ def test_missing_parts_are_named(saved_bundle, tmp_path):
         with pytest.raises(BundleError) as info:
             load_bundle(broken)
         message = str(info.value)
-        assert message.startswith(f"{broken}: ") and part in message, message
+        assert message.startswith(f"{broken}") and part in message, message
+        assert message.count(str(broken)) == 1, message  # the bundle was named twice
         assert "\n" not in message
+    (broken / ALPHABET_FILE).write_text("a\na\n")  # a damaged alphabet: its line, once
+    with pytest.raises(BundleError) as info:
+        load_bundle(broken)
+    assert str(info.value) == f"{broken / ALPHABET_FILE}:2: duplicate alphabet entry 'a'"
 
 
 def test_alphabet_mismatch_is_rejected(saved_bundle):
