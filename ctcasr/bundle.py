@@ -150,8 +150,10 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         raise BundleError(f"{config_path}: missing section {exc}") from None
     except (CtcasrError, TypeError) as exc:
         # An alphabet error already names its file inside the bundle: not the bundle twice.
+        # (Its file, not the bundle's name: "model: model setting ..." is a bundle "model".)
         said = str(exc)
-        raise BundleError(said if said.startswith(f"{path}") else f"{path}: {said}") from None
+        named = said.startswith(f"{path / ALPHABET_FILE}")
+        raise BundleError(said if named else f"{path}: {said}") from None
     if alphabet.num_classes != model_config.num_classes:
         raise BundleError(
             f"{path}: alphabet has {len(alphabet)} symbols + blank = {alphabet.num_classes} "

@@ -70,6 +70,22 @@ def test_missing_parts_are_named(saved_bundle, tmp_path):
     assert str(info.value) == f"{broken / ALPHABET_FILE}:2: duplicate alphabet entry 'a'"
 
 
+def test_a_bundle_whose_name_begins_a_setting_error_is_still_named(saved_bundle, tmp_path,
+                                                                   monkeypatch):  # fmt: skip
+    """Only an alphabet error names the bundle itself: a bundle at ``model`` (a training run's
+    folder, loaded from the run) with a bad model setting said "model setting rnn_units must
+    be an integer", as if the bundle's name were the start of the message."""
+    path, *_ = saved_bundle
+    shutil.copytree(path, tmp_path / "model")
+    config = json.loads((tmp_path / "model" / CONFIG_FILE).read_text())
+    config["model"]["rnn_units"] = "x"
+    (tmp_path / "model" / CONFIG_FILE).write_text(json.dumps(config))
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(BundleError) as info:
+        load_bundle("model")
+    assert str(info.value) == "model: model setting rnn_units must be an integer, got 'x'"
+
+
 def test_alphabet_mismatch_is_rejected(saved_bundle):
     path, *_ = saved_bundle
     (path / ALPHABET_FILE).write_text("a\nb\nc\n")
