@@ -519,10 +519,16 @@ def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
     clears them (the next epoch is then the best), as does a resume without a dev set.
     Checkpoints from before the scores named their dev set (UNKNOWN_DEV) keep theirs."""
     key = _dev_key(config)
-    if best.dev in (UNKNOWN_DEV, key) or best.cer is None:
-        best.dev = key
+    changed = best.dev not in (UNKNOWN_DEV, key) and best.cer is not None
+    if dist is not None:
+        # The chief's answer on every worker: a worker's dev manifest may lie at another path
+        # (the settings check leaves paths out), and one that alone took it for another set
+        # met the others' training collectives with the re-scoring one below.
+        changed = bool(dist.from_chief([float(changed)])[0])
+    best.dev = key
+    if not changed:
         return
-    best.dev, best.cer, best.wer = key, None, None
+    best.cer = best.wer = None
     # Patience counts from the resume, not from the saved best's epoch: the epochs since it
     # were found worse on the old dev set only, so counting them would stop the run (even
     # before any new epoch) on numbers from elsewhere. Each new dev set gets the full

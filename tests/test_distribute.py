@@ -361,3 +361,29 @@ def test_workers_that_disagree_all_stop_with_the_reason(tmp_path, fsdd_dir):
     for out in outputs:
         assert "error: 1 of 2 workers do not start from the chief's checkpoint" in out
         assert "output_dir must be one folder that all workers share" in out
+
+
+@pytest.mark.slow
+def test_workers_whose_dev_paths_differ_resume_together(tmp_path, fsdd_dir):
+    """A worker's dev manifest may lie at another path than the chief's (a mount elsewhere:
+    the settings check leaves paths out). Each worker judged by its own path whether the dev
+    set had changed since the checkpoint, and one that thought so waited alone in the
+    re-scoring collective while the others trained: the cluster hung. The chief decides."""
+    _manifests(tmp_path, fsdd_dir, range(10, 11))
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "dev.jsonl").write_text((tmp_path / "dev.jsonl").read_text())
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
+        'epochs = 1\nbatch_size = 8\ntensorboard = false\n'
+        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
+    )
+    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
+    codes, outputs = _run_workers(
+        tmp_path, ["--config", "cfg.toml", "--strategy", "multiworker", "--epochs", "2",
+                   "--resume"],
+        extra={1: ["--dev", "copy/dev.jsonl"]}, check=False, timeout=150, attempts=1)
+    assert codes == [0, 0], "\n".join(out[-2000:] for out in outputs)
+    for out in outputs:
+        assert "dev set changed" not in out  # the chief's dev set is the checkpoint's
+    assert _epoch_losses(outputs[0]) == _epoch_losses(outputs[1])
+    assert _log_epochs(tmp_path / "run") == [1, 2]
