@@ -4,6 +4,7 @@ appear, clips are 16 kHz, non-silent and listed in a readable manifest."""
 from __future__ import annotations
 
 import random
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -114,6 +115,62 @@ def test_a_failed_rerun_keeps_the_corpus_already_made(tmp_path, monkeypatch):
     for path, audio in clips.items():
         assert np.array_equal(sf.read(path)[0], audio), path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["audio", "synthetic.jsonl", record_name]
+
+
+def test_a_corpus_stopped_between_its_last_two_writes_is_not_taken_for_an_old_one(tmp_path,
+                                                                                monkeypatch):
+    """The manifest was written before its record: stopped between the two, a new corpus sat
+    without a record, and was judged by its clip count alone as a corpus of older code is (a
+    rerun with another seed reused it). The record now comes first: a manifest is never
+    without its own."""
+    import recipes.synthetic.generate as gen
+    from recipes.synthetic.generate import read_record
+
+    if "espeak" not in available_engines():
+        missing_tool("espeak-ng is not installed")
+    words = ["alpha", "bravo", "delta", "echo"]
+    generate(tmp_path, 2, words=words, engines=["espeak"], seed=0, jobs=1)
+    writes = []
+
+    def second_fails(real):
+        def write(*args, **kwargs):
+            writes.append(real.__name__)
+            if len(writes) == 2:  # killed before the second of the two
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+        return write
+
+    monkeypatch.setattr(gen, "write_manifest", second_fails(gen.write_manifest))
+    monkeypatch.setattr(gen, "atomic_write_text", second_fails(gen.atomic_write_text))
+    with pytest.raises(KeyboardInterrupt):
+        generate(tmp_path, 2, words=words, engines=["espeak"], seed=1, jobs=1)
+    assert len(writes) == 2
+    if (tmp_path / "synthetic.jsonl").is_file():
+        record = read_record(tmp_path)
+        assert record is not None, "a manifest without its record"
+        assert record.request.seed == 1
+    monkeypatch.undo()
+
+    # Stopped between removing the old manifest and the old record, before the clips move.
+    generate(tmp_path, 2, words=words, engines=["espeak"], seed=0, jobs=1)
+    removed, real_unlink = [], Path.unlink
+
+    def unlink(self, *args, **kwargs):
+        if self.name in ("synthetic.jsonl", "synthetic.settings.json"):
+            removed.append(self.name)
+            if len(removed) == 2:
+                raise KeyboardInterrupt
+        return real_unlink(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "unlink", unlink)
+    with pytest.raises(KeyboardInterrupt):
+        generate(tmp_path, 2, words=words, engines=["espeak"], seed=1, jobs=1)
+    monkeypatch.undo()
+    assert len(removed) == 2
+    if (tmp_path / "synthetic.jsonl").is_file():
+        record = read_record(tmp_path)
+        assert record is not None, "a manifest without its record"
+        assert record.request.seed == 0  # the clips were not replaced
 
 
 def test_the_corpus_records_what_it_was_asked_for_and_what_was_skipped(tmp_path, monkeypatch):

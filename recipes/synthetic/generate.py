@@ -267,7 +267,7 @@ def generate(
     Deterministic for a given seed and engine set; clips an engine fails on are skipped.
     The clips are made in a new folder that replaces ``audio`` only once all are done: a rerun
     stopped part-way wrote over the old clips, and the old manifest named clips that now said
-    other words. Once the manifest is written, :data:`RECORD_NAME` records the request.
+    other words. :data:`RECORD_NAME` records the request, written just before the manifest.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -311,14 +311,17 @@ def generate(
             done += 1
             if progress:
                 progress(done, len(chunks))
-        # Both describe the clips replaced next; the record goes first, so that a manifest
-        # is never left beside another request's record.
-        (out / RECORD_NAME).unlink(missing_ok=True)
+        # Both describe the clips replaced next; the manifest goes first: stopped between the
+        # two, a record without a manifest is made anew, and a manifest without its record
+        # would be taken for one of older code and judged by its count alone.
         (out / "synthetic.jsonl").unlink(missing_ok=True)
+        (out / RECORD_NAME).unlink(missing_ok=True)
     result = [entries[i] for i in sorted(entries)]
-    write_manifest(out / "synthetic.jsonl", result)
+    # The record before the manifest, for the same reason: a manifest is never without its
+    # own record (the record alone is removed by the next run, as above).
     record = Record(request, tuple(engines), count - len(result))
     atomic_write_text(out / RECORD_NAME, record.to_json())
+    write_manifest(out / "synthetic.jsonl", result)
     return result
 
 
