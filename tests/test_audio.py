@@ -567,6 +567,7 @@ def test_joined_mp3_of_two_rates_is_refused(tmp_path):
         load_audio(joined)
 
 
+@mp3
 @pytest.mark.parametrize("block_seconds", [0.01, 0.2, 10.0])
 def test_mp3_streamed_in_any_block_size_equals_the_whole_read(block_seconds, tmp_path):
     """soundfile's read seeks to where it is after every block, and for MP3 that restarts the
@@ -583,6 +584,7 @@ def test_mp3_streamed_in_any_block_size_equals_the_whole_read(block_seconds, tmp
     np.testing.assert_allclose(streamed, whole, atol=1e-6)
 
 
+@mp3
 def test_mp3_stream_falls_back_to_soundfiles_read_without_its_private_names(tmp_path, monkeypatch):
     """The forward-only MP3 read uses soundfile's private libsndfile handle; a soundfile release
     that renames it must still stream the file (through the public, seeking read)."""
