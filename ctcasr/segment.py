@@ -156,8 +156,8 @@ def read_block(f, frames: int) -> np.ndarray:
     keep soundfile's public read. The private names are checked, and soundfile's read is the
     fallback if a release renames them.
     """
-    native = _libsndfile()
-    if f.format != "MP3" or native is None or not hasattr(f, "_file"):
+    native = _libsndfile() if f.format == "MP3" else None
+    if native is None or not hasattr(f, "_file"):
         return f.read(frames, dtype="float32", always_2d=True)
     snd, ffi, check = native
     buf = np.empty((frames, f.channels), np.float32)

@@ -607,11 +607,13 @@ def _catch_up(out: Path, model, config: TrainConfig, model_config: ModelConfig,
               n_params: int) -> None:  # fmt: skip
     """On resume, write what a kill between the last checkpoint and the writes after it left
     out: the model of that epoch if it was the best (the restored weights are its), and the log."""
+    from ctcasr.bundle import CONFIG_FILE
+
     recover_dir(out / "model")
     last = history[-1]
     if best.epoch == last.epoch - 1:
         try:
-            saved = json.loads((out / "model" / "bundle.json").read_text(encoding="utf-8"))
+            saved = json.loads((out / "model" / CONFIG_FILE).read_text(encoding="utf-8"))
             epoch = saved["metadata"]["epoch"]
         except (OSError, ValueError, KeyError, TypeError):
             epoch = None

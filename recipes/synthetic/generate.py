@@ -277,7 +277,7 @@ def generate(
     request = Request.of(count, seed, exclude, words)
     rng = random.Random(seed)
     vocabulary = list(words) if words is not None else read_words(exclude=exclude)
-    banned = {normalize_text(w) for w in exclude}
+    banned = set(request.exclude)  # normalised once, as the record stores them
     vocabulary = [w for w in vocabulary if w not in banned]
     texts = make_texts(vocabulary, count, rng)
     items = plan(texts, engines, rng, espeak_variants() if "espeak" in engines else [""])
