@@ -53,8 +53,11 @@ def load_audio(
     except OSError as exc:
         raise AudioError(f"{path}: cannot read file: {exc.strerror}") from None
     if not stat.S_ISREG(info.st_mode):  # its size is 0, and "empty file" was said of it
-        raise AudioError(f"{path}: not a regular file (a pipe or a device); write the audio "
-                         "to a file first")  # fmt: skip
+        if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
+            raise AudioError(f"{path}: a pipe, which load_audio cannot seek in; write the "
+                             "audio to a file first, or give it to a Transcriber, which does")
+        raise AudioError(f"{path}: not a regular file (a device); give the audio as a file "
+                         "or a pipe")  # fmt: skip
     if info.st_size == 0:
         raise AudioError(f"{path}: empty file (0 bytes)")
 

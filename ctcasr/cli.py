@@ -206,8 +206,8 @@ def transcribe(
     inputs: Annotated[
         list[str],
         typer.Argument(help="Audio files (wav, flac, ogg, mp3, ...), directories (searched "
-                       "recursively), glob patterns, .jsonl manifests, or - to read paths "
-                       "from stdin.", show_default=False),
+                       "recursively), glob patterns, .jsonl manifests, pipes (/dev/stdin), "
+                       "or - for stdin: a list of paths, or audio.", show_default=False),
     ],
     model: ModelOption = None,
     decoder: DecoderOption = None,

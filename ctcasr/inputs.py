@@ -8,6 +8,7 @@ that names nothing is not fatal: it becomes a failure reported with the other in
 from __future__ import annotations
 
 import glob
+import io
 import json
 import os
 import sys
@@ -18,6 +19,7 @@ from typing import TextIO
 
 from ctcasr.audio import AUDIO_EXTENSIONS
 from ctcasr.errors import ManifestError
+from ctcasr.spool import PrefixedStream, looks_like_audio
 from ctcasr.utils import read_lines
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
@@ -26,7 +28,7 @@ GLOB_CHARS = frozenset("*?[")
 
 @dataclass
 class Inputs:
-    files: list[str] = field(default_factory=list)
+    files: list[str | PrefixedStream] = field(default_factory=list)  # a stream: audio on stdin
     problems: list[tuple[str, str]] = field(default_factory=list)  # (argument, one-line error)
 
 
@@ -36,9 +38,10 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     seen: dict[str, int] = {}  # real path -> index in found.files
     for arg in args:
         if arg == "-":
-            stream = stdin if stdin is not None else sys.stdin
-            # Only the line ending is dropped: a name may start or end with a space.
-            names = [line.rstrip("\r\n") for line in stream]
+            audio, names = _read_stdin(stdin if stdin is not None else sys.stdin)
+            if audio is not None:
+                found.files.append(audio)
+                continue
             if names:  # a byte-order mark an editor saved is not part of the first name
                 names[0] = names[0].removeprefix("\ufeff")
             files, problems = [n for n in names if n.strip()], []
@@ -55,6 +58,26 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
                 # first took its place, and the file's output never appeared).
                 found.files[seen[key]] = path
     return found
+
+
+def _read_stdin(stream: TextIO) -> tuple[PrefixedStream | None, list[str]]:
+    """``-``: audio piped in (``cat a.wav | ctcasr transcribe -``), as a stream named ``-``, or
+    else a list of paths, one per line. The two are told apart by the first bytes: audio
+    has a binary header, a path list is text (decoded as the text stream would be)."""
+    raw = getattr(stream, "buffer", None)
+    if raw is None:  # a text stream with no bytes beneath (a test's StringIO)
+        return None, [line.rstrip("\r\n") for line in stream]
+    head = b""
+    while len(head) < _HEAD and (more := raw.read(_HEAD - len(head))):
+        head += more
+    if looks_like_audio(head):
+        return PrefixedStream(head, raw, "-"), []
+    text = (head + raw.read()).decode(stream.encoding or "utf-8", errors="surrogateescape")
+    # Only the line ending is dropped: a name may start or end with a space.
+    return None, [line.rstrip("\r\n") for line in io.StringIO(text, newline=None)]
+
+
+_HEAD = 64
 
 
 def _expand_argument(arg: str) -> tuple[list[str], list[str]]:

@@ -109,7 +109,7 @@ class OutputDir:
 
     def stem_for(self, source: str) -> tuple[str, str | None]:
         """The output stem for ``source`` and, when it had to be renamed, a note saying so."""
-        stem = Path(source).stem if source != "<array>" else "array"
+        stem = _SPECIAL_STEMS.get(source) or Path(source).stem
         chosen, n = stem, 1
         while chosen in self._stems and self._stems[chosen] != source:
             n += 1
@@ -135,6 +135,10 @@ STDOUT_TSV_HEADER = "source\tstart\tend\ttext"
 
 
 _CONTROL = str.maketrans({"\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+# Inputs with no file name: an array, audio on stdin (``-``), a stream (``<stdin>``).
+_SPECIAL_STEMS = {"<array>": "array", "-": "stdin", "<stdin>": "stdin", "<stream>": "stream"}
 
 
 def one_line(text: str) -> str:

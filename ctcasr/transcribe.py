@@ -7,7 +7,7 @@ import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import numpy as np
 
@@ -24,8 +24,9 @@ from ctcasr.segment import (
     split_stream,
     stream_audio,
 )
+from ctcasr.spool import Spool, Unread
 
-Source = str | os.PathLike[str] | np.ndarray
+Source = str | os.PathLike[str] | np.ndarray | BinaryIO
 
 
 @dataclass(frozen=True)
@@ -121,7 +122,8 @@ class Transcriber:
         return self._model
 
     def transcribe(self, source: Source, sample_rate: int | None = None) -> Transcript:
-        """One file or array; raises :class:`CtcasrError` when it cannot be read."""
+        """One file, array or binary stream; raises :class:`CtcasrError` when it cannot be
+        read."""
         result = self.transcribe_batch([source], sample_rate=sample_rate)[0]
         if isinstance(result, Failure):
             raise CtcasrError(result.error)
@@ -138,7 +140,16 @@ class Transcriber:
     ) -> Iterator[Transcript | Failure]:
         """Results in input order as they are ready, working through ``sources`` a chunk at a
         time, so thousands of files take the memory of two chunks. With workers, the next
-        chunk is being read while the acoustic model runs on this one."""
+        chunk is being read while the acoustic model runs on this one. A pipe (``/dev/stdin``)
+        or a binary stream is copied to a temporary file first (see :mod:`ctcasr.spool`)."""
+        with Spool() as spool:
+            taken = (spool.take(source) for source in sources)
+            for result in self._chunks(taken, sample_rate):
+                yield spool.named(result)
+
+    def _chunks(
+        self, sources: Iterable[Source], sample_rate: int | None
+    ) -> Iterator[Transcript | Failure]:
         started = None
         chunk: list[Source] = []
         for source in sources:
@@ -473,6 +484,8 @@ def decoder_settings(
 def _name(source: Source) -> str:
     """A path as given; anything else (an array, a list of samples) as ``<array>``, not its
     repr (a 1 s list was named by 262,886 characters)."""
+    if isinstance(source, Unread):
+        return source.name
     return str(source) if isinstance(source, str | os.PathLike) else "<array>"
 
 
@@ -541,6 +554,8 @@ def _features_or_error(
     it may hear words in digital silence); or the one-line reason the input cannot be read
     (errors cross processes as text); or :class:`_Long`, decided from the header of the
     one open that would have read the file."""
+    if isinstance(source, Unread):
+        return source.error
     try:
         samples = load_samples(source, frontend, sample_rate=sample_rate,
                                max_duration=max_duration, stream_after=stream_after)  # fmt: skip

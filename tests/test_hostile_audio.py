@@ -560,13 +560,19 @@ def test_a_leftover_under_one_window_is_not_a_piece():
 
 
 def test_a_pipe_is_named_as_a_pipe_not_an_empty_file(tmp_path):
-    """A FIFO's size is 0: ``transcribe <(cat clip.wav)`` said "empty file (0 bytes)"."""
+    """A FIFO's size is 0: ``load_audio`` of ``<(cat clip.wav)`` said "empty file (0 bytes)".
+    (A Transcriber reads pipes: ``tests/test_spool.py``.)"""
     fifo = tmp_path / "pipe.wav"
     os.mkfifo(fifo)
     with pytest.raises(AudioError) as caught:
         load_audio(fifo)
-    assert str(caught.value) == (f"{fifo}: not a regular file (a pipe or a device); write the "
-                                 "audio to a file first")  # fmt: skip
+    assert str(caught.value) == (f"{fifo}: a pipe, which load_audio cannot seek in; write the "
+                                 "audio to a file first, or give it to a Transcriber, which "
+                                 "does")  # fmt: skip
+    with pytest.raises(AudioError) as caught:
+        load_audio("/dev/null")
+    assert str(caught.value) == ("/dev/null: not a regular file (a device); give the audio as "
+                                 "a file or a pipe")  # fmt: skip
 
 
 def test_library_errors_are_cut_to_one_bounded_line():

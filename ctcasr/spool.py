@@ -1,0 +1,170 @@
+"""Audio that arrives through a pipe or a stream, kept in a temporary file while it is read.
+
+libsndfile and the MP3 reader need to seek (headers, joined streams, block reads), and a pipe
+can be read only once, forward. So the bytes go to a private temporary file first, and that
+file is read as any other; results and errors then name the input as the user gave it
+(``/dev/stdin``, ``-``), not the temporary file.
+"""
+
+from __future__ import annotations
+
+import codecs
+import os
+import shutil
+import stat
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, BinaryIO, Protocol
+
+# A 2-hour 48 kHz stereo WAV is 1.4 GB; more than this is not a recording (``/dev/zero``).
+MAX_BYTES = 2 * 1024**3
+_BLOCK = 1 << 20
+
+# The first bytes of the formats the readers know; a path list is text and has none of them.
+_MAGIC = (b"RIFF", b"RIFX", b"RF64", b"BW64", b"riff", b"fLaC", b"OggS", b"ID3", b"FORM",
+          b".snd", b"caff", b"wvpk")  # fmt: skip
+
+
+class Readable(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
+def is_pipe(path: str | os.PathLike[str]) -> bool:
+    """A FIFO or socket (``/dev/stdin`` fed by ``|``, ``<(...)``): readable once, forward."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode)
+
+
+def is_stream(source: Any) -> bool:
+    """A binary file object given in place of a path (``sys.stdin.buffer``, ``io.BytesIO``)."""
+    return not isinstance(source, str | os.PathLike) and callable(getattr(source, "read", None))
+
+
+def looks_like_audio(head: bytes) -> bool:
+    """Whether the first bytes of stdin are audio rather than a list of paths: a known
+    header, an MPEG frame sync, or anything that is not text (a NUL, invalid UTF-8)."""
+    if head.startswith(_MAGIC) or head[4:8] == b"ftyp":
+        return True
+    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
+        return True
+    if b"\0" in head:
+        return True
+    try:  # a character cut at the end of the head is not an error
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return True
+    return False
+
+
+class PrefixedStream:
+    """A stream whose first bytes were already read (to tell audio from text), given back."""
+
+    def __init__(self, head: bytes, rest: BinaryIO, name: str) -> None:
+        self.name = name
+        self._head = head
+        self._rest = rest
+
+    def read(self, size: int = -1, /) -> bytes:
+        if self._head:
+            if size is None or size < 0:
+                data, self._head = self._head + self._rest.read(), b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        return self._rest.read(size)
+
+
+@dataclass(frozen=True)
+class Unread:
+    """A pipe or stream that could not be spooled: travels in place of the source, so that
+    the failure keeps its place among the results."""
+
+    name: str
+    error: str
+
+
+def stream_name(source: Any) -> str:
+    """How a stream is named in results: its ``name`` when it has a string one."""
+    name = getattr(source, "name", None)
+    return name if isinstance(name, str) and name else "<stream>"
+
+
+class Spool:
+    """Temporary copies of piped inputs for one run, removed as each result is handed out
+    and all of them on :meth:`close`."""
+
+    def __init__(self, max_bytes: int | None = None) -> None:
+        self.max_bytes = MAX_BYTES if max_bytes is None else max_bytes
+        self._folder: Path | None = None
+        self._names: dict[str, str] = {}  # temporary path -> the name the user gave
+        self._count = 0
+
+    def take(self, source: Any) -> Any:
+        """``source`` itself, or for a pipe or stream the path of its copy (an :class:`Unread`
+        when it cannot be copied)."""
+        if is_stream(source):
+            return self._copy(source, stream_name(source))
+        if isinstance(source, str | os.PathLike) and is_pipe(source):
+            name = str(source)
+            try:
+                with open(source, "rb") as stream:
+                    return self._copy(stream, name)
+            except OSError as exc:
+                return Unread(name, f"{name}: cannot read pipe: {exc.strerror or exc}")
+        return source
+
+    def _copy(self, stream: Readable, name: str) -> str | Unread:
+        if self._folder is None:
+            self._folder = Path(tempfile.mkdtemp(prefix="ctcasr-spool-"))
+        self._count += 1
+        target = self._folder / str(self._count)
+        total = 0
+        try:
+            with open(target, "wb") as out:
+                while block := stream.read(_BLOCK):
+                    if not isinstance(block, bytes | bytearray | memoryview):
+                        target.unlink(missing_ok=True)
+                        return Unread(name, f"{name}: a text stream; give audio as bytes "
+                                            "(sys.stdin.buffer, not sys.stdin)")  # fmt: skip
+                    total += len(block)
+                    if total > self.max_bytes:
+                        break
+                    out.write(block)
+        except OSError as exc:
+            target.unlink(missing_ok=True)
+            return Unread(name, f"{name}: cannot copy the piped audio to {self._folder}: "
+                                f"{exc.strerror or exc}")  # fmt: skip
+        if total > self.max_bytes:
+            target.unlink(missing_ok=True)
+            return Unread(name, f"{name}: more than {self.max_bytes / 1024**3:g} GiB through a "
+                                "pipe; write it to a file first")  # fmt: skip
+        self._names[str(target)] = name
+        return str(target)
+
+    def named(self, result: Any) -> Any:
+        """``result`` (a Transcript or Failure) naming the input as given, its copy removed."""
+        temp = getattr(result, "source", None)
+        name = self._names.pop(temp, None) if isinstance(temp, str) else None
+        if name is None:
+            return result
+        Path(temp).unlink(missing_ok=True)
+        changes = {"source": name}
+        if isinstance(getattr(result, "error", None), str):
+            changes["error"] = result.error.replace(temp, name)
+        return replace(result, **changes)
+
+    def close(self) -> None:
+        if self._folder is not None:
+            shutil.rmtree(self._folder, ignore_errors=True)
+            self._folder = None
+        self._names.clear()
+
+    def __enter__(self) -> Spool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,185 @@
+"""Audio through pipes and streams: ``cat clip.wav | ctcasr transcribe -``, ``/dev/stdin``,
+``<(...)`` and binary streams given to a Transcriber are read, and named as given."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+from pathlib import Path
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from ctcasr import spool
+from ctcasr.inputs import expand_inputs
+from ctcasr.segment import SplitConfig
+from ctcasr.spool import PrefixedStream, Spool, Unread, looks_like_audio
+from ctcasr.transcribe import Failure, Transcriber, Transcript
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+SEVEN = EXAMPLES / "seven.wav"
+
+
+def ctcasr(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", "from ctcasr.cli import main; main()", *args],
+                          capture_output=True, input=stdin)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def transcriber():
+    with Transcriber(decoder="greedy") as t:
+        yield t
+
+
+@pytest.fixture
+def private_tmp(tmp_path, monkeypatch) -> Path:
+    """Temporary files go here, so a test can see that none are left behind."""
+    folder = tmp_path / "tmp"
+    folder.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(folder))
+    return folder
+
+
+def encoded(path: Path, fmt: str, **kw) -> bytes:
+    data, rate = sf.read(path)
+    buf = io.BytesIO()
+    sf.write(buf, data, rate, format=fmt, **kw)
+    return buf.getvalue()
+
+
+def test_audio_headers_are_told_from_path_lists(fsdd_dir):
+    assert looks_like_audio(SEVEN.read_bytes()[:64])
+    assert looks_like_audio((fsdd_dir / "0_george_0.flac").read_bytes()[:64])
+    assert looks_like_audio(encoded(SEVEN, "OGG", subtype="VORBIS")[:64])
+    assert looks_like_audio(b"\xff\xfb\x90\x64" + bytes(60))  # a bare MPEG frame
+    assert looks_like_audio(b"ID3\x04\x00\x00\x00\x00\x00\x23TSSE")
+    assert looks_like_audio(bytes(range(200, 256)))  # not UTF-8: not a list of names
+    assert not looks_like_audio(b"examples/seven.wav\nexamples/three.wav\n")
+    assert not looks_like_audio("\ufeffdonn\u00e9es/\u00e9t\u00e9.wav\n".encode())
+    # A character cut by the 64-byte head is not invalid text.
+    cut = ("a" * 63 + "\u00e9").encode()[:64]
+    assert not looks_like_audio(cut)
+
+
+def test_prefixed_stream_gives_back_its_head():
+    s = PrefixedStream(b"abc", io.BytesIO(b"defgh"), "-")
+    assert s.read(2) == b"ab"
+    assert s.read(4) == b"c"
+    assert s.read(4) == b"defg"
+    assert s.read() == b"h"
+    assert s.read() == b""
+    assert PrefixedStream(b"ab", io.BytesIO(b"cd"), "-").read() == b"abcd"
+
+
+def test_dash_reads_audio_or_paths_from_stdin():
+    """The first bytes decide: audio becomes one stream input named ``-``."""
+    binary = io.TextIOWrapper(io.BytesIO(SEVEN.read_bytes()))
+    found = expand_inputs(["-"], stdin=binary)
+    assert len(found.files) == 1 and isinstance(found.files[0], PrefixedStream)
+    assert found.files[0].name == "-"
+    assert found.files[0].read() == SEVEN.read_bytes()
+    names = io.TextIOWrapper(io.BytesIO(b"\xef\xbb\xbfa.wav\r\nb c.wav\n\n"), encoding="utf-8")
+    assert expand_inputs(["-"], stdin=names).files == ["a.wav", "b c.wav"]
+
+
+def test_cat_clip_into_dash_is_transcribed():
+    """It was a UnicodeDecodeError traceback: ``-`` read stdin as a list of paths."""
+    done = ctcasr("transcribe", "-", stdin=SEVEN.read_bytes())
+    assert (done.returncode, done.stdout.decode(), done.stderr.decode()) == (0, "-\tseven\n", "")
+
+
+def test_pipe_paths_and_stdin_with_files(tmp_path):
+    """``/dev/stdin`` fed by a pipe beside a plain file, in order, and written with -o."""
+    three = EXAMPLES / "three.wav"
+    done = ctcasr("transcribe", "/dev/stdin", str(three), stdin=encoded(SEVEN, "FLAC"))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == f"/dev/stdin\tseven\n{three}\tthree\n"
+    out = tmp_path / "out"
+    done = ctcasr("transcribe", "-", "-o", str(out), stdin=SEVEN.read_bytes())
+    assert done.returncode == 0, done.stderr
+    assert (out / "stdin.txt").read_text() == "seven\n"
+
+
+def test_garbage_on_stdin_is_one_failed_input():
+    done = ctcasr("transcribe", "-", stdin=bytes(range(256)) * 8)
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == ["error: -: not a recognised audio file",
+                                                 "1 of 1 input(s) failed"]  # fmt: skip
+
+
+def test_transcriber_reads_fifos_and_streams_in_order(transcriber, tmp_path, private_tmp):
+    fifo = tmp_path / "feed"
+    os.mkfifo(fifo)
+    flac = encoded(SEVEN, "FLAC")
+
+    def feed() -> None:
+        with open(fifo, "wb") as w:
+            w.write(flac)
+
+    writer = threading.Thread(target=feed)
+    writer.start()
+    noise = io.BytesIO(np.random.default_rng(0).bytes(5000))
+    results = transcriber.transcribe_batch([
+        str(fifo), EXAMPLES / "three.wav", io.BytesIO(SEVEN.read_bytes()), noise,
+        io.StringIO("text"),
+    ])  # fmt: skip
+    writer.join()
+    assert [type(r) for r in results] == [Transcript, Transcript, Transcript, Failure, Failure]
+    assert [r.source for r in results] == [str(fifo), str(EXAMPLES / "three.wav"), "<stream>",
+                                           "<stream>", "<stream>"]  # fmt: skip
+    assert [r.text for r in results[:3]] == ["seven", "three", "seven"]
+    assert results[3].error == "<stream>: not a recognised audio file"
+    assert results[4].error == ("<stream>: a text stream; give audio as bytes "
+                                "(sys.stdin.buffer, not sys.stdin)")  # fmt: skip
+    assert list(private_tmp.iterdir()) == []  # every copy removed
+
+
+def test_a_long_piped_recording_is_cut_and_named(transcriber, tmp_path, private_tmp):
+    """The streamed path (read in blocks from the copy) names the pipe too."""
+    data, rate = sf.read(SEVEN, dtype="float32")
+    gap = np.zeros(rate, np.float32)
+    buf = io.BytesIO()
+    sf.write(buf, np.concatenate([data, gap, data, gap, data]), rate, format="WAV")
+    buf.seek(0)
+    buf.name = "<stdin>"
+    with Transcriber(decoder="greedy", split=SplitConfig(long_after=0.5)) as t:
+        got = t.transcribe(buf)
+    assert (got.source, got.text, len(got.segments)) == ("<stdin>", "seven seven seven", 3)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_pipe_over_the_limit_fails_alone(transcriber, monkeypatch, private_tmp):
+    monkeypatch.setattr(spool, "MAX_BYTES", 1000)
+    results = transcriber.transcribe_batch([io.BytesIO(SEVEN.read_bytes()), SEVEN])
+    assert isinstance(results[0], Failure) and results[1].text == "seven"
+    assert results[0].error == ("<stream>: more than 9.31323e-07 GiB through a pipe; write it "
+                                "to a file first")  # fmt: skip
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_spool_names_results_as_given_and_keeps_unknown_ones(private_tmp):
+    with Spool() as s:
+        path = s.take(io.BytesIO(b"RIFF...."))
+        assert Path(path).read_bytes() == b"RIFF...."
+        assert s.take("plain.wav") == "plain.wav"
+        failure = s.named(Failure(path, f"{path}: corrupt header"))
+        assert failure == Failure("<stream>", "<stream>: corrupt header")
+        assert not Path(path).exists()
+        kept = Failure("other.wav", "other.wav: file not found")
+        assert s.named(kept) is kept
+    assert list(private_tmp.iterdir()) == []
+    unread = Spool().take(io.StringIO("x"))
+    assert isinstance(unread, Unread) and unread.name == "<stream>"
+
+
+def test_read_refuses_a_stream_in_one_line(transcriber):
+    """``read`` works on files and arrays; a stream was called "an array of objects"."""
+    assert transcriber.read(io.BytesIO(SEVEN.read_bytes())) == (
+        "<stream>: a stream is read by Transcriber.transcribe (which copies it to a file "
+        "first), not here"
+    )
