@@ -155,6 +155,14 @@ def test_rerun_command_recovers_the_data_mix():
     plain["augment"] = {"speed_factors": [0.9, 1.0, 1.1, 1.2, 1.3]}
     assert rerun_command(plain) == (
         "python -m recipes.pretrained --data ../shared/data --speed 0.9,1,1.1,1.2,1.3 --epochs 16")
+    # the synthetic corpus's own settings, recorded by stages since they could differ
+    plain["metadata"] = {"recipe": "recipes/pretrained", "synthetic": {"count": 20000, "seed": 0}}
+    assert rerun_command(plain) == (
+        "python -m recipes.pretrained --data ../shared/data --speed 0.9,1,1.1,1.2,1.3 --epochs 16")
+    plain["metadata"]["synthetic"] = {"count": 5000, "seed": 3}
+    assert rerun_command(plain) == (
+        "python -m recipes.pretrained --data ../shared/data --synthetic 5000 --synthetic-seed 3 "
+        "--speed 0.9,1,1.1,1.2,1.3 --epochs 16")
 
 
 def test_speed_option_is_checked_on_the_command_line(capsys):

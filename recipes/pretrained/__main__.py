@@ -35,6 +35,7 @@ TRAIN_SETTINGS = {**TRAIN_3M, "patience": 8}
 # More and harder noise than the single-corpus recipes: this model meets the most conditions.
 AUGMENT = {**COMMON_AUGMENT, "noise_prob": 0.4, "snr_db": (5.0, 30.0)}
 MAX_BUNDLE_MB = 15.0
+SYNTHETIC_COUNT = 20000  # clips in the synthetic corpus, unless --synthetic says otherwise
 
 if TYPE_CHECKING:
     from recipes.synthetic.generate import Request
@@ -63,7 +64,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--data", default="../shared/data", help="folder holding an4/, fsdd/, "
                    "speech_commands/ and noise/ [../shared/data]")  # fmt: skip
     p.add_argument("--out", default="exp/pretrained", help="work directory")
-    p.add_argument("--synthetic", type=int, default=20000, help="synthetic clips [20000]")
+    p.add_argument("--synthetic", type=int, default=SYNTHETIC_COUNT,
+                   help=f"synthetic clips [{SYNTHETIC_COUNT}]")
     # Its own seed, not --seed: the fine-tuning stages change --seed yet reuse the corpus the
     # first stage made, and a corpus of another seed than the one asked for is refused.
     p.add_argument("--synthetic-seed", type=int, default=0, help="seed of the synthetic "
@@ -234,7 +236,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         init_from=args.init_from,
         augment={**AUGMENT, "speed_factors": args.speed, "noise_dir": str(data / "noise")},
         metadata={"recipe": "recipes/pretrained",
-                  "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS"},
+                  "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS",
+                  # the corpus's own settings, which its manifest's name does not say
+                  "synthetic": {"count": args.synthetic, "seed": args.synthetic_seed}},
         keep_checkpoints=0 if args.average_best > 1 else 2,  # 0: every epoch's
         **{**TRAIN_SETTINGS, "epochs": args.epochs, "learning_rate": args.learning_rate},
     )  # fmt: skip
@@ -467,6 +471,11 @@ def rerun_command(cfg: dict[str, Any]) -> str:
     manifests = [Path(m) for m in cfg.get("train_manifests", [])]
     counts = Counter(_corpus_name(m) for m in manifests if m.name == "train.jsonl")
     words += [f"--repeat {name}={n}" for name, n in counts.items() if n > 1]
+    synthetic = (cfg.get("metadata") or {}).get("synthetic") or {}
+    if synthetic.get("count", SYNTHETIC_COUNT) != SYNTHETIC_COUNT:
+        words.append(f"--synthetic {synthetic['count']}")
+    if synthetic.get("seed", 0) != 0:  # stages from before it was recorded used seed 0
+        words.append(f"--synthetic-seed {synthetic['seed']}")
     for m in manifests:
         if match := re.fullmatch(SUBSET_RE, m.stem):
             words.append(f"--synthetic-subset {match.group(2)}")
