@@ -417,6 +417,47 @@ def test_plugin_without_decode_method(site):
         get_decoder_class("nodecode")
 
 
+DUCK_PLUGIN_SOURCE = '''
+"""Entry points that name something with decode() that is no Decoder."""
+
+from ctcasr.decoding.base import Hypothesis
+
+
+class LooksLikeADecoder:
+    """Has decode() but does not subclass Decoder."""
+
+    def decode(self, log_probs, nbest=1):
+        return [Hypothesis("", 0.0, 1.0)]
+
+
+def make_decoder(alphabet, *, frame_seconds=0.02):
+    return LooksLikeADecoder()
+'''
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        ("duck", "decoder 'duck' (ctcasr_duck:LooksLikeADecoder) is not a subclass of "
+                 "ctcasr.decoding.Decoder"),
+        ("factory", "decoder 'factory' (ctcasr_duck:make_decoder) is a function, not a "
+                    "subclass of ctcasr.decoding.Decoder"),
+    ],
+)  # fmt: skip
+def test_plugin_that_is_not_a_decoder_subclass_says_so(site, name, message):
+    """A class with decode() but no Decoder base was taken, then failed to start as
+    "decoder 'duck': LooksLikeADecoder() takes no arguments", which names neither the fault
+    nor the fix; a factory function was refused for having "no decode() method"."""
+    install_plugin(site, "ctcasr_duck", "ctcasr-duck", DUCK_PLUGIN_SOURCE,
+                   {"duck": "ctcasr_duck:LooksLikeADecoder",
+                    "factory": "ctcasr_duck:make_decoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    with pytest.raises(ConfigError) as info:
+        create_decoder(name, ALPHABET)
+    assert str(info.value) == message
+    assert available_decoders()[name].summary() == f"unavailable: {message}"
+
+
 def test_cli_lists_plugin(reverse_plugin):
     result = run_cli(reverse_plugin, "decoders")
     assert result.returncode == 0, result.stdout + result.stderr

@@ -50,8 +50,12 @@ class DecoderInfo:
                 f"decoder {self.name!r} from {self.package} failed to load "
                 f"({type(exc).__name__}: {exc})"
             ) from None
-        if not callable(getattr(obj, "decode", None)):
-            raise ConfigError(f"decoder {self.name!r} ({self.target}) has no decode() method")
+        # A class with decode() that is no Decoder, or a factory function, failed later as
+        # "NotADecoder() takes no arguments", naming neither the plug-in's fault nor the fix.
+        if not (isinstance(obj, type) and issubclass(obj, Decoder)):
+            what = "" if isinstance(obj, type) else f"a {type(obj).__name__}, "
+            raise ConfigError(f"decoder {self.name!r} ({self.target}) is {what}not a subclass "
+                              "of ctcasr.decoding.Decoder")  # fmt: skip
         return obj
 
     def summary(self) -> str:
