@@ -31,6 +31,10 @@ class ConfigError(CtcasrError):
     """A configuration value is out of range or unknown."""
 
 
+class DecoderOutputError(CtcasrError):
+    """A decoder (a plug-in's) returned something other than a list of valid hypotheses."""
+
+
 class LogProbError(CtcasrError, ValueError):
     """A log-probability matrix has the wrong shape, a class count that does not match the
     alphabet, or NaN values."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import numbers
 import os
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
@@ -15,7 +16,7 @@ from ctcasr.audio import LongAudio
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.decoding.base import json_score
-from ctcasr.errors import CtcasrError
+from ctcasr.errors import CtcasrError, DecoderOutputError
 from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.segment import (
     SplitConfig,
@@ -382,8 +383,62 @@ class Transcriber:
 
     def decode(self, log_probs: np.ndarray, source: str = "<array>", duration: float = 0.0):
         """Decode log-probabilities the acoustic model already produced."""
-        hyps = self.decoder_impl.decode(log_probs, self.nbest)
+        hyps = run_decoder(self.decoder_impl, log_probs, self.nbest, self.decoder)
         return _transcript(hyps, source, duration, self.decoder, str(self.bundle.path))
+
+
+def run_decoder(impl: Decoder, log_probs: np.ndarray, nbest: int, name: str) -> list[Hypothesis]:
+    """``impl.decode`` with its answer checked, at most ``nbest`` kept. A plug-in that returned
+    a string, an empty list or None failed its input as an AttributeError or IndexError that
+    named neither the decoder's fault nor the fix; numpy numbers in a Hypothesis ended
+    ``--json`` output in a traceback (not JSON serializable). Now such an input fails in one
+    line naming the decoder, and numpy numbers are taken as floats."""
+    got = impl.decode(log_probs, nbest)
+    if not isinstance(got, list | tuple) or not got:
+        what = "an empty list" if isinstance(got, list | tuple) else type(got).__name__
+        what = "None" if got is None else what
+        raise DecoderOutputError(
+            f"decoder {name!r} returned {what}, not a non-empty list of Hypothesis"
+        )
+    return [_checked(hyp, name) for hyp in got[:nbest]]
+
+
+def _number(value: Any) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool | np.bool_)
+
+
+def _checked(hyp: Any, name: str) -> Hypothesis:
+    """One hypothesis as the outputs need it: text a str, numbers plain floats, confidence in
+    [0, 1], words WordTimings."""
+    if not isinstance(hyp, Hypothesis):
+        raise DecoderOutputError(
+            f"decoder {name!r} returned a {type(hyp).__name__} in its list, not a Hypothesis"
+        )
+    problem = _hypothesis_problem(hyp)
+    if problem:
+        raise DecoderOutputError(f"decoder {name!r} returned a bad Hypothesis: {problem}")
+    numbers_in = (hyp.score, hyp.confidence, *(x for w in hyp.words
+                                              for x in (w.start, w.end, w.confidence)))
+    if type(hyp.words) is tuple and all(type(x) is float for x in numbers_in):
+        return hyp  # the built-ins' own: nothing to convert
+    timings = tuple(WordTiming(str(w.word), float(w.start), float(w.end), float(w.confidence))
+                    for w in hyp.words)  # fmt: skip
+    return replace(hyp, score=float(hyp.score), confidence=float(hyp.confidence), words=timings)
+
+
+def _hypothesis_problem(hyp: Hypothesis) -> str | None:
+    if not isinstance(hyp.text, str):
+        return f"text {hyp.text!r} is not a str"
+    if not _number(hyp.score):
+        return f"score {hyp.score!r} is not a number"
+    if not _number(hyp.confidence) or not 0 <= hyp.confidence <= 1:
+        return f"confidence {hyp.confidence!r} is not a number in [0, 1]"
+    if not isinstance(hyp.words, tuple | list):
+        return f"words {hyp.words!r} is not a tuple of WordTiming"
+    for w in hyp.words:
+        if not isinstance(w, WordTiming) or not all(map(_number, (w.start, w.end, w.confidence))):
+            return f"word {w!r} is not a WordTiming of numbers"
+    return None
 
 
 def _transcript(
@@ -505,7 +560,7 @@ def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest
 
 def _decode_in_worker(job: tuple[np.ndarray, str, float]) -> Transcript | Failure:
     def decode(log_probs: np.ndarray, source: str, duration: float) -> Transcript:
-        hyps = _WORKER["impl"].decode(log_probs, _WORKER["nbest"])
+        hyps = run_decoder(_WORKER["impl"], log_probs, _WORKER["nbest"], _WORKER["decoder"])
         return _transcript(hyps, source, duration, _WORKER["decoder"],
                            str(_WORKER["bundle"].path))  # fmt: skip
 

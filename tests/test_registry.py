@@ -458,6 +458,83 @@ def test_plugin_that_is_not_a_decoder_subclass_says_so(site, name, message):
     assert available_decoders()[name].summary() == f"unavailable: {message}"
 
 
+ODD_PLUGIN_SOURCE = '''
+"""A plug-in whose decode() returns the wrong things, one per mode."""
+
+import numpy as np
+
+from ctcasr.decoding.base import Decoder, Hypothesis, WordTiming
+from ctcasr.decoding.greedy import GreedyDecoder
+
+
+class OddDecoder(Decoder):
+    """Greedy's answer, or something that is not one."""
+
+    def __init__(self, alphabet, *, frame_seconds=0.02, mode: str = "str"):
+        super().__init__(alphabet, frame_seconds=frame_seconds)
+        self.greedy = GreedyDecoder(alphabet, frame_seconds=frame_seconds)
+        self.mode = mode
+
+    def decode(self, log_probs, nbest=1):
+        good = self.greedy.decode(log_probs)[0]
+        if self.mode == "numpy":  # scores and times straight from numpy arithmetic
+            words = tuple(WordTiming(w.word, np.float32(w.start), np.float32(w.end),
+                                     np.float64(w.confidence)) for w in good.words)
+            return [Hypothesis(good.text, np.float32(good.score),
+                               np.float32(good.confidence), words)] * 3
+        return {"str": good.text, "empty": [], "none": None, "dict": [{"text": good.text}],
+                "score": [Hypothesis(good.text, "high", 0.5)],
+                "confidence": [Hypothesis(good.text, 0.0, 2.5)]}[self.mode]
+'''
+
+
+@pytest.fixture
+def odd_plugin(site):
+    install_plugin(site, "ctcasr_odd", "ctcasr-odd", ODD_PLUGIN_SOURCE,
+                   {"odd": "ctcasr_odd:OddDecoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    return site
+
+
+@pytest.mark.parametrize(
+    ("mode", "message"),
+    [
+        ("str", "returned str, not a non-empty list of Hypothesis"),
+        ("empty", "returned an empty list, not a non-empty list of Hypothesis"),
+        ("none", "returned None, not a non-empty list of Hypothesis"),
+        ("dict", "returned a dict in its list, not a Hypothesis"),
+        ("score", "returned a bad Hypothesis: score 'high' is not a number"),
+        ("confidence", "returned a bad Hypothesis: confidence 2.5 is not a number in [0, 1]"),
+    ],
+)
+def test_a_plugin_returning_the_wrong_type_fails_each_input_in_one_line(odd_plugin, mode,
+                                                                        message):  # fmt: skip
+    """A string, an empty list or None from decode() failed the input as "AttributeError:
+    'str' object has no attribute 'words'" or "IndexError: list index out of range", which
+    named neither the fault nor the fix."""
+    from ctcasr.transcribe import Failure, Transcriber
+
+    clips = [str(ROOT / "examples" / name) for name in ("seven.wav", "three.wav")]
+    transcriber = Transcriber(decoder="odd", decoder_options={"mode": mode})
+    results = transcriber.transcribe_batch(clips)
+    assert results == [Failure(c, f"{c}: decoder 'odd' {message}") for c in clips]
+
+
+def test_numpy_numbers_from_a_plugin_give_json_and_nbest_is_kept(odd_plugin):
+    """A Hypothesis holding numpy floats (a score summed with numpy) ended ``--json`` output
+    in a traceback ("Object of type float32 is not JSON serializable") and lost the run; a
+    decoder giving three hypotheses for ``--nbest 1`` had all three printed."""
+    import json
+
+    clips = [str(ROOT / "examples" / name) for name in ("seven.wav", "three.wav")]
+    result = run_cli(odd_plugin, "transcribe", *clips, "-d", "odd", "-O", "mode=numpy", "--json")
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [line["text"] for line in lines] == ["seven", "three"]
+    assert all(len(line["nbest"]) == 1 and line["words"] for line in lines)
+    assert isinstance(lines[0]["words"][0]["end"], float)
+
+
 def test_cli_lists_plugin(reverse_plugin):
     result = run_cli(reverse_plugin, "decoders")
     assert result.returncode == 0, result.stdout + result.stderr
