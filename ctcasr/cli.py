@@ -636,6 +636,7 @@ def tune(
         str | None, typer.Option(help="Hotword weights to try [default: 0,1,2,5,10].")
     ] = None,
     commands: CommandsOption = None,
+    option: DecoderSettingOption = None,  # a plug-in's own (a required one could not be given)
     thresholds: Annotated[
         str | None, typer.Option(help="grammar: rejection thresholds to try [default: 0..0.9]; "
                                  "dev utterances that are not commands should be rejected."),

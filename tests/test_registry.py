@@ -535,6 +535,64 @@ def test_numpy_numbers_from_a_plugin_give_json_and_nbest_is_kept(odd_plugin):
     assert isinstance(lines[0]["words"][0]["end"], float)
 
 
+WORDS_PLUGIN_SOURCE = '''
+"""A plug-in with a required file option and hotwords whose weight tune can search."""
+
+from pathlib import Path
+
+from ctcasr.decoding.base import Decoder
+from ctcasr.decoding.greedy import GreedyDecoder
+
+
+class WordsDecoder(Decoder):
+    """Greedy, given a word list it insists on."""
+
+    path_options = ("words",)
+
+    def __init__(self, alphabet, *, frame_seconds=0.02, words: str, hotwords=None,
+                 hotword_weight: float = 5.0):
+        super().__init__(alphabet, frame_seconds=frame_seconds)
+        self.words, self.vocabulary = words, Path(words).read_text().split()
+        self.hotwords, self.hotword_weight = list(hotwords or []), hotword_weight
+        self.greedy = GreedyDecoder(alphabet, frame_seconds=frame_seconds)
+
+    def decode(self, log_probs, nbest=1):
+        return self.greedy.decode(log_probs, nbest)
+
+    def options(self):
+        return {"words": self.words, "hotwords": self.hotwords,
+                "hotword_weight": self.hotword_weight}
+'''
+
+
+def test_tune_takes_a_plugins_own_options(site, tmp_path):
+    """``tune`` had no ``--option``: a plug-in with a required option (a word list) could be
+    used by transcribe and evaluate but not tuned from the command line at all."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    install_plugin(site, "ctcasr_words", "ctcasr-words", WORDS_PLUGIN_SOURCE,
+                   {"words": "ctcasr_words:WordsDecoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    words = tmp_path / "words.txt"
+    words.write_text("seven\nthree\nzero\n", encoding="utf-8")
+    manifest = tmp_path / "dev.jsonl"
+    manifest.write_text("".join(
+        json.dumps({"audio_filepath": str(ROOT / "examples" / f"{w}.wav"), "text": w,
+                    "duration": 1.0}) + "\n" for w in ("seven", "three", "zero")))  # fmt: skip
+    result = CliRunner().invoke(app, ["tune", "--manifest", str(manifest), "-d", "words",
+                                      "-O", f"words={words}", "--hotword", "seven",
+                                      "--hotword-weights", "0,5", "-o", str(tmp_path / "tuned")])
+    assert result.exit_code == 0, result.output
+    stored = json.loads((tmp_path / "tuned" / "bundle.json").read_text())["decoder"]
+    assert stored["name"] == "words"
+    assert stored["words"] == {"words": "words.txt", "hotwords": ["seven"], "hotword_weight": 5.0}
+    assert (tmp_path / "tuned" / "words.txt").read_text() == words.read_text()
+
+
 def test_cli_lists_plugin(reverse_plugin):
     result = run_cli(reverse_plugin, "decoders")
     assert result.returncode == 0, result.stdout + result.stderr
