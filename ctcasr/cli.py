@@ -354,12 +354,15 @@ def _progress_bar(show: bool, total: int):
 def decoders() -> None:
     """List the installed decoders (built-in and plug-ins) with their options."""
     from ctcasr.decoding import available_decoders
+    from ctcasr.decoding.registry import refused_plugins
 
     for name, info in available_decoders().items():
         typer.echo(f"{name:10s} [{info.package}] {info.summary()}".rstrip())
         opts = info.options()
         if opts:
             typer.echo("           options: " + ", ".join(f"{k}={v!r}" for k, v in opts.items()))
+    for reason in refused_plugins():
+        typer.echo(f"warning: {reason}", err=True)
 
 
 @app.command()

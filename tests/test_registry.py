@@ -221,6 +221,33 @@ def test_plugin_cannot_take_builtin_name(reverse_plugin):
     assert create_decoder("greedy", ALPHABET).decode(frames("_s_t_o_p_"))[0].text == "stop"
 
 
+def test_a_plugin_left_out_for_its_name_is_named_with_the_reason(reverse_plugin):
+    """An entry point taking a built-in's name, or one another package declared first, was
+    dropped without a word: ``ctcasr decoders`` listed the other decoder under that name
+    and the author saw no reason why theirs never ran."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+    from ctcasr.decoding.registry import refused_plugins
+
+    install_plugin(reverse_plugin, "ctcasr_rival", "ctcasr-rival", PLUGIN_SOURCE,
+                   {"reverse": "ctcasr_rival:ReverseDecoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    used = available_decoders()["reverse"].target.split(":")[0]  # the first found wins
+    unused = ({"ctcasr_testplugin", "ctcasr_rival"} - {used}).pop()
+    package = {"ctcasr_testplugin": "ctcasr-testplugin", "ctcasr_rival": "ctcasr-rival"}
+    assert sorted(refused_plugins()) == [
+        "decoder 'greedy' from ctcasr-testplugin (ctcasr_testplugin:ReverseDecoder) is not "
+        "used: 'greedy' is a built-in decoder's name",
+        f"decoder 'reverse' from {package[unused]} ({unused}:ReverseDecoder) is not used: "
+        f"{package[used]} declares 'reverse' first ({used}:ReverseDecoder)",
+    ]
+    result = CliRunner().invoke(app, ["decoders"])
+    assert result.exit_code == 0, result.output
+    warnings = result.stderr.splitlines()
+    assert warnings == [f"warning: {line}" for line in refused_plugins()]
+
+
 POSITIONAL_PLUGIN_SOURCE = '''
 """A plug-in whose options are not keyword-only."""
 

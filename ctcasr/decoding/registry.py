@@ -142,13 +142,29 @@ def _check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | N
 
 def available_decoders() -> dict[str, DecoderInfo]:
     """Every decoder name that can be used, built-ins first."""
+    return _scan()[0]
+
+
+def refused_plugins() -> list[str]:
+    """Why each plug-in entry point that is not used is left out, one line each: it was
+    dropped without a word, so an author whose decoder took a built-in's name (or one that
+    another package declares) saw the other decoder run under it and no reason."""
+    return _scan()[1]
+
+
+def _scan() -> tuple[dict[str, DecoderInfo], list[str]]:
     found = {name: DecoderInfo(name, target, "ctcasr") for name, target in BUILTIN_DECODERS.items()}
+    refused: list[str] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
         package = ep.dist.name if ep.dist is not None else "?"
-        if ep.name in BUILTIN_DECODERS and package != "ctcasr":
-            continue  # built-in names cannot be taken over by a plug-in
-        found.setdefault(ep.name, DecoderInfo(ep.name, ep.value, package))
-    return found
+        have = found.get(ep.name)
+        if have is None:
+            found[ep.name] = DecoderInfo(ep.name, ep.value, package)
+        elif (have.package, have.target) != (package, ep.value):  # not the same one seen twice
+            why = (f"{ep.name!r} is a built-in decoder's name" if ep.name in BUILTIN_DECODERS
+                   else f"{have.package} declares {ep.name!r} first ({have.target})")
+            refused.append(f"decoder {ep.name!r} from {package} ({ep.value}) is not used: {why}")
+    return found, refused
 
 
 def get_decoder_class(name: str) -> type[Decoder]:
