@@ -65,7 +65,7 @@ class TuneResult:
         if self.best is self.baseline:
             return (
                 f"{self.decoder}: kept {params}: WER {self.best.wer:.2%} CER "
-                f"{self.best.cer:.2%}, better than each of the {len(self.trials)} settings tried"
+                f"{self.best.cer:.2%}; none of the {len(self.trials)} settings tried did better"
             )
         return (
             f"{self.decoder}: best {params}: WER {self.best.wer:.2%} CER {self.best.cer:.2%} "
@@ -112,6 +112,10 @@ def tune(
     elif thresholds:
         raise ConfigError(f"decoder {decoder!r} has no rejection threshold to tune")
     if has_hotwords:
+        if not isinstance(getattr(impl, "hotword_weight", None), int | float):
+            # a plug-in taking hotwords without the weight: an AttributeError traceback
+            raise ConfigError(f"decoder {decoder!r} takes hotwords but has no numeric "
+                              "hotword_weight attribute to tune")  # fmt: skip
         grid["hotword_weight"] = hotword_weights or DEFAULT_HOTWORD_WEIGHTS
     elif hotword_weights and getattr(impl, "hotwords", None):
         raise ConfigError("every hotword has a weight of its own (PHRASE:WEIGHT): "
@@ -179,8 +183,10 @@ def tune(
             sum(abs(v - baseline.params[k]) for k, v in t.params.items()),
         ),
     )
-    if (baseline.wer, baseline.cer) < (best.wer, best.cer):
-        best = baseline  # a grid that missed the settings before tuning stored worse ones
+    # A grid that missed the settings before tuning stored worse ones; and on a tie the
+    # settings before tuning are the nearest to themselves (a tied grid value was stored).
+    if (baseline.wer, baseline.cer) <= (best.wer, best.cer):
+        best = baseline
     final = Transcriber(
         transcriber.bundle, decoder=decoder, decoder_options={**base_options, **best.params}
     )

@@ -597,22 +597,8 @@ def test_tune_takes_a_plugins_own_options(site, tmp_path):
     used by transcribe and evaluate but not tuned from the command line at all."""
     import json
 
-    from typer.testing import CliRunner
-
-    from ctcasr.cli import app
-
-    install_plugin(site, "ctcasr_words", "ctcasr-words", WORDS_PLUGIN_SOURCE,
-                   {"words": "ctcasr_words:WordsDecoder"})  # fmt: skip
-    importlib.invalidate_caches()
+    result = _tune_words(site, tmp_path, WORDS_PLUGIN_SOURCE, "--hotword-weights", "0,5")
     words = tmp_path / "words.txt"
-    words.write_text("seven\nthree\nzero\n", encoding="utf-8")
-    manifest = tmp_path / "dev.jsonl"
-    manifest.write_text("".join(
-        json.dumps({"audio_filepath": str(ROOT / "examples" / f"{w}.wav"), "text": w,
-                    "duration": 1.0}) + "\n" for w in ("seven", "three", "zero")))  # fmt: skip
-    result = CliRunner().invoke(app, ["tune", "--manifest", str(manifest), "-d", "words",
-                                      "-O", f"words={words}", "--hotword", "seven",
-                                      "--hotword-weights", "0,5", "-o", str(tmp_path / "tuned")])
     assert result.exit_code == 0, result.output
     stored = json.loads((tmp_path / "tuned" / "bundle.json").read_text())["decoder"]
     assert stored["name"] == "words"
@@ -710,3 +696,56 @@ def test_a_str_option_still_takes_a_path_or_a_number(monkeypatch):
     monkeypatch.setattr(registry, "get_decoder_class", lambda name: Tagged)
     decoder = registry.create_decoder("tagged", ALPHABET, device=0, model_path=Path("/m"))
     assert decoder.device == 0 and decoder.model_path == Path("/m")
+
+
+def _tune_words(site, tmp_path, source: str, *args: str):
+    """``ctcasr tune`` of a words plug-in built from ``source`` on the three example clips."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    install_plugin(site, "ctcasr_words", "ctcasr-words", source,
+                   {"words": "ctcasr_words:WordsDecoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    words = tmp_path / "words.txt"
+    words.write_text("seven\nthree\nzero\n", encoding="utf-8")
+    manifest = tmp_path / "dev.jsonl"
+    manifest.write_text("".join(
+        json.dumps({"audio_filepath": str(ROOT / "examples" / f"{w}.wav"), "text": w,
+                    "duration": 1.0}) + "\n" for w in ("seven", "three", "zero")))  # fmt: skip
+    return CliRunner().invoke(app, ["tune", "--manifest", str(manifest), "-d", "words",
+                                    "-O", f"words={words}", "--hotword", "seven", *args,
+                                    "-o", str(tmp_path / "tuned")])  # fmt: skip
+
+
+def test_tune_keeps_its_starting_weight_on_a_tie(site, tmp_path):
+    """Every weight scores alike here (the plug-in ignores hotwords): the README says the
+    starting settings are kept unless a trial beats them, but the tied grid value nearest
+    to them (1) was stored over the starting 5."""
+    import json
+
+    result = _tune_words(site, tmp_path, WORDS_PLUGIN_SOURCE, "--hotword-weights", "0,1")
+    assert result.exit_code == 0, result.output
+    assert "words: kept hotword_weight=5: WER 0.00%" in result.output
+    assert "none of the 2 settings tried did better" in result.output
+    stored = json.loads((tmp_path / "tuned" / "bundle.json").read_text())["decoder"]
+    assert stored["words"]["hotword_weight"] == 5.0
+
+
+def test_tune_of_a_plugin_with_hotwords_but_no_weight_is_one_line(site, tmp_path):
+    """It was an AttributeError traceback from reading the starting weight."""
+    source = (WORDS_PLUGIN_SOURCE
+              .replace(",\n                 hotword_weight: float = 5.0", "")
+              .replace("self.hotwords, self.hotword_weight = list(hotwords or []), hotword_weight",
+                       "self.hotwords = list(hotwords or [])")
+              .replace(',\n                "hotword_weight": self.hotword_weight}', "}"))
+    assert "hotword_weight" not in source.split("class WordsDecoder")[1]
+    result = _tune_words(site, tmp_path, source)
+    # main() prints a CtcasrError as one line; the runner calls the app beneath it
+    from ctcasr.errors import ConfigError
+
+    assert isinstance(result.exception, ConfigError), result.exception
+    assert str(result.exception) == ("decoder 'words' takes hotwords but has no numeric "
+                                     "hotword_weight attribute to tune")
