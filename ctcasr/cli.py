@@ -179,6 +179,14 @@ def _implied_decoder(options: dict) -> str | None:
     return None
 
 
+def _check_alphabet_of(path: Path | None, model: Path | None) -> None:
+    """:func:`_check_alphabet` for a command that loads its bundle later (evaluate, tune)."""
+    if path is not None:
+        from ctcasr.bundle import load_bundle
+
+        _check_alphabet(path, load_bundle(model))
+
+
 def _check_alphabet(path: Path | None, bundle) -> None:
     if path is None:
         return
@@ -487,6 +495,7 @@ def evaluate(
     hotwords_file: HotwordsFileOption = None,
     hotword_weight: HotwordWeightOption = None,
     option: DecoderSettingOption = None,
+    alphabet: AlphabetOption = None,
     worst: Annotated[int, typer.Option(help="How many of the worst utterances to list.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     skip_bad: SkipBadOption = False,
@@ -504,6 +513,7 @@ def evaluate(
 
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
+    _check_alphabet_of(alphabet, model)
     if decoder and len(decoder) > 1:
         results = compare_decoders(manifest, decoder, model, decoder_options=options,
                                    worst=worst, skip_bad=skip_bad, split=split)  # fmt: skip
@@ -640,6 +650,7 @@ def tune(
     ] = None,
     commands: CommandsOption = None,
     option: DecoderSettingOption = None,  # a plug-in's own (a required one could not be given)
+    alphabet: AlphabetOption = None,
     thresholds: Annotated[
         str | None, typer.Option(help="grammar: rejection thresholds to try [default: 0..0.9]; "
                                  "dev utterances that are not commands should be rejected."),
@@ -662,6 +673,7 @@ def tune(
 
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
+    _check_alphabet_of(alphabet, model)
     result = run_tune(
         manifest,
         model,

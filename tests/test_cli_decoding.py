@@ -155,6 +155,18 @@ def test_alphabet_file_is_checked_against_the_model(tmp_path):
     result = ctcasr("transcribe", str(CLIPS[0]), "--alphabet", str(swapped))
     assert result.returncode == 1 and "symbol 2 is 'b' here but 'a'" in result.stderr
 
+    # evaluate and tune take it too (the README's Vocabularies paragraph names no command)
+    manifest = tmp_path / "dev.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": str(CLIPS[0]), "text": "seven",
+                                    "duration": 1.0}) + "\n")  # fmt: skip
+    assert invoke("evaluate", "--manifest", manifest, "--alphabet", same).exit_code == 0
+    for command in (["evaluate"], ["tune", "--lm", LM, "--no-save"]):
+        result = ctcasr(*command, "--manifest", str(manifest), "--alphabet", str(swapped))
+        assert result.returncode == 1, result.stdout
+        assert result.stderr.strip() == (f"error: {swapped}: alphabet does not match the "
+                                         f"model's: symbol 2 is 'b' here but 'a' in "
+                                         f"{load_bundle().path}")  # fmt: skip
+
 
 def test_decoders_command_lists_builtins():
     result = invoke("decoders")
