@@ -26,10 +26,10 @@ import math
 import os
 import resource
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -63,6 +63,7 @@ LATEST = "LATEST"
 CHECKPOINT_WEIGHTS = "weights.npz"  # in each checkpoints/epoch-NNNN/
 LOG_COLUMNS = ("epoch", "loss", "dev_wer", "dev_cer", "learning_rate", "seconds", "peak_rss_mb")
 STRATEGIES = ("default", "mirrored", "multiworker")
+T = TypeVar("T")
 
 
 @dataclass
@@ -314,18 +315,19 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         freeze_folded_norm(model, verbose and is_chief)  # same weights everywhere: same answer
         train_step = dist.train_step(model, optimizer, model_config, alphabet.blank_index)
 
-    if is_chief and history:
-        _catch_up(out, model, config, model_config, alphabet, history, best, n_params)
+    def prepare_outputs() -> Any:  # the chief's writes before training, which the others wait for
+        if history:
+            _catch_up(out, model, config, model_config, alphabet, history, best, n_params)
+        return (
+            tf.summary.create_file_writer(str(out / "tensorboard")) if config.tensorboard else None
+        )
+
+    tb = _on_chief(dist, prepare_outputs, f"prepare {out} for training")
     # After _catch_up, which may write the saved best; on every worker (a collective).
     _rescore_best(out, best, start_epoch, config, model_config, alphabet, dev, dist, verbose)
 
     source = EpochSource(corpus, frontend, config.augment, config.seed)
     runner = KerasRunner(model, model_config, batch_size=64)
-    tb = (
-        tf.summary.create_file_writer(str(out / "tensorboard"))
-        if config.tensorboard and is_chief
-        else None
-    )
     stopped_early = False
     for epoch in range(start_epoch, config.epochs):
         if best.stale(epoch, config.patience):
@@ -345,7 +347,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         seconds = time.perf_counter() - t0
         if dist is not None:
             dist.sync_non_trainable(model)  # average the replicas' batch-norm statistics
-        dev_wer, dev_cer = _dev_scores(dev, runner, alphabet, dist)
+        score = functools.partial(_score, dev, runner, alphabet)
+        dev_wer, dev_cer = _dev_scores(dev, score, dist, f"score epoch {epoch + 1} on the dev set")
         log = EpochLog(
             epoch + 1,
             loss,
@@ -359,19 +362,22 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         if verbose:
             dev_msg = f"  dev WER {dev_wer:.2%} CER {dev_cer:.2%}" if dev is not None else ""
             print(f"  loss {log.loss:.3f}{dev_msg}  ({seconds:.1f} s)")
-        if tb is not None:
-            _write_scalars(tf, tb, epoch + 1, asdict(log))
         improved = best.update(epoch, dev_cer, dev_wer)
-        if not is_chief:  # only the chief writes; the others keep the same state in memory
-            continue
-        # The checkpoint first: a run killed in its first one then leaves no model or log
-        # that a new start would take for an earlier run's (neither --resume nor a rerun
-        # went on); a resume writes what a kill after it left out (_catch_up).
-        _save_checkpoint(out / CHECKPOINTS, epoch, model, optimizer, history, best,
-                         config.keep_checkpoints)  # fmt: skip
-        if improved:
-            _save_best(out, model, config, model_config, alphabet, log, n_params)
-        _write_log(out / "log.csv", history)
+
+        def write_epoch(log: EpochLog = log, improved: bool = improved) -> None:
+            if tb is not None:
+                _write_scalars(tf, tb, log.epoch, asdict(log))
+            # The checkpoint first: a run killed in its first one then leaves no model or log
+            # that a new start would take for an earlier run's (neither --resume nor a rerun
+            # went on); a resume writes what a kill after it left out (_catch_up).
+            _save_checkpoint(out / CHECKPOINTS, log.epoch - 1, model, optimizer, history, best,
+                             config.keep_checkpoints)  # fmt: skip
+            if improved:
+                _save_best(out, model, config, model_config, alphabet, log, n_params)
+            _write_log(out / "log.csv", history)
+
+        # Only the chief writes; the others keep the same state in memory.
+        _on_chief(dist, write_epoch, f"write epoch {epoch + 1}'s checkpoint, model and log")
     if tb is not None:
         tb.close()
     if verbose and stopped_early:
@@ -491,23 +497,36 @@ def _run_epoch(
     return float(np.mean(losses))
 
 
-def _dev_scores(dev, runner, alphabet: Alphabet, dist: Distributed | None):
-    """Greedy dev WER and CER, measured by the chief; every worker takes the chief's numbers,
-    so all of them stop early together. ``runner`` None on the chief (no model to score):
-    None on every worker."""
+def _on_chief(dist: Distributed | None, fn: Callable[[], T], what: str) -> T | None:
+    """``fn()`` on the one worker that writes and scores: on one device just that; under
+    multiworker the others learn whether it failed (Distributed.on_chief)."""
+    return fn() if dist is None else dist.on_chief(fn, what)
+
+
+def _dev_scores(dev, score: Callable[[], list[float]], dist: Distributed | None,
+                what: str) -> tuple[float | None, float | None]:  # fmt: skip
+    """Dev WER and CER as ``score()`` measures them on the chief; every worker takes the
+    chief's numbers, so all of them stop early together. NaN (no model to score): None on
+    every worker. A chief that fails to score stops every worker (``what`` says which
+    scoring) rather than leaving them waiting for its numbers."""
     if dev is None:
         return None, None
+    scores = _on_chief(dist, score, what)
+    wer, cer = dist.from_chief(scores or [math.nan] * 2) if dist is not None else scores or []
+    return (None, None) if math.isnan(cer) else (wer, cer)
+
+
+def _score(dev, runner, alphabet: Alphabet) -> list[float]:
+    """[WER, CER] of ``runner``'s greedy output on ``dev``; NaN, not None (it crosses
+    from_chief), when there is no runner."""
+    if runner is None:
+        return [math.nan, math.nan]
     from ctcasr.decoding import greedy_decode
     from ctcasr.metrics import error_report
 
-    wer = cer = math.nan  # NaN, not None, crosses from_chief; it means "not measured"
-    if (dist is None or dist.is_chief) and runner is not None:
-        hyps = [greedy_decode(lp, alphabet).text for lp in runner(dev.features or [])]
-        report = error_report([e.text for e in dev.entries], hyps)
-        wer, cer = report.wer, report.cer
-    if dist is not None:
-        wer, cer = dist.from_chief([wer, cer])
-    return (None, None) if math.isnan(cer) else (wer, cer)
+    hyps = [greedy_decode(lp, alphabet).text for lp in runner(dev.features or [])]
+    report = error_report([e.text for e in dev.entries], hyps)
+    return [report.wer, report.cer]
 
 
 def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
@@ -516,7 +535,8 @@ def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
     """On a resume with another dev set, score the saved best model (``model/``) on it as an
     epoch is scored, and keep those scores as the ones to beat: cleared, the saved best no
     longer competed and a worse new epoch replaced it. A saved best that cannot be loaded
-    clears them (the next epoch is then the best), as does a resume without a dev set.
+    clears them (the next epoch is then the best), as does a resume without a dev set; any
+    other failure to load or score it stops the run (every worker, under multiworker).
     Checkpoints from before the scores named their dev set (UNKNOWN_DEV) keep theirs."""
     key = _dev_key(config)
     changed = best.dev not in (UNKNOWN_DEV, key) and best.cer is not None
@@ -539,13 +559,21 @@ def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
         if verbose:
             print("resume: no dev set now; the latest model is the best from this epoch on")
         return
-    saved = runner = why = None
-    if dist is None or dist.is_chief:
+    why = None
+
+    def score_saved() -> list[float]:  # on the chief
+        nonlocal why
         try:
             saved, runner = _saved_best_runner(out, best, config, model_config, alphabet)
         except (CtcasrError, OSError, ValueError) as exc:
             why = first_line(exc)
-    wer, cer = _dev_scores(dev, runner, alphabet, dist)
+            return [math.nan, math.nan]
+        wer, cer = _score(dev, runner, alphabet)
+        _set_metadata(saved, {"dev_wer": wer, "dev_cer": cer})  # its scores on this set now
+        return [wer, cer]
+
+    what = "score the saved best model (model/) on the new dev set"
+    wer, cer = _dev_scores(dev, score_saved, dist, what)
     if cer is None:
         if verbose:
             reason = f" ({why})" if why else ""
@@ -553,8 +581,6 @@ def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
                   f"it{reason}; the best is chosen again from this epoch on")  # fmt: skip
         return
     best.cer, best.wer = cer, wer
-    if saved is not None:  # the chief: the saved model's scores are now those on this set
-        _set_metadata(saved, {"dev_wer": wer, "dev_cer": cer})
     if verbose:
         print(f"resume: dev set changed; saved best (epoch {(best.epoch or 0) + 1}) re-scored on "
               f"{config.dev_manifest}: CER {cer:.2%} WER {wer:.2%}")  # fmt: skip
@@ -852,6 +878,16 @@ def _without_tf_config() -> Iterator[None]:
             os.environ["TF_CONFIG"] = saved
 
 
+REASON_BYTES = 512  # of an error's first line, sent from the chief (Distributed.text_from_chief)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for ``exc`` as another worker reads it: the type too, unless it is ours."""
+    if isinstance(exc, CtcasrError):
+        return first_line(exc)
+    return f"{type(exc).__name__}: {first_line(exc)}"
+
+
 class Distributed:
     """A ``tf.distribute`` strategy and the few collective steps the training loop needs.
 
@@ -936,6 +972,34 @@ class Distributed:
             if failed:
                 raise CtcasrError(f"{failed} other worker(s) failed to start; see their output")
         return result
+
+    def on_chief(self, fn: Callable[[], T], what: str) -> T | None:
+        """``fn()`` on the chief alone (None on the others), then its outcome on every worker.
+        The others wait for the chief in their next collective, so a chief that failed alone
+        left them there: a TensorFlow traceback from each once its process was gone (or, had
+        it lived on, a hang). Now the chief takes part whatever happened, and if ``fn`` raised,
+        every worker raises the same one-line CtcasrError: the chief could not ``what``, and
+        why."""
+        result = error = None
+        if self.is_chief:
+            try:
+                result = fn()
+            except Exception as exc:
+                if self.workers == 1:
+                    raise
+                error = exc
+        if self.workers > 1:
+            reason = self.text_from_chief("" if error is None else _reason(error))
+            if reason:
+                raise CtcasrError(f"the chief could not {what}: {reason}") from error
+        return result
+
+    def text_from_chief(self, text: str) -> str:
+        """The chief's ``text`` on every worker, cut to REASON_BYTES of UTF-8: the reason for a
+        decision that only the chief could take, in one collective of a fixed size."""
+        data = text.encode("utf-8")[:REASON_BYTES]
+        sent = self.from_chief([len(data), *data, *bytes(REASON_BYTES - len(data))])
+        return bytes(int(v) for v in sent[1 : 1 + int(sent[0])]).decode("utf-8", "ignore")
 
     def check_same_start(self, start_epoch: int, model, optimizer, plan: str) -> None:
         """Stop every worker unless all run the same ``plan`` (settings and the lengths of the

@@ -223,9 +223,10 @@ def _free_ports(n: int) -> list[int]:
 
 
 def _run_workers(cwd: Path, args: list[str], n: int = 2, extra: dict[int, list[str]] | None = None,
-                 check: bool = True, timeout: float = 240, attempts: int = 3):
+                 check: bool = True, timeout: float = 240, attempts: int = 3, code: str = CLI):
     """Run ``ctcasr train ARGS`` (plus ``extra[index]``) as ``n`` workers of one cluster;
-    return each one's output (and exit codes, with ``check=False``).
+    return each one's output (and exit codes, with ``check=False``). ``code`` is the Python
+    each worker runs: the CLI, after whatever a test injects.
 
     Each attempt uses fresh ports; one lost to another process in the gap between choosing
     and binding it makes that attempt fail at start-up, and the next one tries other ports."""
@@ -250,7 +251,7 @@ def _run_workers(cwd: Path, args: list[str], n: int = 2, extra: dict[int, list[s
                 logs.append(log)
                 with open(log, "w") as fh:
                     procs.append(subprocess.Popen(
-                        [sys.executable, "-c", CLI, "train", *args, *(extra or {}).get(index, [])],
+                        [sys.executable, "-c", code, "train", *args, *(extra or {}).get(index, [])],
                         cwd=cwd, env=env,
                         stdout=fh, stderr=subprocess.STDOUT,
                     ))
@@ -387,3 +388,55 @@ def test_workers_whose_dev_paths_differ_resume_together(tmp_path, fsdd_dir):
         assert "dev set changed" not in out  # the chief's dev set is the checkpoint's
     assert _epoch_losses(outputs[0]) == _epoch_losses(outputs[1])
     assert _log_epochs(tmp_path / "run") == [1, 2]
+
+
+def _failing(target: str) -> str:
+    """Worker code in which ``module:function`` raises RuntimeError, then the CLI."""
+    module, name = target.split(":")
+    return (
+        f"import sys, {module}\n"
+        "def boom(*args, **kwargs):\n"
+        "    raise RuntimeError('injected')\n"
+        f"setattr(sys.modules[{module!r}], {name!r}, boom)\n" + CLI
+    )
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("target", "args", "what"), [
+    ("ctcasr.train:_saved_best_runner", ["--dev", "copy/dev.jsonl"],
+     "score the saved best model (model/) on the new dev set"),
+    ("ctcasr.decoding:greedy_decode", [], "score epoch 2 on the dev set"),
+    ("ctcasr.train:_save_checkpoint", [], "write epoch 2's checkpoint, model and log"),
+], ids=["rescoring", "scoring", "writing"])  # fmt: skip
+def test_a_chief_that_fails_alone_stops_every_worker_with_its_reason(
+    tmp_path, fsdd_dir, target, args, what
+):
+    """Loading and scoring the saved best on a new dev set, scoring an epoch and writing its
+    checkpoint are the chief's alone, and the others wait for it in their next collective. A
+    chief that failed there with an error of no expected kind (only the chief calls the
+    injected function) died alone: a traceback on each worker, the others' a TensorFlow
+    'Socket closed' (or a 0 exit where the chief failed after the last epoch). Now the chief
+    still takes part, and every worker stops with its reason, nothing written half."""
+    _manifests(tmp_path, fsdd_dir, range(10, 11))
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "dev.jsonl").write_text((tmp_path / "dev.jsonl").read_text())
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
+        'epochs = 1\nbatch_size = 8\ntensorboard = false\n'
+        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
+    )
+    run = tmp_path / "run"
+    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
+    saved = (run / "model" / "bundle.json").read_bytes()
+    codes, outputs = _run_workers(
+        tmp_path, ["--config", "cfg.toml", "--strategy", "multiworker", "--epochs", "2",
+                   "--resume", *args],
+        check=False, timeout=120, code=_failing(target))
+    assert codes == [1, 1], "\n".join(out[-2000:] for out in outputs)
+    for out in outputs:
+        assert f"error: the chief could not {what}: RuntimeError: injected\n" in out
+        assert "Traceback" not in out
+    # What the first run wrote is all there, and nothing of epoch 2 (model/ not re-scored).
+    assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0001"
+    assert _log_epochs(run) == [1]
+    assert (run / "model" / "bundle.json").read_bytes() == saved
