@@ -575,6 +575,8 @@ def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
     what = "score the saved best model (model/) on the new dev set"
     wer, cer = _dev_scores(dev, score_saved, dist, what)
     if cer is None:
+        if dist is not None:  # only the chief knows why: each worker says the same
+            why = dist.text_from_chief(why or "")
         if verbose:
             reason = f" ({why})" if why else ""
             print("resume: dev set changed and the saved best model could not be scored on "

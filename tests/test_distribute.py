@@ -440,3 +440,32 @@ def test_a_chief_that_fails_alone_stops_every_worker_with_its_reason(
     assert (run / CHECKPOINTS / LATEST).read_text().strip() == "epoch-0001"
     assert _log_epochs(run) == [1]
     assert (run / "model" / "bundle.json").read_bytes() == saved
+
+
+@pytest.mark.slow
+def test_every_worker_says_why_the_saved_best_could_not_be_rescored(tmp_path, fsdd_dir):
+    """On a resume with another dev set, only the chief loads model/, so only it knew why the
+    saved best could not be scored there: the others printed the line without the reason."""
+    _manifests(tmp_path, fsdd_dir, range(10, 11))
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "dev.jsonl").write_text((tmp_path / "dev.jsonl").read_text())
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
+        'epochs = 1\nbatch_size = 8\ntensorboard = false\n'
+        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
+    )
+    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
+    config = tmp_path / "run" / "model" / "bundle.json"  # the best epoch's, another frontend
+    data = json.loads(config.read_text())
+    data["frontend"]["fmin"] += 10
+    config.write_text(json.dumps(data))
+    codes, outputs = _run_workers(
+        tmp_path, ["--config", "cfg.toml", "--strategy", "multiworker", "--epochs", "2",
+                   "--resume", "--dev", "copy/dev.jsonl"],
+        check=False, timeout=120)
+    assert codes == [0, 0], "\n".join(out[-2000:] for out in outputs)
+    said = [re.findall(r"^resume: dev set changed.*", out, re.M) for out in outputs]
+    assert said[0] == said[1] == [
+        "resume: dev set changed and the saved best model could not be scored on it (run/model: "
+        "not a model of this run); the best is chosen again from this epoch on"
+    ]
