@@ -960,13 +960,7 @@ class Distributed:
 
     def everywhere(self, fn):
         """Run ``fn`` on each worker; if it fails on any, raise on all of them."""
-        error = None
-        try:
-            result = fn()
-        except Exception as exc:
-            if self.workers == 1:
-                raise
-            error = exc
+        result, error = self._attempt(fn)
         if self.workers > 1:
             failed = int(self.sum_over_workers([1.0 if error else 0.0])[0])
             if error is not None:
@@ -982,19 +976,22 @@ class Distributed:
         it lived on, a hang). Now the chief takes part whatever happened, and if ``fn`` raised,
         every worker raises the same one-line CtcasrError: the chief could not ``what``, and
         why."""
-        result = error = None
-        if self.is_chief:
-            try:
-                result = fn()
-            except Exception as exc:
-                if self.workers == 1:
-                    raise
-                error = exc
+        result, error = self._attempt(fn) if self.is_chief else (None, None)
         if self.workers > 1:
             reason = self.text_from_chief("" if error is None else _reason(error))
             if reason:
                 raise CtcasrError(f"the chief could not {what}: {reason}") from error
         return result
+
+    def _attempt(self, fn: Callable[[], T]) -> tuple[T | None, Exception | None]:
+        """``fn()``'s result, or the error to share with the other workers (raised at once
+        when there are none)."""
+        try:
+            return fn(), None
+        except Exception as exc:
+            if self.workers == 1:
+                raise
+            return None, exc
 
     def text_from_chief(self, text: str) -> str:
         """The chief's ``text`` on every worker, cut to REASON_BYTES of UTF-8: the reason for a

@@ -154,6 +154,20 @@ def _manifests(tmp_path, fsdd_dir, train_indices=range(10, 13)):
     return train_m, dev_m
 
 
+def _one_epoch_run(tmp_path: Path, fsdd_dir: Path) -> None:
+    """cfg.toml for a one-epoch run with a dev set (and a copy of it at copy/dev.jsonl), and
+    that run trained on one device, for the multiworker resumes to go on from."""
+    _manifests(tmp_path, fsdd_dir, range(10, 11))
+    (tmp_path / "copy").mkdir()
+    (tmp_path / "copy" / "dev.jsonl").write_text((tmp_path / "dev.jsonl").read_text())
+    (tmp_path / "cfg.toml").write_text(
+        'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
+        'epochs = 1\nbatch_size = 8\ntensorboard = false\n'
+        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
+    )
+    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
+
+
 def _checkpoint(run: Path, epoch: int, what: str = "weights") -> list[np.ndarray]:
     with np.load(run / CHECKPOINTS / f"epoch-{epoch:04d}" / f"{what}.npz") as data:
         return [data[f"arr_{i}"] for i in range(len(data.files))]
@@ -370,15 +384,7 @@ def test_workers_whose_dev_paths_differ_resume_together(tmp_path, fsdd_dir):
     the settings check leaves paths out). Each worker judged by its own path whether the dev
     set had changed since the checkpoint, and one that thought so waited alone in the
     re-scoring collective while the others trained: the cluster hung. The chief decides."""
-    _manifests(tmp_path, fsdd_dir, range(10, 11))
-    (tmp_path / "copy").mkdir()
-    (tmp_path / "copy" / "dev.jsonl").write_text((tmp_path / "dev.jsonl").read_text())
-    (tmp_path / "cfg.toml").write_text(
-        'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
-        'epochs = 1\nbatch_size = 8\ntensorboard = false\n'
-        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
-    )
-    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
+    _one_epoch_run(tmp_path, fsdd_dir)
     codes, outputs = _run_workers(
         tmp_path, ["--config", "cfg.toml", "--strategy", "multiworker", "--epochs", "2",
                    "--resume"],
@@ -417,16 +423,8 @@ def test_a_chief_that_fails_alone_stops_every_worker_with_its_reason(
     injected function) died alone: a traceback on each worker, the others' a TensorFlow
     'Socket closed' (or a 0 exit where the chief failed after the last epoch). Now the chief
     still takes part, and every worker stops with its reason, nothing written half."""
-    _manifests(tmp_path, fsdd_dir, range(10, 11))
-    (tmp_path / "copy").mkdir()
-    (tmp_path / "copy" / "dev.jsonl").write_text((tmp_path / "dev.jsonl").read_text())
-    (tmp_path / "cfg.toml").write_text(
-        'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
-        'epochs = 1\nbatch_size = 8\ntensorboard = false\n'
-        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
-    )
+    _one_epoch_run(tmp_path, fsdd_dir)
     run = tmp_path / "run"
-    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
     saved = (run / "model" / "bundle.json").read_bytes()
     codes, outputs = _run_workers(
         tmp_path, ["--config", "cfg.toml", "--strategy", "multiworker", "--epochs", "2",
@@ -446,15 +444,7 @@ def test_a_chief_that_fails_alone_stops_every_worker_with_its_reason(
 def test_every_worker_says_why_the_saved_best_could_not_be_rescored(tmp_path, fsdd_dir):
     """On a resume with another dev set, only the chief loads model/, so only it knew why the
     saved best could not be scored there: the others printed the line without the reason."""
-    _manifests(tmp_path, fsdd_dir, range(10, 11))
-    (tmp_path / "copy").mkdir()
-    (tmp_path / "copy" / "dev.jsonl").write_text((tmp_path / "dev.jsonl").read_text())
-    (tmp_path / "cfg.toml").write_text(
-        'train_manifests = ["train.jsonl"]\ndev_manifest = "dev.jsonl"\noutput_dir = "run"\n'
-        'epochs = 1\nbatch_size = 8\ntensorboard = false\n'
-        "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
-    )
-    train(TrainConfig.from_file(tmp_path / "cfg.toml", strategy="default"), verbose=0)
+    _one_epoch_run(tmp_path, fsdd_dir)
     config = tmp_path / "run" / "model" / "bundle.json"  # the best epoch's, another frontend
     data = json.loads(config.read_text())
     data["frontend"]["fmin"] += 10
