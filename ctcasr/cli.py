@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ctcasr.errors import CtcasrError
+from ctcasr.utils import os_error_text
 
 if TYPE_CHECKING:
     from ctcasr.segment import SplitConfig
@@ -845,8 +846,7 @@ def main() -> None:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(1)
     except OSError as exc:  # a read-only folder, a file where a folder should be: one line
-        where = ": ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
-        typer.echo(f"error: {where + ': ' if where else ''}{exc.strerror or exc}", err=True)
+        typer.echo(f"error: {os_error_text(exc)}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)

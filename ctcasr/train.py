@@ -54,6 +54,7 @@ from ctcasr.utils import (
     check_field_types,
     config_from_dict,
     first_line,
+    os_error_text,
     plain,
     recover_dir,
 )
@@ -884,9 +885,12 @@ REASON_BYTES = 512  # of an error's first line, sent from the chief (Distributed
 
 
 def _reason(exc: BaseException) -> str:
-    """One line for ``exc`` as another worker reads it: the type too, unless it is ours."""
+    """One line for ``exc`` as another worker reads it: the type too, unless it is ours or an
+    OSError (``PATH: strerror``, as the command line gives one)."""
     if isinstance(exc, CtcasrError):
         return first_line(exc)
+    if isinstance(exc, OSError) and exc.strerror:
+        return os_error_text(exc)
     return f"{type(exc).__name__}: {first_line(exc)}"
 
 

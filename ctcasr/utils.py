@@ -339,3 +339,10 @@ def first_line(exc: BaseException, limit: int = 160) -> str:
     if len(line) > limit:
         return line[:limit] + " ..."
     return line + (" ..." if len(lines) > 1 else "")
+
+
+def os_error_text(exc: OSError) -> str:
+    """``PATH: strerror`` (both paths of a rename), as the command line reports an OSError:
+    ``[Errno 28] No space left on device: 'run/x'`` says the same less plainly."""
+    where = ": ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
+    return f"{where + ': ' if where else ''}{exc.strerror or exc}"

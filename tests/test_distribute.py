@@ -459,3 +459,21 @@ def test_every_worker_says_why_the_saved_best_could_not_be_rescored(tmp_path, fs
         "resume: dev set changed and the saved best model could not be scored on it (run/model: "
         "not a model of this run); the best is chosen again from this epoch on"
     ]
+
+
+def test_a_chiefs_error_reads_on_every_worker_as_the_command_line_gives_it():
+    """An OSError crossed as ``OSError: [Errno 28] No space left on device: 'run/x'`` where
+    the command line, on one device, says ``run/x: No space left on device``."""
+    import errno
+
+    from ctcasr.errors import CtcasrError
+    from ctcasr.train import _reason
+    from ctcasr.utils import os_error_text
+
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), "run/x")
+    assert _reason(full) == os_error_text(full) == "run/x: No space left on device"
+    moved = OSError(errno.EXDEV, os.strerror(errno.EXDEV), "a", None, "b")
+    assert _reason(moved) == "a: b: Invalid cross-device link"
+    assert _reason(CtcasrError("run: not a model\nmore")) == "run: not a model ..."
+    assert _reason(RuntimeError("boom")) == "RuntimeError: boom"
+    assert _reason(OSError("no errno")) == "OSError: no errno"
