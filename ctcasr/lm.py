@@ -29,7 +29,14 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Literal, NoReturn
 
 from ctcasr.errors import ConfigError
-from ctcasr.text import Alphabet, letter_case, match_case, normalize_text, respell
+from ctcasr.text import (
+    Alphabet,
+    letter_case,
+    match_case,
+    normalize_text,
+    respell,
+    spells_english,
+)
 from ctcasr.utils import atomic_path
 
 if TYPE_CHECKING:
@@ -117,7 +124,13 @@ class _ForeignLetters:
     def __call__(self, line: str) -> tuple[str, ...]:
         text = match_case(unicodedata.normalize("NFKC", line), self.alphabet)
         others = {c for c in text if not c.isascii() and c not in self.alphabet}
-        return self.ascii + tuple(sorted(c for c in others if self._is_foreign(c)))
+        foreign = [c for c in others if self._is_foreign(c)]
+        if not spells_english(self.alphabet.labels):
+            # Numbers and "% & + @" stay as written, so the line is dropped and counted: the
+            # normaliser deletes them for an alphabet that does not spell them in English.
+            foreign += [c for c in set(text) - set(self.alphabet.labels)
+                        if c.isdecimal() or c in "%&+@"]  # fmt: skip
+        return self.ascii + tuple(sorted(foreign))
 
 
 def normalize_corpus(

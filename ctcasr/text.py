@@ -224,12 +224,22 @@ _NUMBER_RE = re.compile(r"(\d+)(?:\.(\d+))?(?:(st|nd|rd|th)\b)?", re.IGNORECASE)
 _DIGIT_GROUP_RE = re.compile(r"(?<=\d),(?=\d{3}(?!\d))")
 
 
+@functools.lru_cache(maxsize=64)
+def spells_english(labels: tuple[str, ...]) -> bool:
+    """Whether numbers and ``% & + @`` the alphabet cannot write become English words: only
+    for an alphabet whose letters are all ASCII. A Spanish or German alphabet turned
+    "3 años" into "three años", a phrase nobody says, in LM corpora, commands and hotwords."""
+    return all(c.isascii() for c in labels if c.isalpha())
+
+
 def _number_words(match: re.Match[str], alphabet: Alphabet) -> str:
     whole, frac, suffix = match.group(1), match.group(2), match.group(3)
     if all(d in alphabet for d in whole + (frac or "")):
         # The model writes these digits: spelled, "room 101" was a phrase it never emits.
         point = "." if "." in alphabet else " point "
         return whole + ("" if frac is None else point + frac) + (suffix or "")
+    if not spells_english(alphabet.labels):
+        return match.group(0)  # left to the caller: dropped, or an error when strict
     if suffix and frac is None:
         return " " + ordinal_to_words(int(whole)) + " "
     words = _digits_to_words(whole)
@@ -355,13 +365,15 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
     lost: list[str] = []
     # before NFKC, which turns an acute accent into a space
     text = text.translate(_apostrophes(alphabet.labels))
-    text = _FRACTION_RE.sub(_fraction_words, text)
+    english = spells_english(alphabet.labels)
+    if english:
+        text = _FRACTION_RE.sub(_fraction_words, text)
     text = _SUPERSCRIPT_RE.sub(" ", text)
     text = unicodedata.normalize("NFKC", text)
     text = _DIGIT_GROUP_RE.sub("", text)
     text = _NUMBER_RE.sub(functools.partial(_number_words, alphabet=alphabet), text)
     for symbol, words in _SYMBOL_WORDS.items():
-        if symbol not in alphabet:
+        if english and symbol not in alphabet:
             text = text.replace(symbol, words)
     text = match_case(text, alphabet)
     chars: list[str] = []
@@ -373,6 +385,8 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
         if char.isspace() or category[0] in "PSZ":
             # Dashes and slashes separate words; other punctuation just vanishes.
             separates = char.isspace() or category == "Pd" or char in _SEPARATORS
+            if char in _SYMBOL_WORDS:
+                lost.append(char)  # a spoken word ("percent") in no language but English
             chars.append(" " if separates else "")
             continue
         kept = respell(char, alphabet)
@@ -380,8 +394,13 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
             lost.append(char)
         chars.append(kept)
     if strict and lost:
+        hint = ""
+        if any(c.isdecimal() or c in _SYMBOL_WORDS for c in lost):
+            hint = " (numbers and symbols become English words only for an alphabet of ASCII "
+            hint += "letters: write them out as said)"
         raise AlphabetError(
-            f"{original!r} has characters the model cannot emit: {''.join(dict.fromkeys(lost))!r}"
+            f"{original!r} has characters the model cannot emit: "
+            f"{''.join(dict.fromkeys(lost))!r}{hint}"
         )
     text = "".join(chars)
     quotes = _apostrophe_re(alphabet.labels)

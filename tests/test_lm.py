@@ -491,3 +491,14 @@ def test_ctrl_c_during_lm_build_is_one_line_and_writes_nothing(kenlm_tools: None
     assert err.strip() == "interrupted; outputs are written whole or not at all"
     assert output.read_text() == "the old model\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["big.arpa", "big.txt"]
+
+
+def test_normalize_corpus_drops_numbers_under_an_alphabet_of_another_language():
+    """A Spanish LM corpus line "Tengo 3 años" became the 3-gram "tengo three años"; now a
+    line with a number or symbol such an alphabet cannot write is dropped and counted."""
+    spanish = Alphabet((" ", *"abcdefghijklmnopqrstuvwxyzñáéíóúü"))
+    stats = CorpusStats()
+    lines = ["Tengo 3 años.", "Son las 10:30", "¿Qué hora es?", "5% más"]
+    assert list(normalize_corpus(lines, spanish, stats)) == ["qué hora es"]
+    assert (stats.kept, stats.dropped) == (1, 3)
+    assert set(stats.unknown) == {"3", "1", "0", "5", "%"}

@@ -438,3 +438,21 @@ def test_an_alphabet_whose_apostrophe_is_the_letter_u02bc_keeps_it():
     # with both curly quotes the closing one is the apostrophe (the opening one was taken)
     both = Alphabet(tuple(" abcdefghijklmnopqrstuvwxyz\u2018\u2019"))
     assert normalize_text("don't \u2018quoted\u2019", both) == "don\u2019t quoted"
+
+
+SPANISH = Alphabet((" ", *string.ascii_lowercase, *"ñáéíóúü"))
+
+
+@pytest.mark.parametrize("raw", ["Tengo 3 años", "5% de descuento", "I+D", "½ kilo"])
+def test_an_alphabet_of_another_language_does_not_spell_numbers_in_english(raw):
+    """A Spanish alphabet turned "Tengo 3 años" into "tengo three años" (and "%" into
+    "percent"): English words in a Spanish command or hotword, never said. Now such a
+    character is an error naming it when strict, and dropped otherwise."""
+    with pytest.raises(AlphabetError, match=r"cannot emit.*write them out as said"):
+        normalize_text(raw, SPANISH, strict=True)
+    out = normalize_text(raw, SPANISH)
+    assert not {"three", "five", "percent", "plus", "one", "half"} & set(out.split())
+    assert normalize_text("Tengo 3 años", SPANISH) == "tengo años"
+    # English alphabets spell them as before; digits the alphabet has stay digits.
+    assert normalize_text("Set 2!", UPPER) == "SET TWO"
+    assert normalize_text("Año 2024", Alphabet((*SPANISH.labels, *string.digits))) == "año 2024"
