@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from ctcasr.errors import ManifestError
-from ctcasr.text import Alphabet
+from ctcasr.text import Alphabet, normalize_text
 from ctcasr.utils import atomic_write_text, read_lines
 
 REQUIRED_KEYS = ("audio_filepath", "text", "duration")
@@ -104,10 +104,23 @@ def _parse_line(
     if check_audio and not audio_path.is_file():
         raise ManifestError(f"audio file not found: {audio_path}")
     if alphabet is not None and (bad := alphabet.unknown_chars(text)):
-        raise ManifestError(f"text {text!r} has characters outside the alphabet: {''.join(bad)!r}")
+        raise ManifestError(
+            f"text {text!r} has characters outside the alphabet: {''.join(bad)!r}"
+            + _spelled_hint(text, alphabet)
+        )
     return ManifestEntry(
         str(audio_path), text, float(duration), None if speaker is None else str(speaker)
     )
+
+
+def _spelled_hint(text: str, alphabet: Alphabet) -> str:
+    """The spelled form a manifest's text must be in, when it encodes: training and evaluate
+    take the text as written, and "Más rápido" under a lower-case alphabet said only that
+    "M" was outside it, never that the transcript needed normalize_text first."""
+    spelled = normalize_text(text, alphabet)
+    if not spelled or alphabet.unknown_chars(spelled):
+        return ""
+    return f" (its spelled form, as ctcasr.normalize_text writes it: {spelled!r})"
 
 
 def write_manifest(path: str | os.PathLike[str], entries: Iterable[ManifestEntry]) -> None:

@@ -203,3 +203,17 @@ def test_write_empty_manifest_then_read_fails(tmp_path):
     assert path.read_text(encoding="utf-8") == ""
     with pytest.raises(ManifestError):
         read_manifest(path)
+
+
+def test_text_outside_the_alphabet_says_its_spelled_form(corpus):
+    """Training and evaluate take a manifest's text as written: "¿Más rápido?" under a Spanish
+    alphabet said only that "M" was outside it. The error now gives the spelled form."""
+    spanish = Alphabet((" ", *"abcdefghijklmnopqrstuvwxyzñáéíóúü"))
+    path = write_lines(corpus / "m.jsonl", [good_line(text="¿Más rápido?")])
+    hint = r" \(its spelled form, as ctcasr\.normalize_text writes it: 'más rápido'\)$"
+    with pytest.raises(ManifestError, match=r"m\.jsonl:1: .*outside the alphabet: '¿M\?'" + hint):
+        read_manifest(path, spanish)
+    # No hint where the spelled form would not encode either (or would be empty).
+    path = write_lines(corpus / "m.jsonl", [good_line(text="日本")])
+    with pytest.raises(ManifestError, match=r"outside the alphabet: '日本'$"):
+        read_manifest(path, spanish)
