@@ -28,3 +28,14 @@ def test_the_readme_python_tour_compiles_and_names_only_real_api():
     names = set(re.findall(r"\bctcasr\.(\w+)", block.group(1)))
     assert len(names) > 10
     assert not [n for n in sorted(names) if not hasattr(ctcasr, n)]
+
+
+def test_the_docs_tell_a_user_with_their_own_alphabet_how_to_write_text_and_build_an_lm():
+    """The README never said that a manifest's text must already be in the spelled form, nor
+    how an alphabet file is written, and `lm build` was shown without `-m`, so an LM for a
+    Spanish model was built for the English alphabet ("años" -> "anos") without a word."""
+    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    decoding = (REPO / "docs" / "decoding.md").read_text(encoding="utf-8")
+    assert "must\nalready be in the model's spelled form" in readme
+    assert "An alphabet file" in readme
+    assert "[-m BUNDLE]" in readme and "-m BUNDLE" in decoding
