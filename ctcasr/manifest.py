@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import unicodedata
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -120,6 +121,9 @@ def _spelled_hint(text: str, alphabet: Alphabet) -> str:
     spelled = normalize_text(text, alphabet)
     if not spelled or alphabet.unknown_chars(spelled):
         return ""
+    if unicodedata.normalize("NFC", text) == spelled:
+        # The two look the same on screen: say what differs (a macOS or NFD-written corpus).
+        return f" (its letters are decomposed: write them composed, NFC: {spelled!r})"
     return f" (its spelled form, as ctcasr.normalize_text writes it: {spelled!r})"
 
 

@@ -217,3 +217,11 @@ def test_text_outside_the_alphabet_says_its_spelled_form(corpus):
     path = write_lines(corpus / "m.jsonl", [good_line(text="日本")])
     with pytest.raises(ManifestError, match=r"outside the alphabet: '日本'$"):
         read_manifest(path, spanish)
+
+
+def test_decomposed_text_is_named_as_such(corpus):
+    """NFD text ("que" + U+0301) was reported with a hint showing the same-looking 'qué'."""
+    spanish = Alphabet((" ", *"abcdefghijklmnopqrstuvwxyzñáéíóúü"))
+    path = write_lines(corpus / "m.jsonl", [good_line(text="que\u0301 hora es")])
+    with pytest.raises(ManifestError, match=r"decomposed: write them composed, NFC: 'qué hora es'"):
+        read_manifest(path, spanish)
