@@ -4,6 +4,7 @@ with its line number, ``--skip-bad`` drops and counts them, and nothing crashes.
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from typer.testing import CliRunner
@@ -121,7 +122,7 @@ def test_tune_skip_bad(tmp_path, fsdd_dir):
     assert str(result.exception).startswith(f"{manifest}:{where[first]}: {BAD[first][1]}")
     result = runner.invoke(app, [*args, "--skip-bad"])
     assert result.exit_code == 0, result.output
-    assert "kenlm: best" in result.stdout
+    assert re.match(r"kenlm: (best|kept) alpha=", result.stdout)  # "kept" on a tie
     _assert_every_skip_listed(result.stderr, manifest, where)
 
 
