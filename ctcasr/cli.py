@@ -714,6 +714,11 @@ def lm_build(
             "--model", "-m", help="Drop lines the model's alphabet cannot spell (a bundle)."
         ),
     ] = None,
+    alphabet_file: Annotated[
+        Path | None,
+        typer.Option("--alphabet", help="Normalise for this alphabet file, as --model does for "
+                     "a bundle's (an LM built before its model is trained)."),
+    ] = None,
 ) -> None:
     """Build an ARPA (or binary) n-gram LM from a text corpus with KenLM.
 
@@ -721,12 +726,17 @@ def lm_build(
     build_binary for a binary model).
     """
     from ctcasr.lm import build_lm
+    from ctcasr.text import Alphabet
 
     alphabet = None
     if model is not None:
         from ctcasr.bundle import load_bundle
 
-        alphabet = load_bundle(model).alphabet
+        bundle = load_bundle(model)
+        _check_alphabet(alphabet_file, bundle)  # both given: they must agree
+        alphabet = bundle.alphabet
+    elif alphabet_file is not None:
+        alphabet = Alphabet.from_file(alphabet_file)
     result = build_lm(corpus, output, order, binary=binary, alphabet=alphabet)
     typer.echo(
         f"{result.path}: {result.order}-gram, {result.sentences} sentences, {result.words} words, "

@@ -502,3 +502,26 @@ def test_normalize_corpus_drops_numbers_under_an_alphabet_of_another_language():
     assert list(normalize_corpus(lines, spanish, stats)) == ["qué hora es"]
     assert (stats.kept, stats.dropped) == (1, 3)
     assert set(stats.unknown) == {"3", "1", "0", "5", "%"}
+
+
+def test_cli_lm_build_for_an_alphabet_file(kenlm_tools: None, tmp_path: Path):
+    """An LM for a model not trained yet: only ``-m BUNDLE`` chose the alphabet, and without
+    it "años" was folded to "anos" for the English one."""
+    alphabet = tmp_path / "es.txt"
+    alphabet.write_text("\n".join([" ", *"abcdefghijklmnopqrstuvwxyzñáéíóúü"]) + "\n",
+                        encoding="utf-8")  # fmt: skip
+    corpus = tmp_path / "es.txt.corpus"
+    corpus.write_text("Buenos años\ntengo 3 años\nmuchos años buenos\n", encoding="utf-8")
+    out = tmp_path / "es.arpa"
+    result = _cli("lm", "build", str(corpus), "--order", "2", "-o", str(out),
+                  "--alphabet", str(alphabet))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "2 sentences" in result.stdout and "1 lines dropped" in result.stdout
+    arpa = out.read_text(encoding="utf-8")
+    assert "\taños" in arpa and "anos" not in arpa and load_lm(out).order == 2
+    # with a bundle too, the two must agree
+    result = _cli("lm", "build", str(corpus), "-o", str(tmp_path / "x.arpa"),
+                  "--alphabet", str(alphabet), "-m", "default")  # fmt: skip
+    assert result.returncode == 1
+    assert result.stderr.startswith(f"error: {alphabet}: alphabet has 34 symbols + blank")
+    assert not (tmp_path / "x.arpa").exists()
