@@ -61,14 +61,18 @@ def tree_rss_kb(pid: int) -> int:
     return total
 
 
-def run(args: list[str], stdin: str | None = None) -> tuple[float, float, str]:
-    """Wall seconds, peak tree RSS in MB, and stdout of one ``ctcasr`` process."""
+def run(args: list[str], stdin: str | None = None, tree: Path | None = None
+        ) -> tuple[float, float, str]:  # fmt: skip
+    """Wall seconds, peak tree RSS in MB, and stdout of one ``ctcasr`` process (of the
+    checkout ``tree``, when given, instead of this one)."""
+    env = None if tree is None else {**os.environ, "PYTHONPATH": str(tree)}
     with tempfile.TemporaryFile("w+") as fin, tempfile.TemporaryFile("w+") as fout, \
             tempfile.TemporaryFile("w+") as ferr:  # files, not pipes: a full pipe would stall it
         fin.write(stdin or "")
         fin.seek(0)
         start = time.perf_counter()
-        proc = subprocess.Popen(CTCASR + args, stdin=fin, stdout=fout, stderr=ferr, text=True)
+        proc = subprocess.Popen(CTCASR + args, stdin=fin, stdout=fout, stderr=ferr, text=True,
+                                env=env, cwd=tree)  # fmt: skip
         peak = 0
         while proc.poll() is None:
             peak = max(peak, tree_rss_kb(proc.pid))
@@ -150,7 +154,12 @@ def main() -> int:
     p.add_argument("--runs", type=int, default=5)
     p.add_argument("--clips", type=int, default=1000)
     p.add_argument("--output", type=Path, default=None)
+    p.add_argument("--against", type=Path, default=None, metavar="TREE",
+                   help="another checkout (git worktree add TREE REV): its 1000-clip throughput "
+                        "is measured in the same run, runs alternating, to tell a change in "
+                        "the code from a change in the machine")  # fmt: skip
     args = p.parse_args()
+    args.data = args.data.resolve()  # the paths listed must hold from another checkout too
 
     from ctcasr.bundle import load_bundle
 
@@ -190,6 +199,11 @@ def main() -> int:
                      f"{wall:.2f} s = **{speed:.0f}x** real time", f"{rss:.0f} MB",
                      ">= 300x, <= 400 MB"))  # fmt: skip
 
+    against = []
+    if args.against is not None:
+        against = compare_trees(args.against, args.runs, ["transcribe", *model, "-d", "greedy",
+                                                          "-"], listing, audio_seconds)  # fmt: skip
+
     with tempfile.TemporaryDirectory() as tmp:
         for minutes in (1, 5, 10):
             path = Path(tmp) / f"long-{minutes}.wav"
@@ -226,6 +240,7 @@ def main() -> int:
         "|---|---:|---:|---|",
         *[f"| {a} | {b} | {c} | {d} |" for a, b, c, d in rows],
         "",
+        *against,
         "What cutting and stitching costs: dev utterances transcribed one by one, and the same",
         "utterances joined into one long file with 0.5-1.5 s pauses (greedy WER):",
         "",
@@ -235,6 +250,8 @@ def main() -> int:
         "",
         "Reproduce:",
         "",
+        *([f"    git worktree add {shlex.quote(str(args.against))} {tree_commit(args.against)}"]
+          if args.against is not None else []),
         f"    {command}",
     ]
     text = "\n".join(lines) + "\n"
@@ -242,6 +259,34 @@ def main() -> int:
     if args.output:
         args.output.write_text(text, encoding="utf-8")
     return 0
+
+
+def tree_commit(tree: Path) -> str:
+    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, check=True,
+                          capture_output=True, text=True).stdout.strip()  # fmt: skip
+
+
+def compare_trees(tree: Path, runs: int, args: list[str], listing: str,
+                  audio_seconds: float) -> list[str]:  # fmt: skip
+    """The 1000-clip ``--jobs 1`` throughput of this checkout and of ``tree``, runs taken in
+    turn so that both see the same machine: a speed that moved between sessions may be the
+    machine's (another day's run on the same code differed by 7%)."""
+    from recipes.common import git_commit
+
+    other = tree_commit(tree)
+    walls: dict[str, list[float]] = {"this": [], "other": []}
+    for _ in range(runs):
+        walls["this"].append(run(args, listing)[0])
+        walls["other"].append(run(args, listing, tree=tree)[0])
+    rows = []
+    for key, commit in (("this", git_commit()), ("other", other)):
+        wall = statistics.median(walls[key])
+        print(f"same run, ctcasr at {commit}: {wall:.2f} s = {audio_seconds / wall:.0f}x")
+        rows.append(f"| ctcasr at {commit} | {wall:.2f} s = {audio_seconds / wall:.0f}x real "
+                    f"time | {' '.join(f'{w:.2f}' for w in walls[key])} |")  # fmt: skip
+    return ["The 1000-clip `--jobs 1` throughput of this code and of an earlier commit in the "
+            f"same run ({runs} runs each, taken in turn; medians):", "",
+            "| code | median | every run (s) |", "|---|---:|---|", *rows, ""]
 
 
 def _duration(path: Path) -> float:
