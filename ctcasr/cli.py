@@ -362,15 +362,15 @@ def _progress_bar(show: bool, total: int):
 @app.command()
 def decoders() -> None:
     """List the installed decoders (built-in and plug-ins) with their options."""
-    from ctcasr.decoding import available_decoders
-    from ctcasr.decoding.registry import refused_plugins
+    from ctcasr.decoding.registry import scan_decoders
 
-    for name, info in available_decoders().items():
+    found, refused = scan_decoders()  # one pass over the entry points
+    for name, info in found.items():
         typer.echo(f"{name:10s} [{info.package}] {info.summary()}".rstrip())
         opts = info.options()
         if opts:
             typer.echo("           options: " + ", ".join(f"{k}={v!r}" for k, v in opts.items()))
-    for reason in refused_plugins():
+    for reason in refused:
         typer.echo(f"warning: {reason}", err=True)
 
 

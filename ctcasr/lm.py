@@ -35,6 +35,7 @@ from ctcasr.text import (
     match_case,
     normalize_text,
     respell,
+    said_in_english,
     spells_english,
 )
 from ctcasr.utils import atomic_path
@@ -128,8 +129,7 @@ class _ForeignLetters:
         if not spells_english(self.alphabet.labels):
             # Numbers and "% & + @" stay as written, so the line is dropped and counted: the
             # normaliser deletes them for an alphabet that does not spell them in English.
-            foreign += [c for c in set(text) - set(self.alphabet.labels)
-                        if c.isdecimal() or c in "%&+@"]  # fmt: skip
+            foreign += [c for c in set(text) - set(self.alphabet.labels) if said_in_english(c)]
         return self.ascii + tuple(sorted(foreign))
 
 

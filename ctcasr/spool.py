@@ -122,26 +122,25 @@ class Spool:
             self._folder = Path(tempfile.mkdtemp(prefix="ctcasr-spool-"))
         self._count += 1
         target = self._folder / str(self._count)
-        total = 0
+        total, error = 0, None
         try:
             with open(target, "wb") as out:
                 while block := stream.read(_BLOCK):
                     if not isinstance(block, bytes | bytearray | memoryview):
-                        target.unlink(missing_ok=True)
-                        return Unread(name, f"{name}: a text stream; give audio as bytes "
-                                            "(sys.stdin.buffer, not sys.stdin)")  # fmt: skip
+                        error = ("a text stream; give audio as bytes (sys.stdin.buffer, "
+                                 "not sys.stdin)")  # fmt: skip
+                        break
                     total += len(block)
                     if total > self.max_bytes:
+                        error = (f"more than {self.max_bytes / 1024**3:g} GiB through a pipe; "
+                                 "write it to a file first")  # fmt: skip
                         break
                     out.write(block)
         except OSError as exc:
+            error = f"cannot copy the piped audio to {self._folder}: {exc.strerror or exc}"
+        if error is not None:  # no copy is left behind, whole or in part
             target.unlink(missing_ok=True)
-            return Unread(name, f"{name}: cannot copy the piped audio to {self._folder}: "
-                                f"{exc.strerror or exc}")  # fmt: skip
-        if total > self.max_bytes:
-            target.unlink(missing_ok=True)
-            return Unread(name, f"{name}: more than {self.max_bytes / 1024**3:g} GiB through a "
-                                "pipe; write it to a file first")  # fmt: skip
+            return Unread(name, f"{name}: {error}")
         self._names[str(target)] = name
         return str(target)
 

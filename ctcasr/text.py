@@ -249,6 +249,12 @@ def _number_words(match: re.Match[str], alphabet: Alphabet) -> str:
 
 
 _SYMBOL_WORDS = {"%": " percent ", "&": " and ", "+": " plus ", "@": " at "}
+
+
+def said_in_english(char: str) -> bool:
+    """A digit or symbol the normaliser writes as English words, and so only for an alphabet
+    that :func:`spells_english`."""
+    return char.isdecimal() or char in _SYMBOL_WORDS
 # Marks written for an apostrophe: curly quotes, the modifier letter (U+02BC), prime, acute
 # accent and grave accent.
 _APOSTROPHE_LIKE = "\u2018\u2019\u02bc\u2032\u00b4`"
@@ -395,7 +401,7 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
         chars.append(kept)
     if strict and lost:
         hint = ""
-        if any(c.isdecimal() or c in _SYMBOL_WORDS for c in lost):
+        if any(map(said_in_english, lost)):
             hint = " (numbers and symbols become English words only for an alphabet of ASCII "
             hint += "letters: write them out as said)"
         raise AlphabetError(

@@ -142,17 +142,19 @@ def _check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | N
 
 def available_decoders() -> dict[str, DecoderInfo]:
     """Every decoder name that can be used, built-ins first."""
-    return _scan()[0]
+    return scan_decoders()[0]
 
 
 def refused_plugins() -> list[str]:
-    """Why each plug-in entry point that is not used is left out, one line each: it was
-    dropped without a word, so an author whose decoder took a built-in's name (or one that
-    another package declares) saw the other decoder run under it and no reason."""
-    return _scan()[1]
+    """Why each plug-in entry point that is not used is left out (see :func:`scan_decoders`)."""
+    return scan_decoders()[1]
 
 
-def _scan() -> tuple[dict[str, DecoderInfo], list[str]]:
+def scan_decoders() -> tuple[dict[str, DecoderInfo], list[str]]:
+    """The decoders that can be used, built-ins first, and one line for each plug-in entry
+    point left out: it was dropped without a word, so an author whose decoder took a
+    built-in's name (or one that another package declares) saw the other decoder run under it
+    and no reason."""
     found = {name: DecoderInfo(name, target, "ctcasr") for name, target in BUILTIN_DECODERS.items()}
     refused: list[str] = []
     for ep in entry_points(group=ENTRY_POINT_GROUP):
