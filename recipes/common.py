@@ -168,3 +168,40 @@ def _gpus() -> str:
     except Exception:  # no TensorFlow here: nothing trained on a GPU through it either
         return "no GPU"
     return f"{len(found)} GPU(s)" if found else "no GPU"
+
+
+def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], flag: str) -> None:
+    """Refuse ``bundle`` if its training, or a stage it started from or was averaged from, may
+    have heard ``words``: scores on words held out as unseen are worthless for such a model.
+
+    A stage proves it by the ``unseen_dev_words`` its recipe records; a bundle that records
+    none (an older run, the installed model) is refused, since nothing says what it heard.
+    """
+    import json
+
+    from ctcasr.bundle import CONFIG_FILE
+
+    def visit(path: Path, seen: set[Path]) -> None:
+        if path in seen or not words:
+            return
+        seen.add(path)
+        config = path / CONFIG_FILE
+        if not config.is_file():
+            raise CtcasrError(f"{flag} {bundle}: {path} is not a model bundle")
+        metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
+        sources = metadata.get("averaged_from") or []
+        for source in sources:  # a soup heard what any of its sources heard
+            visit(Path(source), seen)
+        if sources:
+            return
+        held = set(metadata.get("unseen_dev_words") or [])
+        if missing := [w for w in words if w not in held]:
+            behind = "" if path == Path(bundle) else f" (through {path})"
+            raise CtcasrError(f"{flag} {bundle}: trained without holding out "
+                              f"{', '.join(missing)}{behind}; the unseen dev words must be "
+                              "kept out of every stage behind the model")  # fmt: skip
+        cfg = path.parent / "train_config.json"
+        if cfg.is_file() and (init := json.loads(cfg.read_text(encoding="utf-8")).get("init_from")):
+            visit(Path(init), seen)
+
+    visit(Path(bundle), set())

@@ -93,6 +93,14 @@ def test_report_page_and_model_card(tmp_path):
     assert "FSDD test digit accuracy 99.00%" in card
     assert "`grammar` (`--commands FILE`) rejects below confidence 0.6, tuned" in card
     assert "unknown = rejected below confidence 0.6, tuned on dev" in page
+    assert "unseen **dev** words" not in page  # none held out
+    from recipes.speech_commands.__main__ import OneOfN
+
+    commands.unseen_dev = OneOfN(40, 46, [("bed", "happy")])
+    page = "\n".join(report.page(tmp_path))
+    assert ("- unseen **dev** words, one of N (46 real recordings of words kept out of all "
+            "training to tune for unseen words by; not a test): 86.96% (40/46; 95% CI") in page
+    assert "| unseen words through a command list | >= 90% | 85.00% | **no** |" in page
 
 
 def test_synthetic_subset_is_a_seeded_ordered_sample(tmp_path):
@@ -479,7 +487,7 @@ def test_the_training_seed_does_not_choose_the_synthetic_corpus(tmp_path, monkey
 
     asked = []
 
-    def stop(data, out, synthetic, synthetic_seed):
+    def stop(data, out, synthetic, synthetic_seed, dev_words=()):
         asked.append((synthetic, synthetic_seed))
         raise CtcasrError("stop")
 
@@ -491,3 +499,100 @@ def test_the_training_seed_does_not_choose_the_synthetic_corpus(tmp_path, monkey
     assert asked == [(7, 0), (7, 2)]
     assert recipe.main([*base, "--synthetic-seed", "-1"]) == 1
     assert asked == [(7, 0), (7, 2)]  # refused before preparing
+
+
+def test_dev_words_stay_out_of_the_synthetic_corpus_and_the_rerun_command(
+        tmp_path, prepared_corpora):  # fmt: skip
+    """Held out of the real corpora but spoken by TTS, the dev words would not be unseen."""
+    from recipes.pretrained.__main__ import parse_args, prepare_all, rerun_command
+
+    out = tmp_path / "out"
+    manifest = prepare_all(prepared_corpora, out, 3, 0, ("bed", "happy"))["synthetic"]
+    record = json.loads((manifest.parent / "synthetic.settings.json").read_text())
+    assert {"bed", "happy", *HELD_OUT_WORDS} == set(record["request"]["exclude"])
+    with pytest.raises(CtcasrError, match=r"made with exclude \[bed, bird.*; remove "):
+        prepare_all(prepared_corpora, out, 3, 0)  # the corpus holds words held out no more
+    assert parse_args(["--dev-words", "Bed,happy"]).dev_words == ("bed", "happy")
+    cfg = {"epochs": 5, "metadata": {"unseen_dev_words": ["bed", "happy"]}}
+    assert rerun_command(cfg) == ("python -m recipes.pretrained --data ../shared/data "
+                                  "--dev-words bed,happy --epochs 5")  # fmt: skip
+
+
+def test_a_training_transcript_saying_an_unseen_word_is_refused():
+    from ctcasr.manifest import ManifestEntry
+    from recipes.pretrained.__main__ import check_unheard
+
+    an4 = SimpleNamespace(train=[ManifestEntry("a.flac", "go forward two", 1.0)], dev=[])
+    fsdd = SimpleNamespace(train=[ManifestEntry("b.flac", "seven", 1.0)], dev=[])
+    check_unheard({"an4": an4, "fsdd": fsdd}, ("bird", "backward"))  # "forward" is no "backward"
+    with pytest.raises(CtcasrError, match=r"^a\.flac: an4 train says forward, which must stay"):
+        check_unheard({"an4": an4, "fsdd": fsdd}, ("bird", "forward"))
+
+
+def test_a_stage_behind_the_model_must_have_held_the_dev_words_out(tmp_path, capsys):
+    """Warm-started from a model that heard them, the dev words would score words it knows."""
+    from ctcasr.bundle import average_bundles
+    from recipes.common import check_never_heard
+    from recipes.pretrained.__main__ import main
+    from tests.helpers import tiny_bundle
+
+    words = ("bed", "happy")
+    held = {"unseen_dev_words": list(words)}
+    tiny_bundle(tmp_path / "old" / "model", 1)  # recorded nothing: what it heard is unknown
+    tiny_bundle(tmp_path / "a" / "model", 2, metadata=held)
+    tiny_bundle(tmp_path / "b" / "model", 3, metadata=held)
+    (tmp_path / "b" / "train_config.json").write_text(
+        json.dumps({"init_from": str(tmp_path / "old" / "model")}))
+    check_never_heard(tmp_path / "a" / "model", words, "--init-from")
+    check_never_heard(tmp_path / "old" / "model", (), "--init-from")  # no dev words: any model
+    with pytest.raises(CtcasrError, match=r"^--init-from .*/old/model: trained without holding "
+                       r"out bed, happy; the unseen dev words must be kept out of every stage"):
+        check_never_heard(tmp_path / "old" / "model", words, "--init-from")
+    with pytest.raises(CtcasrError, match=r"b/model: trained without holding out bed, happy "
+                       r"\(through .*/old/model\)"):  # started from one that heard them
+        check_never_heard(tmp_path / "b" / "model", words, "--init-from")
+    soup = average_bundles([tmp_path / "a" / "model", tmp_path / "old" / "model"],
+                           tmp_path / "soup")  # fmt: skip
+    with pytest.raises(CtcasrError, match=r"\(through .*/old/model\)"):
+        check_never_heard(soup, words, "--average-with")
+    # the recipe refuses it before preparing anything
+    assert main(["--data", str(tmp_path / "nodata"), "--out", str(tmp_path / "exp"),
+                 "--dev-words", "bed,happy", "--init-from", str(tmp_path / "b" / "model")]) == 1
+    assert "trained without holding out bed, happy" in capsys.readouterr().err
+    assert not (tmp_path / "exp").exists()
+
+
+def test_one_of_n_on_the_dev_words_with_the_bundled_model(speech_commands_dir, tmp_path):
+    """The scoring behind the unseen dev column, on real clips. The bundled model heard these
+    words in training, so this checks the scoring, not how well unseen words are spelled."""
+    from ctcasr.transcribe import Transcriber
+    from recipes.speech_commands.__main__ import one_of_n
+    from recipes.speech_commands.prepare import DEV_WORDS, prepare
+
+    split = prepare(speech_commands_dir, tmp_path, dev_words=DEV_WORDS)
+    scored = one_of_n(Transcriber(decoder="greedy", split=None), tmp_path / "unseen_dev.jsonl",
+                      tmp_path / "unseen_dev_commands.txt")  # fmt: skip
+    assert scored.count == len(split.unseen_dev) > 30
+    assert scored.accuracy >= 0.85
+    assert len(scored.wrong) == scored.count - scored.right
+    assert all(w in DEV_WORDS and c in DEV_WORDS and w != c for w, c in scored.wrong)
+
+
+def test_dev_compare_adds_the_dev_words_for_bundles_that_never_heard_them(
+        tmp_path, speech_commands_dir):  # fmt: skip
+    from ctcasr.transcribe import Transcriber
+    from recipes.pretrained.dev_compare import unseen_dev_score
+    from recipes.speech_commands.prepare import prepare
+    from tests.helpers import tiny_bundle
+
+    tiny_bundle(tmp_path / "heard" / "model", 1)
+    tiny_bundle(tmp_path / "fresh" / "model", 1, metadata={"unseen_dev_words": ["bed"]})
+    data = tmp_path / "data"
+    prepare(speech_commands_dir, data)
+    heard = Transcriber(tmp_path / "heard" / "model", decoder="greedy", backend="keras")
+    assert unseen_dev_score(heard, data) is None  # prepared without dev words
+    prepare(speech_commands_dir, data, dev_words=["bed"])
+    assert unseen_dev_score(heard, data) == "heard"
+    fresh = Transcriber(tmp_path / "fresh" / "model", decoder="greedy", backend="keras")
+    right, count = map(int, unseen_dev_score(fresh, data).split("/"))
+    assert count == 9 and right == 9  # one of one word: always right

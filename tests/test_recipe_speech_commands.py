@@ -249,3 +249,84 @@ def test_too_few_speakers_for_dev_and_test_are_refused(tmp_path):
     with pytest.raises(CtcasrError, match="too few"):
         prepare(tmp_path / "data", tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_dev_words_are_kept_out_of_every_split_and_change_no_speaker(prepared, tmp_path):
+    """The unseen-word test had no dev set: every other word was trained on."""
+    from recipes.speech_commands.prepare import DEV_WORDS
+
+    data, out, plain = prepared
+    split = prepare(data, tmp_path / "dev", dev_words=DEV_WORDS)
+    for name in ("train", "dev", "test"):
+        assert not {e.text for e in getattr(split, name)} & set(DEV_WORDS)
+        # the same speakers and clips, less the dev words: no test speaker moves
+        assert split.speakers[name] == plain.speakers[name]
+        assert getattr(split, name) == [e for e in getattr(plain, name)
+                                        if e.text not in DEV_WORDS]  # fmt: skip
+    assert {e.text for e in split.unseen_dev} == set(DEV_WORDS)
+    assert split.unseen == plain.unseen
+    assert len(split.unseen_dev) > 30 and all(e.speaker for e in split.unseen_dev)
+    assert read_manifest(tmp_path / "dev" / "unseen_dev.jsonl").entries == split.unseen_dev
+    assert read_commands(tmp_path / "dev" / "unseen_dev_commands.txt") == list(DEV_WORDS)
+    assert "unseen dev words (kept out of training too): backward 4" in describe(split)
+    # without dev words nothing is left over for an earlier run's files to be read as
+    assert not (out / "unseen_dev.jsonl").exists()
+    prepare(data, tmp_path / "dev")
+    assert not (tmp_path / "dev" / "unseen_dev.jsonl").exists()
+    assert not (tmp_path / "dev" / "unseen_dev_commands.txt").exists()
+
+
+@pytest.mark.parametrize(("words", "message"), [
+    (["yes"], "dev word 'yes' is one of the ten commands"),
+    (["cat"], "dev word 'cat' is a held-out test word"),
+    (["two words"], "expected one word"),
+])  # fmt: skip
+def test_bad_dev_words_are_refused(tmp_path, words, message):
+    with pytest.raises(CtcasrError, match=message):
+        prepare(tmp_path, tmp_path / "out", dev_words=words)
+
+
+def test_a_dev_word_with_no_clips_is_refused(tmp_path):
+    for i, speaker in enumerate(f"{k:08x}" for k in range(6)):
+        for word in (*COMMANDS, "bird", "bed"):
+            _write_clip(tmp_path / "data" / word / f"{speaker}_nohash_{i}.wav")
+    split = prepare(tmp_path / "data", tmp_path / "out", dev_words=["Bed"])
+    assert {e.text for e in split.unseen_dev} == {"bed"} and split.dev_words == ("bed",)
+    with pytest.raises(CtcasrError, match=r"no clips of the dev word\(s\) happy in _unknown_/"):
+        prepare(tmp_path / "data", tmp_path / "out2", dev_words=["bed", "happy"])
+    assert not (tmp_path / "out2").exists()
+
+
+def test_dev_words_flag_is_checked_before_preparing(tmp_path, capsys):
+    from recipes.speech_commands.__main__ import main
+
+    with pytest.raises(SystemExit):
+        main(["--data", str(tmp_path), "--dev-words", "bed,go"])
+    assert "dev word 'go' is one of the ten commands" in capsys.readouterr().err
+
+
+def test_one_of_n_scores_the_dev_words_beside_the_test(tmp_path):
+    from recipes.speech_commands.__main__ import CommandScores, OneOfN
+    from recipes.speech_commands.prepare import CLASSES, confusion_matrix
+
+    matrix = confusion_matrix(["yes"], ["yes"], CLASSES)
+    scores = CommandScores(1.0, 1.0, 1.0, matrix, 0.9, 10, [], 1)
+    assert scores.unseen_dev_summary() is None
+    scores.unseen_dev = OneOfN(3, 4, [("bed", "happy")])
+    label, accuracy, interval = scores.unseen_dev_summary()
+    assert "4 real recordings" in label and "not a test" in label
+    assert (accuracy, interval.split(";")[0]) == ("75.00%", "3/4")
+
+
+def test_score_reports_the_dev_words_beside_the_test_words(speech_commands_dir, tmp_path):
+    """The recipe's scoring pass on the bundled model, with dev words held out: the ten
+    commands' test clips are the same 552, and the dev words are scored one of N."""
+    from recipes.speech_commands.__main__ import score
+    from recipes.speech_commands.prepare import DEV_WORDS
+
+    prepare(speech_commands_dir, tmp_path, dev_words=DEV_WORDS)
+    scores = score("default", tmp_path, threshold=0.6)
+    assert scores.ten_command_count == 552 and scores.ten_command_accuracy >= 0.9
+    assert scores.unseen_count == 60 and scores.unseen_dev is not None
+    assert scores.unseen_dev.count == 46
+    assert sum(map(sum, scores.matrix)) == 649  # the test clips, less the dev words'

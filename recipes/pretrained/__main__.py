@@ -27,7 +27,8 @@ from ctcasr.errors import CtcasrError
 from ctcasr.manifest import write_manifest
 from ctcasr.utils import atomic_write_text
 from recipes.common import AUGMENT as COMMON_AUGMENT
-from recipes.common import TRAIN_3M, check_outputs, hardware, run_main
+from recipes.common import TRAIN_3M, check_never_heard, check_outputs, hardware, run_main
+from recipes.speech_commands.prepare import DEV_WORDS_HELP, dev_words_arg
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -80,6 +81,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--speed", type=speed_factors, default=AUGMENT["speed_factors"],
                    metavar="F,F,...", help="speed-perturbation factors, picked uniformly per "
                    "clip; above 1 is faster [0.9,1.0,1.1]")  # fmt: skip
+    p.add_argument("--dev-words", type=dev_words_arg, default=(), metavar="W,W,...",
+                   help=DEV_WORDS_HELP + "; every stage behind --init-from must hold them out "
+                   "too")  # fmt: skip
     p.add_argument("--epochs", type=int, default=TRAIN_SETTINGS["epochs"])
     p.add_argument("--learning-rate", type=float, default=TRAIN_SETTINGS["learning_rate"])
     p.add_argument("--train-dir", help="training folder [OUT/train]")
@@ -100,7 +104,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
-def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int) -> dict[str, object]:
+def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int,
+                dev_words: tuple[str, ...] = ()) -> dict[str, object]:  # fmt: skip
     from recipes.an4.prepare import lm_corpus
     from recipes.an4.prepare import prepare as prepare_an4
     from recipes.fsdd.prepare import prepare as prepare_fsdd
@@ -115,13 +120,16 @@ def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int) -> d
     splits = {
         "an4": prepare_an4(data / "an4", out / "data" / "an4"),
         "fsdd": prepare_fsdd(data / "fsdd", out / "data" / "fsdd"),
-        "speech_commands": prepare_sc(data / "speech_commands", out / "data" / "speech_commands"),
+        "speech_commands": prepare_sc(data / "speech_commands", out / "data" / "speech_commands",
+                                      dev_words=dev_words),
     }
+    unheard = (*HELD_OUT_WORDS, *dev_words)
+    check_unheard(splits, unheard)
     synth_manifest = out / "synthetic" / "synthetic.jsonl"
     if synthetic and not synth_manifest.is_file():
-        generate(out / "synthetic", synthetic, exclude=HELD_OUT_WORDS, seed=synthetic_seed)
+        generate(out / "synthetic", synthetic, exclude=unheard, seed=synthetic_seed)
     elif synthetic:  # reused (it takes minutes to make), but only if it is the one asked for
-        check_synthetic(synth_manifest, Request.of(synthetic, synthetic_seed, HELD_OUT_WORDS))
+        check_synthetic(synth_manifest, Request.of(synthetic, synthetic_seed, unheard))
     dev = [e for s in splits.values() for e in s.dev]  # type: ignore[attr-defined]
     write_manifest(out / "data" / "dev.jsonl", dev)
     # LM text: training transcripts of the real corpora (not dev: the LM weights are tuned
@@ -138,6 +146,18 @@ def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int) -> d
 
 
 REAL_CORPORA = ("an4", "fsdd", "speech_commands")
+
+
+def check_unheard(splits: dict[str, Any], words: Sequence[str]) -> None:
+    """No training or dev transcript of any corpus may say a word held out as unseen: AN4 or
+    FSDD saying one would make the unseen-word scores a measure of words the model heard."""
+    banned = set(words)
+    for name, split in splits.items():
+        for part in ("train", "dev"):
+            for entry in getattr(split, part):
+                if said := sorted(banned.intersection(entry.text.split())):
+                    raise CtcasrError(f"{entry.audio_filepath}: {name} {part} says "
+                                      f"{', '.join(said)}, which must stay unseen")  # fmt: skip
 
 
 def check_synthetic(manifest: Path, asked: Request) -> None:
@@ -217,8 +237,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     data, out = Path(args.data), Path(args.out)
     repeats = parse_repeats(args.repeat)  # before minutes of preparation, not after
     check_average_with(args.average_with)  # before hours of training, not after
+    for flag, bundles in (("--init-from", [args.init_from] if args.init_from else []),
+                          ("--average-with", args.average_with)):  # fmt: skip
+        for bundle in bundles:
+            check_never_heard(bundle, args.dev_words, flag)
     check_outputs(out, args.results)
-    prepared = prepare_all(data, out, args.synthetic, args.synthetic_seed)
+    prepared = prepare_all(data, out, args.synthetic, args.synthetic_seed, args.dev_words)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
     train_manifests = [str(out / "data" / c / "train.jsonl")
                        for c in REAL_CORPORA for _ in range(repeats.get(c, 1))]  # fmt: skip
@@ -238,7 +262,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         metadata={"recipe": "recipes/pretrained",
                   "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS",
                   # the corpus's own settings, which its manifest's name does not say
-                  "synthetic": {"count": args.synthetic, "seed": args.synthetic_seed}},
+                  "synthetic": {"count": args.synthetic, "seed": args.synthetic_seed},
+                  "unseen_dev_words": list(args.dev_words)},
         keep_checkpoints=0 if args.average_best > 1 else 2,  # 0: every epoch's
         **{**TRAIN_SETTINGS, "epochs": args.epochs, "learning_rate": args.learning_rate},
     )  # fmt: skip
@@ -482,6 +507,8 @@ def rerun_command(cfg: dict[str, Any]) -> str:
     speeds = tuple((cfg.get("augment") or {}).get("speed_factors", AUGMENT["speed_factors"]))
     if speeds != AUGMENT["speed_factors"]:
         words.append("--speed " + ",".join(f"{f:g}" for f in speeds))
+    if dev_words := (cfg.get("metadata") or {}).get("unseen_dev_words"):
+        words.append("--dev-words " + ",".join(dev_words))
     if cfg.get("seed", 0) != 0:
         words.append(f"--seed {cfg['seed']}")
     if cfg.get("learning_rate", TRAIN_SETTINGS["learning_rate"]) != TRAIN_SETTINGS["learning_rate"]:
@@ -631,6 +658,7 @@ class Report:
             f"- unseen words, one of N through a command list ({c.unseen_count} real "
             f"recordings, words kept out of all training data): **{c.unseen_accuracy:.2%}** "
             f"({ci['unseen']})",
+            *(["- {}: {} ({})".format(*dev)] if (dev := c.unseen_dev_summary()) else []),
             f"- {INTERVALS_NOTE}",
             f"- {SILENCE_NOTE}",
         ]

@@ -8,7 +8,9 @@ dev, the set training keeps its best epoch by), and Speech Commands dev ten-comm
 through the ``grammar`` decoder. Both bundles are run on their Keras weights, as training
 measures dev. No test set is read. ``--against SHIPPED`` pairs each bundle's ten-command clips
 with the shipped bundle's: clips won and lost, and the exact one-sided McNemar p-value that the
-bundle is worse.
+bundle is worse. When the data was prepared with ``--dev-words``, a last column gives the
+one-of-N accuracy on those held-out words, for a bundle whose every stage held them out
+("heard" otherwise).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class DevScores:
     cer: float
     # Speech Commands dev clips of the ten commands, recognised or not, in manifest order
     ten_hits: tuple[bool, ...]
+    unseen_dev: str | None = None  # "right/count" on the held-out dev words, or "heard"
 
     @property
     def ten_right(self) -> int:
@@ -47,6 +50,8 @@ class DevScores:
         if reference is not None:
             worse, better, p = self.versus(reference)
             row += f" {better} / {worse} | {p:.3f} |"
+        if self.unseen_dev is not None:
+            row += f" {self.unseen_dev} |"
         return row
 
     def versus(self, reference: DevScores) -> tuple[int, int, float]:
@@ -92,7 +97,26 @@ def dev_scores(bundle: str | Path, combined_dev: Path, commands_dev: Path) -> De
     ten = [ref == grammar.decode(lp)[0].text
            for ref, lp in zip(scored.references, scored.log_probs, strict=True)
            if ref in COMMANDS and lp is not None]  # fmt: skip
-    return DevScores(str(bundle), report.wer, report.cer, tuple(ten))
+    return DevScores(str(bundle), report.wer, report.cer, tuple(ten),
+                     unseen_dev_score(transcriber, commands_dev.parent))  # fmt: skip
+
+
+def unseen_dev_score(transcriber: Transcriber, data: Path) -> str | None:
+    """``right/count`` on the held-out dev words, "heard" for a bundle that may have heard
+    them, None when the data holds no such words."""
+    from ctcasr.errors import CtcasrError
+    from recipes.common import check_never_heard
+    from recipes.speech_commands.__main__ import UNSEEN_DEV, UNSEEN_DEV_COMMANDS, one_of_n
+
+    if not (data / UNSEEN_DEV).is_file():
+        return None
+    words = tuple((data / UNSEEN_DEV_COMMANDS).read_text(encoding="utf-8").split())
+    try:
+        check_never_heard(transcriber.bundle.path, words, "bundle")
+    except CtcasrError:
+        return "heard"
+    scored = one_of_n(transcriber, data / UNSEEN_DEV, data / UNSEEN_DEV_COMMANDS)
+    return f"{scored.right}/{scored.count}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -117,6 +141,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if reference is not None:
         header += f" clips won / lost against `{reference.bundle}` | p (worse) |"
         rule += "---:|---:|"
+    if (data / "speech_commands" / "unseen_dev.jsonl").is_file():
+        header += " unseen dev words |"
+        rule += "---:|"
     print(header)
     print(rule)
     for bundle in args.bundles:

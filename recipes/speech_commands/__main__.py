@@ -16,26 +16,53 @@ import shlex
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from recipes.common import AUGMENT, TRAIN_3M, check_outputs, find_corpus, hardware, run_main
+from recipes.common import (
+    AUGMENT,
+    TRAIN_3M,
+    check_never_heard,
+    check_outputs,
+    find_corpus,
+    hardware,
+    run_main,
+)
 from recipes.speech_commands.prepare import (
     CLASSES,
     COMMANDS,
+    DEV_WORDS_HELP,
     HELD_OUT_WORDS,
     TEST_SET_URL,
     URL,
     confusion_matrix,
     describe,
+    dev_words_arg,
     prepare,
     twelve_class_label,
     twelve_class_prediction,
 )
+
+if TYPE_CHECKING:
+    from ctcasr.transcribe import Transcriber
 
 HERE = Path(__file__).parent
 TRAIN_SETTINGS = TRAIN_3M
 # 12-class anchors trained on the full 85k-clip training set (this corpus is the test subset).
 ANCHORS = [("BC-ResNet-8", 98.7), ("KWT-3", 98.7), ("MatchboxNet", 98.0),
            ("TensorFlow tutorial CNN", 87.6)]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class OneOfN:
+    """Clips of words never trained on, each recognised as one of the list's words."""
+
+    right: int
+    count: int
+    wrong: list[tuple[str, str]]  # (word, chosen)
+
+    @property
+    def accuracy(self) -> float:
+        return self.right / max(self.count, 1)
 
 
 @dataclass
@@ -49,12 +76,25 @@ class CommandScores:
     unseen_wrong: list[tuple[str, str]]
     ten_command_count: int  # clips of the ten commands
     threshold: float | None = None  # the grammar decoder's rejection threshold (tuned on dev)
+    unseen_dev: OneOfN | None = None  # the held-out dev words, when there are some
 
     def rejection_note(self) -> str:
         """How the 12-class rejection was set, for the reports."""
         if self.threshold is None:
             return ""
         return f" below confidence {self.threshold:g}, tuned on dev"
+
+    def unseen_dev_summary(self) -> tuple[str, str, str] | None:
+        """What the held-out dev words scored, as (label, accuracy, interval); None when no
+        words were held out for dev."""
+        from ctcasr.metrics import interval_text
+
+        dev = self.unseen_dev
+        if dev is None:
+            return None
+        return (f"unseen **dev** words, one of N ({dev.count} real recordings of words kept "
+                "out of all training to tune for unseen words by; not a test)",
+                f"{dev.accuracy:.2%}", interval_text(dev.right, dev.count))  # fmt: skip
 
     def intervals(self) -> dict[str, str]:
         """Each accuracy with its count and 95% interval: the test sets are small."""
@@ -103,31 +143,44 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
             ten_hits += best == entry.text
             ten_accepted += best == entry.text and not result.rejected
     matrix = confusion_matrix(labels, preds, CLASSES)
-    unseen = Transcriber(
-        grammar.bundle,
-        decoder="grammar",
-        decoder_options={"commands": str(data_dir / "unseen_commands.txt"), "threshold": 0.0},
-        split=None,
+    unseen = one_of_n(grammar, data_dir / "unseen.jsonl", data_dir / "unseen_commands.txt")
+    unseen_dev = None
+    if (data_dir / UNSEEN_DEV).is_file():
+        unseen_dev = one_of_n(grammar, data_dir / UNSEEN_DEV, data_dir / UNSEEN_DEV_COMMANDS)
+    return CommandScores(
+        ten_hits / max(ten_total, 1),
+        ten_accepted / max(ten_total, 1),
+        sum(a == b for a, b in zip(labels, preds, strict=True)) / max(len(labels), 1),
+        matrix,
+        unseen.accuracy,
+        unseen.count,
+        unseen.wrong,
+        ten_total,
+        threshold,
+        unseen_dev,
     )
-    unseen._model = grammar.acoustic_model
-    held = compute_log_probs(unseen, data_dir / "unseen.jsonl")
+
+
+UNSEEN_DEV, UNSEEN_DEV_COMMANDS = "unseen_dev.jsonl", "unseen_dev_commands.txt"
+
+
+def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
+    """Each clip of ``manifest`` as the best of ``words`` (never rejected), through the
+    ``grammar`` decoder on ``like``'s acoustic model."""
+    from ctcasr.evaluate import compute_log_probs
+    from ctcasr.transcribe import Transcriber
+
+    unseen = Transcriber(like.bundle, decoder="grammar", split=None,
+                         decoder_options={"commands": str(words), "threshold": 0.0})  # fmt: skip
+    unseen._model = like.acoustic_model
+    held = compute_log_probs(unseen, manifest)
     wrong, hits = [], 0
     for entry, lp in zip(held.entries, held.log_probs, strict=True):
         best = unseen.decode(lp).nbest[0].text if lp is not None else ""
         hits += best == entry.text
         if best != entry.text:
             wrong.append((entry.text, best))
-    return CommandScores(
-        ten_hits / max(ten_total, 1),
-        ten_accepted / max(ten_total, 1),
-        sum(a == b for a, b in zip(labels, preds, strict=True)) / max(len(labels), 1),
-        matrix,
-        hits / max(len(held.entries), 1),
-        len(held.entries),
-        wrong,
-        ten_total,
-        threshold,
-    )
+    return OneOfN(hits, len(held.entries), wrong)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -143,6 +196,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--out", default="exp/speech_commands", help="work directory")
     p.add_argument("--epochs", type=int, default=TRAIN_SETTINGS["epochs"])
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--dev-words", type=dev_words_arg, default=(), metavar="W,W,...",
+                   help=DEV_WORDS_HELP)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
     p.add_argument("--results", default=str(HERE / "RESULTS.md"), help="report to write")
     return p.parse_args(argv)
@@ -156,9 +211,11 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.train import TrainConfig, train
 
     check_outputs(args.out, args.results)
+    if args.model is not None:  # before minutes of preparing, not after
+        check_never_heard(args.model, args.dev_words, "--model")
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
     out = Path(args.out)
-    split = prepare(data, out / "data")
+    split = prepare(data, out / "data", dev_words=args.dev_words)
     print(describe(split))
     result, train_minutes = None, 0.0
     bundle = args.model
@@ -172,7 +229,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             output_dir=str(out / "train"),
             seed=args.seed,
             augment={**AUGMENT, "noise_dir": None if noise == "none" else noise},
-            metadata={"corpus": "Speech Commands v0.02 (test subset)", "recipe": __package__},
+            metadata={"corpus": "Speech Commands v0.02 (test subset)", "recipe": __package__,
+                      "unseen_dev_words": list(split.dev_words)},
             **{**TRAIN_SETTINGS, "epochs": args.epochs},
         )
         start = time.perf_counter()
@@ -181,7 +239,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         bundle = result.bundle_path
     scores = score(bundle, out / "data")
     print(f"ten-command accuracy {scores.ten_command_accuracy:.2%}, 12-class "
-          f"{scores.twelve_class_accuracy:.2%}, unseen words {scores.unseen_accuracy:.2%}")
+          f"{scores.twelve_class_accuracy:.2%}, unseen words {scores.unseen_accuracy:.2%}"
+          + (f", unseen dev words {scores.unseen_dev.accuracy:.2%}" if scores.unseen_dev else ""))
     write_results(Path(args.results), argv, split, bundle, result, scores, train_minutes)
     return 0
 
@@ -231,6 +290,7 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         f"**{scores.twelve_class_accuracy:.2%}** | {ci['twelve']} |",
         f"| unseen words, one of {len(HELD_OUT_WORDS)} ({scores.unseen_count} real recordings) | "
         f"**{scores.unseen_accuracy:.2%}** | {ci['unseen']} |",
+        *(["| {} | {} | {} |".format(*dev)] if (dev := scores.unseen_dev_summary()) else []),
         "",
         INTERVALS_NOTE,
         "",

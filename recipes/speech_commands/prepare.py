@@ -17,6 +17,9 @@ Clips are split **by speaker** (the hash before ``_nohash_``): no speaker is on 
 The words in :data:`HELD_OUT_WORDS` are kept out of train, dev and test altogether; every
 speaker's clips of them go to ``unseen``, to measure recognition of words the model never
 heard, through a command list (``unseen_commands.txt``) given to the grammar decoder.
+``dev_words`` (none unless asked for; :data:`DEV_WORDS` suggests some) are kept out the same
+way, into ``unseen_dev``: the unseen-word test has no dev set of its own otherwise, since every
+other word is trained on, so nothing could be tuned for unseen words without reading the test.
 Silence clips have no speaker; they are spread over the splits by a hash of the file name
 (as ``.flac``, so a ``.wav`` copy of the corpus splits them the same way).
 """
@@ -42,6 +45,9 @@ TEST_SET_URL = "http://download.tensorflow.org/data/speech_commands_test_set_v0.
 
 COMMANDS: tuple[str, ...] = ("yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go")
 HELD_OUT_WORDS: tuple[str, ...] = ("bird", "cat", "dog", "house", "marvin", "sheila", "tree", "wow")
+# The other _unknown_ words that no other corpus here says (the rest are digits, in AN4 and
+# FSDD): a dev set of unseen words, for a model trained with them held out.
+DEV_WORDS: tuple[str, ...] = ("backward", "bed", "follow", "forward", "happy", "learn", "visual")
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
 BACKGROUND_NOISE = "_background_noise_"
@@ -62,6 +68,8 @@ class Split:
     unseen: list[ManifestEntry]
     speakers: dict[str, list[str]]  # split name -> sorted speaker ids
     notes: list[str] = field(default_factory=list)  # what was left out, and why
+    unseen_dev: list[ManifestEntry] = field(default_factory=list)  # clips of the dev words
+    dev_words: tuple[str, ...] = ()
 
 
 def _audio_files(folder: Path) -> list[Path]:
@@ -166,25 +174,63 @@ def split_speakers(
     return assignment
 
 
+DEV_WORDS_HELP = ("keep these _unknown_ words out of all training too, as a dev set of unseen "
+                  f"words to tune by (e.g. {','.join(DEV_WORDS)}) [none]")
+
+
+def dev_words_arg(text: str) -> tuple[str, ...]:
+    """``--dev-words a,b``, refused at the command line rather than after preparing."""
+    import argparse
+
+    try:
+        return check_dev_words([w for w in text.split(",") if w.strip()])
+    except CtcasrError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def check_dev_words(words: Sequence[str]) -> tuple[str, ...]:
+    """``words`` normalised, or one line on why they cannot be unseen dev words."""
+    out: list[str] = []
+    for word in words:
+        text = normalize_text(word)
+        if not text or " " in text:
+            raise CtcasrError(f"dev word {word!r}: expected one word")
+        if text in COMMANDS or text in HELD_OUT_WORDS:
+            kind = "one of the ten commands" if text in COMMANDS else "a held-out test word"
+            raise CtcasrError(f"dev word {text!r} is {kind}; dev words must be other "
+                              f"{UNKNOWN} words (e.g. {', '.join(DEV_WORDS)})")  # fmt: skip
+        if text not in out:
+            out.append(text)
+    return tuple(out)
+
+
 def prepare(
     data_dir: str | Path,
     out_dir: str | Path,
     dev_fraction: float = 0.15,
     test_fraction: float = 0.25,
     seed: int = 0,
+    dev_words: Sequence[str] = (),
 ) -> Split:
-    """Write ``{train,dev,test,unseen}.jsonl``, ``commands.txt`` and ``unseen_commands.txt``."""
+    """Write ``{train,dev,test,unseen}.jsonl``, ``commands.txt`` and ``unseen_commands.txt``;
+    with ``dev_words``, ``unseen_dev.jsonl`` and ``unseen_dev_commands.txt`` too."""
     _check_fractions(dev_fraction, test_fraction)
+    dev_words = check_dev_words(dev_words)
     clips, notes = _scan(Path(data_dir))
     held_out = set(HELD_OUT_WORDS)
+    kept_out = held_out | set(dev_words)
+    # Speakers are split as without dev words, so holding some out changes no test speaker.
     speakers = [s for _, text, s in clips if s is not None and text not in held_out]
     assignment = split_speakers(speakers, dev_fraction, test_fraction, seed)
 
-    parts: dict[str, list[ManifestEntry]] = {name: [] for name in (*SPLITS, "unseen")}
+    parts: dict[str, list[ManifestEntry]] = {name: [] for name in (*SPLITS, "unseen",
+                                                                    "unseen_dev")}  # fmt: skip
     for path, text, speaker in clips:
         entry = ManifestEntry(str(path.resolve()), text, audio_duration(path), speaker)
         if text in held_out:
             parts["unseen"].append(entry)
+        elif text in kept_out:
+            parts["unseen_dev"].append(entry)
         elif speaker is None:  # silence: no speaker, spread by a hash of the file name
             # named as in the FLAC copy whatever the format: the WAV download put 148 of the
             # 232 silence clips in other splits than the copy the results were measured on
@@ -202,6 +248,9 @@ def prepare(
         raise CtcasrError(f"{data_dir}: no clips of the held-out words "
                           f"({', '.join(HELD_OUT_WORDS)}); the unseen-word test needs them "
                           "(the _unknown_ folder of the test set)")  # fmt: skip
+    if missing := [w for w in dev_words if not any(e.text == w for e in parts["unseen_dev"])]:
+        raise CtcasrError(f"{data_dir}: no clips of the dev word(s) {', '.join(missing)} in "
+                          f"{UNKNOWN}/ (e.g. {', '.join(DEV_WORDS)})")  # fmt: skip
     speaker_sets = {
         name: sorted({e.speaker for e in entries if e.speaker is not None})
         for name, entries in parts.items()
@@ -216,12 +265,19 @@ def prepare(
 
     out_dir = Path(out_dir)
     for name, entries in parts.items():
-        write_manifest(out_dir / f"{name}.jsonl", entries)
+        if name != "unseen_dev":
+            write_manifest(out_dir / f"{name}.jsonl", entries)
     atomic_write_text(out_dir / "commands.txt", "\n".join(COMMANDS) + "\n")
     atomic_write_text(out_dir / "unseen_commands.txt", "\n".join(HELD_OUT_WORDS) + "\n")
-    return Split(
-        parts["train"], parts["dev"], parts["test"], parts["unseen"], speaker_sets, notes
-    )
+    dev_files = out_dir / "unseen_dev.jsonl", out_dir / "unseen_dev_commands.txt"
+    if dev_words:
+        write_manifest(dev_files[0], parts["unseen_dev"])
+        atomic_write_text(dev_files[1], "\n".join(dev_words) + "\n")
+    else:  # an earlier run's would be scored as if these words had been held out
+        for path in dev_files:
+            path.unlink(missing_ok=True)
+    return Split(parts["train"], parts["dev"], parts["test"], parts["unseen"], speaker_sets,
+                 notes, parts["unseen_dev"], dev_words)  # fmt: skip
 
 
 def describe(split: Split) -> str:
@@ -246,6 +302,10 @@ def describe(split: Split) -> str:
     )
     unseen = Counter(e.text for e in split.unseen)
     lines.append("unseen words: " + ", ".join(f"{w} {unseen[w]}" for w in HELD_OUT_WORDS))
+    if split.dev_words:
+        dev = Counter(e.text for e in split.unseen_dev)
+        lines.append("unseen dev words (kept out of training too): "
+                     + ", ".join(f"{w} {dev[w]}" for w in split.dev_words))  # fmt: skip
     lines += [f"note: {note}" for note in split.notes]
     return "\n".join(lines)
 
