@@ -313,6 +313,29 @@ def test_broken_plugin_does_not_break_listing(site):
     assert create_decoder("beam", ALPHABET).decode(frames("_o_k_"))[0].text == "ok"
 
 
+def test_unknown_decoder_offers_only_decoders_that_load(site):
+    """A plug-in whose import fails was listed among the decoders to choose instead, and
+    choosing it only failed in turn; it is now named apart as one that failed to load."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    install_plugin(site, "ctcasr_brokenplugin", "ctcasr-brokenplugin",
+                   'raise ImportError("needs libfoo")\n',
+                   {"broken": "ctcasr_brokenplugin:BrokenDecoder"})  # fmt: skip
+    importlib.invalidate_caches()
+    with pytest.raises(ConfigError) as info:
+        get_decoder_class("nosuch")
+    available, _, rest = str(info.value).partition("available: ")[2].partition(")")
+    assert set(available.split(", ")) == {"greedy", "beam", "kenlm", "grammar"}
+    assert "failed to load: broken" in rest
+    clip = ROOT / "examples" / "zero.wav"
+    result = CliRunner().invoke(app, ["transcribe", "--decoder", "nosuch", str(clip)])
+    assert result.exit_code != 0
+    assert isinstance(result.exception, ConfigError)
+    assert str(result.exception) == str(info.value)
+
+
 FAILING_PLUGIN_SOURCE = '''
 """Plug-ins that load but cannot start."""
 

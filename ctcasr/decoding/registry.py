@@ -172,8 +172,26 @@ def scan_decoders() -> tuple[dict[str, DecoderInfo], list[str]]:
 def get_decoder_class(name: str) -> type[Decoder]:
     decoders = available_decoders()
     if name not in decoders:
-        raise ConfigError(f"unknown decoder {name!r} (available: {', '.join(sorted(decoders))})")
+        raise ConfigError(_unknown_decoder(name, decoders))
     return decoders[name].load()
+
+
+def _unknown_decoder(name: str, decoders: dict[str, DecoderInfo]) -> str:
+    """The error for a name no decoder has. Only decoders that load are offered: a plug-in
+    whose import fails was listed among them, and choosing it only failed in turn."""
+    usable, broken = [], []
+    for info in decoders.values():
+        try:
+            info.load()
+        except ConfigError:
+            broken.append(info.name)
+        else:
+            usable.append(info.name)
+    message = f"unknown decoder {name!r} (available: {', '.join(sorted(usable))})"
+    if broken:
+        message += (f"; plug-in(s) that failed to load: {', '.join(sorted(broken))} "
+                    "(see ctcasr decoders)")  # fmt: skip
+    return message
 
 
 def create_decoder(
