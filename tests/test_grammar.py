@@ -234,6 +234,34 @@ def test_long_silence_is_rejected(num_frames, peak):
     assert max(h.confidence for h in hyps) < 0.1
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_flat_output_is_rejected(dtype):
+    """Uniform log-probabilities (a model that hears nothing it knows) made every phrase's
+    best alignment a best path: each phrase had confidence 1.0, and noise was never
+    rejected."""
+    log_probs = np.full((50, V), -np.log(V), dtype=dtype)
+    hyps = grammar().decode(log_probs, nbest=len(COMMANDS))
+    assert all(h.rejected and h.confidence == 0.0 for h in hyps), hyps
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_flatter_output_is_no_surer(seed):
+    """The same frames made flatter did not lose confidence but gained it, to 1.0 as they
+    neared uniform; they are now judged as sure as at a moderate scale, no surer."""
+    logits = np.random.default_rng(seed).normal(size=(50, V))
+    decoder = grammar()
+
+    def confidence(scale: float) -> float:
+        scaled = logits * scale
+        log_probs = scaled - np.logaddexp.reduce(scaled, axis=1, keepdims=True)
+        return decoder.decode(log_probs)[0].confidence
+
+    moderate = confidence(0.1)
+    assert moderate < 0.6  # the bundled model's threshold rejects it
+    for scale in (1e-3, 1e-6):
+        assert confidence(scale) <= moderate + 0.05
+
+
 def test_zero_frames_are_rejected():
     hyps = grammar().decode(np.zeros((0, V)), nbest=3)
     assert len(hyps) == 3

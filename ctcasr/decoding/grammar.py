@@ -15,9 +15,11 @@ Two corrections turn those numbers into decisions:
 * **Rejection.** The phrase's most probable alignment is compared with the unconstrained
   best path over the same frames: ``confidence = exp((log P(best alignment of phrase) -
   log P(best path)) / (len + 1))`` is 1 when the audio reads as the phrase, and falls towards
-  0 as the audio departs from every phrase; below ``threshold`` the answer is rejected (out
-  of grammar). One alignment against one path: the phrase's probability summed over its
-  alignments grows with their number, and seconds of noise passed for a command.
+  0 as the audio departs from every phrase; it is no more than the share of the best path's
+  lead over a flat guess that the alignment keeps (flat output, where every phrase's best
+  alignment is a best path, gave every phrase 1). Below ``threshold`` the answer is rejected
+  (out of grammar). One alignment against one path: the phrase's probability summed over
+  its alignments grows with their number, and seconds of noise passed for a command.
 
 Because phrases are spelled, the model needs no training on them: any word it can spell is a
 command.
@@ -371,6 +373,7 @@ class GrammarDecoder(Decoder):
         blank = self.alphabet.blank_index
         loglik = self.trie.log_likelihoods(log_probs, blank, self.alphabet.space_index)
         free = float(log_probs.max(axis=1).sum(dtype=np.float64)) if len(log_probs) else 0.0
+        chance = _chance(log_probs)
         ranking = loglik / self._lengths if self.length_normalize else loglik
         order = np.argsort(-ranking, kind="stable")[:nbest]
         best_path = greedy_path(log_probs, blank)
@@ -384,7 +387,7 @@ class GrammarDecoder(Decoder):
                 log_probs, ids, blank, self.alphabet.space_index, best_path=best_path
             )
             length = float(self._lengths[i])
-            confidence = 0.0 if found is None else _confidence(found[0], free, length)
+            confidence = 0.0 if found is None else _confidence(found[0], free, chance, length)
             if confidence < self.threshold:  # out of grammar: no timings for what was not said
                 out.append(Hypothesis(text, score, confidence, (), True))
             elif found is None:  # too few frames to spell it, accepted at threshold 0
@@ -397,7 +400,28 @@ class GrammarDecoder(Decoder):
         return out
 
 
-def _confidence(loglik: float, free: float, length: float) -> float:
+def _chance(log_probs: np.ndarray) -> float:
+    """The log-probability of a path when each frame's labels are taken as equally likely:
+    the sum of each frame's log mean probability, -log(labels) for rows that sum to 1. Taken
+    from the rows themselves: a flat float32 row sums to 1 only up to rounding, and its best
+    path must have no lead over this."""
+    if not len(log_probs):
+        return 0.0
+    rows = np.logaddexp.reduce(log_probs.astype(np.float64), axis=1)
+    return float((rows - math.log(log_probs.shape[1])).sum())
+
+
+def _confidence(loglik: float, free: float, chance: float, length: float) -> float:
+    """The phrase's best alignment against the best path, per symbol; and no more than the
+    share of the best path's lead over ``chance`` (the log-probability every path has when
+    every label is equally likely) that the alignment keeps. Without that share, flat output
+    (noise, a model that hears nothing it knows) read as every phrase at confidence 1: each
+    phrase's best alignment was a best path. Peaked output, where the share is near 1, is
+    judged by the ratio alone."""
     if loglik == -math.inf:
         return 0.0
-    return math.exp(min(0.0, loglik - free) / length)
+    ratio = math.exp(min(0.0, loglik - free) / length)
+    lead = free - chance
+    if lead <= 1e-9 * max(1.0, abs(chance)):  # flat to rounding: it favours no path at all
+        return 0.0
+    return min(ratio, max(0.0, (loglik - chance) / lead))
