@@ -207,12 +207,11 @@ def parse_repeats(specs: list[str]) -> dict[str, int]:
 
 
 def synthetic_subset(manifest: Path, count: int, seed: int) -> Path:
-    """A seeded sample of the synthetic manifest, written beside it (same lines, same order)."""
+    """A seeded sample of ``count`` lines (at least 1, as :func:`run` checks before preparing)
+    of the synthetic manifest, written beside it (same lines, same order)."""
     import random
 
     lines = [line for line in manifest.read_text(encoding="utf-8").splitlines() if line.strip()]
-    if count < 1:
-        raise CtcasrError(f"--synthetic-subset must be >= 1, got {count}")
     keep = sorted(random.Random(seed).sample(range(len(lines)), min(count, len(lines))))
     path = manifest.with_name(f"{manifest.stem}.subset{len(keep)}-seed{seed}.jsonl")
     atomic_write_text(path, "".join(lines[i] + "\n" for i in keep))
@@ -232,7 +231,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
     if args.synthetic_seed < 0:  # numpy refuses it mid-generation, with a traceback
         raise CtcasrError(f"--synthetic-seed must be >= 0, got {args.synthetic_seed}")
-    if args.synthetic_subset is not None and args.synthetic_subset < 1:  # not after preparing
+    if args.synthetic_subset is not None and args.synthetic_subset < 1:  # before preparing
         raise CtcasrError(f"--synthetic-subset must be >= 1, got {args.synthetic_subset}")
     data, out = Path(args.data), Path(args.out)
     repeats = parse_repeats(args.repeat)  # before minutes of preparation, not after
