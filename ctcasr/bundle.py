@@ -428,7 +428,7 @@ def _checkpoint_weights(path: Path, like: list[Any], first: Bundle) -> list[Any]
     run's ``train_config.json`` and saved model, against the front end, model settings and
     alphabet they were trained with: same shapes with log-mel instead of MFCC features, another
     stride, or two letters swapped averaged into nonsense."""
-    from ctcasr.train import CHECKPOINT_WEIGHTS, read_arrays
+    from ctcasr.train import CHECKPOINT_WEIGHTS, read_arrays, saved_alphabet
 
     try:
         weights = read_arrays(path / CHECKPOINT_WEIGHTS)
@@ -438,8 +438,8 @@ def _checkpoint_weights(path: Path, like: list[Any], first: Bundle) -> list[Any]
         raise BundleError(f"{path}: checkpoint weights do not match the bundle's architecture")
     run = path.parent.parent
     try:
-        symbols = Alphabet.from_file(run / "model" / ALPHABET_FILE).labels
-    except CtcasrError:  # a checkpoint outside its run folder, or the run's model gone
+        symbols = saved_alphabet(run)  # None for a checkpoint outside its run folder
+    except CtcasrError:  # the run's alphabet file unreadable: shapes are all there is
         symbols = None
     if symbols is not None and symbols != first.alphabet.labels:
         raise BundleError(f"{path}: trained with another alphabet than {first.path}'s "

@@ -1268,7 +1268,7 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
             # The alphabet is compared by its symbols (in the run's saved model), not by the
             # text of its path: the same file named another way is the same alphabet, and an
             # edited file at the same path is not (swapped lines resumed with swapped letters).
-            symbols = _saved_alphabet(out)
+            symbols = saved_alphabet(out)
             keys = ("frontend", "model") if symbols is not None else ("frontend", "model",
                                                                        "alphabet")  # fmt: skip
             for key in keys:
@@ -1322,8 +1322,9 @@ def _note_changes(out: Path, config: TrainConfig, verbose: int) -> None:
         atomic_write_text(saved, json.dumps(new, indent=2) + "\n")
 
 
-def _saved_alphabet(out: Path) -> tuple[str, ...] | None:
-    """The symbols of the alphabet a run trained with, from the model it saved."""
+def saved_alphabet(out: Path) -> tuple[str, ...] | None:
+    """The symbols of the alphabet a run trained with, from the model it saved (None where
+    it saved none)."""
     from ctcasr.bundle import ALPHABET_FILE
 
     path = out / "model" / ALPHABET_FILE
