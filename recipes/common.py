@@ -170,6 +170,10 @@ def _gpus() -> str:
     return f"{len(found)} GPU(s)" if found else "no GPU"
 
 
+# The bundle metadata key in which a recipe records the dev words its training held out.
+DEV_WORDS_KEY = "unseen_dev_words"
+
+
 def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], flag: str) -> None:
     """Refuse ``bundle`` if its training, or a stage it started from or was averaged from, may
     have heard ``words``: scores on words held out as unseen are worthless for such a model.
@@ -194,7 +198,7 @@ def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], fl
             visit(Path(source), seen)
         if sources:
             return
-        held = set(metadata.get("unseen_dev_words") or [])
+        held = set(metadata.get(DEV_WORDS_KEY) or [])
         if missing := [w for w in words if w not in held]:
             behind = "" if path == Path(bundle) else f" (through {path})"
             raise CtcasrError(f"{flag} {bundle}: trained without holding out "

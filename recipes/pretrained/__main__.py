@@ -27,7 +27,14 @@ from ctcasr.errors import CtcasrError
 from ctcasr.manifest import write_manifest
 from ctcasr.utils import atomic_write_text
 from recipes.common import AUGMENT as COMMON_AUGMENT
-from recipes.common import TRAIN_3M, check_never_heard, check_outputs, hardware, run_main
+from recipes.common import (
+    DEV_WORDS_KEY,
+    TRAIN_3M,
+    check_never_heard,
+    check_outputs,
+    hardware,
+    run_main,
+)
 from recipes.speech_commands.prepare import DEV_WORDS_HELP, dev_words_arg
 
 HERE = Path(__file__).parent
@@ -262,7 +269,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                   "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS",
                   # the corpus's own settings, which its manifest's name does not say
                   "synthetic": {"count": args.synthetic, "seed": args.synthetic_seed},
-                  "unseen_dev_words": list(args.dev_words)},
+                  DEV_WORDS_KEY: list(args.dev_words)},
         keep_checkpoints=0 if args.average_best > 1 else 2,  # 0: every epoch's
         **{**TRAIN_SETTINGS, "epochs": args.epochs, "learning_rate": args.learning_rate},
     )  # fmt: skip
@@ -506,7 +513,7 @@ def rerun_command(cfg: dict[str, Any]) -> str:
     speeds = tuple((cfg.get("augment") or {}).get("speed_factors", AUGMENT["speed_factors"]))
     if speeds != AUGMENT["speed_factors"]:
         words.append("--speed " + ",".join(f"{f:g}" for f in speeds))
-    if dev_words := (cfg.get("metadata") or {}).get("unseen_dev_words"):
+    if dev_words := (cfg.get("metadata") or {}).get(DEV_WORDS_KEY):
         words.append("--dev-words " + ",".join(dev_words))
     if cfg.get("seed", 0) != 0:
         words.append(f"--seed {cfg['seed']}")

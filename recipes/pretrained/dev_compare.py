@@ -106,7 +106,8 @@ def unseen_dev_score(transcriber: Transcriber, data: Path) -> str | None:
     them, None when the data holds no such words."""
     from ctcasr.errors import CtcasrError
     from recipes.common import check_never_heard
-    from recipes.speech_commands.__main__ import UNSEEN_DEV, UNSEEN_DEV_COMMANDS, one_of_n
+    from recipes.speech_commands.__main__ import one_of_n
+    from recipes.speech_commands.prepare import UNSEEN_DEV, UNSEEN_DEV_COMMANDS
 
     if not (data / UNSEEN_DEV).is_file():
         return None
@@ -133,6 +134,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
+    from recipes.speech_commands.prepare import UNSEEN_DEV
+
     data = Path(args.data)
     manifests = data / "dev.jsonl", data / "speech_commands" / "dev.jsonl"
     reference = dev_scores(args.against, *manifests) if args.against else None
@@ -141,7 +144,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if reference is not None:
         header += f" clips won / lost against `{reference.bundle}` | p (worse) |"
         rule += "---:|---:|"
-    if (data / "speech_commands" / "unseen_dev.jsonl").is_file():
+    if (data / "speech_commands" / UNSEEN_DEV).is_file():
         header += " unseen dev words |"
         rule += "---:|"
     print(header)

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from recipes.common import (
     AUGMENT,
+    DEV_WORDS_KEY,
     TRAIN_3M,
     check_never_heard,
     check_outputs,
@@ -33,6 +34,8 @@ from recipes.speech_commands.prepare import (
     DEV_WORDS_HELP,
     HELD_OUT_WORDS,
     TEST_SET_URL,
+    UNSEEN_DEV,
+    UNSEEN_DEV_COMMANDS,
     URL,
     confusion_matrix,
     describe,
@@ -161,9 +164,6 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
     )
 
 
-UNSEEN_DEV, UNSEEN_DEV_COMMANDS = "unseen_dev.jsonl", "unseen_dev_commands.txt"
-
-
 def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
     """Each clip of ``manifest`` as the best of ``words`` (never rejected), through the
     ``grammar`` decoder on ``like``'s acoustic model."""
@@ -230,7 +230,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             seed=args.seed,
             augment={**AUGMENT, "noise_dir": None if noise == "none" else noise},
             metadata={"corpus": "Speech Commands v0.02 (test subset)", "recipe": __package__,
-                      "unseen_dev_words": list(split.dev_words)},
+                      DEV_WORDS_KEY: list(split.dev_words)},
             **{**TRAIN_SETTINGS, "epochs": args.epochs},
         )
         start = time.perf_counter()

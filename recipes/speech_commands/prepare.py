@@ -48,6 +48,7 @@ HELD_OUT_WORDS: tuple[str, ...] = ("bird", "cat", "dog", "house", "marvin", "she
 # The other _unknown_ words that no other corpus here says (the rest are digits, in AN4 and
 # FSDD): a dev set of unseen words, for a model trained with them held out.
 DEV_WORDS: tuple[str, ...] = ("backward", "bed", "follow", "forward", "happy", "learn", "visual")
+UNSEEN_DEV, UNSEEN_DEV_COMMANDS = "unseen_dev.jsonl", "unseen_dev_commands.txt"
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
 BACKGROUND_NOISE = "_background_noise_"
@@ -269,7 +270,7 @@ def prepare(
             write_manifest(out_dir / f"{name}.jsonl", entries)
     atomic_write_text(out_dir / "commands.txt", "\n".join(COMMANDS) + "\n")
     atomic_write_text(out_dir / "unseen_commands.txt", "\n".join(HELD_OUT_WORDS) + "\n")
-    dev_files = out_dir / "unseen_dev.jsonl", out_dir / "unseen_dev_commands.txt"
+    dev_files = out_dir / UNSEEN_DEV, out_dir / UNSEEN_DEV_COMMANDS
     if dev_words:
         write_manifest(dev_files[0], parts["unseen_dev"])
         atomic_write_text(dev_files[1], "\n".join(dev_words) + "\n")
