@@ -255,6 +255,8 @@ def said_in_english(char: str) -> bool:
     """A digit or symbol the normaliser writes as English words, and so only for an alphabet
     that :func:`spells_english`."""
     return char.isdecimal() or char in _SYMBOL_WORDS
+
+
 # Marks written for an apostrophe: curly quotes, the modifier letter (U+02BC), prime, acute
 # accent and grave accent.
 _APOSTROPHE_LIKE = "\u2018\u2019\u02bc\u2032\u00b4`"

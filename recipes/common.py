@@ -12,6 +12,7 @@ import tempfile
 import urllib.request
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from ctcasr.errors import CtcasrError
 
@@ -174,6 +175,28 @@ def _gpus() -> str:
 DEV_WORDS_KEY = "unseen_dev_words"
 
 
+def bundle_metadata(bundle: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """A bundle's metadata (what trained it, what it is the mean of), read without loading
+    the model; None where ``bundle`` holds no bundle config."""
+    import json
+
+    from ctcasr.bundle import CONFIG_FILE
+
+    config = Path(bundle) / CONFIG_FILE
+    if not config.is_file():
+        return None
+    return json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
+
+
+def run_config(bundle: str | os.PathLike[str]) -> dict[str, Any]:
+    """The saved settings of the training run that wrote ``bundle`` (its ``init_from``, data
+    mix, ...); empty for a bundle no run wrote (``ctcasr average``'s, the installed one)."""
+    import json
+
+    path = Path(bundle).parent / "train_config.json"
+    return json.loads(path.read_text(encoding="utf-8")) if path.is_file() else {}
+
+
 def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], flag: str) -> None:
     """Refuse ``bundle`` if its training, or a stage it started from or was averaged from, may
     have heard ``words``: scores on words held out as unseen are worthless for such a model.
@@ -181,18 +204,16 @@ def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], fl
     A stage proves it by the ``unseen_dev_words`` its recipe records; a bundle that records
     none (an older run, the installed model) is refused, since nothing says what it heard.
     """
-    import json
-
-    from ctcasr.bundle import CONFIG_FILE
+    if not words:
+        return
 
     def visit(path: Path, seen: set[Path]) -> None:
-        if path in seen or not words:
+        if path in seen:
             return
         seen.add(path)
-        config = path / CONFIG_FILE
-        if not config.is_file():
+        metadata = bundle_metadata(path)
+        if metadata is None:
             raise CtcasrError(f"{flag} {bundle}: {path} is not a model bundle")
-        metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
         sources = metadata.get("averaged_from") or []
         for source in sources:  # a soup heard what any of its sources heard
             visit(Path(source), seen)
@@ -204,8 +225,7 @@ def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], fl
             raise CtcasrError(f"{flag} {bundle}: trained without holding out "
                               f"{', '.join(missing)}{behind}; the unseen dev words must be "
                               "kept out of every stage behind the model")  # fmt: skip
-        cfg = path.parent / "train_config.json"
-        if cfg.is_file() and (init := json.loads(cfg.read_text(encoding="utf-8")).get("init_from")):
+        if init := run_config(path).get("init_from"):
             visit(Path(init), seen)
 
     visit(Path(bundle), set())

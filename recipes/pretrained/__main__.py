@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import re
 import shlex
 import shutil
@@ -30,9 +29,11 @@ from recipes.common import AUGMENT as COMMON_AUGMENT
 from recipes.common import (
     DEV_WORDS_KEY,
     TRAIN_3M,
+    bundle_metadata,
     check_never_heard,
     check_outputs,
     hardware,
+    run_config,
     run_main,
 )
 from recipes.speech_commands.prepare import DEV_WORDS_HELP, dev_words_arg
@@ -457,8 +458,7 @@ def _warm_start(bundle: str) -> tuple[WarmStart, list[str]]:
     if (run / "log.csv").is_file():
         with open(run / "log.csv", newline="") as fh:
             rows = list(csv.DictReader(fh))
-    cfg_file = run / "train_config.json"
-    cfg = json.loads(cfg_file.read_text()) if cfg_file.is_file() else {}
+    cfg = run_config(bundle)
     sources, checkpoints = averaged_with(Path(bundle))
     epochs = len(checkpoints)
     if not cfg and sources:  # `ctcasr average`'s output: its sources are the stages behind it
@@ -482,12 +482,7 @@ def _warm_start(bundle: str) -> tuple[WarmStart, list[str]]:
 def averaged_with(bundle: Path) -> tuple[list[str], list[str]]:
     """The bundles ``bundle`` is the mean of (a stage's best weights first, when the recipe
     made it), and the training checkpoints averaged in too."""
-    from ctcasr.bundle import CONFIG_FILE
-
-    config = bundle / CONFIG_FILE
-    if not config.is_file():
-        return [], []
-    metadata = json.loads(config.read_text(encoding="utf-8")).get("metadata") or {}
+    metadata = bundle_metadata(bundle) or {}
     return (list(metadata.get("averaged_from", [])),
             list(metadata.get("averaged_checkpoints", [])))  # fmt: skip
 
