@@ -10,11 +10,14 @@ import sys
 import tarfile
 import tempfile
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ctcasr.errors import CtcasrError
+
+if TYPE_CHECKING:
+    from ctcasr.manifest import ManifestEntry
 
 # The 3.2 M-parameter Conv1D + 3-layer BiGRU that the AN4, Speech Commands and bundled-model
 # recipes train, and the augmentation they share (noise from the corpus folder's noise/).
@@ -173,6 +176,18 @@ def _gpus() -> str:
 
 # The bundle metadata key in which a recipe records the dev words its training held out.
 DEV_WORDS_KEY = "unseen_dev_words"
+
+
+def check_unheard_entries(
+    entries: Iterable[ManifestEntry], words: Iterable[str], what: str
+) -> None:
+    """No transcript a model trains or is tuned on may say a word held out as unseen: one
+    that did would make the unseen-word scores a measure of words the model heard."""
+    banned = set(words)
+    for entry in entries:
+        if said := sorted(banned.intersection(entry.text.lower().split())):
+            raise CtcasrError(f"{entry.audio_filepath}: {what} says {', '.join(said)}, "
+                              "which must stay unseen")  # fmt: skip
 
 
 def bundle_metadata(bundle: str | os.PathLike[str]) -> dict[str, Any] | None:

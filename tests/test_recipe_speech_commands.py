@@ -305,6 +305,28 @@ def test_dev_words_flag_is_checked_before_preparing(tmp_path, capsys):
     assert "dev word 'go' is one of the ten commands" in capsys.readouterr().err
 
 
+def test_an_extra_manifest_saying_a_held_out_word_is_refused_before_preparing(tmp_path, capsys):
+    """--extra manifests are trained on: AN4 saying "five" would make "five" a heard dev word."""
+    from ctcasr.manifest import ManifestEntry, write_manifest
+    from recipes.speech_commands.__main__ import main
+
+    extra = tmp_path / "an4.jsonl"
+    write_manifest(extra, [ManifestEntry(str(tmp_path / "a.flac"), "go FIVE two", 1.0)])
+    data, out = tmp_path / "no-corpus", tmp_path / "exp"
+    assert main(["--data", str(data), "--out", str(out), "--extra", str(extra),
+                 "--dev-words", "bed,five"]) == 1  # fmt: skip
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {tmp_path / 'a.flac'}: --extra {extra} says five, which")
+    assert not any(out.iterdir())  # nothing prepared
+    write_manifest(extra, [ManifestEntry(str(tmp_path / "a.flac"), "the dog", 1.0)])
+    assert main(["--data", str(data), "--out", str(out), "--extra", str(extra)]) == 1
+    assert "says dog, which must stay unseen" in capsys.readouterr().err  # a test word too
+    write_manifest(extra, [ManifestEntry(str(tmp_path / "a.flac"), "go forward two", 1.0)])
+    assert main(["--data", str(data), "--out", str(out), "--extra", str(extra),
+                 "--dev-words", "bed,five"]) == 1  # fmt: skip
+    assert "speech_commands corpus not found" in capsys.readouterr().err  # past the check
+
+
 def test_one_of_n_scores_the_dev_words_beside_the_test(tmp_path):
     from recipes.speech_commands.__main__ import CommandScores, OneOfN
     from recipes.speech_commands.prepare import CLASSES, confusion_matrix

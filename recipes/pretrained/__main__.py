@@ -32,6 +32,7 @@ from recipes.common import (
     bundle_metadata,
     check_never_heard,
     check_outputs,
+    check_unheard_entries,
     hardware,
     run_config,
     run_main,
@@ -157,15 +158,11 @@ REAL_CORPORA = ("an4", "fsdd", "speech_commands")
 
 
 def check_unheard(splits: dict[str, Any], words: Sequence[str]) -> None:
-    """No training or dev transcript of any corpus may say a word held out as unseen: AN4 or
-    FSDD saying one would make the unseen-word scores a measure of words the model heard."""
-    banned = set(words)
+    """:func:`recipes.common.check_unheard_entries` over every corpus's training and dev
+    transcripts: AN4 or FSDD saying a held-out word would let the model hear it."""
     for name, split in splits.items():
         for part in ("train", "dev"):
-            for entry in getattr(split, part):
-                if said := sorted(banned.intersection(entry.text.split())):
-                    raise CtcasrError(f"{entry.audio_filepath}: {name} {part} says "
-                                      f"{', '.join(said)}, which must stay unseen")  # fmt: skip
+            check_unheard_entries(getattr(split, part), words, f"{name} {part}")
 
 
 def check_synthetic(manifest: Path, asked: Request) -> None:

@@ -24,6 +24,7 @@ from recipes.common import (
     TRAIN_3M,
     check_never_heard,
     check_outputs,
+    check_unheard_entries,
     find_corpus,
     hardware,
     run_main,
@@ -213,6 +214,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     check_outputs(args.out, args.results)
     if args.model is not None:  # before minutes of preparing, not after
         check_never_heard(args.model, args.dev_words, "--model")
+    else:
+        check_extra(args.extra, (*HELD_OUT_WORDS, *args.dev_words))
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
     out = Path(args.out)
     split = prepare(data, out / "data", dev_words=args.dev_words)
@@ -243,6 +246,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
           + (f", unseen dev words {scores.unseen_dev.accuracy:.2%}" if scores.unseen_dev else ""))
     write_results(Path(args.results), argv, split, bundle, result, scores, train_minutes)
     return 0
+
+
+def check_extra(manifests: list[str], words: tuple[str, ...]) -> None:
+    """The ``--extra`` manifests are trained on too, so they may not say a held-out word
+    (AN4 says "five"; held out here, it would be scored as a word the model never heard)."""
+    from ctcasr.manifest import read_manifest
+
+    for manifest in manifests:
+        entries = read_manifest(manifest, check_audio=False).entries
+        check_unheard_entries(entries, words, f"--extra {manifest}")
 
 
 def result_extra(argv: list[str]) -> list[str]:
