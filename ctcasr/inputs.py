@@ -1,8 +1,9 @@
 """What ``ctcasr transcribe`` was given, expanded to a list of audio files.
 
 Arguments may be files, directories (searched recursively for audio extensions), glob
-patterns, JSON Lines manifests, or ``-`` for paths read from stdin, one per line. An argument
-that names nothing is not fatal: it becomes a failure reported with the other inputs.
+patterns, JSON Lines manifests, or ``-`` for paths read from stdin, one per line, or audio
+(stdin is read once, however often ``-`` is given). An argument that names nothing is not
+fatal: it becomes a failure reported with the other inputs.
 """
 
 from __future__ import annotations
@@ -36,8 +37,15 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     """Files in the order given (directories and globs sorted), without duplicates."""
     found = Inputs()
     seen: dict[str, int] = {}  # real path -> index in found.files
+    stdin_taken = False
     for arg in args:
         if arg == "-":
+            # stdin can be read once: a second "-" names the same input, as a file named
+            # twice does (it read on where the first had only looked at the head, and the
+            # audio piped in lost its second 64 bytes to it and failed, or was read wrong).
+            if stdin_taken:
+                continue
+            stdin_taken = True
             audio, names = _read_stdin(stdin if stdin is not None else sys.stdin)
             if audio is not None:
                 found.files.append(audio)

@@ -105,6 +105,21 @@ def test_pipe_paths_and_stdin_with_files(tmp_path):
     assert (out / "stdin.txt").read_text() == "seven\n"
 
 
+def test_dash_given_twice_reads_stdin_once():
+    """The second ``-`` read on past the first one's head: a FLAC on stdin lost bytes 64-128
+    to it and both failed as 'not a recognised audio file'."""
+    flac = encoded(SEVEN, "FLAC")
+    stdin = io.TextIOWrapper(io.BytesIO(flac))
+    found = expand_inputs(["-", "-"], stdin=stdin)
+    assert len(found.files) == 1 and found.files[0].read() == flac
+    names = io.TextIOWrapper(io.BytesIO(b"a.wav\n"), encoding="utf-8")
+    assert expand_inputs(["-", "b.wav", "-"], stdin=names).files == ["a.wav", "b.wav"]
+    three = EXAMPLES / "three.wav"
+    done = ctcasr("transcribe", "-", str(three), "-", stdin=flac)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.decode() == f"-\tseven\n{three}\tthree\n"
+
+
 def test_garbage_on_stdin_is_one_failed_input():
     done = ctcasr("transcribe", "-", stdin=bytes(range(256)) * 8)
     assert done.returncode == 1
