@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -20,6 +21,7 @@ from ctcasr.inputs import expand_inputs
 from ctcasr.segment import SplitConfig
 from ctcasr.spool import PrefixedStream, Spool, Unread, looks_like_audio
 from ctcasr.transcribe import Failure, Transcriber, Transcript
+from tests.helpers import wait_for
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SEVEN = EXAMPLES / "seven.wav"
@@ -118,6 +120,62 @@ def test_dash_given_twice_reads_stdin_once():
     done = ctcasr("transcribe", "-", str(three), "-", stdin=flac)
     assert done.returncode == 0, done.stderr
     assert done.stdout.decode() == f"-\tseven\n{three}\tthree\n"
+
+
+def _piping(tmp: Path, *args: str, hup: object = signal.SIG_DFL) -> subprocess.Popen:
+    """``ctcasr ARGS`` with its stdin a pipe we hold open, its TMPDIR ``tmp``."""
+
+    def signals() -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGHUP, hup)
+
+    return subprocess.Popen(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", *args],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        env={**os.environ, "TMPDIR": str(tmp)}, preexec_fn=signals,
+    )  # fmt: skip
+
+
+@pytest.mark.slow
+def test_sigterm_during_the_copy_leaves_no_temporary_file(tmp_path, private_tmp):
+    """SIGTERM (``timeout``, a service stopping) ended the process where it stood, and the
+    copy of the audio piped in so far (up to 2 GiB) stayed in $TMPDIR; now it stops as
+    Ctrl-C does, in one line, exit 143."""
+    audio = SEVEN.read_bytes()
+    proc = _piping(private_tmp, "transcribe", "-", "-o", str(tmp_path / "out"))
+    try:
+        proc.stdin.write(audio[: len(audio) // 2])
+        proc.stdin.flush()
+        wait_for(proc, lambda: any(private_tmp.glob("ctcasr-spool-*/*")), "copy", 60)
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    assert err.decode().splitlines() == [
+        f"stopped by SIGTERM after 0 of 1 input(s); the finished ones are in {tmp_path / 'out'}"
+    ]
+    # (onnxruntime may leave a .ses file of its own there)
+    assert list(private_tmp.glob("ctcasr-*")) == [] and list((tmp_path / "out").iterdir()) == []
+
+
+@pytest.mark.slow
+def test_an_ignored_sighup_stays_ignored(private_tmp):
+    """Under ``nohup`` a hang-up is ignored, and the run goes on to the end."""
+    audio = SEVEN.read_bytes()
+    proc = _piping(private_tmp, "transcribe", "-", hup=signal.SIG_IGN)
+    try:
+        proc.stdin.write(audio[: len(audio) // 2])
+        proc.stdin.flush()
+        wait_for(proc, lambda: any(private_tmp.glob("ctcasr-spool-*/*")), "copy", 60)
+        proc.send_signal(signal.SIGHUP)
+        out, err = proc.communicate(audio[len(audio) // 2 :], timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert (proc.returncode, out, err) == (0, b"-\tseven\n", b"")
+    assert list(private_tmp.glob("ctcasr-*")) == []
 
 
 def test_garbage_on_stdin_is_one_failed_input():
