@@ -16,6 +16,9 @@ SAMPLE_RATE = 16_000
 # corrupt, and downmixing it would be meaningless.
 MAX_CHANNELS = 256
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au")
+# libsndfile's frame count for a file whose header does not give one: a FLAC written to a pipe
+# (``ffmpeg -f flac -``, ``sox -t flac -``, ``flac -``), which cannot go back to fill it in.
+UNKNOWN_LENGTH = 2**63 - 1
 
 
 class LongAudio(Exception):
@@ -76,6 +79,10 @@ def load_audio(
         if joined:
             handle.close()
             return _load_joined(path, joined, sample_rate, max_duration, stream_after)
+    if handle.frames >= UNKNOWN_LENGTH:
+        with handle:
+            samples = _read_unknown_length(path, handle, max_duration, stream_after)
+        return _finish(path, samples, handle.samplerate, sample_rate)
     with handle:
         rate = handle.samplerate
         if rate > 0:
@@ -91,6 +98,40 @@ def load_audio(
         except Exception as exc:
             raise AudioError(f"{path}: corrupt or truncated audio ({first_line(exc)})") from None
     return _finish(path, samples, rate, sample_rate)
+
+
+def _read_unknown_length(path: Path, handle, max_duration: float | None,
+                         stream_after: float | None) -> np.ndarray:  # fmt: skip
+    """All of a file whose header gives no length, read forward a block at a time: asked for
+    "all frames", soundfile sized an array by the unknown count (2**63 - 1: "array is too
+    big"), and its seek after each read failed at the end ("Internal psf_fseek() failed").
+    The limits are checked as the samples come; :class:`LongAudio` after ``stream_after``
+    seconds have been read (the stream then reads the file again from its start)."""
+    from ctcasr.segment import read_block
+
+    rate = handle.samplerate
+    blocks, count = [], 0
+    while True:
+        try:
+            with quiet_native_stderr():
+                block = read_block(handle, 1 << 16)
+        except Exception as exc:
+            raise AudioError(f"{path}: corrupt or truncated audio ({first_line(exc)})") from None
+        if not len(block):
+            break
+        blocks.append(block)
+        count += len(block)
+        if rate > 0:
+            check_read(path, count / rate, max_duration)
+            if stream_after is not None and count / rate > stream_after:
+                raise LongAudio(count / rate)
+    return np.concatenate(blocks) if blocks else np.zeros((0, handle.channels), np.float32)
+
+
+def check_read(path: str | os.PathLike[str], seconds: float, limit: float | None) -> None:
+    """:func:`check_duration` for a file whose length is known only as it is read."""
+    if limit is not None and seconds > limit:
+        raise AudioError(f"{path}: longer than the {limit:g} s limit")
 
 
 def open_joined(path: str | os.PathLike[str]) -> list:

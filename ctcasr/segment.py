@@ -17,7 +17,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ctcasr.audio import Downmix, check_duration, check_readable, finite, open_joined
+from ctcasr.audio import (
+    UNKNOWN_LENGTH,
+    Downmix,
+    check_duration,
+    check_read,
+    check_readable,
+    finite,
+    open_joined,
+)
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
 from ctcasr.utils import first_line, quiet_native_stderr
@@ -115,7 +123,8 @@ def _stream_handles(
     import soxr
 
     rate = handles[0].samplerate
-    if rate > 0:
+    known = all(h.frames < UNKNOWN_LENGTH for h in handles)  # else checked as it is read
+    if rate > 0 and known:
         check_duration(path, sum(h.frames for h in handles) / rate, max_duration)
     stream = None if rate == sample_rate else soxr.ResampleStream(
         rate, sample_rate, 1, dtype="float32", quality="HQ"
@@ -138,6 +147,8 @@ def _stream_handles(
             if not len(block):
                 break
             read += len(block)
+            if rate > 0 and not known:
+                check_read(path, read / rate, max_duration)
             mono = downmix(finite(block))
             yield mono if stream is None else stream.resample_chunk(mono)
     if not read:  # as load_audio says of a file with a header and no samples
@@ -153,10 +164,11 @@ def read_block(f, frames: int) -> np.ndarray:
     restarts mpg123 without the bit reservoir of the frames before: whole-frame blocks still
     glitched at 48 kHz (0.03 at block edges of one frame, 4e-4 at 0.2 s). So an MP3 is read
     with libsndfile's read alone, which only moves forward; other formats seek exactly and
-    keep soundfile's public read. The private names are checked, and soundfile's read is the
-    fallback if a release renames them.
+    keep soundfile's public read. A file whose header gives no length (a FLAC written to a
+    pipe) is read forward too: soundfile's seek after the read failed at its end. The
+    private names are checked, and soundfile's read is the fallback if a release renames them.
     """
-    native = _libsndfile() if f.format == "MP3" else None
+    native = _libsndfile() if f.format == "MP3" or f.frames >= UNKNOWN_LENGTH else None
     if native is None or not hasattr(f, "_file"):
         return f.read(frames, dtype="float32", always_2d=True)
     snd, ffi, check = native

@@ -54,6 +54,19 @@ def encoded(path: Path, fmt: str, **kw) -> bytes:
     return buf.getvalue()
 
 
+def unsized_flac(audio: np.ndarray, rate: int) -> bytes:
+    """A FLAC as ``ffmpeg -f flac -`` or ``sox -t flac -`` write it to a pipe: they cannot go
+    back to fill in its header, which gives no sample count, frame sizes nor MD5."""
+    buf = io.BytesIO()
+    sf.write(buf, audio, rate, format="FLAC")
+    data = bytearray(buf.getvalue())
+    data[12:18] = bytes(6)  # STREAMINFO's frame sizes,
+    data[21] &= 0xF0  # its 36-bit sample count,
+    data[22:26] = bytes(4)
+    data[26:42] = bytes(16)  # and its MD5
+    return bytes(data)
+
+
 def test_audio_headers_are_told_from_path_lists(fsdd_dir):
     assert looks_like_audio(SEVEN.read_bytes()[:64])
     assert looks_like_audio((fsdd_dir / "0_george_0.flac").read_bytes()[:64])
@@ -223,6 +236,29 @@ def test_a_long_piped_recording_is_cut_and_named(transcriber, tmp_path, private_
     with Transcriber(decoder="greedy", split=SplitConfig(long_after=0.5)) as t:
         got = t.transcribe(buf)
     assert (got.source, got.text, len(got.segments)) == ("<stdin>", "seven seven seven", 3)
+    assert list(private_tmp.iterdir()) == []
+
+
+def test_a_flac_written_to_a_pipe_is_read_whole_or_cut(transcriber, tmp_path, private_tmp):
+    """A FLAC with no length in its header failed as 'corrupt or truncated audio (Internal
+    psf_fseek() failed.)', on stdin and as a file (``ffmpeg -i talk.mp4 -f flac - |``; the
+    README's ``<(sox in.au -t flac -)``): short, long or over --max-duration."""
+    data, rate = sf.read(SEVEN, dtype="float32")
+    clip = unsized_flac(data, rate)
+    done = ctcasr("transcribe", "-", stdin=clip)
+    assert (done.returncode, done.stdout.decode(), done.stderr.decode()) == (0, "-\tseven\n", "")
+    (tmp_path / "piped.flac").write_bytes(clip)
+    assert transcriber.transcribe(tmp_path / "piped.flac").text == "seven"
+    gap = np.zeros(rate, np.float32)
+    long = unsized_flac(np.concatenate([data, gap, data, gap, data]), rate)
+    with Transcriber(decoder="greedy", split=SplitConfig(long_after=0.5)) as t:
+        got = t.transcribe(io.BytesIO(long))
+        seconds = round((3 * len(data) + 2 * rate) / rate, 3)  # the whole length, read
+        assert (got.text, len(got.segments), got.duration) == ("seven seven seven", 3, seconds)
+    for split in (SplitConfig(), SplitConfig(long_after=0.5)):  # read whole, and streamed
+        with Transcriber(decoder="greedy", max_duration=2.0, split=split) as t:
+            (failed,) = t.transcribe_batch([io.BytesIO(long)])
+        assert failed.error == "<stream>: longer than the 2 s limit"
     assert list(private_tmp.iterdir()) == []
 
 
