@@ -71,7 +71,8 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
 def _read_stdin(stream: TextIO) -> tuple[PrefixedStream | None, list[str]]:
     """``-``: audio piped in (``cat a.wav | ctcasr transcribe -``), as a stream named ``-``, or
     else a list of paths, one per line. The two are told apart by the first bytes: audio
-    has a binary header, a path list is text (decoded as the text stream would be)."""
+    has a binary header, a path list is text (decoded as the text stream would be) and holds
+    no NUL further on either."""
     raw = getattr(stream, "buffer", None)
     if raw is None:  # a text stream with no bytes beneath (a test's StringIO)
         return None, [line.rstrip("\r\n") for line in stream]
@@ -80,7 +81,15 @@ def _read_stdin(stream: TextIO) -> tuple[PrefixedStream | None, list[str]]:
         head += more
     if looks_like_audio(head):
         return PrefixedStream(head, raw, "-"), []
-    text = (head + raw.read()).decode(stream.encoding or "utf-8", errors="surrogateescape")
+    # A header of text is no proof of a list: NIST SPHERE (.sph: TIMIT, WSJ) and MAT-files
+    # start with one. A NUL, which no path holds, shows audio after it (it was a ValueError
+    # traceback, "embedded null byte", from the samples taken as names).
+    data = bytearray(head)
+    while block := raw.read(1 << 16):
+        data += block
+        if b"\0" in block:
+            return PrefixedStream(bytes(data), raw, "-"), []
+    text = data.decode(stream.encoding or "utf-8", errors="surrogateescape")
     # Only the line ending is dropped: a name may start or end with a space.
     return None, [line.rstrip("\r\n") for line in io.StringIO(text, newline=None)]
 

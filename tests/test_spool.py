@@ -191,6 +191,20 @@ def test_an_ignored_sighup_stays_ignored(private_tmp):
     assert list(private_tmp.glob("ctcasr-*")) == []
 
 
+def test_audio_with_a_text_header_on_stdin_is_audio():
+    """NIST SPHERE (.sph) starts with a header of text: it was read as a list of paths,
+    and its samples ended the run in a ValueError traceback (embedded null byte)."""
+    sphere = encoded(SEVEN, "NIST", subtype="PCM_16")
+    assert sphere.startswith(b"NIST_1A\n") and not looks_like_audio(sphere[:64])
+    done = ctcasr("transcribe", "-", stdin=sphere)
+    assert (done.returncode, done.stdout.decode(), done.stderr.decode()) == (0, "-\tseven\n", "")
+    # A list that turns into binary is no list either: one failed input, not a traceback.
+    done = ctcasr("transcribe", "-", stdin=f"{SEVEN}\n".encode() + bytes(100))
+    assert done.returncode == 1
+    assert done.stderr.decode().splitlines() == ["error: -: not a recognised audio file",
+                                                 "1 of 1 input(s) failed"]  # fmt: skip
+
+
 def test_garbage_on_stdin_is_one_failed_input():
     done = ctcasr("transcribe", "-", stdin=bytes(range(256)) * 8)
     assert done.returncode == 1
