@@ -46,7 +46,8 @@ def is_stream(source: Any) -> bool:
 
 def looks_like_audio(head: bytes) -> bool:
     """Whether the first bytes of stdin are audio rather than a list of paths: a known
-    header, an MPEG frame sync, or anything that is not text (a NUL, invalid UTF-8)."""
+    header, an MPEG frame sync, or anything that is not text (a NUL; invalid UTF-8 but for
+    lines of names in another encoding: a name in Latin-1, legal on Linux, is still a name)."""
     if head.startswith(_MAGIC) or head[4:8] == b"ftyp":
         return True
     if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
@@ -56,8 +57,14 @@ def looks_like_audio(head: bytes) -> bool:
     try:  # a character cut at the end of the head is not an error
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
-        return True
+        # A list is lines of names, and names hold no control characters but tabs.
+        lines = any(mark in head for mark in (b"\n", b"\r", b"/"))
+        return not lines or bool(head.translate(None, _TEXT_BYTES))
     return False
+
+
+# What a list of names in any 8-bit encoding is made of: all but the control characters.
+_TEXT_BYTES = bytes([9, 10, 13, *range(32, 127), *range(128, 256)])
 
 
 class PrefixedStream:

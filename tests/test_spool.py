@@ -27,9 +27,9 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 SEVEN = EXAMPLES / "seven.wav"
 
 
-def ctcasr(*args: str, stdin: bytes) -> subprocess.CompletedProcess:
+def ctcasr(*args: str, stdin: bytes, cwd: Path | None = None) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-c", "from ctcasr.cli import main; main()", *args],
-                          capture_output=True, input=stdin)  # fmt: skip
+                          capture_output=True, input=stdin, cwd=cwd)  # fmt: skip
 
 
 @pytest.fixture(scope="module")
@@ -79,6 +79,23 @@ def test_audio_headers_are_told_from_path_lists(fsdd_dir):
     # A character cut by the 64-byte head is not invalid text.
     cut = ("a" * 63 + "\u00e9").encode()[:64]
     assert not looks_like_audio(cut)
+
+
+def test_a_list_of_names_in_latin_1_is_a_list(tmp_path):
+    """A file name that is not UTF-8 (legal on Linux) in the first 64 bytes of a list made
+    all of stdin audio: 'find . -name "*.wav" | ctcasr transcribe -' failed as '-: not a
+    recognised audio file' and transcribed nothing."""
+    names = [b"caf\xe9.wav", b"three.wav"]
+    for name, clip in zip(names, [SEVEN, EXAMPLES / "three.wav"], strict=True):
+        with open(os.fsencode(tmp_path) + b"/" + name, "wb") as f:
+            f.write(clip.read_bytes())
+    listing = b"".join(name + b"\n" for name in names)
+    assert not looks_like_audio(listing[:64])
+    done = ctcasr("transcribe", "-", stdin=listing, cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == names[0] + b"\tseven\n" + names[1] + b"\tthree\n"
+    # Binary with a line break or a slash in it is still binary: it holds control bytes.
+    assert looks_like_audio(bytes(range(128, 192)) + b"\x01/\n")
 
 
 def test_prefixed_stream_gives_back_its_head():
