@@ -16,6 +16,7 @@ from tests.helpers import TINY_MODEL, write_fsdd_manifest
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def ctcasr(*args: str) -> subprocess.CompletedProcess[str]:
@@ -24,6 +25,16 @@ def ctcasr(*args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "COLUMNS": "200"}
     return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True,
                           env=env, timeout=300)
+
+
+def test_python_dash_m_ctcasr_is_the_command():
+    """A venv used without activating it has no ``ctcasr`` on PATH; ``python -m ctcasr``
+    said 'No module named ctcasr.__main__'."""
+    seven = str(EXAMPLES / "seven.wav")
+    run = subprocess.run([sys.executable, "-m", "ctcasr", "transcribe", seven, "/nonexistent.wav"],
+                         capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert run.stdout == f"{seven}\tseven\n"
+    assert run.returncode == 1 and "/nonexistent.wav: file not found" in run.stderr
 
 
 def test_help_documents_every_command():
