@@ -266,11 +266,14 @@ def load_samples(
         return load_audio(source, config.sample_rate, max_duration=max_duration,
                           stream_after=stream_after)  # fmt: skip
     from ctcasr.audio import LongAudio, resample
-    from ctcasr.spool import is_stream, stream_name
+    from ctcasr.spool import is_file_bytes, is_stream, stream_name
 
     if is_stream(source):  # as_mono called it an array of objects
         raise AudioError(f"{stream_name(source)}: a stream is read by Transcriber.transcribe "
                          "(which copies it to a file first), not here")  # fmt: skip
+    if is_file_bytes(source):  # as_mono read them as 8-bit samples, or failed on bytes
+        raise AudioError("<bytes>: a file's bytes are read by Transcriber.transcribe (which "
+                         "copies them to a file first), not here")  # fmt: skip
     samples = as_mono(source)
     if not samples.size:  # a file says so when it is loaded; an empty array says so here
         raise AudioError("<array>: contains no audio samples")

@@ -9,6 +9,7 @@ file is read as any other; results and errors then name the input as the user ga
 from __future__ import annotations
 
 import codecs
+import io
 import os
 import shutil
 import stat
@@ -42,6 +43,15 @@ def is_pipe(path: str | os.PathLike[str]) -> bool:
 def is_stream(source: Any) -> bool:
     """A binary file object given in place of a path (``sys.stdin.buffer``, ``io.BytesIO``)."""
     return not isinstance(source, str | os.PathLike) and callable(getattr(source, "read", None))
+
+
+def is_file_bytes(source: Any) -> bool:
+    """The bytes of an audio file held in memory (an upload, a database blob): ``bytes``,
+    ``bytearray`` or a byte ``memoryview``. Read as numbers they were a burst of 8-bit noise
+    that transcribed to "n" with no error; samples come as a numpy array."""
+    if isinstance(source, memoryview):
+        return source.itemsize == 1 and source.format in ("B", "b", "c")
+    return isinstance(source, bytes | bytearray)
 
 
 def looks_like_audio(head: bytes) -> bool:
@@ -111,10 +121,12 @@ class Spool:
         self._count = 0
 
     def take(self, source: Any) -> Any:
-        """``source`` itself, or for a pipe or stream the path of its copy (an :class:`Unread`
-        when it cannot be copied)."""
+        """``source`` itself, or for a pipe, a stream or a file's bytes the path of its copy
+        (an :class:`Unread` when it cannot be copied)."""
         if is_stream(source):
             return self._copy(source, stream_name(source))
+        if is_file_bytes(source):
+            return self._copy(io.BytesIO(source), "<bytes>")
         if isinstance(source, str | os.PathLike) and is_pipe(source):
             name = str(source)
             try:

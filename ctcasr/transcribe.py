@@ -27,7 +27,8 @@ from ctcasr.segment import (
 )
 from ctcasr.spool import Spool, Unread
 
-Source = str | os.PathLike[str] | np.ndarray | BinaryIO
+# A path, samples, a binary stream, or the bytes of an audio file (read as a stream is).
+Source = str | os.PathLike[str] | np.ndarray | BinaryIO | bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True)
@@ -123,8 +124,8 @@ class Transcriber:
         return self._model
 
     def transcribe(self, source: Source, sample_rate: int | None = None) -> Transcript:
-        """One file, array or binary stream; raises :class:`CtcasrError` when it cannot be
-        read."""
+        """One file, array, binary stream or file's bytes; raises :class:`CtcasrError` when it
+        cannot be read."""
         result = self.transcribe_batch([source], sample_rate=sample_rate)[0]
         if isinstance(result, Failure):
             raise CtcasrError(result.error)

@@ -256,6 +256,25 @@ def test_transcriber_reads_fifos_and_streams_in_order(transcriber, tmp_path, pri
     assert list(private_tmp.iterdir()) == []  # every copy removed
 
 
+def test_the_bytes_of_a_file_are_read_as_the_file(transcriber, private_tmp):
+    """bytes, a bytearray or a byte memoryview (an upload) were taken for 8-bit samples:
+    bytes failed as 'samples must be numbers', the others transcribed noise as "n"."""
+    flac = encoded(SEVEN, "FLAC")
+    results = transcriber.transcribe_batch([
+        SEVEN.read_bytes(), bytearray(flac), memoryview(flac), b"not audio at all",
+    ])  # fmt: skip
+    assert [r.text for r in results[:3]] == ["seven"] * 3
+    assert [r.source for r in results] == ["<bytes>"] * 4
+    assert results[3].error == "<bytes>: not a recognised audio file"
+    samples, _ = sf.read(SEVEN, dtype="float32")  # samples are still samples
+    as_view = transcriber.transcribe(memoryview(samples), sample_rate=16000)
+    assert as_view.text == transcriber.transcribe(samples, sample_rate=16000).text
+    assert transcriber.read(SEVEN.read_bytes()) == ("<bytes>: a file's bytes are read by "
+                                                    "Transcriber.transcribe (which copies "
+                                                    "them to a file first), not here")  # fmt: skip
+    assert list(private_tmp.iterdir()) == []
+
+
 def test_a_long_piped_recording_is_cut_and_named(transcriber, tmp_path, private_tmp):
     """The streamed path (read in blocks from the copy) names the pipe too."""
     data, rate = sf.read(SEVEN, dtype="float32")
