@@ -244,3 +244,22 @@ def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], fl
             visit(Path(init), seen)
 
     visit(Path(bundle), set())
+
+
+def check_resume_dev_words(train_dir: str | os.PathLike[str], words: tuple[str, ...]) -> None:
+    """``--resume`` must hold out the same dev words as the run it continues: the epochs
+    before it heard whatever that run did not hold out, while its bundle would record the new
+    words as never heard (and :func:`check_never_heard` trusts that record)."""
+    from ctcasr.train import CHECKPOINTS, LATEST
+
+    train_dir = Path(train_dir)
+    if not (train_dir / CHECKPOINTS / LATEST).is_file():
+        return  # nothing to continue: the run starts afresh
+    saved = run_config(train_dir / "model")  # train_dir/train_config.json
+    held = (saved.get("metadata") or {}).get(DEV_WORDS_KEY) or []
+    if sorted(held) != sorted(words):
+        now = f"--dev-words {','.join(words)}" if words else "no --dev-words"
+        then = f"--dev-words {','.join(held)}" if held else "no --dev-words"
+        raise CtcasrError(f"{train_dir}: cannot resume with {now}: the run was started with "
+                          f"{then}; resume with {then}, or train anew in another "
+                          "folder")  # fmt: skip

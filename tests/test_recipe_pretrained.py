@@ -559,6 +559,25 @@ def test_a_stage_behind_the_model_must_have_held_the_dev_words_out(tmp_path, cap
     assert not (tmp_path / "exp").exists()
 
 
+def test_resume_with_other_dev_words_is_refused_before_preparing(tmp_path, capsys):
+    """Resumed with dev words its first epochs trained on, a stage's bundle recorded them
+    as held out, and every later stage's check of the chain passed it."""
+    from recipes.pretrained.__main__ import main
+
+    train_dir = tmp_path / "stage2"
+    (train_dir / "checkpoints").mkdir(parents=True)
+    (train_dir / "checkpoints" / "LATEST").write_text("epoch-0001\n")
+    held = {"recipe": "recipes/pretrained", "unseen_dev_words": ["bed"]}
+    (train_dir / "train_config.json").write_text(json.dumps({"metadata": held}))
+    assert main(["--data", str(tmp_path / "nodata"), "--out", str(tmp_path / "exp"),
+                 "--train-dir", str(train_dir), "--results", str(tmp_path / "r" / "R.md"),
+                 "--resume", "--dev-words", "bed,happy"]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: {train_dir}: cannot resume with --dev-words bed,happy: the run was started "
+        "with --dev-words bed; resume with --dev-words bed")
+    assert not (tmp_path / "exp").exists() and not (tmp_path / "r").exists()
+
+
 def test_one_of_n_on_the_dev_words_with_the_bundled_model(speech_commands_dir, tmp_path):
     """The scoring behind the unseen dev column, on real clips. The bundled model heard these
     words in training, so this checks the scoring, not how well unseen words are spelled."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -325,6 +327,42 @@ def test_an_extra_manifest_saying_a_held_out_word_is_refused_before_preparing(tm
     assert main(["--data", str(data), "--out", str(out), "--extra", str(extra),
                  "--dev-words", "bed,five"]) == 1  # fmt: skip
     assert "speech_commands corpus not found" in capsys.readouterr().err  # past the check
+
+
+def _started_run(train_dir: Path, metadata: dict) -> None:
+    """A training folder with an epoch's checkpoint, as an interrupted run leaves it."""
+    (train_dir / "checkpoints").mkdir(parents=True)
+    (train_dir / "checkpoints" / "LATEST").write_text("epoch-0001\n")
+    (train_dir / "train_config.json").write_text(json.dumps({"metadata": metadata}))
+
+
+def test_resume_with_other_dev_words_is_refused_before_preparing(tmp_path, capsys):
+    """A run started without dev words and resumed with them recorded them as never heard
+    in its bundle, and --init-from then took it: its first epochs had trained on them."""
+    from recipes.speech_commands.__main__ import main
+
+    (tmp_path / "sc").mkdir()
+    out = tmp_path / "exp"
+    _started_run(out / "train", {"recipe": "recipes.speech_commands"})
+    base = ["--data", str(tmp_path / "sc"), "--out", str(out), "--results",
+            str(tmp_path / "RESULTS.md"), "--resume"]  # fmt: skip
+    assert main([*base, "--dev-words", "bed,happy"]) == 1
+    err = capsys.readouterr().err.strip()
+    assert re.fullmatch(r"error: .*/exp/train: cannot resume with --dev-words bed,happy: the "
+                        r"run was started with no --dev-words; resume with no --dev-words, or "
+                        r"train anew in another folder", err)  # fmt: skip
+    assert not (out / "data").exists()  # nothing prepared
+    held = {"unseen_dev_words": ["bed", "happy"]}
+    (out / "train" / "train_config.json").write_text(json.dumps({"metadata": held}))
+    assert main(base) == 1
+    assert "cannot resume with no --dev-words: the run was started with --dev-words bed,happy" \
+        in capsys.readouterr().err
+    from recipes.common import check_resume_dev_words
+
+    check_resume_dev_words(out / "train", ("happy", "bed"))  # the same words: it goes on
+    with pytest.raises(CtcasrError, match="cannot resume with --dev-words bed: "):
+        check_resume_dev_words(out / "train", ("bed",))
+    check_resume_dev_words(tmp_path / "fresh", ("bed",))  # no run to continue
 
 
 def test_one_of_n_scores_the_dev_words_beside_the_test(tmp_path):

@@ -32,6 +32,7 @@ from recipes.common import (
     bundle_metadata,
     check_never_heard,
     check_outputs,
+    check_resume_dev_words,
     check_unheard_entries,
     hardware,
     run_config,
@@ -245,6 +246,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                           ("--average-with", args.average_with)):  # fmt: skip
         for bundle in bundles:
             check_never_heard(bundle, args.dev_words, flag)
+    if args.resume:  # before the data is prepared with other words
+        check_resume_dev_words(args.train_dir or out / "train", args.dev_words)
     check_outputs(out, args.results)
     prepared = prepare_all(data, out, args.synthetic, args.synthetic_seed, args.dev_words)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")

@@ -24,6 +24,7 @@ from recipes.common import (
     TRAIN_3M,
     check_never_heard,
     check_outputs,
+    check_resume_dev_words,
     check_unheard_entries,
     find_corpus,
     hardware,
@@ -218,6 +219,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         check_extra(args.extra, (*HELD_OUT_WORDS, *args.dev_words))
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
     out = Path(args.out)
+    if args.resume and args.model is None:  # before the data is prepared with other words
+        check_resume_dev_words(out / "train", args.dev_words)
     split = prepare(data, out / "data", dev_words=args.dev_words)
     print(describe(split))
     result, train_minutes = None, 0.0
