@@ -526,6 +526,34 @@ def test_a_training_transcript_saying_an_unseen_word_is_refused():
         check_unheard({"an4": an4, "fsdd": fsdd}, ("bird", "forward"))
 
 
+def test_a_dev_word_an4_or_fsdd_says_is_refused_before_speech_commands_is_prepared(
+        tmp_path, monkeypatch):  # fmt: skip
+    """--dev-words five (a digit) was refused only after Speech Commands had been prepared
+    anew with it held out: its manifests then disagreed with the combined dev set and the
+    unseen dev words of the data a stage had been trained and compared on."""
+    import recipes.an4.prepare
+    import recipes.fsdd.prepare
+    import recipes.speech_commands.prepare
+    from ctcasr.manifest import ManifestEntry
+    from recipes.pretrained.__main__ import prepare_all
+
+    for name in ("an4", "fsdd", "speech_commands", "noise"):
+        (tmp_path / "data" / name).mkdir(parents=True)
+    fsdd = SimpleNamespace(train=[ManifestEntry("5_jackson_9.flac", "five", 0.5)], dev=[])
+    monkeypatch.setattr(recipes.an4.prepare, "prepare",
+                        lambda *a, **k: SimpleNamespace(train=[], dev=[]))  # fmt: skip
+    monkeypatch.setattr(recipes.fsdd.prepare, "prepare", lambda *a, **k: fsdd)
+    prepared = []
+    monkeypatch.setattr(recipes.speech_commands.prepare, "prepare",
+                        lambda *a, **k: prepared.append(k) or SimpleNamespace(train=[], dev=[]))
+    with pytest.raises(CtcasrError, match=r"^5_jackson_9\.flac: fsdd train says five, which "
+                       "must stay unseen$"):  # fmt: skip
+        prepare_all(tmp_path / "data", tmp_path / "out", 0, 0, ("bed", "five"))
+    assert prepared == []
+    prepare_all(tmp_path / "data", tmp_path / "out", 0, 0, ("bed",))
+    assert prepared == [{"dev_words": ("bed",)}]
+
+
 def test_a_stage_behind_the_model_must_have_held_the_dev_words_out(tmp_path, capsys):
     """Warm-started from a model that heard them, the dev words would score words it knows."""
     from ctcasr.bundle import average_bundles
