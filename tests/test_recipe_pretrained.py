@@ -103,6 +103,29 @@ def test_report_page_and_model_card(tmp_path):
     assert "| unseen words through a command list | >= 90% | 85.00% | **no** |" in page
 
 
+def test_reproduce_gives_the_first_stage_the_dev_words_it_held_out(tmp_path):
+    """A model of the held-out line listed its Speech Commands stage without --dev-words:
+    rerun as listed, that stage heard them and the next stage refused it."""
+    sc, stage = tmp_path / "sc" / "train", tmp_path / "pt" / "train"
+    words = ["backward", "bed"]
+    for run, cfg in ((sc, {"metadata": {"recipe": "recipes.speech_commands",
+                                         "unseen_dev_words": words}}),
+                     (stage, {"metadata": {"recipe": "recipes/pretrained",
+                                            "unseen_dev_words": words},
+                              "init_from": str(sc / "model"), "epochs": 16})):  # fmt: skip
+        (run / "model").mkdir(parents=True)
+        (run / "train_config.json").write_text(json.dumps(cfg))
+    report = Report(["--epochs", "2"], *[None] * 6, str(stage / "model"), None)
+    lines = report.reproduce_lines()
+    assert lines[1] == ("    python -m recipes.speech_commands --data ../shared/data/"
+                        "speech_commands --extra exp/an4/data/train.jsonl --epochs 30 "
+                        "--dev-words backward,bed")  # fmt: skip
+    assert lines[2] == (f"    python -m recipes.pretrained --data ../shared/data --init-from "
+                        f"{sc / 'model'} --dev-words backward,bed --epochs 16")  # fmt: skip
+    (sc / "train_config.json").write_text(json.dumps({"metadata": {}}))  # none held out
+    assert report.reproduce_lines()[1].endswith("--extra exp/an4/data/train.jsonl --epochs 30")
+
+
 def test_synthetic_subset_is_a_seeded_ordered_sample(tmp_path):
     from recipes.pretrained.__main__ import synthetic_subset
 

@@ -671,7 +671,6 @@ class Report:
         if c.unseen_wrong:
             lines.append("- unseen-word errors (word -> chosen): "
                          + ", ".join(f"{a} -> {b}" for a, b in c.unseen_wrong))  # fmt: skip
-        command = "python -m recipes.pretrained " + " ".join(shlex.quote(a) for a in self.argv)
         lines += [
             "",
             "![confusion matrix](confusion_matrix.png)",
@@ -684,13 +683,24 @@ class Report:
             "",
             "## Reproduce",
             "",
+            *self.reproduce_lines(),
         ]
+        return lines
+
+    def reproduce_lines(self) -> list[str]:
+        """The commands that made this model, oldest stage first."""
+        command = "python -m recipes.pretrained " + " ".join(shlex.quote(a) for a in self.argv)
         chain = warm_start_chain(self.init_from)
+        lines = []
         if chain:
-            lines += [  # the first warm start, which needs recipes.an4's manifests first
+            # The first warm start, which needs recipes.an4's manifests first, with the dev
+            # words it held out: without them, the next stage refuses the model it makes.
+            held = (run_config(chain[-1].bundle).get("metadata") or {}).get(DEV_WORDS_KEY)
+            lines += [
                 "    python -m recipes.an4 --data ../shared/data/an4",
                 "    python -m recipes.speech_commands --data ../shared/data/speech_commands "
-                "--extra exp/an4/data/train.jsonl --epochs 30",
+                "--extra exp/an4/data/train.jsonl --epochs 30"
+                + (f" --dev-words {','.join(held)}" if held else ""),
             ]
         lines += [f"    {stage.command}" for stage in reversed(chain) if stage.command]
         lines += [f"    {command}"]
