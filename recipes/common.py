@@ -228,18 +228,24 @@ def check_never_heard(bundle: str | os.PathLike[str], words: tuple[str, ...], fl
         seen.add(path)
         metadata = bundle_metadata(path)
         if metadata is None:
-            raise CtcasrError(f"{flag} {bundle}: {path} is not a model bundle")
-        sources = metadata.get("averaged_from") or []
-        for source in sources:  # a soup heard what any of its sources heard
-            visit(Path(source), seen)
-        if sources:
-            return
+            if path == Path(bundle):
+                raise CtcasrError(f"{flag} {bundle}: not a model bundle")
+            raise CtcasrError(f"{flag} {bundle}: cannot tell whether it heard "
+                              f"{', '.join(words)}: {path}, a stage behind it, is not a model "
+                              "bundle here")  # fmt: skip
+        # A soup's own record is its first source's: checked first, so that the installed
+        # model, whose sources are not here, is refused for what it says it heard.
         held = set(metadata.get(DEV_WORDS_KEY) or [])
         if missing := [w for w in words if w not in held]:
             behind = "" if path == Path(bundle) else f" (through {path})"
             raise CtcasrError(f"{flag} {bundle}: trained without holding out "
                               f"{', '.join(missing)}{behind}; the unseen dev words must be "
                               "kept out of every stage behind the model")  # fmt: skip
+        sources = metadata.get("averaged_from") or []
+        for source in sources:  # a soup heard what any of its sources heard
+            visit(Path(source), seen)
+        if sources:
+            return
         if init := run_config(path).get("init_from"):
             visit(Path(init), seen)
 

@@ -629,6 +629,27 @@ def test_resume_with_other_dev_words_is_refused_before_preparing(tmp_path, capsy
     assert not (tmp_path / "exp").exists() and not (tmp_path / "r").exists()
 
 
+def test_a_soup_whose_sources_are_not_here_is_refused_for_what_it_says_it_heard(tmp_path):
+    """The installed model is a soup of exp/pretrained/finetune* bundles that a checkout does
+    not hold: --init-from it said "exp/pretrained/finetune11/model is not a model bundle", not
+    that it heard the dev words."""
+    from recipes.common import check_never_heard
+    from tests.helpers import tiny_bundle
+
+    gone = str(tmp_path / "exp" / "finetune11" / "model")
+    tiny_bundle(tmp_path / "shipped", 1, metadata={"averaged_from": [gone]})
+    with pytest.raises(CtcasrError, match=r"^--init-from .*/shipped: trained without holding "
+                       r"out bed, happy; the unseen dev words must be kept out"):  # fmt: skip
+        check_never_heard(tmp_path / "shipped", ("bed", "happy"), "--init-from")
+    # one that says it held them out, but whose sources cannot be checked here
+    tiny_bundle(tmp_path / "soup", 2, metadata={"averaged_from": [gone],
+                                               "unseen_dev_words": ["bed", "happy"]})
+    with pytest.raises(CtcasrError, match=rf"^--average-with .*/soup: cannot tell whether it "
+                       rf"heard bed, happy: {re.escape(gone)}, a stage behind it, is not a "
+                       "model bundle here$"):  # fmt: skip
+        check_never_heard(tmp_path / "soup", ("bed", "happy"), "--average-with")
+
+
 def test_one_of_n_on_the_dev_words_with_the_bundled_model(speech_commands_dir, tmp_path):
     """The scoring behind the unseen dev column, on real clips. The bundled model heard these
     words in training, so this checks the scoring, not how well unseen words are spelled."""
