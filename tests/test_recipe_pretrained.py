@@ -96,7 +96,12 @@ def test_report_page_and_model_card(tmp_path):
     assert "unseen **dev** words" not in page  # none held out
     from recipes.speech_commands.__main__ import OneOfN
 
+    assert "dev set for unseen words" not in card
     commands.unseen_dev = OneOfN(40, 46, [("bed", "happy")])
+    report.argv += ["--dev-words", "bed,happy"]
+    # the card of a model that never heard them said only the test words were held out
+    assert ("- Also held out of all training, as a dev set for unseen words: bed, happy.\n"
+            in report.model_card())  # fmt: skip
     page = "\n".join(report.page(tmp_path))
     assert ("- unseen **dev** words, one of N (46 real recordings of words kept out of all "
             "training to tune for unseen words by; not a test): 86.96% (40/46; 95% CI") in page

@@ -716,6 +716,9 @@ class Report:
     def model_card(self) -> str:
         pairs = zip(TARGETS, self.achieved(), strict=True)
         scores = ", ".join(f"{name} {got:.2%}" for (name, _), got in pairs)
+        dev_words = parse_args(self.argv).dev_words
+        dev_held = [f"- Also held out of all training, as a dev set for unseen words: "
+                    f"{', '.join(dev_words)}."] if dev_words else []  # fmt: skip
         return "\n".join([
             "# Bundled model",
             "",
@@ -735,6 +738,7 @@ class Report:
             "  Debian's wamerican word list; noise from Speech Commands (CC BY 4.0) and",
             "  MIT-licensed recordings.",
             "- Held out of all training: bird, cat, dog, house, marvin, sheila, tree, wow.",
+            *dev_held,
             f"- Results on held-out test sets: {scores}.",
             "",
             "Limits: close-talking English, short utterances, a CPU-trained model from a few hours",
