@@ -235,8 +235,9 @@ def test_a_long_input_no_piece_of_which_is_a_command_is_rejected(fsdd_dir, tmp_p
 
 
 def test_an_input_that_is_not_samples_fails_alone(fsdd_dir):
-    """Bytes, a ragged list or a dict among the inputs raised ValueError/TypeError out of
-    transcribe_batch and lost the good results; a list of samples was named by its repr."""
+    """A broken file's bytes, a ragged list or a dict among the inputs raised ValueError or
+    TypeError out of transcribe_batch and lost the good results; a list of samples was named
+    by its repr."""
     audio = sf.read(str(fsdd_dir / "2_lucas_4.flac"), dtype="float32")[0]
     bad = [b"RIFF....", [[0.1, 0.2], [0.3]], {"a": 1}, np.array(["a", "b"]),
            np.ones(800, complex)]  # fmt: skip
@@ -246,7 +247,7 @@ def test_an_input_that_is_not_samples_fails_alone(fsdd_dir):
     assert results[-1].source == "<array>"
     assert all(isinstance(r, Failure) for r in results[1:-1])
     assert [r.error for r in results[1:-1]] == [
-        "<array>: samples must be numbers, got bytes of |S8",
+        "<bytes>: not a recognised audio file",  # read as a file's bytes (a broken WAV)
         "<array>: not an array of samples (rows of unequal length?)",
         "<array>: samples must be numbers, got dict of object",
         "<array>: samples must be numbers, got ndarray of <U1",
