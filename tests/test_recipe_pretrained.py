@@ -19,7 +19,7 @@ from ctcasr.metrics import error_report
 from ctcasr.train import EpochLog, TrainResult
 from ctcasr.tune import Trial, TuneResult
 from recipes.pretrained.__main__ import Report
-from recipes.speech_commands.__main__ import CommandScores
+from recipes.speech_commands.__main__ import CommandScores, OneOfN
 from recipes.speech_commands.prepare import CLASSES, HELD_OUT_WORDS
 from recipes.synthetic.generate import available_engines
 
@@ -54,7 +54,8 @@ def test_report_page_and_model_card(tmp_path):
     fsdd = [_evaluation("greedy", ["seven"] * 100, ["seven"] * 99 + ["one"])] * 2
     tuned = TuneResult("kenlm", Trial({"alpha": 0.5}, 0.1, 0.05), Trial({"alpha": 1}, 0.2, 0.1))
     matrix = [[1 if i == j else 0 for j in range(len(CLASSES))] for i in range(len(CLASSES))]
-    commands = CommandScores(0.95, 0.9, 0.88, matrix, 0.85, 60, [("cat", "bed")], 540, 0.6)
+    commands = CommandScores(0.95, 0.9, 0.88, matrix, OneOfN(51, 60, [("cat", "bed")]), 540,
+                             0.6)  # fmt: skip
     split = SimpleNamespace(test=[SimpleNamespace(audio_filepath=f"u{i}", speaker=f"s{i % 2}")
                                   for i in range(4)])  # fmt: skip
     report = Report(["--epochs", "2"], result, tuned, an4, fsdd, commands, 13.4,
@@ -94,8 +95,6 @@ def test_report_page_and_model_card(tmp_path):
     assert "`grammar` (`--commands FILE`) rejects below confidence 0.6, tuned" in card
     assert "unknown = rejected below confidence 0.6, tuned on dev" in page
     assert "unseen **dev** words" not in page  # none held out
-    from recipes.speech_commands.__main__ import OneOfN
-
     assert "dev set for unseen words" not in card
     commands.unseen_dev = OneOfN(40, 46, [("bed", "happy")])
     report.argv += ["--dev-words", "bed,happy"]

@@ -194,13 +194,13 @@ def test_confusion_matrix():
 
 
 def test_command_scores_intervals_count_the_clips():
-    from recipes.speech_commands.__main__ import CommandScores
+    from recipes.speech_commands.__main__ import CommandScores, OneOfN
     from recipes.speech_commands.prepare import CLASSES, confusion_matrix
 
     labels = ["yes", "yes", "no", "_unknown_", "_silence_"] * 4
     preds = ["yes", "no", "no", "_unknown_", "yes"] * 4
     matrix = confusion_matrix(labels, preds, CLASSES)
-    scores = CommandScores(0.5, 0.5, 0.6, matrix, 0.9, 10, [("cat", "dog")], 12)
+    scores = CommandScores(0.5, 0.5, 0.6, matrix, OneOfN(9, 10, [("cat", "dog")]), 12)
     ci = scores.intervals()
     assert ci["twelve"].startswith("12/20; 95% CI ")  # the diagonal: 3 of 5, four times
     assert ci["ten"].startswith("6/12; ")
@@ -370,7 +370,7 @@ def test_one_of_n_scores_the_dev_words_beside_the_test(tmp_path):
     from recipes.speech_commands.prepare import CLASSES, confusion_matrix
 
     matrix = confusion_matrix(["yes"], ["yes"], CLASSES)
-    scores = CommandScores(1.0, 1.0, 1.0, matrix, 0.9, 10, [], 1)
+    scores = CommandScores(1.0, 1.0, 1.0, matrix, OneOfN(9, 10, []), 1)
     assert scores.unseen_dev_summary() is None
     scores.unseen_dev = OneOfN(3, 4, [("bed", "happy")])
     label, accuracy, interval = scores.unseen_dev_summary()
@@ -387,6 +387,6 @@ def test_score_reports_the_dev_words_beside_the_test_words(speech_commands_dir, 
     prepare(speech_commands_dir, tmp_path, dev_words=DEV_WORDS)
     scores = score("default", tmp_path, threshold=0.6)
     assert scores.ten_command_count == 552 and scores.ten_command_accuracy >= 0.9
-    assert scores.unseen_count == 60 and scores.unseen_dev is not None
+    assert scores.unseen.count == 60 and scores.unseen_dev is not None
     assert scores.unseen_dev.count == 46
     assert sum(map(sum, scores.matrix)) == 649  # the test clips, less the dev words'

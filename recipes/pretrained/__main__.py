@@ -549,7 +549,7 @@ class Report:
     def achieved(self) -> list[float]:
         kenlm = self.an4[-1].report
         return [kenlm.wer, kenlm.cer, self.commands.ten_command_accuracy,
-                self.fsdd[-1].report.sentence_accuracy, self.commands.unseen_accuracy]  # fmt: skip
+                self.fsdd[-1].report.sentence_accuracy, self.commands.unseen.accuracy]  # fmt: skip
 
     def training_lines(self) -> list[str]:
         r = self.result
@@ -661,16 +661,16 @@ class Report:
             "spelled): "
             f"**{c.twelve_class_accuracy:.2%}** ({ci['twelve']}); published 12-class anchors "
             "trained on the full 85k-clip set: " + ", ".join(f"{n} {a}%" for n, a in SC_ANCHORS),
-            f"- unseen words, one of N through a command list ({c.unseen_count} real "
-            f"recordings, words kept out of all training data): **{c.unseen_accuracy:.2%}** "
+            f"- unseen words, one of N through a command list ({c.unseen.count} real "
+            f"recordings, words kept out of all training data): **{c.unseen.accuracy:.2%}** "
             f"({ci['unseen']})",
             *(["- {}: {} ({})".format(*dev)] if (dev := c.unseen_dev_summary()) else []),
             f"- {INTERVALS_NOTE}",
             f"- {SILENCE_NOTE}",
         ]
-        if c.unseen_wrong:
+        if c.unseen.wrong:
             lines.append("- unseen-word errors (word -> chosen): "
-                         + ", ".join(f"{a} -> {b}" for a, b in c.unseen_wrong))  # fmt: skip
+                         + ", ".join(f"{a} -> {b}" for a, b in c.unseen.wrong))  # fmt: skip
         lines += [
             "",
             "![confusion matrix](confusion_matrix.png)",

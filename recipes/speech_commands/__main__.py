@@ -76,9 +76,7 @@ class CommandScores:
     ten_command_accepted: float  # ... and not rejected
     twelve_class_accuracy: float
     matrix: list[list[int]]
-    unseen_accuracy: float  # one-of-N over the held-out words
-    unseen_count: int
-    unseen_wrong: list[tuple[str, str]]
+    unseen: OneOfN  # one-of-N over the held-out words
     ten_command_count: int  # clips of the ten commands
     threshold: float | None = None  # the grammar decoder's rejection threshold (tuned on dev)
     unseen_dev: OneOfN | None = None  # the held-out dev words, when there are some
@@ -110,8 +108,7 @@ class CommandScores:
             "ten": interval_text(round(self.ten_command_accuracy * self.ten_command_count),
                                  self.ten_command_count),
             "twelve": interval_text(sum(row[i] for i, row in enumerate(self.matrix)), twelve),
-            "unseen": interval_text(round(self.unseen_accuracy * self.unseen_count),
-                                    self.unseen_count),
+            "unseen": interval_text(self.unseen.right, self.unseen.count),
         }  # fmt: skip
 
 
@@ -157,9 +154,7 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
         ten_accepted / max(ten_total, 1),
         sum(a == b for a, b in zip(labels, preds, strict=True)) / max(len(labels), 1),
         matrix,
-        unseen.accuracy,
-        unseen.count,
-        unseen.wrong,
+        unseen,
         ten_total,
         threshold,
         unseen_dev,
@@ -245,7 +240,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         bundle = result.bundle_path
     scores = score(bundle, out / "data")
     print(f"ten-command accuracy {scores.ten_command_accuracy:.2%}, 12-class "
-          f"{scores.twelve_class_accuracy:.2%}, unseen words {scores.unseen_accuracy:.2%}"
+          f"{scores.twelve_class_accuracy:.2%}, unseen words {scores.unseen.accuracy:.2%}"
           + (f", unseen dev words {scores.unseen_dev.accuracy:.2%}" if scores.unseen_dev else ""))
     write_results(Path(args.results), argv, split, bundle, result, scores, train_minutes)
     return 0
@@ -304,8 +299,8 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         f"| 12-class accuracy (unknown = rejected{scores.rejection_note()}, silence = nothing "
         "spelled) | "
         f"**{scores.twelve_class_accuracy:.2%}** | {ci['twelve']} |",
-        f"| unseen words, one of {len(HELD_OUT_WORDS)} ({scores.unseen_count} real recordings) | "
-        f"**{scores.unseen_accuracy:.2%}** | {ci['unseen']} |",
+        f"| unseen words, one of {len(HELD_OUT_WORDS)} ({scores.unseen.count} real recordings) | "
+        f"**{scores.unseen.accuracy:.2%}** | {ci['unseen']} |",
         *(["| {} | {} | {} |".format(*dev)] if (dev := scores.unseen_dev_summary()) else []),
         "",
         INTERVALS_NOTE,
@@ -318,9 +313,9 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         "![confusion matrix](confusion_matrix.png)",
         "",
     ]
-    if scores.unseen_wrong:
+    if scores.unseen.wrong:
         lines += ["Unseen-word errors (word -> chosen): "
-                  + ", ".join(f"{a} -> {b}" for a, b in scores.unseen_wrong), ""]  # fmt: skip
+                  + ", ".join(f"{a} -> {b}" for a, b in scores.unseen.wrong), ""]  # fmt: skip
     if result is not None:
         extra = result_extra(argv)
         lines += [
