@@ -136,10 +136,10 @@ def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int,
     # FSDD says (a digit) left its manifests rewritten for a run that never happened, beside
     # the combined dev set of the last one.
     check_unheard(splits, unheard)
-    splits["speech_commands"] = prepare_sc(data / "speech_commands",
-                                           out / "data" / "speech_commands",
-                                           dev_words=dev_words)  # fmt: skip
-    check_unheard(splits, unheard)
+    sc = prepare_sc(data / "speech_commands", out / "data" / "speech_commands",
+                    dev_words=dev_words)  # fmt: skip
+    check_unheard({"speech_commands": sc}, unheard)  # AN4 and FSDD were checked above
+    splits["speech_commands"] = sc
     synth_manifest = out / "synthetic" / "synthetic.jsonl"
     if synthetic and not synth_manifest.is_file():
         generate(out / "synthetic", synthetic, exclude=unheard, seed=synthetic_seed)
