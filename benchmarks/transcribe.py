@@ -250,7 +250,7 @@ def main() -> int:
         "",
         "Reproduce:",
         "",
-        *([f"    git worktree add {shlex.quote(str(args.against))} {tree_commit(args.against)}"]
+        *([f"    git worktree add {shlex.quote(str(args.against))} {git_commit(args.against)}"]
           if args.against is not None else []),
         f"    {command}",
     ]
@@ -261,11 +261,6 @@ def main() -> int:
     return 0
 
 
-def tree_commit(tree: Path) -> str:
-    return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=tree, check=True,
-                          capture_output=True, text=True).stdout.strip()  # fmt: skip
-
-
 def compare_trees(tree: Path, runs: int, args: list[str], listing: str,
                   audio_seconds: float) -> list[str]:  # fmt: skip
     """The 1000-clip ``--jobs 1`` throughput of this checkout and of ``tree``, runs taken in
@@ -273,7 +268,9 @@ def compare_trees(tree: Path, runs: int, args: list[str], listing: str,
     machine's (another day's run on the same code differed by 7%)."""
     from recipes.common import git_commit
 
-    other = tree_commit(tree)
+    other = git_commit(tree)
+    if other == "?":  # before the minutes of runs, whose table would name no code
+        raise SystemExit(f"--against {tree}: not a git checkout")
     walls: dict[str, list[float]] = {"this": [], "other": []}
     for _ in range(runs):
         walls["this"].append(run(args, listing)[0])

@@ -134,12 +134,14 @@ def _can_plot() -> bool:
     return True
 
 
-def git_commit() -> str:
-    """The checkout's short commit: timings mean little without the code they timed."""
+def git_commit(tree: str | os.PathLike[str] | None = None) -> str:
+    """The short commit of this checkout, or of ``tree``; "?" outside one: timings mean little
+    without the code they timed."""
     import subprocess
 
+    where = Path(__file__).parent if tree is None else tree
     try:
-        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=Path(__file__).parent,
+        return subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=where,
                               capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
         return "?"
