@@ -614,6 +614,27 @@ def test_a_stage_behind_the_model_must_have_held_the_dev_words_out(tmp_path, cap
     assert not (tmp_path / "exp").exists()
 
 
+def test_a_misspelled_dev_word_is_refused_as_such_before_init_from_is_checked(tmp_path, capsys):
+    """``--dev-words hapy --init-from M`` blamed M for hearing "hapy", a word no corpus has."""
+    import soundfile as sf
+
+    from recipes.pretrained.__main__ import main
+    from tests.helpers import tiny_bundle
+
+    unknown = tmp_path / "data" / "speech_commands" / "_unknown_"
+    unknown.mkdir(parents=True)
+    sf.write(unknown / "happy_0000000a_nohash_0.wav", np.zeros(1600, np.float32), 16000)
+    tiny_bundle(tmp_path / "old" / "model", 1)
+    argv = ["--data", str(tmp_path / "data"), "--out", str(tmp_path / "exp"),
+            "--init-from", str(tmp_path / "old" / "model")]  # fmt: skip
+    assert main([*argv, "--dev-words", "hapy"]) == 1
+    assert capsys.readouterr().err.startswith(
+        f"error: {tmp_path / 'data' / 'speech_commands'}: no clips of the dev word(s) hapy")
+    assert main([*argv, "--dev-words", "happy"]) == 1
+    assert "trained without holding out happy" in capsys.readouterr().err
+    assert not (tmp_path / "exp").exists()
+
+
 def test_resume_with_other_dev_words_is_refused_before_preparing(tmp_path, capsys):
     """Resumed with dev words its first epochs trained on, a stage's bundle recorded them
     as held out, and every later stage's check of the chain passed it."""

@@ -390,3 +390,22 @@ def test_score_reports_the_dev_words_beside_the_test_words(speech_commands_dir, 
     assert scores.unseen.count == 60 and scores.unseen_dev is not None
     assert scores.unseen_dev.count == 46
     assert sum(map(sum, scores.matrix)) == 649  # the test clips, less the dev words'
+
+
+def test_a_misspelled_dev_word_is_named_before_the_model_is_blamed(tmp_path, capsys):
+    """``--dev-words hapy --model M`` said M was "trained without holding out hapy": true,
+    but the fault is the spelling, and no model could have passed."""
+    from recipes.speech_commands.__main__ import main
+    from tests.helpers import tiny_bundle
+
+    data = tmp_path / "data"
+    _write_clip(data / "_unknown_" / "happy_0000000a_nohash_0.wav")
+    tiny_bundle(tmp_path / "model", 1)  # records no dev words: it heard every word
+    argv = ["--data", str(data), "--out", str(tmp_path / "exp"), "--model",
+            str(tmp_path / "model")]  # fmt: skip
+    assert main([*argv, "--dev-words", "bed,hapy"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {data}: no clips of the dev word(s) bed, hapy in _unknown_/")
+    assert main([*argv, "--dev-words", "happy"]) == 1  # spelled right: the model is the fault
+    assert "trained without holding out happy" in capsys.readouterr().err
+    assert not any((tmp_path / "exp").iterdir())  # nothing prepared

@@ -38,7 +38,11 @@ from recipes.common import (
     run_config,
     run_main,
 )
-from recipes.speech_commands.prepare import DEV_WORDS_HELP, dev_words_arg
+from recipes.speech_commands.prepare import (
+    DEV_WORDS_HELP,
+    check_dev_words_said,
+    dev_words_arg,
+)
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -247,6 +251,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     data, out = Path(args.data), Path(args.out)
     repeats = parse_repeats(args.repeat)  # before minutes of preparation, not after
     check_average_with(args.average_with)  # before hours of training, not after
+    check_dev_words_said(data / "speech_commands", args.dev_words)  # before check_never_heard
     for flag, bundles in (("--init-from", [args.init_from] if args.init_from else []),
                           ("--average-with", args.average_with)):  # fmt: skip
         for bundle in bundles:

@@ -39,6 +39,7 @@ from recipes.speech_commands.prepare import (
     UNSEEN_DEV,
     UNSEEN_DEV_COMMANDS,
     URL,
+    check_dev_words_said,
     confusion_matrix,
     describe,
     dev_words_arg,
@@ -208,11 +209,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.train import TrainConfig, train
 
     check_outputs(args.out, args.results)
-    if args.model is not None:  # before minutes of preparing, not after
-        check_never_heard(args.model, args.dev_words, "--model")
-    else:
+    if args.model is None:  # before minutes of preparing, not after
         check_extra(args.extra, (*HELD_OUT_WORDS, *args.dev_words))
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
+    check_dev_words_said(data, args.dev_words)  # a misspelling is not a model that heard it
+    if args.model is not None:
+        check_never_heard(args.model, args.dev_words, "--model")
     out = Path(args.out)
     if args.resume and args.model is None:  # before the data is prepared with other words
         check_resume_dev_words(out / "train", args.dev_words)

@@ -205,6 +205,25 @@ def check_dev_words(words: Sequence[str]) -> tuple[str, ...]:
     return tuple(out)
 
 
+def check_dev_words_said(data_dir: str | Path, words: Sequence[str]) -> None:
+    """Refuse dev words that ``data_dir``'s ``_unknown_/`` has no clips of, from file names
+    alone: before other checks blame a misspelled word on the model that never held it out."""
+    folder = Path(data_dir) / UNKNOWN
+    if not words or not folder.is_dir():  # prepare() says what is wrong with the folder
+        return
+    said = set()
+    for path in folder.iterdir():
+        if match := UNKNOWN_CLIP_RE.match(path.stem):
+            said.add(normalize_text(match.group(1)))
+    _refuse_unsaid(data_dir, [w for w in check_dev_words(words) if w not in said])
+
+
+def _refuse_unsaid(data_dir: str | Path, missing: Sequence[str]) -> None:
+    if missing:
+        raise CtcasrError(f"{data_dir}: no clips of the dev word(s) {', '.join(missing)} in "
+                          f"{UNKNOWN}/ (e.g. {', '.join(DEV_WORDS)})")  # fmt: skip
+
+
 def prepare(
     data_dir: str | Path,
     out_dir: str | Path,
@@ -249,9 +268,8 @@ def prepare(
         raise CtcasrError(f"{data_dir}: no clips of the held-out words "
                           f"({', '.join(HELD_OUT_WORDS)}); the unseen-word test needs them "
                           "(the _unknown_ folder of the test set)")  # fmt: skip
-    if missing := [w for w in dev_words if not any(e.text == w for e in parts["unseen_dev"])]:
-        raise CtcasrError(f"{data_dir}: no clips of the dev word(s) {', '.join(missing)} in "
-                          f"{UNKNOWN}/ (e.g. {', '.join(DEV_WORDS)})")  # fmt: skip
+    said = {e.text for e in parts["unseen_dev"]}
+    _refuse_unsaid(data_dir, [w for w in dev_words if w not in said])
     speaker_sets = {
         name: sorted({e.speaker for e in entries if e.speaker is not None})
         for name, entries in parts.items()
