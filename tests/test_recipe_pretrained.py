@@ -54,7 +54,7 @@ def test_report_page_and_model_card(tmp_path):
     fsdd = [_evaluation("greedy", ["seven"] * 100, ["seven"] * 99 + ["one"])] * 2
     tuned = TuneResult("kenlm", Trial({"alpha": 0.5}, 0.1, 0.05), Trial({"alpha": 1}, 0.2, 0.1))
     matrix = [[1 if i == j else 0 for j in range(len(CLASSES))] for i in range(len(CLASSES))]
-    commands = CommandScores(0.95, 0.9, 0.88, matrix, OneOfN(51, 60, [("cat", "bed")]), 540,
+    commands = CommandScores(0.95, 0.9, 0.88, matrix, OneOfN(51, 60, [("cat", "bed")], 8), 540,
                              0.6)  # fmt: skip
     split = SimpleNamespace(test=[SimpleNamespace(audio_filepath=f"u{i}", speaker=f"s{i % 2}")
                                   for i in range(4)])  # fmt: skip
@@ -96,13 +96,14 @@ def test_report_page_and_model_card(tmp_path):
     assert "unknown = rejected below confidence 0.6, tuned on dev" in page
     assert "unseen **dev** words" not in page  # none held out
     assert "dev set for unseen words" not in card
-    commands.unseen_dev = OneOfN(40, 46, [("bed", "happy")])
+    commands.unseen_dev = OneOfN(40, 46, [("bed", "happy")], 7)
     report.argv += ["--dev-words", "bed,happy"]
     # the card of a model that never heard them said only the test words were held out
     assert ("- Also held out of all training, as a dev set for unseen words: bed, happy.\n"
             in report.model_card())  # fmt: skip
     page = "\n".join(report.page(tmp_path))
-    assert ("- unseen **dev** words, one of N (46 real recordings of words kept out of all "
+    assert "- unseen words, one of 8 through a command list (60 real recordings" in page
+    assert ("- unseen **dev** words, one of 7 (46 real recordings of words kept out of all "
             "training to tune for unseen words by; not a test): 86.96% (40/46; 95% CI") in page
     assert "| unseen words through a command list | >= 90% | 85.00% | **no** |" in page
 
@@ -685,7 +686,7 @@ def test_one_of_n_on_the_dev_words_with_the_bundled_model(speech_commands_dir, t
     split = prepare(speech_commands_dir, tmp_path, dev_words=DEV_WORDS)
     scored = one_of_n(Transcriber(decoder="greedy", split=None), tmp_path / "unseen_dev.jsonl",
                       tmp_path / "unseen_dev_commands.txt")  # fmt: skip
-    assert scored.count == len(split.unseen_dev) > 30
+    assert scored.count == len(split.unseen_dev) > 30 and scored.choices == len(DEV_WORDS)
     assert scored.accuracy >= 0.85
     assert len(scored.wrong) == scored.count - scored.right
     assert all(w in DEV_WORDS and c in DEV_WORDS and w != c for w, c in scored.wrong)

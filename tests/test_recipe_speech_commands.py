@@ -372,9 +372,11 @@ def test_one_of_n_scores_the_dev_words_beside_the_test(tmp_path):
     matrix = confusion_matrix(["yes"], ["yes"], CLASSES)
     scores = CommandScores(1.0, 1.0, 1.0, matrix, OneOfN(9, 10, []), 1)
     assert scores.unseen_dev_summary() is None
-    scores.unseen_dev = OneOfN(3, 4, [("bed", "happy")])
+    scores.unseen_dev = OneOfN(3, 4, [("bed", "happy")], 2)
     label, accuracy, interval = scores.unseen_dev_summary()
-    assert "4 real recordings" in label and "not a test" in label
+    assert "words, one of 2 (4 real recordings" in label and "not a test" in label
+    scores.unseen_dev = OneOfN(3, 4, [])  # a list of unknown size: said so, not "one of 0"
+    assert "words, one of N (4 real" in scores.unseen_dev_summary()[0]
     assert (accuracy, interval.split(";")[0]) == ("75.00%", "3/4")
 
 
@@ -389,6 +391,7 @@ def test_score_reports_the_dev_words_beside_the_test_words(speech_commands_dir, 
     assert scores.ten_command_count == 552 and scores.ten_command_accuracy >= 0.9
     assert scores.unseen.count == 60 and scores.unseen_dev is not None
     assert scores.unseen_dev.count == 46
+    assert (scores.unseen.choices, scores.unseen_dev.choices) == (8, 7)  # the lists' sizes
     assert sum(map(sum, scores.matrix)) == 649  # the test clips, less the dev words'
 
 

@@ -666,7 +666,7 @@ class Report:
             "spelled): "
             f"**{c.twelve_class_accuracy:.2%}** ({ci['twelve']}); published 12-class anchors "
             "trained on the full 85k-clip set: " + ", ".join(f"{n} {a}%" for n, a in SC_ANCHORS),
-            f"- unseen words, one of N through a command list ({c.unseen.count} real "
+            f"- unseen words, {c.unseen.label} through a command list ({c.unseen.count} real "
             f"recordings, words kept out of all training data): **{c.unseen.accuracy:.2%}** "
             f"({ci['unseen']})",
             *(["- {}: {} ({})".format(*dev)] if (dev := c.unseen_dev_summary()) else []),

@@ -65,6 +65,11 @@ class OneOfN:
     right: int
     count: int
     wrong: list[tuple[str, str]]  # (word, chosen)
+    choices: int = 0  # words in the list: chance is 1/choices; 0 when not recorded
+
+    @property
+    def label(self) -> str:
+        return f"one of {self.choices}" if self.choices else "one of N"
 
     @property
     def accuracy(self) -> float:
@@ -96,7 +101,7 @@ class CommandScores:
         dev = self.unseen_dev
         if dev is None:
             return None
-        return (f"unseen **dev** words, one of N ({dev.count} real recordings of words kept "
+        return (f"unseen **dev** words, {dev.label} ({dev.count} real recordings of words kept "
                 "out of all training to tune for unseen words by; not a test)",
                 f"{dev.accuracy:.2%}", interval_text(dev.right, dev.count))  # fmt: skip
 
@@ -178,7 +183,7 @@ def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
         hits += best == entry.text
         if best != entry.text:
             wrong.append((entry.text, best))
-    return OneOfN(hits, len(held.entries), wrong)
+    return OneOfN(hits, len(held.entries), wrong, len(unseen.decoder_impl.commands))
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -301,7 +306,7 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         f"| 12-class accuracy (unknown = rejected{scores.rejection_note()}, silence = nothing "
         "spelled) | "
         f"**{scores.twelve_class_accuracy:.2%}** | {ci['twelve']} |",
-        f"| unseen words, one of {len(HELD_OUT_WORDS)} ({scores.unseen.count} real recordings) | "
+        f"| unseen words, {scores.unseen.label} ({scores.unseen.count} real recordings) | "
         f"**{scores.unseen.accuracy:.2%}** | {ci['unseen']} |",
         *(["| {} | {} | {} |".format(*dev)] if (dev := scores.unseen_dev_summary()) else []),
         "",
