@@ -37,6 +37,15 @@ SkipBadOption = Annotated[
         "tune also drops (and lists) dev entries whose audio cannot be read.",
     ),
 ]
+NormalizeTextOption = Annotated[
+    bool,
+    typer.Option(
+        "--normalize-text",
+        help="Spell each manifest transcript as ctcasr.normalize_text does (lower case, digits "
+        "as words, punctuation dropped) before using it, for a corpus written for other "
+        "toolkits; a letter the alphabet cannot spell is still an error.",
+    ),
+]
 ModelOption = Annotated[
     str | None,
     typer.Option(
@@ -447,6 +456,7 @@ def train(
         ),
     ] = None,
     skip_bad: SkipBadOption = False,
+    normalize_text: NormalizeTextOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train a model from manifests or a config file; the best model lands in OUTPUT_DIR/model."""
@@ -468,6 +478,7 @@ def train(
         "strategy": strategy,
         "init_from": str(init_from) if init_from else None,
         "skip_bad": skip_bad or None,
+        "normalize_text": normalize_text or None,
     }
     if config is not None:
         cfg = TrainConfig.from_file(config, **overrides)
@@ -533,6 +544,7 @@ def evaluate(
     worst: Annotated[int, typer.Option(help="How many of the worst utterances to list.")] = 10,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
     skip_bad: SkipBadOption = False,
+    normalize_text: NormalizeTextOption = False,
     split_longer_than: SplitLongerThanOption = 30.0,
     max_segment: MaxSegmentOption = 20.0,
 ) -> None:
@@ -550,11 +562,13 @@ def evaluate(
     _check_alphabet_of(alphabet, model)
     if decoder and len(decoder) > 1:
         results = compare_decoders(manifest, decoder, model, decoder_options=options,
-                                   worst=worst, skip_bad=skip_bad, split=split)  # fmt: skip
+                                   worst=worst, skip_bad=skip_bad, split=split,
+                                   normalize_text=normalize_text)  # fmt: skip
     else:
         name = decoder[0] if decoder else _implied_decoder(options)
         result = run_evaluation(manifest, model, decoder=name, decoder_options=options,
-                                worst=worst, skip_bad=skip_bad, split=split)  # fmt: skip
+                                worst=worst, skip_bad=skip_bad, split=split,
+                                normalize_text=normalize_text)  # fmt: skip
         results = [result]
     if as_json:
         out = []
@@ -566,6 +580,7 @@ def evaluate(
             data["not_commands"] = result.not_commands
             data["failures"] = [f.error for f in result.failures]
             data["skipped"] = result.skipped
+            data["normalized_text"] = normalize_text
             out.append(data)
         typer.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
     elif len(results) > 1:
@@ -579,6 +594,8 @@ def evaluate(
     else:
         report = results[0].report
         typer.echo(f"decoder: {results[0].decoder}")
+        if normalize_text:  # the figures are not those of the transcripts as written
+            typer.echo("references: spelled by normalize_text (--normalize-text)")
         typer.echo(report.summary())
         typer.echo(
             f"characters: S={report.char_substitutions} D={report.char_deletions} "
@@ -695,6 +712,7 @@ def tune(
     ] = None,
     save: Annotated[bool, typer.Option(help="Store the best settings in the bundle.")] = True,
     skip_bad: SkipBadOption = False,
+    normalize_text: NormalizeTextOption = False,
     split_longer_than: SplitLongerThanOption = 30.0,
     max_segment: MaxSegmentOption = 20.0,
 ) -> None:
@@ -721,6 +739,7 @@ def tune(
         output=output,
         skip_bad=skip_bad,
         split=split,
+        normalize_text=normalize_text,
     )
     typer.echo(result.summary())
     _report_skipped(result.skipped)

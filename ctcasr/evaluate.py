@@ -77,7 +77,10 @@ class ScoredLogProbs:
 
 
 def compute_log_probs(
-    transcriber: Transcriber, manifest: str | os.PathLike[str], skip_bad: bool = False
+    transcriber: Transcriber,
+    manifest: str | os.PathLike[str],
+    skip_bad: bool = False,
+    normalize_text: bool = False,  # spell the references with normalize_text first
 ) -> ScoredLogProbs:
     """The acoustic model's output for every entry, read as ``transcribe`` reads it: digital
     silence is not shown to the model (it may hear words in it), audio under one analysis
@@ -85,7 +88,8 @@ def compute_log_probs(
     at its pauses into :class:`Pieces`, so the score is that of the transcripts users get."""
     from ctcasr.errors import CtcasrError
 
-    report = read_manifest(manifest, transcriber.bundle.alphabet, skip_bad=skip_bad)
+    report = read_manifest(manifest, transcriber.bundle.alphabet, skip_bad=skip_bad,
+                           normalize=normalize_text)  # fmt: skip
     entries = report.entries
     nothing = np.zeros((0, transcriber.bundle.alphabet.num_classes), np.float32)
     log_probs: list[np.ndarray | Pieces | None] = [None] * len(entries)
@@ -211,13 +215,14 @@ def evaluate(
     worst: int = 10,
     skip_bad: bool = False,
     split: SplitConfig | None = SplitConfig(),  # None: score long entries whole
+    normalize_text: bool = False,  # references spelled by normalize_text, as the model spells
 ) -> Evaluation:
     """Transcribe every manifest entry with one decoder and score it."""
     transcriber = Transcriber(
         model, decoder=decoder, batch_size=batch_size, decoder_options=decoder_options,
         split=split,
     )
-    data = compute_log_probs(transcriber, manifest, skip_bad)
+    data = compute_log_probs(transcriber, manifest, skip_bad, normalize_text)
     return score_decoder(transcriber, data, worst)
 
 
@@ -231,6 +236,7 @@ def compare_decoders(
     worst: int = 10,
     skip_bad: bool = False,
     split: SplitConfig | None = SplitConfig(),  # None: score long entries whole
+    normalize_text: bool = False,  # references spelled by normalize_text, as the model spells
 ) -> list[Evaluation]:
     """Several decoders on the same acoustic-model output; each decoder gets the options it
     takes from ``decoder_options`` on top of the bundle's stored settings."""
@@ -242,7 +248,7 @@ def compare_decoders(
         decoder_options=options_for(decoders[0], decoder_options),
         split=split,
     )
-    data = compute_log_probs(first, manifest, skip_bad)
+    data = compute_log_probs(first, manifest, skip_bad, normalize_text)
     results = [score_decoder(first, data, worst)]
     for name in decoders[1:]:
         transcriber = Transcriber(

@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from ctcasr.errors import ManifestError
+from ctcasr.errors import AlphabetError, ManifestError
 from ctcasr.text import Alphabet, normalize_text
 from ctcasr.utils import atomic_write_text, read_lines
 
@@ -48,11 +48,16 @@ def read_manifest(
     *,
     check_audio: bool = True,
     skip_bad: bool = False,
+    normalize: bool = False,
 ) -> ManifestReport:
     """Parse and validate a manifest.
 
     Every problem is reported as ``path:line: cause``. With ``skip_bad`` the bad lines are
     dropped and listed in the report; otherwise the first one raises :class:`ManifestError`.
+    With ``normalize`` each text is first spelled by :func:`normalize_text` for ``alphabet``
+    (case, digits, punctuation), so a corpus written for other toolkits ("ZERO.", "Room 5")
+    can be scored or trained on; a letter the alphabet cannot spell is still an error, never
+    dropped, so no reference is quietly shortened.
     """
     path = Path(path)
     lines = read_lines(path, "manifest", ManifestError)
@@ -62,7 +67,7 @@ def read_manifest(
         if not line.strip():
             continue
         try:
-            entries.append(_parse_line(line, path, alphabet, check_audio))
+            entries.append(_parse_line(line, path, alphabet, check_audio, normalize))
         except ManifestError as exc:
             message = f"{path}:{lineno}: {exc}"
             if not skip_bad:
@@ -76,7 +81,7 @@ def read_manifest(
 
 
 def _parse_line(
-    line: str, path: Path, alphabet: Alphabet | None, check_audio: bool
+    line: str, path: Path, alphabet: Alphabet | None, check_audio: bool, normalize: bool = False
 ) -> ManifestEntry:
     try:
         data = json.loads(line)
@@ -104,6 +109,11 @@ def _parse_line(
         audio_path = path.parent / audio_path
     if check_audio and not audio_path.is_file():
         raise ManifestError(f"audio file not found: {audio_path}")
+    if normalize:
+        try:
+            text = normalize_text(text, alphabet, strict=True)
+        except AlphabetError as exc:
+            raise ManifestError(f"text {exc}") from None
     if alphabet is not None and (bad := alphabet.unknown_chars(text)):
         raise ManifestError(
             f"text {text!r} has characters outside the alphabet: {''.join(bad)!r}"

@@ -95,6 +95,8 @@ class TrainConfig:
     init_from: str | None = None
     # Drop manifest lines that fail validation (listed and counted) instead of stopping.
     skip_bad: bool = False
+    # Spell each transcript with normalize_text first (a corpus written for other toolkits).
+    normalize_text: bool = False
 
     def __post_init__(self) -> None:
         if isinstance(self.train_manifests, (str, os.PathLike)):
@@ -691,12 +693,14 @@ def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelCo
     frontend = config.frontend
     entries, skipped = [], []
     for manifest in config.train_manifests:
-        report = read_manifest(manifest, alphabet, skip_bad=config.skip_bad)
+        report = read_manifest(manifest, alphabet, skip_bad=config.skip_bad,
+                               normalize=config.normalize_text)
         entries += report.entries
         skipped += report.skipped
     dev_entries, dev_skipped = [], []
     if config.dev_manifest:
-        report = read_manifest(config.dev_manifest, alphabet, skip_bad=config.skip_bad)
+        report = read_manifest(config.dev_manifest, alphabet, skip_bad=config.skip_bad,
+                               normalize=config.normalize_text)
         dev_entries, dev_skipped = report.entries, report.skipped
         if not any(e.text.strip() for e in dev_entries):  # error rates need reference words
             raise ConfigError(f"{config.dev_manifest}: every dev transcript is empty; the dev "

@@ -88,6 +88,7 @@ def tune(
     output: str | os.PathLike[str] | None = None,
     skip_bad: bool = False,
     split: SplitConfig | None = SplitConfig(),  # long dev entries cut as transcribe cuts them
+    normalize_text: bool = False,  # dev references spelled by normalize_text first
 ) -> TuneResult:
     if decoder is None:  # what the options name, else the bundle's own when it has weights
         model = model if isinstance(model, Bundle) else load_bundle(model)
@@ -140,7 +141,7 @@ def tune(
         )
     if save:  # before the search, not after it
         check_replaceable(output if output is not None else transcriber.bundle.path)
-    data = compute_log_probs(transcriber, manifest, skip_bad)
+    data = compute_log_probs(transcriber, manifest, skip_bad, normalize_text)
     if data.failures and (not skip_bad or len(data.failures) == len(data.entries)):
         # Weights tuned on the part of a dev set that could be read would be stored as if
         # tuned on all of it (and on none of it, when nothing could be read).

@@ -134,3 +134,63 @@ def _assert_every_skip_listed(stderr: str, manifest, where: dict[str, int]) -> N
     numbers = sorted(int(line[len(prefix):].split(":")[0]) for line in listed)
     assert numbers == sorted(where.values())
     assert f"skipped {len(BAD)} bad manifest lines" in stderr
+
+
+def _written_elsewhere(tmp_path, fsdd_dir):
+    """FSDD's ten digits with transcripts as other corpora write them: case, digits, marks."""
+    manifest = write_fsdd_manifest(tmp_path / "m.jsonl", fsdd_dir, range(0, 1),
+                                   speakers=("george",))  # fmt: skip
+    as_written = {"zero": "ZERO.", "one": "One!", "two": "2", "three": "«three»"}
+    lines = []
+    for line in manifest.read_text().splitlines():
+        entry = json.loads(line)
+        entry["text"] = as_written.get(entry["text"], entry["text"].upper())
+        lines.append(json.dumps(entry, ensure_ascii=False))
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return manifest
+
+
+def test_normalize_text_scores_a_corpus_written_for_other_toolkits(tmp_path, fsdd_dir):
+    """"ZERO." was refused as outside the alphabet with no way to score it but rewriting the
+    manifest; --normalize-text spells it as the model does, and says so in the report."""
+    manifest = _written_elsewhere(tmp_path, fsdd_dir)
+    refused = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "--json"])
+    assert refused.exit_code == 1 and "outside the alphabet" in str(refused.exception)
+    result = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "--json",
+                                 "--normalize-text"])  # fmt: skip
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["normalized_text"] is True and report["utterances"] == 10
+    assert report["wer"] <= 0.2  # the bundled model on FSDD digits, references spelled
+    text = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "--normalize-text"])
+    assert "references: spelled by normalize_text (--normalize-text)" in text.stdout
+    tuned = runner.invoke(app, ["tune", "--manifest", str(manifest), "--no-save", "--alphas",
+                                "0", "--betas", "0", "--normalize-text"])  # fmt: skip
+    assert tuned.exit_code == 0, tuned.output
+
+
+def test_normalize_text_never_drops_a_letter_it_cannot_spell(tmp_path, fsdd_dir):
+    """A reference shortened by dropping what the alphabet lacks would score better than the
+    recording deserves: such a line stays an error, named with its line number."""
+    from ctcasr.manifest import read_manifest
+
+    manifest = _written_elsewhere(tmp_path, fsdd_dir)
+    lines = manifest.read_text(encoding="utf-8").splitlines()
+    entry = json.loads(lines[1])
+    entry["text"] = "one 你好"
+    lines[1] = json.dumps(entry, ensure_ascii=False)
+    manifest.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(ManifestError, match=rf"^{re.escape(str(manifest))}:2: text 'one 你好' "
+                       "has characters the model cannot emit: '你好'$"):  # fmt: skip
+        read_manifest(manifest, Alphabet(), normalize=True)
+    report = read_manifest(manifest, Alphabet(), normalize=True, skip_bad=True)
+    assert [e.text for e in report.entries] == ["zero", "two", "three", "four", "five", "six",
+                                                "seven", "eight", "nine"]
+    config = TrainConfig(train_manifests=[str(manifest)], output_dir=str(tmp_path / "run"),
+                         model=TINY_MODEL, normalize_text=True, skip_bad=True)  # fmt: skip
+    from ctcasr.model import ModelConfig
+
+    model_config = ModelConfig(num_features=config.frontend.num_features,
+                               num_classes=Alphabet().num_classes, **TINY_MODEL)  # fmt: skip
+    corpus, _ = _load_corpora(config, Alphabet(), model_config)
+    assert len(corpus) == 9 and len(corpus.dropped) == 1
