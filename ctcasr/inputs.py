@@ -2,8 +2,8 @@
 
 Arguments may be files, directories (searched recursively for audio extensions), glob
 patterns, JSON Lines manifests, or ``-`` for paths read from stdin, one per line, or audio
-(stdin is read once, however often ``-`` is given). An argument that names nothing is not
-fatal: it becomes a failure reported with the other inputs.
+(stdin is read once, however often ``-`` or ``/dev/stdin`` is given). An argument that names
+nothing is not fatal: it becomes a failure reported with the other inputs.
 """
 
 from __future__ import annotations
@@ -37,6 +37,11 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     """Files in the order given (directories and globs sorted), without duplicates."""
     found = Inputs()
     seen: dict[str, int] = {}  # real path -> index in found.files
+    args = list(args)
+    stream = stdin if stdin is not None else sys.stdin
+    # What stdin is, when "-" is given beside paths: /dev/stdin (or /proc/self/fd/0, or the
+    # file stdin was redirected from) names the same input, and a pipe can be read only once.
+    stdin_id = _stream_identity(stream) if "-" in args else None
     stdin_taken = False
     for arg in args:
         if arg == "-":
@@ -46,7 +51,7 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
             if stdin_taken:
                 continue
             stdin_taken = True
-            audio, names = _read_stdin(stdin if stdin is not None else sys.stdin)
+            audio, names = _read_stdin(stream)
             if audio is not None:
                 found.files.append(audio)
                 continue
@@ -57,6 +62,10 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
             files, problems = _expand_argument(arg)
         found.problems += [(arg, problem) for problem in problems]
         for path in files:
+            if stdin_id is not None and _path_identity(path) == stdin_id:
+                if stdin_taken:  # read already, through "-" or another name for it
+                    continue
+                stdin_taken = True  # a "-" after it names it again
             key = os.path.realpath(path)  # one file named two ways (d/a.wav, m/../d/a.wav)
             if key not in seen:
                 seen[key] = len(found.files)
@@ -66,6 +75,22 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
                 # first took its place, and the file's output never appeared).
                 found.files[seen[key]] = path
     return found
+
+
+def _stream_identity(stream: TextIO) -> tuple[int, int] | None:
+    try:
+        st = os.fstat(stream.fileno())
+    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # a test's StringIO
+        return None
+    return st.st_dev, st.st_ino
+
+
+def _path_identity(path: str) -> tuple[int, int] | None:
+    try:
+        st = os.stat(path)
+    except (OSError, ValueError):  # missing, or a NUL in the name: reported when loaded
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _read_stdin(stream: TextIO) -> tuple[PrefixedStream | None, list[str]]:

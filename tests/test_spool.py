@@ -152,6 +152,19 @@ def test_dash_given_twice_reads_stdin_once():
     assert done.stdout.decode() == f"-\tseven\n{three}\tthree\n"
 
 
+def test_dev_stdin_and_dash_name_stdin_once():
+    """``/dev/stdin`` and ``-`` are the same pipe: the second read found it drained and failed
+    as empty, or took what the first had left."""
+    flac = encoded(SEVEN, "FLAC")
+    three = EXAMPLES / "three.wav"
+    done = ctcasr("transcribe", "/dev/stdin", str(three), "-", stdin=flac)
+    assert (done.returncode, done.stderr.decode()) == (0, "")
+    assert done.stdout.decode() == f"/dev/stdin\tseven\n{three}\tthree\n"
+    done = ctcasr("transcribe", "-", "/proc/self/fd/0", str(three), stdin=flac)
+    assert (done.returncode, done.stderr.decode()) == (0, "")
+    assert done.stdout.decode() == f"-\tseven\n{three}\tthree\n"
+
+
 def _piping(tmp: Path, *args: str, hup: object = signal.SIG_DFL) -> subprocess.Popen:
     """``ctcasr ARGS`` with its stdin a pipe we hold open, its TMPDIR ``tmp``."""
 
