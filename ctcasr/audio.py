@@ -21,6 +21,71 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", "
 UNKNOWN_LENGTH = 2**63 - 1
 
 
+def open_sound(path: str | os.PathLike[str]):
+    """``soundfile.SoundFile(path)``, except for an RF64 file written to a pipe (``ffmpeg
+    -rf64 always -f wav -``): it could not go back to fill its 64-bit sizes in, left them 0,
+    and libsndfile read it as holding no samples. Its sizes are then read as what the file
+    holds, through a view of the file with those header bytes filled in."""
+    import soundfile as sf
+
+    handle = sf.SoundFile(str(path))
+    if handle.format != "RF64" or handle.frames != 0:
+        return handle
+    sizes = _rf64_sizes(Path(path))
+    if sizes is None:
+        return handle
+    handle.close()
+    return sf.SoundFile(_PatchedFile(Path(path), sizes))
+
+
+def _rf64_sizes(path: Path) -> dict[int, bytes] | None:
+    """The ds64 riff and data sizes an RF64 header left 0 (offset -> bytes), from the file's
+    length; None when they are not 0 or no data chunk is found in the first 64 KiB."""
+    import struct
+
+    with open(path, "rb") as f:
+        head = f.read(1 << 16)
+        length = os.fstat(f.fileno()).st_size
+    if head[:4] != b"RF64" or head[8:16] != b"WAVEds64" or len(head) < 36:
+        return None
+    if struct.unpack_from("<QQ", head, 20) != (0, 0):
+        return None
+    pos = 12
+    while pos + 8 <= len(head):
+        chunk, size = head[pos : pos + 4], struct.unpack_from("<I", head, pos + 4)[0]
+        if chunk == b"data":
+            return {20: struct.pack("<Q", length - 8), 28: struct.pack("<Q", length - pos - 8)}
+        pos += 8 + size + (size & 1)
+    return None
+
+
+class _PatchedFile:
+    """A file read through with a few bytes replaced (``offset -> bytes``); what libsndfile's
+    virtual I/O needs of it: read, seek, tell."""
+
+    def __init__(self, path: Path, patches: dict[int, bytes]) -> None:
+        self._file = open(path, "rb")  # noqa: SIM115 (closed with this object)
+        self._patches = patches
+
+    def read(self, count: int = -1) -> bytes:
+        start = self._file.tell()
+        data = bytearray(self._file.read(count))
+        for offset, new in self._patches.items():
+            lo, hi = max(offset, start), min(offset + len(new), start + len(data))
+            if lo < hi:
+                data[lo - start : hi - start] = new[lo - offset : hi - offset]
+        return bytes(data)
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self._file.seek(offset, whence)
+
+    def tell(self) -> int:
+        return self._file.tell()
+
+    def __del__(self) -> None:
+        self._file.close()
+
+
 class LongAudio(Exception):
     """Not an error: the input is longer than the caller wants whole (``stream_after``), so it
     should be read in blocks instead. Raised before any samples are read."""
@@ -44,7 +109,6 @@ def load_audio(
     libsndfile reads that is longer than ``stream_after`` seconds raises :class:`LongAudio`
     from the same header check, so deciding to stream costs no second open.
     """
-    import soundfile as sf
 
     path = Path(path)
     if not path.exists():
@@ -66,7 +130,7 @@ def load_audio(
 
     try:  # one open: the header gives the length check, then the same handle reads
         with quiet_native_stderr():
-            handle = sf.SoundFile(str(path))
+            handle = open_sound(path)
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         check_readable(path)
         return _load_with_audioread(path, sample_rate, max_duration)

@@ -25,6 +25,7 @@ from ctcasr.audio import (
     check_readable,
     finite,
     open_joined,
+    open_sound,
 )
 from ctcasr.errors import AudioError
 from ctcasr.features import centred_frames
@@ -87,11 +88,10 @@ def stream_audio(
     """Mono float32 blocks at ``sample_rate``; NaN/Inf samples are silenced as in ``load_audio``,
     and a file longer than ``max_duration`` is refused from the header of the handle that reads
     it, before any block."""
-    import soundfile as sf
 
     try:
         with quiet_native_stderr():
-            f = sf.SoundFile(str(path))
+            f = open_sound(path)
     except Exception as exc:
         check_readable(path)
         raise AudioError(f"{path}: not a readable audio file ({first_line(exc)})") from None
