@@ -28,6 +28,31 @@ app = typer.Typer(
     rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping line breaks
 )
 
+def _print_version(value: bool) -> None:
+    if value:
+        from importlib.metadata import PackageNotFoundError, version
+
+        from ctcasr import __version__
+
+        try:  # the installed distribution's, which a bug report needs; else the source's
+            installed = version("ctcasr")
+        except PackageNotFoundError:
+            installed = __version__
+        typer.echo(f"ctcasr {installed}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    show_version: Annotated[
+        bool,
+        typer.Option("--version", callback=_print_version, is_eager=True,
+                     help="Print ctcasr's version and exit."),
+    ] = False,
+) -> None:
+    """ctcasr: a small-vocabulary CTC speech recogniser with pluggable decoders."""
+
+
 SkipBadOption = Annotated[
     bool,
     typer.Option(

@@ -194,3 +194,18 @@ def test_a_nan_in_a_tuning_grid_is_refused(tmp_path):
                                       "--alphas", "nan,1", "--no-save"])  # fmt: skip
     assert result.exit_code != 0
     assert "error: --alphas must be finite numbers, got 'nan,1'" in result.output
+
+
+def test_version_is_the_installed_distributions():
+    """``ctcasr --version`` was "No such option"; a bug report needs it."""
+    import re
+    from importlib.metadata import version
+
+    import ctcasr
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"ctcasr {version('ctcasr')}\n"
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    declared = re.search(r'(?m)^version = "([^"]+)"$', pyproject).group(1)  # py3.10: no tomllib
+    assert ctcasr.__version__ == declared == version("ctcasr")
