@@ -95,31 +95,44 @@ def _path_identity(path: str) -> tuple[int, int] | None:
 
 def _read_stdin(stream: TextIO) -> tuple[PrefixedStream | None, list[str]]:
     """``-``: audio piped in (``cat a.wav | ctcasr transcribe -``), as a stream named ``-``, or
-    else a list of paths, one per line. The two are told apart by the first bytes: audio
-    has a binary header, a path list is text (decoded as the text stream would be) and holds
-    no NUL further on either."""
+    else a list of paths, one per line or each ended by a NUL (``find -print0``). The two are
+    told apart by the first bytes: audio has a binary header, a path list is text (decoded as
+    the text stream would be) with no NUL, or with one after a name that exists."""
     raw = getattr(stream, "buffer", None)
     if raw is None:  # a text stream with no bytes beneath (a test's StringIO)
         return None, [line.rstrip("\r\n") for line in stream]
     head = b""
     while len(head) < _HEAD and (more := raw.read(_HEAD - len(head))):
         head += more
-    if looks_like_audio(head):
+    encoding = stream.encoding or "utf-8"
+    if looks_like_audio(head) and not _nul_ended_names(head, encoding):
         return PrefixedStream(head, raw, "-"), []
     # A header of text is no proof of a list: NIST SPHERE (.sph: TIMIT, WSJ) and MAT-files
     # start with one. A NUL, which no path holds, shows audio after it (it was a ValueError
-    # traceback, "embedded null byte", from the samples taken as names).
+    # traceback, "embedded null byte", from the samples taken as names), unless what comes
+    # before it names a file: ``find . -name '*.wav' -print0 |``, names ended by NULs.
     data = bytearray(head)
-    while block := raw.read(1 << 16):
+    nul = b"\0" in head
+    while not nul and (block := raw.read(1 << 16)):
         data += block
-        if b"\0" in block:
+        nul = b"\0" in block
+    if nul:
+        if not _nul_ended_names(bytes(data), encoding):
             return PrefixedStream(bytes(data), raw, "-"), []
-    text = data.decode(stream.encoding or "utf-8", errors="surrogateescape")
+        data += raw.read()
+        return None, bytes(data).decode(encoding, "surrogateescape").split("\0")
+    text = data.decode(encoding, errors="surrogateescape")
     # Only the line ending is dropped: a name may start or end with a space.
     return None, [line.rstrip("\r\n") for line in io.StringIO(text, newline=None)]
 
 
 _HEAD = 64
+
+
+def _nul_ended_names(data: bytes, encoding: str) -> bool:
+    """Whether the bytes before the first NUL name a file (``find -print0``'s output)."""
+    first, nul, _ = data.partition(b"\0")
+    return bool(nul and first) and os.path.exists(first.decode(encoding, "surrogateescape"))
 
 
 def _expand_argument(arg: str) -> tuple[list[str], list[str]]:

@@ -98,6 +98,26 @@ def test_a_list_of_names_in_latin_1_is_a_list(tmp_path):
     assert looks_like_audio(bytes(range(128, 192)) + b"\x01/\n")
 
 
+def test_names_ended_by_nuls_are_a_list(tmp_path):
+    """``find . -name '*.wav' -print0 | ctcasr transcribe -``: a NUL showed audio, so the
+    list failed as '-: not a recognised audio file'. Short names (a NUL in the first 64
+    bytes) and a first name longer than that; names with a line break in them too."""
+    short, odd = tmp_path / "a.wav", tmp_path / "b\nc.wav"
+    long = tmp_path / ("x" * 80 + ".wav")
+    for path, clip in ((short, SEVEN), (odd, EXAMPLES / "three.wav"), (long, SEVEN)):
+        path.write_bytes(clip.read_bytes())
+    for first in (short, long):
+        listing = b"".join(os.fsencode(p) + b"\0" for p in (first, odd))
+        found = expand_inputs(["-"], stdin=io.TextIOWrapper(io.BytesIO(listing)))
+        assert found.files == [str(first), str(odd)] and not found.problems
+    done = ctcasr("transcribe", "-", stdin=b"a.wav\0b\nc.wav\0", cwd=tmp_path)
+    assert (done.returncode, done.stderr) == (0, b"")
+    assert done.stdout == b"a.wav\tseven\nb\\nc.wav\tthree\n"  # one line per input
+    # a NUL after a name that is no file is still audio (SPHERE: a text header, then samples)
+    found = expand_inputs(["-"], stdin=io.TextIOWrapper(io.BytesIO(b"NIST_1A\n\0\1\2")))
+    assert isinstance(found.files[0], PrefixedStream)
+
+
 def test_prefixed_stream_gives_back_its_head():
     s = PrefixedStream(b"abc", io.BytesIO(b"defgh"), "-")
     assert s.read(2) == b"ab"
