@@ -83,7 +83,8 @@ class _PatchedFile:
         return self._file.tell()
 
     def __del__(self) -> None:
-        self._file.close()
+        if (f := getattr(self, "_file", None)) is not None:  # None: open() itself failed
+            f.close()
 
 
 class LongAudio(Exception):
@@ -109,7 +110,6 @@ def load_audio(
     libsndfile reads that is longer than ``stream_after`` seconds raises :class:`LongAudio`
     from the same header check, so deciding to stream costs no second open.
     """
-
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: file not found")

@@ -28,6 +28,7 @@ app = typer.Typer(
     rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping line breaks
 )
 
+
 def _print_version(value: bool) -> None:
     if value:
         from importlib.metadata import PackageNotFoundError, version
@@ -595,6 +596,8 @@ def evaluate(
                                 worst=worst, skip_bad=skip_bad, split=split,
                                 normalize_text=normalize_text)  # fmt: skip
         results = [result]
+    if normalize_text and not as_json:  # the figures are not those of the text as written
+        typer.echo("references: spelled by normalize_text (--normalize-text)")
     if as_json:
         out = []
         for result in results:
@@ -619,8 +622,6 @@ def evaluate(
     else:
         report = results[0].report
         typer.echo(f"decoder: {results[0].decoder}")
-        if normalize_text:  # the figures are not those of the transcripts as written
-            typer.echo("references: spelled by normalize_text (--normalize-text)")
         typer.echo(report.summary())
         typer.echo(
             f"characters: S={report.char_substitutions} D={report.char_deletions} "
