@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import numbers
 import os
+import threading
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -113,14 +114,21 @@ class Transcriber:
         self.jobs = jobs
         self.chunk_size = max(1, chunk_size)
         self._model = None
+        self._model_lock = threading.Lock()
         self._pool = None
 
     @property
     def acoustic_model(self):
+        """The acoustic model, loaded on first use, once: request threads sharing a
+        Transcriber each loaded their own on their first calls, and with the Keras backend
+        their concurrent TensorFlow imports broke TensorFlow for the whole process."""
         if self._model is None:
-            from ctcasr.runtime import load_runner
+            with self._model_lock:
+                if self._model is None:
+                    from ctcasr.runtime import load_runner
 
-            self._model = load_runner(self.bundle, self.backend, batch_size=self.batch_size)
+                    self._model = load_runner(self.bundle, self.backend,
+                                              batch_size=self.batch_size)  # fmt: skip
         return self._model
 
     def transcribe(self, source: Source, sample_rate: int | None = None) -> Transcript:

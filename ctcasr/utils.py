@@ -312,9 +312,17 @@ def import_tensorflow():
     any Python logging is set up, so it is silenced at the descriptor for the import only.
     Set ``CTCASR_TF_VERBOSE=1`` to see it.
     """
+    with _TF_LOCK:  # imported from two threads at once, TensorFlow broke for the process
+        return _import_tensorflow()
+
+
+_TF_LOCK = threading.Lock()
+
+
+def _import_tensorflow():
     import sys
 
-    if "tensorflow" in sys.modules:
+    if "tensorflow" in sys.modules:  # under the lock: never a module half imported
         return sys.modules["tensorflow"]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")

@@ -307,3 +307,58 @@ def test_grammar_references_and_shared_options_are_read_as_meant(fsdd_dir, tmp_p
                                           r"\(s\) alpha, lm"):
         ctcasr.compare_decoders(manifest, ["greedy", "beam"],
                                 decoder_options={"alpha": 2.0, "lm": "/nonexistent"})
+
+
+# ---------------------------------------------------------------------------------------------
+# One Transcriber shared by a web service's request threads
+# ---------------------------------------------------------------------------------------------
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def test_threads_sharing_a_transcriber_load_its_model_once(monkeypatch):
+    """Request threads' first calls each loaded an acoustic model of their own (8 threads, 8
+    onnxruntime sessions); with the Keras backend their TensorFlow imports overlapped and
+    broke TensorFlow for the process (every later call failed too)."""
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    import ctcasr.runtime
+
+    loads = []
+    real = ctcasr.runtime.load_runner
+
+    def slow_load(*args, **kwargs):
+        loads.append(threading.get_ident())
+        time.sleep(0.3)  # a model takes a while to load: the other threads arrive meanwhile
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(ctcasr.runtime, "load_runner", slow_load)
+    shared = ctcasr.Transcriber(decoder="greedy")
+    clip = (EXAMPLES / "seven.wav").read_bytes()
+    with ThreadPoolExecutor(6) as pool:
+        texts = list(pool.map(lambda _: shared.transcribe(clip).text, range(6)))
+    assert texts == ["seven"] * 6
+    assert len(loads) == 1
+
+
+def test_tensorflow_imported_from_threads_at_once_is_whole():
+    """A second thread got TensorFlow half imported ("partially initialized module
+    'tensorflow' has no attribute 'function'"); a fresh process, as TF loads once."""
+    import subprocess
+    import sys
+
+    code = (
+        "from concurrent.futures import ThreadPoolExecutor\n"
+        "from ctcasr.utils import import_tensorflow\n"
+        "def use(_):\n"
+        "    tf = import_tensorflow()\n"
+        "    return int(tf.function(lambda x: x + 1)(tf.constant(1)).numpy())\n"
+        "with ThreadPoolExecutor(4) as pool:\n"
+        "    print(list(pool.map(use, range(4))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "[2, 2, 2, 2]"
