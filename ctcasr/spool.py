@@ -18,6 +18,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, BinaryIO, Protocol
 
+from ctcasr.utils import first_line
+
 # A 2-hour 48 kHz stereo WAV is 1.4 GB; more than this is not a recording (``/dev/zero``).
 MAX_BYTES = 2 * 1024**3
 _BLOCK = 1 << 20
@@ -110,6 +112,24 @@ def stream_name(source: Any) -> str:
     return name if isinstance(name, str) and name else "<stream>"
 
 
+@dataclass(frozen=True)
+class _ReadError:
+    message: str
+
+
+def _read(stream: Readable) -> Any:
+    """The next block of ``stream``, or why it could not be read. A stream that fails part-way
+    (an upload whose client hung up) is that input's failure: an OSError there was blamed on
+    the temporary folder ("cannot copy the piped audio to /tmp/..."), and any other exception
+    ended the whole batch."""
+    try:
+        return stream.read(_BLOCK)
+    except OSError as exc:
+        return _ReadError(f"cannot read the stream: {exc.strerror or exc}")
+    except Exception as exc:
+        return _ReadError(f"cannot read the stream: {type(exc).__name__}: {first_line(exc)}")
+
+
 class Spool:
     """Temporary copies of piped inputs for one run, removed as each result is handed out
     and all of them on :meth:`close`."""
@@ -144,7 +164,10 @@ class Spool:
         total, error = 0, None
         try:
             with open(target, "wb") as out:
-                while block := stream.read(_BLOCK):
+                while block := _read(stream):
+                    if isinstance(block, _ReadError):
+                        error = block.message
+                        break
                     if not isinstance(block, bytes | bytearray | memoryview):
                         error = ("a text stream; give audio as bytes (sys.stdin.buffer, "
                                  "not sys.stdin)")  # fmt: skip

@@ -17,6 +17,7 @@ import pytest
 import soundfile as sf
 
 from ctcasr import spool
+from ctcasr.errors import CtcasrError
 from ctcasr.inputs import expand_inputs
 from ctcasr.segment import SplitConfig
 from ctcasr.spool import PrefixedStream, Spool, Unread, looks_like_audio
@@ -405,3 +406,38 @@ def test_an_rf64_with_its_sizes_is_read_as_it_was(transcriber, tmp_path):
     data, rate = sf.read(SEVEN, dtype="float32")
     (tmp_path / "sized.wav").write_bytes(sized_rf64(data, rate))
     assert transcriber.transcribe(tmp_path / "sized.wav").text == "seven"
+
+
+class _HangsUp(io.RawIOBase):
+    """An upload whose client goes away: its first block comes, then ``error`` is raised."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error, self.calls = error, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int = -1) -> bytes:
+        self.calls += 1
+        if self.calls > 1:
+            raise self.error
+        return SEVEN.read_bytes()[:1000]
+
+
+def test_a_stream_failing_part_way_fails_alone(transcriber, private_tmp):
+    """An OSError from the stream was blamed on the temporary folder ("cannot copy the piped
+    audio to /tmp/ctcasr-spool-...: Connection reset by peer", a server's path in a reply to
+    its client); any other exception (a web framework's ClientDisconnected) ended the whole
+    batch, the good inputs with it."""
+    results = transcriber.transcribe_batch([
+        SEVEN, _HangsUp(ConnectionResetError(104, "Connection reset by peer")),
+        _HangsUp(ValueError("client disconnected")), SEVEN.read_bytes(),
+    ])  # fmt: skip
+    assert [type(r) for r in results] == [Transcript, Failure, Failure, Transcript]
+    assert results[1].error == "<stream>: cannot read the stream: Connection reset by peer"
+    assert results[2].error == ("<stream>: cannot read the stream: ValueError: client "
+                                "disconnected")  # fmt: skip
+    assert results[0].text == results[3].text == "seven"
+    with pytest.raises(CtcasrError, match=r"^<stream>: cannot read the stream: ValueError"):
+        transcriber.transcribe(_HangsUp(ValueError("client disconnected")))
+    assert list(private_tmp.iterdir()) == []
