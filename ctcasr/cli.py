@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from ctcasr.errors import CtcasrError
-from ctcasr.utils import os_error_text
+from ctcasr.utils import mute_native_stderr, os_error_text
 
 if TYPE_CHECKING:
     from ctcasr.segment import SplitConfig
@@ -923,6 +923,7 @@ def _path_options(decoder: str) -> tuple[str, ...]:
 
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 1."""
+    mute_native_stderr()  # libmpg123's notes on a file that is not MP3 are not the user's
     # A file name that is not valid UTF-8 reaches Python as surrogate escapes; written back
     # as the bytes it came from, not a UnicodeEncodeError that ended the batch.
     for stream in (sys.stdout, sys.stderr):

@@ -27,6 +27,7 @@ from ctcasr.segment import (
     stream_audio,
 )
 from ctcasr.spool import Spool, Unread
+from ctcasr.utils import mute_native_stderr
 
 # A path, samples, a binary stream, or the bytes of an audio file (read as a stream is).
 Source = str | os.PathLike[str] | np.ndarray | BinaryIO | bytes | bytearray | memoryview
@@ -562,6 +563,7 @@ def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest
     # Ctrl-C reaches the whole process group; only the parent should act on it (and stop
     # the pool), not every worker with a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    mute_native_stderr()  # a worker's own descriptor: no other thread writes there
     bundle = load_bundle(bundle_path)
     impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
     _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)

@@ -271,7 +271,15 @@ def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
 
 
 _FD2_LOCK = threading.Lock()
-_fd2_state = {"depth": 0, "saved": -1}
+_fd2_state = {"depth": 0, "saved": -1, "enabled": False}
+
+
+def mute_native_stderr(enabled: bool = True) -> None:
+    """Let :func:`quiet_native_stderr` mute file descriptor 2: for a process that owns its
+    stderr (the command line, a worker process). Off in a library: the descriptor is the
+    whole process's, and while it was muted every other thread's stderr (a web service's log
+    lines and tracebacks) went to /dev/null with it."""
+    _fd2_state["enabled"] = enabled
 
 
 @contextlib.contextmanager
@@ -280,9 +288,10 @@ def quiet_native_stderr() -> Iterator[None]:
     (libmpg123 probing a non-MP3 file, TensorFlow's start-up); Python exceptions still rise.
 
     Re-entrant and thread-safe: reader threads overlap, and the descriptor is restored only
-    when the last of them leaves. ``CTCASR_NATIVE_STDERR=1`` keeps it open for debugging.
+    when the last of them leaves. Only once :func:`mute_native_stderr` is called (the command
+    line does); ``CTCASR_NATIVE_STDERR=1`` keeps it open for debugging.
     """
-    if os.environ.get("CTCASR_NATIVE_STDERR"):
+    if os.environ.get("CTCASR_NATIVE_STDERR") or not _fd2_state["enabled"]:
         yield
         return
     with _FD2_LOCK:
