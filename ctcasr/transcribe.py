@@ -117,6 +117,7 @@ class Transcriber:
         self._model = None
         self._model_lock = threading.Lock()
         self._pool = None
+        self._closed = False
 
     @property
     def acoustic_model(self):
@@ -125,6 +126,7 @@ class Transcriber:
         their concurrent TensorFlow imports broke TensorFlow for the whole process."""
         if self._model is None:
             with self._model_lock:
+                self._check_open()
                 if self._model is None:
                     from ctcasr.runtime import load_runner
 
@@ -153,6 +155,7 @@ class Transcriber:
         time, so thousands of files take the memory of two chunks. With workers, the next
         chunk is being read while the acoustic model runs on this one. A pipe (``/dev/stdin``)
         or a binary stream is copied to a temporary file first (see :mod:`ctcasr.spool`)."""
+        self._check_open()
         with Spool() as spool:
             taken = (spool.take(source) for source in sources)
             for result in self._chunks(taken, sample_rate):
@@ -193,6 +196,7 @@ class Transcriber:
         that is all silence (the model is not shown it); the one-line reason it cannot be
         read; or None for one long enough to be cut (see :meth:`long_pieces`), decided from
         the file's header as ``transcribe`` decides it."""
+        self._check_open()
         got = self._loader(sample_rate)(source)
         return None if isinstance(got, _Long) else got
 
@@ -316,6 +320,7 @@ class Transcriber:
         if self.jobs <= 1:
             return None
         if self._pool is None:
+            self._check_open()  # never new workers after close(), which nothing would stop
             self._pool = self._new_pool(self.jobs)
         return self._pool
 
@@ -329,10 +334,19 @@ class Transcriber:
         )  # fmt: skip
 
     def close(self) -> None:
-        """Stop the worker processes, if any were started."""
+        """Stop the worker processes, if any were started, and let the acoustic model go. A
+        closed Transcriber refuses work (:class:`CtcasrError`): one used after its ``with``
+        block went on silently, and with ``jobs`` > 1 started worker processes that nothing
+        would stop."""
+        self._closed = True
+        self._model = None
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)  # after an interrupt, queued work is moot
             self._pool = None
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise CtcasrError("this Transcriber is closed; make a new one")
 
     def __enter__(self) -> Transcriber:
         return self

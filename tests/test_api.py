@@ -382,3 +382,22 @@ def test_reading_audio_leaves_other_threads_stderr_alone(monkeypatch, capfd):
     shared = ctcasr.Transcriber(decoder="greedy")
     assert shared.transcribe((EXAMPLES / "seven.wav").read_bytes()).text == "seven"
     assert "another request's log line" in capfd.readouterr().err
+
+
+def test_a_closed_transcriber_refuses_work():
+    """Used after its ``with`` block, a Transcriber went on silently; with ``jobs=2`` it
+    started a new pool of worker processes that nothing would stop."""
+    clip = (EXAMPLES / "seven.wav").read_bytes()
+    with ctcasr.Transcriber(decoder="greedy") as t:
+        assert t.transcribe(clip).text == "seven"
+    for call in (lambda: t.transcribe(clip), lambda: t.transcribe_batch([clip]),
+                 lambda: list(t.transcribe_iter([clip])), lambda: t.read(EXAMPLES / "seven.wav"),
+                 lambda: t.acoustic_model):  # fmt: skip
+        with pytest.raises(CtcasrError, match="this Transcriber is closed; make a new one"):
+            call()
+    t.close()  # twice is fine
+    pooled = ctcasr.Transcriber(decoder="greedy", jobs=2)
+    pooled.close()
+    with pytest.raises(CtcasrError, match="closed"):
+        pooled.transcribe_batch([clip, clip])
+    assert pooled._pool is None
