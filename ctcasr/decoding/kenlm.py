@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -181,6 +182,10 @@ class KenLMDecoder(Decoder):
             self._decoder = BeamSearchDecoderCTC(PyAlphabet.build_alphabet(labels), language_model)
         finally:
             quiet.setLevel(level)
+        # pyctcdecode keeps each decoder's LanguageModel (its word set and character trie) in
+        # a class-level dict until cleanup() is called: a decoder made per request (hotwords
+        # of its own) held one more for as long as the process ran.
+        weakref.finalize(self, self._decoder.cleanup)
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {
