@@ -115,7 +115,7 @@ class Transcriber:
         self.jobs = jobs
         self.chunk_size = max(1, chunk_size)
         self._model = None
-        self._model_lock = threading.Lock()
+        self._model_lock = threading.Lock()  # also guards making the worker pool
         self._pool = None
         self._closed = False
 
@@ -319,10 +319,14 @@ class Transcriber:
         spawned, not forked: the parent may already run onnxruntime or TensorFlow threads)."""
         if self.jobs <= 1:
             return None
-        if self._pool is None:
-            self._check_open()  # never new workers after close(), which nothing would stop
-            self._pool = self._new_pool(self.jobs)
-        return self._pool
+        pool = self._pool
+        if pool is None:
+            with self._model_lock:  # threads sharing a Transcriber: one pool, not one each
+                self._check_open()  # never new workers after close(), which nothing would stop
+                if self._pool is None:
+                    self._pool = self._new_pool(self.jobs)
+                pool = self._pool
+        return pool
 
     def _new_pool(self, workers: int) -> Any:
         import multiprocessing as mp

@@ -401,3 +401,25 @@ def test_a_closed_transcriber_refuses_work():
     with pytest.raises(CtcasrError, match="closed"):
         pooled.transcribe_batch([clip, clip])
     assert pooled._pool is None
+
+
+def test_threads_sharing_a_transcriber_with_workers_start_one_pool(monkeypatch):
+    """With ``jobs=2``, request threads' first calls each started a pool of worker processes
+    (4 threads: 4 pools, 8 processes each loading the model), all but the last left behind."""
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    pools = []
+
+    def new_pool(self, workers):  # threads stand in for processes: the same map interface
+        time.sleep(0.3)
+        pools.append(ThreadPoolExecutor(workers))
+        return pools[-1]
+
+    monkeypatch.setattr(ctcasr.Transcriber, "_new_pool", new_pool)
+    clip = (EXAMPLES / "seven.wav").read_bytes()
+    shared = ctcasr.Transcriber(decoder="greedy", jobs=2)
+    with shared, ThreadPoolExecutor(4) as requests:
+        texts = list(requests.map(lambda _: shared.transcribe(clip).text, range(4)))
+    assert texts == ["seven"] * 4
+    assert len(pools) == 1
