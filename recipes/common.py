@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ctcasr.errors import CtcasrError
+from ctcasr.utils import mute_native_stderr
 
 if TYPE_CHECKING:
     from ctcasr.manifest import ManifestEntry
@@ -36,6 +37,8 @@ def run_main(
     argv: list[str] | None = None,
 ) -> int:
     """A recipe's entry point: user errors become one ``error:`` line and exit status 1."""
+    if argv is None:  # run as a command, which owns its stderr (not called from a test)
+        mute_native_stderr()  # TensorFlow's start-up and libmpg123's probing notes, as ctcasr
     args = parse_args(argv)
     try:
         return run(args, argv if argv is not None else sys.argv[1:])
