@@ -110,6 +110,8 @@ def load_audio(
     libsndfile reads that is longer than ``stream_after`` seconds raises :class:`LongAudio`
     from the same header check, so deciding to stream costs no second open.
     """
+    if not os.fspath(path):  # Path("") is ".", the current folder: "is a directory"
+        raise AudioError("empty file name (an unset shell variable?)")
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: file not found")

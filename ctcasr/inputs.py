@@ -137,6 +137,8 @@ def _nul_ended_names(data: bytes, encoding: str) -> bool:
 
 def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
     """One argument's audio files and problems (one-line errors)."""
+    if not arg:  # Path("") is ".": ``transcribe "$UNSET"`` transcribed the whole folder
+        return [], ["empty file name (an unset shell variable?)"]
     path = Path(arg)
     if path.is_dir():
         # Hidden files and folders are skipped, as a glob skips them (macOS's "._x.wav"

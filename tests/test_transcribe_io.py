@@ -18,6 +18,7 @@ import soundfile as sf
 
 from ctcasr.audio import load_audio
 from ctcasr.decoding import WordTiming
+from ctcasr.errors import CtcasrError
 from ctcasr.inputs import expand_inputs
 from ctcasr.outputs import FORMATS, OutputDir, cues, render
 from ctcasr.segment import SplitConfig, split_stream, trim, voiced_intervals
@@ -27,9 +28,10 @@ pytestmark = pytest.mark.slow
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
-def ctcasr(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+def ctcasr(*args: str, stdin: str | None = None, cwd: Path | None = None
+           ) -> subprocess.CompletedProcess:  # fmt: skip
     return subprocess.run([sys.executable, "-c", "from ctcasr.cli import main; main()", *args],
-                          capture_output=True, text=True, input=stdin)  # fmt: skip
+                          capture_output=True, text=True, input=stdin, cwd=cwd)  # fmt: skip
 
 
 @pytest.fixture
@@ -145,6 +147,20 @@ def test_cli_input_forms_give_the_same_transcripts(clip_tree, tmp_path):
     assert by_glob.stdout.splitlines() == by_dir.stdout.splitlines()[:2]
     nothing = ctcasr("transcribe", "-", stdin="")
     assert nothing.returncode == 1 and nothing.stderr.strip() == "error: no audio inputs given"
+
+
+def test_an_empty_argument_is_an_error_not_the_current_folder(clip_tree):
+    """``ctcasr transcribe "$UNSET"``: Path("") is ".", and the whole current folder was
+    searched and transcribed, recursively (20,000 clips in a checkout with a synthetic
+    corpus), where the user named no file at all."""
+    done = ctcasr("transcribe", "", "a.flac", cwd=clip_tree)
+    assert done.returncode == 1
+    assert done.stdout == "a.flac\tthree\n"  # not b.flac, nor sub/c.WAV
+    assert done.stderr.splitlines() == ["error: empty file name (an unset shell variable?)",
+                                        "1 of 2 input(s) failed"]  # fmt: skip
+    with (Transcriber(decoder="greedy") as t,
+          pytest.raises(CtcasrError, match=r"^empty file name \(an unset shell")):  # fmt: skip
+        t.transcribe("")
 
 
 def _parse_subtitles(text: str) -> list[tuple[float, float, str]]:
