@@ -41,7 +41,7 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     stream = stdin if stdin is not None else sys.stdin
     # What stdin is, when "-" is given beside paths: /dev/stdin (or /proc/self/fd/0, or the
     # file stdin was redirected from) names the same input, and a pipe can be read only once.
-    stdin_id = _stream_identity(stream) if "-" in args else None
+    stdin_id = _identity(stream) if "-" in args else None
     stdin_taken = False
     for arg in args:
         if arg == "-":
@@ -62,7 +62,7 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
             files, problems = _expand_argument(arg)
         found.problems += [(arg, problem) for problem in problems]
         for path in files:
-            if stdin_id is not None and _path_identity(path) == stdin_id:
+            if stdin_id is not None and _identity(path) == stdin_id:
                 if stdin_taken:  # read already, through "-" or another name for it
                     continue
                 stdin_taken = True  # a "-" after it names it again
@@ -77,18 +77,12 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
     return found
 
 
-def _stream_identity(stream: TextIO) -> tuple[int, int] | None:
+def _identity(file: str | TextIO) -> tuple[int, int] | None:
+    """(device, inode) of a path or an open stream; None for a missing file or a stream with
+    no descriptor (a test's StringIO)."""
     try:
-        st = os.fstat(stream.fileno())
-    except (AttributeError, OSError, ValueError, io.UnsupportedOperation):  # a test's StringIO
-        return None
-    return st.st_dev, st.st_ino
-
-
-def _path_identity(path: str) -> tuple[int, int] | None:
-    try:
-        st = os.stat(path)
-    except (OSError, ValueError):  # missing, or a NUL in the name: reported when loaded
+        st = os.stat(file) if isinstance(file, str) else os.fstat(file.fileno())
+    except (AttributeError, OSError, ValueError):  # also io.UnsupportedOperation; NUL in a name
         return None
     return st.st_dev, st.st_ino
 

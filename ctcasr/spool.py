@@ -112,22 +112,13 @@ def stream_name(source: Any) -> str:
     return name if isinstance(name, str) and name else "<stream>"
 
 
-@dataclass(frozen=True)
-class _ReadError:
-    message: str
-
-
-def _read(stream: Readable) -> Any:
-    """The next block of ``stream``, or why it could not be read. A stream that fails part-way
-    (an upload whose client hung up) is that input's failure: an OSError there was blamed on
-    the temporary folder ("cannot copy the piped audio to /tmp/..."), and any other exception
-    ended the whole batch."""
-    try:
-        return stream.read(_BLOCK)
-    except OSError as exc:
-        return _ReadError(f"cannot read the stream: {exc.strerror or exc}")
-    except Exception as exc:
-        return _ReadError(f"cannot read the stream: {type(exc).__name__}: {first_line(exc)}")
+def _read_error(exc: Exception) -> str:
+    """Why a stream failed part-way (an upload whose client hung up): that input's failure,
+    where an OSError was blamed on the temporary folder ("cannot copy the piped audio to
+    /tmp/...") and any other exception ended the whole batch."""
+    if isinstance(exc, OSError):
+        return f"cannot read the stream: {exc.strerror or exc}"
+    return f"cannot read the stream: {type(exc).__name__}: {first_line(exc)}"
 
 
 class Spool:
@@ -164,9 +155,13 @@ class Spool:
         total, error = 0, None
         try:
             with open(target, "wb") as out:
-                while block := _read(stream):
-                    if isinstance(block, _ReadError):
-                        error = block.message
+                while True:
+                    try:
+                        block = stream.read(_BLOCK)
+                    except Exception as exc:
+                        error = _read_error(exc)
+                        break
+                    if not block:
                         break
                     if not isinstance(block, bytes | bytearray | memoryview):
                         error = ("a text stream; give audio as bytes (sys.stdin.buffer, "

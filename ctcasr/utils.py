@@ -274,12 +274,12 @@ _FD2_LOCK = threading.Lock()
 _fd2_state = {"depth": 0, "saved": -1, "enabled": False}
 
 
-def mute_native_stderr(enabled: bool = True) -> None:
+def mute_native_stderr() -> None:
     """Let :func:`quiet_native_stderr` mute file descriptor 2: for a process that owns its
-    stderr (the command line, a worker process). Off in a library: the descriptor is the
-    whole process's, and while it was muted every other thread's stderr (a web service's log
-    lines and tracebacks) went to /dev/null with it."""
-    _fd2_state["enabled"] = enabled
+    stderr (the command line, a recipe, a worker process). Off in a library: the descriptor
+    is the whole process's, and while it was muted every other thread's stderr (a web
+    service's log lines and tracebacks) went to /dev/null with it."""
+    _fd2_state["enabled"] = True
 
 
 @contextlib.contextmanager
@@ -318,8 +318,9 @@ def import_tensorflow():
     """Import TensorFlow quietly; only training, export and the Keras runtime call this.
 
     TensorFlow's C++ start-up chatter (oneDNN, CUDA probing) goes to file descriptor 2 before
-    any Python logging is set up, so it is silenced at the descriptor for the import only.
-    Set ``CTCASR_TF_VERBOSE=1`` to see it.
+    any Python logging is set up, so it is silenced at the descriptor for the import only, in
+    a process that owns its stderr (:func:`mute_native_stderr`); a library caller's stays
+    open. Set ``CTCASR_TF_VERBOSE=1`` to see it.
     """
     with _TF_LOCK:  # imported from two threads at once, TensorFlow broke for the process
         return _import_tensorflow()
