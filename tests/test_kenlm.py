@@ -293,3 +293,20 @@ def test_a_decoder_let_go_releases_its_language_model():
         KenLMDecoder(Alphabet(), lm=DIGITS_LM, hotwords=["seven:3"])
     gc.collect()
     assert len(BeamSearchDecoderCTC.model_container) == held
+
+
+def test_a_rebuilt_lm_replaces_the_old_version_in_the_cache(tmp_path):
+    """LMs are cached by path and modification time; a service whose LM file was rebuilt now
+    and then kept every version it had loaded, one entry per rebuild."""
+    import os
+
+    from ctcasr.decoding import kenlm as kenlm_module
+
+    lm = tmp_path / "lm.arpa"
+    lm.write_bytes(DIGITS_LM.read_bytes())
+    for version in range(3):
+        os.utime(lm, (1_000_000 + version, 1_000_000 + version))
+        hyp = KenLMDecoder(ALPHABET, lm=lm).decode(frames("_n_i_n_e_"))[0]
+        assert hyp.text == "nine"
+        held = [k for k in kenlm_module._LM_CACHE if k[0] == str(lm.resolve())]
+        assert held == [(str(lm.resolve()), float(1_000_000 + version))]

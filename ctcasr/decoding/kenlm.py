@@ -94,13 +94,17 @@ def _weight(name: str, value: object) -> float:
 
 
 def _load_kenlm(path: Path) -> Any:
-    """A kenlm.Model, loaded once per file version (ARPA loading takes a while)."""
+    """A kenlm.Model, loaded once per file version (ARPA loading takes a while). A new
+    version replaces the old one's entry: a service whose LM is rebuilt now and then would
+    otherwise keep every version it ever loaded in memory."""
     from ctcasr.lm import load_lm
 
     key = (str(path.resolve()), path.stat().st_mtime)
     model = _LM_CACHE.get(key)
     if model is None:
         model = load_lm(path)
+        for old in [k for k in _LM_CACHE if k[0] == key[0]]:
+            _LM_CACHE.pop(old, None)
         _LM_CACHE[key] = model
     return model
 
