@@ -67,9 +67,10 @@ NormalizeTextOption = Annotated[
     bool,
     typer.Option(
         "--normalize-text",
-        help="Spell each manifest transcript as ctcasr.normalize_text does (lower case, digits "
-        "as words, punctuation dropped) before using it, for a corpus written for other "
-        "toolkits; a letter the alphabet cannot spell is still an error.",
+        help="Spell each manifest transcript as ctcasr.normalize_text does for the alphabet "
+        "(for the default one: lower case, digits as words, punctuation dropped) before using "
+        "it, for a corpus written for other toolkits; a letter the alphabet cannot spell is "
+        "still an error.",
     ),
 ]
 ModelOption = Annotated[
