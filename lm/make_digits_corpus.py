@@ -1,8 +1,9 @@
-"""Write lm/corpora/digits.txt, the text behind the bundled digit model's language model.
+"""Write lm/corpora/digits.txt, the text behind lm/digits-3gram.arpa, the digit LM.
 
-The bundled model hears spoken English digits, so its LM only needs to know those ten words and
-how they follow one another in digit strings (PINs, phone numbers). Each word also stands alone
-on a line, because FSDD clips are single digits. Fixed seed: rerunning gives the same file.
+A digit LM only needs to know the ten digit words and how they follow one another in digit
+strings (PINs, phone numbers); recipes.pretrained adds this text to the bundled model's LM
+corpus. Each word also stands alone on a line, because FSDD clips are single digits. Fixed
+seed: rerunning gives the same file.
 
 Usage: python lm/make_digits_corpus.py [OUTPUT] [--lines N] [--seed S]
 """
