@@ -383,7 +383,9 @@ class Transcriber:
         ``transcribe`` stitches and ``evaluate`` scores."""
         assert self.split is not None
         rate = self.bundle.frontend.sample_rate
-        if isinstance(source, np.ndarray):
+        if not isinstance(source, str | os.PathLike):
+            # An array is read whole; a stream or a file's bytes is refused as ``read`` refuses
+            # it (stream_audio took it for a path: a TypeError or ValueError traceback).
             blocks: Any = [load_samples(source, self.bundle.frontend, sample_rate=sample_rate)]
         else:  # a file over the limit fails at the first block, before any work
             blocks = stream_audio(source, rate, self.split.block_seconds, self.max_duration)

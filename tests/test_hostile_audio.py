@@ -10,6 +10,7 @@ test_cli.py, test_transcribe_io.py) that proves it.
 
 from __future__ import annotations
 
+import io
 import os
 import struct
 import subprocess
@@ -557,6 +558,17 @@ def test_a_leftover_under_one_window_is_not_a_piece():
         window = t.bundle.frontend.win_length
     assert [round(seconds, 3) for _, seconds, _ in pieces] == [1.0, 1.0]
     assert length[0] == pytest.approx((2 * 16000 + 100) / 16000) and window > 100
+
+
+def test_long_pieces_refuses_a_stream_or_bytes_in_one_line():
+    """``Transcriber.long_pieces`` takes what ``read`` takes: a stream or a file's bytes are
+    refused as ``read`` refuses them, not a TypeError or "embedded null byte" traceback."""
+    data = (EXAMPLES / "seven.wav").read_bytes()
+    split = SplitConfig(long_after=0.5, max_segment=1.0, min_segment=0.5)
+    with Transcriber(decoder="greedy", split=split) as t:
+        for source, name in ((io.BytesIO(data), "<stream>: a stream"), (data, "<bytes>: a file's")):
+            with pytest.raises(AudioError, match=f"^{name} .* Transcriber.transcribe"):
+                list(t.long_pieces(source, None, [0.0]))
 
 
 def test_a_pipe_is_named_as_a_pipe_not_an_empty_file(tmp_path):
