@@ -9,7 +9,7 @@ import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
@@ -83,7 +83,7 @@ ModelOption = Annotated[
 ]
 
 
-def _fail(message: str, code: int = 1) -> None:
+def _fail(message: str, code: int = 1) -> NoReturn:
     typer.echo(f"error: {message}", err=True)
     raise typer.Exit(code)
 
@@ -217,7 +217,7 @@ def _implied_decoder(options: dict) -> str | None:
     return None
 
 
-def _check_alphabet_of(path: Path | None, model: Path | None) -> None:
+def _check_alphabet_of(path: Path | None, model: str | None) -> None:
     """:func:`_check_alphabet` for a command that loads its bundle later (evaluate, tune)."""
     if path is not None:
         from ctcasr.bundle import load_bundle
