@@ -17,7 +17,7 @@ import contextlib
 import dataclasses
 import json
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -261,7 +261,7 @@ def save_bundle(
     *,
     decoder: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
-    extra_files: dict[str, str | os.PathLike[str]] | None = None,
+    extra_files: Mapping[str, str | os.PathLike[str]] | None = None,
 ) -> Path:
     """Write a complete bundle atomically; ``extra_files`` maps names in the bundle to sources
     (files, or folders copied whole)."""
