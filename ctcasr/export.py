@@ -34,7 +34,7 @@ def onnx_graph(bundle: Bundle):  # -> onnx.ModelProto
     init: list[onnx.TensorProto] = []
     nodes: list[onnx.NodeProto] = []
 
-    def const(name: str, value: np.ndarray) -> str:
+    def const(name: str, value: np.ndarray | np.generic) -> str:
         init.append(numpy_helper.from_array(np.ascontiguousarray(value), name))
         return name
 

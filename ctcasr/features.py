@@ -153,7 +153,7 @@ def _window(n_fft: int, win_length: int) -> np.ndarray:
     return np.pad(window, (left, n_fft - win_length - left)).astype(np.float32)
 
 
-def _hz_to_mel(hz: np.ndarray) -> np.ndarray:
+def _hz_to_mel(hz: np.ndarray | float) -> np.ndarray:
     """Slaney's mel scale: linear below 1 kHz, logarithmic above."""
     hz = np.asarray(hz, dtype=np.float64)
     mel = hz / (200.0 / 3)
