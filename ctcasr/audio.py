@@ -16,6 +16,8 @@ SAMPLE_RATE = 16_000
 # corrupt, and downmixing it would be meaningless.
 MAX_CHANNELS = 256
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au")
+# Path("") is ".", the current folder: an empty name is refused wherever a name comes in.
+EMPTY_NAME = "empty file name (an unset shell variable?)"
 # libsndfile's frame count for a file whose header does not give one: a FLAC written to a pipe
 # (``ffmpeg -f flac -``, ``sox -t flac -``, ``flac -``), which cannot go back to fill it in.
 UNKNOWN_LENGTH = 2**63 - 1
@@ -110,8 +112,8 @@ def load_audio(
     libsndfile reads that is longer than ``stream_after`` seconds raises :class:`LongAudio`
     from the same header check, so deciding to stream costs no second open.
     """
-    if not os.fspath(path):  # Path("") is ".", the current folder: "is a directory"
-        raise AudioError("empty file name (an unset shell variable?)")
+    if not os.fspath(path):  # else "is a directory"
+        raise AudioError(EMPTY_NAME)
     path = Path(path)
     if not path.exists():
         raise AudioError(f"{path}: file not found")

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from ctcasr.audio import AUDIO_EXTENSIONS
+from ctcasr.audio import AUDIO_EXTENSIONS, EMPTY_NAME
 from ctcasr.errors import ManifestError
 from ctcasr.spool import PrefixedStream, looks_like_audio
 from ctcasr.utils import read_lines
@@ -132,7 +132,7 @@ def _nul_ended_names(data: bytes, encoding: str) -> bool:
 def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
     """One argument's audio files and problems (one-line errors)."""
     if not arg:  # Path("") is ".": ``transcribe "$UNSET"`` transcribed the whole folder
-        return [], ["empty file name (an unset shell variable?)"]
+        return [], [EMPTY_NAME]
     path = Path(arg)
     if path.is_dir():
         # Hidden files and folders are skipped, as a glob skips them (macOS's "._x.wav"
