@@ -434,6 +434,49 @@ def test_decode_ideas_reads_its_manifests_before_any_decoding(tmp_path, capsys):
     assert captured.err == f"error: {data / 'an4' / 'dev.jsonl'}: manifest not found\n"
 
 
+def test_unseen_dev_ideas_scores_held_out_bundles_and_refuses_one_that_heard(
+        tmp_path, speech_commands_dir, capsys):
+    """The table behind "The held-out line from finetune2 on": every idea on the dev words for
+    each held-out bundle, and the speed ideas on the ten commands with the shipped bundle."""
+    import soundfile as sf
+
+    from ctcasr.manifest import ManifestEntry, write_manifest
+    from recipes.pretrained.unseen_dev_ideas import SPEED_SETS, main
+    from tests.helpers import tiny_bundle
+
+    held = {"unseen_dev_words": ["bed", "happy"]}
+    tiny_bundle(tmp_path / "held", 1, metadata=held)
+    tiny_bundle(tmp_path / "heard", 2)
+    sc = tmp_path / "data" / "speech_commands"
+    sc.mkdir(parents=True)
+    unknown = speech_commands_dir / "_unknown_"
+    words = [*sorted(unknown.glob("bed_*.flac"))[:2], *sorted(unknown.glob("happy_*.flac"))[:1]]
+    write_manifest(sc / "unseen_dev.jsonl",
+                   [ManifestEntry(str(p), p.name.split("_")[0], sf.info(str(p)).duration)
+                    for p in words])  # fmt: skip
+    (sc / "unseen_dev_commands.txt").write_text("bed\nhappy\n")
+    yes = sorted((speech_commands_dir / "yes").glob("*.flac"))[:2]
+    write_manifest(sc / "dev.jsonl", [ManifestEntry(str(p), "yes", 1.0) for p in yes])
+    data = ["--data", str(tmp_path / "data")]
+
+    assert main([str(tmp_path / "held"), "--against", str(tmp_path / "heard"), *data]) == 0
+    out = capsys.readouterr().out
+    tables = out.split("Speech Commands dev ten commands")
+    assert len(tables) == 2
+    words_rows = [r for r in tables[0].splitlines() if r.startswith("| ") and "---" not in r]
+    # header; the speed sets, no length normalisation, 4 temperatures, 3 penalties, 2 priors
+    assert len(words_rows) == 1 + len(SPEED_SETS) + 1 + 4 + 3 + 2
+    assert all(re.search(r" \| [0-3]/3 \|$", r) for r in words_rows[1:])
+    ten_rows = [r for r in tables[1].splitlines() if r.startswith("| ") and "---" not in r]
+    assert len(ten_rows) == 1 + len(SPEED_SETS)
+    assert ten_rows[1].startswith("| as is | ") and ten_rows[1].endswith(" 0 / 0 | 1.000 |")
+
+    # A bundle that heard the dev words says nothing about them: refused before any scoring.
+    assert main([str(tmp_path / "heard"), *data]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "trained without holding out bed, happy" in captured.err
+
+
 @pytest.fixture
 def prepared_corpora(tmp_path, monkeypatch) -> Path:
     """A --data folder whose real corpora prepare instantly (empty), for the synthetic step."""
