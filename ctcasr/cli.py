@@ -472,7 +472,10 @@ def train(
     ] = None,
     init_from: Annotated[
         Path | None,
-        typer.Option(help="Start from this model bundle's weights (same architecture)."),
+        typer.Option(
+            help="Start from this model bundle's weights (same architecture: give its "
+            "[model] settings, which `ctcasr info -m BUNDLE` shows, in --config)."
+        ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
     strategy: Annotated[

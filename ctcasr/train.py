@@ -685,7 +685,14 @@ def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelCon
     if theirs != ours:
         diff = ", ".join(f"{k} {v} there, {ours[k]} here"
                          for k, v in theirs.items() if v != ours[k])  # fmt: skip
-        raise ConfigError(f"init_from {path}: different architecture ({diff})")
+        # The command line has no model options: say where the bundle's values go, or a
+        # user fine-tuning the bundled model had only "256 there, 192 here" to go on.
+        derived = ("num_features", "num_classes")  # the alphabet and frontend, checked above
+        wanted = ", ".join(f"{k} = {json.dumps(v)}" for k, v in theirs.items()
+                           if v != ours[k] and k not in derived)  # fmt: skip
+        hint = f"; give the bundle's in the [model] table of a --config file: {wanted}"
+        raise ConfigError(f"init_from {path}: different architecture ({diff})"
+                          + (hint if wanted else ""))  # fmt: skip
     return bundle
 
 

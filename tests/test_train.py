@@ -592,3 +592,17 @@ def test_resuming_with_another_dev_set_and_no_saved_best_chooses_again(tmp_path,
     config.dev_manifest, config.epochs = os.path.relpath(other), 3
     train(config, resume=True, verbose=1)
     assert "dev set changed" not in capsys.readouterr().out
+
+
+def test_init_from_another_architecture_says_how_to_match_it(tmp_path):
+    """The command line has no model options, so fine-tuning the bundled model with
+    ``--init-from default`` always met "different architecture" with no way forward named:
+    the error now gives the [model] settings a config file needs."""
+    config = TrainConfig(train_manifests=[str(tmp_path / "never-read.jsonl")],
+                         output_dir=str(tmp_path / "run"), init_from="default")  # fmt: skip
+    with pytest.raises(ConfigError) as info:
+        train(config, verbose=0)
+    message = str(info.value)
+    assert "different architecture" in message and "\n" not in message
+    assert "[model] table of a --config file: conv_filters = 256" in message
+    assert "rnn_units = 256, rnn_layers = 3" in message
