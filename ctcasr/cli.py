@@ -473,8 +473,8 @@ def train(
     init_from: Annotated[
         Path | None,
         typer.Option(
-            help="Start from this model bundle's weights (same architecture: give its "
-            "[model] settings, which `ctcasr info -m BUNDLE` shows, in --config)."
+            help="Start from this model bundle's weights; its architecture is used for every "
+            "[model] setting --config leaves out (one it gives must match the bundle's)."
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,

@@ -27,7 +27,7 @@ import os
 import resource
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -273,6 +273,10 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
 
     is_chief = dist is None or dist.is_chief
     out = Path(config.output_dir)
+    given, config = config, _with_init_architecture(config, out, resume)
+    if verbose and is_chief and config.model != given.model:
+        print(f"model settings from {config.init_from}: " + ", ".join(
+            f"{k} = {v}" for k, v in config.model.items() if k not in given.model))
     frontend = config.frontend
     setup = functools.partial(_setup, config, out, resume)
     # Under multiworker a failure on one worker stops all of them instead of leaving the
@@ -671,6 +675,38 @@ def freeze_folded_norm(model, verbose: int = 0) -> bool:
     return folded
 
 
+# What a bundle's weights fix; the rest of ModelConfig follows from the alphabet and frontend
+# (num_classes, num_features) or is a training setting (dropout).
+ARCHITECTURE = ("conv_filters", "conv_kernel", "conv_stride", "rnn_units", "rnn_layers")
+
+
+def _with_init_architecture(config: TrainConfig, out: Path, resume: bool) -> TrainConfig:
+    """The run's model settings, with ``init_from``'s architecture for each one the run leaves
+    out: the command line has no model options, so fine-tuning the bundled model (wider than
+    the defaults) took a config file that repeated what the bundle already says. Settings the
+    run gives are kept, and checked against the bundle later. A resumed run takes them from
+    its own train_config.json, since its bundle may be gone."""
+    if not config.init_from:
+        return config
+    source: dict[str, Any] | None = None
+    saved = out / "train_config.json"
+    if resume and (out / CHECKPOINTS / LATEST).exists():
+        if saved.is_file():
+            model = _read_json(saved, "run settings").get("model")
+            source = model if isinstance(model, dict) else None
+    else:
+        from ctcasr.bundle import load_bundle
+
+        try:
+            source = asdict(load_bundle(config.init_from).model_config)
+        except (CtcasrError, OSError, ValueError):
+            source = None  # _init_bundle says what is wrong with it, after the other checks
+    if source is None:
+        return config
+    inherited = {k: source[k] for k in ARCHITECTURE if k in source and k not in config.model}
+    return replace(config, model={**config.model, **inherited}) if inherited else config
+
+
 def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelConfig):
     """The bundle to start from, refused early if its weights could not fit this model."""
     from ctcasr.bundle import load_bundle
@@ -690,7 +726,7 @@ def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelCon
         derived = ("num_features", "num_classes")  # the alphabet and frontend, checked above
         wanted = ", ".join(f"{k} = {json.dumps(v)}" for k, v in theirs.items()
                            if v != ours[k] and k not in derived)  # fmt: skip
-        hint = f"; give the bundle's in the [model] table of a --config file: {wanted}"
+        hint = f"; leave them out of the [model] table, or give the bundle's: {wanted}"
         raise ConfigError(f"init_from {path}: different architecture ({diff})"
                           + (hint if wanted else ""))  # fmt: skip
     return bundle

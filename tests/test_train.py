@@ -594,15 +594,36 @@ def test_resuming_with_another_dev_set_and_no_saved_best_chooses_again(tmp_path,
     assert "dev set changed" not in capsys.readouterr().out
 
 
-def test_init_from_another_architecture_says_how_to_match_it(tmp_path):
-    """The command line has no model options, so fine-tuning the bundled model with
-    ``--init-from default`` always met "different architecture" with no way forward named:
-    the error now gives the [model] settings a config file needs."""
-    config = TrainConfig(train_manifests=[str(tmp_path / "never-read.jsonl")],
-                         output_dir=str(tmp_path / "run"), init_from="default")  # fmt: skip
+def test_init_from_takes_the_bundles_architecture_for_what_the_run_leaves_out(
+        tmp_path, fsdd_dir, capsys):
+    """The command line has no model options, so fine-tuning the bundled model (wider than the
+    defaults) with ``--init-from default`` always met "different architecture". Each [model]
+    setting the run leaves out now comes from the bundle; one it gives must still match, and a
+    resumed run takes them from its own train_config.json (its bundle may be gone)."""
+    first = train(_config(tmp_path / "a", fsdd_dir, epochs=1), verbose=0)  # TINY_MODEL
+    shutil.copytree(first.bundle_path, tmp_path / "start")
+    tuned = _config(tmp_path / "b", fsdd_dir, epochs=1, init_from=str(tmp_path / "start"))
+    tuned.model = {"dropout": 0.0}  # no architecture given
+    result = train(tuned, verbose=1)
+    out = capsys.readouterr().out
+    assert f"model settings from {tmp_path / 'start'}: conv_filters = 32, " in out
+    tuned_model = load_bundle(result.bundle_path).model_config
+    assert tuned_model == load_bundle(first.bundle_path).model_config
+    saved = json.loads((tmp_path / "b" / "run" / "train_config.json").read_text())
+    assert saved["model"] == TINY_MODEL
+    shutil.rmtree(tmp_path / "start")
+    tuned.epochs = 2
+    assert train(tuned, resume=True, verbose=0).epochs_run == 2
+
+    # The bundled model: no architecture error; the run goes on to its (missing) manifest.
+    bundled = TrainConfig(train_manifests=[str(tmp_path / "never-written.jsonl")],
+                          output_dir=str(tmp_path / "run"), init_from="default")  # fmt: skip
+    with pytest.raises(CtcasrError, match=r"never-written\.jsonl: manifest not found"):
+        train(bundled, verbose=0)
+    bundled.model = {"rnn_units": 64}  # given, and not the bundle's
     with pytest.raises(ConfigError) as info:
-        train(config, verbose=0)
+        train(bundled, verbose=0)
     message = str(info.value)
-    assert "different architecture" in message and "\n" not in message
-    assert "[model] table of a --config file: conv_filters = 256" in message
-    assert "rnn_units = 256, rnn_layers = 3" in message
+    assert "different architecture (rnn_units 256 there, 64 here)" in message
+    assert message.endswith("leave them out of the [model] table, or give the bundle's: "
+                            "rnn_units = 256")  # fmt: skip
