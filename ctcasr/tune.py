@@ -3,8 +3,9 @@
 The acoustic model runs once; every grid point only re-decodes. For the ``kenlm`` decoder the
 grid is LM weight ``alpha`` x word bonus ``beta`` (and the hotword weight when hotwords are
 given); for ``beam`` it is the hotword weight; for ``grammar`` the rejection threshold. Ties go
-to the smaller CER, then to the setting nearest the one before tuning. Tune on a dev set: a
-test set used here stops being one.
+to the smaller CER, then to the setting nearest the one before tuning. A ``kenlm`` or ``beam``
+best that greedy decoding beats on the same dev set is not stored. Tune on a dev set: a test
+set used here stops being one.
 
 A command recogniser should output the command that was said and nothing for anything else, so
 ``grammar`` is scored against that (:func:`ctcasr.evaluate.command_view`) by word error rate:
@@ -40,6 +41,10 @@ DEFAULT_BETAS = (-1.0, 0.0, 0.5, 1.0, 2.0, 3.0)
 DEFAULT_HOTWORD_WEIGHTS = (0.0, 1.0, 2.0, 5.0, 10.0)
 # Decoders a bundle's default is tuned as when none is named: those with weights of their own.
 TUNED_BY_DEFAULT = ("kenlm", "grammar")
+# Free-text decoders whose tuned best must not be worse than greedy decoding to be stored: an
+# LM can make dev worse at every weight (an undertrained model's words are out of its
+# vocabulary), and stored, it made every later transcription worse.
+CHECKED_AGAINST_GREEDY = ("kenlm", "beam")
 DEFAULT_THRESHOLDS = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 
 
@@ -59,19 +64,32 @@ class TuneResult:
     options: dict[str, Any] = field(default_factory=dict)  # everything stored
     saved_to: Path | None = None
     skipped: list[str] = field(default_factory=list)  # dev manifest lines dropped by skip_bad
+    greedy: Trial | None = None  # greedy decoding on the same dev set, for CHECKED_AGAINST_GREEDY
+
+    @property
+    def worse_than_greedy(self) -> bool:
+        return self.greedy is not None and (self.best.wer, self.best.cer) > (
+            self.greedy.wer, self.greedy.cer)  # fmt: skip
 
     def summary(self) -> str:
         params = ", ".join(f"{k}={v:g}" for k, v in self.best.params.items())
         if self.best is self.baseline:
-            return (
+            text = (
                 f"{self.decoder}: kept {params}: WER {self.best.wer:.2%} CER "
                 f"{self.best.cer:.2%}; none of the {len(self.trials)} settings tried did better"
             )
-        return (
-            f"{self.decoder}: best {params}: WER {self.best.wer:.2%} CER {self.best.cer:.2%} "
-            f"(before: WER {self.baseline.wer:.2%} CER {self.baseline.cer:.2%}; "
-            f"{len(self.trials)} settings tried)"
-        )
+        else:
+            text = (
+                f"{self.decoder}: best {params}: WER {self.best.wer:.2%} CER {self.best.cer:.2%} "
+                f"(before: WER {self.baseline.wer:.2%} CER {self.baseline.cer:.2%}; "
+                f"{len(self.trials)} settings tried)"
+            )
+        if self.worse_than_greedy:
+            assert self.greedy is not None
+            text += (f"\nnot stored: greedy decoding does better on this dev set (WER "
+                     f"{self.greedy.wer:.2%} CER {self.greedy.cer:.2%}), so the bundle's "
+                     "decoder settings are left as they were")  # fmt: skip
+        return text
 
 
 def tune(
@@ -89,6 +107,7 @@ def tune(
     skip_bad: bool = False,
     split: SplitConfig | None = SplitConfig(),  # long dev entries cut as transcribe cuts them
     normalize_text: bool = False,  # dev references spelled by normalize_text first
+    against_greedy: bool = True,  # store a kenlm/beam best only if greedy does no better
 ) -> TuneResult:
     if decoder is None:  # what the options name, else the bundle's own when it has weights
         model = model if isinstance(model, Bundle) else load_bundle(model)
@@ -193,7 +212,11 @@ def tune(
     )
     options = final.decoder_impl.options()
     result = TuneResult(decoder, best, baseline, trials, options, skipped=list(data.skipped))
-    if save:
+    if against_greedy and decoder in CHECKED_AGAINST_GREEDY:
+        greedy = score_decoder(Transcriber(transcriber.bundle, decoder="greedy", split=split),
+                               data).report  # fmt: skip
+        result.greedy = Trial({}, greedy.wer, greedy.cer)
+    if save and not result.worse_than_greedy:
         path_options = getattr(get_decoder_class(decoder), "path_options", ())
         result.saved_to = store_decoder_settings(
             transcriber.bundle,

@@ -389,6 +389,32 @@ def test_tune_threshold_needs_the_grammar_and_commands_in_the_dev_set(tmp_path, 
              save=False)  # fmt: skip
 
 
+def test_tune_stores_no_lm_that_does_worse_than_greedy(fsdd_dir, tmp_path):
+    """An LM can make dev worse at every weight tried (an undertrained model's words are not
+    in its vocabulary): it was stored as the default decoder all the same, and every later
+    transcription was worse than with no LM at all."""
+    from tests.helpers import tiny_bundle
+
+    tiny_bundle(tmp_path / "tiny", 1)
+    manifest = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 7),
+                                   speakers=("george", "lucas"))  # fmt: skip
+    lm = Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa"
+    out = tmp_path / "tuned"
+    result = invoke("tune", "--manifest", manifest, "-m", tmp_path / "tiny", "--lm", lm,
+                    "--alphas", "0,2", "--betas", "-1,0", "--output", out)  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert re.search(r"not stored: greedy decoding does better on this dev set \(WER "
+                     r"\d+\.\d\d% CER \d+\.\d\d%\)", result.stdout)  # fmt: skip
+    assert "saved as" not in result.stdout and not out.exists()
+    assert load_bundle(tmp_path / "tiny").decoder.get("name", "greedy") == "greedy"
+    # Tuned in place, the bundle is left as it was too.
+    before = (tmp_path / "tiny" / "bundle.json").read_bytes()
+    again = invoke("tune", "--manifest", manifest, "-m", tmp_path / "tiny", "--lm", lm,
+                   "--alphas", "0,2", "--betas", "-1,0")  # fmt: skip
+    assert again.exit_code == 0 and "not stored" in again.stdout
+    assert (tmp_path / "tiny" / "bundle.json").read_bytes() == before
+
+
 def test_tune_keeps_the_settings_it_started_from_when_no_trial_beats_them(an4_dir, tmp_path):
     """Only the settings tried were candidates: a grid that missed the bundle's own stored
     worse ones (WER 19% saved over 9%)."""

@@ -113,8 +113,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     decoders = ["greedy"]
     tuned = None
     if lm is not None:
+        # Stored even if greedy did better on dev: test is reported with both, side by side.
         tuned = tune(out / "data" / "dev.jsonl", result.bundle_path, decoder="kenlm",
-                     decoder_options={"lm": str(lm)})  # fmt: skip
+                     decoder_options={"lm": str(lm)}, against_greedy=False)  # fmt: skip
         print(tuned.summary())
         decoders.append("kenlm")
     evaluations = compare_decoders(out / "data" / "test.jsonl", decoders, result.bundle_path)
