@@ -35,6 +35,11 @@ class DecoderOutputError(CtcasrError):
     """A decoder (a plug-in's) returned something other than a list of valid hypotheses."""
 
 
+class UsageError(CtcasrError, TypeError):
+    """A library function was given the wrong kind of argument (one input where it takes a
+    collection of them)."""
+
+
 class LogProbError(CtcasrError, ValueError):
     """A log-probability matrix has the wrong shape, a class count that does not match the
     alphabet, or NaN values."""

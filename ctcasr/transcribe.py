@@ -17,7 +17,7 @@ from ctcasr.audio import LongAudio
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.decoding.base import json_score
-from ctcasr.errors import CtcasrError, DecoderOutputError
+from ctcasr.errors import CtcasrError, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.segment import (
     SplitConfig,
@@ -155,6 +155,14 @@ class Transcriber:
         time, so thousands of files take the memory of two chunks. With workers, the next
         chunk is being read while the acoustic model runs on this one. A pipe (``/dev/stdin``)
         or a binary stream is copied to a temporary file first (see :mod:`ctcasr.spool`)."""
+        if is_one_source(sources):  # checked now, not at the first next()
+            raise UsageError(f"transcribe_batch and transcribe_iter take a list of inputs, got "
+                             f"one {type(sources).__name__}; use transcribe() for one input")
+        return self._iter(sources, sample_rate)
+
+    def _iter(
+        self, sources: Iterable[Source], sample_rate: int | None
+    ) -> Iterator[Transcript | Failure]:
         self._check_open()
         with Spool() as spool:
             taken = (spool.take(source) for source in sources)
@@ -532,10 +540,25 @@ def _shifted(words: Sequence[WordTiming], by: float) -> list[WordTiming]:
 
 
 def transcribe(
-    sources: Iterable[Source], model: Bundle | str | os.PathLike[str] | None = None
+    sources: Source | Iterable[Source], model: Bundle | str | os.PathLike[str] | None = None
 ) -> list[Transcript | Failure]:
-    """Convenience wrapper: ``transcribe(["a.wav"])`` with the bundled default model."""
-    return Transcriber(model).transcribe_batch(list(sources))
+    """Convenience wrapper: ``transcribe(["a.wav"])`` with the bundled default model. One
+    input (``transcribe("a.wav")``, an array of samples at 16 kHz) gives a list of one."""
+    if is_one_source(sources):
+        sources = [sources]  # type: ignore[list-item]
+    return Transcriber(model).transcribe_batch(list(sources))  # type: ignore[arg-type]
+
+
+def is_one_source(sources: Any) -> bool:
+    """Whether ``sources`` is one input rather than a collection of them. A path iterates by
+    character, an array by sample, bytes by byte and a stream by line, and each piece was
+    taken for an input of its own: ``transcribe("clip.wav")`` gave eight "file not found"
+    failures, one per letter, and a Path a TypeError traceback."""
+    from ctcasr.spool import is_file_bytes, is_stream
+
+    if isinstance(sources, np.ndarray):
+        return sources.ndim <= 1
+    return isinstance(sources, str | os.PathLike) or is_file_bytes(sources) or is_stream(sources)
 
 
 def frame_seconds(bundle: Bundle) -> float:

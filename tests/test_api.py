@@ -423,3 +423,23 @@ def test_threads_sharing_a_transcriber_with_workers_start_one_pool(monkeypatch):
         texts = list(requests.map(lambda _: shared.transcribe(clip).text, range(4)))
     assert texts == ["seven"] * 4
     assert len(pools) == 1
+
+
+def test_one_input_where_a_list_is_taken(transcriber, fsdd_dir):
+    """A path, an array or a file's bytes given where a list of inputs goes: a str was read
+    letter by letter (one "file not found" per character), a Path raised TypeError, and an
+    array failed once per sample."""
+    path = fsdd_dir / "5_theo_3.flac"
+    for one in (str(path), path):
+        results = ctcasr.transcribe(one)
+        assert [r.text for r in results] == ["five"]
+    samples, rate = sf.read(str(path), dtype="float32")
+    with pytest.raises(CtcasrError, match="transcribe_batch and transcribe_iter take a list "
+                       r"of inputs, got one str; use transcribe\(\) for one input"):
+        transcriber.transcribe_batch(str(path))
+    for one in (path, samples, path.read_bytes()):
+        with pytest.raises(TypeError, match="use transcribe"):
+            transcriber.transcribe_iter(one)
+    # A 2-D array is still a batch of equal-length clips, a row each.
+    assert [r.text for r in transcriber.transcribe_batch(np.stack([samples] * 2),
+                                                          sample_rate=rate)] == ["five"] * 2
