@@ -494,7 +494,8 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
     """Accept [n], [n, channels] or [channels, n] arrays from Python callers; NaN/Inf samples
     are silenced as in :func:`load_audio`. Integer samples (``scipy.io.wavfile``'s int16 or
     int32, unsigned 8-bit) are scaled to [-1, 1) as a file of that depth is: left at integer
-    scale they were clipped, or shifted the features, and changed transcripts."""
+    scale they were clipped, or shifted the features, and changed transcripts. 64-bit
+    integers, which no file holds, are refused."""
     try:
         raw = np.asarray(samples)
     except (ValueError, TypeError):  # ragged lists: one input fails, not the batch
@@ -502,6 +503,12 @@ def as_mono(samples: np.ndarray) -> np.ndarray:
     if raw.dtype.kind not in "iuf":  # bytes, text, objects: nothing to read as samples
         raise AudioError(f"<array>: samples must be numbers, got {type(samples).__name__} "
                          f"of {raw.dtype}")  # fmt: skip
+    if raw.dtype.kind in "iu" and raw.dtype.itemsize > 4:
+        # No audio file has 64-bit integer samples, and scaled by 2**63 speech was digital
+        # silence: a list of int16 values (numpy reads Python ints as int64) gave "" quietly.
+        raise AudioError(f"<array>: {raw.dtype} samples have no audio scale (a list of Python "
+                         "ints is read as int64); give int16 or int32 samples, or floats in "
+                         "[-1, 1]")  # fmt: skip
     if raw.dtype.kind in "iu":
         info = np.iinfo(raw.dtype)
         half = (int(info.max) + 1) if raw.dtype.kind == "i" else (int(info.max) + 1) / 2

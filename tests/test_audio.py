@@ -608,3 +608,13 @@ def test_mp3_stream_falls_back_to_soundfiles_read_without_its_private_names(tmp_
     assert calls  # the public read served the blocks
     assert len(streamed) == len(whole)
     np.testing.assert_allclose(streamed, whole, atol=1e-6)
+
+
+def test_as_mono_refuses_64_bit_integers():
+    """Python ints (int64 to numpy) were scaled by 2**63: speech at int16 scale became
+    digital silence and transcribed to "" with no error."""
+    speech = (np.sin(np.arange(1600) / 5) * 10_000).astype(np.int16)
+    for samples in (speech.tolist(), speech.astype(np.int64), speech.astype(np.uint64)):
+        with pytest.raises(AudioError, match=r"^<array>: u?int64 samples have no audio scale"):
+            as_mono(samples)
+    assert np.abs(as_mono(speech)).max() > 0.3  # int16 itself is still read at its scale
