@@ -17,7 +17,7 @@ from ctcasr.audio import LongAudio
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.decoding.base import json_score
-from ctcasr.errors import CtcasrError, DecoderOutputError, UsageError
+from ctcasr.errors import ConfigError, CtcasrError, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.segment import (
     SplitConfig,
@@ -101,6 +101,7 @@ class Transcriber:
         jobs: int = 1,  # processes reading audio and decoding
         chunk_size: int = 512,  # inputs read, run and decoded together
     ) -> None:
+        _check_settings(max_duration, nbest=nbest, batch_size=batch_size)
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.decoder = decoder or self.bundle.decoder.get("name", "greedy")
         self.decoder_options = decoder_settings(self.bundle, self.decoder, decoder_options)
@@ -423,6 +424,19 @@ class Transcriber:
         """Decode log-probabilities the acoustic model already produced."""
         hyps = run_decoder(self.decoder_impl, log_probs, self.nbest, self.decoder)
         return _transcript(hyps, source, duration, self.decoder, str(self.bundle.path))
+
+
+def _check_settings(max_duration: float | None, **counts: Any) -> None:
+    """Refuse counts under 1 and a limit that is no duration when the Transcriber is made (the
+    command line checks its flags; the library did not): ``nbest=0`` failed every input, one
+    Failure each, and ``batch_size=0`` raised "range() arg 3 must not be zero" from the
+    acoustic model."""
+    for name, value in counts.items():
+        if not isinstance(value, numbers.Integral) or isinstance(value, bool) or value < 1:
+            raise ConfigError(f"{name} must be an integer of at least 1, got {value!r}")
+    if max_duration is not None and (not _number(max_duration) or not max_duration > 0):
+        raise ConfigError(f"max_duration must be a positive number of seconds, got "
+                          f"{max_duration!r}")  # fmt: skip
 
 
 def run_decoder(impl: Decoder, log_probs: np.ndarray, nbest: int, name: str) -> list[Hypothesis]:

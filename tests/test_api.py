@@ -443,3 +443,14 @@ def test_one_input_where_a_list_is_taken(transcriber, fsdd_dir):
     # A 2-D array is still a batch of equal-length clips, a row each.
     assert [r.text for r in transcriber.transcribe_batch(np.stack([samples] * 2),
                                                           sample_rate=rate)] == ["five"] * 2
+
+
+@pytest.mark.parametrize("setting", [{"nbest": 0}, {"nbest": "3"}, {"batch_size": 0},
+                                     {"max_duration": -1.0}, {"max_duration": float("nan")}])
+def test_transcriber_refuses_bad_settings_when_made(setting):
+    """nbest=0 failed every input (a Failure each, "nbest must be at least 1"), nbest="3" as
+    a TypeError inside the decoder, batch_size=0 as "range() arg 3 must not be zero" from the
+    acoustic model, and a negative limit refused every file as "longer than the -1 s limit"."""
+    name = next(iter(setting))
+    with pytest.raises(ctcasr.CtcasrError, match=f"^{name} must be"):
+        ctcasr.Transcriber(**setting)
