@@ -239,7 +239,11 @@ def compare_decoders(
     normalize_text: bool = False,  # references spelled by normalize_text, as the model spells
 ) -> list[Evaluation]:
     """Several decoders on the same acoustic-model output; each decoder gets the options it
-    takes from ``decoder_options`` on top of the bundle's stored settings."""
+    takes from ``decoder_options`` on top of the bundle's stored settings. (One name alone,
+    ``"beam"``, was read letter by letter as "unknown decoder 'b'"; none, as an IndexError.)"""
+    decoders = [decoders] if isinstance(decoders, str) else list(decoders)
+    if not decoders:
+        raise ConfigError("no decoders to compare")
     _check_shared_options(decoders, decoder_options)
     first = Transcriber(
         model,

@@ -454,3 +454,14 @@ def test_transcriber_refuses_bad_settings_when_made(setting):
     name = next(iter(setting))
     with pytest.raises(ctcasr.CtcasrError, match=f"^{name} must be"):
         ctcasr.Transcriber(**setting)
+
+
+def test_compare_decoders_takes_one_name_and_refuses_none(fsdd_dir, tmp_path):
+    """A name alone was read letter by letter ("unknown decoder 'g'"); an empty list raised
+    IndexError."""
+    manifest = write_fsdd_manifest(tmp_path / "t.jsonl", fsdd_dir, range(3, 4),
+                                   speakers=("yweweler",))
+    with pytest.raises(ctcasr.CtcasrError, match=r"^no decoders to compare$"):
+        ctcasr.compare_decoders(manifest, [])
+    [only] = ctcasr.compare_decoders(manifest, "greedy")
+    assert only.decoder == "greedy" and only.report.utterances == 10
