@@ -34,6 +34,12 @@ _LAZY = {
     "available_decoders": "ctcasr.decoding",
     "build_lm": "ctcasr.lm",
     "CtcasrError": "ctcasr.errors",
+    # What transcribe_batch returns, to tell apart with isinstance: ``ctcasr.transcribe`` is
+    # the function, so ``ctcasr.transcribe.Failure`` is no way to reach them.
+    "Transcript": "ctcasr.transcribe",
+    "Failure": "ctcasr.transcribe",
+    "Segment": "ctcasr.transcribe",
+    "WordTiming": "ctcasr.decoding",
 }
 
 __all__ = [

@@ -465,3 +465,14 @@ def test_compare_decoders_takes_one_name_and_refuses_none(fsdd_dir, tmp_path):
         ctcasr.compare_decoders(manifest, [])
     [only] = ctcasr.compare_decoders(manifest, "greedy")
     assert only.decoder == "greedy" and only.report.utterances == 10
+
+
+def test_result_classes_are_top_level_names():
+    """Results are told apart with isinstance, but neither class could be reached from
+    ``ctcasr`` (``ctcasr.transcribe`` is the function, not the module)."""
+    from ctcasr.decoding import WordTiming
+    from ctcasr.transcribe import Segment
+
+    assert (ctcasr.Transcript, ctcasr.Failure) == (Transcript, Failure)
+    assert (ctcasr.Segment, ctcasr.WordTiming) == (Segment, WordTiming)
+    assert {"Transcript", "Failure", "Segment", "WordTiming"} <= set(ctcasr.__all__)
