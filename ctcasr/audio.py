@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import numbers
 import os
 import stat
 from pathlib import Path
 
 import numpy as np
 
-from ctcasr.errors import AudioError
+from ctcasr.errors import AudioError, ConfigError
 from ctcasr.utils import first_line, quiet_native_stderr
 
 SAMPLE_RATE = 16_000
@@ -98,6 +99,15 @@ class LongAudio(Exception):
         self.seconds = seconds
 
 
+def check_rate(sample_rate: object, name: str = "sample_rate") -> None:
+    """A rate a caller gave, refused in one line: 0 or a negative rate reached soxr as a
+    plain ValueError, and a rate given as text a TypeError traceback."""
+    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) or not (
+            1 <= sample_rate < float("inf")) or sample_rate != int(sample_rate):  # fmt: skip
+        raise ConfigError(f"{name} must be a whole number of samples per second, got "
+                          f"{sample_rate!r}")  # fmt: skip
+
+
 def load_audio(
     path: str | os.PathLike[str],
     sample_rate: int = SAMPLE_RATE,
@@ -112,6 +122,7 @@ def load_audio(
     libsndfile reads that is longer than ``stream_after`` seconds raises :class:`LongAudio`
     from the same header check, so deciding to stream costs no second open.
     """
+    check_rate(sample_rate)
     if not os.fspath(path):  # else "is a directory"
         raise AudioError(EMPTY_NAME)
     path = Path(path)

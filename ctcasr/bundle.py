@@ -374,6 +374,8 @@ def average_bundles(
     """
     import numpy as np
 
+    if isinstance(sources, str | os.PathLike):  # read letter by letter: "/: not a model bundle"
+        raise BundleError(f"average_bundles takes a list of bundles, got one path ({sources})")
     bundles = [load_bundle(s) for s in sources]
     if not bundles:
         raise BundleError("averaging needs a bundle first: it gives the architecture and settings")

@@ -147,6 +147,7 @@ MaxSegmentOption = Annotated[float, typer.Option(help="Longest piece of a cut fi
 
 
 def _split_config(split_longer_than: float, max_segment: float) -> SplitConfig | None:
+    from ctcasr.errors import ConfigError
     from ctcasr.segment import SplitConfig
 
     if not split_longer_than:
@@ -154,7 +155,7 @@ def _split_config(split_longer_than: float, max_segment: float) -> SplitConfig |
     try:
         return SplitConfig(long_after=split_longer_than, max_segment=max_segment,
                            min_segment=min(1.0, max_segment / 2))  # fmt: skip
-    except ValueError as exc:
+    except ConfigError as exc:
         _fail(f"bad splitting settings: {exc}")
 
 

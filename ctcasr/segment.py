@@ -27,7 +27,7 @@ from ctcasr.audio import (
     open_joined,
     open_sound,
 )
-from ctcasr.errors import AudioError
+from ctcasr.errors import AudioError, ConfigError
 from ctcasr.features import centred_frames
 from ctcasr.utils import first_line, quiet_native_stderr
 
@@ -58,25 +58,27 @@ class SplitConfig:
     block_seconds: float = 10.0  # read size
 
     def __post_init__(self) -> None:
-        # NaN fails every comparison, so each check is written to fail on it (a NaN
+        # ConfigError, a CtcasrError as every user-caused error is (a plain ValueError got
+        # past callers catching CtcasrError). NaN fails every comparison, so each check is
+        # written to fail on it (a NaN
         # --split-longer-than passed "<= 0" and switched splitting off).
         if any(value != value for value in dataclasses.astuple(self)):
-            raise ValueError("settings must be numbers, not NaN")
+            raise ConfigError("settings must be numbers, not NaN")
         # long_after may be infinite (never split); a piece of infinite length may not
         # (int(inf * rate) raised OverflowError on every long file).
         infinite = [f.name for f in dataclasses.fields(self)
                     if f.name != "long_after" and math.isinf(getattr(self, f.name))]  # fmt: skip
         if infinite:
-            raise ValueError(f"{', '.join(infinite)} must be finite")
+            raise ConfigError(f"{', '.join(infinite)} must be finite")
         # Seconds become sample counts: 1e308 s overflowed as infinity did.
         huge = [f.name for f in dataclasses.fields(self) if f.name not in ("long_after", "top_db")
                 and getattr(self, f.name) > MAX_SECONDS]  # fmt: skip
         if huge:
-            raise ValueError(f"{', '.join(huge)} must be at most {MAX_SECONDS:g} s")
+            raise ConfigError(f"{', '.join(huge)} must be at most {MAX_SECONDS:g} s")
         if not 0 < self.min_segment < self.max_segment:
-            raise ValueError("need 0 < min_segment < max_segment")
+            raise ConfigError("need 0 < min_segment < max_segment")
         if not (self.long_after > 0 and self.block_seconds > 0):
-            raise ValueError("long_after and block_seconds must be positive")
+            raise ConfigError("long_after and block_seconds must be positive")
 
 
 def stream_audio(

@@ -13,7 +13,7 @@ from typing import Any, BinaryIO
 
 import numpy as np
 
-from ctcasr.audio import LongAudio
+from ctcasr.audio import LongAudio, check_rate
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.decoding.base import json_score
@@ -159,6 +159,8 @@ class Transcriber:
         if is_one_source(sources):  # checked now, not at the first next()
             raise UsageError(f"transcribe_batch and transcribe_iter take a list of inputs, got "
                              f"one {type(sources).__name__}; use transcribe() for one input")
+        if sample_rate is not None:
+            check_rate(sample_rate)
         return self._iter(sources, sample_rate)
 
     def _iter(

@@ -476,3 +476,30 @@ def test_result_classes_are_top_level_names():
     assert (ctcasr.Transcript, ctcasr.Failure) == (Transcript, Failure)
     assert (ctcasr.Segment, ctcasr.WordTiming) == (Segment, WordTiming)
     assert {"Transcript", "Failure", "Segment", "WordTiming"} <= set(ctcasr.__all__)
+
+
+def test_rates_split_settings_and_one_bundle_path_fail_as_ctcasr_errors(transcriber, tmp_path):
+    """errors.py promises a CtcasrError for every user-caused error: a rate of 0 reached
+    soxr as a plain ValueError, a rate given as text was a TypeError traceback, bad splitting
+    settings were plain ValueErrors, and average_bundles read one path letter by letter
+    ("/: not a model bundle")."""
+    from ctcasr.audio import load_audio
+    from ctcasr.bundle import average_bundles
+    from ctcasr.segment import SplitConfig
+
+    clip = EXAMPLES / "seven.wav"
+    for rate in (0, -16000, 16000.5, float("nan"), True):
+        with pytest.raises(CtcasrError, match=r"^sample_rate must be a whole number of samples "
+                           r"per second, got "):  # fmt: skip
+            load_audio(clip, rate)
+    samples = load_audio(clip)
+    with pytest.raises(CtcasrError, match=r"got '16000'$"):
+        transcriber.transcribe(samples, sample_rate="16000")
+    for rate in (np.int64(16000), 16000.0):  # whole rates of any number type are fine
+        assert transcriber.transcribe(samples, sample_rate=rate).text == "seven"
+    for bad in ({"max_segment": -1.0}, {"long_after": float("nan")}):
+        with pytest.raises(CtcasrError):
+            SplitConfig(**bad)
+    with pytest.raises(CtcasrError, match="average_bundles takes a list of bundles, got one "
+                       "path"):  # fmt: skip
+        average_bundles(str(EXAMPLES), tmp_path / "out")
