@@ -327,7 +327,8 @@ class GrammarDecoder(Decoder):
     ) -> None:
         super().__init__(alphabet, frame_seconds=frame_seconds)
         if commands is None:
-            raise ConfigError("the grammar decoder needs a command list (--commands FILE)")
+            raise ConfigError("the grammar decoder needs a command list (--commands FILE; "
+                              "commands=PATH_OR_PHRASES from Python)")
         lines: list[int] | None = None
         if isinstance(commands, str | os.PathLike):
             source = str(commands)
