@@ -393,6 +393,33 @@ def is_arpa(path: str | os.PathLike[str]) -> bool:
     return _model_format(Path(path)) == "arpa"
 
 
+# build_binary ends the file with the vocabulary, NUL-terminated and ``<unk>`` first; only
+# this much of the tail is read for it (about a million words).
+_VOCAB_TAIL_BYTES = 16 << 20
+
+
+def binary_vocabulary(path: str | os.PathLike[str]) -> list[str] | None:
+    """The words a KenLM binary stores after its tables, or None where none is found (no
+    binary, an old one without them, or more than the tail read holds). Used to check that
+    the model can spell the LM's words: an upper-case binary otherwise decoded with every
+    word unknown, silently."""
+    path = Path(path)
+    if _model_format(path) != "binary":
+        return None
+    try:
+        with path.open("rb") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, size - _VOCAB_TAIL_BYTES))
+            tail = handle.read()
+    except OSError:
+        return None
+    start = tail.rfind(b"<unk>\0")
+    if start < 0 or not tail.endswith(b"\0"):
+        return None
+    words = tail[start:-1].split(b"\0")
+    return [w for b in words if (w := b.decode("utf-8", "replace")) not in _SPECIAL_TOKENS]
+
+
 def _kenlm_reason(exc: BaseException) -> str:
     """kenlm's message without the ``Cannot read model`` wrapper and the C++ location."""
     text = " ".join(str(exc).split())

@@ -18,6 +18,7 @@ ALPHABET = Alphabet()
 V = ALPHABET.num_classes
 BLANK = ALPHABET.blank_index
 DIGITS_LM = Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa"
+DIGITS = ("zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine")
 
 
 def frames(spec: str, peak: float = 0.9, alt: dict[int, dict[str, float]] | None = None):
@@ -229,6 +230,37 @@ def test_binary_lm_decodes_like_the_arpa(tmp_path):
         a, b = from_binary.decode(log_probs)[0], from_arpa.decode(log_probs)[0]
         assert a.text == b.text
         assert a.score == pytest.approx(b.score, abs=1e-3)
+
+
+def test_a_binary_lm_the_model_cannot_spell_is_refused(tmp_path):
+    """An upper-case binary LM given without a word list decoded with every word unknown
+    (worse than no LM, and silently); its stored vocabulary is now checked as an ARPA's is."""
+    import subprocess
+
+    from ctcasr.lm import binary_vocabulary, find_tool
+
+    try:
+        build_binary = find_tool("build_binary")
+    except ConfigError as exc:
+        missing_tool(f"KenLM tools not built ({exc})")
+    upper = tmp_path / "upper.arpa"
+    upper.write_text("\n".join(
+        "\t".join([f[0], " ".join(w if w.startswith("<") else w.upper() for w in f[1].split()),
+                   *f[2:]]) if len(f := line.split("\t")) > 1 else line
+        for line in DIGITS_LM.read_text().splitlines()) + "\n")  # fmt: skip
+    for kind in ("probing", "trie"):
+        binary = tmp_path / f"upper.{kind}.bin"
+        subprocess.run([str(build_binary), kind, str(upper), str(binary)], check=True,
+                       capture_output=True)  # fmt: skip
+        assert sorted(binary_vocabulary(binary) or []) == sorted(w.upper() for w in DIGITS)
+        with pytest.raises(ConfigError, match=r"upper\..*bin: the model can spell none of the"):
+            KenLMDecoder(ALPHABET, lm=binary)
+    lower = tmp_path / "digits.bin"
+    subprocess.run([str(build_binary), str(DIGITS_LM), str(lower)], check=True,
+                   capture_output=True)  # fmt: skip
+    assert "seven" in (binary_vocabulary(lower) or [])
+    KenLMDecoder(ALPHABET, lm=lower)  # a binary the model can spell loads as before
+    assert binary_vocabulary(DIGITS_LM) is None
 
 
 def test_a_new_lm_drops_the_word_list_stored_for_the_old_one(tmp_path):

@@ -63,13 +63,7 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
     if not words:  # taken as no list at all, which lets the LM emit any word
         raise ConfigError(f"{path}: word list holds no words")
     if arpa:
-        spellable = [w for w in words if not alphabet.unknown_chars(w)]
-        if words and not spellable:
-            raise ConfigError(
-                f"{path}: the model can spell none of the LM's {len(words)} words (e.g. "
-                f"{words[0]!r}); build the LM from normalised text (ctcasr lm build)"
-            )
-        return spellable
+        return _spellable_lm_words(path, words, alphabet)
     found: dict[str, None] = {}
     for lineno, line in lines:
         try:
@@ -80,6 +74,18 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
             raise ConfigError(f"{path}:{lineno}: word {line!r} is empty after normalisation")
         found.update(dict.fromkeys(text.split()))
     return list(found)
+
+
+def _spellable_lm_words(path: Path, words: list[str], alphabet: Alphabet) -> list[str]:
+    """The LM's words the model can spell; an LM with none (an upper-case one) is refused,
+    since every word it would be asked about scores as unknown."""
+    spellable = [w for w in words if not alphabet.unknown_chars(w)]
+    if words and not spellable:
+        raise ConfigError(
+            f"{path}: the model can spell none of the LM's {len(words)} words (e.g. "
+            f"{words[0]!r}); build the LM from normalised text (ctcasr lm build)"
+        )
+    return spellable
 
 
 def _weight(name: str, value: object) -> float:
@@ -143,7 +149,7 @@ class KenLMDecoder(Decoder):
         from pyctcdecode.decoder import BeamSearchDecoderCTC
         from pyctcdecode.language_model import LanguageModel
 
-        from ctcasr.lm import is_arpa
+        from ctcasr.lm import binary_vocabulary, is_arpa
 
         self.lm_path = Path(lm)
         if not self.lm_path.is_file():
@@ -151,6 +157,8 @@ class KenLMDecoder(Decoder):
         kenlm_model = _load_kenlm(self.lm_path)
         if unigrams is None:
             words = read_word_list(self.lm_path, alphabet) if is_arpa(self.lm_path) else None
+            if words is None and (stored := binary_vocabulary(self.lm_path)) is not None:
+                _spellable_lm_words(self.lm_path, stored, alphabet)  # a check: no word list
             self.unigrams_source: str | None = None
         elif isinstance(unigrams, str | os.PathLike):
             words = read_word_list(unigrams, alphabet)
