@@ -195,9 +195,11 @@ def _corpus_paths(corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[st
 
 
 def _read_lines(paths: Sequence[Path]) -> Iterator[str]:
+    """Each corpus file's lines, gunzipped when it is gzip (as LMs and word lists are: a
+    ``corpus.txt.gz`` was refused as "not UTF-8 text")."""
     for path in paths:
         try:
-            with path.open(encoding="utf-8") as handle:
+            with io.TextIOWrapper(_open_bytes(path), encoding="utf-8") as handle:
                 yield from handle
         except UnicodeDecodeError:
             raise not_utf8(path) from None

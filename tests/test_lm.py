@@ -201,6 +201,23 @@ def test_not_utf8_names_the_offset_in_the_file(kenlm_tools, tmp_path: Path):
         read_unigrams(path)
 
 
+def test_a_gzipped_corpus_builds_the_same_lm(kenlm_tools, corpus: Path, tmp_path: Path):
+    """corpus.txt.gz was refused as "not UTF-8 text" (no offset: the check itself gunzips),
+    though LMs and word lists are read gzipped; it is now read as the text it holds."""
+    import gzip
+
+    packed = tmp_path / "corpus.txt.gz"
+    packed.write_bytes(gzip.compress(corpus.read_bytes()))
+    plain = build_lm(corpus, tmp_path / "plain.arpa", memory=MEMORY)
+    zipped = build_lm(packed, tmp_path / "zipped.arpa", memory=MEMORY)
+    assert (zipped.sentences, zipped.words) == (plain.sentences, plain.words)
+    assert zipped.path.read_bytes() == plain.path.read_bytes()
+    bad = tmp_path / "bad.txt.gz"
+    bad.write_bytes(gzip.compress(b"one two\ncaf\xff\n"))
+    with pytest.raises(ConfigError, match=r"bad\.txt\.gz: not UTF-8 text \(byte 11: "):
+        build_lm(bad, tmp_path / "bad.arpa", memory=MEMORY)
+
+
 # -- normalisation ---------------------------------------------------------------------------
 
 
