@@ -200,9 +200,24 @@ def _read_lines(paths: Sequence[Path]) -> Iterator[str]:
     for path in paths:
         try:
             with io.TextIOWrapper(_open_bytes(path), encoding="utf-8") as handle:
-                yield from handle
+                for lineno, line in enumerate(handle, start=1):
+                    if "<" in line:
+                        _check_no_markers(path, lineno, line)
+                    yield line
         except UnicodeDecodeError:
             raise not_utf8(path) from None
+
+
+def _check_no_markers(path: Path, lineno: int, line: str) -> None:
+    """Refuse ``<s>``, ``</s>`` and ``<unk>`` in a corpus line, as lmplz does: the normaliser
+    turned them into the words "s" and "unk" (an AN4 transcription file gave an LM in which
+    "s" was the most frequent word), since lmplz never saw the brackets."""
+    marker = next((t for t in line.split() if t in _SPECIAL_TOKENS), None)
+    if marker is not None:
+        raise ConfigError(
+            f"{path}:{lineno}: holds {marker!r}, a token KenLM reserves; give plain text, "
+            "one sentence per line (lmplz adds <s> and </s> itself)"
+        )
 
 
 def not_utf8(path: Path) -> ConfigError:

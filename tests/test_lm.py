@@ -218,6 +218,23 @@ def test_a_gzipped_corpus_builds_the_same_lm(kenlm_tools, corpus: Path, tmp_path
         build_lm(bad, tmp_path / "bad.arpa", memory=MEMORY)
 
 
+@pytest.mark.parametrize("marker", ["<s>", "</s>", "<unk>"])
+def test_kenlm_markers_in_a_corpus_are_refused_not_made_words(
+    kenlm_tools, tmp_path: Path, marker: str
+):
+    """An AN4-style transcription ("<s> YES </s> (id)") built an LM whose commonest word was
+    "s": the normaliser stripped the brackets lmplz would have refused. Now it is an error
+    naming the line, and nothing is written."""
+    path = tmp_path / "marked.txt"
+    path.write_text(f"turn left\nturn {marker} right\n", encoding="utf-8")
+    output = tmp_path / "lm.arpa"
+    with pytest.raises(ConfigError, match=rf"marked\.txt:2: holds '{marker}', a token KenLM"):
+        build_lm(path, output, memory=MEMORY)
+    assert not output.exists()
+    path.write_text("a <b> c <s>x\n", encoding="utf-8")  # not the tokens themselves
+    assert build_lm(path, output, memory=MEMORY).words == 4
+
+
 # -- normalisation ---------------------------------------------------------------------------
 
 
