@@ -42,6 +42,7 @@ DEFAULT_ALPHA = 0.5
 DEFAULT_BETA = 1.0
 _MIN_LOGP = float(np.log(1e-15))  # pyctcdecode's clip
 _LM_CACHE: dict[tuple[str, float], Any] = {}
+_VOCAB_CHECKED: set[tuple[str, float, tuple[str, ...]]] = set()
 
 
 def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str]:
@@ -86,6 +87,22 @@ def _spellable_lm_words(path: Path, words: list[str], alphabet: Alphabet) -> lis
             f"{words[0]!r}); build the LM from normalised text (ctcasr lm build)"
         )
     return spellable
+
+
+def _check_binary_vocabulary(path: Path, alphabet: Alphabet) -> None:
+    """Refuse a binary LM none of whose stored words the model can spell, reading them once
+    per file version and alphabet (a decoder made per request would read them each time)."""
+    from ctcasr.lm import binary_vocabulary
+
+    key = (str(path.resolve()), path.stat().st_mtime, alphabet.labels)
+    if key in _VOCAB_CHECKED:
+        return
+    stored = binary_vocabulary(path)
+    if stored is not None:
+        _spellable_lm_words(path, stored, alphabet)
+    if len(_VOCAB_CHECKED) > 64:
+        _VOCAB_CHECKED.clear()
+    _VOCAB_CHECKED.add(key)
 
 
 def _weight(name: str, value: object) -> float:
@@ -149,7 +166,7 @@ class KenLMDecoder(Decoder):
         from pyctcdecode.decoder import BeamSearchDecoderCTC
         from pyctcdecode.language_model import LanguageModel
 
-        from ctcasr.lm import binary_vocabulary, is_arpa
+        from ctcasr.lm import is_arpa
 
         self.lm_path = Path(lm)
         if not self.lm_path.is_file():
@@ -157,8 +174,8 @@ class KenLMDecoder(Decoder):
         kenlm_model = _load_kenlm(self.lm_path)
         if unigrams is None:
             words = read_word_list(self.lm_path, alphabet) if is_arpa(self.lm_path) else None
-            if words is None and (stored := binary_vocabulary(self.lm_path)) is not None:
-                _spellable_lm_words(self.lm_path, stored, alphabet)  # a check: no word list
+            if words is None:
+                _check_binary_vocabulary(self.lm_path, alphabet)
             self.unigrams_source: str | None = None
         elif isinstance(unigrams, str | os.PathLike):
             words = read_word_list(unigrams, alphabet)
