@@ -1287,7 +1287,13 @@ class _Best:
         return False
 
 
-def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
+def check_output_dir(out: str | os.PathLike[str], resume: bool) -> None:
+    """Refuse an output folder that a run with this ``resume`` would clobber or cannot use.
+
+    Public so that a recipe can ask before it rewrites the manifests an earlier run in the
+    folder was trained and scored on (it found out only when training started).
+    """
+    out = Path(out)
     if out.exists() and not out.is_dir():
         raise CtcasrError(f"{out}: exists and is not a folder; choose another output directory")
     ckpt_dir = out / CHECKPOINTS
@@ -1307,6 +1313,11 @@ def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
                 f"{out}: holds an earlier run ({', '.join(earlier)}) but no checkpoint to "
                 "resume; choose another output directory or remove it"
             )
+
+
+def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:
+    check_output_dir(out, resume)
+    has_ckpt = (out / CHECKPOINTS / LATEST).exists()
     if resume and has_ckpt:
         saved = out / "train_config.json"
         if saved.exists():

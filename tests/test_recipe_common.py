@@ -152,3 +152,25 @@ def test_pretrained_reuses_only_the_synthetic_corpus_asked_for(
     assert prepare_all(data_root, tmp_path / "out", 1, 0)["synthetic"] == synth
     with pytest.raises(CtcasrError, match="holds 1 synthetic clips, not the 50 asked for"):
         prepare_all(data_root, tmp_path / "out", 50, 0)
+
+
+@pytest.mark.parametrize("recipe", ["fsdd", "an4", "speech_commands", "pretrained"])
+def test_a_rerun_into_an_earlier_runs_folder_leaves_its_manifests_alone(recipe, tmp_path, capsys):
+    """A rerun without --resume (another --data, say) rewrote the manifests in --out before
+    training refused the folder: the earlier run's model was then scored on other data."""
+    import importlib
+
+    from ctcasr.train import CHECKPOINTS, LATEST
+
+    out = tmp_path / "exp"
+    (out / "train" / CHECKPOINTS).mkdir(parents=True)
+    (out / "train" / CHECKPOINTS / LATEST).write_text("epoch-0001\n")
+    manifest = out / "data" / "train.jsonl"
+    manifest.parent.mkdir()
+    manifest.write_text("earlier\n")
+    main = importlib.import_module(f"recipes.{recipe}.__main__").main
+    assert main(["--data", str(tmp_path / "other"), "--out", str(out),
+                 "--results", str(tmp_path / "R.md")]) == 1  # fmt: skip
+    assert "holds checkpoints of an earlier run; pass --resume" in capsys.readouterr().err
+    assert manifest.read_text() == "earlier\n"
+    assert sorted(p.name for p in out.iterdir()) == ["data", "train"]

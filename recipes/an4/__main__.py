@@ -81,10 +81,12 @@ def build_lm(split, out: Path) -> Path | None:
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.evaluate import compare_decoders
-    from ctcasr.train import TrainConfig, train
+    from ctcasr.train import TrainConfig, check_output_dir, train
     from ctcasr.tune import tune
 
     check_outputs(args.out, args.results)
+    # before prepare rewrites the manifests an earlier run in --out was trained on
+    check_output_dir(Path(args.out) / "train", args.resume)
     if args.download:
         if not args.data:
             raise CtcasrError("--download needs --data DIR to download into")

@@ -65,9 +65,11 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.evaluate import evaluate
     from ctcasr.features import FrontendConfig
-    from ctcasr.train import TrainConfig, train
+    from ctcasr.train import TrainConfig, check_output_dir, train
 
     check_outputs(args.out, args.results)
+    # before prepare rewrites the manifests an earlier run in --out was trained on
+    check_output_dir(Path(args.out) / "train", args.resume)
     if args.download:
         if not args.data:
             raise CtcasrError("--download needs --data DIR to download into")

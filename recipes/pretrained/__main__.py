@@ -238,7 +238,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.evaluate import compare_decoders
     from ctcasr.export import PARITY_TOLERANCE, check_export, export_onnx
     from ctcasr.lm import build_lm
-    from ctcasr.train import TrainConfig, train
+    from ctcasr.train import TrainConfig, check_output_dir, train
     from ctcasr.tune import tune
     from recipes.speech_commands.__main__ import score as score_commands
 
@@ -259,6 +259,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.resume:  # before the data is prepared with other words
         check_resume_dev_words(args.train_dir or out / "train", args.dev_words)
     check_outputs(out, args.results)
+    # before prepare rewrites the manifests an earlier run in --out was trained on
+    check_output_dir(args.train_dir or out / "train", args.resume)
     prepared = prepare_all(data, out, args.synthetic, args.synthetic_seed, args.dev_words)
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
     train_manifests = [str(out / "data" / c / "train.jsonl")

@@ -211,11 +211,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def run(args: argparse.Namespace, argv: list[str]) -> int:
-    from ctcasr.train import TrainConfig, train
+    from ctcasr.train import TrainConfig, check_output_dir, train
 
     check_outputs(args.out, args.results)
     if args.model is None:  # before minutes of preparing, not after
         check_extra(args.extra, (*HELD_OUT_WORDS, *args.dev_words))
+        # and before prepare rewrites the manifests an earlier run in --out was trained on
+        check_output_dir(Path(args.out) / "train", args.resume)
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
     check_dev_words_said(data, args.dev_words)  # a misspelling is not a model that heard it
     if args.model is not None:
