@@ -70,8 +70,12 @@ def download_tarball(url: str, dest: Path, strip_top: bool = True) -> Path:
     if dest.is_dir() and any(dest.iterdir()):
         print(f"{dest}: not empty, taken as the corpus already downloaded")
         return dest
-    dest.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+    try:  # a --data that is a file or cannot be made was a FileExistsError traceback
+        dest.mkdir(parents=True, exist_ok=True)
+        tmp_dir = tempfile.TemporaryDirectory(dir=dest.parent)
+    except OSError as exc:
+        raise CtcasrError(f"{dest}: cannot download into it ({exc.strerror or exc})") from None
+    with tmp_dir as tmp:
         archive = Path(tmp) / "corpus.tar.gz"
         print(f"downloading {url}")
         try:

@@ -174,3 +174,13 @@ def test_a_rerun_into_an_earlier_runs_folder_leaves_its_manifests_alone(recipe, 
     assert "holds checkpoints of an earlier run; pass --resume" in capsys.readouterr().err
     assert manifest.read_text() == "earlier\n"
     assert sorted(p.name for p in out.iterdir()) == ["data", "train"]
+
+
+def test_download_into_a_file_or_an_unwritable_place_is_one_line(tmp_path):
+    """``--download --data`` naming a file, or a folder that cannot be made, was a
+    FileExistsError / FileNotFoundError traceback."""
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(CtcasrError, match=r"a_file: cannot download into it \(File exists"):
+        download_tarball("file:///nowhere.tar.gz", tmp_path / "a_file")
+    with pytest.raises(CtcasrError, match=r"a_file/fsdd: cannot download into it"):
+        download_tarball("file:///nowhere.tar.gz", tmp_path / "a_file" / "fsdd")
