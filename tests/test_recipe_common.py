@@ -59,15 +59,40 @@ def test_unreadable_audio_and_duplicate_recordings(tmp_path):
 def test_fsdd_prepare_names_an_unreadable_file_and_keeps_one_copy(tmp_path):
     from recipes.fsdd.prepare import prepare
 
+    _complete_fsdd(tmp_path / "recordings")
     for index in (0, 30):
-        _clip(tmp_path / "recordings" / f"3_theo_{index}.wav")
         _clip(tmp_path / "recordings" / f"3_theo_{index}.flac")
     split = prepare(tmp_path, tmp_path / "out")
-    assert [Path(e.audio_filepath).name for e in split.test + split.train] == [
-        "3_theo_0.flac", "3_theo_30.flac"]  # fmt: skip
+    assert [Path(e.audio_filepath).name for e in split.test + split.train
+            if e.text == "three"] == ["3_theo_0.flac", "3_theo_30.flac"]  # fmt: skip
     (tmp_path / "recordings" / "4_theo_31.flac").write_bytes(b"")
     with pytest.raises(CtcasrError, match=r"4_theo_31\.flac: cannot read audio"):
         prepare(tmp_path, tmp_path / "out")
+
+
+def _complete_fsdd(folder: Path, speakers: tuple[str, ...] = ("theo",)) -> None:
+    """The smallest FSDD-shaped corpus prepare accepts: each digit by each speaker in test,
+    dev and train (indices 0, 5, 30)."""
+    for digit in range(10):
+        for speaker in speakers:
+            for index in (0, 5, 30):
+                _clip(folder / f"{digit}_{speaker}_{index}.wav")
+
+
+def test_fsdd_prepare_refuses_a_corpus_missing_digits_or_speakers(tmp_path):
+    """An interrupted extraction (name order: digit by digit) gave manifests without the
+    last digits and a model that never heard them, without a word said."""
+    from recipes.fsdd.prepare import prepare
+
+    _complete_fsdd(tmp_path / "recordings", ("theo", "lucas"))
+    assert len(prepare(tmp_path, tmp_path / "out").test) == 20
+    for path in (tmp_path / "recordings").glob("[89]_*"):
+        path.unlink()
+    (tmp_path / "recordings" / "7_lucas_5.wav").unlink()
+    with pytest.raises(CtcasrError, match=r"incomplete FSDD: no recordings of eight by lucas "
+                       r"in test \(index 0-4\); .* and 10 more; is the download complete"):
+        prepare(tmp_path, tmp_path / "out2")
+    assert not (tmp_path / "out2").exists()
 
 
 def test_outputs_are_checked_before_any_work(tmp_path):

@@ -51,10 +51,32 @@ def prepare(data_dir: str | Path, out_dir: str | Path) -> Split:
         parts[split_of(index)].append(entry)
     if not parts["train"] or not parts["test"]:
         raise CtcasrError(f"{recordings}: no FSDD recordings ({{digit}}_{{speaker}}_{{index}}.wav)")
+    _check_complete(recordings, parts)
     out_dir = Path(out_dir)
     for name, entries in parts.items():
         write_manifest(out_dir / f"{name}.jsonl", entries)
     return Split(parts["train"], parts["dev"], parts["test"])
+
+
+SPLIT_INDICES = {"test": "0-4", "dev": "5-9", "train": "10-49"}
+
+
+def _check_complete(recordings: Path, parts: dict[str, list[ManifestEntry]]) -> None:
+    """Every speaker says every digit in every split: an interrupted extraction (files come
+    out in name order, digit by digit) gave manifests without the last digits, and a model
+    that never heard them, with no word said."""
+    speakers = sorted({e.speaker for entries in parts.values() for e in entries})
+    digits = [number_to_words(d) for d in range(10)]
+    gaps = []
+    for name, indices in SPLIT_INDICES.items():
+        said = {(e.speaker, e.text) for e in parts[name]}
+        gaps += [f"{digit} by {speaker} in {name} (index {indices})"
+                 for digit in digits for speaker in speakers if (speaker, digit) not in said]
+    if gaps:
+        more = f" and {len(gaps) - 3} more" if len(gaps) > 3 else ""
+        raise CtcasrError(f"{recordings}: incomplete FSDD: no recordings of "
+                          f"{'; '.join(gaps[:3])}{more}; is the download complete? "
+                          f"(download: {URL})")  # fmt: skip
 
 
 def describe(split: Split) -> str:
