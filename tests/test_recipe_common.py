@@ -4,6 +4,7 @@ paths, duplicate recordings, corpora missing a part."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -136,6 +137,16 @@ def test_pretrained_needs_every_corpus_and_the_synthetic_corpus_asked_for(tmp_pa
 
     (tmp_path / "data" / "an4").mkdir(parents=True)
     with pytest.raises(CtcasrError, match=r"fsdd: not found; --data must hold an4/, fsdd/"):
+        prepare_all(tmp_path / "data", tmp_path / "out", 0, 0)
+    # Each with where to get it: the error sent users to ../shared/data/README.md, which only
+    # the project's own machines have.
+    from recipes.fsdd.prepare import URL as FSDD_URL
+
+    with pytest.raises(CtcasrError, match=rf"download: {re.escape(FSDD_URL)}\)"):
+        prepare_all(tmp_path / "data", tmp_path / "out", 0, 0)
+    for name in ("fsdd", "speech_commands"):
+        (tmp_path / "data" / name).mkdir()
+    with pytest.raises(CtcasrError, match=r"noise: not found.*_background_noise_/ folder"):
         prepare_all(tmp_path / "data", tmp_path / "out", 0, 0)
     # A bad --repeat is refused before the minutes of preparation (nothing written).
     assert main(["--data", str(tmp_path / "data"), "--out", str(tmp_path / "o2"),

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ctcasr.errors import CtcasrError
 from ctcasr.manifest import write_manifest
 from ctcasr.utils import atomic_write_text
+from recipes.an4.prepare import URL as AN4_URL
 from recipes.common import AUGMENT as COMMON_AUGMENT
 from recipes.common import (
     DEV_WORDS_KEY,
@@ -38,11 +39,14 @@ from recipes.common import (
     run_config,
     run_main,
 )
+from recipes.fsdd.prepare import URL as FSDD_URL
 from recipes.speech_commands.prepare import (
     DEV_WORDS_HELP,
     check_dev_words_said,
     dev_words_arg,
 )
+from recipes.speech_commands.prepare import TEST_SET_URL as SC_TEST_SET_URL
+from recipes.speech_commands.prepare import URL as SC_URL
 
 HERE = Path(__file__).parent
 REPO = HERE.parents[1]
@@ -77,7 +81,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m recipes.pretrained", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data", help="folder holding an4/, fsdd/, "
-                   "speech_commands/ and noise/ [../shared/data]")  # fmt: skip
+                   "speech_commands/ and noise/ [../shared/data]; download: "
+                   + "; ".join(f"{k}/: {v}" for k, v in CORPUS_SOURCES.items()))  # fmt: skip
     p.add_argument("--out", default="exp/pretrained", help="work directory")
     p.add_argument("--synthetic", type=int, default=SYNTHETIC_COUNT,
                    help=f"synthetic clips [{SYNTHETIC_COUNT}]")
@@ -130,7 +135,8 @@ def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int,
     for name in (*REAL_CORPORA, "noise"):  # a missing fsdd/ was a FileNotFoundError
         if not (data / name).is_dir():
             raise CtcasrError(f"{data / name}: not found; --data must hold an4/, fsdd/, "
-                              "speech_commands/ and noise/ (see ../shared/data/README.md)")
+                              "speech_commands/ and noise/ (download: "
+                              f"{CORPUS_SOURCES[name]})")  # fmt: skip
     splits = {
         "an4": prepare_an4(data / "an4", out / "data" / "an4"),
         "fsdd": prepare_fsdd(data / "fsdd", out / "data" / "fsdd"),
@@ -165,6 +171,14 @@ def prepare_all(data: Path, out: Path, synthetic: int, synthetic_seed: int,
 
 
 REAL_CORPORA = ("an4", "fsdd", "speech_commands")
+# Where a user without ../shared/data gets each folder: a missing one was answered with that
+# README, which only the project's machines have. noise/ is any folder of noise recordings.
+CORPUS_SOURCES = {
+    "an4": AN4_URL,
+    "fsdd": FSDD_URL,
+    "speech_commands": SC_TEST_SET_URL,
+    "noise": f"any noise recordings, e.g. the _background_noise_/ folder of {SC_URL}",
+}
 
 
 def check_unheard(splits: dict[str, Any], words: Sequence[str]) -> None:
