@@ -60,8 +60,8 @@ class SplitConfig:
     def __post_init__(self) -> None:
         # ConfigError, a CtcasrError as every user-caused error is (a plain ValueError got
         # past callers catching CtcasrError). NaN fails every comparison, so each check is
-        # written to fail on it (a NaN
-        # --split-longer-than passed "<= 0" and switched splitting off).
+        # written to fail on it (a NaN --split-longer-than passed "<= 0" and switched
+        # splitting off).
         if any(value != value for value in dataclasses.astuple(self)):
             raise ConfigError("settings must be numbers, not NaN")
         # long_after may be infinite (never split); a piece of infinite length may not
