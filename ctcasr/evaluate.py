@@ -154,6 +154,12 @@ def score_decoder(
         if lp is None:
             hyps.append("")
             continue
+        if not isinstance(lp, Pieces) and not len(lp):
+            # Digital silence: transcribe says nothing, not rejected, without asking the
+            # decoder (grammar accepted a command in no frames at threshold 0, and rejected
+            # every silent clip above it).
+            hyps.append("")
+            continue
         start = time.perf_counter()
         try:
             if isinstance(lp, Pieces):  # joined as transcribe joins a long file's pieces,

@@ -80,6 +80,29 @@ def test_evaluate_hears_what_transcribe_hears(fsdd_dir, tmp_path):
     assert got[0].text == "" and isinstance(got[1], Failure)
 
 
+@pytest.mark.parametrize("threshold", [0.0, 0.3])
+def test_evaluate_grammar_says_nothing_in_digital_silence_as_transcribe_does(
+    fsdd_dir, tmp_path, threshold
+):
+    """Evaluate asked the grammar decoder about no frames at all: at threshold 0 it accepted
+    a command there (a false acceptance, or a silent clip scored right), above it it counted
+    every silent clip as rejected; transcribe says nothing and rejects nothing."""
+    silent = tmp_path / "silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(silent), "", 1.0),
+                              ManifestEntry(str(silent), "two", 1.0),
+                              ManifestEntry(str(fsdd_dir / "2_lucas_4.flac"), "two", 0.5)])
+    options = {"commands": ["two", "five"], "threshold": threshold}
+    evaluation = ctcasr.evaluate(manifest, decoder="grammar", decoder_options=options)
+    with ctcasr.Transcriber(decoder="grammar", decoder_options=options) as t:
+        said = t.transcribe(silent)
+    assert said.text == "" and not said.rejected
+    assert evaluation.hypotheses == ["", "", "two"]
+    assert evaluation.rejected == 0
+    assert (evaluation.report.insertions, evaluation.report.deletions) == (0, 1)
+
+
 def test_tune_refuses_a_dev_set_it_cannot_read(fsdd_dir, tmp_path):
     """Unreadable dev audio was ignored: a manifest of garbage "tuned" and saved a bundle."""
     from ctcasr.errors import ConfigError
