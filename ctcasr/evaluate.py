@@ -150,8 +150,10 @@ def score_decoder(
         not_commands = sum(not e.text for e, lp in zip(data.entries, data.log_probs, strict=True)
                            if not isinstance(lp, Pieces))  # fmt: skip
     hyps, times, rejected, failures = [], [], 0, list(data.failures)
-    for lp, source in zip(data.log_probs, data.ids, strict=True):
+    failed: list[int] = []
+    for i, (lp, source) in enumerate(zip(data.log_probs, data.ids, strict=True)):
         if lp is None:
+            failed.append(i)
             hyps.append("")
             continue
         if not isinstance(lp, Pieces) and not len(lp):
@@ -172,12 +174,13 @@ def score_decoder(
                 text, refused = result.text, result.rejected
         except Exception as exc:  # a plug-in decoder: that utterance fails, the run goes on
             failures.append(_decoder_failure(source, transcriber.decoder, exc))
+            failed.append(i)
             text, refused = "", False
         times.append(time.perf_counter() - start)
         hyps.append(text)
         rejected += refused
     return Evaluation(
-        error_report(data.references, hyps, data.ids, worst=worst),
+        error_report(data.references, hyps, data.ids, worst=worst, failed=failed),
         data.references,
         hyps,
         data.ids,

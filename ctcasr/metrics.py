@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -53,8 +53,12 @@ def error_report(
     hypotheses: Sequence[str],
     ids: Sequence[str] | None = None,
     worst: int = 10,
+    failed: Collection[int] = (),
 ) -> ErrorReport:
-    """Corpus-level WER/CER (errors summed over utterances, divided by reference length)."""
+    """Corpus-level WER/CER (errors summed over utterances, divided by reference length).
+    ``failed``: positions whose audio or decoding failed, scored as empty transcripts but
+    never counted as exact (an unreadable silence clip was "right", and a run that read
+    nothing reported 100% exact)."""
     import jiwer
 
     if len(references) != len(hypotheses):
@@ -85,7 +89,9 @@ def error_report(
             UtteranceError(uid, ref, hyp, word_errs, n_words, _errors(c) / max(n_chars, 1))
         )
     per_utt.sort(key=lambda u: (-u.word_errors, -u.cer, u.id))
-    exact = sum(r == h for r, h in zip(refs, hyps, strict=True))
+    failed = set(failed)
+    exact = sum(r == h and i not in failed
+                for i, (r, h) in enumerate(zip(refs, hyps, strict=True)))  # fmt: skip
     return ErrorReport(
         wer=_rate(words.substitutions + words.deletions + words.insertions, ref_words),
         cer=_rate(chars.substitutions + chars.deletions + chars.insertions, ref_chars),

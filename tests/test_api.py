@@ -103,6 +103,20 @@ def test_evaluate_grammar_says_nothing_in_digital_silence_as_transcribe_does(
     assert (evaluation.report.insertions, evaluation.report.deletions) == (0, 1)
 
 
+def test_evaluate_never_counts_unreadable_audio_as_exact(fsdd_dir, tmp_path):
+    """Unreadable audio is scored as an empty transcript; with an empty reference (a silence
+    clip) that was "exact", so a manifest of garbage reported 100% exact."""
+    garbage = tmp_path / "garbage.wav"
+    garbage.write_bytes(b"not audio at all" * 100)
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(garbage), "", 1.0),
+                              ManifestEntry(str(fsdd_dir / "2_lucas_4.flac"), "two", 0.5)])
+    evaluation = ctcasr.evaluate(manifest, decoder="greedy")
+    assert len(evaluation.failures) == 1 and evaluation.hypotheses == ["", "two"]
+    assert evaluation.report.sentence_accuracy == 0.5
+    assert evaluation.report.wer == 0.0  # no reference words were missed
+
+
 def test_tune_refuses_a_dev_set_it_cannot_read(fsdd_dir, tmp_path):
     """Unreadable dev audio was ignored: a manifest of garbage "tuned" and saved a bundle."""
     from ctcasr.errors import ConfigError

@@ -130,6 +130,12 @@ def test_all_empty_references():
         error_report(["a"], ["b"], worst=-1)
 
 
+def test_failed_utterances_are_never_exact():
+    report = error_report(["", "a", ""], ["", "a", ""], failed=[2])
+    assert report.sentence_accuracy == pytest.approx(2 / 3)
+    assert report.wer == 0.0
+
+
 def test_empty_hypothesis_is_all_deletions():
     report = error_report(["a b"], [""])
     assert report.deletions == 2
