@@ -617,13 +617,21 @@ def evaluate(
             out.append(data)
         typer.echo(json.dumps(out[0] if len(out) == 1 else out, indent=2, default=str))
     elif len(results) > 1:
-        typer.echo(f"{'decoder':10s} {'WER':>8s} {'CER':>8s} {'exact':>8s} {'ms/utt':>8s}")
+        # N: reference words. grammar is scored against its command view, whose references
+        # differ (not-command utterances are empty): its row is not the others' measure.
+        typer.echo(f"{'decoder':10s} {'WER':>8s} {'CER':>8s} {'exact':>8s} {'N':>7s} "
+                   f"{'ms/utt':>8s}")  # fmt: skip
         for r in results:
             rep = r.report
             typer.echo(
                 f"{r.decoder:10s} {rep.wer:8.2%} {rep.cer:8.2%} {rep.sentence_accuracy:8.2%} "
-                f"{r.decode_ms:8.3f}"
+                f"{rep.ref_words:7d} {r.decode_ms:8.3f}"
             )
+        for r in results:
+            if r.not_commands:
+                typer.echo(f"{r.decoder}: {r.not_commands} utterances that are not commands "
+                           "scored against an empty reference, "
+                           f"{r.rejected} rejected")  # fmt: skip
     else:
         report = results[0].report
         typer.echo(f"decoder: {results[0].decoder}")

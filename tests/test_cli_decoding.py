@@ -349,6 +349,21 @@ def test_evaluate_grammar_scores_what_a_command_recogniser_should_output(
     assert "    ref: (nothing)\n    hyp: " in text.stdout
 
 
+def test_evaluate_table_says_grammar_is_scored_on_other_references(
+    speech_commands_dir, tmp_path
+):
+    """Side by side, grammar's WER is against the command view (not-command utterances as
+    empty references), greedy's against the transcripts: the table showed two WERs over
+    different references with nothing to tell them apart."""
+    manifest, commands, others = _commands_dev_set(speech_commands_dir, tmp_path)
+    result = invoke("evaluate", "--manifest", manifest, "-d", "greedy", "-d", "grammar",
+                    "--commands", commands)  # fmt: skip
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines()[1:3]}
+    assert result.stdout.splitlines()[0].split()[4] == "N"
+    assert rows["grammar"][4] == "12" and int(rows["greedy"][4]) == 12 + others - 2
+    assert f"grammar: {others} utterances that are not commands" in result.stdout
+
+
 def test_tune_grammar_threshold_rejects_what_is_not_a_command(speech_commands_dir, tmp_path):
     """The grammar is scored on the output a command recogniser should give (the command, or
     nothing), so threshold 0, which accepts everything, pays one inserted word per clip that
