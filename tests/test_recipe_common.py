@@ -205,6 +205,8 @@ def test_a_rerun_into_an_earlier_runs_folder_leaves_its_manifests_alone(recipe, 
     manifest.parent.mkdir()
     manifest.write_text("earlier\n")
     main = importlib.import_module(f"recipes.{recipe}.__main__").main
+    # speech_commands says a missing corpus first (it has no --download to wait for)
+    (tmp_path / "other").mkdir()
     assert main(["--data", str(tmp_path / "other"), "--out", str(out),
                  "--results", str(tmp_path / "R.md")]) == 1  # fmt: skip
     assert "holds checkpoints of an earlier run; pass --resume" in capsys.readouterr().err

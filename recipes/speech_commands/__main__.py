@@ -216,9 +216,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     check_outputs(args.out, args.results)
     if args.model is None:  # before minutes of preparing, not after
         check_extra(args.extra, (*HELD_OUT_WORDS, *args.dev_words))
-        # and before prepare rewrites the manifests an earlier run in --out was trained on
-        check_output_dir(Path(args.out) / "train", args.resume)
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
+    if args.model is None:  # a missing corpus is said first; then, before prepare rewrites
+        # the manifests an earlier run in --out was trained on
+        check_output_dir(Path(args.out) / "train", args.resume)
     check_dev_words_said(data, args.dev_words)  # a misspelling is not a model that heard it
     if args.model is not None:
         check_never_heard(args.model, args.dev_words, "--model")
