@@ -103,12 +103,29 @@ def onnx_graph(bundle: Bundle):  # -> onnx.ModelProto
     model.ir_version = 8  # readable by every onnxruntime since 1.14
     # The architecture it was exported from, so a graph dropped into another bundle is caught
     # at load (it ran as that bundle's model, silently wrong).
-    helper.set_model_props(model, {GRAPH_CONFIG_KEY: json.dumps(cfg.to_dict(), sort_keys=True)})
+    props = {GRAPH_CONFIG_KEY: json.dumps(cfg.to_dict(), sort_keys=True)}
+    if bundle.weights_path.is_file():  # the weights it was exported from (see weights_digest)
+        props[WEIGHTS_DIGEST_KEY] = weights_digest(bundle.weights_path)
+    helper.set_model_props(model, props)
     onnx.checker.check_model(model)
     return model
 
 
 GRAPH_CONFIG_KEY = "ctcasr.model"
+WEIGHTS_DIGEST_KEY = "ctcasr.weights_sha256"
+
+
+def weights_digest(path: Path) -> str:
+    """SHA-256 of a Keras weights file: a graph records the one it was exported from, so a
+    graph left beside weights that changed later (copied in, retrained) is caught at load
+    rather than run silently in their place. Content, not mtime: a copied bundle still fits."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def load_onnx_weights(keras_model, onnx_path: Path, model_config) -> None:

@@ -92,7 +92,9 @@ class OnnxRunner(LogProbRunner):
 
     backend = "onnx"
 
-    def __init__(self, onnx_path: Path, model_config: ModelConfig, batch_size: int = 32) -> None:
+    def __init__(self, onnx_path: Path, model_config: ModelConfig, batch_size: int = 32,
+                 weights_path: Path | None = None) -> None:  # fmt: skip
+        """``weights_path``: the bundle's Keras weights, which the graph must be exported from."""
         super().__init__(model_config, batch_size)
         try:
             import onnxruntime as ort
@@ -108,6 +110,7 @@ class OnnxRunner(LogProbRunner):
         except Exception as exc:  # onnxruntime raises its own untyped errors
             raise BundleError(f"{onnx_path}: cannot load ONNX model ({exc})") from None
         _check_graph(self._session, onnx_path, model_config)
+        _check_weights(self._session, onnx_path, weights_path)
 
     def _run(self, batch: np.ndarray, lengths: np.ndarray) -> np.ndarray:
         (out,) = self._session.run(["log_probs"], {"features": batch, "lengths": lengths})
@@ -144,6 +147,20 @@ def _check_graph(session: Any, onnx_path: Path, model_config: ModelConfig) -> No
         )
 
 
+def _check_weights(session: Any, onnx_path: Path, weights_path: Path | None) -> None:
+    """A graph beside Keras weights other than those it was exported from is stale: it ran in
+    their place, silently, when the weights were replaced after ``ctcasr export``."""
+    from ctcasr.export import WEIGHTS_DIGEST_KEY, weights_digest
+
+    stored = session.get_modelmeta().custom_metadata_map.get(WEIGHTS_DIGEST_KEY)
+    if stored is None or weights_path is None or not weights_path.is_file():
+        return  # exported before graphs recorded their weights, or no weights to differ
+    if weights_digest(weights_path) != stored:
+        raise BundleError(f"{onnx_path}: exported from other weights than {weights_path.name} "
+                          f"(changed since); run: ctcasr export {onnx_path.parent}, or use "
+                          "--backend keras")  # fmt: skip
+
+
 def keras_runner(bundle: Bundle, batch_size: int = 32) -> LogProbRunner:
     """The bundle's Keras model as a runner; TensorFlow loads here."""
     return KerasRunner(bundle.keras_model(), bundle.model_config, batch_size)
@@ -158,5 +175,5 @@ def load_runner(bundle: Bundle, backend: str = "auto", batch_size: int = 32) -> 
         if onnx_path is None:
             raise BundleError(f"{bundle.path}: no model.onnx in the bundle (run: ctcasr export "
                               f"{bundle.path})")  # fmt: skip
-        return OnnxRunner(onnx_path, bundle.model_config, batch_size)
+        return OnnxRunner(onnx_path, bundle.model_config, batch_size, bundle.weights_path)
     return keras_runner(bundle, batch_size)

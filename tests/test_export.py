@@ -202,3 +202,27 @@ def test_weights_or_graph_from_another_model_are_refused(tmp_path):
         load_runner(load_bundle(one_with(ONNX_FILE, tmp_path / "bare.onnx")), "onnx")
     # The bundles themselves load and agree with their own graphs.
     assert load_runner(load_bundle(deep), "onnx") is not None
+
+
+def test_graph_stale_after_the_weights_changed_is_refused(tmp_path):
+    """A graph records the weights it was exported from: weights replaced after ``ctcasr
+    export`` (copied in, retrained into the folder) left the old graph to run in their place,
+    silently, since ``auto`` prefers the graph. A copied bundle still fits its graph."""
+    from ctcasr.bundle import WEIGHTS_FILE, load_bundle
+    from ctcasr.errors import BundleError
+    from ctcasr.export import export_onnx
+    from ctcasr.runtime import load_runner
+    from tests.helpers import tiny_bundle
+
+    tiny_bundle(tmp_path / "a", 1)
+    tiny_bundle(tmp_path / "b", 2)
+    export_onnx(tmp_path / "a")
+    shutil.copytree(tmp_path / "a", tmp_path / "copy")
+    assert load_runner(load_bundle(tmp_path / "copy"), "auto").backend == "onnx"
+    shutil.copy(tmp_path / "b" / WEIGHTS_FILE, tmp_path / "a" / WEIGHTS_FILE)
+    for backend in ("auto", "onnx"):
+        with pytest.raises(BundleError, match=r"exported from other weights than model\.weig"):
+            load_runner(load_bundle(tmp_path / "a"), backend)
+    assert load_runner(load_bundle(tmp_path / "a"), "keras").backend == "keras"
+    export_onnx(tmp_path / "a")  # re-exported: the graph fits again
+    assert load_runner(load_bundle(tmp_path / "a"), "auto").backend == "onnx"
