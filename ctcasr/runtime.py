@@ -31,6 +31,12 @@ def pad_batch(features: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
 BACKENDS = ("auto", "onnx", "keras")
 
 
+def check_backend(backend: str) -> None:
+    """Refuse a backend name before any model loads."""
+    if backend not in BACKENDS:
+        raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+
+
 class LogProbRunner:
     """Runs an acoustic model over feature matrices in length-sorted padded batches."""
 
@@ -168,8 +174,7 @@ def keras_runner(bundle: Bundle, batch_size: int = 32) -> LogProbRunner:
 
 def load_runner(bundle: Bundle, backend: str = "auto", batch_size: int = 32) -> LogProbRunner:
     """``auto`` takes the bundle's ONNX graph when it has one, else the Keras model."""
-    if backend not in BACKENDS:
-        raise ConfigError(f"unknown backend {backend!r}; choose one of: {', '.join(BACKENDS)}")
+    check_backend(backend)
     onnx_path = bundle.onnx_path
     if backend == "onnx" or (backend == "auto" and onnx_path is not None):
         if onnx_path is None:

@@ -19,6 +19,7 @@ from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get
 from ctcasr.decoding.base import json_score
 from ctcasr.errors import ConfigError, CtcasrError, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
+from ctcasr.runtime import check_backend
 from ctcasr.segment import (
     SplitConfig,
     is_silent,
@@ -102,6 +103,7 @@ class Transcriber:
         chunk_size: int = 512,  # inputs read, run and decoded together
     ) -> None:
         _check_settings(max_duration, nbest=nbest, batch_size=batch_size)
+        check_backend(backend)  # here, not at the first input (a server's first request)
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         self.decoder = decoder or self.bundle.decoder.get("name", "greedy")
         self.decoder_options = decoder_settings(self.bundle, self.decoder, decoder_options)

@@ -226,3 +226,13 @@ def test_graph_stale_after_the_weights_changed_is_refused(tmp_path):
     assert load_runner(load_bundle(tmp_path / "a"), "keras").backend == "keras"
     export_onnx(tmp_path / "a")  # re-exported: the graph fits again
     assert load_runner(load_bundle(tmp_path / "a"), "auto").backend == "onnx"
+
+
+def test_unknown_backend_is_refused_when_the_transcriber_is_made(tmp_path):
+    """Checked only when the model first loaded: a misspelt backend passed the Transcriber's
+    construction and failed the first input (a server's first request)."""
+    from tests.helpers import tiny_bundle
+
+    tiny_bundle(tmp_path / "a", 1)
+    with pytest.raises(ConfigError, match=r"^unknown backend 'onxx'; choose one of"):
+        Transcriber(tmp_path / "a", backend="onxx")
