@@ -368,6 +368,12 @@ class GrammarDecoder(Decoder):
             free,
         )
 
+    def rank(self, loglik: np.ndarray) -> np.ndarray:
+        """What :meth:`decode` orders phrases by, from :meth:`score_phrases`' log-probabilities:
+        per symbol (each letter and the end) with ``length_normalize``, so that a long phrase
+        is not ranked down for its length alone."""
+        return loglik / self._lengths if self.length_normalize else loglik
+
     def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:
         check_nbest(nbest)
         log_probs = check_log_probs(log_probs, self.alphabet)
@@ -375,7 +381,7 @@ class GrammarDecoder(Decoder):
         loglik = self.trie.log_likelihoods(log_probs, blank, self.alphabet.space_index)
         free = float(log_probs.max(axis=1).sum(dtype=np.float64)) if len(log_probs) else 0.0
         chance = _chance(log_probs)
-        ranking = loglik / self._lengths if self.length_normalize else loglik
+        ranking = self.rank(loglik)
         order = np.argsort(-ranking, kind="stable")[:nbest]
         best_path = greedy_path(log_probs, blank)
         out = []

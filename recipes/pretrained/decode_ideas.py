@@ -36,11 +36,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from scipy.special import logsumexp
 
     from ctcasr.audio import load_audio, resample
-    from ctcasr.decoding.grammar import GrammarDecoder
     from ctcasr.features import compute_features
     from ctcasr.manifest import read_manifest
     from ctcasr.metrics import mcnemar_worse_p
-    from recipes.pretrained.dev_compare import keras_greedy
+    from recipes.pretrained.dev_compare import CommandScorer
     from recipes.speech_commands.prepare import COMMANDS
 
     # Both manifests read first, as ctcasr reads them (audio paths relative to the manifest):
@@ -50,26 +49,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             if e.text in COMMANDS]  # fmt: skip
     an4 = read_manifest(data / "an4" / "dev.jsonl").entries
     waves = [load_audio(r.audio_filepath) for r in rows]
-    models = {b: keras_greedy(b) for b in [args.bundle, *args.others]}
-    alphabet = models[args.bundle].bundle.alphabet
-
-    def outputs(bundle: str, speed: float = 1.0) -> list[np.ndarray]:
-        t = models[bundle]
-        audio = waves if speed == 1.0 else [resample(w, round(16000 * speed), 16000)
-                                            for w in waves]  # fmt: skip
-        return t.acoustic_model([compute_features(w, t.bundle.frontend) for w in audio])
-
-    def hits(log_probs, length_normalize: bool = True) -> list[bool]:
-        g = GrammarDecoder(alphabet, commands=list(COMMANDS), threshold=0.0,
-                           length_normalize=length_normalize)  # fmt: skip
-        return [g.decode(lp)[0].text == r.text for lp, r in zip(log_probs, rows, strict=True)]
+    said = [r.text for r in rows]
+    scorers = {b: CommandScorer(b, waves, said, COMMANDS) for b in [args.bundle, *args.others]}
+    shipped = scorers[args.bundle]
 
     def mean_posteriors(sets) -> list[np.ndarray]:
         return [logsumexp(np.stack(x), axis=0) - np.log(len(x)) for x in zip(*sets, strict=True)]
 
-    base_out = outputs(args.bundle)
-    base = hits(base_out)
-    others = {b: outputs(b) for b in args.others}
+    base_out = shipped.outputs()
+    base = shipped.hits(base_out)
+    others = {b: scorers[b].outputs() for b in args.others}
 
     def row(name: str, got: list[bool]) -> None:
         won = sum(g and not b for g, b in zip(got, base, strict=True))
@@ -83,25 +72,18 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     print("|---|---:|---:|---:|")
     row("as shipped", base)
     for b, out in others.items():
-        row(f"posteriors averaged with `{b}`", hits(mean_posteriors([base_out, out])))
+        row(f"posteriors averaged with `{b}`", shipped.hits(mean_posteriors([base_out, out])))
     if others:
         row("all bundles' posteriors averaged",
-            hits(mean_posteriors([base_out, *others.values()])))  # fmt: skip
-    row("no length normalisation", hits(base_out, length_normalize=False))
-    slow = outputs(args.bundle, 0.9)
-    row("input slowed by 10%", hits(slow))
+            shipped.hits(mean_posteriors([base_out, *others.values()])))  # fmt: skip
+    row("no length normalisation", shipped.hits(base_out, length_normalize=False))
+    row("input slowed by 10%", shipped.hits(shipped.outputs(0.9)))
     # Test-time augmentation: each phrase's length-normalised score summed over the speeds.
-    g = GrammarDecoder(alphabet, commands=list(COMMANDS), threshold=0.0)
-    lengths = np.array([len(c) + 1 for c in g.commands], dtype=np.float64)
-    scores = [np.array([g.score_phrases(lp)[0] for lp in out]) / lengths
-              for out in (slow, base_out, outputs(args.bundle, 1.1))]  # fmt: skip
-    best = np.argmax(sum(scores), axis=1)
-    row("speeds 0.9, 1.0, 1.1 averaged", [g.commands[i] == r.text
-                                         for i, r in zip(best, rows, strict=True)])  # fmt: skip
+    row("speeds 0.9, 1.0, 1.1 averaged", shipped.speed_hits(SPEEDS))
     # What slowing costs free transcription: AN4 dev, greedy.
     import jiwer
 
-    t = models[args.bundle]
+    t = shipped.transcriber
     an4_audio = [load_audio(r.audio_filepath) for r in an4]
     for speed in (1.0, 0.9):
         audio = an4_audio

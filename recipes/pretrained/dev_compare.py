@@ -16,9 +16,12 @@ one-of-N accuracy on those held-out words, for a bundle whose every stage held t
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from recipes.common import run_main
 
@@ -73,6 +76,50 @@ def keras_greedy(bundle: str | Path) -> Transcriber:
     from ctcasr.transcribe import Transcriber
 
     return Transcriber(bundle, decoder="greedy", backend="keras", split=None)
+
+
+class CommandScorer:
+    """One bundle on one set of clips through the ``grammar`` decoder (threshold 0: one of
+    the commands), on the Keras weights; its output is computed once per input speed."""
+
+    def __init__(self, bundle: str, waves: list[np.ndarray], texts: list[str],
+                 commands: Sequence[str]) -> None:  # fmt: skip
+        from ctcasr.decoding.grammar import GrammarDecoder
+
+        self.transcriber = keras_greedy(bundle)
+        self.alphabet = self.transcriber.bundle.alphabet
+        self.waves, self.texts = waves, texts
+        self.grammar = GrammarDecoder(self.alphabet, commands=list(commands), threshold=0.0)
+        self._outputs: dict[float, list[np.ndarray]] = {}
+
+    def outputs(self, speed: float = 1.0) -> list[np.ndarray]:
+        """Log-probabilities of every clip resampled to ``speed`` (1.1: 10% faster, higher)."""
+        from ctcasr.audio import resample
+        from ctcasr.features import compute_features
+
+        if speed not in self._outputs:
+            t = self.transcriber
+            audio = self.waves if speed == 1.0 else [
+                resample(w, round(16000 * speed), 16000) for w in self.waves]  # fmt: skip
+            self._outputs[speed] = t.acoustic_model(
+                [compute_features(w, t.bundle.frontend) for w in audio])  # fmt: skip
+        return self._outputs[speed]
+
+    def hits(self, log_probs: list[np.ndarray], length_normalize: bool = True) -> list[bool]:
+        g = self.grammar
+        g.length_normalize = length_normalize
+        try:
+            return [g.decode(lp)[0].text == r for lp, r in zip(log_probs, self.texts, strict=True)]
+        finally:
+            g.length_normalize = True
+
+    def speed_hits(self, speeds: tuple[float, ...]) -> list[bool]:
+        """Each phrase's ranking score summed over the input speeds (test-time augmentation)."""
+        g = self.grammar
+        total = sum(np.array([g.rank(g.score_phrases(lp)[0]) for lp in self.outputs(s)])
+                    for s in speeds)  # fmt: skip
+        best = np.argmax(total, axis=1)
+        return [g.commands[i] == r for i, r in zip(best, self.texts, strict=True)]
 
 
 def greedy_report(transcriber: Transcriber, manifest: Path) -> ErrorReport:

@@ -16,7 +16,7 @@ idea is worse. No test set is read.
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -68,49 +68,6 @@ def log_prob_ideas(blank: int, frames: np.ndarray) -> dict[str, Callable[[np.nda
     return ideas
 
 
-class Scorer:
-    """One bundle on one set of clips: length-normalised phrase scores per input speed."""
-
-    def __init__(self, bundle: str, waves: list[np.ndarray], texts: list[str],
-                 commands: Sequence[str]) -> None:  # fmt: skip
-        from ctcasr.decoding.grammar import GrammarDecoder
-        from recipes.pretrained.dev_compare import keras_greedy
-
-        self.transcriber = keras_greedy(bundle)
-        self.alphabet = self.transcriber.bundle.alphabet
-        self.waves, self.texts = waves, texts
-        self.grammar = GrammarDecoder(self.alphabet, commands=list(commands), threshold=0.0)
-        self._outputs: dict[float, list[np.ndarray]] = {}
-
-    def outputs(self, speed: float) -> list[np.ndarray]:
-        from ctcasr.audio import resample
-        from ctcasr.features import compute_features
-
-        if speed not in self._outputs:
-            t = self.transcriber
-            audio = self.waves if speed == 1.0 else [
-                resample(w, round(16000 * speed), 16000) for w in self.waves]  # fmt: skip
-            self._outputs[speed] = t.acoustic_model(
-                [compute_features(w, t.bundle.frontend) for w in audio])  # fmt: skip
-        return self._outputs[speed]
-
-    def hits(self, log_probs: list[np.ndarray], length_normalize: bool = True) -> list[bool]:
-        g = self.grammar
-        g.length_normalize = length_normalize
-        try:
-            return [g.decode(lp)[0].text == r for lp, r in zip(log_probs, self.texts, strict=True)]
-        finally:
-            g.length_normalize = True
-
-    def speed_hits(self, speeds: tuple[float, ...]) -> list[bool]:
-        g = self.grammar
-        lengths = np.array([len(c) + 1 for c in g.commands], dtype=np.float64)
-        total = sum(np.array([g.score_phrases(lp)[0] for lp in self.outputs(s)]) / lengths
-                    for s in speeds)  # fmt: skip
-        best = np.argmax(total, axis=1)
-        return [g.commands[i] == r for i, r in zip(best, self.texts, strict=True)]
-
-
 def speed_name(speeds: tuple[float, ...]) -> str:
     if len(speeds) == 1:
         return "as is" if speeds == (1.0,) else f"input at speed {speeds[0]:g}"
@@ -123,6 +80,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.manifest import read_manifest
     from ctcasr.metrics import mcnemar_worse_p
     from recipes.common import check_never_heard
+    from recipes.pretrained.dev_compare import CommandScorer
     from recipes.speech_commands.prepare import COMMANDS, UNSEEN_DEV, UNSEEN_DEV_COMMANDS
 
     sc = Path(args.data) / "speech_commands"
@@ -131,7 +89,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     for bundle in args.bundles:  # before minutes of scoring, not after
         check_never_heard(bundle, tuple(words), "bundle")
     waves = [load_audio(r.audio_filepath) for r in rows]
-    scorers = [Scorer(b, waves, [r.text for r in rows], words) for b in args.bundles]
+    scorers = [CommandScorer(b, waves, [r.text for r in rows], words) for b in args.bundles]
     n = len(rows)
 
     print(f"Unseen dev words, one of {len(words)} ({n} clips):\n")
@@ -151,7 +109,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     if args.against:
         ten = [e for e in read_manifest(sc / "dev.jsonl").entries if e.text in COMMANDS]
-        shipped = Scorer(args.against, [load_audio(r.audio_filepath) for r in ten],
+        shipped = CommandScorer(args.against, [load_audio(r.audio_filepath) for r in ten],
                          [r.text for r in ten], COMMANDS)  # fmt: skip
         base = shipped.speed_hits((1.0,))
         print(f"\nSpeech Commands dev ten commands, `{args.against}`:\n")
