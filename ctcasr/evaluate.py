@@ -99,7 +99,7 @@ def compute_log_probs(
         got = transcriber.read(path)
         if isinstance(got, str):
             failures.append(Failure(path, got))
-        elif isinstance(got, float):  # silence has no frames: every decoder spells nothing
+        elif isinstance(got, float):  # silence: no frames, and score_decoder says nothing
             log_probs[i] = nothing
         elif got is None:  # long: cut and run as transcribe does
             try:

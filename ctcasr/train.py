@@ -723,9 +723,8 @@ def _init_bundle(path: str, alphabet: Alphabet, frontend, model_config: ModelCon
                          for k, v in theirs.items() if v != ours[k])  # fmt: skip
         # The command line has no model options: say where the bundle's values go, or a
         # user fine-tuning the bundled model had only "256 there, 192 here" to go on.
-        derived = ("num_features", "num_classes")  # the alphabet and frontend, checked above
         wanted = ", ".join(f"{k} = {json.dumps(v)}" for k, v in theirs.items()
-                           if v != ours[k] and k not in derived)  # fmt: skip
+                           if v != ours[k] and k in ARCHITECTURE)  # fmt: skip
         hint = f"; leave them out of the [model] table, or give the bundle's: {wanted}"
         raise ConfigError(f"init_from {path}: different architecture ({diff})"
                           + (hint if wanted else ""))  # fmt: skip
