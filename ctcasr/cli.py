@@ -794,7 +794,9 @@ app.add_typer(lm_app, name="lm")
 @lm_app.command("build")
 def lm_build(
     corpus: Annotated[list[Path], typer.Argument(help="Text corpus files, one sentence per line.")],
-    output: Annotated[Path, typer.Option("--output", "-o", help="Where to write the model.")],
+    output: Annotated[
+        Path, typer.Option("--output", "-o", help="Where to write the model (NAME.gz: gzipped).")
+    ],
     order: Annotated[int, typer.Option(help="N-gram order.")] = 3,
     binary: Annotated[
         bool, typer.Option("--binary", help="Write KenLM's binary format (faster to load).")

@@ -253,6 +253,27 @@ def _check_output(output: Path, corpus: Sequence[Path]) -> None:
         raise ConfigError(f"{output}: is the corpus being read; write the LM elsewhere")
 
 
+# Suffixes of compressed files other than gzip, which ctcasr cannot read back.
+_OTHER_COMPRESSION = (".bz2", ".xz", ".zst")
+
+
+def _gzipped(output: Path, binary: bool) -> bool:
+    """Whether the output is named ``.gz`` (then written as gzip, which kenlm reads: plain
+    text under that name was written before); other compressed names, and a compressed
+    binary (kenlm maps binaries into memory), are refused."""
+    suffix = output.suffix.lower()
+    if suffix in _OTHER_COMPRESSION:
+        raise ConfigError(
+            f"{output}: ctcasr writes gzip only; name the LM .arpa.gz or .arpa"
+        )
+    if suffix == ".gz" and binary:
+        raise ConfigError(
+            f"{output}: a KenLM binary cannot be compressed (kenlm maps it into memory); "
+            "drop the .gz"
+        )
+    return suffix == ".gz"
+
+
 def _tool_error(stderr: str) -> str:
     """The human part of a KenLM failure: the lines after its ``file.cc:N in ... threw`` line."""
     lines = [line.strip() for line in stderr.splitlines() if line.strip()]
@@ -289,8 +310,9 @@ def build_lm(
 ) -> LMBuildResult:
     """Estimate an ``order``-gram Kneser-Ney model of the normalised corpus with ``lmplz``.
 
-    Writes ARPA, or with ``binary`` a KenLM trie (smaller, loads in milliseconds). The output
-    appears atomically, so a failed build never leaves a half-written model behind.
+    Writes ARPA (gzipped when ``output`` ends in ``.gz``), or with ``binary`` a KenLM trie
+    (smaller, loads in milliseconds). The output appears atomically, so a failed build never
+    leaves a half-written model behind.
     ``discount_fallback`` is on by default because small or artificial corpora (digit strings)
     lack the count-of-counts Kneser-Ney discounting needs, and lmplz aborts on them otherwise.
     ``memory`` is lmplz's ``-S``; it touches much of it, so a tiny corpus builds faster with
@@ -308,6 +330,7 @@ def build_lm(
         )
     paths = _corpus_paths(corpus)
     output = Path(output)
+    gzipped = _gzipped(output, binary)
     try:
         _check_output(output, paths)
     except OSError as exc:  # a name the file system refuses outright
@@ -327,7 +350,7 @@ def build_lm(
     vocabulary: set[str] = set()
     try:
         with tempfile.TemporaryDirectory(prefix="ctcasr-lm-") as tmp, atomic_path(output) as out:
-            arpa = Path(tmp) / "model.arpa" if binary else out
+            arpa = Path(tmp) / "model.arpa" if binary or gzipped else out
             args = [str(lmplz), "-o", str(order), "-S", memory, "-T", tmp]
             if discount_fallback:
                 args.append("--discount_fallback")
@@ -356,6 +379,8 @@ def build_lm(
             if build_binary is not None:
                 _run_tool([str(build_binary), "-S", memory, "-T", tmp, "trie", str(arpa),
                            str(out)])  # fmt: skip
+            elif gzipped:
+                _gzip(arpa, out)
     except OSError as exc:  # an output name too long for its temporary, a read-only folder
         raise ConfigError(f"{output}: cannot write the LM ({exc.strerror or exc})") from None
 
@@ -369,6 +394,14 @@ def build_lm(
         binary=binary,
         seconds=time.perf_counter() - start,
     )
+
+
+def _gzip(source: Path, target: Path) -> None:
+    """Compress with no name or time in the header, so a rebuild is byte for byte the same."""
+    with source.open("rb") as src, target.open("wb") as raw, gzip.GzipFile(
+        filename="", mode="wb", fileobj=raw, compresslevel=6, mtime=0
+    ) as out:
+        shutil.copyfileobj(src, out, 1 << 20)
 
 
 # ---------------------------------------------------------------------------------------------

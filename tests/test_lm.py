@@ -218,6 +218,31 @@ def test_a_gzipped_corpus_builds_the_same_lm(kenlm_tools, corpus: Path, tmp_path
         build_lm(bad, tmp_path / "bad.arpa", memory=MEMORY)
 
 
+def test_an_output_named_gz_is_gzipped_and_other_compression_is_refused(
+        kenlm_tools, corpus: Path, tmp_path: Path):
+    """``-o lm.arpa.gz`` wrote plain text under a gzip name; ``--binary -o lm.bin.gz`` wrote a
+    binary kenlm cannot map. Now: gzip (reproducible), or a one-line refusal, nothing left."""
+    import gzip
+
+    plain = build_lm(corpus, tmp_path / "lm.arpa", memory=MEMORY).path
+    zipped = build_lm(corpus, tmp_path / "lm.arpa.gz", memory=MEMORY).path
+    assert zipped.read_bytes()[:2] == b"\x1f\x8b"
+    assert gzip.decompress(zipped.read_bytes()) == plain.read_bytes()
+    assert load_lm(zipped).score("turn two left") == pytest.approx(
+        load_lm(plain).score("turn two left"))  # fmt: skip
+    again = build_lm(corpus, tmp_path / "again.arpa.gz", memory=MEMORY).path
+    assert again.read_bytes() == zipped.read_bytes()  # no name or time in the header
+    before = {p.name for p in tmp_path.iterdir()}
+    with pytest.raises(ConfigError, match=r"lm\.bin\.gz: a KenLM binary cannot be compressed"):
+        build_lm(corpus, tmp_path / "lm.bin.gz", binary=True, memory=MEMORY)
+    for name in ("lm.arpa.xz", "lm.arpa.bz2"):
+        with pytest.raises(ConfigError, match=r"ctcasr writes gzip only"):
+            build_lm(corpus, tmp_path / name, memory=MEMORY)
+    with pytest.raises(ConfigError, match=r"lmplz failed"):
+        build_lm(corpus, tmp_path / "failed.arpa.gz", memory="abc")
+    assert {p.name for p in tmp_path.iterdir()} == before
+
+
 @pytest.mark.parametrize("marker", ["<s>", "</s>", "<unk>"])
 def test_kenlm_markers_in_a_corpus_are_refused_not_made_words(
     kenlm_tools, tmp_path: Path, marker: str
