@@ -207,6 +207,23 @@ def _copy_name(decoder: str, key: str, file: Path, settings: dict[str, Any]) -> 
     return plain if plain not in taken else f"{decoder}.{key}{suffix}"
 
 
+def _stale_files(before: Any, path_options: Sequence[str], settings: dict[str, Any]) -> set[str]:
+    """Files a decoder's previous settings named inside the bundle that no decoder's settings
+    name any more: a re-tune left the old ``lm.arpa`` beside a new ``lm.bin``, and the word
+    list of a replaced LM. Only top-level names go, and none that any setting still ends in
+    (another decoder's ``./lm.arpa`` or absolute path into the bundle included)."""
+    if not isinstance(before, dict):
+        return set()
+    values = [v for options in settings.values() if isinstance(options, dict)
+              for value in options.values()
+              for v in (value if isinstance(value, list) else [value])]  # fmt: skip
+    named = {Path(v).name for v in values if isinstance(v, str)}
+    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
+    old = (before.get(key) for key in path_options)
+    return {v for v in old if isinstance(v, str) and v == Path(v).name and not v.startswith(".")
+            and v not in named and v not in own}  # fmt: skip
+
+
 def _bundle_files(folder: Path) -> list[Path]:
     """A bundle's own files, without the hidden temporaries a killed writer may leave."""
     return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]
@@ -311,7 +328,8 @@ def store_decoder_settings(
     ``make_default``, only the settings it starts from when chosen).
 
     Files named by ``path_options`` (an LM, a word list) are copied into the bundle and stored
-    by their names inside it, so the bundle stays self-contained and relocatable. With
+    by their names inside it, so the bundle stays self-contained and relocatable; those the
+    decoder's previous settings stored and nothing names now are left out. With
     ``output`` the updated bundle is written there and the original is left alone.
     """
     import shutil
@@ -336,7 +354,9 @@ def store_decoder_settings(
         copies[stored[key]] = file
     if make_default or "name" not in settings:
         settings["name"] = name
+    before = settings.get(name)
     settings[name] = stored
+    stale = _stale_files(before, path_options, settings)
     config["decoder"] = settings
     config["metadata"] = {**(config.get("metadata") or {}), **(metadata or {})}
     if target.resolve() != source.resolve():
@@ -345,6 +365,9 @@ def store_decoder_settings(
         # The whole folder, subfolders and hidden files too (only top-level files were kept,
         # so a tune in place deleted the rest).
         shutil.copytree(source, tmp, ignore=_not_copied_into(target), dirs_exist_ok=True)
+        for stale_name in stale:
+            if (tmp / stale_name).is_file() or (tmp / stale_name).is_symlink():
+                (tmp / stale_name).unlink()
         for dest, file in copies.items():
             shutil.copy2(file, tmp / dest)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")

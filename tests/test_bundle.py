@@ -372,6 +372,46 @@ def test_copied_option_files_never_overwrite_another_decoders_or_the_bundles_own
     assert bundle.alphabet.labels == Alphabet().labels
 
 
+def test_a_retune_leaves_no_lm_files_its_new_settings_do_not_name(tmp_path):
+    """Re-tuned with another LM, a bundle kept the old lm.arpa beside the new lm.bin, and the
+    old LM's unigrams.txt that the new settings no longer named. What any decoder's settings
+    still name, the bundle's own files and files no setting ever named stay."""
+    from ctcasr.bundle import store_decoder_settings
+
+    kenlm_paths = ("lm", "unigrams")
+    bundle = tmp_path / "a"
+    tiny_bundle(bundle, 1)
+    (bundle / "notes.txt").write_text("the user's")
+    arpa, words, binary = tmp_path / "x.arpa", tmp_path / "w.txt", tmp_path / "y.bin"
+    arpa.write_text("old LM")
+    words.write_text("a\nb\n")
+    binary.write_text("new LM")
+    store_decoder_settings(load_bundle(bundle), "kenlm", {"lm": str(arpa), "unigrams": str(words)},
+                           path_options=kenlm_paths)  # fmt: skip
+    assert {"lm.arpa", "unigrams.txt"} <= {p.name for p in bundle.iterdir()}
+
+    tuned = tmp_path / "tuned"  # written elsewhere: the copy is clean, the source untouched
+    store_decoder_settings(load_bundle(bundle), "kenlm", {"lm": str(binary)},
+                           path_options=kenlm_paths, output=tuned)  # fmt: skip
+    assert not (tuned / "lm.arpa").exists() and not (tuned / "unigrams.txt").exists()
+    assert (tuned / "lm.bin").read_text() == "new LM" and (tuned / "notes.txt").is_file()
+    assert (bundle / "lm.arpa").is_file() and (bundle / "unigrams.txt").is_file()
+
+    # Another decoder stores the bundle's own lm.arpa: it must survive kenlm's re-tune.
+    store_decoder_settings(load_bundle(bundle), "other", {"lm": str(bundle / "lm.arpa")},
+                           path_options=("lm",), make_default=False)  # fmt: skip
+    store_decoder_settings(load_bundle(bundle), "kenlm", {"lm": str(binary)},
+                           path_options=kenlm_paths)  # fmt: skip
+    names = {p.name for p in bundle.iterdir()}
+    assert "unigrams.txt" not in names and {"lm.arpa", "lm.bin", "notes.txt"} <= names
+    assert load_bundle(bundle).decoder["other"]["lm"] == "lm.arpa"
+    # Re-tuned with the LM the bundle already holds: kept, not deleted as the old one.
+    store_decoder_settings(load_bundle(bundle), "kenlm", {"lm": str(bundle / "lm.bin")},
+                           path_options=kenlm_paths)  # fmt: skip
+    assert (bundle / "lm.bin").read_text() == "new LM"
+    assert load_bundle(bundle).decoder["kenlm"] == {"lm": "lm.bin"}
+
+
 def test_tune_in_place_keeps_everything_else_in_the_bundle(tmp_path):
     """Only top-level, non-hidden files were copied into the new folder: a subfolder and a
     hidden file of the user's were deleted by a tune that reported success."""
