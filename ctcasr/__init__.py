@@ -34,6 +34,7 @@ _LAZY = {
     "available_decoders": "ctcasr.decoding",
     "build_lm": "ctcasr.lm",
     "CtcasrError": "ctcasr.errors",
+    "CtcasrWarning": "ctcasr.errors",  # to filter or catch with the warnings module
     # What transcribe_batch returns, to tell apart with isinstance: ``ctcasr.transcribe`` is
     # the function, so ``ctcasr.transcribe.Failure`` is no way to reach them.
     "Transcript": "ctcasr.transcribe",

@@ -7,13 +7,14 @@ import json
 import math
 import signal
 import sys
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, NoReturn
 
 import typer
 
-from ctcasr.errors import CtcasrError
+from ctcasr.errors import CtcasrError, CtcasrWarning
 from ctcasr.utils import mute_native_stderr, os_error_text
 
 if TYPE_CHECKING:
@@ -936,9 +937,22 @@ def _path_options(decoder: str) -> tuple[str, ...]:
         return ()
 
 
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """ctcasr's own warnings as one ``warning:`` line, like the CLI's other warnings, not
+    Python's file, line and source text; any other warning as Python shows it."""
+    if issubclass(category, CtcasrWarning):
+        typer.echo(f"warning: {message}", err=True)
+    else:
+        _python_show_warning(message, category, filename, lineno, file, line)
+
+
+_python_show_warning = warnings.showwarning
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 1."""
     mute_native_stderr()  # libmpg123's notes on a file that is not MP3 are not the user's
+    warnings.showwarning = _show_warning
     # A file name that is not valid UTF-8 reaches Python as surrogate escapes; written back
     # as the bytes it came from, not a UnicodeEncodeError that ended the batch.
     for stream in (sys.stdout, sys.stderr):

@@ -43,3 +43,8 @@ class UsageError(CtcasrError, TypeError):
 class LogProbError(CtcasrError, ValueError):
     """A log-probability matrix has the wrong shape, a class count that does not match the
     alphabet, or NaN values."""
+
+
+class CtcasrWarning(UserWarning):
+    """Something a user should know that does not stop the work (the CLI prints it as one
+    ``warning:`` line on stderr)."""

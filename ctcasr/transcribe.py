@@ -6,6 +6,7 @@ import functools
 import numbers
 import os
 import threading
+import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -17,7 +18,7 @@ from ctcasr.audio import LongAudio, check_rate
 from ctcasr.bundle import Bundle, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.decoding.base import json_score
-from ctcasr.errors import ConfigError, CtcasrError, DecoderOutputError, UsageError
+from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.runtime import check_backend
 from ctcasr.segment import (
@@ -626,7 +627,9 @@ def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     mute_native_stderr()  # a worker's own descriptor: no other thread writes there
     bundle = load_bundle(bundle_path)
-    impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
+    with warnings.catch_warnings():  # the parent's decoder has said them once already
+        warnings.simplefilter("ignore", CtcasrWarning)
+        impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
     _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)
 
 

@@ -311,6 +311,27 @@ def test_commands_or_lm_alone_imply_their_decoder(tmp_path):
     assert json.loads(result.stdout)["decoder"] == "kenlm"
 
 
+def test_words_the_lm_lacks_are_one_warning_line_even_with_workers(tmp_path):
+    """They were dropped without a word; now stderr names them once, as the CLI's other
+    warnings read (not Python's file:line form), and worker processes do not repeat it."""
+    import subprocess
+    import sys
+
+    words = tmp_path / "words.txt"
+    words.write_text("seven\napple\n")
+    result = subprocess.run(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe",
+         str(CLIPS[0]), "--lm", str(LM), "--words", str(words), "--jobs", "2"],
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip().endswith("seven")
+    assert result.stderr.splitlines() == [
+        f"warning: {words}: 1 of its 2 words are not in the LM {LM} and are scored as "
+        "unknown words: 'apple'"
+    ]
+
+
 def _commands_dev_set(speech_commands_dir: Path, tmp_path: Path) -> tuple[Path, Path, int]:
     """Real clips: four each of three commands, then six other words and two of silence."""
     lines = []

@@ -11,7 +11,7 @@ from conftest import missing_tool
 
 from ctcasr.decoding.beam import BeamDecoder
 from ctcasr.decoding.kenlm import KenLMDecoder
-from ctcasr.errors import ConfigError, CtcasrError, LogProbError
+from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, LogProbError
 from ctcasr.text import Alphabet
 
 ALPHABET = Alphabet()
@@ -164,6 +164,28 @@ def test_a_word_list_or_lm_the_model_cannot_use_is_refused(tmp_path):
         empty.write_text(text)
         with pytest.raises(ConfigError, match=r"empty.txt: word list holds no words"):
             KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=empty)
+
+
+def test_listed_words_the_lm_lacks_are_named_in_one_warning(tmp_path):
+    """pyctcdecode drops them from the list (its warning muted here) and scores them as
+    unknown, and only a list with no word in the LM was refused: nobody was told which."""
+    import warnings
+
+    words = tmp_path / "words.txt"
+    words.write_text("seven\napple\neight\nbanana\n")
+    with pytest.warns(CtcasrWarning) as caught:
+        decoder = KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=words)
+    (warning,) = caught
+    text = str(warning.message)
+    assert "\n" not in text and text.startswith(f"{words}: 2 of its 4 words are not in the LM")
+    assert text.endswith(": 'apple', 'banana'") and decoder.unigrams_source == str(words)
+    many = [*DIGITS[:2], *(f"w{'x' * i}" for i in range(8))]
+    with pytest.warns(CtcasrWarning, match=r"^unigrams: 8 of its 10 words .*'wxxxx' and 3 more$"):
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=many)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every word in the LM, or the LM's own: no warning
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=list(DIGITS))
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM)
 
 
 @pytest.mark.parametrize("weights", [{"alpha": float("nan")}, {"beta": float("inf")},

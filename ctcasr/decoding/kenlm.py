@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 import os
+import warnings
 import weakref
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -35,7 +36,7 @@ from ctcasr.decoding.hotwords import (
     format_weight,
     parse_hotwords,
 )
-from ctcasr.errors import ConfigError, CtcasrError
+from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning
 from ctcasr.text import Alphabet
 
 DEFAULT_ALPHA = 0.5
@@ -189,12 +190,16 @@ class KenLMDecoder(Decoder):
                         f"{''.join(alphabet.unknown_chars(word))!r}"
                     )
             self.unigrams_source = None
-        if words and not any(w in kenlm_model for w in words):
+        missing = [w for w in words if w not in kenlm_model] if words else []
+        if words and len(missing) == len(words):
             # A word list for another LM: every word would score as unknown, silently.
             raise ConfigError(
                 f"{self.unigrams_source or 'unigrams'}: none of its {len(words)} words is in "
                 f"the LM {self.lm_path}"
             )
+        if missing:
+            warnings.warn(self._missing_words(missing, len(words or ())), CtcasrWarning,
+                          stacklevel=2)  # fmt: skip
         self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
         self.beam_width = int(beam_width)
         self.beam_prune_logp = float(beam_prune_logp)
@@ -215,6 +220,14 @@ class KenLMDecoder(Decoder):
         # a class-level dict until cleanup() is called: a decoder made per request (hotwords
         # of its own) held one more for as long as the process ran.
         weakref.finalize(self, self._decoder.cleanup)
+
+    def _missing_words(self, missing: list[str], total: int) -> str:
+        """pyctcdecode drops a listed word the LM lacks (its warning is muted in __init__)
+        and penalises it as unknown, so it is rarely output: say which, in one line."""
+        shown = ", ".join(repr(w) for w in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        return (f"{self.unigrams_source or 'unigrams'}: {len(missing)} of its {total} words are "
+                f"not in the LM {self.lm_path} and are scored as unknown words: {shown}{more}")
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {
