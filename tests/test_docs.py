@@ -39,3 +39,18 @@ def test_the_docs_tell_a_user_with_their_own_alphabet_how_to_write_text_and_buil
     assert "must\nalready be in the model's spelled form" in readme
     assert "An alphabet file" in readme
     assert "[-m BUNDLE]" in readme and "-m BUNDLE" in decoding
+
+
+def test_the_lm_readme_says_discount_fallback_can_be_turned_off_from_python_only():
+    """It said lmplz "always" ran with --discount_fallback, but build_lm(discount_fallback=
+    False) turns it off; the command has no flag for it, which the README now says."""
+    import inspect
+
+    from ctcasr.cli import lm_build
+    from ctcasr.lm import build_lm
+
+    text = (REPO / "lm" / "README.md").read_text(encoding="utf-8")
+    assert inspect.signature(build_lm).parameters["discount_fallback"].default is True
+    assert "discount_fallback" not in inspect.signature(lm_build).parameters
+    assert "`lmplz` always runs" not in text
+    assert "`discount_fallback=False` (the\n  command has no flag for it)" in text
