@@ -342,6 +342,7 @@ def test_a_decoder_let_go_releases_its_language_model():
 
     from pyctcdecode.decoder import BeamSearchDecoderCTC
 
+    gc.collect()  # decoders earlier tests left in reference cycles (a traceback's frames)
     held = len(BeamSearchDecoderCTC.model_container)
     for _ in range(5):
         KenLMDecoder(Alphabet(), lm=DIGITS_LM, hotwords=["seven:3"])
