@@ -114,3 +114,13 @@ def test_a_partial_corpus_is_refused_before_training(tmp_path):
     with pytest.raises(CtcasrError, match=r"an4_test\.transcription: no transcriptions"):
         prepare(_fake_an4(tmp_path / "notest", 9, test_lines=0), tmp_path / "out3")
     assert not (tmp_path / "out2").exists() and not (tmp_path / "out3").exists()
+
+
+def test_audio_suffixes_in_any_case_are_found(tmp_path):
+    """A copy with .WAV names (a FAT disk, a Windows tool) was "audio not found"."""
+    root = _fake_an4(tmp_path / "upper", 9)
+    for wav in list((root / "wav").rglob("*.wav")):
+        wav.rename(wav.with_suffix(".WAV"))
+    split = prepare(root, tmp_path / "out")
+    assert (len(split.train), len(split.dev), len(split.test)) == (1, 8, 1)
+    assert all(e.audio_filepath.endswith(".WAV") for e in split.train + split.dev + split.test)

@@ -36,6 +36,23 @@ def test_prepare_official_split(fsdd_dir, tmp_path):
         prepare(tmp_path, tmp_path / "out")
 
 
+def test_prepare_reads_suffixes_in_any_case(tmp_path):
+    """A copy named 0_george_0.WAV (a FAT disk, a Windows tool) was skipped: "no FSDD
+    recordings", or a digit missing when only some files were so named."""
+    import numpy as np
+    import soundfile as sf
+
+    recordings = tmp_path / "recordings"
+    recordings.mkdir()
+    for digit in range(10):
+        for index, suffix in ((0, ".WAV"), (5, ".Flac"), (10, ".wav")):
+            sf.write(recordings / f"{digit}_george_{index}{suffix}", np.zeros(800, np.float32),
+                     8000, format="WAV" if "w" in suffix.lower() else "FLAC")  # fmt: skip
+    split = prepare(tmp_path, tmp_path / "out")
+    assert (len(split.train), len(split.dev), len(split.test)) == (10, 10, 10)
+    assert {Path(e.audio_filepath).suffix for e in split.test} == {".WAV"}
+
+
 @pytest.mark.slow
 def test_recipe_runs_end_to_end(fsdd_dir, tmp_path):
     results = tmp_path / "RESULTS.md"

@@ -50,6 +50,7 @@ def read_part(root: Path, part: str) -> list[ManifestEntry]:
             f"{trans_path}: {len(lines)} transcriptions but {ids_path.name} lists {len(file_ids)}"
         )
     entries = []
+    listings: dict[Path, dict[tuple[str, str], Path]] = {}
     for lineno, (line, file_id) in enumerate(zip(lines, file_ids, strict=True), start=1):
         match = LINE_RE.match(line)
         if not match:
@@ -59,18 +60,28 @@ def read_part(root: Path, part: str) -> list[ManifestEntry]:
             raise CtcasrError(f"{trans_path}:{lineno}: id {utt_id} but fileids has {file_id}")
         words = [w for w in match.group("words").split() if w not in ("<s>", "</s>")]
         text = normalize_text(" ".join(words))
-        audio = _audio_path(root, file_id)
+        audio = _audio_path(root, file_id, listings)
         speaker = Path(file_id).parent.name
         entries.append(ManifestEntry(str(audio.resolve()), text, audio_duration(audio), speaker))
     return entries
 
 
-def _audio_path(root: Path, file_id: str) -> Path:
-    for ext in (".flac", ".wav", ".sph"):
-        path = root / "wav" / f"{file_id}{ext}"
-        if path.is_file():
+AUDIO_SUFFIXES = (".flac", ".wav", ".sph")  # the first one found is read
+
+
+def _audio_path(root: Path, file_id: str,
+                listings: dict[Path, dict[tuple[str, str], Path]]) -> Path:  # fmt: skip
+    """The recording of ``file_id``, its suffix in any case (a copy with ``.WAV`` names was
+    "audio not found"); ``listings`` keeps each folder's files, read once."""
+    base = root / "wav" / file_id
+    if base.parent not in listings:
+        found = base.parent.iterdir() if base.parent.is_dir() else ()
+        listings[base.parent] = {(p.stem, p.suffix.lower()): p for p in found}
+    for ext in AUDIO_SUFFIXES:
+        path = listings[base.parent].get((base.name, ext))
+        if path is not None and path.is_file():
             return path
-    raise CtcasrError(f"{root / 'wav' / file_id}: audio not found (.flac, .wav or .sph)")
+    raise CtcasrError(f"{base}: audio not found (.flac, .wav or .sph)")
 
 
 def prepare(

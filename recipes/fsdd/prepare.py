@@ -18,7 +18,8 @@ from ctcasr.text import number_to_words
 from recipes.common import audio_duration, one_per_recording
 
 URL = "https://github.com/Jakobovski/free-spoken-digit-dataset/archive/refs/tags/v1.0.10.tar.gz"
-NAME_RE = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.(wav|flac)$")
+# The suffix in any case: a copy from a FAT disk or Windows tool names its files 0_george_0.WAV.
+NAME_RE = re.compile(r"^(\d)_([A-Za-z]+)_(\d+)\.(?i:wav|flac)$")
 DEV_INDICES = range(5, 10)
 
 
