@@ -587,6 +587,7 @@ def evaluate(
     """
     from ctcasr.evaluate import compare_decoders
     from ctcasr.evaluate import evaluate as run_evaluation
+    from ctcasr.metrics import NO_REFERENCE, rate_text
     from ctcasr.outputs import one_line
 
     options = _decoder_options(locals())
@@ -625,9 +626,13 @@ def evaluate(
         for r in results:
             rep = r.report
             typer.echo(
-                f"{r.decoder:10s} {rep.wer:8.2%} {rep.cer:8.2%} {rep.sentence_accuracy:8.2%} "
+                f"{r.decoder:10s} {rate_text(rep.wer, rep.ref_words):>8s} "
+                f"{rate_text(rep.cer, rep.ref_chars):>8s} {rep.sentence_accuracy:8.2%} "
                 f"{rep.ref_words:7d} {r.decode_ms:8.3f}"
             )
+        for r in results:
+            if not r.report.ref_words:
+                typer.echo(f"{r.decoder}: {NO_REFERENCE}")
         for r in results:
             if r.not_commands:
                 typer.echo(f"{r.decoder}: {r.not_commands} utterances that are not commands "

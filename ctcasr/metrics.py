@@ -42,10 +42,21 @@ class ErrorReport:
 
     def summary(self) -> str:
         return (
-            f"WER {self.wer:.2%} (S={self.substitutions} D={self.deletions} I={self.insertions} "
-            f"N={self.ref_words})  CER {self.cer:.2%}  exact {self.sentence_accuracy:.2%} "
-            f"of {self.utterances} utterances"
+            f"WER {rate_text(self.wer, self.ref_words)} (S={self.substitutions} "
+            f"D={self.deletions} I={self.insertions} N={self.ref_words})  "
+            f"CER {rate_text(self.cer, self.ref_chars)}  exact {self.sentence_accuracy:.2%} "
+            f"of {self.utterances} utterances" + ("" if self.ref_words else f"; {NO_REFERENCE}")
         )
+
+
+# Why a report's rates print as "n/a": with no reference words they hold the error count.
+NO_REFERENCE = "WER and CER n/a: every reference is empty (no words to divide the errors by)"
+
+
+def rate_text(rate: float, total: int) -> str:
+    """``rate`` as a percentage, or "n/a" where ``total`` (reference words or characters) is 0:
+    the rate is then the error count, which printed as 300.00% for three words output."""
+    return f"{rate:.2%}" if total else "n/a"
 
 
 def error_report(

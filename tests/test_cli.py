@@ -101,6 +101,32 @@ def test_evaluate_reports_error_rates(fsdd_dir, tmp_path):
     assert "WER" in text.output and "CER" in text.output
 
 
+def test_evaluate_prints_no_rate_when_every_reference_is_empty(fsdd_dir, tmp_path):
+    """Every reference empty (silence clips, a grammar run's non-commands): the WER and CER
+    columns showed the error count as a rate (two digits heard: 200.00%)."""
+    from ctcasr.manifest import ManifestEntry, write_manifest
+
+    manifest = tmp_path / "empty_refs.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(fsdd_dir / f"{d}_george_0.flac"), "", 0.5)
+                              for d in (2, 7)])  # fmt: skip
+    text = runner.invoke(app, ["evaluate", "--manifest", str(manifest)])
+    assert text.exit_code == 0, text.output
+    (summary,) = [line for line in text.output.splitlines() if line.startswith("WER")]
+    assert summary.startswith("WER n/a (S=0 D=0 I=2 N=0)  CER n/a  exact 0.00%"), summary
+    assert "every reference is empty" in summary
+    table = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "-d", "greedy",
+                                "-d", "beam"])  # fmt: skip
+    assert table.exit_code == 0, table.output
+    lines = table.output.splitlines()
+    for decoder in ("greedy", "beam"):
+        (row,) = [line for line in lines if line.startswith(f"{decoder} ")]
+        assert row.split()[1:5] == ["n/a", "n/a", "0.00%", "0"], row
+        assert f"{decoder}: WER and CER n/a: every reference is empty (no words" in table.output
+    as_json = json.loads(runner.invoke(app, ["evaluate", "--manifest", str(manifest),
+                                             "--json"]).output)  # fmt: skip
+    assert as_json["ref_words"] == 0 and as_json["wer"] == 2.0  # the count, as before
+
+
 def test_evaluate_names_bad_manifest_line(fsdd_dir, tmp_path):
     manifest = write_fsdd_manifest(tmp_path / "m.jsonl", fsdd_dir, range(0, 1),
                                    speakers=("george",))

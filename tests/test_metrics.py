@@ -130,6 +130,18 @@ def test_all_empty_references():
         error_report(["a"], ["b"], worst=-1)
 
 
+def test_all_empty_references_print_no_rate():
+    """With no reference words the rates hold the error count: three words output printed as
+    "WER 300.00%", a count shown as a rate."""
+    summary = error_report(["", ""], ["x y", "z"]).summary()
+    assert summary.startswith("WER n/a (S=0 D=0 I=3 N=0)  CER n/a  exact 0.00% of 2 ")
+    assert summary.endswith("; WER and CER n/a: every reference is empty (no words to divide "
+                            "the errors by)")  # fmt: skip
+    assert "%" not in summary.split("exact")[0]
+    assert error_report([""], [""]).summary().startswith("WER n/a (S=0 D=0 I=0 N=0)  CER n/a")
+    assert "n/a" not in error_report(["", "a"], ["x", "a"]).summary()  # one reference is enough
+
+
 def test_failed_utterances_are_never_exact():
     report = error_report(["", "a", ""], ["", "a", ""], failed=[2])
     assert report.sentence_accuracy == pytest.approx(2 / 3)
