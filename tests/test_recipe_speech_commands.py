@@ -133,6 +133,25 @@ def test_synthetic_layout_wav_and_background_noise(tmp_path):
     assert "silence left out" in describe(split)
 
 
+def test_held_out_words_without_clips_are_named(tmp_path):
+    """A copy without some held-out words' folders (bird/, cat/ in the full layout) showed
+    them only as "cat 0" among the counts, and the unseen-word score silently covered fewer
+    words; every command word missing is refused (test_bad_folder_raises)."""
+    data = tmp_path / "data"
+    for i, speaker in enumerate(f"{k:08x}" for k in range(10)):
+        for word in (*COMMANDS, *(w for w in HELD_OUT_WORDS if w not in ("cat", "tree"))):
+            _write_clip(data / word / f"{speaker}_nohash_{i % 2}.wav")
+    notes = [line for line in describe(prepare(data, tmp_path / "out")).splitlines()
+             if "held-out" in line]  # fmt: skip
+    assert notes == [f"note: no clips of the held-out word(s) cat, tree (no folder of theirs, "
+                     f"none in _unknown_/): the unseen-word test has none of them, though it still "
+                     f"chooses among all {len(HELD_OUT_WORDS)}"]  # fmt: skip
+    (data / "yes").rename(tmp_path / "yes")
+    with pytest.raises(CtcasrError, match=r"not a Speech Commands v0.02 layout: no folder\(s\) "
+                       r"yes \("):  # fmt: skip
+        prepare(data, tmp_path / "out2")
+
+
 def test_bad_folder_raises(tmp_path):
     (tmp_path / "random").mkdir()
     (tmp_path / "random" / "x.txt").write_text("hello")

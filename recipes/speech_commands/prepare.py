@@ -270,6 +270,13 @@ def prepare(
                           "(the _unknown_ folder of the test set)")  # fmt: skip
     said = {e.text for e in parts["unseen_dev"]}
     _refuse_unsaid(data_dir, [w for w in dev_words if w not in said])
+    # A partial set is read (a subset of the corpus): said in words, not only as a 0 among
+    # the counts, since the unseen-word score is then over fewer words than it chooses among.
+    unsaid = [w for w in HELD_OUT_WORDS if not any(e.text == w for e in parts["unseen"])]
+    if unsaid:
+        notes.append(f"no clips of the held-out word(s) {', '.join(unsaid)} (no folder of "
+                     f"theirs, none in {UNKNOWN}/): the unseen-word test has none of them, "
+                     f"though it still chooses among all {len(HELD_OUT_WORDS)}")  # fmt: skip
     speaker_sets = {
         name: sorted({e.speaker for e in entries if e.speaker is not None})
         for name, entries in parts.items()
