@@ -284,6 +284,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     alphabet, model_config, corpus, dev, init = setup() if dist is None else dist.everywhere(setup)
     if verbose:
         _print_data(dist, corpus, dev)
+    data = {"train": _data_record(corpus)}  # what each checkpoint records it trained on
 
     keras.utils.set_random_seed(config.seed)
     with _scope(dist):
@@ -310,7 +311,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         optimizer.build(model.trainable_variables)
 
     load_state = functools.partial(
-        _load_state, config, out, model, optimizer, init, resume, is_chief, verbose
+        _load_state, config, out, model, optimizer, init, resume, is_chief, verbose, data
     )
     if dist is None:
         start_epoch, history, best = load_state()
@@ -378,7 +379,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
             # that a new start would take for an earlier run's (neither --resume nor a rerun
             # went on); a resume writes what a kill after it left out (_catch_up).
             _save_checkpoint(out / CHECKPOINTS, log.epoch - 1, model, optimizer, history, best,
-                             config.keep_checkpoints)  # fmt: skip
+                             config.keep_checkpoints, data)  # fmt: skip
             if improved:
                 _save_best(out, model, config, model_config, alphabet, log, n_params)
             _write_log(out / "log.csv", history)
@@ -455,6 +456,7 @@ def _load_state(
     resume: bool,
     is_chief: bool,
     verbose: int,
+    data: dict[str, Any] | None = None,
 ) -> tuple[int, list[EpochLog], _Best]:
     """Where the run starts: the latest checkpoint when resuming, else epoch 0 (from
     ``init_from``'s weights when given)."""
@@ -467,6 +469,7 @@ def _load_state(
             print(f"resumed from {state.name}: continuing at epoch {restored[0] + 1}")
         if is_chief:
             _note_changes(out, config, verbose)
+            _note_data_change(state, data, verbose)
         return restored
     if resume and verbose:  # a mistyped folder should not pass unnoticed
         print(f"no checkpoint in {ckpt_dir}: starting from epoch 1")
@@ -1379,6 +1382,40 @@ def _note_changes(out: Path, config: TrainConfig, verbose: int) -> None:
         atomic_write_text(saved, json.dumps(new, indent=2) + "\n")
 
 
+def _data_record(corpus) -> dict[str, Any]:
+    """What a corpus holds, as a checkpoint records it: a manifest rewritten in place (a
+    recipe's, from another ``--data``) keeps its path, so only its content tells a resume
+    that the epochs before it trained on other data."""
+    paths = [os.path.abspath(e.audio_filepath) for e in corpus.entries]
+    digest = hashlib.sha256()
+    for path, entry in zip(paths, corpus.entries, strict=True):
+        digest.update(f"{path}\t{entry.text}\n".encode("utf-8", "surrogateescape"))
+    try:
+        folder = os.path.commonpath([os.path.dirname(p) for p in paths])
+    except ValueError:  # nothing in common to name
+        folder = "several places"
+    return {"utterances": len(paths), "audio": folder, "sha256": digest.hexdigest()}
+
+
+def _data_text(record: dict[str, Any]) -> str:
+    return f"{record.get('utterances')} utterances under {record.get('audio')}"
+
+
+def _note_data_change(state: Path, data: dict[str, Any] | None, verbose: int) -> None:
+    """On resume, say that the training data differs from what the checkpoint trained on, as
+    _note_changes says of settings (checkpoints from before the record say nothing)."""
+    try:
+        old = json.loads((state / "state.json").read_text(encoding="utf-8"))["data"]["train"]
+        new = (data or {})["train"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    if not verbose or not isinstance(old, dict) or old.get("sha256") == new["sha256"]:
+        return
+    then, now = _data_text(old), _data_text(new)
+    what = f"{then} -> {now}" if then != now else f"{now}, other files or transcripts"
+    print(f"resuming with other training data than {state.name} trained on: {what}")
+
+
 def saved_alphabet(out: Path) -> tuple[str, ...] | None:
     """The symbols of the alphabet a run trained with, from the model it saved (None where
     it saved none)."""
@@ -1428,7 +1465,8 @@ def _latest_checkpoint(ckpt_dir: Path) -> Path | None:
     return path
 
 
-def _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, best, keep) -> None:
+def _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, best, keep,
+                     data: dict[str, Any] | None = None) -> None:  # fmt: skip
     name = checkpoint_name(epoch + 1)
     with atomic_dir(ckpt_dir / name) as tmp:
         np.savez(tmp / CHECKPOINT_WEIGHTS, *model.get_weights())
@@ -1437,6 +1475,7 @@ def _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, best, keep) -> 
             "epoch": epoch + 1,
             "history": [asdict(h) for h in history],
             "best": asdict(best),
+            **({"data": data} if data is not None else {}),
         }
         (tmp / "state.json").write_text(json.dumps(state, indent=2) + "\n")
     # The pointer moves only once the new checkpoint is complete on disk.

@@ -408,7 +408,39 @@ def test_resume_notes_changed_settings_and_an_empty_folder(tmp_path, fsdd_dir, c
 
 
 
-def test_cli_speed_with_an_empty_field_is_refused(tmp_path):
+def test_resume_notes_training_data_rewritten_at_the_same_path(tmp_path, fsdd_dir, capsys):
+    """A recipe resumed with another --data rewrites its manifests in place: the path, the
+    only thing compared, stayed the same, and the run went on with other data unsaid."""
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    train(config, verbose=0)
+    manifest = Path(config.train_manifests[0])
+    other = tmp_path / "other" / "recordings"  # copies of some, found under another --data
+    other.mkdir(parents=True)
+    for line in manifest.read_text().splitlines():
+        shutil.copy(json.loads(line)["audio_filepath"], other)
+    write_fsdd_manifest(manifest, other, range(10, 12))
+    config.epochs = 2
+    train(config, resume=True, verbose=1)
+    notes = [line for line in capsys.readouterr().out.splitlines() if "training data" in line]
+    assert notes == ["resuming with other training data than epoch-0001 trained on: 60 "
+                     f"utterances under {fsdd_dir} -> 40 utterances under {other}"]  # fmt: skip
+    # The next checkpoint records the data it trained on: a further resume has nothing to say.
+    state = json.loads((tmp_path / "run" / CHECKPOINTS / "epoch-0002" / "state.json").read_text())
+    assert state["data"]["train"]["utterances"] == 40
+    assert state["data"]["train"]["audio"] == str(other)
+    # Other transcripts of the same files are other data too; a checkpoint from before the
+    # record says nothing.
+    from ctcasr.train import _note_data_change
+
+    ckpt = tmp_path / "run" / CHECKPOINTS / "epoch-0002"
+    _note_data_change(ckpt, {"train": {**state["data"]["train"], "sha256": "0"}}, verbose=1)
+    state.pop("data")
+    (ckpt / "state.json").write_text(json.dumps(state))
+    _note_data_change(ckpt, {"train": {"utterances": 1, "audio": "/", "sha256": "0"}}, 1)
+    assert capsys.readouterr().out == ("resuming with other training data than epoch-0002 "
+                                       f"trained on: 40 utterances under {other}, other files or "
+                                       "transcripts\n")  # fmt: skip
+
     """--speed "1,,2" was read as 1, 2."""
     from typer.testing import CliRunner
 
