@@ -284,7 +284,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     alphabet, model_config, corpus, dev, init = setup() if dist is None else dist.everywhere(setup)
     if verbose:
         _print_data(dist, corpus, dev)
-    data = {"train": _data_record(corpus)}  # what each checkpoint records it trained on
+    # What each checkpoint records it trained and was scored on.
+    data = {"train": _data_record(corpus), "dev": _data_record(dev) if dev else None}
 
     keras.utils.set_random_seed(config.seed)
     with _scope(dist):
@@ -332,7 +333,8 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
 
     tb = _on_chief(dist, prepare_outputs, f"prepare {out} for training")
     # After _catch_up, which may write the saved best; on every worker (a collective).
-    _rescore_best(out, best, start_epoch, config, model_config, alphabet, dev, dist, verbose)
+    _rescore_best(out, best, start_epoch, config, model_config, alphabet, dev, dist, verbose,
+                  start_epoch > 0 and _dev_rewritten(out, data))  # fmt: skip
 
     source = EpochSource(corpus, frontend, config.augment, config.seed)
     runner = KerasRunner(model, model_config, batch_size=64)
@@ -541,15 +543,18 @@ def _score(dev, runner, alphabet: Alphabet) -> list[float]:
 
 def _rescore_best(out: Path, best: _Best, start_epoch: int, config: TrainConfig,
                   model_config: ModelConfig, alphabet: Alphabet, dev,
-                  dist: Distributed | None, verbose: int) -> None:  # fmt: skip
+                  dist: Distributed | None, verbose: int,
+                  rewritten: bool = False) -> None:  # fmt: skip
     """On a resume with another dev set, score the saved best model (``model/``) on it as an
     epoch is scored, and keep those scores as the ones to beat: cleared, the saved best no
     longer competed and a worse new epoch replaced it. A saved best that cannot be loaded
     clears them (the next epoch is then the best), as does a resume without a dev set; any
     other failure to load or score it stops the run (every worker, under multiworker).
-    Checkpoints from before the scores named their dev set (UNKNOWN_DEV) keep theirs."""
+    Checkpoints from before the scores named their dev set (UNKNOWN_DEV) keep theirs.
+    ``rewritten``: the dev manifest's path is the same but not its content (_dev_rewritten)."""
     key = _dev_key(config)
-    changed = best.dev not in (UNKNOWN_DEV, key) and best.cer is not None
+    changed = best.dev not in (UNKNOWN_DEV, key) or (best.dev == key and rewritten)
+    changed = changed and best.cer is not None
     if dist is not None:
         # The chief's answer on every worker: a worker's dev manifest may lie at another path
         # (the settings check leaves paths out), and one that alone took it for another set
@@ -1395,6 +1400,18 @@ def _data_record(corpus) -> dict[str, Any]:
     except ValueError:  # nothing in common to name
         folder = "several places"
     return {"utterances": len(paths), "audio": folder, "sha256": digest.hexdigest()}
+
+
+def _dev_rewritten(out: Path, data: dict[str, Any]) -> bool:
+    """Whether the dev set differs from the one the latest checkpoint was scored on: a recipe
+    given another ``--data`` rewrites dev.jsonl in place, and the saved best's scores, from
+    the old set, were compared with new epochs' on the new one."""
+    try:
+        state = _latest_checkpoint(out / CHECKPOINTS)
+        old = json.loads((state / "state.json").read_text(encoding="utf-8"))["data"]["dev"]
+        return old["sha256"] != data["dev"]["sha256"]
+    except (CtcasrError, OSError, ValueError, KeyError, TypeError):
+        return False  # no checkpoint or dev set, or one from before the record: the path says
 
 
 def _data_text(record: dict[str, Any]) -> str:

@@ -590,6 +590,23 @@ def test_resuming_with_another_dev_set_rescores_the_saved_best_on_it(tmp_path, f
             f"CER {expected.cer:.2%}") in capsys.readouterr().out  # fmt: skip
 
 
+def test_a_dev_set_rewritten_at_the_same_path_rescores_the_saved_best(tmp_path, fsdd_dir,
+                                                                      capsys):
+    """A recipe resumed with another --data rewrites dev.jsonl in place: the saved best kept
+    its scores from the old set, and new epochs were measured against them on the new one."""
+    from ctcasr.evaluate import evaluate
+
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    train(config, verbose=0)
+    dev = Path(config.dev_manifest)
+    dev.write_bytes(_other_dev(tmp_path, fsdd_dir).read_bytes())
+    expected = evaluate(dev, tmp_path / "run" / "model", decoder="greedy").report
+    config.epochs = 2
+    train(config, resume=True, verbose=1)
+    assert (f"resume: dev set changed; saved best (epoch 1) re-scored on {dev}: "
+            f"CER {expected.cer:.2%}") in capsys.readouterr().out  # fmt: skip
+
+
 def test_patience_after_a_dev_set_change_counts_from_the_resume(tmp_path, fsdd_dir,
                                                                monkeypatch, capsys):
     """The epochs between the saved best and the resume were judged worse on the old dev set
