@@ -528,12 +528,15 @@ def train(
             aug = replace(aug, speed_factors=factors)
         cfg.augment = aug
     try:
-        result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
-    except KeyboardInterrupt:
+        # SIGTERM (a scheduler's stop, `timeout`) ended the run without the resume hint
+        with _stopped_by_signals():
+            result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
+    except KeyboardInterrupt as exc:
         from ctcasr.train import interrupted_message
 
-        typer.echo(interrupted_message(cfg.output_dir), err=True)
-        raise typer.Exit(130) from None
+        how = f"stopped by {exc.name}" if isinstance(exc, Stopped) else "interrupted"
+        typer.echo(interrupted_message(cfg.output_dir, how), err=True)
+        raise typer.Exit(128 + exc.signum if isinstance(exc, Stopped) else 130) from None
     typer.echo(
         f"model: {result.bundle_path} (epoch {result.best_epoch}"
         + (

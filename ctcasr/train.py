@@ -1442,15 +1442,16 @@ def saved_alphabet(out: Path) -> tuple[str, ...] | None:
     return Alphabet.from_file(path).labels if path.is_file() else None
 
 
-def interrupted_message(output_dir: str | os.PathLike[str]) -> str:
-    """What a user who pressed Ctrl-C needs: what survived, and how to go on."""
+def interrupted_message(output_dir: str | os.PathLike[str], how: str = "interrupted") -> str:
+    """What a user who pressed Ctrl-C needs: what survived, and how to go on. ``how`` says
+    what stopped the run ("stopped by SIGTERM")."""
     ckpt_dir = Path(output_dir) / CHECKPOINTS
     pointer = ckpt_dir / LATEST
     name = pointer.read_text().strip() if pointer.is_file() else None
     if name is None:
-        return f"interrupted: no epoch had finished, nothing saved in {ckpt_dir}"
+        return f"{how}: no epoch had finished, nothing saved in {ckpt_dir}"
     return (
-        f"interrupted: the last complete checkpoint is {ckpt_dir / name}; "
+        f"{how}: the last complete checkpoint is {ckpt_dir / name}; "
         "run the same command with --resume to continue from it"
     )
 

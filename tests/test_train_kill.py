@@ -143,3 +143,42 @@ def test_ctrl_c_stops_with_one_line_and_resumes(tmp_path, fsdd_dir):
     assert "--resume" in lines[0]
     named = Path(lines[0].split(" is ", 1)[1].split(";")[0])
     assert named.parent == latest.parent and (named / "state.json").is_file()
+
+
+@pytest.mark.skipif(sys.platform == "win32", reason="no POSIX signals to send")
+def test_sigterm_stops_as_ctrl_c_does(tmp_path, fsdd_dir):
+    """SIGTERM (a scheduler's stop, ``timeout``) ended training where it stood, with no word
+    of the checkpoint to resume from; it now stops as Ctrl-C does, with exit 128 + 15."""
+    train_m = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, range(10, 11))
+    config = TrainConfig(train_manifests=[str(train_m)], output_dir=str(tmp_path / "run"),
+                         epochs=100, batch_size=8, model=TINY_MODEL, tensorboard=False)
+    (tmp_path / "run.json").write_text(json.dumps(config.to_dict()))
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", "train", "--config",
+         str(tmp_path / "run.json"), "--quiet"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    latest = tmp_path / "run" / CHECKPOINTS / LATEST
+    wait_for(proc, latest.is_file, "checkpoint", TRAIN_WAIT)
+    _kill(proc, signal.SIGTERM)
+    err = proc.stderr.read()
+    assert proc.returncode == 128 + signal.SIGTERM, err
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1 and "Traceback" not in err, err
+    assert lines[0].startswith("stopped by SIGTERM: the last complete checkpoint is "), err
+    assert lines[0].endswith("run the same command with --resume to continue from it")
+    named = Path(lines[0].split(" is ", 1)[1].split(";")[0])
+    assert named.parent == latest.parent and (named / "state.json").is_file()
+
+
+def test_training_leaves_the_sigterm_handler_as_it_found_it(tmp_path):
+    """The handler that turns SIGTERM into a stop is set only while training runs."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    before = signal.getsignal(signal.SIGTERM)
+    result = CliRunner().invoke(app, ["train", str(tmp_path / "missing.jsonl"), "-o",
+                                      str(tmp_path / "run"), "--quiet"])  # fmt: skip
+    assert result.exit_code != 0
+    assert signal.getsignal(signal.SIGTERM) is before
