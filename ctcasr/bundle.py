@@ -17,6 +17,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import stat
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -256,6 +257,16 @@ def _not_temporaries(folder: str, names: list[str]) -> set[str]:
     return {n for n in names if (n.startswith(".") and n.endswith((".tmp", ".old"))) or loop(n)}
 
 
+def _owner_writable(folder: Path) -> None:
+    """Give the owner write permission on everything copied into ``folder``: a copy keeps its
+    source's mode, so a bundle copied from a read-only install (a Nix store, a vendored tree
+    made read-only) could not be written further (``tune -o`` failed on its bundle.json)."""
+    for path in (folder, *folder.rglob("*")):
+        mode = path.lstat().st_mode
+        if not stat.S_ISLNK(mode) and not mode & stat.S_IWUSR:
+            path.chmod(mode | stat.S_IWUSR)
+
+
 def _not_copied_into(output: Path) -> Callable[[str, list[str]], set[str]]:
     """For ``shutil.copytree`` into ``output``: no temporaries or loops, and not the output
     itself when it is written inside the folder copied (an average or a tune into a/soup
@@ -311,6 +322,7 @@ def save_bundle(
                 shutil.copytree(source, tmp / name, ignore=ignore)  # links: see _not_temporaries
             else:
                 shutil.copy2(source, tmp / name)
+        _owner_writable(tmp)
     return path
 
 
@@ -365,6 +377,7 @@ def store_decoder_settings(
         # The whole folder, subfolders and hidden files too (only top-level files were kept,
         # so a tune in place deleted the rest).
         shutil.copytree(source, tmp, ignore=_not_copied_into(target), dirs_exist_ok=True)
+        _owner_writable(tmp)
         for stale_name in stale:
             if (tmp / stale_name).is_file() or (tmp / stale_name).is_symlink():
                 (tmp / stale_name).unlink()

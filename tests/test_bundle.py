@@ -429,6 +429,38 @@ def test_tune_in_place_keeps_everything_else_in_the_bundle(tmp_path):
     assert load_bundle(tmp_path / "b").decoder["beam"] == {"beam_width": 4}
 
 
+def test_a_tuned_copy_of_a_read_only_bundle_is_writable(tmp_path):
+    """Copies kept their source's mode: from a read-only install (a Nix store, a vendored
+    tree made read-only) `tune -o` wrote into a copied bundle.json it could not write
+    (Permission denied, with an undeletable temporary folder left), and as root the copy
+    itself was read-only, so a later tune in place was refused."""
+    import stat
+
+    from ctcasr.bundle import store_decoder_settings
+
+    source = tmp_path / "installed"
+    shutil.copytree(PRETRAINED_DIR / "default", source, ignore=lambda *_: {"model.onnx"})
+    (source / "model.onnx").write_bytes(b"a graph")  # load_bundle only needs it there
+    (source / "extras").mkdir()
+    (source / "extras" / "notes.txt").write_text("keep me")
+    everything = [source, *source.rglob("*")]
+    for path in everything:
+        path.chmod(path.stat().st_mode & ~0o222)
+    try:
+        tuned = store_decoder_settings(load_bundle(source), "beam", {"beam_width": 4},
+                                       output=tmp_path / "tuned")  # fmt: skip
+        extras = {"extras": source / "extras", "lm.arpa": source / "lm.arpa"}
+        tiny_bundle(tmp_path / "soup", 1, extra_files=extras)  # as an average copies them
+    finally:
+        for path in everything:
+            path.chmod(path.stat().st_mode | stat.S_IWUSR)
+    for copy in (tuned, tmp_path / "soup"):
+        assert all(p.stat().st_mode & stat.S_IWUSR for p in [copy, *copy.rglob("*")]), copy
+    assert (tuned / "extras" / "notes.txt").read_text() == "keep me"
+    store_decoder_settings(load_bundle(tuned), "beam", {"beam_width": 8})  # in place
+    assert load_bundle(tuned).decoder["beam"] == {"beam_width": 8}
+
+
 def test_tune_through_a_symlink_updates_the_folder_it_names(tmp_path):
     """The link was renamed aside, a real folder made in its place, and rmtree then failed
     on the link: the bundle it named was never updated and every rerun failed."""
