@@ -174,7 +174,10 @@ class TrainConfig:
     @classmethod
     def from_file(cls, path: str | os.PathLike[str], **overrides: Any) -> TrainConfig:
         """Read a TOML or JSON config; relative manifest paths are taken from the file's folder."""
-        import tomllib
+        try:
+            import tomllib
+        except ModuleNotFoundError:  # Python 3.10: the same parser, installed as tomli
+            import tomli as tomllib
 
         path = Path(path)
         try:

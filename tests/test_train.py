@@ -142,6 +142,25 @@ def test_config_file_and_bad_settings(tmp_path):
         TrainConfig.from_file(tmp_path / "bad.toml", epochs=2)
 
 
+def test_config_files_are_read_on_python_3_10_through_tomli(tmp_path, monkeypatch):
+    """pyproject.toml says Python 3.10, which has no tomllib: `ctcasr train --config` (TOML
+    or JSON) was a ModuleNotFoundError traceback there. 3.10 with tomli, as pip installs it:"""
+    import sys
+
+    try:
+        import tomllib as toml
+    except ModuleNotFoundError:  # run on 3.10 itself
+        import tomli as toml
+    monkeypatch.setitem(sys.modules, "tomllib", None)  # import tomllib fails, as on 3.10
+    monkeypatch.setitem(sys.modules, "tomli", toml)  # the same API
+    (tmp_path / "cfg.toml").write_text('train_manifests = ["t"]\noutput_dir = "o"\nepochs = 3\n')
+    (tmp_path / "cfg.json").write_text('{"train_manifests": ["t"], "output_dir": "o", "epochs": 4}')
+    assert TrainConfig.from_file(tmp_path / "cfg.toml").epochs == 3
+    assert TrainConfig.from_file(tmp_path / "cfg.json").epochs == 4
+    pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
+    assert """"tomli>=1.1; python_version < '3.11'",""" in pyproject
+
+
 def test_spec_augment_and_ctc_frames():
     rng = np.random.default_rng(0)
     feats = np.ones((200, 20), dtype=np.float32)
