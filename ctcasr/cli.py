@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-import signal
 import sys
 import warnings
 from collections.abc import Sequence
@@ -15,7 +14,8 @@ from typing import TYPE_CHECKING, Annotated, NoReturn
 import typer
 
 from ctcasr.errors import CtcasrError, CtcasrWarning
-from ctcasr.utils import mute_native_stderr, os_error_text
+from ctcasr.utils import Stopped as Stopped  # its old home: still importable from here
+from ctcasr.utils import mute_native_stderr, os_error_text, stop_reason, stopped_by_signals
 
 if TYPE_CHECKING:
     from ctcasr.segment import SplitConfig
@@ -365,53 +365,22 @@ def transcribe(
     show = progress if progress is not None else interactive and len(files) >= 20
     done = 0
     try:
-        with _stopped_by_signals(), transcriber, _progress_bar(show, len(files)) as advance:
+        with stopped_by_signals(), transcriber, _progress_bar(show, len(files)) as advance:
             for result in transcriber.transcribe_iter(files):
                 failures += _emit(result, writer, fmt, collected)
                 done += 1  # after its transcript is written: the count says what is there
                 advance()
     except KeyboardInterrupt as exc:
         where = f"; the finished ones are in {writer.folder}" if writer is not None else ""
-        how = f"stopped by {exc.name}" if isinstance(exc, Stopped) else "interrupted"
+        how, status = stop_reason(exc)
         typer.echo(f"{how} after {done} of {len(files)} input(s){where}", err=True)
-        raise typer.Exit(128 + exc.signum if isinstance(exc, Stopped) else 130) from None
+        raise typer.Exit(status) from None
     if writer is None and fmt == "json":
         typer.echo(json.dumps(collected, indent=2))
     if failures:
         total = len(files) + len(found.problems)
         typer.echo(f"{failures} of {total} input(s) failed", err=True)
         raise typer.Exit(1)
-
-
-class Stopped(KeyboardInterrupt):
-    """SIGTERM or SIGHUP, raised where Ctrl-C raises KeyboardInterrupt, so that a run stops as
-    it does on Ctrl-C: temporary copies of piped audio removed, outputs whole or absent."""
-
-    def __init__(self, signum: int) -> None:
-        super().__init__(signum)
-        self.signum = signum
-        self.name = signal.Signals(signum).name
-
-
-@contextlib.contextmanager
-def _stopped_by_signals():
-    """SIGTERM and SIGHUP raise :class:`Stopped` while the block runs. Their default ended the
-    process where it stood, and left the copy of audio piped in (up to 2 GiB) in $TMPDIR and
-    an output's temporary file beside it. A signal set to be ignored (``nohup``) stays so."""
-
-    def stop(signum: int, frame: object) -> None:
-        raise Stopped(signum)
-
-    before = {}
-    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
-        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
-            with contextlib.suppress(ValueError):  # not the main thread: left as it is
-                before[sig] = signal.signal(sig, stop)
-    try:
-        yield
-    finally:
-        for sig, handler in before.items():
-            signal.signal(sig, handler)
 
 
 @contextlib.contextmanager
@@ -529,14 +498,14 @@ def train(
         cfg.augment = aug
     try:
         # SIGTERM (a scheduler's stop, `timeout`) ended the run without the resume hint
-        with _stopped_by_signals():
+        with stopped_by_signals():
             result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
     except KeyboardInterrupt as exc:
         from ctcasr.train import interrupted_message
 
-        how = f"stopped by {exc.name}" if isinstance(exc, Stopped) else "interrupted"
+        how, status = stop_reason(exc)
         typer.echo(interrupted_message(cfg.output_dir, how), err=True)
-        raise typer.Exit(128 + exc.signum if isinstance(exc, Stopped) else 130) from None
+        raise typer.Exit(status) from None
     typer.echo(
         f"model: {result.bundle_path} (epoch {result.best_epoch}"
         + (

@@ -1445,18 +1445,21 @@ def saved_alphabet(out: Path) -> tuple[str, ...] | None:
     return Alphabet.from_file(path).labels if path.is_file() else None
 
 
-def interrupted_message(output_dir: str | os.PathLike[str], how: str = "interrupted") -> str:
+def interrupted_message(
+    output_dir: str | os.PathLike[str], how: str = "interrupted", command: str | None = None
+) -> str:
     """What a user who pressed Ctrl-C needs: what survived, and how to go on. ``how`` says
-    what stopped the run ("stopped by SIGTERM")."""
+    what stopped the run ("stopped by SIGTERM"); ``command``, the one to run next (a recipe
+    knows it: its own flags and ``--resume``)."""
     ckpt_dir = Path(output_dir) / CHECKPOINTS
     pointer = ckpt_dir / LATEST
     name = pointer.read_text().strip() if pointer.is_file() else None
     if name is None:
-        return f"{how}: no epoch had finished, nothing saved in {ckpt_dir}"
-    return (
-        f"{how}: the last complete checkpoint is {ckpt_dir / name}; "
-        "run the same command with --resume to continue from it"
-    )
+        again = f"; to start again: {command}" if command else ""
+        return f"{how}: no epoch had finished, nothing saved in {ckpt_dir}{again}"
+    go_on = (f"to continue from it: {command}" if command
+             else "run the same command with --resume to continue from it")  # fmt: skip
+    return f"{how}: the last complete checkpoint is {ckpt_dir / name}; {go_on}"
 
 
 def _clear_partial(ckpt_dir: Path) -> None:

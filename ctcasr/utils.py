@@ -364,3 +364,45 @@ def os_error_text(exc: OSError) -> str:
     ``[Errno 28] No space left on device: 'run/x'`` says the same less plainly."""
     where = ": ".join(str(f) for f in (exc.filename, exc.filename2) if f is not None)
     return f"{where + ': ' if where else ''}{exc.strerror or exc}"
+
+
+class Stopped(KeyboardInterrupt):
+    """SIGTERM or SIGHUP, raised where Ctrl-C raises KeyboardInterrupt, so that a run stops as
+    it does on Ctrl-C: temporary copies of piped audio removed, outputs whole or absent."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.signum = signum
+        self.name = signal.Signals(signum).name
+
+
+@contextlib.contextmanager
+def stopped_by_signals() -> Iterator[None]:
+    """SIGTERM and SIGHUP raise :class:`Stopped` while the block runs. Their default ended the
+    process where it stood, and left the copy of audio piped in (up to 2 GiB) in $TMPDIR and
+    an output's temporary file beside it. A signal set to be ignored (``nohup``) stays so."""
+    import signal
+
+    def stop(signum: int, frame: object) -> None:
+        raise Stopped(signum)
+
+    before = {}
+    for sig in (signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is signal.SIG_DFL:
+            with contextlib.suppress(ValueError):  # not the main thread: left as it is
+                before[sig] = signal.signal(sig, stop)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
+
+
+def stop_reason(exc: KeyboardInterrupt) -> tuple[str, int]:
+    """What stopped a run, as its message says it ("interrupted", "stopped by SIGTERM"), and
+    the exit status a shell expects of it (130, 128 + the signal)."""
+    if isinstance(exc, Stopped):
+        return f"stopped by {exc.name}", 128 + exc.signum
+    return "interrupted", 130

@@ -5,12 +5,14 @@ from __future__ import annotations
 import argparse
 import os
 import platform
+import shlex
 import shutil
 import sys
 import tarfile
 import tempfile
 import urllib.request
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -36,15 +38,71 @@ def run_main(
     run: Callable[[argparse.Namespace, list[str]], int],
     argv: list[str] | None = None,
 ) -> int:
-    """A recipe's entry point: user errors become one ``error:`` line and exit status 1."""
+    """A recipe's entry point: user errors become one ``error:`` line and exit status 1;
+    Ctrl-C, SIGTERM and SIGHUP one line saying which step stopped and the command that goes
+    on from there, with exit status 130 or 128 + the signal, as ``ctcasr train`` does."""
+    from ctcasr.utils import stop_reason, stopped_by_signals
+
     if argv is None:  # run as a command, which owns its stderr (not called from a test)
         mute_native_stderr()  # TensorFlow's start-up and libmpg123's probing notes, as ctcasr
     args = parse_args(argv)
+    given = list(argv if argv is not None else sys.argv[1:])
+    global _progress
+    _progress = _Progress()  # a fresh record per run (a test calls main twice)
     try:
-        return run(args, argv if argv is not None else sys.argv[1:])
+        with stopped_by_signals():
+            return run(args, given)
     except CtcasrError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    except KeyboardInterrupt as exc:
+        how, status = stop_reason(exc)
+        module = run.__module__.removesuffix(".__main__")
+        print(_progress.interrupted(how, module, given, getattr(args, "resume", None)),
+              file=sys.stderr)  # fmt: skip
+        return status
+
+
+TRAINING = "training"
+
+
+@dataclass
+class _Progress:
+    """Where a recipe is, for the message an interrupted run ends with."""
+
+    step: str | None = None
+    train_dir: Path | None = None
+    trained: bool = False  # the training step returned: a resume goes straight past it
+
+    def interrupted(self, how: str, module: str, argv: list[str], resume: bool | None) -> str:
+        from ctcasr.train import CHECKPOINTS, LATEST, interrupted_message
+
+        doing = f"{how} while {self.step}" if self.step else how
+        saved = self.train_dir is not None and (self.train_dir / CHECKPOINTS / LATEST).is_file()
+        words = [*argv, "--resume"] if saved and resume is False else argv
+        command = " ".join(["python", "-m", module, *map(shlex.quote, words)])
+        if self.train_dir is None:
+            return f"{doing}; to start again: {command}"
+        if self.trained and saved:
+            return (f"{doing}: training is done (its model: {self.train_dir / 'model'}); to go "
+                    f"on without training again: {command}")  # fmt: skip
+        if saved or self.step == TRAINING:
+            return interrupted_message(self.train_dir, doing, command)
+        return f"{doing}, before training began; to start again: {command}"
+
+
+_progress = _Progress()
+
+
+def step(name: str, train_dir: str | os.PathLike[str] | None = None) -> None:
+    """Say which step of a recipe runs now ("training", "tuning the decoder") and, once known,
+    the run's training folder: an interrupted recipe then says where it stopped, what it kept
+    and the command that goes on (with ``--resume`` once a checkpoint is saved)."""
+    if _progress.step == TRAINING and name != TRAINING:
+        _progress.trained = True
+    _progress.step = name
+    if train_dir is not None:
+        _progress.train_dir = Path(train_dir)
 
 
 def find_corpus(

@@ -21,11 +21,13 @@ from recipes.an4.prepare import URL, describe, lm_corpus, prepare
 from recipes.common import (
     AUGMENT,
     TRAIN_3M,
+    TRAINING,
     check_outputs,
     download_tarball,
     find_corpus,
     hardware,
     run_main,
+    step,
 )
 
 HERE = Path(__file__).parent
@@ -84,6 +86,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.train import TrainConfig, check_output_dir, train
     from ctcasr.tune import tune
 
+    step("preparing the data", Path(args.out) / "train")
     check_outputs(args.out, args.results)
     # before prepare rewrites the manifests an earlier run in --out was trained on
     check_output_dir(Path(args.out) / "train", args.resume)
@@ -95,6 +98,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     out = Path(args.out)
     split = prepare(data, out / "data")
     print(describe(split))
+    step("building the LM")
     lm = build_lm(split, out)
 
     noise = args.noise or (str(data.parent / "noise") if (data.parent / "noise").is_dir() else None)
@@ -109,6 +113,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         **({"strategy": args.strategy} if args.strategy != "default" else {}),
     )
     start = time.perf_counter()
+    step(TRAINING)
     result = train(config, resume=args.resume)
     train_minutes = (time.perf_counter() - start) / 60
 
@@ -116,13 +121,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     tuned = None
     if lm is not None:
         # Stored even if greedy did better on dev: test is reported with both, side by side.
+        step("tuning the LM weights")
         tuned = tune(out / "data" / "dev.jsonl", result.bundle_path, decoder="kenlm",
                      decoder_options={"lm": str(lm)}, against_greedy=False)  # fmt: skip
         print(tuned.summary())
         decoders.append("kenlm")
+    step("scoring the test set")
     evaluations = compare_decoders(out / "data" / "test.jsonl", decoders, result.bundle_path)
     for ev in evaluations:
         print(f"test {ev.decoder}: {ev.report.summary()}")
+    step("writing the results page")
     write_results(Path(args.results), argv, split, result, evaluations, tuned, train_minutes)
     return 0
 

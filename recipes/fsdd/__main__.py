@@ -18,11 +18,13 @@ from ctcasr.errors import CtcasrError
 from ctcasr.text import number_to_words
 from recipes.common import (
     AUGMENT,
+    TRAINING,
     check_outputs,
     download_tarball,
     find_corpus,
     hardware,
     run_main,
+    step,
 )
 from recipes.fsdd.prepare import URL, describe, prepare
 
@@ -67,6 +69,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.features import FrontendConfig
     from ctcasr.train import TrainConfig, check_output_dir, train
 
+    step("preparing the data", Path(args.out) / "train")
     check_outputs(args.out, args.results)
     # before prepare rewrites the manifests an earlier run in --out was trained on
     check_output_dir(Path(args.out) / "train", args.resume)
@@ -96,12 +99,15 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         **settings,
     )
     start = time.perf_counter()
+    step(TRAINING)
     result = train(config, resume=args.resume)
     train_minutes = (time.perf_counter() - start) / 60
 
+    step("scoring the test set")
     evaluation = evaluate(out / "data" / "test.jsonl", result.bundle_path)
     report = evaluation.report
     print(f"test: {report.summary()}")
+    step("writing the results page")
     write_results(Path(args.results), args, argv, split, result, evaluation, train_minutes)
     return 0
 

@@ -30,6 +30,7 @@ from recipes.common import AUGMENT as COMMON_AUGMENT
 from recipes.common import (
     DEV_WORDS_KEY,
     TRAIN_3M,
+    TRAINING,
     bundle_metadata,
     check_never_heard,
     check_outputs,
@@ -38,6 +39,7 @@ from recipes.common import (
     hardware,
     run_config,
     run_main,
+    step,
 )
 from recipes.fsdd.prepare import URL as FSDD_URL
 from recipes.speech_commands.prepare import (
@@ -256,6 +258,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.tune import tune
     from recipes.speech_commands.__main__ import score as score_commands
 
+    step("checking the settings", args.train_dir or Path(args.out) / "train")
     if args.average_best < 1:
         raise CtcasrError(f"--average-best must be at least 1, got {args.average_best}")
     if args.synthetic_seed < 0:  # numpy refuses it mid-generation, with a traceback
@@ -275,7 +278,9 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     check_outputs(out, args.results)
     # before prepare rewrites the manifests an earlier run in --out was trained on
     check_output_dir(args.train_dir or out / "train", args.resume)
+    step("preparing the data")
     prepared = prepare_all(data, out, args.synthetic, args.synthetic_seed, args.dev_words)
+    step("building the LM")
     lm = build_lm(out / "lm" / "corpus.txt", out / "lm" / "3gram.arpa", order=3, memory="256M")
     train_manifests = [str(out / "data" / c / "train.jsonl")
                        for c in REAL_CORPORA for _ in range(repeats.get(c, 1))]  # fmt: skip
@@ -300,10 +305,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         keep_checkpoints=0 if args.average_best > 1 else 2,  # 0: every epoch's
         **{**TRAIN_SETTINGS, "epochs": args.epochs, "learning_rate": args.learning_rate},
     )  # fmt: skip
+    step(TRAINING)
     result = train(config, resume=args.resume)
     bundle_dir = Path(result.bundle_path)
     averaging = None
     if args.average_with or args.average_best > 1:
+        step("averaging weights")
         epochs = best_epochs(result.history, args.average_best)
         averaging = try_average(bundle_dir, args.average_with, out / "data" / "dev.jsonl",
                                 Path(config.output_dir), epochs[1:])  # fmt: skip
@@ -311,8 +318,10 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         if averaging.kept:
             bundle_dir = Path(averaging.path)
     # Stored even if greedy did better on dev: test is reported with both, side by side.
+    step("tuning the LM weights")
     tuned = tune(out / "data" / "an4" / "dev.jsonl", bundle_dir, decoder="kenlm",
                  decoder_options={"lm": str(lm.path)}, against_greedy=False)  # fmt: skip
+    step("scoring the test sets")
     an4 = compare_decoders(out / "data" / "an4" / "test.jsonl", ["greedy", "kenlm"], bundle_dir)
     fsdd = compare_decoders(out / "data" / "fsdd" / "test.jsonl", ["greedy", "kenlm"], bundle_dir)
     commands = score_commands(bundle_dir, out / "data" / "speech_commands")
@@ -322,6 +331,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
                            make_default=False)  # fmt: skip
     # What ships is the ONNX graph (checked against the Keras weights), the LM and the
     # settings; the Keras model is rebuilt from the graph when someone fine-tunes it.
+    step("exporting to ONNX")
     onnx_path = export_onnx(bundle_dir)
     if (diff := check_export(load_bundle(bundle_dir), onnx_path)) > PARITY_TOLERANCE:
         raise CtcasrError(f"{onnx_path}: differs from the Keras model by {diff:.2g}")
@@ -329,6 +339,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     size_mb = sum(p.stat().st_size for p in shipped) / 1e6
     report = Report(argv, result, tuned, an4, fsdd, commands, size_mb, args.init_from,
                     prepared["splits"]["an4"], averaging)  # type: ignore[index]  # fmt: skip
+    step("writing the results page")
     lines = report.page(Path(args.results).parent)
     atomic_write_text(Path(args.results), "\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -337,6 +348,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             raise CtcasrError(f"bundle is {size_mb:.1f} MB, over the {MAX_BUNDLE_MB} MB limit")
         from ctcasr.utils import atomic_dir
 
+        step("installing the bundled model")
         target = REPO / "ctcasr" / "pretrained" / "default"
         with atomic_dir(target) as tmp:
             for path in shipped:

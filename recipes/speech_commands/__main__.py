@@ -22,6 +22,7 @@ from recipes.common import (
     AUGMENT,
     DEV_WORDS_KEY,
     TRAIN_3M,
+    TRAINING,
     check_never_heard,
     check_outputs,
     check_resume_dev_words,
@@ -29,6 +30,7 @@ from recipes.common import (
     find_corpus,
     hardware,
     run_main,
+    step,
 )
 from recipes.speech_commands.prepare import (
     CLASSES,
@@ -213,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     from ctcasr.train import TrainConfig, check_output_dir, train
 
+    # With --model nothing trains: there is no training folder to go on from.
+    step("preparing the data", Path(args.out) / "train" if args.model is None else None)
     check_outputs(args.out, args.results)
     if args.model is None:  # before minutes of preparing, not after
         check_extra(args.extra, (*HELD_OUT_WORDS, *args.dev_words))
@@ -245,13 +249,16 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             **{**TRAIN_SETTINGS, "epochs": args.epochs},
         )
         start = time.perf_counter()
+        step(TRAINING)
         result = train(config, resume=args.resume)
         train_minutes = (time.perf_counter() - start) / 60
         bundle = result.bundle_path
+    step("scoring the test speakers")
     scores = score(bundle, out / "data")
     print(f"ten-command accuracy {scores.ten_command_accuracy:.2%}, 12-class "
           f"{scores.twelve_class_accuracy:.2%}, unseen words {scores.unseen.accuracy:.2%}"
           + (f", unseen dev words {scores.unseen_dev.accuracy:.2%}" if scores.unseen_dev else ""))
+    step("writing the results page")
     write_results(Path(args.results), argv, split, bundle, result, scores, train_minutes)
     return 0
 
