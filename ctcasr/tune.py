@@ -168,6 +168,12 @@ def tune(
         raise ConfigError(f"{manifest}: {len(data.failures)} of {len(data.entries)} dev audio "
                           f"files cannot be read (first: {first}); nothing tuned")  # fmt: skip
     data = data.readable()  # skip_bad: unreadable audio is dropped and listed, not scored
+    if decoder != "grammar" and not any(e.text.strip() for e in data.entries):
+        # The rates are then error counts (evaluate prints them as n/a): every setting was
+        # ranked by how little it output, and the quietest stored. Training refuses such a
+        # dev set too. (A grammar is scored on its commands: checked below.)
+        raise ConfigError(f"{manifest}: every dev transcript is empty: no words to score the "
+                          "settings by (WER and CER n/a); nothing tuned")  # fmt: skip
     commands = set(getattr(impl, "commands", ()))
     if decoder == "grammar" and not any(is_command(e.text, commands) for e in data.entries):
         raise ConfigError("no dev utterance is one of the commands: nothing to tune against")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -423,6 +424,26 @@ def test_tune_threshold_needs_the_grammar_and_commands_in_the_dev_set(tmp_path, 
     with pytest.raises(ConfigError, match="no dev utterance is one of the commands"):
         tune(manifest, decoder="grammar", decoder_options={"commands": ["yes", "no"]},
              save=False)  # fmt: skip
+
+
+def test_tune_refuses_a_dev_set_with_no_reference_words(fsdd_dir, tmp_path):
+    """Every dev transcript empty (silences): the rates were error counts, printed as
+    "WER 200.00% CER 900.00%", and the setting that output least was stored as the
+    default; evaluate says n/a and training refuses such a dev set, so tune refuses it."""
+    from ctcasr.manifest import write_manifest
+    from tests.helpers import fsdd_entries
+    from tests.test_cli import ctcasr
+
+    entries = fsdd_entries(fsdd_dir, range(5, 6), speakers=("george",))[:3]
+    write_manifest(tmp_path / "dev.jsonl", [replace(e, text="") for e in entries])
+    out = tmp_path / "tuned"
+    result = ctcasr("tune", "--manifest", str(tmp_path / "dev.jsonl"), "--lm", str(LM),
+                    "--alphas", "0,1", "--betas", "-1,0", "--output", str(out))  # fmt: skip
+    assert (result.returncode, result.stdout) == (1, ""), result.stdout
+    assert result.stderr == (
+        f"error: {tmp_path / 'dev.jsonl'}: every dev transcript is empty: no words to score "
+        "the settings by (WER and CER n/a); nothing tuned\n")  # fmt: skip
+    assert not out.exists()
 
 
 def test_tune_stores_no_lm_that_does_worse_than_greedy(fsdd_dir, tmp_path):
