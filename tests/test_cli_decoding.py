@@ -333,6 +333,30 @@ def test_words_the_lm_lacks_are_one_warning_line_even_with_workers(tmp_path):
     ]
 
 
+def test_hotwords_the_lm_lacks_are_one_warning_line_even_with_workers(tmp_path):
+    """A hotword outside the LM is scored as an unknown word, with no word said; now stderr
+    names it once, and neither worker processes nor tune's trials repeat it."""
+    import subprocess
+    import sys
+
+    dev = tmp_path / "dev.jsonl"
+    dev.write_text("".join(json.dumps({"audio_filepath": str(c), "text": c.stem, "duration": 1})
+                           + "\n" for c in CLIPS))  # fmt: skip
+    for args in (["transcribe", str(CLIPS[0]), "--jobs", "2"],
+                 ["tune", "--manifest", str(dev), "--alphas", "0,1",
+                  "--betas", "0", "--hotword-weights", "1,2", "--no-save"]):  # fmt: skip
+        result = subprocess.run(
+            [sys.executable, "-c", "from ctcasr.cli import main; main()", *args, "--lm",
+             str(LM), "--hotword", "marvin", "--hotword", "seven"],
+            capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stderr
+        assert result.stderr.splitlines() == [
+            f"warning: hotwords not in the LM {LM}, so scored as unknown words (a penalty "
+            "their weight must make up for): 'marvin'"
+        ]
+
+
 def _commands_dev_set(speech_commands_dir: Path, tmp_path: Path) -> tuple[Path, Path, int]:
     """Real clips: four each of three commands, then six other words and two of silence."""
     lines = []

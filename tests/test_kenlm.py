@@ -188,6 +188,31 @@ def test_listed_words_the_lm_lacks_are_named_in_one_warning(tmp_path):
         KenLMDecoder(ALPHABET, lm=DIGITS_LM)
 
 
+def test_hotwords_the_lm_lacks_are_named_in_one_warning(tmp_path):
+    """pyctcdecode scores a finished word the LM lacks as unknown, hotword or not: "marvin"
+    scored -15.2 + its weight against -0.2 + its weight for "seven", with no word said."""
+    import warnings
+
+    with pytest.warns(CtcasrWarning) as caught:
+        decoder = KenLMDecoder(ALPHABET, lm=DIGITS_LM,
+                               hotwords=["marvin", "seven two:3", "sheila marvin"])  # fmt: skip
+    assert [str(w.message) for w in caught] == [
+        f"hotwords not in the LM {DIGITS_LM}, so scored as unknown words (a penalty their "
+        "weight must make up for): 'marvin', 'sheila'"
+    ]
+    lm = decoder._decoder._language_model  # the penalty the warning is about
+    start = lm.get_start_state()
+    assert lm.score(start, "marvin")[0] < lm.score(start, "seven")[0] - 10
+    words = tmp_path / "words.txt"  # with a word list, pyctcdecode knows only words in both
+    words.write_text("seven\neight\n")
+    with pytest.warns(CtcasrWarning, match=rf"^hotwords not in {words} or not in the LM .*: "
+                      "'two'$"):  # fmt: skip
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=words, hotwords=["seven two"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # every hotword word in the LM: no warning
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM, hotwords=["seven two", "nine:2"])
+
+
 @pytest.mark.parametrize("weights", [{"alpha": float("nan")}, {"beta": float("inf")},
                                      {"alpha": "x"}])  # fmt: skip
 def test_lm_weights_must_be_finite_numbers(weights):

@@ -207,6 +207,8 @@ class KenLMDecoder(Decoder):
         self.hotword_weight = float(hotword_weight)
         self.hotwords = parse_hotwords(hotwords, alphabet, self.hotword_weight)
         self.scorer = HotwordScorer(self.hotwords)
+        if note := self._missing_hotwords(words, kenlm_model, listed=unigrams is not None):
+            warnings.warn(note, CtcasrWarning, stacklevel=2)
         labels = [*alphabet.labels, ""]
         quiet = logging.getLogger("pyctcdecode")
         level = quiet.level
@@ -228,6 +230,26 @@ class KenLMDecoder(Decoder):
         more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         return (f"{self.unigrams_source or 'unigrams'}: {len(missing)} of its {total} words are "
                 f"not in the LM {self.lm_path} and are scored as unknown words: {shown}{more}")
+
+    def _missing_hotwords(self, words: list[str] | None, kenlm_model: Any,
+                          listed: bool) -> str | None:  # fmt: skip
+        """pyctcdecode scores a finished word outside the LM (or outside the word list, when
+        one is given) as unknown, hotword or not, so such a hotword's weight first has to make
+        up for that penalty (about -11.5 at alpha 0.5, against a default weight of 5): say
+        which, in one line."""
+        every = list(dict.fromkeys(w for h in self.hotwords for w in h.phrase.split(" ")))
+        vocabulary = set(words) if words else None
+        missing = [w for w in every
+                   if w not in kenlm_model or (vocabulary is not None and w not in vocabulary)]
+        if not missing:
+            return None
+        where = f"the LM {self.lm_path}"
+        if listed:  # the words pyctcdecode knows are those in both
+            where = f"{self.unigrams_source or 'the unigrams'} or not in {where}"
+        shown = ", ".join(repr(w) for w in missing[:5])
+        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+        return (f"hotwords not in {where}, so scored as unknown words (a penalty their weight "
+                f"must make up for): {shown}{more}")  # fmt: skip
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {
