@@ -35,6 +35,9 @@ CONFIG_FILE = "bundle.json"
 ALPHABET_FILE = "alphabet.txt"
 WEIGHTS_FILE = "model.weights.h5"
 ONNX_FILE = "model.onnx"
+CARD_FILE = "MODEL_CARD.md"
+# Opens the section of a model card that the last `ctcasr tune` wrote; each tune replaces it.
+TUNED_MARK = "<!-- ctcasr tune: the section below is rewritten by each tune -->"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
 DEFAULT_MODEL = "default"
 
@@ -200,7 +203,7 @@ def _copy_name(decoder: str, key: str, file: Path, settings: dict[str, Any]) -> 
     that would overwrite one of the bundle's own files or a file another decoder's settings
     name (an LM stored for beam replaced kenlm's); then ``beam.lm.arpa``."""
     suffix = "".join(file.suffixes) or ".txt"
-    taken = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
+    taken = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, CARD_FILE}
     for other, options in settings.items():
         if other != decoder and isinstance(options, dict):
             taken |= {v for v in options.values() if isinstance(v, str)}
@@ -219,7 +222,7 @@ def _stale_files(before: Any, path_options: Sequence[str], settings: dict[str, A
               for value in options.values()
               for v in (value if isinstance(value, list) else [value])]  # fmt: skip
     named = {Path(v).name for v in values if isinstance(v, str)}
-    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
+    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, CARD_FILE}
     old = (before.get(key) for key in path_options)
     return {v for v in old if isinstance(v, str) and v == Path(v).name and not v.startswith(".")
             and v not in named and v not in own}  # fmt: skip
@@ -335,6 +338,7 @@ def store_decoder_settings(
     output: str | os.PathLike[str] | None = None,
     metadata: dict[str, Any] | None = None,
     make_default: bool = True,
+    card_note: str | None = None,
 ) -> Path:
     """Make decoder ``name`` with ``options`` the bundle's default, atomically (or, without
     ``make_default``, only the settings it starts from when chosen).
@@ -343,6 +347,8 @@ def store_decoder_settings(
     by their names inside it, so the bundle stays self-contained and relocatable; those the
     decoder's previous settings stored and nothing names now are left out. With
     ``output`` the updated bundle is written there and the original is left alone.
+    ``card_note`` (what a tune changed) replaces the tuning section of the bundle's model
+    card, in the same atomic write: the card went on describing the old defaults.
     """
     import shutil
 
@@ -384,7 +390,18 @@ def store_decoder_settings(
         for dest, file in copies.items():
             shutil.copy2(file, tmp / dest)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        card = tmp / CARD_FILE
+        if card_note is not None and card.is_file():
+            card.write_text(_with_tuning_note(card.read_text(encoding="utf-8"), card_note),
+                            encoding="utf-8")  # fmt: skip
     return target
+
+
+def _with_tuning_note(card: str, note: str) -> str:
+    """``card`` with its tuning section (after :data:`TUNED_MARK`) replaced by ``note``,
+    added at the end the first time: re-tunes do not stack notes the next one supersedes."""
+    head = card.partition(TUNED_MARK)[0].rstrip()
+    return f"{head}\n\n{TUNED_MARK}\n{note.strip()}\n"
 
 
 # Metadata measured on one source's weights, which no mean inherits (decoder_tuning: the
@@ -445,7 +462,7 @@ def average_bundles(
         if np.issubdtype(ws[0].dtype, np.floating) else ws[0]
         for ws in zip(*weights, strict=True)
     ])  # fmt: skip
-    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, "MODEL_CARD.md"}
+    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, CARD_FILE}
     # Everything else the user keeps in the first bundle goes along, subfolders and hidden
     # files included (an LM in lm/ that its decoder settings name), but not temporaries.
     names = [p.name for p in first.path.iterdir()]

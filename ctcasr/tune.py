@@ -224,12 +224,16 @@ def tune(
         result.greedy = Trial({}, greedy.wer, greedy.cer)
     if save and not result.worse_than_greedy:
         path_options = getattr(get_decoder_class(decoder), "path_options", ())
+        files = {key: Path(options[key]) for key in path_options
+                 if isinstance(options.get(key), str)}  # fmt: skip
         result.saved_to = store_decoder_settings(
             transcriber.bundle,
             decoder,
             options,
             path_options=path_options,
             output=output,
+            card_note=_card_note(result, manifest, len(data.entries), files,
+                                 transcriber.bundle.path),
             metadata={
                 "decoder_tuning": {
                     "manifest": str(manifest),
@@ -243,6 +247,35 @@ def tune(
             },
         )
     return result
+
+
+def _card_note(result: TuneResult, manifest: str | os.PathLike[str], utterances: int,
+               files: Mapping[str, Path], home: Path) -> str:  # fmt: skip
+    """The model card's section on this tune (``files``: its decoder's files, an LM, from
+    ``home`` or copied in): the card described the decoder defaults and scores from before
+    it, in a copy that no longer had them."""
+
+    def params(trial: Trial) -> str:
+        return ", ".join(f"{k}={v:g}" for k, v in trial.params.items())
+
+    named = [f"{key}: the bundle's `{path.name}`" if path.resolve().parent == home.resolve()
+             else f"{key} from `{path}`" for key, path in files.items()]  # fmt: skip
+    decoder = f"`{result.decoder}`" + (f" ({'; '.join(named)})" if named else "")
+    on = f"`{manifest}` ({utterances} utterances)"
+    scores = f"dev WER {result.best.wer:.2%} CER {result.best.cer:.2%}"
+    if result.best is result.baseline:
+        how = (f": the settings it started from, which none of the {len(result.trials)} "
+               f"settings tried on {on} beat; {scores}")  # fmt: skip
+    else:
+        how = (f", chosen from {len(result.trials)} settings on {on}: {scores}, against WER "
+               f"{result.baseline.wer:.2%} CER {result.baseline.cer:.2%} with the settings it "
+               f"started from ({params(result.baseline)})")  # fmt: skip
+    return (
+        "## Decoder re-tuned\n\n"
+        f"`ctcasr tune` set the default decoder to {decoder} with {params(result.best)}{how}. "
+        "This supersedes what the card says above about the default decoder and its tuning; "
+        "scores above measured with the decoder are of the settings before this tune.\n"
+    )
 
 
 def _refuse_failures(evaluation: Evaluation, params: dict[str, float]) -> None:

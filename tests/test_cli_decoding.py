@@ -470,6 +470,34 @@ def test_tune_refuses_a_dev_set_with_no_reference_words(fsdd_dir, tmp_path):
     assert not out.exists()
 
 
+def test_a_tuned_copy_says_in_its_model_card_what_the_tune_changed(fsdd_dir, tmp_path):
+    """A tuned copy kept the bundled model's card, which describes its old decoder defaults
+    and the scores measured with them. The card now ends with one section saying what the
+    last tune set and on which dev set; the installed bundle is left as it was."""
+    from ctcasr.bundle import PRETRAINED_DIR, TUNED_MARK
+
+    default = PRETRAINED_DIR / "default"
+    before = {p.name: p.read_bytes() for p in default.iterdir()}
+    card = (default / "MODEL_CARD.md").read_text(encoding="utf-8")
+    dev = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6), speakers=("lucas",))
+    out = tmp_path / "tuned"
+    # A copy with another LM, then a re-tune of the copy in place with the LM it now holds.
+    runs = [(["-o", out, "--lm", LM, "--alphas", "0,1", "--betas", "-1,0"], f"lm from `{LM}`"),
+            (["-m", out, "--alphas", "0.5", "--betas", "2"], "lm: the bundle's `lm.arpa`")]
+    for args, lm in runs:
+        result = invoke("tune", "--manifest", dev, *args)
+        assert result.exit_code == 0, result.output
+        stored = load_bundle(out).decoder["kenlm"]
+        text = (out / "MODEL_CARD.md").read_text(encoding="utf-8")
+        head, mark, note = text.partition(TUNED_MARK)
+        assert head.rstrip() == card.rstrip() and mark and TUNED_MARK not in note
+        assert note.startswith("\n## Decoder re-tuned\n\n`ctcasr tune` set the default "
+                               f"decoder to `kenlm` ({lm}) with alpha={stored['alpha']:g}, "
+                               f"beta={stored['beta']:g}")  # fmt: skip
+        assert f"`{dev}` (10 utterances)" in note and "supersedes" in note
+    assert {p.name: p.read_bytes() for p in default.iterdir()} == before
+
+
 def test_tune_stores_no_lm_that_does_worse_than_greedy(fsdd_dir, tmp_path):
     """An LM can make dev worse at every weight tried (an undertrained model's words are not
     in its vocabulary): it was stored as the default decoder all the same, and every later
