@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import numbers
 import os
 import stat
@@ -126,14 +127,17 @@ def load_audio(
     if not os.fspath(path):  # else "is a directory"
         raise AudioError(EMPTY_NAME)
     path = Path(path)
-    if not path.exists():
-        raise AudioError(f"{path}: file not found")
-    if path.is_dir():
-        raise AudioError(f"{path}: is a directory, not an audio file")
-    try:
+    try:  # one stat: Path.exists() raised OSError for a name too long or a folder that may not
+        # be searched (a traceback that ended the batch), and called a link loop not found
         info = path.stat()
+    except ValueError:  # a NUL in the name
+        raise AudioError(f"{path}: file not found") from None
     except OSError as exc:
-        raise AudioError(f"{path}: cannot read file: {exc.strerror}") from None
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise AudioError(f"{path}: file not found") from None
+        raise AudioError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise AudioError(f"{path}: is a directory, not an audio file")
     if not stat.S_ISREG(info.st_mode):  # its size is 0, and "empty file" was said of it
         if stat.S_ISFIFO(info.st_mode) or stat.S_ISSOCK(info.st_mode):
             raise AudioError(f"{path}: a pipe, which load_audio cannot seek in; write the "

@@ -70,7 +70,7 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
             if key not in seen:
                 seen[key] = len(found.files)
                 found.files.append(path)
-            elif Path(found.files[seen[key]]).is_symlink() and not Path(path).is_symlink():
+            elif _is_link(found.files[seen[key]]) and not _is_link(path):
                 # A link and the file it names: the file's own name is kept (a link sorted
                 # first took its place, and the file's output never appeared).
                 found.files[seen[key]] = path
@@ -85,6 +85,13 @@ def _identity(file: str | TextIO) -> tuple[int, int] | None:
     except (AttributeError, OSError, ValueError):  # also io.UnsupportedOperation; NUL in a name
         return None
     return st.st_dev, st.st_ino
+
+
+def _is_link(path: str) -> bool:
+    try:
+        return Path(path).is_symlink()
+    except OSError:  # a name too long: no link, and its error is said when it is read
+        return False
 
 
 def _read_stdin(stream: TextIO) -> tuple[PrefixedStream | None, list[str]]:
@@ -134,7 +141,11 @@ def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
     if not arg:  # Path("") is ".": ``transcribe "$UNSET"`` transcribed the whole folder
         return [], [EMPTY_NAME]
     path = Path(arg)
-    if path.is_dir():
+    try:
+        is_dir = path.is_dir()
+    except OSError:  # a name too long, a folder that may not be searched: said when it is read
+        return [arg], []  # (it was an OSError that ended the run before any input was read)
+    if is_dir:
         # Hidden files and folders are skipped, as a glob skips them (macOS's "._x.wav"
         # AppleDouble files are not audio).
         matches = sorted(p for p in path.rglob("*")

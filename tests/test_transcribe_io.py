@@ -787,3 +787,26 @@ def test_an_input_beside_a_killer_is_not_charged_with_the_next_chunks_death():
         transcriber._model = slow
         results = list(transcriber.transcribe_iter(sources))
     assert [i for i, r in enumerate(results) if isinstance(r, Failure)] == [5, 8]
+
+
+def test_a_name_too_long_or_a_link_loop_fails_alone(tmp_path):
+    """A path that cannot be looked at (a name longer than the system allows, a folder the user
+    may not search) made ``Path.exists()`` raise: an OSError that ended ``transcribe_batch``,
+    and the command before it had read any input. A link loop was called "file not found"."""
+    import errno
+    import os
+
+    seven = str(EXAMPLES / "seven.wav")
+    long = str(tmp_path / ("a" * 300 + ".wav"))
+    loop = tmp_path / "loop.wav"
+    loop.symlink_to(loop)
+    too_long = f"{long}: cannot read file: {os.strerror(errno.ENAMETOOLONG)}"
+    looped = f"{loop}: cannot read file: {os.strerror(errno.ELOOP)}"
+    with Transcriber(decoder="greedy") as t:
+        results = t.transcribe_batch([long, loop, seven])
+    said = [r.error if isinstance(r, Failure) else r.text for r in results]
+    assert said == [too_long, looped, "seven"]
+    done = ctcasr("transcribe", long, long, str(loop), seven)
+    assert done.stdout == f"{seven}\tseven\n" and done.returncode == 1
+    assert done.stderr.splitlines() == [f"error: {too_long}", f"error: {looped}",
+                                        "2 of 3 input(s) failed"]  # fmt: skip
