@@ -18,6 +18,10 @@ SAMPLE_RATE = 16_000
 # corrupt, and downmixing it would be meaningless.
 MAX_CHANNELS = 256
 AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", ".aif", ".au")
+# Below any rate sound is recorded at (8 kHz telephone audio is the lowest in use): a header
+# saying less is corrupt. Taken at its word, a 30 kB WAV saying 1 Hz was four hours of audio,
+# read for minutes (20 GB of memory unsplit) and transcribed as a page of noise words.
+MIN_RATE = 1000
 # Path("") is ".", the current folder: an empty name is refused wherever a name comes in.
 EMPTY_NAME = "empty file name (an unset shell variable?)"
 # libsndfile's frame count for a file whose header does not give one: a FLAC written to a pipe
@@ -153,6 +157,9 @@ def load_audio(
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         check_readable(path)
         return _load_with_audioread(path, sample_rate, max_duration)
+    if handle.samplerate < MIN_RATE:  # before the length is checked or any sample read
+        handle.close()
+        raise AudioError(bad_rate(path, handle.samplerate))
     if handle.format == "MP3":
         try:
             joined = open_joined(path)
@@ -209,6 +216,11 @@ def _read_unknown_length(path: Path, handle, max_duration: float | None,
             if stream_after is not None and count / rate > stream_after:
                 raise LongAudio(count / rate)
     return np.concatenate(blocks) if blocks else np.zeros((0, handle.channels), np.float32)
+
+
+def bad_rate(path: str | os.PathLike[str], rate: int) -> str:
+    """The error for a header whose sample rate is under :data:`MIN_RATE`."""
+    return f"{path}: corrupt header (sample rate {rate} Hz, under the {MIN_RATE} Hz of any audio)"
 
 
 def check_read(path: str | os.PathLike[str], seconds: float, limit: float | None) -> None:
@@ -304,7 +316,7 @@ def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | Non
         raise
     except Exception:
         raise AudioError(f"{path}: not a recognised audio file") from None
-    if not 1 <= channels <= MAX_CHANNELS or rate <= 0:
+    if not 1 <= channels <= MAX_CHANNELS or rate < MIN_RATE:
         raise AudioError(f"{path}: corrupt header ({channels} channels at {rate} Hz)")
     data = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
     data = data[: len(data) - len(data) % channels]  # a cut file can end inside a frame

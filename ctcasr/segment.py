@@ -18,8 +18,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from ctcasr.audio import (
+    MIN_RATE,
     UNKNOWN_LENGTH,
     Downmix,
+    bad_rate,
     check_duration,
     check_read,
     check_readable,
@@ -125,6 +127,8 @@ def _stream_handles(
     import soxr
 
     rate = handles[0].samplerate
+    if rate < MIN_RATE:
+        raise AudioError(bad_rate(path, rate))
     known = all(h.frames < UNKNOWN_LENGTH for h in handles)  # else checked as it is read
     if rate > 0 and known:
         check_duration(path, sum(h.frames for h in handles) / rate, max_duration)

@@ -315,6 +315,11 @@ BROKEN = {
     "random-mp3": ("noise.mp3", lambda t, c: np.random.default_rng(8).bytes(20_000),
                    "not a recognised audio file"),
     "empty": ("empty.ogg", lambda t, c: b"", "empty file (0 bytes)"),
+    # A rate no audio has: taken at its word, 30 kB saying 1 Hz were hours of audio, read for
+    # minutes and transcribed as noise words.
+    "rate-1hz": ("one_hertz.wav", lambda t, c: wav_header(100, rate=1)
+                 + (c["seven"][4000:4100] * 32767).astype("<i2").tobytes(),
+                 "corrupt header (sample rate 1 Hz, under the 1000 Hz of any audio)"),
     "missing": ("missing.flac", None, "file not found"),
 }
 
