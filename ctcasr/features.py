@@ -285,4 +285,8 @@ def load_samples(
                          f"{max_duration:g} s limit")  # fmt: skip
     if stream_after is not None and len(samples) > stream_after * rate:
         raise LongAudio(len(samples) / rate)
-    return resample(samples, rate, config.sample_rate)
+    out = resample(samples, rate, config.sample_rate)
+    if not out.size:  # as a file says: it was an empty transcript, as if nothing were said
+        raise AudioError(f"<array>: too short ({len(samples)} samples at {rate} Hz is under one "
+                         f"sample at {config.sample_rate} Hz)")  # fmt: skip
+    return out

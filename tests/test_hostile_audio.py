@@ -277,6 +277,20 @@ def test_empty_array_is_an_error(transcribers):
             transcribers[kind].transcribe(np.zeros(0, np.float32))
 
 
+def test_an_array_too_short_to_leave_one_sample_is_an_error_as_its_file_is(transcribers, tmp_path):
+    """Three samples at 192 kHz leave none at 16 kHz: the file was refused as too short, the
+    same samples as an array gave an empty transcript (nothing said, duration 0)."""
+    samples = np.array([0.5, -0.5, 0.5], np.float32)
+    path = tmp_path / "three.wav"
+    sf.write(str(path), samples, 192_000)
+    cause = "too short (3 samples at 192000 Hz is under one sample at 16000 Hz)"
+    for kind in PATHS:
+        assert_failure(run(transcribers[kind], path), path, cause)
+        with pytest.raises(CtcasrError) as raised:
+            transcribers[kind].transcribe(samples, sample_rate=192_000)
+        assert str(raised.value) == f"<array>: {cause}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Broken and non-audio files: a one-line error naming the file and the cause
 # ---------------------------------------------------------------------------------------------
