@@ -160,9 +160,9 @@ def load_audio(
     if handle.samplerate < MIN_RATE:  # before the length is checked or any sample read
         handle.close()
         raise AudioError(bad_rate(path, handle.samplerate))
-    if handle.format == "MP3":
+    if handle.format in JOINED_FORMATS:
         try:
-            joined = open_joined(path)
+            joined = open_joined(path, handle.format)
         except AudioError:
             handle.close()
             raise
@@ -229,18 +229,30 @@ def check_read(path: str | os.PathLike[str], seconds: float, limit: float | None
         raise AudioError(f"{path}: longer than the {limit:g} s limit")
 
 
-def open_joined(path: str | os.PathLike[str]) -> list:
-    """A handle for each stream of an MP3 file joined from several (``cat a.mp3 b.mp3``),
-    which libsndfile reads only up to the first one's end; an empty list for one stream."""
+# Formats whose files may be joined from several streams that libsndfile reads only the first
+# of (libsndfile's format names): see :func:`open_joined`.
+JOINED_FORMATS = ("MP3", "OGG")
+
+
+def open_joined(path: str | os.PathLike[str], fmt: str = "MP3") -> list:
+    """A handle for each stream of an MP3 file joined from several (``cat a.mp3 b.mp3``), or
+    of an Ogg file chained from several (``cat a.ogg b.ogg``; ``fmt`` "OGG"), which libsndfile
+    reads only up to the first one's end; an empty list for one stream."""
     import soundfile as sf
 
     from ctcasr.mp3 import joined_streams, open_streams, suspect_joined
+    from ctcasr.ogg import chained_links
 
+    name = "Ogg" if fmt == "OGG" else "MP3"
     try:
-        data = suspect_joined(path)
+        if fmt == "OGG":
+            streams = chained_links(path)
+            data = Path(path).read_bytes() if streams else None
+        else:
+            data = suspect_joined(path)
+            streams = joined_streams(data) if data is not None else []
     except OSError as exc:
         raise AudioError(f"{path}: cannot read file: {exc.strerror}") from None
-    streams = joined_streams(data) if data is not None else []
     handles = []
     try:
         for i, part in enumerate(open_streams(data, streams) if data is not None else []):
@@ -249,7 +261,7 @@ def open_joined(path: str | os.PathLike[str]) -> list:
             first, this = handles[0], handles[-1]
             if (this.samplerate, this.channels) != (first.samplerate, first.channels):
                 raise AudioError(
-                    f"{path}: joined MP3 streams differ ({first.samplerate} Hz, "
+                    f"{path}: joined {name} streams differ ({first.samplerate} Hz, "
                     f"{first.channels} channels; stream {i + 1}: {this.samplerate} Hz, "
                     f"{this.channels} channels)"
                 )
@@ -258,13 +270,14 @@ def open_joined(path: str | os.PathLike[str]) -> list:
             h.close()
         if isinstance(exc, AudioError):
             raise
-        raise AudioError(f"{path}: corrupt joined MP3 ({first_line(exc)})") from None
+        raise AudioError(f"{path}: corrupt joined {name} ({first_line(exc)})") from None
     return handles
 
 
 def _load_joined(path: Path, handles: list, sample_rate: int, max_duration: float | None,
                  stream_after: float | None) -> np.ndarray:  # fmt: skip
-    """:func:`load_audio` for an MP3 joined from several streams, read one after another."""
+    """:func:`load_audio` for an MP3 or Ogg joined from several streams, read one after
+    another."""
     try:
         rate = handles[0].samplerate
         seconds = sum(h.frames for h in handles) / rate

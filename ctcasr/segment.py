@@ -18,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ctcasr.audio import (
+    JOINED_FORMATS,
     MIN_RATE,
     UNKNOWN_LENGTH,
     Downmix,
@@ -100,9 +101,9 @@ def stream_audio(
         check_readable(path)
         raise AudioError(f"{path}: not a readable audio file ({first_line(exc)})") from None
     handles = [f]
-    if f.format == "MP3":
+    if f.format in JOINED_FORMATS:
         try:
-            handles = open_joined(path) or handles
+            handles = open_joined(path, f.format) or handles
         except BaseException:
             f.close()
             raise

@@ -567,6 +567,37 @@ def test_joined_mp3_of_two_rates_is_refused(tmp_path):
         load_audio(joined)
 
 
+def _ogg(path: Path, samples: np.ndarray, subtype: str, rate: int = SAMPLE_RATE) -> bytes:
+    write_or_skip(path, samples, rate, "OGG", subtype)
+    return path.read_bytes()
+
+
+@pytest.mark.parametrize("subtype", ["VORBIS", "OPUS"])
+def test_chained_ogg_is_read_whole(subtype, tmp_path, fsdd_files):
+    """Ogg files joined end to end (``cat a.ogg b.ogg``, a chained stream, which ffmpeg plays
+    whole): libsndfile read the first link and dropped the rest without a word."""
+    parts = [_ogg(tmp_path / f"p{i}.ogg", load_audio(path), subtype)
+             for i, path in enumerate(fsdd_files)]  # fmt: skip
+    alone = [load_audio(tmp_path / f"p{i}.ogg") for i in range(3)]
+    chained = tmp_path / "chained.ogg"
+    chained.write_bytes(b"".join(parts))
+    with sf.SoundFile(str(chained)) as f:  # what libsndfile alone makes of it
+        assert f.frames == sf.info(str(tmp_path / "p0.ogg")).frames
+    got = load_audio(chained)
+    np.testing.assert_array_equal(got, np.concatenate(alone))
+    streamed = np.concatenate(list(stream_audio(chained, SAMPLE_RATE, block_seconds=0.2)))
+    np.testing.assert_array_equal(streamed, got)
+    seconds = len(got) / SAMPLE_RATE  # every link counts for the limits
+    with pytest.raises(AudioError, match=f"{seconds:.1f} s is longer than the"):
+        load_audio(chained, max_duration=seconds - 0.2)
+    with pytest.raises(LongAudio):
+        load_audio(chained, stream_after=seconds - 0.2)
+    other = _ogg(tmp_path / "other.ogg", tone(24_000), subtype, rate=24_000)
+    chained.write_bytes(parts[0] + other)
+    with pytest.raises(AudioError, match=r"chained\.ogg: joined Ogg streams differ \(16000 Hz"):
+        load_audio(chained)
+
+
 @mp3
 @pytest.mark.parametrize("block_seconds", [0.01, 0.2, 10.0])
 def test_mp3_streamed_in_any_block_size_equals_the_whole_read(block_seconds, tmp_path):
