@@ -106,11 +106,15 @@ class LongAudio(Exception):
 
 def check_rate(sample_rate: object, name: str = "sample_rate") -> None:
     """A rate a caller gave, refused in one line: 0 or a negative rate reached soxr as a
-    plain ValueError, and a rate given as text a TypeError traceback."""
+    plain ValueError, a rate given as text a TypeError traceback, and one in kHz was taken
+    as Hz."""
     if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) or not (
             1 <= sample_rate < float("inf")) or sample_rate != int(sample_rate):  # fmt: skip
         raise ConfigError(f"{name} must be a whole number of samples per second, got "
                           f"{sample_rate!r}")  # fmt: skip
+    if sample_rate < MIN_RATE:  # 16 meant as kHz was 21 s of work and a garbage transcript
+        raise ConfigError(f"{name} {sample_rate!r} is under the {MIN_RATE} Hz of any audio; "
+                          f"rates are in Hz (16 kHz is 16000)")  # fmt: skip
 
 
 def load_audio(

@@ -534,6 +534,10 @@ def test_rates_split_settings_and_one_bundle_path_fail_as_ctcasr_errors(transcri
         transcriber.transcribe(samples, sample_rate="16000")
     for rate in (np.int64(16000), 16000.0):  # whole rates of any number type are fine
         assert transcriber.transcribe(samples, sample_rate=rate).text == "seven"
+    for rate in (16, 999):  # kHz taken as Hz was 21 s of work and a garbage transcript
+        with pytest.raises(CtcasrError, match=rf"^sample_rate {rate} is under the 1000 Hz .*"
+                           r"\(16 kHz is 16000\)$"):  # fmt: skip
+            transcriber.transcribe(samples[:16], sample_rate=rate)
     for bad in ({"max_segment": -1.0}, {"long_after": float("nan")}):
         with pytest.raises(CtcasrError):
             SplitConfig(**bad)
