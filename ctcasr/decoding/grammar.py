@@ -83,6 +83,7 @@ def prepare_commands(
     an error names ``source``, the phrase's ``lines`` entry (its line in a file) and its
     number."""
     result: list[str] = []
+    seen: set[str] = set()  # (result's own `in` made 40,000 phrases take 11 s)
     for i, phrase in enumerate(phrases, start=1):
         where = f"{source}:{lines[i - 1]}" if lines is not None else source
         try:
@@ -91,7 +92,8 @@ def prepare_commands(
             raise ConfigError(f"{where}: phrase {i}: {exc}") from None
         if not text:
             raise ConfigError(f"{where}: phrase {i} ({phrase!r}) is empty after normalisation")
-        if text not in result:
+        if text not in seen:
+            seen.add(text)
             result.append(text)
     if not result:
         raise ConfigError(f"{source}: no phrases")
