@@ -4,6 +4,7 @@ forced alignment and command files."""
 from __future__ import annotations
 
 import itertools
+import re
 
 import numpy as np
 import pytest
@@ -615,6 +616,27 @@ def test_needs_commands():
         GrammarDecoder(ALPHABET)
     with pytest.raises(ConfigError):
         grammar([])
+
+
+@pytest.mark.parametrize(
+    ("commands", "message"),
+    [
+        (b"yes", "a command file's path or a list of phrases, got bytes"),
+        (5, "a command file's path or a list of phrases, got int"),
+        (["yes", None], "command list: phrase 2 must be a string, got NoneType"),
+        ([b"yes"], "command list: phrase 1 must be a string, got bytes"),
+        ("yes\nno", "a string is a command file's path; give the phrases as a list"),
+    ],
+)
+def test_commands_of_the_wrong_kind_are_refused_in_one_line(commands, message):
+    """From Python, bytes were read as byte values and a phrase that is no string (None,
+    bytes) raised "'int' object has no attribute 'translate'"; phrases pasted as one string
+    were a path "not found", in an error on as many lines."""
+    from ctcasr.decoding import create_decoder
+
+    with pytest.raises(ConfigError, match=re.escape(message)) as info:
+        create_decoder("grammar", ALPHABET, commands=commands)
+    assert "\n" not in str(info.value)
 
 
 @pytest.mark.parametrize("threshold", [-0.1, 1.5])

@@ -32,7 +32,7 @@ import dataclasses
 import functools
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -89,6 +89,9 @@ def prepare_commands(
     seen: set[str] = set()  # (result's own `in` made 40,000 phrases take 11 s)
     for i, phrase in enumerate(phrases, start=1):
         where = f"{source}:{lines[i - 1]}" if lines is not None else source
+        if not isinstance(phrase, str):  # an AttributeError from normalize_text
+            raise ConfigError(f"{where}: phrase {i} must be a string, got "
+                              f"{type(phrase).__name__}")  # fmt: skip
         try:
             text = normalize_text(phrase, alphabet, strict=True)
         except AlphabetError as exc:
@@ -344,9 +347,17 @@ class GrammarDecoder(Decoder):
             raise ConfigError("the grammar decoder needs a command list (--commands FILE; "
                               "commands=PATH_OR_PHRASES from Python)")
         lines: list[int] | None = None
+        if isinstance(commands, str) and "\n" in commands:
+            # phrases pasted as one string: "not found" was raised on as many lines
+            raise ConfigError("commands: a string is a command file's path; give the phrases "
+                              "as a list")  # fmt: skip
         if isinstance(commands, str | os.PathLike):
             source = str(commands)
             lines, phrases = map(list, zip(*_numbered_commands(Path(commands)), strict=True))
+        elif isinstance(commands, bytes | bytearray) or not isinstance(commands, Iterable):
+            # bytes gave its byte values as phrases, a number "not iterable"
+            raise ConfigError("commands must be a command file's path or a list of phrases, "
+                              f"got {type(commands).__name__}")  # fmt: skip
         else:
             source, phrases = "command list", list(commands)
         if not 0.0 <= threshold <= 1.0:
