@@ -332,3 +332,19 @@ def test_an_unspellable_line_of_a_hotword_file_names_the_file_and_line(tmp_path)
         create_decoder("beam", Alphabet(), 0.02, hotwords=options["hotwords"])
     again = pickle.loads(pickle.dumps(options["hotwords"]))  # as worker processes get them
     assert [getattr(s, "where", None) for s in again] == [f"{listed}:1", f"{listed}:3"]
+
+
+def test_hotwords_that_are_not_text_are_refused_in_one_line():
+    """bytes were read as their byte values (b"yes" the hotwords "one hundred twenty one",
+    ...), a number in the list was str()-ed into a hotword ("five"), and a number alone was
+    "not iterable"."""
+    from ctcasr.decoding import create_decoder
+
+    alphabet = Alphabet()
+    for bad, said in ((b"yes", "got bytes"), (5, "got int"), ([5], "hotword 5 must be a string"),
+                      ([(None, 2.0)], "hotword None must be a string")):  # fmt: skip
+        with pytest.raises(ConfigError, match=said):
+            parse_hotwords(bad, alphabet)
+        with pytest.raises(ConfigError, match=said):
+            create_decoder("beam", alphabet, hotwords=bad)
+    assert [h.phrase for h in parse_hotwords(["yes", ("no", 2.0)], alphabet)] == ["yes", "no"]

@@ -68,12 +68,16 @@ def split_hotword(spec: HotwordSpec, default_weight: float = DEFAULT_HOTWORD_WEI
         # given as text ({"marvin": "8"}) is still the weight: str()-ing the pair made it part
         # of the phrase ("marvin eight" at the default weight).
         phrase, weight = spec
+        if not isinstance(phrase, str):
+            raise ConfigError(f"hotword {phrase!r} must be a string")
         try:
             weight = float(weight)
         except (TypeError, ValueError):
             raise ConfigError(f"hotword {phrase!r}: weight {weight!r} is not a number") from None
     else:
-        phrase, sep, weight_text = str(spec).rpartition(":")
+        if not isinstance(spec, str):  # str(5) was the hotword "five"
+            raise ConfigError(f"hotword {spec!r} must be a string")
+        phrase, sep, weight_text = spec.rpartition(":")
         if not sep:
             phrase, weight = weight_text, default_weight
         else:
@@ -127,6 +131,11 @@ def hotword_items(
         return [specs]
     if isinstance(specs, Mapping):
         return list(specs.items())
+    if isinstance(specs, bytes | bytearray) or not isinstance(specs, Iterable):
+        # bytes gave their byte values as hotwords ("one hundred twenty one"), a number
+        # "not iterable"
+        raise ConfigError(f"hotwords must be a phrase, a list of phrases or a mapping of "
+                          f"phrases to weights, got {type(specs).__name__}")  # fmt: skip
     return list(specs)
 
 
