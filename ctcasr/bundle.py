@@ -446,17 +446,10 @@ def average_bundles(
             if mine != theirs:
                 raise BundleError(f"{other.path}: its {what} differ from {first.path}'s; only "
                                   "bundles of one architecture can be averaged")  # fmt: skip
-    keras = [b.weights_path.is_file() for b in bundles] + [True] * len(checkpoints)
-    if not all(keras) and any(keras):
-        graph_only = bundles[keras.index(False)].path
-        raise BundleError(
-            f"{graph_only}: has only model.onnx, whose weights have batch norm folded in, and "
-            "the other sources have Keras weights: their weights do not line up; average "
-            "bundles of one kind"
-        )
     weights = [b.keras_model().get_weights() for b in bundles]
     weights += [_checkpoint_weights(Path(c), weights[0], first) for c in checkpoints]
     model = first.keras_model()
+    _refuse_mixed_norms(model, weights, [*bundles, *map(Path, checkpoints)])
     model.set_weights([
         np.mean(np.stack(ws), axis=0).astype(ws[0].dtype)
         if np.issubdtype(ws[0].dtype, np.floating) else ws[0]
@@ -476,6 +469,35 @@ def average_bundles(
         metadata["averaged_checkpoints"] = [str(c) for c in checkpoints]
     return save_bundle(output, model, first.frontend, first.model_config, first.alphabet,
                        decoder=first.decoder, metadata=metadata, extra_files=extra)  # fmt: skip
+
+
+def _refuse_mixed_norms(model: Any, weights: list[list[Any]], sources: list[Any]) -> None:
+    """Refuse sources whose conv batch norms differ in kind: a graph (``model.onnx`` alone)
+    folds the norm into the conv, and a model fine-tuned from one keeps it folded, so those
+    line up with each other but not with weights that trained a norm of their own (a graph
+    beside its own Keras weights averaged into a different model). A fine-tune of the
+    bundled model and the bundled model itself were refused as of two kinds."""
+    from ctcasr.model import is_folded_norm
+
+    bn = model.get_layer("conv_bn")
+    ids = [id(v) for v in bn.weights]  # gamma, beta, moving mean, moving variance
+    at = [next(i for i, v in enumerate(model.weights) if id(v) == x) for x in ids]
+    folded = [is_folded_norm(ws[at[0]], ws[at[2]], ws[at[3]], bn.epsilon) for ws in weights]
+    if all(folded) or not any(folded):
+        return
+
+    def kind(source: Any, fold: bool) -> str:
+        if not fold:
+            return "has weights with a batch norm of their own"
+        if isinstance(source, Bundle) and not source.weights_path.is_file():
+            return "has only model.onnx, whose weights have batch norm folded in"
+        return "was fine-tuned from a model.onnx, whose batch norm is folded in"
+
+    odd = folded.index(not folded[0])
+    name = [str(s.path if isinstance(s, Bundle) else s) for s in sources]
+    raise BundleError(f"{name[odd]}: {kind(sources[odd], folded[odd])}, and {name[0]} "
+                      f"{kind(sources[0], folded[0])}: their weights do not line up; average "
+                      "sources of one kind")  # fmt: skip
 
 
 def _checkpoint_weights(path: Path, like: list[Any], first: Bundle) -> list[Any]:

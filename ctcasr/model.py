@@ -125,5 +125,14 @@ def sequence_mask_layer():
     return SequenceMask
 
 
+def is_folded_norm(gamma, mean, variance, epsilon: float) -> bool:
+    """Whether the conv's batch norm is the identity a model rebuilt from ``model.onnx`` has
+    (the graph folds the norm into the conv), which a fine-tune of such a model keeps frozen:
+    its weights line up with the graph's, not with a model's that trained a norm of its own."""
+    one = np.float32(1)
+    return bool(np.all(gamma == one) and np.all(mean == 0)
+                and np.all(variance == one - np.float32(epsilon)))  # fmt: skip
+
+
 def count_parameters(model) -> int:
     return int(sum(np.prod(w.shape) for w in model.weights if w.trainable))

@@ -46,7 +46,7 @@ from ctcasr.data import (
 from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.features import FrontendConfig, num_frames
 from ctcasr.manifest import read_manifest
-from ctcasr.model import ModelConfig, output_lengths
+from ctcasr.model import ModelConfig, is_folded_norm, output_lengths
 from ctcasr.text import Alphabet
 from ctcasr.utils import (
     atomic_dir,
@@ -676,8 +676,7 @@ def freeze_folded_norm(model, verbose: int = 0) -> bool:
     apart from the model's. Frozen, it stays the identity (and its offset fixed)."""
     bn = model.get_layer("conv_bn")
     gamma, _, mean, var = bn.get_weights()
-    folded = bool(np.all(gamma == 1) and np.all(mean == 0)
-                  and np.all(var == np.float32(1) - np.float32(bn.epsilon)))  # fmt: skip
+    folded = is_folded_norm(gamma, mean, var, bn.epsilon)
     if folded:
         bn.trainable = False
         if verbose:

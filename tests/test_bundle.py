@@ -347,6 +347,36 @@ def test_average_refuses_a_graph_only_bundle_beside_keras_weights_and_ignores_dr
     assert load_bundle(tmp_path / "soup").model_config == load_bundle(tmp_path / "a").model_config
 
 
+def test_a_fine_tune_of_a_graph_only_bundle_averages_with_it_and_not_with_its_keras_source(
+    tmp_path,
+):
+    """The README fine-tunes the bundled model (graph only) and averages "a fine-tuning run
+    and the run it started from", but that pair was refused as graph against Keras weights,
+    though the fine-tune keeps the graph's folded norm, frozen; and that fine-tune averaged
+    without a word with the Keras weights the graph was exported from, whose norm is not
+    folded, into a different model."""
+    from ctcasr.export import export_onnx
+    from ctcasr.train import freeze_folded_norm
+
+    tiny_bundle(tmp_path / "a", 1)
+    shutil.copytree(tmp_path / "a", tmp_path / "a_graph")
+    export_onnx(tmp_path / "a_graph", drop_keras=True)
+    graph = load_bundle(tmp_path / "a_graph")
+    model = graph.keras_model()
+    assert freeze_folded_norm(model)
+    tuned = [w + np.float32(0.01) if w.ndim == 3 else w for w in model.get_weights()]
+    model.set_weights(tuned)  # a step of fine-tuning: the conv moved, the frozen norm did not
+    save_bundle(tmp_path / "ft", model, graph.frontend, graph.model_config, graph.alphabet)
+
+    average_bundles([tmp_path / "ft", tmp_path / "a_graph"], tmp_path / "soup")
+    soup = load_bundle(tmp_path / "soup").keras_model().get_weights()
+    start = load_bundle(tmp_path / "a_graph").keras_model().get_weights()
+    for got, w_ft, w_graph in zip(soup, tuned, start, strict=True):
+        np.testing.assert_allclose(got, (w_ft + w_graph) / 2, rtol=1e-6, atol=1e-7)
+    with pytest.raises(BundleError, match=r"/a: has weights with a batch norm of their own"):
+        average_bundles([tmp_path / "ft", tmp_path / "a"], tmp_path / "soup2")
+
+
 def test_copied_option_files_never_overwrite_another_decoders_or_the_bundles_own(tmp_path):
     """An LM stored for a second decoder replaced kenlm's lm.arpa (still named by kenlm's
     settings); a path option named alphabet would have replaced alphabet.txt."""
