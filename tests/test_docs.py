@@ -84,3 +84,14 @@ def test_never_trained_words_at_the_bundled_threshold_are_as_the_readme_says(spe
     results = commands.transcribe_batch([path for _, path in clips])
     assert sum(not r.rejected for r in results) == 6
     assert sum(r.nbest[0].text == word for (word, _), r in zip(clips, results, strict=True)) == 53
+
+
+def test_the_readme_tour_averages_a_run_only_with_the_bundle_it_was_fine_tuned_from():
+    """The tour trained a model from scratch and averaged it with "my-bundle", a bundle it
+    had nothing to do with: averaging is for runs trained one from another."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quick tour: Python\n+```python\n(.*?)```", text, re.S)
+    assert block is not None
+    averaged = re.search(r"average_bundles\(\[result\.bundle_path, (\"[^\"]+\")\]", block.group(1))
+    assert averaged is not None
+    assert f"init_from={averaged.group(1)}" in block.group(1)
