@@ -107,3 +107,15 @@ def test_the_readme_decoding_speed_ratios_are_the_committed_benchmarks():
     ratios = re.findall(r"\b\d+\.\d+x", paragraph.group(0))
     assert len(ratios) >= 3
     assert not [r for r in ratios if r not in bench]
+
+
+def test_the_readme_says_which_manifest_keys_are_required():
+    """It showed a manifest line with a duration but never said it was required: a manifest
+    written without one failed in evaluate and train (`missing key(s): duration`)."""
+    from ctcasr.manifest import REQUIRED_KEYS
+
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    sentence = re.search(r"\n`duration` \(seconds\) is required with[^.]*\.", text)
+    assert sentence is not None
+    assert all(f"`{key}`" in sentence.group(0) for key in REQUIRED_KEYS)
+    assert "`speaker` is optional" in sentence.group(0)
