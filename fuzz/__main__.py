@@ -9,6 +9,7 @@ input count to ``fuzz/RESULTS.md``.
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import platform
 import re
 import subprocess
@@ -60,6 +61,9 @@ def run_one(target: str, seconds: int, timeout: int) -> dict[str, object]:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if importlib.util.find_spec("atheris") is None:  # each target said "exit 1, None inputs"
+        print('error: fuzzing needs atheris: pip install -e ".[fuzz]"', file=sys.stderr)
+        return 2
     results = [run_one(t, args.seconds, args.timeout)
                for t in (NAMES if args.target == "all" else [args.target])]  # fmt: skip
     if args.record:
@@ -67,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
             for r in results:
                 status = "no crash" if r["exit"] == 0 else f"**exit {r['exit']}**"
                 fh.write(f"| {time.strftime('%Y-%m-%d')} | {r['target']} | {r['seconds']} | "
-                         f"{r['inputs']:,} | {r['corpus']} | {status} | "
+                         f"{r['inputs'] or 0:,} | {r['corpus']} | {status} | "
                          f"{platform.python_version()} |\n")
     return max(int(r["exit"]) for r in results)  # type: ignore[call-overload]
 

@@ -40,3 +40,20 @@ def test_targets_notice_broken_promises(monkeypatch):
                         lambda *a, **k: np.full(100, np.nan, np.float32))  # fmt: skip
     with pytest.raises(AssertionError, match="NaN"):
         TARGETS["audio"](SEEDS["audio"]()["pcm16.wav"])
+
+
+def test_fuzzing_without_atheris_says_how_to_install_it(monkeypatch, capsys):
+    """Without atheris each target printed "exit 1, None inputs in 0 s" and ``--record``
+    ended in a TypeError traceback; the README's fuzz command needs ``.[fuzz]`` first."""
+    import importlib.util
+
+    import fuzz.__main__ as runner
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "atheris" else real(name, *a))  # fmt: skip
+    results = runner.HERE / "RESULTS.md"
+    before = results.read_text(encoding="utf-8")
+    assert runner.main(["alphabet", "--seconds", "1", "--record"]) == 2
+    assert 'pip install -e ".[fuzz]"' in capsys.readouterr().err
+    assert results.read_text(encoding="utf-8") == before
