@@ -444,8 +444,9 @@ def train(
     init_from: Annotated[
         Path | None,
         typer.Option(
-            help="Start from this model bundle's weights; its architecture is used for every "
-            "[model] setting --config leaves out (one it gives must match the bundle's)."
+            help="Start from this model bundle's weights (a directory, or default for the "
+            "bundled model); its architecture is used for every [model] setting --config "
+            "leaves out (one it gives must match the bundle's)."
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,

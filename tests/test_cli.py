@@ -56,6 +56,12 @@ def test_help_keeps_bracketed_and_angled_text():
     assert "NAME.FORMAT" in out
 
 
+
+def test_train_help_says_init_from_takes_the_bundled_models_name():
+    """The README fine-tunes with ``--init-from default``; the help spoke of a bundle only."""
+    out = runner.invoke(app, ["train", "--help"], env={"COLUMNS": "200"}).output
+    assert "or default for the bundled model" in out
+
 def test_transcribe_real_digits_with_bundled_model(fsdd_dir):
     files = [fsdd_dir / f"{d}_{s}_{i}.flac" for d, s, i in [(7, "jackson", 0), (3, "theo", 1),
                                                              (9, "nicolas", 2)]]
