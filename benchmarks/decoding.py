@@ -139,14 +139,18 @@ def tf_beam(width: int):
 # ---------------------------------------------------------------------------------------------
 
 
-def main(argv: list[str] | None = None) -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--data", type=Path, default=Path("../shared/data/fsdd"))
     parser.add_argument("--model", default=None, help="bundle [default: the bundled model]")
     parser.add_argument("--lm", type=Path, default=Path("lm/digits-3gram.arpa"))
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--output", type=Path, default=None, help="write a Markdown report")
-    args = parser.parse_args(argv)
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
 
     alphabet = Alphabet()
     rows: list[str] = []

@@ -90,14 +90,18 @@ def one_run(config: dict, setting: str) -> list[tuple[float, float]]:
     return [tuple(x) for x in json.loads(result.stdout.strip().splitlines()[-1])]
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--data", default="../shared/data", help="holds fsdd/ (and noise/)")
     p.add_argument("--epochs", type=int, default=6)
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--output", help="write the report here (Markdown)")
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
     from recipes.common import hardware
 
     times: dict[str, list[tuple[float, float]]] = {s: [] for s in SETTINGS}

@@ -147,7 +147,7 @@ def long_file_accuracy(data: Path, tmp: Path) -> list[tuple[str, float, float]]:
     return rows
 
 
-def main() -> int:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--data", type=Path, default=Path("../shared/data"))
     p.add_argument("--model", default=None, help="bundle with model.onnx [the bundled one]")
@@ -158,7 +158,11 @@ def main() -> int:
                    help="another checkout (git worktree add TREE REV): its 1000-clip throughput "
                         "is measured in the same run, runs alternating, to tell a change in "
                         "the code from a change in the machine")  # fmt: skip
-    args = p.parse_args()
+    return p.parse_args(argv)
+
+
+def main() -> int:
+    args = parse_args()
     args.data = args.data.resolve()  # the paths listed must hold from another checkout too
 
     from ctcasr.bundle import load_bundle
