@@ -133,6 +133,12 @@ def _load_kenlm(path: Path) -> Any:
     return model
 
 
+def _first_few(words: list[str], shown: int = 5) -> str:
+    """Words for a one-line warning: the first few, and how many more."""
+    more = f" and {len(words) - shown} more" if len(words) > shown else ""
+    return ", ".join(repr(w) for w in words[:shown]) + more
+
+
 class KenLMDecoder(Decoder):
     """Beam search with a KenLM n-gram LM (ARPA or binary) via pyctcdecode, plus hotwords."""
 
@@ -226,10 +232,9 @@ class KenLMDecoder(Decoder):
     def _missing_words(self, missing: list[str], total: int) -> str:
         """pyctcdecode drops a listed word the LM lacks (its warning is muted in __init__)
         and penalises it as unknown, so it is rarely output: say which, in one line."""
-        shown = ", ".join(repr(w) for w in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         return (f"{self.unigrams_source or 'unigrams'}: {len(missing)} of its {total} words are "
-                f"not in the LM {self.lm_path} and are scored as unknown words: {shown}{more}")
+                f"not in the LM {self.lm_path} and are scored as unknown words: "
+                f"{_first_few(missing)}")
 
     def _missing_hotwords(self, words: list[str] | None, kenlm_model: Any,
                           listed: bool) -> str | None:  # fmt: skip
@@ -246,10 +251,8 @@ class KenLMDecoder(Decoder):
         where = f"the LM {self.lm_path}"
         if listed:  # the words pyctcdecode knows are those in both
             where = f"{self.unigrams_source or 'the unigrams'} or not in {where}"
-        shown = ", ".join(repr(w) for w in missing[:5])
-        more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
         return (f"hotwords not in {where}, so scored as unknown words (a penalty their weight "
-                f"must make up for): {shown}{more}")  # fmt: skip
+                f"must make up for): {_first_few(missing)}")  # fmt: skip
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {
