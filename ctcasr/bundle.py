@@ -36,6 +36,8 @@ ALPHABET_FILE = "alphabet.txt"
 WEIGHTS_FILE = "model.weights.h5"
 ONNX_FILE = "model.onnx"
 CARD_FILE = "MODEL_CARD.md"
+# A bundle's own files: no copied option file (an LM, a word list) may take these names.
+OWN_FILES = frozenset({CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, CARD_FILE})
 # Opens the section of a model card that the last `ctcasr tune` wrote; each tune replaces it.
 TUNED_MARK = "<!-- ctcasr tune: the section below is rewritten by each tune -->"
 PRETRAINED_DIR = Path(__file__).parent / "pretrained"
@@ -203,7 +205,7 @@ def _copy_name(decoder: str, key: str, file: Path, settings: dict[str, Any]) -> 
     that would overwrite one of the bundle's own files or a file another decoder's settings
     name (an LM stored for beam replaced kenlm's); then ``beam.lm.arpa``."""
     suffix = "".join(file.suffixes) or ".txt"
-    taken = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, CARD_FILE}
+    taken = set(OWN_FILES)
     for other, options in settings.items():
         if other != decoder and isinstance(options, dict):
             taken |= {v for v in options.values() if isinstance(v, str)}
@@ -222,7 +224,7 @@ def _stale_files(before: Any, path_options: Sequence[str], settings: dict[str, A
               for value in options.values()
               for v in (value if isinstance(value, list) else [value])]  # fmt: skip
     named = {Path(v).name for v in values if isinstance(v, str)}
-    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, CARD_FILE}
+    own = OWN_FILES
     old = (before.get(key) for key in path_options)
     return {v for v in old if isinstance(v, str) and v == Path(v).name and not v.startswith(".")
             and v not in named and v not in own}  # fmt: skip
@@ -455,7 +457,7 @@ def average_bundles(
         if np.issubdtype(ws[0].dtype, np.floating) else ws[0]
         for ws in zip(*weights, strict=True)
     ])  # fmt: skip
-    own = {CONFIG_FILE, ALPHABET_FILE, WEIGHTS_FILE, ONNX_FILE, CARD_FILE}
+    own = OWN_FILES
     # Everything else the user keeps in the first bundle goes along, subfolders and hidden
     # files included (an LM in lm/ that its decoder settings name), but not temporaries.
     names = [p.name for p in first.path.iterdir()]
