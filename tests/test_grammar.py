@@ -218,6 +218,15 @@ def test_set_weights_moves_the_rejection_threshold():
         decoder.set_weights(threshold=1.5)
 
 
+@pytest.mark.parametrize("bad", ["0.5", None, True, [0.5]])
+def test_a_threshold_of_the_wrong_type_is_a_config_error(bad):
+    """As create_decoder refuses it; built directly it was a TypeError from the comparison."""
+    with pytest.raises(ConfigError, match=r"option threshold must be a float, got "):
+        grammar(threshold=bad)
+    with pytest.raises(ConfigError, match=r"option threshold must be a float, got "):
+        grammar().set_weights(threshold=bad if bad is not None else "x")
+
+
 def test_silence_is_rejected():
     hyps = grammar().decode(frames("_" * 30), nbest=len(COMMANDS))
     assert all(h.rejected for h in hyps)

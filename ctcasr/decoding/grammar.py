@@ -31,6 +31,7 @@ import bisect
 import dataclasses
 import functools
 import math
+import numbers
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -59,6 +60,16 @@ _MAX_STRIDE = 32
 # Emissions are gathered for the trie's nodes this many values at a time (2 MB): all frames
 # at once took frames x nodes, 1.5 GB for a 30 s clip under 10,000 commands.
 _EMIT_BLOCK = 1 << 18
+
+
+def _threshold(value: object) -> float:
+    """A threshold in [0, 1], its type checked as create_decoder checks it: a direct
+    ``GrammarDecoder(threshold="0.5")`` failed in the comparison with a TypeError."""
+    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
+        raise ConfigError(f"decoder 'grammar': option threshold must be a float, got {value!r}")
+    if not 0.0 <= value <= 1.0:
+        raise ConfigError(f"threshold must be in [0, 1], got {value}")
+    return float(value)
 
 
 def read_commands(path: str | os.PathLike[str]) -> list[str]:
@@ -360,10 +371,8 @@ class GrammarDecoder(Decoder):
                               f"got {type(commands).__name__}")  # fmt: skip
         else:
             source, phrases = "command list", list(commands)
-        if not 0.0 <= threshold <= 1.0:
-            raise ConfigError(f"threshold must be in [0, 1], got {threshold}")
+        self.threshold = _threshold(threshold)
         self.commands = prepare_commands(phrases, alphabet, source, lines)
-        self.threshold = float(threshold)
         self.length_normalize = bool(length_normalize)
         self.trie = CommandTrie.build(self.commands, alphabet)
         self._lengths = np.array([len(p) + 1 for p in self.commands], dtype=np.float64)
@@ -378,9 +387,7 @@ class GrammarDecoder(Decoder):
     def set_weights(self, threshold: float | None = None) -> None:
         """Change the rejection threshold in place (what ``ctcasr tune`` does)."""
         if threshold is not None:
-            if not 0.0 <= threshold <= 1.0:
-                raise ConfigError(f"threshold must be in [0, 1], got {threshold}")
-            self.threshold = float(threshold)
+            self.threshold = _threshold(threshold)
 
     def score_phrases(self, log_probs: np.ndarray) -> tuple[np.ndarray, float]:
         """Every phrase's log-probability and the unconstrained best path's."""
