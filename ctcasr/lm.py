@@ -11,12 +11,14 @@ from __future__ import annotations
 
 import codecs
 import contextlib
+import errno
 import gzip
 import io
 import itertools
 import os
 import re
 import shutil
+import stat
 import string
 import subprocess
 import tempfile
@@ -490,8 +492,7 @@ def load_lm(path: str | os.PathLike[str]) -> kenlm.Model:
     import kenlm
 
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: language model not found")
+    check_regular_file(path, "language model")
     unreadable = f"{path}: not a readable KenLM model (ARPA or binary)"
     if _model_format(path) is None:
         raise ConfigError(unreadable)
@@ -545,11 +546,28 @@ def read_word_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
     return _word_lines(path)
 
 
+def check_regular_file(path: Path, what: str) -> None:
+    """Refuse a path that is not a regular file, saying what it is instead: ``/dev/null``
+    and a folder were "not found", though they exist."""
+    try:
+        info = path.stat()
+    except ValueError:  # a NUL in the name
+        raise ConfigError(f"{path}: {what} not found") from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise ConfigError(f"{path}: {what} not found") from None
+        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ConfigError(f"{path}: is a folder; give the {what} file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ConfigError(f"{path}: not a regular file (a device or pipe); give the {what} "
+                          "as a file")  # fmt: skip
+
+
 def _word_list_format(path: Path) -> Literal["arpa"] | None:
     """``"arpa"``, or None for a plain word list; a missing file or a binary model (which
     stores no readable word list) is refused."""
-    if not path.is_file():
-        raise ConfigError(f"{path}: word list not found")
+    check_regular_file(path, "word list")
     kind = _model_format(path)
     if kind == "binary":
         raise ConfigError(

@@ -114,6 +114,8 @@ def test_hotwords_are_accepted_and_checked(tmp_path):
         (["--decoder", "beam", "--alpha", "1"], "does not take option(s) alpha"),
         (["--decoder", "grammar"], "needs a command list"),
         (["--decoder", "kenlm", "--lm", "/nonexistent/x.arpa"], "language model not found"),
+        # it exists: "word list not found" was said of it
+        (["--decoder", "kenlm", "--words", "/dev/null"], "/dev/null: not a regular file"),
         (["--decoder", "beam", "--beam-width", "0"], "beam_width must be at least 1"),
         (["--nbest", "0"], "--nbest must be at least 1"),
     ],

@@ -298,7 +298,7 @@ def test_load_hand_written_arpa(small_arpa: Path):
 def test_load_lm_errors_are_config_errors(tmp_path: Path, small_arpa: Path):
     with pytest.raises(ConfigError, match=r"nope\.arpa: language model not found"):
         load_lm(tmp_path / "nope.arpa")
-    with pytest.raises(ConfigError, match="language model not found"):
+    with pytest.raises(ConfigError, match="is a folder; give the language model file"):
         load_lm(tmp_path)  # a directory
 
     garbage = tmp_path / "garbage.arpa"
@@ -323,6 +323,16 @@ def test_read_unigrams_from_arpa_and_word_list(tmp_path: Path, small_arpa: Path)
     assert read_unigrams(words) == ["zero", "one", "two"]
     with pytest.raises(ConfigError, match="word list not found"):
         read_unigrams(tmp_path / "missing.txt")
+
+
+def test_a_word_list_or_lm_that_is_no_regular_file_says_so(tmp_path: Path):
+    """/dev/null and a folder were "not found", though both exist."""
+    with pytest.raises(ConfigError, match=r"^/dev/null: not a regular file \(a device or pipe\)"):
+        read_unigrams("/dev/null")
+    with pytest.raises(ConfigError, match=r": is a folder; give the word list file$"):
+        read_unigrams(tmp_path)
+    with pytest.raises(ConfigError, match=r"^/dev/null: not a regular file"):
+        load_lm("/dev/null")
 
 
 def test_is_arpa(tmp_path: Path, small_arpa: Path):

@@ -173,11 +173,10 @@ class KenLMDecoder(Decoder):
         from pyctcdecode.decoder import BeamSearchDecoderCTC
         from pyctcdecode.language_model import LanguageModel
 
-        from ctcasr.lm import is_arpa
+        from ctcasr.lm import check_regular_file, is_arpa
 
         self.lm_path = Path(lm)
-        if not self.lm_path.is_file():
-            raise ConfigError(f"{self.lm_path}: language model not found")
+        check_regular_file(self.lm_path, "language model")
         kenlm_model = _load_kenlm(self.lm_path)
         if unigrams is None:
             words = read_word_list(self.lm_path, alphabet) if is_arpa(self.lm_path) else None
