@@ -89,6 +89,12 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _file_name(value: str) -> Path | str:
+    """A decoder file flag's path, but "" kept as "": Path("") is ".", the current folder,
+    which was then read as the file (".: Is a directory")."""
+    return Path(value) if value else ""
+
+
 # Decoder flags shared by transcribe, evaluate and tune. Each is None unless given, so the
 # bundle's stored settings apply and a flag a decoder does not take is an error.
 DecoderOption = Annotated[
@@ -101,17 +107,20 @@ DecoderOption = Annotated[
 ]
 BeamWidthOption = Annotated[int | None, typer.Option(help="Beams kept per frame (beam, kenlm).")]
 LmOption = Annotated[
-    Path | None, typer.Option("--lm", help="KenLM model, ARPA or binary (kenlm decoder).")
+    Path | None, typer.Option("--lm", parser=_file_name, metavar="<path>",
+                              help="KenLM model, ARPA or binary (kenlm decoder).")
 ]
 AlphaOption = Annotated[float | None, typer.Option(help="LM weight (kenlm decoder).")]
 BetaOption = Annotated[float | None, typer.Option(help="Per-word bonus (kenlm decoder).")]
 WordsOption = Annotated[
     Path | None,
-    typer.Option("--words", help="Word list (unigrams), one per line (kenlm decoder)."),
+    typer.Option("--words", parser=_file_name, metavar="<path>",
+                 help="Word list (unigrams), one per line (kenlm decoder)."),
 ]
 CommandsOption = Annotated[
     Path | None,
-    typer.Option("--commands", help="Command list, one phrase per line (grammar decoder)."),
+    typer.Option("--commands", parser=_file_name, metavar="<path>",
+                 help="Command list, one phrase per line (grammar decoder)."),
 ]
 ThresholdOption = Annotated[
     float | None,
@@ -124,7 +133,8 @@ HotwordOption = Annotated[
     ),
 ]
 HotwordsFileOption = Annotated[
-    Path | None, typer.Option("--hotwords", help="File of hotwords, PHRASE[:WEIGHT] per line.")
+    Path | None, typer.Option("--hotwords", parser=_file_name, metavar="<path>",
+                              help="File of hotwords, PHRASE[:WEIGHT] per line.")
 ]
 HotwordWeightOption = Annotated[
     float | None, typer.Option(help="Weight for hotwords given without one.")
@@ -163,15 +173,19 @@ def _split_config(split_longer_than: float, max_segment: float) -> SplitConfig |
 def _decoder_options(flags: dict) -> dict:
     """Decoder keyword options from the decoder flags a command was given (its ``locals()``;
     flags a command does not have count as not given)."""
+    from ctcasr.audio import EMPTY_NAME
     from ctcasr.decoding.hotwords import (
         DEFAULT_HOTWORD_WEIGHT,
         read_hotword_specs,
         split_hotword,
     )
 
-    def path(name: str) -> str | None:
+    def path(name: str, flag: str | None = None) -> str | None:
+        if flags.get(name) == "":  # as _file_name keeps it
+            _fail(f"--{flag or name}: {EMPTY_NAME}")
         return str(flags[name]) if flags.get(name) else None
 
+    path("hotwords_file", "hotwords")
     options: dict = {
         "beam_width": flags.get("beam_width"),
         "lm": path("lm"),

@@ -116,6 +116,11 @@ def test_hotwords_are_accepted_and_checked(tmp_path):
         (["--decoder", "kenlm", "--lm", "/nonexistent/x.arpa"], "language model not found"),
         # it exists: "word list not found" was said of it
         (["--decoder", "kenlm", "--words", "/dev/null"], "/dev/null: not a regular file"),
+        # Path("") is ".": ".: ... Is a directory" was said
+        (["--decoder", "grammar", "--commands", ""], "--commands: empty file name"),
+        (["--decoder", "kenlm", "--words", ""], "--words: empty file name"),
+        (["--decoder", "kenlm", "--lm", ""], "--lm: empty file name"),
+        (["--decoder", "beam", "--hotwords", ""], "--hotwords: empty file name"),
         (["--decoder", "beam", "--beam-width", "0"], "beam_width must be at least 1"),
         (["--nbest", "0"], "--nbest must be at least 1"),
     ],

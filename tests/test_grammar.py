@@ -218,6 +218,12 @@ def test_set_weights_moves_the_rejection_threshold():
         decoder.set_weights(threshold=1.5)
 
 
+def test_an_empty_command_file_name_is_refused_as_such():
+    """Path("") is ".", the current folder: it was read as the file ("Is a directory")."""
+    with pytest.raises(ConfigError, match=r"^commands: empty file name"):
+        grammar("")
+
+
 @pytest.mark.parametrize("bad", ["0.5", None, True, [0.5]])
 def test_a_threshold_of_the_wrong_type_is_a_config_error(bad):
     """As create_decoder refuses it; built directly it was a TypeError from the comparison."""

@@ -363,6 +363,10 @@ class GrammarDecoder(Decoder):
             raise ConfigError("commands: a string is a command file's path; give the phrases "
                               "as a list")  # fmt: skip
         if isinstance(commands, str | os.PathLike):
+            if not os.fspath(commands):  # Path("") is ".", read as the file
+                from ctcasr.audio import EMPTY_NAME
+
+                raise ConfigError(f"commands: {EMPTY_NAME}")
             source = str(commands)
             lines, phrases = map(list, zip(*_numbered_commands(Path(commands)), strict=True))
         elif isinstance(commands, bytes | bytearray) or not isinstance(commands, Iterable):
