@@ -225,6 +225,8 @@ def _check_no_markers(path: Path, lineno: int, line: str) -> None:
 def not_utf8(path: Path) -> ConfigError:
     """The error for a file that is not UTF-8, naming the first bad byte's offset in the file
     (a text handle's UnicodeDecodeError counts from the start of its current read chunk)."""
+    from ctcasr.utils import utf16_hint
+
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     with _open_bytes(path) as handle:
@@ -234,8 +236,9 @@ def not_utf8(path: Path) -> ConfigError:
             try:
                 decoder.decode(chunk, final=not chunk)
             except UnicodeDecodeError as exc:
+                hint = utf16_hint(chunk) if offset == 0 else ""
                 return ConfigError(f"{path}: not UTF-8 text (byte {offset - pending + exc.start}: "
-                                   f"{exc.reason})")  # fmt: skip
+                                   f"{exc.reason}){hint}")  # fmt: skip
             if not chunk:
                 return ConfigError(f"{path}: not UTF-8 text")
             offset += len(chunk)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import errno
 import functools
@@ -161,15 +162,31 @@ def _fsync_dir(path: Path) -> None:
 
 
 def read_lines(path: Path, what: str, error: type[Exception]) -> list[str]:
-    """The lines of a user's text file; a missing or unreadable one raises ``error`` naming it."""
+    """The lines of a user's text file; a missing or unreadable one raises ``error`` naming it.
+    Only UTF-8 is read, as corpora, word lists and LMs are: text that is not is refused in one
+    line (it was the codec's message), naming UTF-16, which Windows editors write."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise error(f"{path}: {what} not found") from None
+    except OSError as exc:
+        raise error(f"{path}: cannot read {what}: {exc}") from None
     try:
         # utf-8-sig: an editor's byte-order mark turned a first-line "# comment" into a
         # command or hotword
-        return path.read_text(encoding="utf-8-sig").splitlines()
-    except FileNotFoundError:
-        raise error(f"{path}: {what} not found") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise error(f"{path}: cannot read {what}: {exc}") from None
+        return data.decode("utf-8-sig").splitlines()
+    except UnicodeDecodeError as exc:
+        start = exc.start + (3 if data.startswith(codecs.BOM_UTF8) else 0)
+        raise error(f"{path}: {what} is not UTF-8 text (byte {start}: {exc.reason})"
+                    f"{utf16_hint(data)}") from None  # fmt: skip
+
+
+def utf16_hint(head: bytes) -> str:
+    """What to say of text that starts with a UTF-16 byte-order mark ("Unicode" in Windows
+    editors), else ""."""
+    if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
+        return "; it starts with a UTF-16 byte-order mark: save it as UTF-8"
+    return ""
 
 
 def check_field_types(config: Any, what: str) -> None:

@@ -348,3 +348,26 @@ def test_hotwords_that_are_not_text_are_refused_in_one_line():
         with pytest.raises(ConfigError, match=said):
             create_decoder("beam", alphabet, hotwords=bad)
     assert [h.phrase for h in parse_hotwords(["yes", ("no", 2.0)], alphabet)] == ["yes", "no"]
+
+
+def test_utf16_text_files_are_one_line_not_utf8_errors(tmp_path):
+    """A UTF-16 command file, hotword file, word list or manifest (Windows' "Unicode") gave the
+    codec's message; each now names the file, says it is not UTF-8, and why. UTF-8 stays the
+    only encoding read, as for corpora and LMs."""
+    from ctcasr.decoding.grammar import read_commands
+    from ctcasr.decoding.hotwords import read_hotword_specs
+    from ctcasr.errors import CtcasrError
+    from ctcasr.lm import read_unigrams
+    from ctcasr.manifest import read_manifest
+
+    path = tmp_path / "list.txt"
+    path.write_text("\ufeffyes\nno\n", encoding="utf-16-le")
+    for read in (read_commands, read_hotword_specs, read_unigrams, read_manifest):
+        with pytest.raises(CtcasrError) as info:
+            read(path)
+        (line,) = str(info.value).splitlines()
+        assert line.startswith(f"{path}: ") and "not UTF-8 text (byte 0: " in line, line
+        assert line.endswith("starts with a UTF-16 byte-order mark: save it as UTF-8"), line
+    path.write_bytes(b"\xef\xbb\xbfyes\n\xffno\n")  # the offset counts the UTF-8 mark
+    with pytest.raises(ConfigError, match=r"command list is not UTF-8 text \(byte 7: "):
+        read_commands(path)
