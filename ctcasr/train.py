@@ -1374,6 +1374,23 @@ def _as_saved(config: TrainConfig) -> dict[str, Any]:
     return json.loads(json.dumps(config.to_dict()))
 
 
+# Settings that name files: "./x" and "x", or a relative and an absolute name, are one file.
+_PATH_SETTINGS = ("train_manifests", "dev_manifest", "alphabet", "init_from")
+
+
+def _same_files(old: Any, new: Any) -> bool:
+    """Whether two path settings name the same files, resolved from the working directory
+    (a stored name relative to another one cannot be resolved, and is still noted)."""
+    def resolved(value: Any) -> Any:
+        if isinstance(value, str):
+            return os.path.realpath(value)
+        if isinstance(value, list) and all(isinstance(v, str) for v in value):
+            return [os.path.realpath(v) for v in value]
+        return value
+
+    return resolved(old) == resolved(new)
+
+
 def _note_changes(out: Path, config: TrainConfig, verbose: int) -> None:
     """On resume, settings that may change (epochs, batch size, learning rate, augmentation)
     are taken as given: say which changed, and keep train_config.json up to date (it kept
@@ -1382,7 +1399,8 @@ def _note_changes(out: Path, config: TrainConfig, verbose: int) -> None:
     old = _read_json(saved, "run settings") if saved.exists() else {}
     new = _as_saved(config)
     changed = [f"{k} {old[k]} -> {new[k]}" for k in new
-               if k in old and old[k] != new[k] and k not in ("output_dir",)]  # fmt: skip
+               if k in old and old[k] != new[k] and k not in ("output_dir",)
+               and not (k in _PATH_SETTINGS and _same_files(old[k], new[k]))]  # fmt: skip
     if changed and verbose:
         print("resuming with changed settings: " + "; ".join(changed))
     if changed or not saved.exists():

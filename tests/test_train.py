@@ -695,3 +695,24 @@ def test_init_from_takes_the_bundles_architecture_for_what_the_run_leaves_out(
     assert "different architecture (rnn_units 256 there, 64 here)" in message
     assert message.endswith("leave them out of the [model] table, or give the bundle's: "
                             "rnn_units = 256")  # fmt: skip
+
+
+def test_resume_does_not_note_paths_that_name_the_same_files(tmp_path, monkeypatch, capsys):
+    """train_config.json keeps paths as given: resuming with the config named another way
+    ("./x" or absolute) noted the same manifests as changed settings. A real change is noted."""
+    from ctcasr.train import TrainConfig, _note_changes
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("a.jsonl", "b.jsonl", "dev.jsonl"):
+        (tmp_path / name).write_text("")
+    out = tmp_path / "run"
+    out.mkdir()
+    first = TrainConfig(train_manifests=["./a.jsonl"], dev_manifest="dev.jsonl", output_dir="run")
+    (out / "train_config.json").write_text(json.dumps(first.to_dict()))
+    same = TrainConfig(train_manifests=[str(tmp_path / "a.jsonl")],
+                       dev_manifest=str(tmp_path / "x" / ".." / "dev.jsonl"), output_dir="run")
+    _note_changes(out, same, verbose=1)
+    assert "changed settings" not in capsys.readouterr().out
+    other = TrainConfig(train_manifests=["b.jsonl"], dev_manifest="dev.jsonl", output_dir="run")
+    _note_changes(out, other, verbose=1)
+    assert "resuming with changed settings: train_manifests" in capsys.readouterr().out
