@@ -476,6 +476,20 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
 ) -> None:
     """Train a model from manifests or a config file; the best model lands in OUTPUT_DIR/model."""
+    # SIGTERM while ctcasr.train imports and the config is read (over a second) ended the
+    # run with 143 and no word, as it did before the training's own handler was installed
+    try:
+        with stopped_by_signals():
+            _train(**locals())
+    except KeyboardInterrupt as exc:
+        how, status = stop_reason(exc)
+        typer.echo(how, err=True)
+        raise typer.Exit(status) from None
+
+
+def _train(manifests, config, dev, output_dir, epochs, batch_size, learning_rate, patience,
+           seed, alphabet, strategy, init_from, resume, noise_dir, speed, skip_bad,
+           normalize_text, quiet) -> None:  # fmt: skip
     from dataclasses import replace
 
     from ctcasr.train import TrainConfig
@@ -513,8 +527,7 @@ def train(
         cfg.augment = aug
     try:
         # SIGTERM (a scheduler's stop, `timeout`) ended the run without the resume hint
-        with stopped_by_signals():
-            result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
+        result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
     except KeyboardInterrupt as exc:
         from ctcasr.train import interrupted_message
 

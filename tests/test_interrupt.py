@@ -47,3 +47,17 @@ def test_ctrl_c_during_a_batch(tmp_path, fsdd_dir, jobs):
     for path in written:  # each one complete: no half-written file survives
         assert json.loads(path.read_text())["text"]
     assert not list(out.glob(".*")), "temporary files were left behind"
+
+
+def test_sigterm_while_train_reads_its_config_is_a_stop_message(tmp_path):
+    """SIGTERM in train's first second or so (ctcasr.train importing, the config read) exited
+    143 with no word: the handler came only around the training itself."""
+    import subprocess
+    import sys
+
+    code = ("import os, signal\nfrom ctcasr.train import TrainConfig\n"
+            "def term(*a, **k):\n    os.kill(os.getpid(), signal.SIGTERM)\n"
+            "TrainConfig.from_file = term\nfrom ctcasr.cli import main\nmain()")
+    result = subprocess.run([sys.executable, "-c", code, "train", "--config", "x.toml"],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    assert result.returncode == 143 and result.stderr.strip() == "stopped by SIGTERM", result
