@@ -129,6 +129,8 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         raise BundleError(f"{path}: not a model bundle ({CONFIG_FILE} missing)") from None
     except (OSError, ValueError) as exc:
         raise BundleError(f"{config_path}: unreadable bundle config ({exc})") from None
+    except RecursionError:  # [[[[... a few thousand deep: a traceback from the json module
+        raise BundleError(f"{config_path}: unreadable bundle config (nested too deeply)") from None
     if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{config_path}: not a ctcasr bundle config")
     for key, kind in (("version", int), ("decoder", dict), ("metadata", dict)):

@@ -706,3 +706,21 @@ def test_the_current_folder_as_a_bundle_path(tmp_path, monkeypatch):
     result = runner.invoke(app, ["transcribe", clip, "-m", "/"])
     assert result.exit_code == 1
     assert "/: not a model bundle" in str(result.exception or result.output)
+
+
+@pytest.fixture
+def default_copy(tmp_path):
+    """A copy of the bundled model, to break: loading it needs no TensorFlow."""
+    return Path(shutil.copytree(load_bundle(None).path, tmp_path / "b"))
+
+
+def test_a_deeply_nested_bundle_config_is_one_error(default_copy):
+    """A bundle.json nested a few thousand deep (valid JSON) was a RecursionError traceback
+    from the json module, not a BundleError."""
+    (default_copy / CONFIG_FILE).write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(BundleError, match="unreadable bundle config \\(nested too deeply\\)"):
+        load_bundle(default_copy)
+    (default_copy / CONFIG_FILE).write_text('{"format": "ctcasr-bundle", "metadata": '
+                                            + '{"a": ' * 50_000 + "1" + "}" * 50_001)
+    with pytest.raises(BundleError, match="nested too deeply"):
+        load_bundle(default_copy)
