@@ -133,7 +133,8 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         raise BundleError(f"{config_path}: unreadable bundle config (nested too deeply)") from None
     if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{config_path}: not a ctcasr bundle config")
-    for key, kind in (("version", int), ("decoder", dict), ("metadata", dict)):
+    for key, kind in (("version", int), ("frontend", dict), ("model", dict),
+                      ("decoder", dict), ("metadata", dict)):  # fmt: skip
         value = config.get(key)
         # null too: "version": null was a TypeError, "metadata": null broke tune later
         if key in config and (not isinstance(value, kind) or isinstance(value, bool)):

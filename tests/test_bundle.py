@@ -724,3 +724,14 @@ def test_a_deeply_nested_bundle_config_is_one_error(default_copy):
                                             + '{"a": ' * 50_000 + "1" + "}" * 50_001)
     with pytest.raises(BundleError, match="nested too deeply"):
         load_bundle(default_copy)
+
+
+@pytest.mark.parametrize("section", ["frontend", "model"])
+@pytest.mark.parametrize(("value", "shown"), [(None, "null"), ([20], "\\[20\\]"), (5, "5")])
+def test_a_settings_section_that_is_no_object_is_named(default_copy, section, value, shown):
+    """"frontend": null was "'NoneType' object is not iterable", and "model": [20] "sequence
+    item 0: expected str instance, int found": neither named the section."""
+    config = json.loads((default_copy / CONFIG_FILE).read_text())
+    (default_copy / CONFIG_FILE).write_text(json.dumps({**config, section: value}))
+    with pytest.raises(BundleError, match=f"{section} must be a JSON object, got {shown}$"):
+        load_bundle(default_copy)
