@@ -19,6 +19,7 @@ from ctcasr.utils import check_field_types, config_from_dict, plain
 
 FeatureKind = Literal["mfcc", "logmel", "pcen"]
 _EPS = 1e-6
+MAX_MODEL_RATE = 384_000  # the highest rate audio hardware records at
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,11 @@ class FrontendConfig:
             raise ConfigError(f"deltas must be 0, 1 or 2, got {self.deltas}")
         if not self.sample_rate > 0:
             raise ConfigError(f"sample_rate must be positive, got {self.sample_rate}")
+        # Bounds that no speech front end comes near, so that a bundle's settings cannot ask
+        # for the memory of the machine (n_mels=10**9 took 11 GB and more at the first input).
+        if self.sample_rate > MAX_MODEL_RATE:
+            raise ConfigError(f"sample_rate must be at most {MAX_MODEL_RATE}, got "
+                              f"{self.sample_rate}")  # fmt: skip
         if not 0 < self.hop_ms <= self.win_ms:
             raise ConfigError(f"need 0 < hop_ms <= win_ms, got {self.hop_ms} and {self.win_ms}")
         if self.hop_length < 1:
@@ -62,6 +68,12 @@ class FrontendConfig:
                 f"need 0 <= fmin < fmax <= sample_rate/2 ({nyquist:g}), got fmin={self.fmin} "
                 f"and fmax={self.fmax}"
             )
+        if self.n_fft > self.sample_rate:
+            raise ConfigError(f"n_fft={self.n_fft} is longer than a second of audio at "
+                              f"{self.sample_rate} Hz")  # fmt: skip
+        if self.n_mels > 1 + self.n_fft // 2:
+            raise ConfigError(f"n_mels={self.n_mels} exceeds the {1 + self.n_fft // 2} "
+                              f"frequency bins of n_fft={self.n_fft}")  # fmt: skip
         if self.n_fft % 2:  # frame counts and FFT bins here (and in trained models) assume it
             raise ConfigError(f"n_fft must be even, got {self.n_fft}")
         if self.win_length > self.n_fft:

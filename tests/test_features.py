@@ -208,6 +208,22 @@ def test_bad_config_raises_config_error(kwargs):
         FrontendConfig(**kwargs)
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"n_mels": 10**9}, "n_mels=1000000000 exceeds the 257 frequency bins of n_fft=512"),
+        ({"n_fft": 10**12}, "n_fft=1000000000000 is longer than a second of audio at 16000 Hz"),
+        ({"sample_rate": 10**7, "win_ms": 0.01, "hop_ms": 0.01},
+         "sample_rate must be at most 384000, got 10000000"),
+    ],
+)
+def test_sizes_that_would_take_the_machines_memory_are_refused(kwargs, message):
+    """A bundle's front end with n_mels=10**9 loaded, and its first input then took 11 GB and
+    more building the mel filters; n_fft=10**12 or a 10 MHz rate asked for as much."""
+    with pytest.raises(ConfigError, match=message):
+        FrontendConfig(**kwargs)
+
+
 def test_config_dict_round_trip_and_unknown_keys():
     config = FrontendConfig(kind="logmel", n_mels=64, deltas=1, fmax=7_600.0)
     assert FrontendConfig.from_dict(config.to_dict()) == config
