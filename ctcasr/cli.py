@@ -925,6 +925,13 @@ def info(model: ModelOption = None) -> None:
         missing += [f"{name}.{key} = {value}" for key, value in settings.items()
                     if key in paths and isinstance(value, str)
                     and not (bundle.path / value).is_file()]  # fmt: skip
+        outside = [f"{name}.{key} = {value}" for key, value in settings.items()
+                   if key in paths and isinstance(value, str)
+                   and not (bundle.path / value).resolve().is_relative_to(
+                       bundle.path.resolve())]  # fmt: skip
+        if outside:  # a bundle made elsewhere reads these from outside itself
+            typer.echo(f"warning: decoder settings name files outside the bundle: "
+                       f"{'; '.join(outside)}", err=True)  # fmt: skip
     if missing:
         _fail(f"{bundle.path}: decoder settings name files the bundle lacks: {'; '.join(missing)}")
 

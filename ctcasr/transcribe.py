@@ -602,10 +602,27 @@ def decoder_settings(
         value = stored.get(key)
         if isinstance(value, str) and not Path(value).is_absolute():
             stored[key] = str(bundle.path / value)
+        if isinstance(value, str) and (overrides or {}).get(key) is None:
+            _say_if_outside(bundle, name, key, stored[key])
     for key, value in (overrides or {}).items():
         if value is not None:
             stored[key] = value
     return stored
+
+
+def _say_if_outside(bundle: Bundle, decoder: str, key: str, path: str) -> None:
+    """Warn when a bundle's stored file lies outside it (an absolute path, ``../``, a link out):
+    ctcasr never stores one (tune copies files in), so the bundle was edited by hand or made
+    elsewhere, and a bundle from someone else had its decoder read any file it named (a
+    grammar's commands file came back as transcripts) without a word."""
+    try:
+        inside = Path(path).resolve().is_relative_to(bundle.path.resolve())
+    except (OSError, RuntimeError):
+        inside = False
+    if not inside:
+        warnings.warn(f"{bundle.path}: decoder setting {decoder}.{key} names a file outside "
+                      f"the bundle ({path}); it is read from there", CtcasrWarning,
+                      stacklevel=3)  # fmt: skip
 
 
 def _name(source: Source) -> str:

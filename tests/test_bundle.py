@@ -735,3 +735,37 @@ def test_a_settings_section_that_is_no_object_is_named(default_copy, section, va
     (default_copy / CONFIG_FILE).write_text(json.dumps({**config, section: value}))
     with pytest.raises(BundleError, match=f"{section} must be a JSON object, got {shown}$"):
         load_bundle(default_copy)
+
+
+def test_a_stored_decoder_file_outside_the_bundle_is_said(default_copy, tmp_path):
+    """A bundle whose decoder settings name a file outside it ('../x', an absolute path, a
+    link out) had it read without a word: a grammar bundle from someone else turned any text
+    file the process could read into its commands, and so into transcripts."""
+    import warnings
+
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+    from ctcasr.errors import CtcasrWarning
+    from ctcasr.transcribe import decoder_settings
+
+    shutil.copy(default_copy / "lm.arpa", tmp_path / "outside.arpa")
+    (default_copy / "linked.arpa").symlink_to(tmp_path / "outside.arpa")
+    config = json.loads((default_copy / CONFIG_FILE).read_text())
+    for stored in ("../outside.arpa", str(tmp_path / "outside.arpa"), "linked.arpa"):
+        config["decoder"]["kenlm"]["lm"] = stored
+        (default_copy / CONFIG_FILE).write_text(json.dumps(config))
+        with pytest.warns(CtcasrWarning, match=f"kenlm.lm names a file outside the bundle "
+                                               f"\\(.*{re.escape(stored)}\\)"):
+            decoder_settings(load_bundle(default_copy), "kenlm")
+        shown = CliRunner().invoke(app, ["info", "-m", str(default_copy)])
+        assert shown.exit_code == 0
+        assert f"name files outside the bundle: kenlm.lm = {stored}" in shown.output
+    # inside, or given by the caller: nothing to say
+    config["decoder"]["kenlm"]["lm"] = "lm.arpa"
+    (default_copy / CONFIG_FILE).write_text(json.dumps(config))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", CtcasrWarning)
+        decoder_settings(load_bundle(default_copy), "kenlm")
+        decoder_settings(load_bundle(default_copy), "kenlm", {"lm": str(tmp_path / "outside.arpa")})
+    assert "outside" not in CliRunner().invoke(app, ["info", "-m", str(default_copy)]).output
