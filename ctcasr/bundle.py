@@ -233,6 +233,15 @@ def _stale_files(before: Any, path_options: Sequence[str], settings: dict[str, A
             and v not in named and v not in own}  # fmt: skip
 
 
+def lies_inside(folder: Path, path: str | os.PathLike[str]) -> bool:
+    """Whether ``path`` (relative ones taken from ``folder``), links followed, is in
+    ``folder``: a bundle's stored decoder file outside it was edited in or made elsewhere."""
+    try:
+        return (folder / path).resolve().is_relative_to(folder.resolve())
+    except (OSError, RuntimeError):  # a link loop
+        return False
+
+
 def _bundle_files(folder: Path) -> list[Path]:
     """A bundle's own files, without the hidden temporaries a killed writer may leave."""
     return [p for p in folder.iterdir() if p.is_file() and not p.name.startswith(".")]

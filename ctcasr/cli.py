@@ -900,7 +900,7 @@ def average(
 @app.command()
 def info(model: ModelOption = None) -> None:
     """Describe a model bundle: front end, sizes, alphabet, training summary."""
-    from ctcasr.bundle import load_bundle
+    from ctcasr.bundle import lies_inside, load_bundle
 
     bundle = load_bundle(model)
     typer.echo(f"bundle:    {bundle.path}")
@@ -927,8 +927,7 @@ def info(model: ModelOption = None) -> None:
                     and not (bundle.path / value).is_file()]  # fmt: skip
         outside = [f"{name}.{key} = {value}" for key, value in settings.items()
                    if key in paths and isinstance(value, str)
-                   and not (bundle.path / value).resolve().is_relative_to(
-                       bundle.path.resolve())]  # fmt: skip
+                   and not lies_inside(bundle.path, value)]  # fmt: skip
         if outside:  # a bundle made elsewhere reads these from outside itself
             typer.echo(f"warning: decoder settings name files outside the bundle: "
                        f"{'; '.join(outside)}", err=True)  # fmt: skip

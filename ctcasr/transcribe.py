@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ctcasr.audio import LongAudio, check_rate
-from ctcasr.bundle import Bundle, load_bundle
+from ctcasr.bundle import Bundle, lies_inside, load_bundle
 from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
 from ctcasr.decoding.base import json_score
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, DecoderOutputError, UsageError
@@ -615,11 +615,7 @@ def _say_if_outside(bundle: Bundle, decoder: str, key: str, path: str) -> None:
     ctcasr never stores one (tune copies files in), so the bundle was edited by hand or made
     elsewhere, and a bundle from someone else had its decoder read any file it named (a
     grammar's commands file came back as transcripts) without a word."""
-    try:
-        inside = Path(path).resolve().is_relative_to(bundle.path.resolve())
-    except (OSError, RuntimeError):
-        inside = False
-    if not inside:
+    if not lies_inside(bundle.path, path):
         warnings.warn(f"{bundle.path}: decoder setting {decoder}.{key} names a file outside "
                       f"the bundle ({path}); it is read from there", CtcasrWarning,
                       stacklevel=3)  # fmt: skip
