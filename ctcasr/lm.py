@@ -187,10 +187,7 @@ def _corpus_paths(corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     if not paths:
         raise ConfigError("no corpus files given")
     for path in paths:
-        if path.is_dir():
-            raise ConfigError(f"{path}: is a folder; give the corpus text file(s)")
-        if not path.is_file():
-            raise ConfigError(f"{path}: corpus file not found")
+        check_regular_file(path, "corpus")  # /dev/null was "not found"
         if path.stat().st_size == 0:
             raise ConfigError(f"{path}: corpus file is empty")
     return paths

@@ -150,11 +150,13 @@ def test_lmplz_failure_is_a_config_error_and_writes_nothing(
 
 
 def test_build_refuses_bad_input(tmp_path: Path, corpus: Path):
-    with pytest.raises(ConfigError, match=r"missing\.txt: corpus file not found"):
+    with pytest.raises(ConfigError, match=r"missing\.txt: corpus not found"):
         build_lm(tmp_path / "missing.txt", tmp_path / "lm.arpa")
     (tmp_path / "texts").mkdir()  # it exists: "not found" was misleading
-    with pytest.raises(ConfigError, match=r"texts: is a folder; give the corpus text file"):
+    with pytest.raises(ConfigError, match=r"texts: is a folder; give the corpus file"):
         build_lm(tmp_path / "texts", tmp_path / "lm.arpa")
+    with pytest.raises(ConfigError, match=r"/dev/null: not a regular file \(a device or pipe\)"):
+        build_lm(os.devnull, tmp_path / "lm.arpa")  # it exists: "not found" was wrong
     empty = tmp_path / "empty.txt"
     empty.write_text("", encoding="utf-8")
     with pytest.raises(ConfigError, match=r"empty\.txt: corpus file is empty"):
