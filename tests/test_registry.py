@@ -772,3 +772,41 @@ def test_tune_of_a_plugin_with_hotwords_but_no_weight_is_one_line(site, tmp_path
     assert isinstance(result.exception, ConfigError), result.exception
     assert str(result.exception) == ("decoder 'words' takes hotwords but has no numeric "
                                      "hotword_weight attribute to tune")
+
+
+@pytest.mark.parametrize(
+    ("decoder", "options", "message"),
+    [
+        ("beam", {"beam_width": "8"}, "option beam_width must be an int, got '8'"),
+        ("beam", {"beam_prune_logp": "x"}, "option beam_prune_logp must be a float, got 'x'"),
+        ("beam", {"token_min_logp": [1]}, "option token_min_logp must be a float, got [1]"),
+        ("beam", {"hotword_weight": None}, "option hotword_weight must be a float, got None"),
+        ("kenlm", {"lm": "no.arpa", "alpha": "0.5"}, "option alpha must be a float, got '0.5'"),
+        ("kenlm", {"lm": "no.arpa", "beta": True}, "option beta must be a float, got True"),
+        ("kenlm", {"lm": "no.arpa", "beam_width": 8.0},
+         "option beam_width must be an int, got 8.0"),
+        ("kenlm", {"lm": "no.arpa", "hotword_weight": None},
+         "option hotword_weight must be a float, got None"),
+        ("grammar", {"commands": ["yes"], "length_normalize": "no"},
+         "option length_normalize must be a bool, got 'no'"),
+        ("greedy", {"frame_seconds": "0.02"}, "option frame_seconds must be a float, got '0.02'"),
+    ],
+)  # fmt: skip
+def test_a_decoder_built_directly_checks_option_types_as_create_decoder_does(
+    decoder, options, message
+):
+    """Built from Python, ``BeamDecoder(beam_width="8")`` was a TypeError from a comparison and
+    ``KenLMDecoder(alpha="0.5")`` was taken as 0.5, where create_decoder gave a ConfigError."""
+    from ctcasr.decoding import create_decoder, get_decoder_class
+    from ctcasr.errors import ConfigError
+    from ctcasr.text import Alphabet
+
+    options = dict(options)
+    frame_seconds = options.pop("frame_seconds", 0.02)
+    with pytest.raises(ConfigError) as direct:
+        get_decoder_class(decoder)(Alphabet(), frame_seconds=frame_seconds, **options)
+    assert str(direct.value) == f"decoder {decoder!r}: {message}"
+    if options.get("hotword_weight", 0) is not None:  # create_decoder leaves None at defaults
+        with pytest.raises(ConfigError) as created:
+            create_decoder(decoder, Alphabet(), frame_seconds, **options)
+        assert str(created.value) == str(direct.value)

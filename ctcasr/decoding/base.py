@@ -9,6 +9,7 @@ numbers from different decoders can be compared.
 from __future__ import annotations
 
 import math
+import numbers
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -79,6 +80,7 @@ class Decoder(ABC):
     path_options: ClassVar[tuple[str, ...]] = ()
 
     def __init__(self, alphabet: Alphabet, *, frame_seconds: float = DEFAULT_FRAME_SECONDS):
+        check_option_type(self.name or type(self).__name__, "frame_seconds", frame_seconds, "float")
         if frame_seconds <= 0:
             raise ConfigError(f"frame_seconds must be positive, got {frame_seconds}")
         self.alphabet = alphabet
@@ -103,6 +105,27 @@ class Decoder(ABC):
 # ---------------------------------------------------------------------------------------------
 # input checks
 # ---------------------------------------------------------------------------------------------
+
+
+# The plain kinds an option's annotation can name, and the types that are values of each.
+# Numbers and flags only: a ``str`` option may fairly be given a Path from Python.
+OPTION_KINDS: dict[str, tuple[type, ...]] = {
+    "int": (numbers.Integral,), "float": (numbers.Real,), "bool": (bool, np.bool_),
+}  # fmt: skip
+
+
+def check_option_type(decoder: str, key: str, value: Any, kind: str) -> None:
+    """Refuse a number or flag option of the wrong type in one line, whether it came through
+    create_decoder or a constructor called directly: ``beam_width="8"`` failed as "'<' not
+    supported between 'str' and 'int'", and ``length_normalize="no"`` was taken as true.
+    ``kind``: "int", "float" or "bool"; any other is not checked."""
+    kinds = OPTION_KINDS.get(kind)
+    if kinds is None:
+        return
+    if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool | np.bool_)):
+        return
+    raise ConfigError(f"decoder {decoder!r}: option {key} must be {'an' if kind == 'int' else 'a'} "
+                      f"{kind}, got {value!r}")  # fmt: skip
 
 
 def check_log_probs(log_probs: np.ndarray, alphabet: Alphabet) -> np.ndarray:

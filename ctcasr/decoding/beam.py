@@ -29,6 +29,7 @@ from ctcasr.decoding.base import (
     build_hypothesis,
     check_log_probs,
     check_nbest,
+    check_option_type,
 )
 from ctcasr.decoding.greedy import greedy_path
 from ctcasr.decoding.hotwords import (
@@ -59,6 +60,16 @@ def _lse(a: float, b: float) -> float:
     return a + _log1p(_exp(b - a))
 
 
+def check_search_options(decoder: str, beam_width: object, beam_prune_logp: object,
+                         token_min_logp: object, hotword_weight: object) -> None:  # fmt: skip
+    """The beam search options beam and kenlm share, typed as create_decoder checks them, for
+    a decoder built directly (``beam_width="8"`` was a TypeError from a comparison)."""
+    check_option_type(decoder, "beam_width", beam_width, "int")
+    check_option_type(decoder, "beam_prune_logp", beam_prune_logp, "float")
+    check_option_type(decoder, "token_min_logp", token_min_logp, "float")
+    check_option_type(decoder, "hotword_weight", hotword_weight, "float")
+
+
 class BeamDecoder(Decoder):
     """CTC prefix beam search (no LM), with optional hotword and phrase bonuses."""
 
@@ -76,6 +87,8 @@ class BeamDecoder(Decoder):
         hotword_weight: float = DEFAULT_HOTWORD_WEIGHT,
     ) -> None:
         super().__init__(alphabet, frame_seconds=frame_seconds)
+        check_search_options(self.name, beam_width, beam_prune_logp, token_min_logp,
+                             hotword_weight)  # fmt: skip
         if beam_width < 1:
             raise ConfigError(f"beam_width must be at least 1, got {beam_width}")
         if beam_prune_logp > 0 or token_min_logp > 0:

@@ -31,7 +31,6 @@ import bisect
 import dataclasses
 import functools
 import math
-import numbers
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -47,6 +46,7 @@ from ctcasr.decoding.base import (
     build_hypothesis,
     check_log_probs,
     check_nbest,
+    check_option_type,
 )
 from ctcasr.decoding.greedy import greedy_path
 from ctcasr.errors import AlphabetError, ConfigError
@@ -65,11 +65,10 @@ _EMIT_BLOCK = 1 << 18
 def _threshold(value: object) -> float:
     """A threshold in [0, 1], its type checked as create_decoder checks it: a direct
     ``GrammarDecoder(threshold="0.5")`` failed in the comparison with a TypeError."""
-    if not isinstance(value, numbers.Real) or isinstance(value, bool | np.bool_):
-        raise ConfigError(f"decoder 'grammar': option threshold must be a float, got {value!r}")
-    if not 0.0 <= value <= 1.0:
+    check_option_type(GrammarDecoder.name, "threshold", value, "float")
+    if not 0.0 <= value <= 1.0:  # type: ignore[operator]
         raise ConfigError(f"threshold must be in [0, 1], got {value}")
-    return float(value)
+    return float(value)  # type: ignore[arg-type]
 
 
 def read_commands(path: str | os.PathLike[str]) -> list[str]:
@@ -376,6 +375,7 @@ class GrammarDecoder(Decoder):
         else:
             source, phrases = "command list", list(commands)
         self.threshold = _threshold(threshold)
+        check_option_type(self.name, "length_normalize", length_normalize, "bool")  # "no" was true
         self.commands = prepare_commands(phrases, alphabet, source, lines)
         self.length_normalize = bool(length_normalize)
         self.trie = CommandTrie.build(self.commands, alphabet)

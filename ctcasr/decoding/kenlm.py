@@ -28,7 +28,9 @@ from ctcasr.decoding.base import (
     build_hypothesis,
     check_log_probs,
     check_nbest,
+    check_option_type,
 )
+from ctcasr.decoding.beam import check_search_options
 from ctcasr.decoding.hotwords import (
     DEFAULT_HOTWORD_WEIGHT,
     HotwordScorer,
@@ -106,12 +108,12 @@ def _check_binary_vocabulary(path: Path, alphabet: Alphabet) -> None:
     _VOCAB_CHECKED.add(key)
 
 
-def _weight(name: str, value: object) -> float:
-    """An LM weight: a finite number (NaN broke the search, inf gave garbage)."""
-    try:
-        weight = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ConfigError(f"{name} must be a number, got {value!r}") from None
+def _weight(decoder: str, name: str, value: object) -> float:
+    """An LM weight: a number as create_decoder checks it (``alpha="0.5"`` was taken as 0.5
+    built directly, refused through create_decoder), and finite (NaN broke the search, inf
+    gave garbage)."""
+    check_option_type(decoder, name, value, "float")
+    weight = float(value)  # type: ignore[arg-type]
     if not math.isfinite(weight):
         raise ConfigError(f"{name} must be a finite number, got {value!r}")
     return weight
@@ -165,6 +167,9 @@ class KenLMDecoder(Decoder):
         super().__init__(alphabet, frame_seconds=frame_seconds)
         if lm is None:
             raise ConfigError("the kenlm decoder needs a language model (--lm FILE)")
+        check_search_options(self.name, beam_width, beam_prune_logp, token_min_logp,
+                             hotword_weight)  # fmt: skip
+        self.alpha, self.beta = _weight(self.name, "alpha", alpha), _weight(self.name, "beta", beta)
         if beam_width < 1:
             raise ConfigError(f"beam_width must be at least 1, got {beam_width}")
         if " " not in alphabet:
@@ -205,7 +210,6 @@ class KenLMDecoder(Decoder):
         if missing:
             warnings.warn(self._missing_words(missing, len(words or ())), CtcasrWarning,
                           stacklevel=2)  # fmt: skip
-        self.alpha, self.beta = _weight("alpha", alpha), _weight("beta", beta)
         self.beam_width = int(beam_width)
         self.beam_prune_logp = float(beam_prune_logp)
         self.token_min_logp = float(token_min_logp)
@@ -271,9 +275,9 @@ class KenLMDecoder(Decoder):
     def set_weights(self, alpha: float | None = None, beta: float | None = None) -> None:
         """Change the LM weights without reloading the LM (what ``ctcasr tune`` does)."""
         if alpha is not None:
-            self.alpha = _weight("alpha", alpha)
+            self.alpha = _weight(self.name, "alpha", alpha)
         if beta is not None:
-            self.beta = _weight("beta", beta)
+            self.beta = _weight(self.name, "beta", beta)
         self._decoder.reset_params(alpha=self.alpha, beta=self.beta)
 
     def decode(self, log_probs: np.ndarray, nbest: int = 1) -> list[Hypothesis]:

@@ -12,15 +12,12 @@ after which ``ctcasr transcribe --decoder mydecoder`` and ``ctcasr decoders`` se
 from __future__ import annotations
 
 import inspect
-import numbers
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
 from typing import Any
 
-import numpy as np
-
-from ctcasr.decoding.base import DEFAULT_FRAME_SECONDS, Decoder
+from ctcasr.decoding.base import DEFAULT_FRAME_SECONDS, Decoder, check_option_type
 from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.text import Alphabet
 
@@ -115,29 +112,14 @@ def option_parameters(cls: type[Decoder]) -> dict[str, inspect.Parameter]:
     }
 
 
-# Plain annotations an option value is checked against before the decoder sees it: values
-# from ``-O KEY=JSON`` or a bundle can be any JSON type. Numbers and flags only: a ``str``
-# option may fairly be given a Path from Python or ``-O device=0``, as it always could.
-_PLAIN_TYPES: dict[str, tuple[type, ...]] = {
-    "int": (numbers.Integral,), "float": (numbers.Real,), "bool": (bool, np.bool_),
-}  # fmt: skip
-
-
 def _check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | None) -> None:
-    """A number or flag of the wrong type is refused in one line: ``beam_width="abc"`` failed
-    as "'<' not supported between 'str' and 'int'", and ``length_normalize="no"`` was
-    taken as true."""
+    """An option checked against its plain annotation (``int``, ``float``, ``bool``) before
+    the decoder sees it: values from ``-O KEY=JSON`` or a bundle can be any JSON type."""
     if param is None:
         return
     annotation = param.annotation
     name = annotation if isinstance(annotation, str) else getattr(annotation, "__name__", "")
-    kinds = _PLAIN_TYPES.get(name)
-    if kinds is None:
-        return
-    if isinstance(value, kinds) and (bool in kinds or not isinstance(value, bool | np.bool_)):
-        return
-    raise ConfigError(f"decoder {decoder!r}: option {key} must be {'a' if name != 'int' else 'an'} "
-                      f"{name}, got {value!r}")  # fmt: skip
+    check_option_type(decoder, key, value, name)
 
 
 def available_decoders() -> dict[str, DecoderInfo]:
