@@ -27,7 +27,7 @@ from ctcasr.errors import BundleError, CtcasrError
 from ctcasr.features import FrontendConfig
 from ctcasr.model import ModelConfig
 from ctcasr.text import Alphabet
-from ctcasr.utils import atomic_dir, first_line, recover_dir, refuse_current_folder
+from ctcasr.utils import atomic_dir, file_name, first_line, recover_dir, refuse_current_folder
 
 BUNDLE_FORMAT = "ctcasr-bundle"
 BUNDLE_VERSION = 1
@@ -108,7 +108,7 @@ def resolve_bundle_path(path: str | os.PathLike[str] | None) -> Path:
     """``None`` or a bare name picks a bundle shipped in the package; anything else is a path."""
     if path is None:
         return PRETRAINED_DIR / DEFAULT_MODEL
-    candidate = Path(path)
+    candidate = file_name(path, "model bundle", BundleError)
     if not candidate.exists() and (PRETRAINED_DIR / str(path)).is_dir():
         return PRETRAINED_DIR / str(path)
     return candidate

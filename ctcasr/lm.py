@@ -40,7 +40,7 @@ from ctcasr.text import (
     said_in_english,
     spells_english,
 )
-from ctcasr.utils import atomic_path
+from ctcasr.utils import atomic_path, file_name
 
 if TYPE_CHECKING:
     import kenlm
@@ -183,7 +183,9 @@ class LMBuildResult:
 
 
 def _corpus_paths(corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
-    paths = [Path(corpus)] if isinstance(corpus, str | os.PathLike) else [Path(p) for p in corpus]
+    if isinstance(corpus, str | os.PathLike):
+        corpus = [corpus]
+    paths = [file_name(p, "corpus") for p in corpus]
     if not paths:
         raise ConfigError("no corpus files given")
     for path in paths:
@@ -331,7 +333,7 @@ def build_lm(
             f"prune takes up to {order} non-negative count thresholds, one per order, got {prune}"
         )
     paths = _corpus_paths(corpus)
-    output = Path(output)
+    output = file_name(output, "LM output")
     gzipped = _gzipped(output, binary)
     try:
         _check_output(output, paths)

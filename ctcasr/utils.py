@@ -39,6 +39,18 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
             tmp_path.unlink()
 
 
+def file_name(value: str | os.PathLike[str], what: str, error: type[Exception] | None = None
+              ) -> Path:  # fmt: skip
+    """``value`` as a Path, an empty name refused as ``WHAT: empty file name``: Path("") is
+    ".", the current folder, which was then read as the file ("is a folder")."""
+    if not os.fspath(value):
+        from ctcasr.audio import EMPTY_NAME
+        from ctcasr.errors import ConfigError
+
+        raise (error or ConfigError)(f"{what}: {EMPTY_NAME}")
+    return Path(value)
+
+
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")

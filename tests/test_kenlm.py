@@ -390,3 +390,34 @@ def test_a_rebuilt_lm_replaces_the_old_version_in_the_cache(tmp_path):
         assert hyp.text == "nine"
         held = [k for k in kenlm_module._LM_CACHE if k[0] == str(lm.resolve())]
         assert held == [(str(lm.resolve()), float(1_000_000 + version))]
+
+
+def test_empty_file_names_from_python_are_refused_as_such(tmp_path: Path):
+    """Path("") is ".", the current folder: an empty LM, word list, hotword file, command
+    file, corpus or bundle name was read as that folder ("is a folder", "not a bundle")."""
+    from ctcasr.bundle import load_bundle
+    from ctcasr.decoding.grammar import read_commands
+    from ctcasr.decoding.hotwords import read_hotword_specs, read_hotwords
+    from ctcasr.decoding.kenlm import read_word_list
+    from ctcasr.errors import BundleError
+    from ctcasr.lm import build_lm
+
+    corpus = tmp_path / "c.txt"
+    corpus.write_text("one two\n", encoding="utf-8")
+    calls = [
+        ("lm", lambda: KenLMDecoder(ALPHABET, lm="")),
+        ("unigrams", lambda: KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams="")),
+        ("word list", lambda: read_word_list("", ALPHABET)),
+        ("hotword file", lambda: read_hotword_specs("")),
+        ("hotword file", lambda: read_hotwords("")),
+        ("command list", lambda: read_commands("")),
+        ("corpus", lambda: build_lm("", tmp_path / "lm.arpa")),
+        ("corpus", lambda: build_lm([corpus, ""], tmp_path / "lm.arpa")),
+        ("LM output", lambda: build_lm(corpus, "")),
+    ]
+    for what, call in calls:
+        with pytest.raises(ConfigError) as caught:
+            call()
+        assert str(caught.value) == f"{what}: empty file name (an unset shell variable?)"
+    with pytest.raises(BundleError, match=r"^model bundle: empty file name"):
+        load_bundle("")

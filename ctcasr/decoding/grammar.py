@@ -51,7 +51,7 @@ from ctcasr.decoding.base import (
 from ctcasr.decoding.greedy import greedy_path
 from ctcasr.errors import AlphabetError, ConfigError
 from ctcasr.text import Alphabet, normalize_text
-from ctcasr.utils import read_lines
+from ctcasr.utils import file_name, read_lines
 
 DEFAULT_THRESHOLD = 0.3
 # Kept above e^-650 between rescales, and at most e^45 times larger at one: normal floats.
@@ -73,7 +73,7 @@ def _threshold(value: object) -> float:
 
 def read_commands(path: str | os.PathLike[str]) -> list[str]:
     """One phrase per line (``#`` comments, blank lines ignored), as written by the user."""
-    return [phrase for _, phrase in _numbered_commands(Path(path))]
+    return [phrase for _, phrase in _numbered_commands(file_name(path, "command list"))]
 
 
 def _numbered_commands(path: Path) -> list[tuple[int, str]]:
@@ -362,12 +362,9 @@ class GrammarDecoder(Decoder):
             raise ConfigError("commands: a string is a command file's path; give the phrases "
                               "as a list")  # fmt: skip
         if isinstance(commands, str | os.PathLike):
-            if not os.fspath(commands):  # Path("") is ".", read as the file
-                from ctcasr.audio import EMPTY_NAME
-
-                raise ConfigError(f"commands: {EMPTY_NAME}")
+            path = file_name(commands, "commands")
             source = str(commands)
-            lines, phrases = map(list, zip(*_numbered_commands(Path(commands)), strict=True))
+            lines, phrases = map(list, zip(*_numbered_commands(path), strict=True))
         elif isinstance(commands, bytes | bytearray) or not isinstance(commands, Iterable):
             # bytes gave its byte values as phrases, a number "not iterable"
             raise ConfigError("commands must be a command file's path or a list of phrases, "

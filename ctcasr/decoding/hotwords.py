@@ -15,11 +15,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from pathlib import Path
 
 from ctcasr.errors import AlphabetError, ConfigError
 from ctcasr.text import Alphabet, normalize_text
-from ctcasr.utils import read_lines
+from ctcasr.utils import file_name, read_lines
 
 DEFAULT_HOTWORD_WEIGHT = 5.0
 _CACHE_LIMIT = 200_000
@@ -175,7 +174,7 @@ def read_hotword_specs(path: str | os.PathLike[str]) -> list[FileHotword]:
     """A hotword file's lines as ``PHRASE[:WEIGHT]`` specs, each checked: one without a
     weight stays without, to take the decoder's ``hotword_weight`` (which ``tune`` varies;
     fixed at reading, every trial had the same weights)."""
-    path = Path(path)
+    path = file_name(path, "hotword file")
     lines = read_lines(path, "hotword file", ConfigError)
     result = []
     for lineno, line in enumerate(lines, start=1):

@@ -40,6 +40,7 @@ from ctcasr.decoding.hotwords import (
 )
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning
 from ctcasr.text import Alphabet
+from ctcasr.utils import file_name
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_BETA = 1.0
@@ -59,7 +60,7 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
     from ctcasr.lm import is_arpa, read_unigrams, read_word_lines
     from ctcasr.text import normalize_text
 
-    path = Path(path)
+    path = file_name(path, "word list")
     arpa = is_arpa(path)  # False for a missing file, which the reads below refuse
     # Each read refuses binaries and text that is not UTF-8; the file is read once.
     lines = [] if arpa else read_word_lines(path)
@@ -180,7 +181,7 @@ class KenLMDecoder(Decoder):
 
         from ctcasr.lm import check_regular_file, is_arpa
 
-        self.lm_path = Path(lm)
+        self.lm_path = file_name(lm, "lm")
         check_regular_file(self.lm_path, "language model")
         kenlm_model = _load_kenlm(self.lm_path)
         if unigrams is None:
@@ -189,7 +190,7 @@ class KenLMDecoder(Decoder):
                 _check_binary_vocabulary(self.lm_path, alphabet)
             self.unigrams_source: str | None = None
         elif isinstance(unigrams, str | os.PathLike):
-            words = read_word_list(unigrams, alphabet)
+            words = read_word_list(file_name(unigrams, "unigrams"), alphabet)
             self.unigrams_source = str(unigrams)
         else:
             words = list(unigrams)
