@@ -95,6 +95,16 @@ def _file_name(value: str) -> Path | str:
     return Path(value) if value else ""
 
 
+def _refuse_empty(**flags: object) -> None:
+    """Fail on a file flag given as "" (as _file_name keeps it, or a str flag): Path("") is
+    ".", the current folder, which was then used as the file or folder."""
+    from ctcasr.audio import EMPTY_NAME
+
+    for name, value in flags.items():
+        if value == "":
+            _fail(f"--{name.replace('_', '-')}: {EMPTY_NAME}")
+
+
 # Decoder flags shared by transcribe, evaluate and tune. Each is None unless given, so the
 # bundle's stored settings apply and a flag a decoder does not take is an error.
 DecoderOption = Annotated[
@@ -142,7 +152,8 @@ HotwordWeightOption = Annotated[
 AlphabetOption = Annotated[
     Path | None,
     typer.Option(
-        "--alphabet", help="Alphabet file to check against the model's (error on a mismatch)."
+        "--alphabet", parser=_file_name, metavar="<path>",
+        help="Alphabet file to check against the model's (error on a mismatch)."
     ),
 ]
 DecoderSettingOption = Annotated[
@@ -173,7 +184,6 @@ def _split_config(split_longer_than: float, max_segment: float) -> SplitConfig |
 def _decoder_options(flags: dict) -> dict:
     """Decoder keyword options from the decoder flags a command was given (its ``locals()``;
     flags a command does not have count as not given)."""
-    from ctcasr.audio import EMPTY_NAME
     from ctcasr.decoding.hotwords import (
         DEFAULT_HOTWORD_WEIGHT,
         read_hotword_specs,
@@ -181,8 +191,7 @@ def _decoder_options(flags: dict) -> dict:
     )
 
     def path(name: str, flag: str | None = None) -> str | None:
-        if flags.get(name) == "":  # as _file_name keeps it
-            _fail(f"--{flag or name}: {EMPTY_NAME}")
+        _refuse_empty(**{flag or name: flags.get(name)})
         return str(flags[name]) if flags.get(name) else None
 
     path("hotwords_file", "hotwords")
@@ -281,7 +290,8 @@ def transcribe(
     ] = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", "-o", help="Write NAME.FORMAT per input here "
+        typer.Option("--output-dir", "-o", parser=_file_name, metavar="<path>",
+                     help="Write NAME.FORMAT per input here "
                      "instead of printing."),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Same as --format jsonl.")] = False,
@@ -336,6 +346,7 @@ def transcribe(
         _fail(f"--batch-size must be at least 1, got {batch_size}")
     if max_duration is not None and not max_duration > 0:  # NaN too: it switched the limit off
         _fail(f"--max-duration must be positive, got {max_duration:g}")
+    _refuse_empty(model=model, output_dir=output_dir, alphabet=alphabet)
     formats = list(output_format or []) + (["jsonl"] if as_json else [])
     check_formats(formats)
     split = _split_config(split_longer_than, max_segment)
@@ -434,12 +445,14 @@ def train(
         list[Path] | None, typer.Argument(help="Training manifests (JSON Lines).")
     ] = None,
     config: Annotated[
-        Path | None, typer.Option("--config", "-c", help="TOML/JSON file of training settings.")
+        Path | None, typer.Option("--config", "-c", parser=_file_name, metavar="<path>",
+                                  help="TOML/JSON file of training settings.")
     ] = None,
     dev: Annotated[Path | None, typer.Option(help="Dev manifest for early stopping.")] = None,
     output_dir: Annotated[
         Path | None,
-        typer.Option("--output-dir", "-o", help="Where checkpoints, logs and the model go."),
+        typer.Option("--output-dir", "-o", parser=_file_name, metavar="<path>",
+                     help="Where checkpoints, logs and the model go."),
     ] = None,
     epochs: Annotated[int | None, typer.Option(help="Maximum epochs.")] = None,
     batch_size: Annotated[int | None, typer.Option(help="Utterances per batch.")] = None,
@@ -447,7 +460,8 @@ def train(
     patience: Annotated[int | None, typer.Option(help="Early-stopping patience (epochs).")] = None,
     seed: Annotated[int | None, typer.Option(help="Random seed.")] = None,
     alphabet: Annotated[
-        Path | None, typer.Option(help="Alphabet file (one symbol per line).")
+        Path | None, typer.Option(parser=_file_name, metavar="<path>",
+                                  help="Alphabet file (one symbol per line).")
     ] = None,
     noise_dir: Annotated[
         Path | None, typer.Option(help="Folder of noise recordings to mix in.")
@@ -492,6 +506,7 @@ def _train(manifests, config, dev, output_dir, epochs, batch_size, learning_rate
            normalize_text, quiet) -> None:  # fmt: skip
     from dataclasses import replace
 
+    _refuse_empty(config=config, output_dir=output_dir, alphabet=alphabet)
     from ctcasr.train import TrainConfig
     from ctcasr.train import train as run_training
 
@@ -590,6 +605,7 @@ def evaluate(
     from ctcasr.metrics import NO_REFERENCE, rate_text
     from ctcasr.outputs import one_line
 
+    _refuse_empty(model=model, alphabet=alphabet)
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
     _check_alphabet_of(alphabet, model)
@@ -753,7 +769,8 @@ def tune(
     ] = None,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the tuned bundle here instead of in place."),
+        typer.Option("--output", "-o", parser=_file_name, metavar="<path>",
+                     help="Write the tuned bundle here instead of in place."),
     ] = None,
     save: Annotated[bool, typer.Option(help="Store the best settings in the bundle.")] = True,
     skip_bad: SkipBadOption = False,
@@ -768,6 +785,7 @@ def tune(
     """
     from ctcasr.tune import tune as run_tune
 
+    _refuse_empty(model=model, alphabet=alphabet, output=output)
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
     _check_alphabet_of(alphabet, model)
@@ -801,7 +819,8 @@ app.add_typer(lm_app, name="lm")
 def lm_build(
     corpus: Annotated[list[Path], typer.Argument(help="Text corpus files, one sentence per line.")],
     output: Annotated[
-        Path, typer.Option("--output", "-o", help="Where to write the model (NAME.gz: gzipped).")
+        Path, typer.Option("--output", "-o", parser=_file_name, metavar="<path>",
+                           help="Where to write the model (NAME.gz: gzipped).")
     ],
     order: Annotated[int, typer.Option(help="N-gram order.")] = 3,
     binary: Annotated[
@@ -815,7 +834,8 @@ def lm_build(
     ] = None,
     alphabet_file: Annotated[
         Path | None,
-        typer.Option("--alphabet", help="Normalise for this alphabet file, as --model does for "
+        typer.Option("--alphabet", parser=_file_name, metavar="<path>",
+                     help="Normalise for this alphabet file, as --model does for "
                      "a bundle's (an LM built before its model is trained)."),
     ] = None,
 ) -> None:
@@ -827,6 +847,7 @@ def lm_build(
     from ctcasr.lm import build_lm
     from ctcasr.text import Alphabet
 
+    _refuse_empty(output=output, model=model, alphabet=alphabet_file)
     alphabet = None
     if model is not None:
         from ctcasr.bundle import load_bundle
@@ -850,7 +871,8 @@ def export(
     model: Annotated[str, typer.Argument(help="Model bundle directory (or a bundled name).")],
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", help="Write the graph to this NAME.onnx instead of the "
+        typer.Option("--output", "-o", parser=_file_name, metavar="<path>",
+                     help="Write the graph to this NAME.onnx instead of the "
                      "bundle."),
     ] = None,
     drop_keras: Annotated[
@@ -865,6 +887,8 @@ def export(
     """
     from ctcasr.export import export_onnx
 
+    _refuse_empty(output=output)
+
     path = export_onnx(model, output, drop_keras=drop_keras)
     typer.echo(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
 
@@ -874,7 +898,8 @@ def average(
     models: Annotated[
         list[str], typer.Argument(help="Bundles of one architecture (the first gives the rest).")
     ],
-    output: Annotated[Path, typer.Option("--output", "-o", help="The averaged bundle.")],
+    output: Annotated[Path, typer.Option("--output", "-o", parser=_file_name, metavar="<path>",
+                                         help="The averaged bundle.")],
     checkpoint: Annotated[
         list[Path] | None,
         typer.Option(help="A training checkpoint folder (OUTPUT_DIR/checkpoints/epoch-NNNN) "
@@ -889,6 +914,8 @@ def average(
     """
     from ctcasr.bundle import average_bundles
 
+    _refuse_empty(output=output)
+
     checkpoints = checkpoint or []
     path = average_bundles(models, output, checkpoints)
     what = f"{len(models)} bundles'" if not checkpoints else (
@@ -902,6 +929,7 @@ def info(model: ModelOption = None) -> None:
     """Describe a model bundle: front end, sizes, alphabet, training summary."""
     from ctcasr.bundle import lies_inside, load_bundle
 
+    _refuse_empty(model=model)
     bundle = load_bundle(model)
     typer.echo(f"bundle:    {bundle.path}")
     typer.echo(f"front end: {json.dumps(bundle.frontend.to_dict())}")

@@ -551,3 +551,31 @@ def test_tune_keeps_the_settings_it_started_from_when_no_trial_beats_them(an4_di
     assert (stored["alpha"], stored["beta"]) == (before["alpha"], before["beta"])
     tuning = load_bundle(out).metadata["decoder_tuning"]
     assert tuning["wer"] == tuning["baseline_wer"] < 0.5
+
+
+@pytest.mark.parametrize(
+    ("args", "flag"),
+    [
+        (["transcribe", "x.wav", "--alphabet", ""], "--alphabet"),
+        (["transcribe", "x.wav", "--output-dir", ""], "--output-dir"),
+        (["transcribe", "x.wav", "--model", ""], "--model"),
+        (["evaluate", "--manifest", "m.jsonl", "-m", ""], "--model"),
+        (["tune", "--manifest", "m.jsonl", "-o", ""], "--output"),
+        (["train", "--config", ""], "--config"),
+        (["train", "m.jsonl", "-o", ""], "--output-dir"),
+        (["lm", "build", "c.txt", "-o", ""], "--output"),
+        (["lm", "build", "c.txt", "-o", "x.arpa", "--alphabet", ""], "--alphabet"),
+        (["export", "bundle", "-o", ""], "--output"),
+        (["average", "a", "b", "-o", ""], "--output"),
+        (["info", "-m", ""], "--model"),
+    ],
+)  # fmt: skip
+def test_an_empty_file_flag_is_refused_as_such(args, flag):
+    """typer made "" Path("."), the current folder, used as the file or folder named."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 1, result.output
+    assert f"{flag}: empty file name (an unset shell variable?)" in result.output
