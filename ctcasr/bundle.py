@@ -25,7 +25,7 @@ from typing import Any
 
 from ctcasr.errors import BundleError, CtcasrError
 from ctcasr.features import FrontendConfig
-from ctcasr.model import ModelConfig
+from ctcasr.model import ModelConfig, weight_count
 from ctcasr.text import Alphabet
 from ctcasr.utils import atomic_dir, file_name, first_line, recover_dir, refuse_current_folder
 
@@ -69,8 +69,10 @@ class Bundle:
         if self._keras_model is None:
             from ctcasr.model import build_model
 
+            keras_weights = self.weights_path.is_file() or self.onnx_path is None
+            self._check_size(self.weights_path if keras_weights else self.onnx_path)
             model = build_model(self.model_config)
-            if not self.weights_path.is_file() and self.onnx_path is not None:
+            if not keras_weights and self.onnx_path is not None:
                 from ctcasr.export import load_onnx_weights
 
                 load_onnx_weights(model, self.onnx_path, self.model_config)
@@ -92,6 +94,28 @@ class Bundle:
                 )
             self._keras_model = model
         return self._keras_model
+
+    def _check_size(self, weights: Path) -> None:
+        """Refuse settings far bigger than ``weights`` can hold: building the model first
+        (rnn_units 10**6 in a hostile bundle.json) hung or ran out of memory."""
+        try:
+            room = weights.stat().st_size // 4  # float32 numbers
+        except OSError:
+            return  # the load itself names the file's problem
+        config = self.model_config
+        implied = weight_count(config)
+        if implied <= 8 * room + 1_000_000:  # generous: a quantised graph, headers
+            return
+        name = max(_SIZE_FIELDS, key=lambda key: implied - weight_count(
+            dataclasses.replace(config, **{key: 1})))  # fmt: skip
+        raise BundleError(
+            f"{self.path / CONFIG_FILE}: model.{name} {getattr(config, name)} makes "
+            f"{implied:,} weights but {weights.name} holds at most about {room:,}"
+        )
+
+
+_SIZE_FIELDS = ("num_features", "num_classes", "conv_filters", "conv_kernel", "rnn_units",
+                "rnn_layers")  # fmt: skip
 
 
 def _weight_arrays(path: Path) -> int:

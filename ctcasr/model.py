@@ -58,6 +58,19 @@ def output_lengths(input_lengths: np.ndarray | int, config: ModelConfig) -> np.n
     return -(-lengths // config.conv_stride)
 
 
+def weight_count(config: ModelConfig) -> int:
+    """Numbers in all of :func:`build_model`'s weights (batch-norm statistics too), by arithmetic:
+    a bundle's settings can be checked against its weights file before anything is built."""
+    units, gates = config.rnn_units, 3  # a GRU (reset_after): kernel, recurrent kernel, 2 biases
+    total = config.conv_kernel * config.num_features * config.conv_filters  # conv, no bias
+    total += 4 * config.conv_filters  # batch norm: gamma, beta, moving mean and variance
+    for i in range(min(config.rnn_layers, 2)):  # layers after the second are all alike
+        inputs = config.conv_filters if i == 0 else 2 * units
+        layer = 2 * gates * units * (inputs + units + 2)  # two directions
+        total += layer if i == 0 else layer * (config.rnn_layers - 1)
+    return total + 2 * units * config.num_classes + config.num_classes  # dense
+
+
 def build_model(config: ModelConfig):  # -> keras.Model
     """Build the Keras graph. TensorFlow is imported here, not at module import."""
     import_tensorflow()

@@ -769,3 +769,33 @@ def test_a_stored_decoder_file_outside_the_bundle_is_said(default_copy, tmp_path
         decoder_settings(load_bundle(default_copy), "kenlm")
         decoder_settings(load_bundle(default_copy), "kenlm", {"lm": str(tmp_path / "outside.arpa")})
     assert "outside" not in CliRunner().invoke(app, ["info", "-m", str(default_copy)]).output
+
+
+@pytest.mark.parametrize(
+    ("sizes", "field"),
+    [
+        ({"rnn_units": 10**6, "conv_filters": 10**7, "rnn_layers": 10**5}, "rnn_units"),
+        ({"conv_filters": 10**7}, "conv_filters"),
+        ({"rnn_layers": 10**5}, "rnn_layers"),
+    ],
+)
+def test_absurd_model_sizes_are_refused_before_the_model_is_built(saved_bundle, monkeypatch,
+                                                                  sizes, field):  # fmt: skip
+    # Building first (10**6 GRU units) hung or ran out of memory before the weights were read.
+    import ctcasr.model
+    from ctcasr.model import ModelConfig, weight_count
+
+    path, model, _ = saved_bundle
+    bundle = load_bundle(path)
+    assert weight_count(bundle.model_config) == sum(int(np.prod(w.shape)) for w in model.weights)
+    config = json.loads((path / CONFIG_FILE).read_text())
+    config["model"].update(sizes)
+    (path / CONFIG_FILE).write_text(json.dumps(config))
+
+    def built(config: ModelConfig):
+        raise AssertionError(f"model built before its size was checked: {config}")
+
+    monkeypatch.setattr(ctcasr.model, "build_model", built)
+    with pytest.raises(BundleError, match=f"^{re.escape(str(path / CONFIG_FILE))}: model"
+                                          f".{field} .* but {WEIGHTS_FILE} holds at most"):
+        load_bundle(path).keras_model()
