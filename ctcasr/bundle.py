@@ -139,6 +139,16 @@ def resolve_bundle_path(path: str | os.PathLike[str] | None) -> Path:
 
 
 _JSON_KIND = {int: "integer", dict: "object"}
+# A real bundle.json is a few KB; a bigger one is refused unread (it was read whole into memory).
+MAX_CONFIG_BYTES = 4 << 20
+
+
+def _config_text(config_path: Path) -> str:
+    size = config_path.stat().st_size
+    if size > MAX_CONFIG_BYTES:
+        raise BundleError(f"{config_path}: {size:,} bytes, more than a bundle config has "
+                          f"(at most {MAX_CONFIG_BYTES:,})")  # fmt: skip
+    return config_path.read_text(encoding="utf-8")
 
 
 def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
@@ -148,7 +158,7 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         raise BundleError(f"{path}: model bundle not found (expected a directory)")
     config_path = path / CONFIG_FILE
     try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
+        config = json.loads(_config_text(config_path))
     except FileNotFoundError:
         raise BundleError(f"{path}: not a model bundle ({CONFIG_FILE} missing)") from None
     except (OSError, ValueError) as exc:
@@ -392,7 +402,7 @@ def store_decoder_settings(
 
     source = Path(bundle.path)
     target = Path(output) if output is not None else source
-    config = json.loads((source / CONFIG_FILE).read_text(encoding="utf-8"))
+    config = json.loads(_config_text(source / CONFIG_FILE))
     settings = dict(config.get("decoder") or {})
     stored = dict(options)
     copies: dict[str, Path] = {}

@@ -799,3 +799,22 @@ def test_absurd_model_sizes_are_refused_before_the_model_is_built(saved_bundle, 
     with pytest.raises(BundleError, match=f"^{re.escape(str(path / CONFIG_FILE))}: model"
                                           f".{field} .* but {WEIGHTS_FILE} holds at most"):
         load_bundle(path).keras_model()
+
+
+def test_an_oversized_bundle_config_is_refused_unread(default_copy, monkeypatch):
+    """bundle.json was read whole with no cap: a 1 GB one went into memory."""
+    from ctcasr.bundle import MAX_CONFIG_BYTES
+
+    config = json.loads((default_copy / CONFIG_FILE).read_text())
+    config["metadata"]["pad"] = "x" * MAX_CONFIG_BYTES
+    (default_copy / CONFIG_FILE).write_text(json.dumps(config))
+    read_text = Path.read_text
+
+    def guarded(self, *args, **kwargs):
+        assert self.name != CONFIG_FILE, "an oversized bundle.json was read"
+        return read_text(self, *args, **kwargs)
+
+    monkeypatch.setattr(Path, "read_text", guarded)
+    with pytest.raises(BundleError, match=f"^{re.escape(str(default_copy / CONFIG_FILE))}: "
+                                          "[0-9,]+ bytes, more than a bundle config has"):
+        load_bundle(default_copy)
