@@ -810,3 +810,27 @@ def test_a_decoder_built_directly_checks_option_types_as_create_decoder_does(
         with pytest.raises(ConfigError) as created:
             create_decoder(decoder, Alphabet(), frame_seconds, **options)
         assert str(created.value) == str(direct.value)
+
+
+@pytest.mark.parametrize("decoder", ["beam", "kenlm"])
+@pytest.mark.parametrize("option", ["beam_prune_logp", "token_min_logp"])
+@pytest.mark.parametrize("value", [float("nan"), 0.5])
+def test_a_nan_or_positive_log_probability_floor_is_refused(decoder, option, value, tmp_path):
+    """NaN passed the beam decoder's "> 0" check, and kenlm checked neither; a floor every
+    comparison with is false is no floor."""
+    from ctcasr.decoding.kenlm import KenLMDecoder
+
+    cls, lm = (BeamDecoder, {}) if decoder == "beam" else (KenLMDecoder, {"lm": "x.arpa"})
+    with pytest.raises(ConfigError, match=f"^decoder '{decoder}': beam_prune_logp and "
+                                          "token_min_logp are log-probabilities"):
+        cls(ALPHABET, **lm, **{option: value})
+
+
+@pytest.mark.parametrize("nbest", ["3", 2.0, True, None])
+@pytest.mark.parametrize("decoder", [GreedyDecoder(ALPHABET), BeamDecoder(ALPHABET)])
+def test_nbest_of_another_type_is_one_config_error(decoder, nbest):
+    """nbest="3" given to a decoder directly was a TypeError from the comparison."""
+    log_probs = np.log(np.full((4, ALPHABET.num_classes), 1 / ALPHABET.num_classes))
+    with pytest.raises(ConfigError, match=f"^nbest must be an integer, got {nbest!r}$"):
+        decoder.decode(log_probs, nbest)
+    assert len(decoder.decode(log_probs, np.int64(2))) >= 1

@@ -171,6 +171,9 @@ def check_batch(
 
 
 def check_nbest(nbest: int) -> int:
+    """nbest="3" given to a decoder directly was a TypeError from the comparison."""
+    if not isinstance(nbest, numbers.Integral) or isinstance(nbest, bool | np.bool_):
+        raise ConfigError(f"nbest must be an integer, got {nbest!r}")
     if nbest < 1:
         raise ConfigError(f"nbest must be at least 1, got {nbest}")
     return nbest

@@ -68,6 +68,11 @@ def check_search_options(decoder: str, beam_width: object, beam_prune_logp: obje
     check_option_type(decoder, "beam_prune_logp", beam_prune_logp, "float")
     check_option_type(decoder, "token_min_logp", token_min_logp, "float")
     check_option_type(decoder, "hotword_weight", hotword_weight, "float")
+    # "not <= 0": NaN passed "> 0", and every comparison with it is false.
+    if not (beam_prune_logp <= 0 and token_min_logp <= 0):
+        raise ConfigError(f"decoder {decoder!r}: beam_prune_logp and token_min_logp are "
+                          f"log-probabilities (<= 0), got {beam_prune_logp!r} and "
+                          f"{token_min_logp!r}")  # fmt: skip
 
 
 class BeamDecoder(Decoder):
@@ -91,8 +96,6 @@ class BeamDecoder(Decoder):
                              hotword_weight)  # fmt: skip
         if beam_width < 1:
             raise ConfigError(f"beam_width must be at least 1, got {beam_width}")
-        if beam_prune_logp > 0 or token_min_logp > 0:
-            raise ConfigError("beam_prune_logp and token_min_logp are log-probabilities (<= 0)")
         self.beam_width = int(beam_width)
         self.beam_prune_logp = float(beam_prune_logp)
         self.token_min_logp = float(token_min_logp)
