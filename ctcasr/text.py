@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctcasr.errors import AlphabetError
+from ctcasr.utils import file_name
 
 DEFAULT_LABELS: tuple[str, ...] = (" ", *"abcdefghijklmnopqrstuvwxyz", "'")
 
@@ -101,7 +102,7 @@ class Alphabet:
 
         A line holding a single space is the space symbol; ``\\#`` is a literal ``#``.
         """
-        path = Path(path)
+        path = file_name(path, "alphabet", AlphabetError)  # "" is ".", read as the file
         try:
             raw = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not a symbol
         except FileNotFoundError:

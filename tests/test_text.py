@@ -456,3 +456,11 @@ def test_an_alphabet_of_another_language_does_not_spell_numbers_in_english(raw):
     # English alphabets spell them as before; digits the alphabet has stay digits.
     assert normalize_text("Set 2!", UPPER) == "SET TWO"
     assert normalize_text("Año 2024", Alphabet((*SPANISH.labels, *string.digits))) == "año 2024"
+
+
+def test_an_empty_alphabet_file_name_is_refused(tmp_path, monkeypatch):
+    """Path("") is ".": from_file("") read the current folder as the alphabet file."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(AlphabetError) as info:
+        Alphabet.from_file("")
+    assert str(info.value) == "alphabet: empty file name (an unset shell variable?)"
