@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import numbers
 import os
 import stat
@@ -11,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from ctcasr.errors import AudioError, ConfigError
-from ctcasr.utils import first_line, quiet_native_stderr
+from ctcasr.utils import first_line, quiet_native_stderr, stat_or_fail
 
 SAMPLE_RATE = 16_000
 # More than any real recording has (the WAV format allows 65535); a header saying more is
@@ -135,15 +134,7 @@ def load_audio(
     if not os.fspath(path):  # else "is a directory"
         raise AudioError(EMPTY_NAME)
     path = Path(path)
-    try:  # one stat: Path.exists() raised OSError for a name too long or a folder that may not
-        # be searched (a traceback that ended the batch), and called a link loop not found
-        info = path.stat()
-    except ValueError:  # a NUL in the name
-        raise AudioError(f"{path}: file not found") from None
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise AudioError(f"{path}: file not found") from None
-        raise AudioError(f"{path}: cannot read file: {exc.strerror or exc}") from None
+    info = stat_or_fail(path, "file", AudioError)  # one input's error, not the batch's end
     if stat.S_ISDIR(info.st_mode):
         raise AudioError(f"{path}: is a directory, not an audio file")
     if not stat.S_ISREG(info.st_mode):  # its size is 0, and "empty file" was said of it

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import errno
 import gzip
 import io
 import itertools
@@ -40,7 +39,7 @@ from ctcasr.text import (
     said_in_english,
     spells_english,
 )
-from ctcasr.utils import atomic_path, file_name
+from ctcasr.utils import atomic_path, file_name, stat_or_fail
 
 if TYPE_CHECKING:
     import kenlm
@@ -551,14 +550,7 @@ def read_word_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
 def check_regular_file(path: Path, what: str) -> None:
     """Refuse a path that is not a regular file, saying what it is instead: ``/dev/null``
     and a folder were "not found", though they exist."""
-    try:
-        info = path.stat()
-    except ValueError:  # a NUL in the name
-        raise ConfigError(f"{path}: {what} not found") from None
-    except OSError as exc:
-        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
-            raise ConfigError(f"{path}: {what} not found") from None
-        raise ConfigError(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+    info = stat_or_fail(path, what, ConfigError)
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{path}: is a folder; give the {what} file")
     if not stat.S_ISREG(info.st_mode):

@@ -51,6 +51,20 @@ def file_name(value: str | os.PathLike[str], what: str, error: type[Exception] |
     return Path(value)
 
 
+def stat_or_fail(path: Path, what: str, error: type[Exception]) -> os.stat_result:
+    """``path``'s one stat, its failures as ``error``: "WHAT not found" (a NUL in the name
+    too), else "cannot read WHAT" with the reason. Path.exists() raised OSError for a name
+    too long or a folder that may not be searched, and called a link loop not found."""
+    try:
+        return path.stat()
+    except ValueError:  # a NUL in the name
+        raise error(f"{path}: {what} not found") from None
+    except OSError as exc:
+        if exc.errno in (errno.ENOENT, errno.ENOTDIR):
+            raise error(f"{path}: {what} not found") from None
+        raise error(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+
+
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
