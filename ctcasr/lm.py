@@ -39,7 +39,7 @@ from ctcasr.text import (
     said_in_english,
     spells_english,
 )
-from ctcasr.utils import atomic_path, file_name, stat_or_fail
+from ctcasr.utils import atomic_path, file_name, stat_or_fail, utf16_hint
 
 if TYPE_CHECKING:
     import kenlm
@@ -188,8 +188,7 @@ def _corpus_paths(corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[st
     if not paths:
         raise ConfigError("no corpus files given")
     for path in paths:
-        check_regular_file(path, "corpus")  # /dev/null was "not found"
-        if path.stat().st_size == 0:
+        if check_regular_file(path, "corpus").st_size == 0:  # /dev/null was "not found"
             raise ConfigError(f"{path}: corpus file is empty")
     return paths
 
@@ -223,8 +222,6 @@ def _check_no_markers(path: Path, lineno: int, line: str) -> None:
 def not_utf8(path: Path) -> ConfigError:
     """The error for a file that is not UTF-8, naming the first bad byte's offset in the file
     (a text handle's UnicodeDecodeError counts from the start of its current read chunk)."""
-    from ctcasr.utils import utf16_hint
-
     decoder = codecs.getincrementaldecoder("utf-8")()
     offset = 0
     with _open_bytes(path) as handle:
@@ -547,15 +544,16 @@ def read_word_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
     return _word_lines(path)
 
 
-def check_regular_file(path: Path, what: str) -> None:
+def check_regular_file(path: Path, what: str) -> os.stat_result:
     """Refuse a path that is not a regular file, saying what it is instead: ``/dev/null``
-    and a folder were "not found", though they exist."""
+    and a folder were "not found", though they exist. Returns its stat."""
     info = stat_or_fail(path, what, ConfigError)
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{path}: is a folder; give the {what} file")
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError(f"{path}: not a regular file (a device or pipe); give the {what} "
                           "as a file")  # fmt: skip
+    return info
 
 
 def _word_list_format(path: Path) -> Literal["arpa"] | None:
