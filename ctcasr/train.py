@@ -1428,10 +1428,21 @@ def _dev_rewritten(out: Path, data: dict[str, Any]) -> bool:
     the old set, were compared with new epochs' on the new one."""
     try:
         state = _latest_checkpoint(out / CHECKPOINTS)
-        old = json.loads((state / "state.json").read_text(encoding="utf-8"))["data"]["dev"]
-        return old["sha256"] != data["dev"]["sha256"]
-    except (CtcasrError, OSError, ValueError, KeyError, TypeError):
-        return False  # no checkpoint or dev set, or one from before the record: the path says
+    except CtcasrError:
+        return False
+    old, new = _recorded_data(state, "dev"), data.get("dev")
+    # no checkpoint or dev set, or one from before the record: the path says
+    return old is not None and new is not None and old.get("sha256", new["sha256"]) != new["sha256"]
+
+
+def _recorded_data(state: Path | None, part: str) -> dict[str, Any] | None:
+    """What checkpoint ``state`` recorded of the ``part`` ("train" or "dev") data it was
+    trained or scored on; None for none, or a checkpoint from before the record."""
+    try:
+        record = json.loads((state / "state.json").read_text(encoding="utf-8"))["data"][part]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _data_text(record: dict[str, Any]) -> str:
@@ -1441,12 +1452,8 @@ def _data_text(record: dict[str, Any]) -> str:
 def _note_data_change(state: Path, data: dict[str, Any] | None, verbose: int) -> None:
     """On resume, say that the training data differs from what the checkpoint trained on, as
     _note_changes says of settings (checkpoints from before the record say nothing)."""
-    try:
-        old = json.loads((state / "state.json").read_text(encoding="utf-8"))["data"]["train"]
-        new = (data or {})["train"]
-    except (OSError, ValueError, KeyError, TypeError):
-        return
-    if not verbose or not isinstance(old, dict) or old.get("sha256") == new["sha256"]:
+    old, new = _recorded_data(state, "train"), (data or {}).get("train")
+    if not verbose or old is None or new is None or old.get("sha256") == new["sha256"]:
         return
     then, now = _data_text(old), _data_text(new)
     what = f"{then} -> {now}" if then != now else f"{now}, other files or transcripts"
