@@ -6,6 +6,7 @@ import numbers
 import os
 import stat
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -151,7 +152,7 @@ def load_audio(
             handle = open_sound(path)
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         check_readable(path)
-        return _load_with_audioread(path, sample_rate, max_duration)
+        return _load_with_audioread(path, sample_rate, max_duration, stream_after)
     if handle.samplerate < MIN_RATE:  # before the length is checked or any sample read
         handle.close()
         raise AudioError(bad_rate(path, handle.samplerate))
@@ -309,27 +310,82 @@ def check_readable(path: str | os.PathLike[str]) -> None:
         raise AudioError(f"{path}: cannot read file: {exc.strerror or exc}") from None
 
 
-def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | None) -> np.ndarray:
-    """Formats libsndfile cannot read (m4a, some mp3) go through audioread, if it has a backend."""
+def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | None,
+                         stream_after: float | None = None) -> np.ndarray:  # fmt: skip
+    """Formats libsndfile cannot read (m4a, some mp3) go through audioread, if it has a
+    backend; one longer than ``stream_after`` raises :class:`LongAudio` before it is decoded
+    (it was read whole however long, and never cut)."""
+    with open_audioread(path) as reader:
+        if reader.frames < UNKNOWN_LENGTH:  # else the decoder gave no duration
+            seconds = reader.frames / reader.samplerate
+            check_duration(path, seconds, max_duration)
+            if stream_after is not None and seconds > stream_after:
+                raise LongAudio(seconds)
+        samples = reader.read(-1)
+    return _finish(path, samples, reader.samplerate, sample_rate)
+
+
+def open_audioread(path: str | os.PathLike[str]) -> AudioreadFile:
+    """A file libsndfile cannot read, opened with audioread, or :class:`AudioError`."""
     try:
         import audioread
     except ImportError:  # pragma: no cover - audioread comes with librosa
         raise AudioError(f"{path}: not a recognised audio file") from None
     try:
-        with audioread.audio_open(str(path)) as reader:
-            rate, channels = reader.samplerate, reader.channels
-            check_duration(path, reader.duration, max_duration)
-            chunks = [np.frombuffer(buf, dtype="<i2") for buf in reader]
-    except AudioError:
-        raise
+        reader = audioread.audio_open(str(path))
     except Exception:
         raise AudioError(f"{path}: not a recognised audio file") from None
+    rate, channels = reader.samplerate, reader.channels
     if not 1 <= channels <= MAX_CHANNELS or rate < MIN_RATE:
+        reader.close()
         raise AudioError(f"{path}: corrupt header ({channels} channels at {rate} Hz)")
-    data = np.concatenate(chunks) if chunks else np.zeros(0, dtype="<i2")
-    data = data[: len(data) - len(data) % channels]  # a cut file can end inside a frame
-    samples = (data.astype(np.float32) / 32768.0).reshape(-1, channels)
-    return _finish(path, samples, rate, sample_rate)
+    return AudioreadFile(path, reader)
+
+
+class AudioreadFile:
+    """An audioread decoder with the part of ``soundfile.SoundFile`` that reading in blocks
+    uses (``samplerate``, ``channels``, ``frames``, ``format``, forward ``read``), so a long
+    m4a is streamed and cut as a long WAV is. ``frames`` is the decoder's duration, which
+    the limits are checked against."""
+
+    format = "AUDIOREAD"
+
+    def __init__(self, path: str | os.PathLike[str], reader: Any) -> None:
+        self.path, self._reader = path, reader
+        self.samplerate, self.channels = int(reader.samplerate), int(reader.channels)
+        duration = float(reader.duration or 0.0)
+        self.frames = round(duration * self.samplerate) if duration > 0 else UNKNOWN_LENGTH
+        self._chunks = iter(reader)
+        self._pending = bytearray()  # decoded bytes not yet read (a chunk may end mid-frame)
+
+    def read(self, frames: int = -1, dtype: str = "float32", always_2d: bool = True
+             ) -> np.ndarray:  # fmt: skip
+        """The next ``frames`` (all that is left for -1) as float32 ``[n, channels]``."""
+        width = 2 * self.channels  # audioread decodes to 16-bit little-endian
+        want = None if frames < 0 else frames * width
+        try:
+            while want is None or len(self._pending) < want:
+                chunk = next(self._chunks, None)
+                if chunk is None:
+                    break
+                self._pending += chunk
+        except Exception as exc:
+            raise AudioError(f"{self.path}: corrupt or truncated audio ({first_line(exc)})"
+                             ) from None  # fmt: skip
+        take = len(self._pending) if want is None else min(want, len(self._pending))
+        take -= take % width
+        samples = np.frombuffer(self._pending, dtype="<i2", count=take // 2) / np.float32(32768)
+        del self._pending[:take]  # the view above is gone: the division made a new array
+        return samples.astype(np.float32, copy=False).reshape(-1, self.channels)
+
+    def close(self) -> None:
+        self._reader.close()
+
+    def __enter__(self) -> AudioreadFile:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.ndarray:

@@ -27,6 +27,7 @@ from ctcasr.audio import (
     check_read,
     check_readable,
     finite,
+    open_audioread,
     open_joined,
     open_sound,
 )
@@ -99,7 +100,10 @@ def stream_audio(
             f = open_sound(path)
     except Exception as exc:
         check_readable(path)
-        raise AudioError(f"{path}: not a readable audio file ({first_line(exc)})") from None
+        try:  # m4a and the rest libsndfile cannot read, decoded as load_audio decodes them
+            f = open_audioread(path)
+        except AudioError:
+            raise AudioError(f"{path}: not a readable audio file ({first_line(exc)})") from None
     handles = [f]
     if f.format in JOINED_FORMATS:
         try:
