@@ -289,3 +289,26 @@ def test_an_odd_fft_size_is_refused():
 def test_max_duration_holds_for_arrays_too():
     with pytest.raises(AudioError, match=r"<array>: 5\.0 s is longer than the 1 s limit"):
         featurize(np.zeros(5 * 16000, np.float32) + 0.1, max_duration=1.0)
+
+
+@pytest.mark.parametrize(("rate", "n_fft"), [(16_000, 512), (22_050, 1024), (11_025, 512),
+                                             (44_100, 2048)])  # fmt: skip
+def test_word_times_follow_the_hop_in_whole_samples(rate, n_fft):
+    """A bundle at 22050 Hz frames its features every 220 samples (9.977 ms), and its word
+    times were taken at 10 ms a frame: 0.23% late, the last frame of 10 minutes (read whole,
+    ``--split-longer-than 0``) at 601.36 s."""
+    from pathlib import Path
+
+    from ctcasr.bundle import Bundle
+    from ctcasr.model import ModelConfig, output_lengths
+    from ctcasr.text import Alphabet
+    from ctcasr.transcribe import frame_seconds
+
+    frontend = FrontendConfig(sample_rate=rate, n_fft=n_fft)
+    model = ModelConfig(num_features=frontend.num_features, num_classes=Alphabet().num_classes)
+    step = frame_seconds(Bundle(Path("bundle"), frontend, model, Alphabet()))
+    seconds = 600
+    last = int(output_lengths(num_frames(seconds * rate, frontend), model)) - 1
+    # The last output frame is centred on the last hop of the input: within one frame of
+    # its end, never past it.
+    assert seconds - step <= last * step <= seconds
