@@ -392,6 +392,28 @@ def test_a_rebuilt_lm_replaces_the_old_version_in_the_cache(tmp_path):
         assert held == [(str(lm.resolve()), float(1_000_000 + version))]
 
 
+def test_lms_of_many_files_are_not_all_kept_loaded(tmp_path):
+    """A service decoding each request with an LM of its own (a temporary file, deleted
+    after) kept every one loaded, and a binary LM its open file, one per request."""
+    from ctcasr.decoding import kenlm as kenlm_module
+
+    paths = []
+    for i in range(3 * kenlm_module.LM_CACHE_SIZE):
+        lm = tmp_path / f"lm{i}.arpa"
+        lm.write_bytes(DIGITS_LM.read_bytes())
+        KenLMDecoder(ALPHABET, lm=lm)
+        paths.append(str(lm.resolve()))
+        lm.unlink()
+    held = [k[0] for k in kenlm_module._LM_CACHE if k[0] in paths]
+    assert held == paths[-kenlm_module.LM_CACHE_SIZE :]
+    kept = kenlm_module._load_kenlm(DIGITS_LM)  # the last used stays: no second load
+    for i in range(kenlm_module.LM_CACHE_SIZE - 1):
+        lm = tmp_path / f"more{i}.arpa"
+        lm.write_bytes(DIGITS_LM.read_bytes())
+        kenlm_module._load_kenlm(lm)
+    assert kenlm_module._load_kenlm(DIGITS_LM) is kept
+
+
 def test_empty_file_names_from_python_are_refused_as_such(tmp_path: Path):
     """Path("") is ".", the current folder: an empty LM, word list, hotword file, command
     file, corpus or bundle name was read as that folder ("is a folder", "not a bundle")."""

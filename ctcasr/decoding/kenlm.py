@@ -14,6 +14,7 @@ import math
 import os
 import warnings
 import weakref
+from collections import OrderedDict
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, ClassVar
@@ -45,7 +46,10 @@ from ctcasr.utils import file_name
 DEFAULT_ALPHA = 0.5
 DEFAULT_BETA = 1.0
 _MIN_LOGP = float(np.log(1e-15))  # pyctcdecode's clip
-_LM_CACHE: dict[tuple[str, float], Any] = {}
+# The LMs loaded last, most recent last; a decoder keeps its own LM alive however long it
+# lives, so this only spares the loading for the next decoder made on one of these files.
+_LM_CACHE: OrderedDict[tuple[str, float], Any] = OrderedDict()
+LM_CACHE_SIZE = 4
 _VOCAB_CHECKED: set[tuple[str, float, tuple[str, ...]]] = set()
 
 
@@ -121,9 +125,12 @@ def _weight(decoder: str, name: str, value: object) -> float:
 
 
 def _load_kenlm(path: Path) -> Any:
-    """A kenlm.Model, loaded once per file version (ARPA loading takes a while). A new
-    version replaces the old one's entry: a service whose LM is rebuilt now and then would
-    otherwise keep every version it ever loaded in memory."""
+    """A kenlm.Model, loaded once per file version (ARPA loading takes a while) while it is
+    among the :data:`LM_CACHE_SIZE` last used. A new version replaces the old one's entry (a
+    service whose LM is rebuilt now and then kept every version in memory), and the least
+    recently used goes past the limit: a service decoding each request with an LM of its own
+    (a temporary file, deleted after) kept every one loaded, and a binary LM its open file,
+    till the process ran out of memory or file descriptors."""
     from ctcasr.lm import load_lm
 
     key = (str(path.resolve()), path.stat().st_mtime)
@@ -133,6 +140,9 @@ def _load_kenlm(path: Path) -> Any:
         for old in [k for k in _LM_CACHE if k[0] == key[0]]:
             _LM_CACHE.pop(old, None)
         _LM_CACHE[key] = model
+    _LM_CACHE.move_to_end(key)
+    while len(_LM_CACHE) > LM_CACHE_SIZE:
+        _LM_CACHE.popitem(last=False)
     return model
 
 
