@@ -476,8 +476,16 @@ def test_ten_minute_file_is_streamed_in_bounded_memory(ten_minute_wav, monkeypat
         raise AssertionError("load_audio read a long file whole")
 
     monkeypatch.setattr(ctcasr.features, "load_audio", refuse)
-    split = SplitConfig(max_segment=10.0, block_seconds=5.0)  # long_after: the 30 s default
-    with Transcriber(max_duration=LIMIT, split=split) as transcriber:
+    assert transcribed_in_bounded_memory(ten_minute_wav).duration == pytest.approx(600.0)
+
+
+STREAMED = SplitConfig(max_segment=10.0, block_seconds=5.0)  # long_after: the 30 s default
+
+
+def transcribed_in_bounded_memory(ten_minute_wav: Path) -> Transcript:
+    """The ten-minute file transcribed, its three clips found at their times, with a peak
+    set by the segment length (a 10 s window here; the 20 s default peaks near 19 MB)."""
+    with Transcriber(max_duration=LIMIT, split=STREAMED) as transcriber:
         transcriber.acoustic_model  # noqa: B018 - load the model outside the measurement
         tracemalloc.start()
         try:
@@ -488,8 +496,27 @@ def test_ten_minute_file_is_streamed_in_bounded_memory(ten_minute_wav, monkeypat
     assert isinstance(result, Transcript), result
     assert result.text == "seven three zero"
     assert [round(w.start) for w in result.words] == [30, 300, 570]
-    assert result.duration == pytest.approx(600.0)
     assert peak < 12_000_000, peak
+    return result
+
+
+def test_a_long_file_only_the_fallback_reader_reads_is_streamed(ten_minute_wav, monkeypatch):
+    """A long file libsndfile cannot read (an m4a, read through audioread) is cut and streamed
+    as any other: it was read whole, never cut, and shown to the model whole (a 10-minute m4a
+    peaked at 680 MB, an hour's at gigabytes that onnxruntime then kept)."""
+    import ctcasr.audio
+    import ctcasr.segment
+
+    def libsndfile_refuses(path):
+        raise RuntimeError("Format not recognised.")
+
+    monkeypatch.setattr(ctcasr.audio, "open_sound", libsndfile_refuses)
+    monkeypatch.setattr(ctcasr.segment, "open_sound", libsndfile_refuses)
+    assert len(transcribed_in_bounded_memory(ten_minute_wav).segments) == 3
+    with Transcriber(max_duration=60.0, split=STREAMED) as short:
+        (refused,) = short.transcribe_batch([ten_minute_wav])  # from the header, as before
+    assert refused == Failure(str(ten_minute_wav),
+                              f"{ten_minute_wav}: 600.0 s is longer than the 60 s limit")
 
 
 # ---------------------------------------------------------------------------------------------
