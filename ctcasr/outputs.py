@@ -123,10 +123,7 @@ class OutputDir:
         paths = []
         for fmt in self.formats:
             path = self.folder / f"{stem}.{fmt}"
-            try:
-                atomic_write_text(path, render(t, fmt))
-            except OSError as exc:  # name the file the user asked for, not the temporary one
-                raise OSError(exc.errno, exc.strerror, str(path)) from exc
+            atomic_write_text(path, render(t, fmt))  # an OSError names path, not a temporary
             paths.append(path)
         return paths, note
 

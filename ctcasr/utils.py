@@ -34,6 +34,8 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
         _fsync_file(tmp_path)
         os.replace(tmp_path, target)
         _fsync_dir(target.parent)
+    except OSError as exc:
+        raise _naming_target(exc, tmp_path, target) from exc
     finally:
         with contextlib.suppress(FileNotFoundError):
             tmp_path.unlink()
@@ -102,9 +104,42 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         _fsync_dir(target.parent)
         # The new folder is in place: a leftover old one is untidy, not a failure.
         shutil.rmtree(old, ignore_errors=True)
+    except OSError as exc:
+        raise _naming_target(exc, tmp, target) from exc
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+# Failures that concern the file written, whichever of a copy's two names they carry.
+_WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
+
+
+def _naming_target(exc: OSError, tmp: Path, target: Path) -> OSError:
+    """``exc`` naming the output the user asked for: a write or fsync into a full disk names
+    no file ("error: No space left on device", with no clue which of a run's outputs), and
+    others named the hidden temporary, gone by the time the message is read. A failure
+    naming another file (a source being copied in) is left as it is."""
+    if exc.errno is None:
+        return exc
+
+    def mapped(name: Any) -> str | None:
+        try:
+            inside = Path(os.fsdecode(name)).relative_to(tmp)
+        except (TypeError, ValueError):
+            return None
+        return str(target / inside)
+
+    first, second = mapped(exc.filename), mapped(exc.filename2)
+    if exc.filename is None:
+        first = str(target)
+    elif second is not None and exc.errno in _WRITE_ERRNOS:  # a copy into a full disk
+        first, second = second, None
+    elif first is None and second is None:
+        return exc
+    if first is None:
+        first = exc.filename
+    return OSError(exc.errno, exc.strerror, first, None, second)
 
 
 def recover_dir(target: str | os.PathLike[str]) -> None:

@@ -137,3 +137,58 @@ def test_a_path_through_a_link_and_dotdot_is_written_where_it_is_read(tmp_path, 
     atomic_write_text("dangling/../out2.txt", "by text")
     assert not (tmp_path / "nowhere").exists()
     assert (tmp_path / "here" / "out2.txt").read_text(encoding="utf-8") == "by text"
+
+
+def _disk_full() -> OSError:
+    """What a write or fsync into a full disk raises: an errno and no file name."""
+    import errno
+    import os
+
+    return OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+
+def test_a_full_disk_names_the_output_and_keeps_the_old_one(tmp_path, monkeypatch):
+    """A write or fsync into a full disk names no file: ``export`` and ``train`` said only
+    "error: No space left on device". The error names the target; the old file stays and no
+    temporary is left."""
+    import ctcasr.utils as utils
+    from ctcasr.utils import atomic_dir, atomic_path
+
+    target = tmp_path / "model.onnx"
+    target.write_text("old")
+    with pytest.raises(OSError) as caught, atomic_path(target):
+        raise _disk_full()
+    assert (caught.value.errno, caught.value.filename) == (28, str(target))
+    monkeypatch.setattr(utils, "_fsync_file", lambda path: (_ for _ in ()).throw(_disk_full()))
+    with pytest.raises(OSError) as caught:
+        utils.atomic_write_text(target, "new")
+    assert caught.value.filename == str(target)
+    monkeypatch.undo()
+    assert target.read_text() == "old"
+    bundle = tmp_path / "bundle"
+    with atomic_dir(bundle) as tmp:
+        (tmp / "a.txt").write_text("old")
+    with pytest.raises(OSError) as caught, atomic_dir(bundle) as tmp:
+        raise OSError(28, "No space left on device", str(tmp / "a.txt"))
+    assert caught.value.filename == str(bundle / "a.txt")
+    assert (bundle / "a.txt").read_text() == "old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bundle", "model.onnx"]
+
+
+def test_a_folder_that_cannot_be_made_is_named_not_its_temporary(tmp_path):
+    """``tune -o ro/x`` on a read-only file system said "ro/.x.PID-HEX.tmp: Read-only file
+    system", a name the user never gave; a copy into a full disk names the copy, not its
+    source."""
+    from ctcasr.utils import _naming_target
+
+    tmp, target = tmp_path / ".x.1-ab.tmp", tmp_path / "x"
+    refused = _naming_target(OSError(30, "Read-only file system", str(tmp)), tmp, target)
+    assert refused.filename == str(target) and refused.errno == 30
+    copied = OSError(28, "No space left on device", "/src/lm.arpa", None, str(tmp / "lm.arpa"))
+    full = _naming_target(copied, tmp, target)
+    assert (full.filename, full.filename2) == (str(target / "lm.arpa"), None)
+    unreadable = OSError(5, "Input/output error", "/src/lm.arpa", None, str(tmp / "lm.arpa"))
+    both = _naming_target(unreadable, tmp, target)
+    assert (both.filename, both.filename2) == ("/src/lm.arpa", str(target / "lm.arpa"))
+    elsewhere = OSError(2, "No such file or directory", "/src/words.txt")
+    assert _naming_target(elsewhere, tmp, target) is elsewhere
