@@ -27,7 +27,14 @@ from ctcasr.errors import BundleError, CtcasrError
 from ctcasr.features import FrontendConfig
 from ctcasr.model import ModelConfig, weight_count
 from ctcasr.text import Alphabet
-from ctcasr.utils import atomic_dir, file_name, first_line, recover_dir, refuse_current_folder
+from ctcasr.utils import (
+    atomic_dir,
+    copy_tree,
+    file_name,
+    first_line,
+    recover_dir,
+    refuse_current_folder,
+)
 
 BUNDLE_FORMAT = "ctcasr-bundle"
 BUNDLE_VERSION = 1
@@ -282,7 +289,7 @@ def _bundle_files(folder: Path) -> list[Path]:
 
 
 def _not_temporaries(folder: str, names: list[str]) -> set[str]:
-    """For ``shutil.copytree``: leave out what a killed writer left (``.NAME.PID-HEX.tmp``
+    """For ``copy_tree``: leave out what a killed writer left (``.NAME.PID-HEX.tmp``
     files, a ``.NAME.old`` folder), links that lead nowhere, and links back into a folder
     on the way (followed, one failed the copy with a bare ``OSError`` once the path grew
     too long); keep everything else a user put in the bundle."""
@@ -319,7 +326,7 @@ def _owner_writable(folder: Path) -> None:
 
 
 def _not_copied_into(output: Path) -> Callable[[str, list[str]], set[str]]:
-    """For ``shutil.copytree`` into ``output``: no temporaries or loops, and not the output
+    """For ``copy_tree`` into ``output``: no temporaries or loops, and not the output
     itself when it is written inside the folder copied (an average or a tune into a/soup
     held the previous a/soup, one level deeper each time)."""
     target = output.resolve()
@@ -370,7 +377,7 @@ def save_bundle(
             if Path(source).resolve() == path.resolve():
                 continue
             if Path(source).is_dir():
-                shutil.copytree(source, tmp / name, ignore=ignore)  # links: see _not_temporaries
+                copy_tree(source, tmp / name, ignore=ignore)  # links: see _not_temporaries
             else:
                 shutil.copy2(source, tmp / name)
         _owner_writable(tmp)
@@ -430,7 +437,7 @@ def store_decoder_settings(
     with atomic_dir(target) as tmp:
         # The whole folder, subfolders and hidden files too (only top-level files were kept,
         # so a tune in place deleted the rest).
-        shutil.copytree(source, tmp, ignore=_not_copied_into(target), dirs_exist_ok=True)
+        copy_tree(source, tmp, ignore=_not_copied_into(target), dirs_exist_ok=True)
         _owner_writable(tmp)
         for stale_name in stale:
             if (tmp / stale_name).is_file() or (tmp / stale_name).is_symlink():

@@ -111,6 +111,33 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
+class _CopyFailed(Exception):
+    """Carries a copy's OSError out of ``shutil.copytree``, which would collect it and go on."""
+
+    def __init__(self, error: OSError) -> None:
+        super().__init__(error)
+        self.error = error
+
+
+def copy_tree(source: str | os.PathLike[str], dest: str | os.PathLike[str], *,
+              ignore: Any = None, dirs_exist_ok: bool = False) -> None:  # fmt: skip
+    """``shutil.copytree`` that stops at the first file it cannot copy, raising that OSError.
+    copytree went on copying every other file into a full disk, then raised a shutil.Error
+    whose message was a Python list of (source, temporary copy, reason) for each of them."""
+
+    def copy(src: str, dst: str) -> Any:
+        try:
+            return shutil.copy2(src, dst)
+        except OSError as exc:
+            raise _CopyFailed(exc) from None
+
+    try:
+        shutil.copytree(source, dest, ignore=ignore, copy_function=copy,
+                        dirs_exist_ok=dirs_exist_ok)  # fmt: skip
+    except _CopyFailed as failed:
+        raise failed.error from None
+
+
 # Failures that concern the file written, whichever of a copy's two names they carry.
 _WRITE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EFBIG})
 

@@ -818,3 +818,27 @@ def test_an_oversized_bundle_config_is_refused_unread(default_copy, monkeypatch)
     with pytest.raises(BundleError, match=f"^{re.escape(str(default_copy / CONFIG_FILE))}: "
                                           "[0-9,]+ bytes, more than a bundle config has"):
         load_bundle(default_copy)
+
+
+def test_a_bundle_copied_into_a_full_disk_is_one_error_naming_the_copy(tmp_path, monkeypatch):
+    """``tune -o`` into a full disk went on copying every file, then said
+    "error: [('.../model.onnx', '.../.tuned.PID-HEX.tmp/model.onnx', "[Errno 28] ...")...]":
+    one shutil.Error listing each failed copy under its temporary name. It stops at the
+    first, names the copy the user asked for, and leaves nothing behind."""
+    from ctcasr.bundle import store_decoder_settings
+    from ctcasr.utils import os_error_text
+
+    tried = []
+
+    def full(src, dst, **kwargs):  # as the copy's sendfile fails
+        tried.append(Path(src).name)
+        raise OSError(28, "No space left on device", str(src), None, str(dst))
+
+    monkeypatch.setattr(shutil, "copyfile", full)
+    with pytest.raises(OSError) as caught:
+        store_decoder_settings(load_bundle("default"), "greedy", {}, output=tmp_path / "tuned")
+    monkeypatch.undo()
+    assert not isinstance(caught.value, shutil.Error) and len(tried) == 1
+    copy = tmp_path / "tuned" / tried[0]
+    assert os_error_text(caught.value) == f"{copy}: No space left on device"
+    assert list(tmp_path.iterdir()) == []
