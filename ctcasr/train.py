@@ -1517,8 +1517,8 @@ def _save_checkpoint(ckpt_dir, epoch, model, optimizer, history, best, keep,
                      data: dict[str, Any] | None = None) -> None:  # fmt: skip
     name = checkpoint_name(epoch + 1)
     with atomic_dir(ckpt_dir / name) as tmp:
-        np.savez(tmp / CHECKPOINT_WEIGHTS, *model.get_weights())
-        np.savez(tmp / "optimizer.npz", *[np.asarray(v) for v in optimizer.variables])
+        write_arrays(tmp / CHECKPOINT_WEIGHTS, model.get_weights())
+        write_arrays(tmp / "optimizer.npz", [np.asarray(v) for v in optimizer.variables])
         state = {
             "epoch": epoch + 1,
             "history": [asdict(h) for h in history],
@@ -1540,8 +1540,20 @@ def checkpoint_name(epoch: int) -> str:
     return f"epoch-{epoch:04d}"
 
 
+def write_arrays(path: Path, arrays: list[Any]) -> None:
+    """``arrays`` as ``np.savez(path, *arrays)`` writes them, the zip closed even when a write
+    fails: np.savez left it open, and its close at exit, into the same full disk, printed an
+    "Exception ignored ... OSError" traceback after the run's one-line error."""
+    import zipfile
+
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+        for i, array in enumerate(arrays):
+            with archive.open(f"arr_{i}.npy", "w", force_zip64=True) as out:
+                np.lib.format.write_array(out, np.asanyarray(array), allow_pickle=False)
+
+
 def read_arrays(path: Path) -> list[np.ndarray]:
-    """Arrays written by ``np.savez(path, *arrays)``, in their order."""
+    """Arrays written by :func:`write_arrays` (or ``np.savez(path, *arrays)``), in order."""
     with np.load(path) as data:
         return [data[f"arr_{i}"] for i in range(len(data.files))]
 
