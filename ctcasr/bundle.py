@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import errno
 import json
 import os
 import stat
@@ -369,6 +370,7 @@ def save_bundle(
     }
     check_replaceable(path)
     with atomic_dir(path) as tmp:
+        _reserve(tmp / WEIGHTS_FILE, _weights_file_size(keras_model))
         keras_model.save_weights(str(tmp / WEIGHTS_FILE))
         (tmp / ALPHABET_FILE).write_text(alphabet.to_text(), encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
@@ -382,6 +384,42 @@ def save_bundle(
                 shutil.copy2(source, tmp / name)
         _owner_writable(tmp)
     return path
+
+
+def _weights_file_size(keras_model: Any) -> int:
+    """At least the size of the ``.weights.h5`` file Keras writes for ``keras_model``: the
+    arrays, and well over the ~3 kB HDF5 adds per variable."""
+    import numpy as np
+
+    data = sum(int(np.prod(v.shape)) * np.dtype(v.dtype).itemsize for v in keras_model.weights)
+    return data + 8192 * len(keras_model.weights) + 65536
+
+
+def _reserve(path: Path, size: int) -> None:
+    """Fail unless ``size`` bytes fit at ``path``, before h5py writes there: a disk filling
+    under h5py crashed the process (a segmentation fault in its close, after a page of
+    "Exception ignored" tracebacks, the bundle's temporary folder left behind). A disk or
+    quota without the room fails here instead, as one OSError naming the file."""
+    try:
+        with open(path, "wb") as handle:
+            try:
+                os.posix_fallocate(handle.fileno(), 0, size)
+            except (AttributeError, OSError) as exc:  # not on this system or file system
+                if isinstance(exc, OSError) and exc.errno not in _NO_FALLOCATE:
+                    raise
+                for start in range(0, size, 1 << 20):
+                    handle.write(bytes(min(1 << 20, size - start)))
+                handle.flush()
+                os.fsync(handle.fileno())
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, str(path)) from exc
+    finally:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+# posix_fallocate's answers where the file system cannot reserve room ahead: written instead.
+_NO_FALLOCATE = frozenset({errno.EINVAL, errno.EOPNOTSUPP, errno.ENOSYS})
 
 
 def store_decoder_settings(

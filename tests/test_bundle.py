@@ -842,3 +842,30 @@ def test_a_bundle_copied_into_a_full_disk_is_one_error_naming_the_copy(tmp_path,
     copy = tmp_path / "tuned" / tried[0]
     assert os_error_text(caught.value) == f"{copy}: No space left on device"
     assert list(tmp_path.iterdir()) == []
+
+
+def test_weights_that_cannot_fit_fail_before_h5py_writes_them(saved_bundle, monkeypatch):
+    """h5py writing into a disk that fills under it crashed the process: a segmentation fault
+    in its close (``ctcasr train`` on a full disk, after a page of "Exception ignored"
+    tracebacks), the bundle's temporary folder left behind. Room for the weights is claimed
+    first; without it the save is one OSError naming the weights file, the old bundle kept."""
+    path, model, frontend = saved_bundle
+    before = (path / WEIGHTS_FILE).read_bytes()
+    claimed = []
+
+    def no_room(fd, offset, size):
+        claimed.append(size)
+        raise OSError(28, "No space left on device")
+
+    def crash(*args, **kwargs):
+        raise AssertionError("h5py wrote into a full disk")
+
+    monkeypatch.setattr(os, "posix_fallocate", no_room, raising=False)
+    monkeypatch.setattr(model, "save_weights", crash)
+    config = load_bundle(path).model_config
+    with pytest.raises(OSError) as caught:
+        save_bundle(path, model, frontend, config, Alphabet())
+    assert (caught.value.errno, caught.value.filename) == (28, str(path / WEIGHTS_FILE))
+    assert claimed and claimed[0] > sum(w.nbytes for w in model.get_weights())
+    assert (path / WEIGHTS_FILE).read_bytes() == before
+    assert sorted(p.name for p in path.parent.iterdir()) == ["bundle"]
