@@ -38,10 +38,11 @@ def run_main(
     run: Callable[[argparse.Namespace, list[str]], int],
     argv: list[str] | None = None,
 ) -> int:
-    """A recipe's entry point: user errors become one ``error:`` line and exit status 1;
-    Ctrl-C, SIGTERM and SIGHUP one line saying which step stopped and the command that goes
-    on from there, with exit status 130 or 128 + the signal, as ``ctcasr train`` does."""
-    from ctcasr.utils import stop_reason, stopped_by_signals
+    """A recipe's entry point: user errors and failed writes (a full disk) become one
+    ``error:`` line and exit status 1; Ctrl-C, SIGTERM and SIGHUP one line saying which step
+    stopped and the command that goes on from there, with exit status 130 or 128 + the
+    signal, as ``ctcasr train`` does."""
+    from ctcasr.utils import os_error_text, stop_reason, stopped_by_signals
 
     if argv is None:  # run as a command, which owns its stderr (not called from a test)
         mute_native_stderr()  # TensorFlow's start-up and libmpg123's probing notes, as ctcasr
@@ -54,6 +55,9 @@ def run_main(
             return run(args, given)
     except CtcasrError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:  # a full disk, a read-only --out: they were a traceback
+        print(f"error: {os_error_text(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt as exc:
         how, status = stop_reason(exc)

@@ -222,3 +222,27 @@ def test_download_into_a_file_or_an_unwritable_place_is_one_line(tmp_path):
         download_tarball("file:///nowhere.tar.gz", tmp_path / "a_file")
     with pytest.raises(CtcasrError, match=r"a_file/fsdd: cannot download into it"):
         download_tarball("file:///nowhere.tar.gz", tmp_path / "a_file" / "fsdd")
+
+
+def test_a_recipe_writing_into_a_full_disk_fails_in_one_line(tmp_path, capsys):
+    """``python -m recipes.fsdd --out`` on a full disk ended in a traceback from
+    write_manifest: run_main turned only CtcasrError into one line."""
+    from recipes.common import run_main
+    from recipes.fsdd.__main__ import parse_args
+
+    def run(args, argv):
+        from ctcasr.manifest import write_manifest
+
+        write_manifest(Path(args.out) / "train.jsonl", [])
+        return 0
+
+    def full(self, *args, **kwargs):  # what a write into a full disk raises
+        raise OSError(28, "No space left on device")
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(Path, "write_text", full)
+        status = run_main(parse_args, run, ["--out", str(tmp_path / "exp")])
+    assert status == 1
+    assert capsys.readouterr().err == (f"error: {tmp_path / 'exp' / 'train.jsonl'}: "
+                                       "No space left on device\n")  # fmt: skip
+    assert list((tmp_path / "exp").iterdir()) == []
