@@ -17,6 +17,7 @@ import itertools
 import os
 import re
 import shutil
+import signal
 import stat
 import string
 import subprocess
@@ -286,15 +287,33 @@ def _tool_error(stderr: str) -> str:
     return lines[-1]
 
 
-def _fail(tool: str, err: IO[bytes]) -> NoReturn:
+def _fail(tool: str, err: IO[bytes], status: int, temporary: Path, output: Path) -> NoReturn:
+    """A KenLM tool's failure in one line, naming ``output`` where the tool named the
+    temporary written in its place (gone by the time the message is read)."""
     err.seek(0)
-    raise ConfigError(f"{tool} failed: {_tool_error(err.read().decode('utf-8', 'replace'))}")
+    text = err.read().decode("utf-8", "replace").replace(str(temporary), str(output))
+    if status < 0 and " threw " not in text:  # no message of its own, a progress bar at most
+        raise ConfigError(f"{output}: {tool} failed: {_killed_by(-status)}")
+    raise ConfigError(f"{tool} failed: {_tool_error(text)}")
 
 
-def _run_tool(args: list[str]) -> None:
+def _killed_by(signum: int) -> str:
+    """Why a tool died of a signal: build_binary writes its model through a memory map,
+    and a disk that fills under it ends it with SIGBUS, its output a progress bar alone."""
+    try:
+        name = signal.Signals(signum).name
+    except ValueError:
+        name = f"signal {signum}"
+    if signum == getattr(signal, "SIGBUS", None):
+        return f"killed by {name} (a write to its memory-mapped output failed: is the disk full?)"
+    return f"killed by {name}"
+
+
+def _run_tool(args: list[str], temporary: Path, output: Path) -> None:
     with tempfile.TemporaryFile() as err:
-        if subprocess.run(args, stdout=subprocess.DEVNULL, stderr=err).returncode != 0:
-            _fail(Path(args[0]).name, err)
+        status = subprocess.run(args, stdout=subprocess.DEVNULL, stderr=err).returncode
+        if status != 0:
+            _fail(Path(args[0]).name, err, status, temporary, output)
 
 
 def build_lm(
@@ -375,10 +394,10 @@ def build_lm(
                     with contextlib.suppress(BrokenPipeError):
                         proc.stdin.close()
                 if proc.wait() != 0:
-                    _fail("lmplz", err)
+                    _fail("lmplz", err, proc.returncode, out, output)
             if build_binary is not None:
                 _run_tool([str(build_binary), "-S", memory, "-T", tmp, "trie", str(arpa),
-                           str(out)])  # fmt: skip
+                           str(out)], out, output)  # fmt: skip
             elif gzipped:
                 _gzip(arpa, out)
     except OSError as exc:  # an output name too long for its temporary, a read-only folder

@@ -596,3 +596,38 @@ def test_cli_lm_build_for_an_alphabet_file(kenlm_tools: None, tmp_path: Path):
     assert result.returncode == 1
     assert result.stderr.startswith(f"error: {alphabet}: alphabet has 34 symbols + blank")
     assert not (tmp_path / "x.arpa").exists()
+
+
+def _fake_tools(folder: Path, scripts: dict[str, str]) -> Path:
+    folder.mkdir()
+    for name, body in scripts.items():
+        tool = folder / name
+        tool.write_text("#!/bin/sh\n" + body, encoding="utf-8")
+        tool.chmod(tool.stat().st_mode | stat.S_IXUSR)
+    return folder
+
+
+def test_kenlm_tools_failing_on_a_full_disk_say_why_and_name_the_output(
+    corpus: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """build_binary writes through a memory map: on a full disk it dies of SIGBUS, and the
+    error was its progress bar ("build_binary failed: ----5---10---...--100"). lmplz named
+    the hidden temporary it wrote in the output's place, gone when the message is read."""
+    full = ('cat > /dev/null\necho "util/file.cc:228 in void util::WriteOrThrow threw '
+            'FDException." >&2\necho "No space left on device in $(readlink /proc/$$/fd/1) '
+            'while writing 759 bytes" >&2\nkill -ABRT $$\n')  # fmt: skip
+    bar = 'echo "----5---10---15---20---25---30---35---40---45---50---100" >&2\nkill -BUS $$\n'
+    folder = _fake_tools(tmp_path / "bin", {"lmplz": full, "build_binary": bar})
+    monkeypatch.setenv(KENLM_BIN_ENV, str(folder))
+    out = tmp_path / "lm.arpa"
+    with pytest.raises(ConfigError) as caught:
+        build_lm(corpus, out)
+    assert str(caught.value) == (f"lmplz failed: No space left on device in {out} while "
+                                 "writing 759 bytes")  # fmt: skip
+    (folder / "lmplz").write_text("#!/bin/sh\ncat > /dev/null\n", encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        build_lm(corpus, tmp_path / "lm.bin", binary=True)
+    assert str(caught.value) == (f"{tmp_path / 'lm.bin'}: build_binary failed: killed by "
+                                 "SIGBUS (a write to its memory-mapped output failed: is the "
+                                 "disk full?)")  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "corpus.txt"]
