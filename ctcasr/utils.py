@@ -37,7 +37,9 @@ def atomic_path(target: str | os.PathLike[str], suffix: str = "") -> Iterator[Pa
     except OSError as exc:
         raise _naming_target(exc, tmp_path, target) from exc
     finally:
-        with contextlib.suppress(FileNotFoundError):
+        # Never made, or in a read-only folder: the unlink's own error (EROFS) replaced the
+        # one that says what went wrong, naming the temporary.
+        with contextlib.suppress(OSError):
             tmp_path.unlink()
 
 

@@ -192,3 +192,19 @@ def test_a_folder_that_cannot_be_made_is_named_not_its_temporary(tmp_path):
     assert (both.filename, both.filename2) == ("/src/lm.arpa", str(target / "lm.arpa"))
     elsewhere = OSError(2, "No such file or directory", "/src/words.txt")
     assert _naming_target(elsewhere, tmp, target) is elsewhere
+
+
+def test_a_read_only_folder_is_named_by_the_write_not_the_cleanup(tmp_path, monkeypatch):
+    """On a read-only file system the temporary cannot be made, and removing it fails too:
+    that second error (EROFS, naming the temporary) replaced the first, so ``transcribe -o``
+    said "cannot write ro/.seven.txt.PID-HEX.tmp"."""
+    import ctcasr.utils as utils
+
+    def read_only(path, *args, **kwargs):
+        raise OSError(30, "Read-only file system", str(path))
+
+    monkeypatch.setattr(utils.os, "open", read_only)
+    monkeypatch.setattr(utils.Path, "unlink", read_only)
+    with pytest.raises(OSError) as caught:
+        utils.atomic_write_text(tmp_path / "seven.txt", "seven\n")
+    assert (caught.value.errno, caught.value.filename) == (30, str(tmp_path / "seven.txt"))
