@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -365,6 +366,9 @@ def transcribe(
             writer.folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
             _fail(f"{writer.folder}: cannot use as the output folder ({exc.strerror or exc})")
+        # A read-only one too: every input was transcribed, then failed to be written.
+        if not os.access(writer.folder, os.W_OK | os.X_OK):
+            _fail(f"{writer.folder}: cannot use as the output folder (not writable)")
     options = _decoder_options(locals())
     bundle = load_bundle(model)
     _check_alphabet(alphabet, bundle)

@@ -834,3 +834,35 @@ def test_a_name_too_long_or_a_link_loop_fails_alone(tmp_path):
     assert done.stdout == f"{seven}\tseven\n" and done.returncode == 1
     assert done.stderr.splitlines() == [f"error: {too_long}", f"error: {looped}",
                                         "2 of 3 input(s) failed"]  # fmt: skip
+
+
+def test_a_read_only_output_folder_is_one_error_before_any_work(tmp_path, monkeypatch):
+    """``-o`` naming an existing folder that cannot be written (a read-only mount, another
+    user's): every input was transcribed, then each failed to be written, one error apiece.
+    It is refused once, before the model loads."""
+    import os
+
+    from typer.testing import CliRunner
+
+    import ctcasr.bundle
+    from ctcasr.cli import app
+
+    out = tmp_path / "ro"
+    out.mkdir()
+    real_access = os.access
+
+    def read_only(path, mode, **kwargs):  # as on a read-only mount (EROFS), even for root
+        if Path(path) == out and mode & os.W_OK:
+            return False
+        return real_access(path, mode, **kwargs)
+
+    def no_model(*args, **kwargs):
+        raise AssertionError("the model was loaded")
+
+    monkeypatch.setattr(os, "access", read_only)
+    monkeypatch.setattr(ctcasr.bundle, "load_bundle", no_model)
+    seven = str(Path(__file__).parent.parent / "examples" / "seven.wav")
+    result = CliRunner().invoke(app, ["transcribe", seven, seven, "-o", str(out)])
+    assert result.exit_code == 1
+    assert result.output.strip() == f"error: {out}: cannot use as the output folder (not writable)"
+    assert list(out.iterdir()) == []
