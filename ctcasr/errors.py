@@ -31,6 +31,10 @@ class ConfigError(CtcasrError):
     """A configuration value is out of range or unknown."""
 
 
+class BusyError(CtcasrError):
+    """Another ctcasr process is writing the same output (a training's folder)."""
+
+
 class DecoderOutputError(CtcasrError):
     """A decoder (a plug-in's) returned something other than a list of valid hypotheses."""
 

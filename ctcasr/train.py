@@ -8,6 +8,7 @@ Layout of ``output_dir``::
     model/                the best bundle so far (by dev CER), ready for ``ctcasr transcribe``
     log.csv               loss, dev WER/CER, learning rate, seconds and peak RSS per epoch
     tensorboard/          the same scalars for TensorBoard
+    .ctcasr.lock          while a run writes the folder: its pid (a second run is refused)
 
 ``strategy`` picks how the work is spread: "default" (one device, no tf.distribute),
 "mirrored" (``tf.distribute.MirroredStrategy`` over the local GPUs) or "multiworker"
@@ -54,6 +55,7 @@ from ctcasr.utils import (
     check_field_types,
     config_from_dict,
     first_line,
+    folder_lock,
     os_error_text,
     plain,
     recover_dir,
@@ -262,7 +264,14 @@ def peak_rss_mb() -> float:
 
 
 def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainResult:
-    """Train a model as ``config`` says and return where the best bundle went."""
+    """Train a model as ``config`` says and return where the best bundle went. The output
+    folder is locked for the run (on the chief): a second run into it is refused."""
+    with contextlib.ExitStack() as lock:
+        return _train(config, resume, verbose, lock)
+
+
+def _train(config: TrainConfig, resume: bool, verbose: int, lock: contextlib.ExitStack
+           ) -> TrainResult:  # fmt: skip
     from ctcasr.utils import import_tensorflow
 
     # The strategy comes first: TF_CONFIG is checked before TensorFlow loads, and multi-worker
@@ -281,7 +290,7 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
         print(f"model settings from {config.init_from}: " + ", ".join(
             f"{k} = {v}" for k, v in config.model.items() if k not in given.model))
     frontend = config.frontend
-    setup = functools.partial(_setup, config, out, resume)
+    setup = functools.partial(_setup, config, out, resume, lock if is_chief else None)
     # Under multiworker a failure on one worker stops all of them instead of leaving the
     # others waiting for it in the first collective.
     alphabet, model_config, corpus, dev, init = setup() if dist is None else dist.everywhere(setup)
@@ -413,8 +422,12 @@ def _scope(dist: Distributed | None):
     return dist.scope() if dist is not None else contextlib.nullcontext()
 
 
-def _setup(config: TrainConfig, out: Path, resume: bool):
-    """Everything a run needs before TensorFlow builds anything; fails early on bad input."""
+def _setup(config: TrainConfig, out: Path, resume: bool, lock: contextlib.ExitStack | None):
+    """Everything a run needs before TensorFlow builds anything; fails early on bad input.
+    ``lock`` (the chief's) holds the output folder first, so that what the checks find in
+    it stays true while this run writes it."""
+    if lock is not None:
+        lock.enter_context(folder_lock(out, functools.partial(_busy_message, out)))
     _check_output_dir(out, config, resume)
     augment = config.augment
     if augment.noise_dir and augment.noise_prob > 0:
@@ -436,6 +449,12 @@ def _setup(config: TrainConfig, out: Path, resume: bool):
     )
     corpus, dev = _load_corpora(config, alphabet, model_config)
     return alphabet, model_config, corpus, dev, init
+
+
+def _busy_message(out: Path, pid: int | None) -> str:
+    holder = f" (pid {pid})" if pid is not None else ""
+    return (f"{out}: another training{holder} is writing to this folder; wait for it to "
+            "end or choose another output directory")
 
 
 def _print_data(dist: Distributed | None, corpus, dev) -> None:

@@ -9,7 +9,7 @@ import functools
 import os
 import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -169,6 +169,95 @@ def _naming_target(exc: OSError, tmp: Path, target: Path) -> OSError:
     if first is None:
         first = exc.filename
     return OSError(exc.errno, exc.strerror, first, None, second)
+
+
+LOCK_NAME = ".ctcasr.lock"
+
+
+@contextlib.contextmanager
+def folder_lock(folder: Path, busy: Callable[[int | None], str]) -> Iterator[None]:
+    """Hold ``folder`` for this process alone, or raise :class:`~ctcasr.errors.BusyError`
+    with ``busy(holder's pid)``: two runs writing one folder interleaved their files and
+    both reported success. An flock on ``.ctcasr.lock`` (holding our pid, removed at the
+    end), so the lock of a killed run is released with it and the next run takes it over.
+    Where nothing can be locked (no flock, or ``folder`` cannot be made), it goes on unlocked
+    and the caller's own checks say what is wrong with the folder."""
+    try:
+        import fcntl
+    except ImportError:  # Windows: no flock
+        yield
+        return
+    made = _missing_parents(folder)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        yield
+        return
+    path = folder / LOCK_NAME
+    try:
+        fd = _locked(path, fcntl, busy)
+    except BaseException:
+        _remove_empty(made)
+        raise
+    try:
+        if fd >= 0:
+            os.ftruncate(fd, 0)
+            os.write(fd, f"{os.getpid()}\n".encode())
+        yield
+    finally:
+        if fd >= 0:
+            with contextlib.suppress(OSError):  # while still held: no one locks a stale file
+                path.unlink()
+            os.close(fd)
+        _remove_empty(made)
+
+
+def _locked(path: Path, fcntl: Any, busy: Callable[[int | None], str]) -> int:
+    """An open descriptor of ``path`` holding its flock (-1 where the file system has no
+    locks); ``busy`` says who holds it otherwise."""
+    from ctcasr.errors import BusyError
+
+    while True:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+            os.close(fd)
+            raise BusyError(busy(int(text) if text.isdigit() else None)) from None
+        except OSError:  # a file system without locks (some network mounts)
+            os.close(fd)
+            return -1
+        # The holder removes the file before it lets go: one locked after that removal must
+        # be opened again, or two runs would each hold a lock on a different file.
+        try:
+            here = os.stat(path)
+        except FileNotFoundError:
+            here = None
+        mine = os.fstat(fd)
+        if here is not None and (here.st_ino, here.st_dev) == (mine.st_ino, mine.st_dev):
+            return fd
+        os.close(fd)
+
+
+def _missing_parents(folder: Path) -> list[Path]:
+    """``folder`` and those of its parents that do not exist yet, innermost first."""
+    missing = []
+    for path in (folder, *folder.parents):
+        if path.exists() or path.is_symlink():
+            break
+        missing.append(path)
+    return missing
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    """Remove the folders a lock made, if nothing else was written into them: a run that
+    failed at once left nothing behind before it was locked, and leaves nothing now."""
+    for path in folders:
+        try:
+            path.rmdir()
+        except OSError:
+            return
 
 
 def recover_dir(target: str | os.PathLike[str]) -> None:

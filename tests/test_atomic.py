@@ -4,6 +4,7 @@ through these two helpers)."""
 
 from __future__ import annotations
 
+import os
 import random
 import shutil
 import signal
@@ -208,3 +209,36 @@ def test_a_read_only_folder_is_named_by_the_write_not_the_cleanup(tmp_path, monk
     with pytest.raises(OSError) as caught:
         utils.atomic_write_text(tmp_path / "seven.txt", "seven\n")
     assert (caught.value.errno, caught.value.filename) == (30, str(tmp_path / "seven.txt"))
+
+
+HOLDER = """
+import pathlib, sys
+from ctcasr.utils import folder_lock
+with folder_lock(pathlib.Path(sys.argv[1]), str):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+def test_a_folder_lock_refuses_a_second_holder_and_outlives_no_killed_one(tmp_path):
+    """A lock names its holder's pid to the one refused; a holder killed with SIGKILL leaves
+    its lock file behind, and the next run takes it over instead of being refused for ever."""
+    from ctcasr.errors import BusyError
+    from ctcasr.utils import LOCK_NAME, folder_lock
+
+    folder = tmp_path / "run"
+    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert holder.stdout.readline() == "locked\n"
+        with (pytest.raises(BusyError, match=rf"^busy: {holder.pid}$"),
+              folder_lock(folder, lambda pid: f"busy: {pid}")):
+            pass
+    finally:
+        holder.kill()
+        holder.wait()
+    assert (folder / LOCK_NAME).read_text() == f"{holder.pid}\n"  # stale: its holder is gone
+    with folder_lock(folder, lambda pid: f"busy: {pid}"):
+        assert (folder / LOCK_NAME).read_text() == f"{os.getpid()}\n"
+    assert list(folder.iterdir()) == []  # a folder that was there before stays
+

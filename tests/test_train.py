@@ -750,3 +750,22 @@ def test_a_checkpoint_into_a_full_disk_is_one_error_and_leaves_no_open_file(tmp_
     assert unraisable == []
     assert failed == (28, str(ckpt / "epoch-0001"))
     assert list(ckpt.iterdir()) == []
+
+
+def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(tmp_path, fsdd_dir):
+    """Two runs into one folder (both fresh, or a --resume beside a running one) both trained
+    and reported success, interleaving their checkpoints, model, log and TensorBoard events."""
+    from ctcasr.errors import BusyError
+    from ctcasr.utils import LOCK_NAME, folder_lock
+
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    run = tmp_path / "run"
+    with folder_lock(run, lambda pid: f"held by {pid}"):  # the first run, still going
+        for resume in (False, True):
+            with pytest.raises(BusyError, match=rf"^{re.escape(str(run))}: another training "
+                               rf"\(pid {os.getpid()}\) is writing to this folder"):
+                train(config, resume=resume, verbose=0)
+        assert sorted(p.name for p in run.iterdir()) == [LOCK_NAME]  # nothing of its own
+    assert not run.exists()  # the lock's folder, left empty, went with it
+    train(config, verbose=0)  # once the first has ended, the folder is free
+    assert not (run / LOCK_NAME).exists() and (run / "model").is_dir()
