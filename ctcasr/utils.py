@@ -78,9 +78,13 @@ def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
 def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     """Yield a fresh temporary directory; on success it replaces ``target`` as a whole.
 
-    The old directory is moved aside first and removed only after the new one is in place,
-    so at every instant either the old or the new complete directory exists under ``target``
-    (or, for a split second, under the ``.old`` name, which :func:`recover_dir` restores).
+    Where the system can (Linux), the new directory and the old one swap names in one step,
+    and the old one is then removed: ``target`` is never absent, so a reader at that instant
+    sees one whole version, and two writers at once both succeed (the last one's stays).
+    Elsewhere the old directory is moved aside first and removed only after the new one is
+    in place, so at every instant either the old or the new complete directory exists under
+    ``target`` (or, for a split second, under the ``.old`` name, which :func:`recover_dir`
+    restores).
     """
     target = _named(target)
     if target.is_symlink():  # replace the folder it points to; the link stays a link
@@ -97,6 +101,9 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
         for path in tmp.rglob("*"):
             if path.is_file():
                 _fsync_file(path)
+        if _put_in_place(tmp, target):
+            _fsync_dir(target.parent)
+            return  # the old folder, now under the temporary name, goes below
         old = _old_name(target)
         if old.exists():
             shutil.rmtree(old)
@@ -258,6 +265,64 @@ def _remove_empty(folders: list[Path]) -> None:
             path.rmdir()
         except OSError:
             return
+
+
+def _put_in_place(tmp: Path, target: Path) -> bool:
+    """Make ``tmp`` the folder at ``target`` in one step, leaving the old one (if any) under
+    ``tmp``'s name; False where the system cannot swap folders (then nothing was done).
+    Another writer may put its folder at ``target`` or take it away at any instant: each
+    step that finds it so is tried again the other way."""
+    for _ in range(100):
+        if target.exists() or target.is_symlink():
+            try:
+                return _swap(tmp, target)
+            except FileNotFoundError:  # just taken away (a writer's move aside): put ours
+                continue
+        try:
+            os.replace(tmp, target)  # nothing there: a rename (or over an empty folder)
+            return True
+        except OSError as exc:
+            if exc.errno not in (errno.ENOTEMPTY, errno.EEXIST):
+                raise
+            # another writer's folder came first: swap with it
+    return False
+
+
+# renameat2(2)'s flag that swaps two names; AT_FDCWD: paths relative to the current folder.
+_RENAME_EXCHANGE = 2
+_AT_FDCWD = -100
+
+
+@functools.cache
+def _renameat2() -> Any:
+    """libc's renameat2, or None (not Linux, or a libc without it)."""
+    import ctypes
+
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        function = libc.renameat2
+    except (OSError, AttributeError):
+        return None
+    function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
+                         ctypes.c_uint]  # fmt: skip
+    function.restype = ctypes.c_int
+    return function
+
+
+def _swap(a: Path, b: Path) -> bool:
+    """Swap the names of ``a`` and ``b`` atomically; False where the system or the file
+    system cannot (nothing was changed)."""
+    import ctypes
+
+    function = _renameat2()
+    if function is None:
+        return False
+    if function(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    code = ctypes.get_errno()
+    if code in (errno.ENOSYS, errno.EINVAL, errno.EOPNOTSUPP, errno.ENOTSUP):
+        return False
+    raise OSError(code, os.strerror(code), str(b))
 
 
 def recover_dir(target: str | os.PathLike[str]) -> None:

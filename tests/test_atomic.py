@@ -35,8 +35,9 @@ for i in itertools.count():
 
 
 def _inode(path) -> int | None:
-    """The target's inode, or None while there is none: a folder is replaced by moving the old
-    one aside first, so it is briefly absent (``recover_dir`` mends a kill in that gap)."""
+    """The target's inode, or None while there is none: where two folders cannot swap names
+    in one step, one is replaced by moving the old one aside first, so it is briefly absent
+    (``recover_dir`` mends a kill in that gap)."""
     try:
         return path.stat().st_ino
     except FileNotFoundError:
@@ -242,3 +243,115 @@ def test_a_folder_lock_refuses_a_second_holder_and_outlives_no_killed_one(tmp_pa
         assert (folder / LOCK_NAME).read_text() == f"{os.getpid()}\n"
     assert list(folder.iterdir()) == []  # a folder that was there before stays
 
+
+def _paused_in_commit(monkeypatch, target):
+    """Make the thread named "first" stop right after the first rename of its commit that
+    touches ``target`` (a swap, or the move aside) until ``go`` is set; ``paused`` says it
+    stopped there. Anything can then run at the instant that rename left behind."""
+    import threading
+
+    import ctcasr.utils as utils
+
+    paused, go = threading.Event(), threading.Event()
+    real_replace, real_swap = utils.os.replace, getattr(utils, "_swap", None)
+
+    def stop(*paths) -> None:
+        if threading.current_thread().name == "first" and not paused.is_set() and any(
+                str(p) == str(target) for p in paths):  # fmt: skip
+            paused.set()
+            assert go.wait(30)
+
+    def replace(src, dst, *args, **kwargs):
+        real_replace(src, dst, *args, **kwargs)
+        stop(src, dst)
+
+    def swap(a, b):
+        swapped = real_swap(a, b)
+        stop(a, b)
+        return swapped
+
+    monkeypatch.setattr(utils.os, "replace", replace)
+    monkeypatch.setattr(utils, "_swap", swap, raising=False)  # not on every system
+    return paused, go
+
+
+def _write(target, text: str) -> None:
+    from ctcasr.utils import atomic_dir
+
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text(text)
+        (tmp / "b.txt").write_text(text)
+
+
+def _while_committing(monkeypatch, target, text: str, action):
+    """``action()``'s result, run while another thread's write of ``text`` to ``target`` is
+    stopped inside its commit (as :func:`_paused_in_commit`); that write must then succeed."""
+    import threading
+
+    paused, go = _paused_in_commit(monkeypatch, target)
+    errors: list[BaseException] = []
+
+    def write() -> None:
+        try:
+            _write(target, text)
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=write, name="first")
+    thread.start()
+    try:
+        assert paused.wait(30)
+        result = action()
+    finally:
+        go.set()
+        thread.join()
+    assert errors == []
+    return result
+
+
+def _whole(target) -> str:
+    a, b = (target / "a.txt").read_text(), (target / "b.txt").read_text()
+    assert a == b, "a folder mixing two writes"
+    return a
+
+
+@pytest.mark.parametrize("existed", [True, False])
+def test_two_writers_of_one_folder_at_once_both_succeed_and_one_wins_whole(
+        tmp_path, monkeypatch, existed):  # fmt: skip
+    """Two `tune -o same`, `average -o same` or recipe generations at once: the second to
+    finish found the first's folder where it had moved the old one aside, and failed with
+    "Directory not empty" (or "No such file" as they removed each other's), losing its work."""
+    target = tmp_path / "bundle"
+    if existed:
+        _write(target, "old")
+    # the second writer, while the first is mid-commit
+    _while_committing(monkeypatch, target, "first", lambda: _write(target, "second"))
+    assert _whole(target) in ("first", "second")
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]  # nothing left aside
+
+
+def test_loading_a_bundle_while_it_is_rewritten_neither_fails(tmp_path, monkeypatch):
+    """`transcribe` while `tune` rewrites the bundle in place: a load between the tune's two
+    renames found no bundle, or (recover_dir) put the old one back, and the tune then failed
+    with "Directory not empty"."""
+    target = tmp_path / "bundle"
+    _write(target, "old")
+
+    def load() -> str:
+        recover_dir(target)  # what load_bundle does first
+        return _whole(target)
+
+    seen = _while_committing(monkeypatch, target, "new", load)
+    assert seen in ("old", "new") and _whole(target) == "new"
+
+
+def test_where_folders_cannot_swap_names_they_are_still_replaced_whole(tmp_path, monkeypatch):
+    """macOS, Windows, a file system without renameat2's swap: the move-aside way is kept."""
+    import ctcasr.utils as utils
+
+    monkeypatch.setattr(utils, "_swap", lambda a, b: False)
+    target = tmp_path / "bundle"
+    for text in ("old", "new"):
+        _write(target, text)
+    assert _whole(target) == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
