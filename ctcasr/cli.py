@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
 import math
@@ -992,15 +993,40 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 _python_show_warning = warnings.showwarning
 
 
+def _escape_unencodable(exc: UnicodeError) -> tuple[bytes, int]:
+    """Output error handler: a surrogate-escaped byte (a file name not valid in the file
+    system's encoding) is written as that byte, as ``surrogateescape`` does; any other
+    character the stream's encoding lacks as ``\\uNNNN``, as ``backslashreplace`` does."""
+    if not isinstance(exc, UnicodeEncodeError):
+        raise exc
+    text = exc.object[exc.start:exc.end]
+    return b"".join(bytes([ord(c) - 0xDC00]) if 0xDC80 <= ord(c) <= 0xDCFF
+                    else c.encode("ascii", "backslashreplace") for c in text), exc.end  # fmt: skip
+
+
+codecs.register_error("ctcasr.escape", _escape_unencodable)
+
+
+def _write_any_text(stream) -> None:
+    """Let ``stream`` write every file name and transcript: under a stdout that is not UTF-8
+    (PYTHONIOENCODING=latin-1, a Windows code page) a name it could not encode was a
+    UnicodeEncodeError traceback that ended the batch, on stdout and on stderr alike. An
+    ASCII stream becomes UTF-8, as click makes it for its own output (but with "?" for the
+    bytes of a name that is not UTF-8)."""
+    encoding = getattr(stream, "encoding", None) or "ascii"
+    with contextlib.suppress(AttributeError, ValueError, LookupError):
+        if codecs.lookup(encoding).name == "ascii":
+            stream.reconfigure(encoding="utf-8", errors="ctcasr.escape")
+        else:
+            stream.reconfigure(errors="ctcasr.escape")
+
+
 def main() -> None:
     """Console entry point: user errors become one line on stderr and exit code 1."""
     mute_native_stderr()  # libmpg123's notes on a file that is not MP3 are not the user's
     warnings.showwarning = _show_warning
-    # A file name that is not valid UTF-8 reaches Python as surrogate escapes; written back
-    # as the bytes it came from, not a UnicodeEncodeError that ended the batch.
     for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(AttributeError, ValueError):
-            stream.reconfigure(errors="surrogateescape")  # type: ignore[union-attr]
+        _write_any_text(stream)
     try:
         app()
     except CtcasrError as exc:

@@ -658,6 +658,32 @@ def test_odd_file_names_stay_one_field_of_one_line(tmp_path):
     assert os.fsencode(latin) in done.stdout  # the name's own bytes, written back
 
 
+def test_names_a_stdout_that_is_not_utf8_cannot_encode(tmp_path):
+    """Under a stdout that is not UTF-8 (PYTHONIOENCODING=latin-1, a Windows code page) a name
+    it could not encode was a UnicodeEncodeError traceback that ended the batch, on stdout
+    and on stderr; under an ASCII one (LC_ALL=C, PYTHONUTF8=0) click wrote the bytes of a
+    failed name as "?"."""
+    import os
+
+    shutil.copy(EXAMPLES / "seven.wav", tmp_path / "сем.wav")
+    cmd = [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe",
+           "сем.wav", "нет.wav", str(EXAMPLES / "zero.wav"), "-d", "greedy"]  # fmt: skip
+    env = {**os.environ, "PYTHONIOENCODING": "latin-1"}
+    done = subprocess.run(cmd, capture_output=True, cwd=tmp_path, env=env)
+    assert done.returncode == 1 and b"Traceback" not in done.stderr, done.stderr
+    assert done.stdout.decode("latin-1").splitlines() == [
+        "\\u0441\\u0435\\u043c.wav\tseven", f"{EXAMPLES / 'zero.wav'}\tzero"]
+    assert done.stderr.decode("latin-1").splitlines() == [
+        "error: \\u043d\\u0435\\u0442.wav: file not found", "1 of 3 input(s) failed"]
+
+    env = {**os.environ, "LC_ALL": "C", "PYTHONUTF8": "0"}
+    env.pop("PYTHONIOENCODING", None)
+    done = subprocess.run(cmd, capture_output=True, cwd=tmp_path, env=env)
+    assert done.returncode == 1
+    assert done.stdout.splitlines()[0] == "сем.wav\tseven".encode()  # the name's own bytes
+    assert done.stderr.splitlines()[0] == "error: нет.wav: file not found".encode()
+
+
 def test_folders_symlinks_empty_manifests_and_a_bom_on_stdin(tmp_path):
     """Hidden files (macOS ._x.wav) were searched and failed; a link sorted before the file
     it names took the file's place; an empty manifest was skipped without a word; a BOM
