@@ -26,6 +26,7 @@ import json
 import math
 import os
 import resource
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields, replace
@@ -518,7 +519,7 @@ def _run_epoch(
     """One pass over the batches; the mean loss. A non-finite loss stops the run."""
     import keras
 
-    bar = keras.utils.Progbar(steps, verbose=verbose, stateful_metrics=["lr"])
+    bar = keras.utils.Progbar(steps, verbose=_bar_mode(verbose), stateful_metrics=["lr"])
     losses: list[float] = []
     for step, batch in enumerate(batches, start=1):
         loss = float(train_step(*batch))
@@ -529,6 +530,16 @@ def _run_epoch(
     if verbose and len(losses) != steps:  # speed perturbation moved some buckets
         bar.update(len(losses), finalize=True)
     return float(np.mean(losses))
+
+
+def _bar_mode(verbose: int) -> int:
+    """Keras's Progbar verbosity: its bar redrawn in place (1) only on a terminal that takes
+    colour. Keras takes any POSIX system for one, so `ctcasr train > log` (a CI log, a pipe)
+    got backspaces, carriage returns and ANSI colour codes; elsewhere a plain line per epoch."""
+    if not verbose:
+        return 0
+    live = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+    return 1 if live else 2
 
 
 def _on_chief(dist: Distributed | None, fn: Callable[[], T], what: str) -> T | None:

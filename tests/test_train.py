@@ -769,3 +769,27 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(tmp_path
     assert not run.exists()  # the lock's folder, left empty, went with it
     train(config, verbose=0)  # once the first has ended, the folder is free
     assert not (run / LOCK_NAME).exists() and (run / "model").is_dir()
+
+
+def test_epoch_progress_off_a_terminal_is_one_plain_line(capsys, monkeypatch):
+    """Keras takes any POSIX system for a terminal: `ctcasr train > log` (a CI log, a pipe)
+    got its bar redrawn with backspaces, carriage returns and ANSI colour codes, and so did a
+    terminal under NO_COLOR."""
+    import sys
+    from types import SimpleNamespace
+
+    from ctcasr.train import _run_epoch
+
+    def epoch() -> str:
+        _run_epoch(lambda x: x, [(2.0,)] * 3, 0, 3, lambda step: 0.001,
+                   SimpleNamespace(iterations=0), verbose=1)  # fmt: skip
+        return capsys.readouterr().out
+
+    monkeypatch.delenv("NO_COLOR", raising=False)
+    (line,) = epoch().splitlines()
+    assert line.startswith("3/3 - ") and "loss: 2.0000" in line
+    assert not any(c in line for c in "\x1b\b\r")
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert "\x1b[" in epoch()  # a terminal still gets the live bar
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert "\x1b" not in epoch()
