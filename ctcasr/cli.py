@@ -677,10 +677,12 @@ def evaluate(
             for u in report.worst:
                 ref = u.reference or "(nothing)"
                 typer.echo(f"  {u.id}\n    ref: {ref}\n    hyp: {u.hypothesis or '(nothing)'}")
-    if not as_json:  # unreadable audio fails every decoder alike: said once
-        for error in dict.fromkeys(f.error for r in results for f in r.failures):
-            typer.echo(f"error: {one_line(error)}", err=True)
-        _report_skipped(results[0].skipped)
+    # On stderr with --json too (the report holds them as well): a CI job that kept stdout as
+    # its report saw exit status 1 and not a word why. Unreadable audio fails every decoder
+    # alike: said once.
+    for error in dict.fromkeys(f.error for r in results for f in r.failures):
+        typer.echo(f"error: {one_line(error)}", err=True)
+    _report_skipped(results[0].skipped)
     if any(r.failures for r in results):
         raise typer.Exit(1)
 

@@ -67,6 +67,7 @@ def test_evaluate_skip_bad_scores_the_rest_and_lists_every_bad_line(tmp_path, fs
     for name, (_, fragment) in BAD.items():
         (message,) = [m for m in report["skipped"] if m.startswith(f"{manifest}:{where[name]}:")]
         assert fragment in message, (name, message)
+    _assert_every_skip_listed(result.stderr, manifest, where)  # with --json too
     text = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "--skip-bad"])
     assert text.exit_code == 0
     _assert_every_skip_listed(text.stderr, manifest, where)

@@ -107,6 +107,22 @@ def test_evaluate_reports_error_rates(fsdd_dir, tmp_path):
     assert "WER" in text.output and "CER" in text.output
 
 
+def test_evaluate_json_says_on_stderr_why_it_failed(tmp_path):
+    """With --json an unreadable file was listed only inside the report: a CI job keeping
+    stdout as its report saw exit status 1 and an empty stderr."""
+    (tmp_path / "bad.wav").write_text("not audio")
+    rows = [(EXAMPLES / "seven.wav", "seven"), (tmp_path / "bad.wav", "one")]
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text("".join(json.dumps({"audio_filepath": str(path), "text": text,
+                                            "duration": 1.0}) + "\n" for path, text in rows))
+    result = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "-d", "greedy",
+                                 "--json"])  # fmt: skip
+    assert result.exit_code == 1
+    error = f"{tmp_path / 'bad.wav'}: not a recognised audio file"
+    assert json.loads(result.stdout)["failures"] == [error]
+    assert result.stderr == f"error: {error}\n"
+
+
 def test_evaluate_prints_no_rate_when_every_reference_is_empty(fsdd_dir, tmp_path):
     """Every reference empty (silence clips, a grammar run's non-commands): the WER and CER
     columns showed the error count as a rate (two digits heard: 200.00%)."""
