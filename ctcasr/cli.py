@@ -357,6 +357,8 @@ def transcribe(
     if not files and not found.problems:
         _fail("no audio inputs given")
     writer = OutputDir(output_dir, formats or ["txt"]) if output_dir is not None else None
+    if writer is None and sys.stdout is None:  # `>&-`: each transcript was a traceback
+        _fail("stdout is closed: nowhere to print the transcripts (use --output-dir)")
     fmt = formats[0] if formats else "default"
     if writer is None and len(set(formats)) > 1:
         _fail("several --format values need --output-dir")
@@ -391,7 +393,7 @@ def transcribe(
         typer.echo(STDOUT_TSV_HEADER)
     collected: list[dict] = []
     # The bar is drawn on stderr: shown by default only when both streams are terminals.
-    interactive = sys.stdout.isatty() and sys.stderr.isatty()
+    interactive = all(s is not None and s.isatty() for s in (sys.stdout, sys.stderr))
     show = progress if progress is not None else interactive and len(files) >= 20
     done = 0
     try:

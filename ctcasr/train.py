@@ -536,7 +536,7 @@ def _bar_mode(verbose: int) -> int:
     """Keras's Progbar verbosity: its bar redrawn in place (1) only on a terminal that takes
     colour. Keras takes any POSIX system for one, so `ctcasr train > log` (a CI log, a pipe)
     got backspaces, carriage returns and ANSI colour codes; elsewhere a plain line per epoch."""
-    if not verbose:
+    if not verbose or sys.stdout is None:  # stdout closed (`>&-`): the bar crashed the run
         return 0
     live = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
     return 1 if live else 2

@@ -793,3 +793,6 @@ def test_epoch_progress_off_a_terminal_is_one_plain_line(capsys, monkeypatch):
     assert "\x1b[" in epoch()  # a terminal still gets the live bar
     monkeypatch.setenv("NO_COLOR", "1")
     assert "\x1b" not in epoch()
+    monkeypatch.setattr(sys, "stdout", None)  # `ctcasr train ... >&-`: the bar's write crashed
+    assert _run_epoch(lambda x: x, [(2.0,)] * 3, 0, 3, lambda step: 0.001,
+                      SimpleNamespace(iterations=0), verbose=1) == 2.0  # fmt: skip

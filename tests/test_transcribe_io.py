@@ -684,6 +684,23 @@ def test_names_a_stdout_that_is_not_utf8_cannot_encode(tmp_path):
     assert done.stderr.splitlines()[0] == "error: нет.wav: file not found".encode()
 
 
+def test_a_closed_stdout_is_one_error_unless_transcripts_go_to_a_folder(tmp_path):
+    """`ctcasr transcribe ... >&-` (fd 1 closed: sys.stdout is None) was an AttributeError
+    traceback, with --output-dir too, where stdout is not needed."""
+    import os
+
+    cmd = [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe",
+           str(EXAMPLES / "seven.wav"), "-d", "greedy"]  # fmt: skip
+    closed = {"capture_output": False, "stderr": subprocess.PIPE, "text": True,
+              "preexec_fn": lambda: os.close(1)}  # fmt: skip
+    to_folder = subprocess.run([*cmd, "-o", str(tmp_path / "out")], **closed)
+    assert to_folder.returncode == 0 and to_folder.stderr == ""
+    assert (tmp_path / "out" / "seven.txt").read_text() == "seven\n"
+    printed = subprocess.run(cmd, **closed)
+    assert printed.returncode == 1 and printed.stderr == (
+        "error: stdout is closed: nowhere to print the transcripts (use --output-dir)\n")
+
+
 def test_folders_symlinks_empty_manifests_and_a_bom_on_stdin(tmp_path):
     """Hidden files (macOS ._x.wav) were searched and failed; a link sorted before the file
     it names took the file's place; an empty manifest was skipped without a word; a BOM
