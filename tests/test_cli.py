@@ -257,3 +257,20 @@ def test_version_is_the_installed_distributions():
     pyproject = (Path(__file__).parents[1] / "pyproject.toml").read_text()
     declared = re.search(r'(?m)^version = "([^"]+)"$', pyproject).group(1)  # py3.10: no tomllib
     assert ctcasr.__version__ == declared == version("ctcasr")
+
+
+@pytest.mark.parametrize(("args", "status", "said"), [
+    (["--nbest", "abc"], 2, "Invalid value for '--nbest'"),  # typer cannot parse it
+    (["--bogus"], 2, "No such option"),
+    (["--nbest", "0"], 1, "error: --nbest"),  # parsed, then refused by ctcasr
+    (["--model", "/nonexistent-bundle"], 1, "error: /nonexistent-bundle"),
+])
+def test_exit_status_is_as_the_readme_says(args, status, said):
+    """README: 1 for any failure ctcasr reports, 2 for an option the command line cannot
+    parse; a script tells them apart by these codes and the summary line."""
+    run = ctcasr("transcribe", str(EXAMPLES / "seven.wav"), *args)
+    assert run.returncode == status, run.stderr
+    assert said in run.stderr
+    assert run.stdout == ""
+    readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
+    assert "Exit status 1 is any\nfailure" in readme and "2 an option the\ncommand line" in readme
