@@ -25,7 +25,6 @@ import hashlib
 import json
 import math
 import os
-import resource
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -261,7 +260,39 @@ class TrainResult:
 
 
 def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    """This process's peak resident memory in MB; 0.0 where the system will not say.
+    ``resource`` is Unix-only (imported at the top, ``import ctcasr`` failed on Windows),
+    and macOS counts ``ru_maxrss`` in bytes where Linux counts kilobytes."""
+    try:
+        import resource
+    except ImportError:
+        return _windows_peak_bytes() / 1024**2
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / (1024**2 if sys.platform == "darwin" else 1024)
+
+
+def _windows_peak_bytes() -> int:
+    """The peak working set of this process (Windows' GetProcessMemoryInfo), or 0."""
+    import ctypes
+
+    size_t = ctypes.c_size_t
+
+    class Counters(ctypes.Structure):
+        _fields_ = [("cb", ctypes.c_uint32), ("faults", ctypes.c_uint32),
+                    *((name, size_t) for name in ("peak", "now", "peak_paged", "paged",
+                                                  "peak_nonpaged", "nonpaged", "pagefile",
+                                                  "peak_pagefile"))]  # fmt: skip
+
+    try:
+        kernel32 = ctypes.windll.kernel32  # type: ignore[attr-defined]
+        kernel32.GetCurrentProcess.restype = ctypes.c_void_p
+        counters = Counters(cb=ctypes.sizeof(Counters))
+        if kernel32.K32GetProcessMemoryInfo(ctypes.c_void_p(kernel32.GetCurrentProcess()),
+                                            ctypes.byref(counters), counters.cb):  # fmt: skip
+            return int(counters.peak)
+    except (AttributeError, OSError):  # not Windows
+        pass
+    return 0
 
 
 def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainResult:

@@ -1,0 +1,36 @@
+"""What a user on macOS or Windows meets, simulated on Linux: modules and calls those systems
+lack made absent, or made to answer as those systems do."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import types
+
+import pytest
+
+import ctcasr  # noqa: F401 (binds ctcasr.train, the function, over the module's name)
+
+train_module = sys.modules["ctcasr.train"]
+
+
+def test_ctcasr_imports_without_the_unix_only_resource_module():
+    """``resource`` exists on Unix alone: ``import ctcasr`` (which imports ctcasr.train) failed
+    on Windows with ModuleNotFoundError."""
+    code = ("import sys; sys.modules['resource'] = None; import ctcasr; "
+            "print(sys.modules['ctcasr.train'].peak_rss_mb())")  # fmt: skip
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert float(done.stdout) == 0.0  # no GetProcessMemoryInfo on Linux: unknown, not a crash
+
+
+@pytest.mark.parametrize(("platform", "maxrss"),
+                         [("linux", 2048 * 1024), ("darwin", 2048 * 1024**2)])  # fmt: skip
+def test_peak_rss_is_in_megabytes_on_linux_and_macos(monkeypatch, platform, maxrss):
+    """macOS gives ru_maxrss in bytes, Linux in kilobytes: log.csv's peak_rss_mb and the
+    training summary said 1024 times too much on a Mac."""
+    usage = types.SimpleNamespace(ru_maxrss=maxrss)
+    fake = types.SimpleNamespace(RUSAGE_SELF=0, getrusage=lambda who: usage)
+    monkeypatch.setitem(sys.modules, "resource", fake)
+    monkeypatch.setattr(train_module.sys, "platform", platform)
+    assert train_module.peak_rss_mb() == 2048.0
