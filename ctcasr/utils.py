@@ -393,6 +393,15 @@ def _temporary_name(target: Path, suffix: str = "") -> Path:
 
 def _fsync_file(path: Path) -> None:
     with open(path, "rb") as fh:
+        try:
+            os.fsync(fh.fileno())
+            return
+        except OSError as exc:
+            if exc.errno != errno.EBADF:
+                raise
+    # Windows flushes only a handle open for writing (its fsync is _commit, FlushFileBuffers
+    # needs write access): a read-only one failed every output with "Bad file descriptor".
+    with open(path, "r+b") as fh:
         os.fsync(fh.fileno())
 
 

@@ -34,3 +34,35 @@ def test_peak_rss_is_in_megabytes_on_linux_and_macos(monkeypatch, platform, maxr
     monkeypatch.setitem(sys.modules, "resource", fake)
     monkeypatch.setattr(train_module.sys, "platform", platform)
     assert train_module.peak_rss_mb() == 2048.0
+
+
+def _windows_fsync(real):
+    """os.fsync as Windows has it: _commit (FlushFileBuffers) refuses a handle opened for
+    reading only, with EBADF."""
+    import errno
+    import fcntl
+    import os
+
+    def fsync(fd):
+        fd = fd if isinstance(fd, int) else fd.fileno()
+        if fcntl.fcntl(fd, fcntl.F_GETFL) & os.O_ACCMODE == os.O_RDONLY:
+            raise OSError(errno.EBADF, "Bad file descriptor")
+        return real(fd)
+
+    return fsync
+
+
+def test_atomic_writes_flush_through_a_handle_windows_accepts(monkeypatch, tmp_path):
+    """Every atomic write flushed its file through a read-only handle, which Windows refuses:
+    each ``transcribe -o`` output, manifest, alphabet and bundle failed with "Bad file
+    descriptor"."""
+    import os
+
+    from ctcasr.utils import atomic_dir, atomic_write_text
+
+    monkeypatch.setattr(os, "fsync", _windows_fsync(os.fsync))
+    atomic_write_text(tmp_path / "a.txt", "seven\n")
+    with atomic_dir(tmp_path / "bundle") as tmp:
+        (tmp / "bundle.json").write_text("{}\n")
+    assert (tmp_path / "a.txt").read_text() == "seven\n"
+    assert (tmp_path / "bundle" / "bundle.json").read_text() == "{}\n"
