@@ -295,13 +295,15 @@ _AT_FDCWD = -100
 
 @functools.cache
 def _renameat2() -> Any:
-    """libc's renameat2, or None (not Linux, or a libc without it)."""
+    """libc's renameat2, or None (not Linux, or a libc without it). On Windows ctypes has no
+    process-wide library to open: ``CDLL(None)`` raises TypeError, which ended every
+    replacement of an existing folder (each epoch's model/ after the first, ``tune -o``)."""
     import ctypes
 
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         function = libc.renameat2
-    except (OSError, AttributeError):
+    except (OSError, AttributeError, TypeError):  # TypeError: Windows, which has no CDLL(None)
         return None
     function.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p,
                          ctypes.c_uint]  # fmt: skip

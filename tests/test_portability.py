@@ -66,3 +66,30 @@ def test_atomic_writes_flush_through_a_handle_windows_accepts(monkeypatch, tmp_p
         (tmp / "bundle.json").write_text("{}\n")
     assert (tmp_path / "a.txt").read_text() == "seven\n"
     assert (tmp_path / "bundle" / "bundle.json").read_text() == "{}\n"
+
+
+def test_a_folder_is_replaced_where_ctypes_cannot_open_the_process_itself(monkeypatch, tmp_path):
+    """Windows' ctypes refuses ``CDLL(None)`` with a TypeError (it looks for a ``/`` in the
+    name): replacing any existing folder (a training's model/ from its second best epoch on,
+    a checkpoint, ``tune`` in place, ``tune -o`` onto a bundle) ended in that traceback."""
+    import ctypes
+
+    from ctcasr import utils
+
+    real = ctypes.CDLL
+
+    def windows_cdll(name, *args, **kwargs):
+        if name is None:
+            raise TypeError("argument of type 'NoneType' is not iterable")
+        return real(name, *args, **kwargs)
+
+    monkeypatch.setattr(ctypes, "CDLL", windows_cdll)
+    utils._renameat2.cache_clear()
+    try:
+        for epoch in (1, 2):
+            with utils.atomic_dir(tmp_path / "model") as tmp:
+                (tmp / "epoch").write_text(f"{epoch}\n")
+    finally:
+        utils._renameat2.cache_clear()
+    assert (tmp_path / "model" / "epoch").read_text() == "2\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["model"]  # nothing aside or temporary
