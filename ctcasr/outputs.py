@@ -6,8 +6,10 @@ take in at once, or after a few seconds, whichever comes first.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -98,7 +100,8 @@ class OutputDir:
     """Writes each transcript as ``<stem>.<format>`` files into one folder, atomically.
 
     Two inputs with the same stem (``a/x.wav``, ``b/x.wav``) would overwrite each other, so the
-    second gets ``x.2.<format>`` and the clash is reported.
+    second gets ``x.2.<format>`` and the clash is reported; so would stems that differ only in
+    case (``A.wav``, ``a.wav``) in a folder that ignores case (macOS's and Windows' default).
     """
 
     def __init__(self, folder: str | os.PathLike[str], formats: list[str]) -> None:
@@ -111,12 +114,28 @@ class OutputDir:
         """The output stem for ``source`` and, when it had to be renamed, a note saying so."""
         stem = _SPECIAL_STEMS.get(source) or Path(source).stem
         chosen, n = stem, 1
-        while chosen in self._stems and self._stems[chosen] != source:
+        while self._taken(chosen, source):
             n += 1
             chosen = f"{stem}.{n}"
         self._stems[chosen] = source
         note = None if chosen == stem else f"{source}: written as {chosen}.* ({stem}.* is taken)"
         return chosen, note
+
+    def _taken(self, stem: str, source: str) -> bool:
+        """Whether another input's files hold ``stem``'s names: the same stem, or one that
+        differs in case or Unicode form (macOS keeps "é" as one character or two) where the
+        folder finds both names to be one file (the earlier one's, written already), as
+        macOS's and Windows' file systems do."""
+        if stem in self._stems:
+            return self._stems[stem] != source
+        fmt = self.formats[0]
+        for other, owner in self._stems.items():
+            if owner != source and _folded(other) == _folded(stem):
+                with contextlib.suppress(OSError):  # the other's write failed: nothing there
+                    if os.path.samefile(self.folder / f"{other}.{fmt}",
+                                        self.folder / f"{stem}.{fmt}"):  # fmt: skip
+                        return True
+        return False
 
     def write(self, t: Transcript) -> tuple[list[Path], str | None]:
         stem, note = self.stem_for(t.source)
@@ -126,6 +145,11 @@ class OutputDir:
             atomic_write_text(path, render(t, fmt))  # an OSError names path, not a temporary
             paths.append(path)
         return paths, note
+
+
+def _folded(name: str) -> str:
+    """``name`` as a file system that ignores case and Unicode form may compare it."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 STDOUT_TSV_HEADER = "source\tstart\tend\ttext"

@@ -93,3 +93,61 @@ def test_a_folder_is_replaced_where_ctypes_cannot_open_the_process_itself(monkey
         utils._renameat2.cache_clear()
     assert (tmp_path / "model" / "epoch").read_text() == "2\n"
     assert [p.name for p in tmp_path.iterdir()] == ["model"]  # nothing aside or temporary
+
+
+@pytest.mark.slow
+def test_names_outside_a_windows_code_page_do_not_end_the_batch(tmp_path):
+    """On Windows a redirected stdout (``ctcasr transcribe *.wav > out.tsv``) and stderr are
+    in the ANSI code page, cp1252: a name outside it was a UnicodeEncodeError traceback that
+    ended the batch at that input. It is written escaped; stderr's errors too."""
+    import os
+    import shutil
+    from pathlib import Path
+
+    omega = tmp_path / "\u03a9mega.wav"
+    shutil.copy(Path(__file__).resolve().parents[1] / "examples" / "seven.wav", omega)
+    env = {**os.environ, "PYTHONIOENCODING": "cp1252"}
+    done = subprocess.run(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe", str(omega),
+         str(tmp_path / "gone-\u03a9.wav"), "-d", "greedy"],
+        capture_output=True, env=env,
+    )  # fmt: skip
+    assert done.returncode == 1, done.stderr
+    assert done.stdout.decode("cp1252") == f"{tmp_path}/\\u03a9mega.wav\tseven\n"
+    err = done.stderr.decode("cp1252").splitlines()
+    assert err == [f"error: {tmp_path}/gone-\\u03a9.wav: file not found",
+                   "1 of 2 input(s) failed"]  # fmt: skip
+
+
+@pytest.mark.parametrize(("first", "second"), [("A", "a"), ("a\u00f1o", "an\u0303o")])
+def test_outputs_whose_names_differ_in_case_stay_apart_where_the_folder_ignores_case(
+        tmp_path, first, second):  # fmt: skip
+    """``transcribe -o out x/A.wav y/a.wav``: on macOS's and Windows' file systems A.txt and
+    a.txt are one file (as on macOS are names with an accent as one character or as two), and
+    the second transcript replaced the first without a word. Such a folder is simulated by a hard
+    link: a.txt opens the file A.txt is."""
+    import os
+
+    from ctcasr.outputs import OutputDir
+    from ctcasr.transcribe import Transcript
+
+    def transcript(source: str, text: str) -> Transcript:
+        return Transcript(source=source, text=text, score=0.0, confidence=1.0, duration=1.0)
+
+    folded = OutputDir(tmp_path / "folded", ["txt", "json"])
+    cased = OutputDir(tmp_path / "cased", ["txt"])
+    for writer in (folded, cased):
+        assert writer.write(transcript(f"x/{first}.wav", "seven")) == (
+            [writer.folder / f"{first}.{fmt}" for fmt in writer.formats], None)
+    for fmt in folded.formats:
+        os.link(folded.folder / f"{first}.{fmt}", folded.folder / f"{second}.{fmt}")
+    paths, note = folded.write(transcript(f"y/{second}.wav", "three"))
+    assert paths == [folded.folder / f"{second}.2.txt", folded.folder / f"{second}.2.json"]
+    assert note == f"y/{second}.wav: written as {second}.2.* ({second}.* is taken)"
+    assert (folded.folder / f"{first}.txt").read_text() == "seven\n"
+    assert (folded.folder / f"{second}.2.txt").read_text() == "three\n"
+    # A folder that tells case apart (Linux) keeps both names as they are.
+    assert cased.write(transcript(f"y/{second}.wav", "three")) == (
+        [cased.folder / f"{second}.txt"], None)
+    assert folded.stem_for(f"y/{second}.wav") == (f"{second}.2", note)
+    assert folded.stem_for(f"x/{first}.wav") == (first, None)
