@@ -61,10 +61,21 @@ def run_main(
         return 1
     except KeyboardInterrupt as exc:
         how, status = stop_reason(exc)
-        module = run.__module__.removesuffix(".__main__")
+        module = _module_name(run)
         print(_progress.interrupted(how, module, given, getattr(args, "resume", None)),
               file=sys.stderr)  # fmt: skip
         return status
+
+
+def _module_name(run: Callable[..., object]) -> str:
+    """The ``python -m`` name that runs ``run``: a recipe run as ``python -m recipes.fsdd``
+    has its ``run`` in a module named ``__main__``, and the command said ``python -m
+    __main__``; that module's spec keeps the real name."""
+    module = run.__module__
+    if module == "__main__":
+        spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+        module = spec.name if spec is not None else module
+    return module.removesuffix(".__main__")
 
 
 TRAINING = "training"

@@ -161,3 +161,51 @@ def test_a_recipe_that_trains_nothing_starts_again(capsys):
     assert capsys.readouterr().err == (
         "interrupted; to start again: python -m recipes.pretrained.dev_compare a/model "
         "b/model\n")  # fmt: skip
+
+
+FAKE_ESPEAK = """#!{python}
+import sys, time
+from pathlib import Path
+if any(a.startswith("--voices") for a in sys.argv):
+    print("Pty Language Age/Gender VoiceName File Other Languages")
+    print(" 2  en-us --/M English_(America) gmw/en-US (en 3)")
+    sys.exit(0)
+Path({ready!r}).touch()
+time.sleep({seconds})
+sys.exit(1)
+"""
+
+
+def fake_espeak(folder: Path, seconds: float) -> Path:
+    """A PATH folder whose only engine, ``espeak-ng``, touches ``folder/started`` and then
+    takes ``seconds`` to fail each clip."""
+    folder.mkdir()
+    script = folder / "espeak-ng"
+    script.write_text(FAKE_ESPEAK.format(python=sys.executable, ready=str(folder / "started"),
+                                         seconds=seconds))  # fmt: skip
+    script.chmod(0o755)
+    return folder
+
+
+@pytest.mark.slow
+@posix_only
+def test_a_recipe_run_with_python_m_names_itself(tmp_path):
+    """``python -m recipes.synthetic`` stopped by SIGTERM said to start again with ``python
+    -m __main__ ...``, which runs nothing: the recipe's module is ``__main__`` when run so."""
+    bin_dir = fake_espeak(tmp_path / "bin", seconds=2)
+    out = tmp_path / "syn"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "recipes.synthetic", "--out", str(out), "--count", "2",
+         "--jobs", "1"], cwd=REPO, env={**os.environ, "PYTHONPATH": str(REPO),
+                                        "PATH": str(bin_dir)},
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        wait_for(proc, (bin_dir / "started").is_file, "a clip started", 60)
+        proc.send_signal(signal.SIGTERM)
+        err = proc.communicate(timeout=60)[1]
+    finally:
+        proc.kill()
+    assert proc.returncode == 128 + signal.SIGTERM
+    assert err.endswith("to start again: python -m recipes.synthetic --out "
+                        f"{shlex.quote(str(out))} --count 2 --jobs 1\n"), err
