@@ -187,12 +187,10 @@ def fake_espeak(folder: Path, seconds: float) -> Path:
     return folder
 
 
-@pytest.mark.slow
-@posix_only
-def test_a_recipe_run_with_python_m_names_itself(tmp_path):
-    """``python -m recipes.synthetic`` stopped by SIGTERM said to start again with ``python
-    -m __main__ ...``, which runs nothing: the recipe's module is ``__main__`` when run so."""
-    bin_dir = fake_espeak(tmp_path / "bin", seconds=2)
+def _sigterm_synthetic(tmp_path: Path, seconds: float) -> tuple[int, str, Path]:
+    """``python -m recipes.synthetic`` with a fake espeak-ng taking ``seconds`` per clip,
+    sent SIGTERM once a clip has started: its exit status, stderr and --out."""
+    bin_dir = fake_espeak(tmp_path / "bin", seconds)
     out = tmp_path / "syn"
     proc = subprocess.Popen(
         [sys.executable, "-m", "recipes.synthetic", "--out", str(out), "--count", "2",
@@ -203,9 +201,29 @@ def test_a_recipe_run_with_python_m_names_itself(tmp_path):
     try:
         wait_for(proc, (bin_dir / "started").is_file, "a clip started", 60)
         proc.send_signal(signal.SIGTERM)
-        err = proc.communicate(timeout=60)[1]
+        err = proc.communicate(timeout=20)[1]
     finally:
         proc.kill()
-    assert proc.returncode == 128 + signal.SIGTERM
+    return proc.returncode, err, out
+
+
+@pytest.mark.slow
+@posix_only
+def test_a_recipe_run_with_python_m_names_itself(tmp_path):
+    """``python -m recipes.synthetic`` stopped by SIGTERM said to start again with ``python
+    -m __main__ ...``, which runs nothing: the recipe's module is ``__main__`` when run so."""
+    status, err, out = _sigterm_synthetic(tmp_path, seconds=2)
+    assert status == 128 + signal.SIGTERM
     assert err.endswith("to start again: python -m recipes.synthetic --out "
                         f"{shlex.quote(str(out))} --count 2 --jobs 1\n"), err
+
+
+@pytest.mark.slow
+@posix_only
+def test_sigterm_stops_a_synthetic_corpus_whose_engine_hangs(tmp_path):
+    """SIGTERM (and Ctrl-C) waited for the engine a worker thread was running: one that hung
+    kept the recipe alive until it was killed by hand. The engine is now killed at once."""
+    status, err, out = _sigterm_synthetic(tmp_path, seconds=120)
+    assert status == 128 + signal.SIGTERM, err
+    assert err.startswith("stopped by SIGTERM while making the synthetic corpus"), err
+    assert sorted(p.name for p in out.iterdir()) == []  # no clip or temporary folder left

@@ -503,8 +503,9 @@ def _synthetic(out: Path, count: int, seed: int, exclude: Sequence[str] = HELD_O
 
     real = gen.synthesise
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(gen, "synthesise", lambda items, workdir: {
-            i: wav for i, wav in real(items, workdir).items() if i not in drop})  # fmt: skip
+        patch.setattr(gen, "synthesise", lambda items, workdir, control: (
+            {i: wav for i, wav in real(items, workdir, control)[0].items() if i not in drop},
+            dict.fromkeys(drop, "made to fail")))  # fmt: skip
         gen.generate(out / "synthetic", count, exclude=exclude, seed=seed, engines=["espeak"],
                      jobs=1)  # fmt: skip
     return out / "synthetic" / "synthetic.jsonl"

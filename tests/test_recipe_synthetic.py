@@ -3,7 +3,9 @@ appear, clips are 16 kHz, non-silent and listed in a readable manifest."""
 
 from __future__ import annotations
 
+import os
 import random
+import time
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +13,7 @@ import pytest
 import soundfile as sf
 from conftest import missing_tool
 
+from ctcasr.errors import CtcasrError
 from ctcasr.manifest import read_manifest
 from ctcasr.text import Alphabet
 from recipes.synthetic.generate import (
@@ -182,8 +185,9 @@ def test_the_corpus_records_what_it_was_asked_for_and_what_was_skipped(tmp_path,
     if "espeak" not in available_engines():
         missing_tool("espeak-ng is not installed")
     real = gen.synthesise
-    monkeypatch.setattr(gen, "synthesise", lambda items, workdir: {
-        i: wav for i, wav in real(items, workdir).items() if i != 1})  # an engine failed it
+    monkeypatch.setattr(gen, "synthesise", lambda items, workdir, control: (
+        {i: wav for i, wav in real(items, workdir, control)[0].items() if i != 1},
+        {1: "an engine failed it"}))  # fmt: skip
     words = ["alpha", "bravo", "cat", "delta"]
     entries = generate(tmp_path, 4, exclude=["Cat", "dog"], words=words, engines=["espeak"],
                        seed=2, jobs=1)  # fmt: skip
@@ -196,3 +200,75 @@ def test_the_corpus_records_what_it_was_asked_for_and_what_was_skipped(tmp_path,
     assert record.request.differences(Request.of(4, 3, ["cat"])) == [
         "seed 2 (asked 3)", "exclude [cat, dog] (asked [cat])",
         f"words {record.request.words} (asked the system word list)"]  # fmt: skip
+
+
+def _fake_engine(folder: Path, name: str, body: str) -> None:
+    """``folder/name``: a shell script standing in for a TTS engine."""
+    folder.mkdir(exist_ok=True)
+    script = folder / name
+    script.write_text("#!/bin/sh\n" + body)
+    script.chmod(0o755)
+
+
+WRITE_TO_O = 'while [ $# -gt 0 ]; do [ "$1" = -o ] && {}"$2"; shift; done\n'
+
+
+@pytest.mark.skipif(not Path("/bin/sh").exists(), reason="needs /bin/sh")
+@pytest.mark.parametrize(("writes", "said"), [(": >", "empty file (0 bytes)"),
+                                              ("echo garbage >", "not a recognised audio")])
+def test_an_engine_that_writes_no_audio_fails_its_clips_only(tmp_path, monkeypatch, writes,
+                                                             said):  # fmt: skip
+    """A flite that wrote an empty or non-audio file stopped the whole corpus with one error
+    naming a temporary file (``tmpXXXX/0000001.wav: empty file``), nothing kept."""
+    if "espeak" not in available_engines():
+        missing_tool("espeak-ng is not installed")
+    _fake_engine(tmp_path / "bin", "flite", WRITE_TO_O.format(writes))
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    warned: list[str] = []
+    words = ["alpha", "bravo", "delta", "echo"]
+    entries = generate(tmp_path / "s", 6, words=words, engines=["espeak", "flite"], seed=0,
+                       jobs=1, warn=warned.append)  # fmt: skip
+    assert [e.speaker.split(":")[0] for e in entries] == ["espeak"] * 3
+    assert len(warned) == 1 and warned[0].startswith("3 of 6 clips failed"), warned
+    assert f"): {said}" in warned[0] and "flite:" in warned[0] and "tmp" not in warned[0]
+    assert len(read_manifest(tmp_path / "s" / "synthetic.jsonl", Alphabet()).entries) == 3
+
+
+@pytest.mark.skipif(not Path("/bin/sh").exists(), reason="needs /bin/sh")
+def test_an_engine_that_hangs_is_killed_and_then_given_up(tmp_path, monkeypatch):
+    """A flite that never returned hung the corpus for ever (Ctrl-C too: the worker thread
+    waited on it); each clip now has ENGINE_TIMEOUT seconds, and after MAX_HANGS hangs the
+    engine is not run again."""
+    import recipes.synthetic.generate as gen
+
+    if "espeak" not in available_engines():
+        missing_tool("espeak-ng is not installed")
+    _fake_engine(tmp_path / "bin", "flite", f"touch {tmp_path}/ran-$$\nsleep 60\n")
+    monkeypatch.setenv("PATH", f"{tmp_path / 'bin'}{os.pathsep}{os.environ['PATH']}")
+    monkeypatch.setattr(gen, "ENGINE_TIMEOUT", 0.5)
+    warned: list[str] = []
+    start = time.monotonic()
+    entries = generate(tmp_path / "s", 12, words=["alpha", "bravo"], engines=["espeak", "flite"],
+                       seed=0, jobs=1, warn=warned.append)  # fmt: skip
+    assert time.monotonic() - start < 30
+    assert {e.speaker.split(":")[0] for e in entries} == {"espeak"} and len(entries) == 6
+    assert len(list(tmp_path.glob("ran-*"))) == gen.MAX_HANGS
+    assert "6 of 12 clips failed" in warned[0]
+    assert "flite hung: no clip within 0.5 s, killed" in warned[0]
+
+
+def test_a_corpus_where_every_clip_failed_is_an_error_and_keeps_the_old_one(tmp_path,
+                                                                           monkeypatch):
+    """Every engine failing wrote an empty manifest and reported success."""
+    import recipes.synthetic.generate as gen
+
+    if "espeak" not in available_engines():
+        missing_tool("espeak-ng is not installed")
+    words = ["alpha", "bravo"]
+    generate(tmp_path, 2, words=words, engines=["espeak"], seed=0, jobs=1)
+    manifest = (tmp_path / "synthetic.jsonl").read_text()
+    monkeypatch.setattr(gen, "load_audio", lambda path: np.zeros(1600, np.float32))
+    with pytest.raises(CtcasrError, match=r"^no clip was made; the first failure: clip 0 "
+                       r"\(espeak:.*\): the engine wrote silence$"):  # fmt: skip
+        generate(tmp_path, 2, words=words, engines=["espeak"], seed=1, jobs=1)
+    assert (tmp_path / "synthetic.jsonl").read_text() == manifest

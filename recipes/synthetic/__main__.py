@@ -37,11 +37,12 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     check_outputs(args.out, None)  # an unusable --out was a NotADirectoryError traceback
     entries = generate(
         args.out, args.count, exclude=args.exclude, seed=args.seed, jobs=args.jobs,
-        progress=lambda done, total: print(f"\r{done}/{total} chunks", end="", flush=True),
-    )
+        progress=lambda done, total: print(f"\r{done}/{total} chunks",
+                                           end="\n" if done == total else "", flush=True),
+    )  # fmt: skip
     hours = sum(e.duration for e in entries) / 3600
     engines = Counter(e.speaker.split(":")[0] for e in entries if e.speaker)
-    print(f"\n{len(entries)} clips, {hours:.2f} h, engines {dict(engines)} "
+    print(f"{len(entries)} clips, {hours:.2f} h, engines {dict(engines)} "
           f"(available: {available_engines()}), {time.perf_counter() - start:.0f} s")
     return 0
 

@@ -24,11 +24,16 @@ import os
 import random
 import re
 import shutil
+import signal
 import subprocess
+import sys
 import tempfile
+import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +55,12 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Beside the manifest: what the corpus was asked to be, so that a rerun reuses it only when
 # it asks for the same (the manifest's line count fell short whenever an engine failed a clip).
 RECORD_NAME = "synthetic.settings.json"
+# Seconds an engine may go without finishing a clip before it is killed and the clip left out:
+# each takes well under a second, and one that hung (a stuck audio device, a broken voice)
+# stopped the whole corpus, Ctrl-C and SIGTERM included, until it was killed by hand.
+ENGINE_TIMEOUT = 60.0
+MAX_HANGS = 3  # an engine that hung this often is not run again: each hang costs a timeout
+SILENT = 1e-4  # a clip whose peak is below this says nothing: an engine's failure, not speech
 
 
 @dataclass(frozen=True)
@@ -195,11 +206,40 @@ def plan(
     return items
 
 
-def synthesise(items: Sequence[Item], workdir: Path) -> dict[int, Path]:
-    """Raw engine output per item (festival items are batched in one process)."""
+@dataclass
+class Control:
+    """What the workers of one :func:`generate` share: whether to stop (Ctrl-C), and which
+    engines hung (one that keeps hanging would cost a timeout per clip)."""
+
+    stop: threading.Event = field(default_factory=threading.Event)
+    hangs: Counter[str] = field(default_factory=Counter)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def hung(self, engine: str) -> None:
+        with self.lock:
+            self.hangs[engine] += 1
+
+    def given_up(self, engine: str) -> str | None:
+        with self.lock:
+            if self.hangs[engine] >= MAX_HANGS:
+                return f"{engine} hung {self.hangs[engine]} times; not run again"
+        return None
+
+
+def synthesise(
+    items: Sequence[Item], workdir: Path, control: Control | None = None
+) -> tuple[dict[int, Path], dict[int, str]]:
+    """Raw engine output per item, and why each other item has none (festival items are
+    batched in one process). A clip an engine fails on, hangs on or stops on is one item's
+    failure: the rest go on."""
+    control = control or Control()
+    stop = control.stop
     out: dict[int, Path] = {}
+    failed: dict[int, str] = {}
     festival = [it for it in items if it.engine == "festival"]
     for it in items:
+        if stop.is_set():
+            return out, failed
         wav = workdir / f"{it.index:07d}.wav"
         if it.engine == "espeak":
             cmd = ["espeak-ng", "-v", it.voice, "-s", str(int(165 * it.rate)),
@@ -210,25 +250,105 @@ def synthesise(items: Sequence[Item], workdir: Path) -> dict[int, Path]:
                    "-t", it.text, "-o", str(wav)]  # fmt: skip
         else:
             continue
-        if subprocess.run(cmd, capture_output=True).returncode == 0 and wav.is_file():
+        why = control.given_up(it.engine) or _run_engine(it.engine, cmd, workdir / "engine.log",
+                                                          control)  # fmt: skip
+        if why is None and not wav.is_file():
+            why = "it wrote no file"
+        if why is None:
             out[it.index] = wav
-    if festival:
+        else:
+            failed[it.index] = why
+    if festival and not stop.is_set():
         lines = []
         for it in festival:
             wav = workdir / f"{it.index:07d}.wav"
             text = it.text.replace('"', "")
-            lines += [f"(voice_{it.voice})",
-                      f"(Parameter.set 'Duration_Stretch {1 / it.rate:.3f})",
-                      f'(set! u (Utterance Text "{text}"))', "(utt.synth u)",
-                      f"(utt.save.wave u \"{wav}\" 'riff)"]  # fmt: skip
+            # unwind-protect: an error (a voice not installed) fails this clip, not the rest
+            lines += ["(unwind-protect (begin",
+                      f"  (voice_{it.voice})",
+                      f"  (Parameter.set 'Duration_Stretch {1 / it.rate:.3f})",
+                      f'  (set! u (Utterance Text "{text}"))', "  (utt.synth u)",
+                      f"  (utt.save.wave u \"{wav}\" 'riff))",
+                      f'  (format stderr "{_FESTIVAL_FAILED} {it.index}\\n"))']  # fmt: skip
         script = workdir / "batch.scm"
         script.write_text("\n".join(lines) + "\n", encoding="utf-8")
-        subprocess.run(["festival", "-b", str(script)], capture_output=True)
-        for it in festival:
-            wav = workdir / f"{it.index:07d}.wav"
-            if wav.is_file() and wav.stat().st_size > 44:
+        log = workdir / "festival.log"
+        wavs = [workdir / f"{it.index:07d}.wav" for it in festival]
+        why = control.given_up("festival") or _run_engine(
+            "festival", ["festival", "-b", str(script)], log, control,
+            done=lambda: sum(w.is_file() for w in wavs))  # fmt: skip
+        said = _festival_failures(log) if log.is_file() else {}
+        for it, wav in zip(festival, wavs, strict=True):
+            if it.index in said:
+                failed[it.index] = said[it.index]
+            elif wav.is_file() and wav.stat().st_size > 44:
                 out[it.index] = wav
-    return out
+            else:
+                failed[it.index] = why or "it wrote no clip"
+    return out, failed
+
+
+_FESTIVAL_FAILED = "ctcasr-clip-failed"
+
+
+def _kill(proc: subprocess.Popen[bytes]) -> None:
+    """Kill an engine and what it started (a wrapper script's own child kept running)."""
+    try:
+        if os.name == "posix":
+            os.killpg(proc.pid, signal.SIGKILL)
+        else:
+            proc.kill()
+    except OSError:  # it ended meanwhile
+        pass
+    proc.wait()
+
+
+def _festival_failures(log: Path) -> dict[int, str]:
+    """Festival's first complaint before each clip's failure marker, by item index."""
+    failed: dict[int, str] = {}
+    said: list[str] = []
+    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
+        if line.startswith(_FESTIVAL_FAILED):
+            failed[int(line.split()[1])] = said[0] if said else "festival failed on it"
+            said = []
+        elif line.strip():
+            said.append(line.strip())
+    return failed
+
+
+def _run_engine(engine: str, cmd: list[str], log: Path, control: Control,
+                done: Callable[[], int] | None = None) -> str | None:  # fmt: skip
+    """Run one engine command; None if it succeeded, else why not, in a few words.
+
+    It is killed (with any process it started) once it goes :data:`ENGINE_TIMEOUT` seconds
+    without finishing a clip (``done`` counts the clips a batch has finished), or at once on
+    ``control.stop``.
+    """
+    with open(log, "wb") as err:
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                                    stderr=err, start_new_session=os.name == "posix")  # fmt: skip
+        except OSError as exc:  # the binary went away, or is not executable
+            return f"{cmd[0]} did not start ({exc.strerror or exc})"
+        finished, deadline = -1, 0.0
+        while True:
+            try:
+                status = proc.wait(timeout=0.1)
+                break
+            except subprocess.TimeoutExpired:
+                now = done() if done else 0
+                if now != finished:
+                    finished, deadline = now, time.monotonic() + ENGINE_TIMEOUT
+                if control.stop.is_set() or time.monotonic() > deadline:
+                    _kill(proc)
+                    if control.stop.is_set():
+                        return "stopped"
+                    control.hung(engine)
+                    return f"{cmd[0]} hung: no clip within {ENGINE_TIMEOUT:g} s, killed"
+    if status == 0:
+        return None
+    lines = log.read_text(encoding="utf-8", errors="replace").strip().splitlines()
+    return f"{cmd[0]} failed (exit status {status}" + (f": {lines[-1]})" if lines else ")")
 
 
 def degrade(audio: np.ndarray, rng: np.random.Generator) -> np.ndarray:
@@ -261,10 +381,13 @@ def generate(
     words: Sequence[str] | None = None,
     engines: Sequence[str] | None = None,
     progress: Callable[[int, int], None] | None = None,
+    warn: Callable[[str], None] | None = None,
 ) -> list[ManifestEntry]:
     """Write ``count`` clips as FLAC under ``out_dir/audio`` and ``out_dir/synthetic.jsonl``.
 
-    Deterministic for a given seed and engine set; clips an engine fails on are skipped.
+    Deterministic for a given seed and engine set. A clip an engine fails on, hangs on or
+    writes nothing usable for is left out, and ``warn`` (default: a ``warning:`` line on
+    stderr) is told of them all in one line; none made at all is an error.
     The clips are made in a new folder that replaces ``audio`` only once all are done: a rerun
     stopped part-way wrote over the old clips, and the old manifest named clips that now said
     other words. :data:`RECORD_NAME` records the request, written just before the manifest.
@@ -283,34 +406,26 @@ def generate(
     items = plan(texts, engines, rng, espeak_variants() if "espeak" in engines else [""])
     chunks = [items[i : i + 200] for i in range(0, len(items), 200)]
     entries: dict[int, ManifestEntry] = {}
-
-    def run_chunk(chunk: list[Item], audio_dir: Path) -> list[ManifestEntry]:
-        made = []
-        with tempfile.TemporaryDirectory(dir=out) as tmp:
-            raw = synthesise(chunk, Path(tmp))
-            for it in chunk:
-                if it.index not in raw:
-                    continue
-                audio = load_audio(raw[it.index])
-                audio = degrade(audio, np.random.default_rng([seed, it.index]))
-                name = f"{it.index:07d}.flac"
-                sf.write(audio_dir / name, audio, SAMPLE_RATE)
-                path = out / "audio" / name  # where it lies once the folder is in place
-                duration = round(len(audio) / SAMPLE_RATE, 4)
-                speaker = f"{it.engine}:{it.voice}"
-                made.append(
-                    ManifestEntry(str(path.resolve()), normalize_text(it.text), duration, speaker)
-                )
-        return made
-
+    failures: list[Failure] = []
+    control = Control()  # its stop is set on Ctrl-C: the workers kill their engines, return
     done = 0
     with atomic_dir(out / "audio") as audio_dir, ThreadPoolExecutor(max(1, jobs)) as pool:
-        for made in pool.map(run_chunk, chunks, [audio_dir] * len(chunks)):
-            for entry in made:
-                entries[int(Path(entry.audio_filepath).stem)] = entry
-            done += 1
-            if progress:
-                progress(done, len(chunks))
+        try:
+            for made, failed in pool.map(
+                _make_chunk, chunks, [audio_dir] * len(chunks), [out] * len(chunks),
+                [seed] * len(chunks), [control] * len(chunks),
+            ):  # fmt: skip
+                for entry in made:
+                    entries[int(Path(entry.audio_filepath).stem)] = entry
+                failures += failed
+                done += 1
+                if progress:
+                    progress(done, len(chunks))
+        except BaseException:  # the pool waits for its running chunks: they stop at once
+            control.stop.set()
+            raise
+        if not entries:  # before the old corpus is replaced by an empty one
+            raise CtcasrError(f"no clip was made; the first failure: {failures[0]}")
         # Both describe the clips replaced next; the manifest goes first: stopped between the
         # two, a record without a manifest is made anew, and a manifest without its record
         # would be taken for one of older code and judged by its count alone.
@@ -322,7 +437,69 @@ def generate(
     record = Record(request, tuple(engines), count - len(result))
     atomic_write_text(out / RECORD_NAME, record.to_json())
     write_manifest(out / "synthetic.jsonl", result)
+    if failures:
+        (warn or _warn)(failure_summary(failures, count))
     return result
+
+
+@dataclass(frozen=True)
+class Failure:
+    """A clip left out of the corpus, and why."""
+
+    item: Item
+    reason: str
+
+    def __str__(self) -> str:
+        it = self.item
+        return f"clip {it.index} ({it.engine}:{it.voice}, {it.text!r}): {self.reason}"
+
+
+def failure_summary(failures: Sequence[Failure], count: int, show: int = 3) -> str:
+    """One line: how many clips were left out, the first few, and the voices they came from."""
+    voices = Counter(f"{f.item.engine}:{f.item.voice}" for f in failures)
+    first = "; ".join(str(f) for f in failures[:show])
+    more = f"; {len(failures) - show} more" if len(failures) > show else ""
+    by_voice = ", ".join(f"{v} {n}" for v, n in voices.most_common())
+    return (f"{len(failures)} of {count} clips failed and are left out of the manifest "
+            f"({by_voice}): {first}{more}")  # fmt: skip
+
+
+def _warn(message: str) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
+def _make_chunk(chunk: list[Item], audio_dir: Path, out: Path, seed: int,
+                control: Control) -> tuple[list[ManifestEntry], list[Failure]]:  # fmt: skip
+    """The FLAC clips of one chunk in ``audio_dir``, their entries (paths as they will be
+    under ``out/audio``) and the clips that failed: unreadable or silent engine output (an
+    empty WAV stopped the whole corpus, naming only a temporary file)."""
+    made, failed = [], []
+    with tempfile.TemporaryDirectory(dir=out) as tmp:
+        raw, why = synthesise(chunk, Path(tmp), control)
+        for it in chunk:
+            if control.stop.is_set():
+                break
+            if it.index not in raw:
+                failed.append(Failure(it, why.get(it.index, "no clip")))
+                continue
+            try:
+                audio = load_audio(raw[it.index])
+            except CtcasrError as exc:
+                failed.append(Failure(it, str(exc).removeprefix(f"{raw[it.index]}: ")))
+                continue
+            if audio.size == 0 or np.abs(audio).max() < SILENT:
+                failed.append(Failure(it, "the engine wrote silence"))
+                continue
+            audio = degrade(audio, np.random.default_rng([seed, it.index]))
+            name = f"{it.index:07d}.flac"
+            sf.write(audio_dir / name, audio, SAMPLE_RATE)
+            path = out / "audio" / name  # where it lies once the folder is in place
+            duration = round(len(audio) / SAMPLE_RATE, 4)
+            speaker = f"{it.engine}:{it.voice}"
+            made.append(
+                ManifestEntry(str(path.resolve()), normalize_text(it.text), duration, speaker)
+            )
+    return made, failed
 
 
 def default_jobs() -> int:
