@@ -203,10 +203,12 @@ def test_the_corpus_records_what_it_was_asked_for_and_what_was_skipped(tmp_path,
 
 
 def _fake_engine(folder: Path, name: str, body: str) -> None:
-    """``folder/name``: a shell script standing in for a TTS engine."""
+    """``folder/name``: a shell script standing in for flite, which lists the real one's
+    voices when asked."""
     folder.mkdir(exist_ok=True)
     script = folder / name
-    script.write_text("#!/bin/sh\n" + body)
+    script.write_text('#!/bin/sh\n[ "$1" = -lv ] && echo "Voices available: kal kal16 awb rms '
+                      'slt" && exit 0\n' + body)  # fmt: skip
     script.chmod(0o755)
 
 
@@ -272,3 +274,37 @@ def test_a_corpus_where_every_clip_failed_is_an_error_and_keeps_the_old_one(tmp_
                        r"\(espeak:.*\): the engine wrote silence$"):  # fmt: skip
         generate(tmp_path, 2, words=words, engines=["espeak"], seed=1, jobs=1)
     assert (tmp_path / "synthetic.jsonl").read_text() == manifest
+
+
+def test_a_missing_voice_is_one_warning_and_the_corpus_goes_on_without_it(engines, tmp_path,
+                                                                          monkeypatch, capsys):
+    """A festival voice that is not installed (its festvox package left out) stopped
+    festival's batch at its first clip: every festival clip after it was skipped in silence,
+    and the corpus came out smaller than asked."""
+    import recipes.synthetic.generate as gen
+
+    monkeypatch.setattr(gen, "FESTIVAL_VOICES", ("kal_diphone", "nosuch_diphone"))
+    entries = generate(tmp_path, 8, words=["alpha", "bravo", "delta"], engines=["festival"],
+                       seed=0, jobs=1)  # fmt: skip
+    assert [e.speaker for e in entries] == ["festival:kal_diphone"] * 8
+    assert capsys.readouterr().err == (
+        "warning: festival voice nosuch_diphone not installed (apt-get install festival): the "
+        "corpus is made without it\n")  # fmt: skip
+
+
+def test_a_missing_engine_is_named_before_the_corpus_is_made(engines, tmp_path, monkeypatch,
+                                                            capsys):  # fmt: skip
+    """Without flite the corpus was made from the other engines with no word of it (only the
+    last line's "available" list, after the work, hinted at it)."""
+    import shutil
+
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for name in ("espeak-ng", "festival"):
+        (bin_dir / name).symlink_to(shutil.which(name))
+    monkeypatch.setenv("PATH", str(bin_dir))
+    entries = generate(tmp_path / "s", 4, words=["alpha", "bravo"], seed=0, jobs=1)
+    assert {e.speaker.split(":")[0] for e in entries} == {"espeak", "festival"}
+    assert capsys.readouterr().err == (
+        "warning: flite is not installed (apt-get install flite): the corpus is made without "
+        "it\n")  # fmt: skip

@@ -51,6 +51,11 @@ ESPEAK_ACCENTS = ("en-us", "en-gb", "en-gb-scotland", "en-gb-x-rp", "en-gb-x-gbc
                   "en-gb-x-gbcwmd", "en-029")  # fmt: skip
 FLITE_VOICES = ("kal", "kal16", "awb", "rms", "slt")
 FESTIVAL_VOICES = ("kal_diphone", "ked_diphone", "cmu_us_slt_arctic_hts")
+ENGINES = ("espeak", "flite", "festival")
+# The Debian packages that install each engine and voice, for the line saying one is missing.
+PACKAGES = {"espeak": "espeak-ng", "flite": "flite", "festival": "festival",
+            "kal_diphone": "festvox-kallpc16k", "ked_diphone": "festvox-kdlpc16k",
+            "cmu_us_slt_arctic_hts": "festvox-us-slt-hts"}  # fmt: skip
 LETTERS = "abcdefghijklmnopqrstuvwxyz"
 # Beside the manifest: what the corpus was asked to be, so that a rerun reuses it only when
 # it asks for the same (the manifest's line count fell short whenever an engine failed a clip).
@@ -190,18 +195,82 @@ def make_texts(words: Sequence[str], count: int, rng: random.Random) -> list[str
     return texts
 
 
+def all_voices() -> dict[str, tuple[str, ...]]:
+    """Each engine's voices (espeak: accents) that the recipe asks for."""
+    return {"espeak": ESPEAK_ACCENTS, "flite": FLITE_VOICES, "festival": FESTIVAL_VOICES}
+
+
+def installed_voices(engines: Sequence[str]) -> dict[str, tuple[str, ...]]:
+    """Of each engine's voices (espeak: accents), those installed here, in the order of
+    :data:`ESPEAK_ACCENTS`, :data:`FLITE_VOICES` and :data:`FESTIVAL_VOICES`. An engine whose
+    list cannot be read keeps them all: its clips then fail one by one, each saying why."""
+    wanted = all_voices()
+    asks = {"espeak": ["espeak-ng", "--voices=en"], "flite": ["flite", "-lv"],
+            "festival": ["festival", "-b", "(print (voice.list))"]}  # fmt: skip
+    found = {}
+    for engine in engines:
+        try:
+            said = subprocess.run(asks[engine], capture_output=True, text=True, check=True,
+                                  timeout=ENGINE_TIMEOUT, stdin=subprocess.DEVNULL).stdout
+        except (OSError, subprocess.SubprocessError):
+            found[engine] = wanted[engine]
+            continue
+        if engine == "espeak":  # a table: the second column is the language (the accent)
+            names = {line.split()[1] for line in said.splitlines()[1:] if len(line.split()) > 1}
+        else:  # "Voices available: kal awb ...", "(cmu_us_slt_arctic_hts ked_diphone ...)"
+            names = set(re.findall(r"[\w-]+", said))
+        found[engine] = tuple(v for v in wanted[engine] if v in names)
+    return found
+
+
+def usable_voices(engines: Sequence[str] | None,
+                  warn: Callable[[str], None]) -> dict[str, tuple[str, ...]]:  # fmt: skip
+    """The engines to use (``None``: all of :data:`ENGINES` that are installed) and their
+    installed voices; ``warn`` hears one line per missing engine or voice, which the corpus is
+    made without (a missing festival voice failed every festival clip after it, silently, and
+    a missing engine went unmentioned)."""
+    if engines is None:
+        engines = available_engines()
+        for engine in ENGINES:
+            if engine not in engines:
+                warn(f"{PACKAGES[engine]} is not installed (apt-get install {PACKAGES[engine]})"
+                     ": the corpus is made without it")  # fmt: skip
+    voices = installed_voices(engines)
+    wanted = all_voices()
+    for engine, have in list(voices.items()):
+        missing = [v for v in wanted[engine] if v not in have]
+        if not missing:
+            continue
+        kind = "accent" if engine == "espeak" else "voice"
+        packages = sorted({PACKAGES.get(v, PACKAGES[engine]) for v in missing})
+        if engine == "espeak":  # its accents come with its data package
+            packages = ["espeak-ng-data"]
+        fix = f"apt-get install {' '.join(packages)}"
+        if not have:
+            warn(f"{engine} has none of its {kind}s ({', '.join(missing)}) installed ({fix}): "
+                 "the corpus is made without it")  # fmt: skip
+            del voices[engine]
+        else:
+            plural = "s" if len(missing) > 1 else ""
+            warn(f"{engine} {kind}{plural} {', '.join(missing)} not installed ({fix}): the "
+                 f"corpus is made without {'them' if plural else 'it'}")  # fmt: skip
+    return voices
+
+
 def plan(
-    texts: Sequence[str], engines: Sequence[str], rng: random.Random, variants: Sequence[str]
+    texts: Sequence[str], engines: Sequence[str], rng: random.Random, variants: Sequence[str],
+    voices: dict[str, tuple[str, ...]] | None = None,
 ) -> list[Item]:
+    """Each text's engine (in turn) and voice, rate and pitch (seeded). ``voices``: each
+    engine's voices, all of them by default."""
+    voices = voices or all_voices()
     items = []
     for i, text in enumerate(texts):
         engine = engines[i % len(engines)]
         if engine == "espeak":
-            voice = f"{rng.choice(ESPEAK_ACCENTS)}+{rng.choice(variants)}".rstrip("+")
-        elif engine == "flite":
-            voice = rng.choice(FLITE_VOICES)
+            voice = f"{rng.choice(voices['espeak'])}+{rng.choice(variants)}".rstrip("+")
         else:
-            voice = rng.choice(FESTIVAL_VOICES)
+            voice = rng.choice(voices[engine])
         items.append(Item(i, text, engine, voice, rng.uniform(0.8, 1.25), rng.uniform(0.8, 1.2)))
     return items
 
@@ -394,16 +463,19 @@ def generate(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    engines = list(engines or available_engines())
+    voices = usable_voices(engines, warn or _warn)
+    engines = [e for e in (engines or ENGINES) if e in voices]
     if not engines:
-        raise CtcasrError("no TTS engine found: apt-get install espeak-ng flite festival")
+        raise CtcasrError("no TTS engine with its voices found: apt-get install espeak-ng "
+                          f"flite festival {' '.join(PACKAGES[v] for v in FESTIVAL_VOICES)}")
     request = Request.of(count, seed, exclude, words)
     rng = random.Random(seed)
     vocabulary = list(words) if words is not None else read_words(exclude=exclude)
     banned = set(request.exclude)  # normalised once, as the record stores them
     vocabulary = [w for w in vocabulary if w not in banned]
     texts = make_texts(vocabulary, count, rng)
-    items = plan(texts, engines, rng, espeak_variants() if "espeak" in engines else [""])
+    variants = espeak_variants() if "espeak" in engines else [""]
+    items = plan(texts, engines, rng, variants, voices)
     chunks = [items[i : i + 200] for i in range(0, len(items), 200)]
     entries: dict[int, ManifestEntry] = {}
     failures: list[Failure] = []
