@@ -187,9 +187,10 @@ def fake_espeak(folder: Path, seconds: float) -> Path:
     return folder
 
 
-def _sigterm_synthetic(tmp_path: Path, seconds: float) -> tuple[int, str, Path]:
+def _stop_synthetic(tmp_path: Path, seconds: float,
+                    sig: int = signal.SIGTERM) -> tuple[int, str, Path]:  # fmt: skip
     """``python -m recipes.synthetic`` with a fake espeak-ng taking ``seconds`` per clip,
-    sent SIGTERM once a clip has started: its exit status, stderr and --out."""
+    sent ``sig`` once a clip has started: its exit status, stderr and --out."""
     bin_dir = fake_espeak(tmp_path / "bin", seconds)
     out = tmp_path / "syn"
     proc = subprocess.Popen(
@@ -200,7 +201,7 @@ def _sigterm_synthetic(tmp_path: Path, seconds: float) -> tuple[int, str, Path]:
     )  # fmt: skip
     try:
         wait_for(proc, (bin_dir / "started").is_file, "a clip started", 60)
-        proc.send_signal(signal.SIGTERM)
+        proc.send_signal(sig)
         err = proc.communicate(timeout=20)[1]
     finally:
         proc.kill()
@@ -212,7 +213,7 @@ def _sigterm_synthetic(tmp_path: Path, seconds: float) -> tuple[int, str, Path]:
 def test_a_recipe_run_with_python_m_names_itself(tmp_path):
     """``python -m recipes.synthetic`` stopped by SIGTERM said to start again with ``python
     -m __main__ ...``, which runs nothing: the recipe's module is ``__main__`` when run so."""
-    status, err, out = _sigterm_synthetic(tmp_path, seconds=2)
+    status, err, out = _stop_synthetic(tmp_path, seconds=2)
     assert status == 128 + signal.SIGTERM
     assert err.endswith("to start again: python -m recipes.synthetic --out "
                         f"{shlex.quote(str(out))} --count 2 --jobs 1\n"), err
@@ -223,8 +224,25 @@ def test_a_recipe_run_with_python_m_names_itself(tmp_path):
 def test_sigterm_stops_a_synthetic_corpus_whose_engine_hangs(tmp_path):
     """SIGTERM (and Ctrl-C) waited for the engine a worker thread was running: one that hung
     kept the recipe alive until it was killed by hand. The engine is now killed at once."""
-    status, err, out = _sigterm_synthetic(tmp_path, seconds=120)
+    status, err, out = _stop_synthetic(tmp_path, seconds=120)
     assert status == 128 + signal.SIGTERM, err
     assert err.splitlines()[-1].startswith("stopped by SIGTERM while making the synthetic "
                                            "corpus"), err  # after the missing engines
     assert sorted(p.name for p in out.iterdir()) == []  # no clip or temporary folder left
+
+
+@pytest.mark.slow
+@posix_only
+def test_a_rerun_clears_what_a_killed_synthetic_corpus_left(tmp_path):
+    """SIGKILL (the OOM killer) left the audio folder being filled (``.audio.PID-HEX.tmp``,
+    up to 400 MB for the full corpus) and a chunk's work folder, and no rerun removed them."""
+    from recipes.synthetic.generate import available_engines, generate
+
+    if "espeak" not in available_engines():
+        pytest.skip("espeak-ng is not installed")
+    out = _stop_synthetic(tmp_path, seconds=1, sig=signal.SIGKILL)[2]
+    left = sorted(p.name for p in out.iterdir())
+    assert len(left) == 2 and "audio" not in left, left  # the two work folders
+    generate(out, 2, words=["alpha", "bravo"], engines=["espeak"], seed=0, jobs=1)
+    assert sorted(p.name for p in out.iterdir()) == [
+        "audio", "synthetic.jsonl", "synthetic.settings.json"]  # fmt: skip

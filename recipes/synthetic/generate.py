@@ -463,6 +463,7 @@ def generate(
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
+    clear_leftovers(out)
     voices = usable_voices(engines, warn or _warn)
     engines = [e for e in (engines or ENGINES) if e in voices]
     if not engines:
@@ -546,7 +547,7 @@ def _make_chunk(chunk: list[Item], audio_dir: Path, out: Path, seed: int,
     under ``out/audio``) and the clips that failed: unreadable or silent engine output (an
     empty WAV stopped the whole corpus, naming only a temporary file)."""
     made, failed = [], []
-    with tempfile.TemporaryDirectory(dir=out) as tmp:
+    with tempfile.TemporaryDirectory(prefix=f"{WORK_PREFIX}{os.getpid()}-", dir=out) as tmp:
         raw, why = synthesise(chunk, Path(tmp), control)
         for it in chunk:
             if control.stop.is_set():
@@ -572,6 +573,28 @@ def _make_chunk(chunk: list[Item], audio_dir: Path, out: Path, seed: int,
                 ManifestEntry(str(path.resolve()), normalize_text(it.text), duration, speaker)
             )
     return made, failed
+
+
+WORK_PREFIX = ".synthetic-work."  # a chunk's raw engine output: .synthetic-work.PID-XXXX
+
+
+def clear_leftovers(out: Path) -> None:
+    """Remove what a killed run (SIGKILL, the OOM killer, a power cut) left in ``out``: the
+    audio folder it was filling (``.audio.PID-HEX.tmp``, up to the whole corpus, 400 MB at
+    20,000 clips) and its chunks' raw output. Every rerun left them, and added its own if
+    killed too. A folder whose process still runs here is left alone."""
+    if os.name != "posix":  # os.kill(pid, 0) ends the process elsewhere
+        return
+    for path in [*out.glob(".audio.*.tmp"), *out.glob(f"{WORK_PREFIX}*")]:
+        pid = path.name.split(".")[2].split("-")[0]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:  # its run is gone
+            shutil.rmtree(path, ignore_errors=True)
+        except OSError:  # another user's process: alive
+            continue
 
 
 def default_jobs() -> int:
