@@ -563,13 +563,15 @@ def quiet_native_stderr() -> Iterator[None]:
     when the last of them leaves. Only once :func:`mute_native_stderr` is called (the command
     line does); ``CTCASR_NATIVE_STDERR=1`` keeps it open for debugging.
     """
-    if os.environ.get("CTCASR_NATIVE_STDERR") or not _fd2_state["enabled"]:
+    import sys
+
+    # `2>&-` (sys.stderr None, descriptor 2 closed): nothing to mute. The flush and the dup
+    # raised there, so `ctcasr train 2>&-` and a long file's transcription failed.
+    if os.environ.get("CTCASR_NATIVE_STDERR") or not _fd2_state["enabled"] or sys.stderr is None:
         yield
         return
     with _FD2_LOCK:
         if _fd2_state["depth"] == 0:
-            import sys
-
             sys.stderr.flush()
             _fd2_state["saved"] = os.dup(2)
             devnull = os.open(os.devnull, os.O_WRONLY)

@@ -701,6 +701,24 @@ def test_a_closed_stdout_is_one_error_unless_transcripts_go_to_a_folder(tmp_path
         "error: stdout is closed: nowhere to print the transcripts (use --output-dir)\n")
 
 
+def test_a_closed_stderr_does_not_fail_a_long_file(tmp_path):
+    """`ctcasr transcribe long.wav 2>&-` (fd 2 closed: sys.stderr is None): muting native
+    stderr flushed None, and every block of a file over 30 s failed as "corrupt or truncated
+    audio" (exit 1, with nowhere to say so); `ctcasr train 2>&-` died the same way."""
+    import os
+
+    clip = load_audio(EXAMPLES / "seven.wav")
+    pause = np.zeros(16000, np.float32)
+    sf.write(tmp_path / "long.wav", np.concatenate([clip, pause] * 35), 16000, subtype="PCM_16")
+    done = subprocess.run(
+        [sys.executable, "-c", "from ctcasr.cli import main; main()", "transcribe",
+         str(tmp_path / "long.wav"), "-d", "greedy"],
+        stdout=subprocess.PIPE, text=True, preexec_fn=lambda: os.close(2),
+    )  # fmt: skip
+    assert done.returncode == 0
+    assert done.stdout.split("\t")[1].split() == ["seven"] * 35
+
+
 def test_folders_symlinks_empty_manifests_and_a_bom_on_stdin(tmp_path):
     """Hidden files (macOS ._x.wav) were searched and failed; a link sorted before the file
     it names took the file's place; an empty manifest was skipped without a word; a BOM
