@@ -74,6 +74,20 @@ def test_train_checkpoint_resume(tmp_path, fsdd_dir):
     assert len(list((run / CHECKPOINTS).glob("epoch-*"))) == 2  # keep_checkpoints
 
 
+def test_train_leaves_the_callers_random_state(tmp_path, fsdd_dir):
+    """Training seeds Python's and NumPy's global generators: after train() a notebook's
+    random.random() and np.random draws were the same numbers after every run."""
+    import random
+
+    random.seed(12345)
+    np.random.seed(54321)
+    expected = random.random(), np.random.rand()
+    random.seed(12345)
+    np.random.seed(54321)
+    train(_config(tmp_path, fsdd_dir, epochs=1), verbose=0)
+    assert (random.random(), np.random.rand()) == expected
+
+
 def test_resume_rejects_changed_model(tmp_path, fsdd_dir):
     config = _config(tmp_path, fsdd_dir, epochs=1)
     train(config, verbose=0)
