@@ -27,10 +27,12 @@ from ctcasr.transcribe import Failure, Transcriber, _decoder_failure
 
 @dataclass
 class Evaluation:
+    # The per-utterance lists stay out of the repr: a notebook cell ending in evaluate() or
+    # compare_decoders() printed every reference, hypothesis and path (21 kB for 300 clips).
     report: ErrorReport
-    references: list[str]
-    hypotheses: list[str]
-    ids: list[str]
+    references: list[str] = field(repr=False)
+    hypotheses: list[str] = field(repr=False)
+    ids: list[str] = field(repr=False)
     failures: list[Failure]
     decoder: str = "greedy"
     decoder_options: dict[str, Any] = field(default_factory=dict)

@@ -59,6 +59,10 @@ def test_evaluate_api(fsdd_dir, tmp_path):
     assert evaluation.report.utterances == 10
     assert evaluation.report.wer <= 0.2
     assert len(evaluation.hypotheses) == 10 and not evaluation.failures
+    # A notebook shows the repr: the report, not every reference, hypothesis and path.
+    shown = repr(evaluation)
+    assert repr(evaluation.report) in shown
+    assert not any(f"{name}=" in shown for name in ("references", "hypotheses", "ids"))
 
 
 def test_evaluate_hears_what_transcribe_hears(fsdd_dir, tmp_path):
