@@ -414,6 +414,37 @@ def test_lms_of_many_files_are_not_all_kept_loaded(tmp_path):
     assert kenlm_module._load_kenlm(DIGITS_LM) is kept
 
 
+def test_an_lm_evicted_by_another_thread_meanwhile_is_still_returned(tmp_path, monkeypatch):
+    """Threads of a service sharing the cache: another thread's loads could evict an LM
+    between its lookup and its move to the recent end (KeyError), or change the cache while
+    one looked for an older version (RuntimeError). Here the other thread's loads run at the
+    worst instant, inside the lookup."""
+    from collections import OrderedDict
+
+    import ctcasr.lm
+    from ctcasr.decoding import kenlm as kenlm_module
+
+    monkeypatch.setattr(ctcasr.lm, "load_lm", lambda path: object())
+    paths = []
+    for i in range(kenlm_module.LM_CACHE_SIZE + 1):
+        paths.append(tmp_path / f"lm{i}.arpa")
+        paths[-1].write_text("stand-in")
+    first, others = paths[0], paths[1:]
+
+    class Interleaved(OrderedDict):
+        def get(self, key, default=None):
+            found = super().get(key, default)
+            if key[0] == str(first.resolve()) and found is not None:
+                for other in others:  # another thread, run at this instant
+                    kenlm_module._load_kenlm(other)
+            return found
+
+    monkeypatch.setattr(kenlm_module, "_LM_CACHE", Interleaved())
+    model = kenlm_module._load_kenlm(first)
+    assert kenlm_module._load_kenlm(first) is model
+    assert len(kenlm_module._LM_CACHE) <= kenlm_module.LM_CACHE_SIZE
+
+
 def test_empty_file_names_from_python_are_refused_as_such(tmp_path: Path):
     """Path("") is ".", the current folder: an empty LM, word list, hotword file, command
     file, corpus or bundle name was read as that folder ("is a folder", "not a bundle")."""

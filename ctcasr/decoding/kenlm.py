@@ -9,6 +9,7 @@ files into one-line errors, and the same timings and confidences as the other de
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 import os
@@ -137,12 +138,17 @@ def _load_kenlm(path: Path) -> Any:
     model = _LM_CACHE.get(key)
     if model is None:
         model = load_lm(path)
-        for old in [k for k in _LM_CACHE if k[0] == key[0]]:
+        # list(): one step under the GIL, where a comprehension over the cache itself failed
+        # with "mutated during iteration" as another thread's load changed it.
+        for old in [k for k in list(_LM_CACHE) if k[0] == key[0]]:
             _LM_CACHE.pop(old, None)
         _LM_CACHE[key] = model
-    _LM_CACHE.move_to_end(key)
-    while len(_LM_CACHE) > LM_CACHE_SIZE:
-        _LM_CACHE.popitem(last=False)
+    # Threads share the cache: another one's loads may have evicted this LM since the lookup
+    # (it is still ours to use), or emptied the cache past the limit meanwhile.
+    with contextlib.suppress(KeyError):
+        _LM_CACHE.move_to_end(key)
+        while len(_LM_CACHE) > LM_CACHE_SIZE:
+            _LM_CACHE.popitem(last=False)
     return model
 
 
