@@ -109,6 +109,9 @@ class OutputDir:
         self.folder = Path(folder)
         self.formats = formats
         self._stems: dict[str, str] = {}  # stem used -> source
+        # folded stem -> the stems used that fold to it: looked up, not compared with every
+        # earlier stem (8 s for the names of 8,000 files, 15 minutes at 80,000)
+        self._folds: dict[str, list[str]] = {}
 
     def stem_for(self, source: str) -> tuple[str, str | None]:
         """The output stem for ``source`` and, when it had to be renamed, a note saying so."""
@@ -117,6 +120,8 @@ class OutputDir:
         while self._taken(chosen, source):
             n += 1
             chosen = f"{stem}.{n}"
+        if chosen not in self._stems:
+            self._folds.setdefault(_folded(chosen), []).append(chosen)
         self._stems[chosen] = source
         note = None if chosen == stem else f"{source}: written as {chosen}.* ({stem}.* is taken)"
         return chosen, note
@@ -129,8 +134,8 @@ class OutputDir:
         if stem in self._stems:
             return self._stems[stem] != source
         fmt = self.formats[0]
-        for other, owner in self._stems.items():
-            if owner != source and _folded(other) == _folded(stem):
+        for other in self._folds.get(_folded(stem), ()):
+            if self._stems[other] != source:
                 with contextlib.suppress(OSError):  # the other's write failed: nothing there
                     if os.path.samefile(self.folder / f"{other}.{fmt}",
                                         self.folder / f"{stem}.{fmt}"):  # fmt: skip
