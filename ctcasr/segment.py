@@ -151,6 +151,8 @@ def _stream_handles(
             try:
                 with quiet_native_stderr():
                     block = read_block(f, blocksize)
+            except AudioError:  # the fallback reader's own, naming the file already
+                raise
             except Exception as exc:
                 raise AudioError(
                     f"{path}: corrupt or truncated audio ({first_line(exc)})"

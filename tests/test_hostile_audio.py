@@ -519,6 +519,49 @@ def test_a_long_file_only_the_fallback_reader_reads_is_streamed(ten_minute_wav, 
                               f"{ten_minute_wav}: 600.0 s is longer than the 60 s limit")
 
 
+def test_a_fallback_read_failing_mid_stream_says_so_once(tmp_path, monkeypatch):
+    """A long m4a whose decoding failed part-way said its name and "corrupt or truncated
+    audio" twice (``x.m4a: corrupt or truncated audio (x.m4a: corrupt or truncated audio
+    (...))``): the fallback reader's own error was wrapped again by the stream."""
+    import audioread
+
+    import ctcasr.audio
+    import ctcasr.segment
+
+    def libsndfile_refuses(path):
+        raise RuntimeError("Format not recognised.")
+
+    real_open = audioread.audio_open
+
+    class Failing:
+        """audioread's reader whose decoder fails after a few chunks."""
+
+        def __init__(self, reader) -> None:
+            self.reader = reader
+            self.samplerate, self.channels = reader.samplerate, reader.channels
+            self.duration = reader.duration
+
+        def __iter__(self):
+            for i, chunk in enumerate(self.reader):
+                if i == 3:
+                    raise audioread.DecodeError("invalid data found when processing input")
+                yield chunk
+
+        def close(self) -> None:
+            self.reader.close()
+
+    path = tmp_path / "long.wav"
+    sf.write(path, np.zeros(40 * 16000, np.float32), 16000, subtype="PCM_16")
+    monkeypatch.setattr(ctcasr.audio, "open_sound", libsndfile_refuses)
+    monkeypatch.setattr(ctcasr.segment, "open_sound", libsndfile_refuses)
+    monkeypatch.setattr(audioread, "audio_open", lambda name: Failing(real_open(name)))
+    with pytest.raises(AudioError) as caught:
+        for _ in stream_audio(path, 16000, block_seconds=0.1):
+            pass
+    assert str(caught.value) == (f"{path}: corrupt or truncated audio (invalid data found "
+                                 "when processing input)")  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------------
 # The CLI: one "error:" line per bad file naming it, the good ones still printed, exit code 1
 # ---------------------------------------------------------------------------------------------
