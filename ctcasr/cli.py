@@ -91,6 +91,13 @@ def _fail(message: str, code: int = 1) -> NoReturn:
     raise typer.Exit(code)
 
 
+def _need_stdout(what: str, hint: str = "") -> None:
+    """Fail before any work when stdout is closed (`>&-`) and ``what`` is the command's
+    result: evaluate ran the whole manifest and exited 0 with its report gone."""
+    if sys.stdout is None:
+        _fail(f"stdout is closed: nowhere to print {what}{hint}")
+
+
 def _file_name(value: str) -> Path | str:
     """A decoder file flag's path, but "" kept as "": Path("") is ".", the current folder,
     which was then read as the file (".: Is a directory")."""
@@ -357,8 +364,8 @@ def transcribe(
     if not files and not found.problems:
         _fail("no audio inputs given")
     writer = OutputDir(output_dir, formats or ["txt"]) if output_dir is not None else None
-    if writer is None and sys.stdout is None:  # `>&-`: each transcript was a traceback
-        _fail("stdout is closed: nowhere to print the transcripts (use --output-dir)")
+    if writer is None:  # `>&-`: each transcript was a traceback
+        _need_stdout("the transcripts", " (use --output-dir)")
     fmt = formats[0] if formats else "default"
     if writer is None and len(set(formats)) > 1:
         _fail("several --format values need --output-dir")
@@ -436,6 +443,7 @@ def decoders() -> None:
     """List the installed decoders (built-in and plug-ins) with their options."""
     from ctcasr.decoding.registry import scan_decoders
 
+    _need_stdout("the decoders")
     found, refused = scan_decoders()  # one pass over the entry points
     for name, info in found.items():
         typer.echo(f"{name:10s} [{info.package}] {info.summary()}".rstrip())
@@ -613,6 +621,7 @@ def evaluate(
     from ctcasr.outputs import one_line
 
     _refuse_empty(model=model, alphabet=alphabet)
+    _need_stdout("the report")
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
     _check_alphabet_of(alphabet, model)
@@ -939,6 +948,7 @@ def info(model: ModelOption = None) -> None:
     from ctcasr.bundle import lies_inside, load_bundle
 
     _refuse_empty(model=model)
+    _need_stdout("the description")
     bundle = load_bundle(model)
     typer.echo(f"bundle:    {bundle.path}")
     typer.echo(f"front end: {json.dumps(bundle.frontend.to_dict())}")

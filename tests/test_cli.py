@@ -274,3 +274,21 @@ def test_exit_status_is_as_the_readme_says(args, status, said):
     assert run.stdout == ""
     readme = (EXAMPLES.parent / "README.md").read_text(encoding="utf-8")
     assert "Exit status 1 is any\nfailure" in readme and "2 an option the\ncommand line" in readme
+
+
+@pytest.mark.parametrize(("args", "what"), [
+    (["evaluate", "--manifest", "MANIFEST", "-d", "greedy"], "the report"),
+    (["info"], "the description"),
+    (["decoders"], "the decoders"),
+])
+def test_a_command_whose_result_is_its_output_refuses_a_closed_stdout(tmp_path, args, what):
+    """`ctcasr evaluate ... >&-` scored the whole manifest and exited 0, its report gone."""
+    manifest = tmp_path / "m.jsonl"
+    manifest.write_text(json.dumps({"audio_filepath": str(EXAMPLES / "seven.wav"),
+                                    "text": "seven", "duration": 0.92}) + "\n")  # fmt: skip
+    args = [str(manifest) if a == "MANIFEST" else a for a in args]
+    done = subprocess.run([sys.executable, "-c", "from ctcasr.cli import main; main()", *args],
+                          stderr=subprocess.PIPE, text=True, timeout=300,
+                          preexec_fn=lambda: os.close(1))  # fmt: skip
+    assert done.returncode == 1
+    assert done.stderr == f"error: stdout is closed: nowhere to print {what}\n"
