@@ -6,9 +6,15 @@ the features a model was trained on are exactly the ones it is later fed.
 
 from __future__ import annotations
 
+import atexit
 import functools
+import importlib.util
 import os
+import shutil
+import sys
+import tempfile
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
@@ -205,7 +211,46 @@ def _dct_matrix(n_out: int, n_in: int) -> np.ndarray:
     return basis.astype(np.float32)
 
 
+def _writable(folder: Path) -> bool:
+    """Whether a file can be made in ``folder`` (created if need be), as numba tests it."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        tempfile.TemporaryFile(dir=folder).close()
+    except OSError:
+        return False
+    return True
+
+
+def _numba_cache_fallback() -> None:
+    """Give numba a private temporary cache where it has nowhere to write one.
+
+    librosa compiles with ``numba.jit(cache=True)`` as it is imported, and numba caches next to
+    librosa's sources or in the user's cache folder; where neither can be written (a root-owned
+    install run by a user whose home is not writable: ``docker run --user``, a service account)
+    ``import librosa`` itself failed with "cannot cache function ...: no locator available".
+    """
+    if os.environ.get("NUMBA_CACHE_DIR"):
+        return
+    spec = importlib.util.find_spec("librosa")
+    if spec is None or not spec.submodule_search_locations:
+        return
+    from numba.misc.appdirs import AppDirs  # imports numba, which librosa imports anyway
+
+    places = [Path(spec.submodule_search_locations[0]) / "core" / "__pycache__",
+              Path(AppDirs(appname="numba", appauthor=False).user_cache_dir)]
+    if any(_writable(place) for place in places):
+        return
+    from numba.core import config as numba_config
+
+    folder = tempfile.mkdtemp(prefix="ctcasr-numba-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    # The compiler re-reads the environment (reload_config), the import reads the attribute.
+    os.environ["NUMBA_CACHE_DIR"] = numba_config.CACHE_DIR = folder
+
+
 def _librosa_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
+    if "librosa" not in sys.modules:
+        _numba_cache_fallback()
     import librosa
 
     mel_kwargs = dict(

@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from importlib.util import find_spec
+
 import numpy as np
 import pytest
 import soundfile as sf
@@ -312,3 +317,35 @@ def test_word_times_follow_the_hop_in_whole_samples(rate, n_fft):
     # The last output frame is centred on the last hop of the input: within one frame of
     # its end, never past it.
     assert seconds - step <= last * step <= seconds
+
+
+def test_pcen_works_where_numba_can_write_no_cache(tmp_path):
+    # librosa's folder read-only (an install owned by root) and no writable home (docker run
+    # --user, a service account): import librosa failed, "cannot cache function ...". Root
+    # writes anywhere, so the read-only install is simulated where numba and ctcasr test it.
+    librosa_dir = str(find_spec("librosa").submodule_search_locations[0])
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(
+        "import tempfile\n"
+        "real = tempfile.TemporaryFile\n"
+        "def refuse(*args, dir=None, **kwargs):\n"
+        f"    if dir is not None and str(dir).startswith({librosa_dir!r}):\n"
+        "        raise PermissionError(13, 'Permission denied', dir)\n"
+        "    return real(*args, dir=dir, **kwargs)\n"
+        "tempfile.TemporaryFile = refuse\n"
+    )
+    home = tmp_path / "home"
+    home.write_text("")  # not a folder: nothing can be made under it, not even by root
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMBA_CACHE_DIR", "XDG_CACHE_HOME")}
+    env.update(HOME=str(home), PYTHONPATH=os.pathsep.join([str(site), *sys.path]))
+    code = (
+        "import numpy as np\n"
+        "from ctcasr.features import FrontendConfig, compute_features\n"
+        "y = np.sin(np.arange(8000) / 5).astype(np.float32)\n"
+        "print(compute_features(y, FrontendConfig(kind='pcen')).shape)\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True,
+                            text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip() == "(51, 40)"
