@@ -457,13 +457,16 @@ def decoders() -> None:
 @app.command()
 def train(
     manifests: Annotated[
-        list[Path] | None, typer.Argument(help="Training manifests (JSON Lines).")
+        list[Path] | None,
+        typer.Argument(help="Training manifests (JSON Lines).", readable=False),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", parser=_file_name, metavar="<path>",
                                   help="TOML/JSON file of training settings.")
     ] = None,
-    dev: Annotated[Path | None, typer.Option(help="Dev manifest for early stopping.")] = None,
+    dev: Annotated[
+        Path | None, typer.Option(help="Dev manifest for early stopping.", readable=False)
+    ] = None,
     output_dir: Annotated[
         Path | None,
         typer.Option("--output-dir", "-o", parser=_file_name, metavar="<path>",
@@ -479,7 +482,7 @@ def train(
                                   help="Alphabet file (one symbol per line).")
     ] = None,
     noise_dir: Annotated[
-        Path | None, typer.Option(help="Folder of noise recordings to mix in.")
+        Path | None, typer.Option(help="Folder of noise recordings to mix in.", readable=False)
     ] = None,
     speed: Annotated[
         str | None, typer.Option(help="Speed-perturbation factors, e.g. 0.9,1.0,1.1.")
@@ -489,7 +492,8 @@ def train(
         typer.Option(
             help="Start from this model bundle's weights (a directory, or default for the "
             "bundled model); its architecture is used for every [model] setting --config "
-            "leaves out (one it gives must match the bundle's)."
+            "leaves out (one it gives must match the bundle's).",
+            readable=False,
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
@@ -583,7 +587,8 @@ def _train(manifests, config, dev, output_dir, epochs, batch_size, learning_rate
 
 @app.command()
 def evaluate(
-    manifest: Annotated[Path, typer.Option("--manifest", help="Manifest to score (JSON Lines).")],
+    manifest: Annotated[Path, typer.Option("--manifest", help="Manifest to score (JSON Lines).",
+                                              readable=False)],
     model: ModelOption = None,
     decoder: Annotated[
         list[str] | None,
@@ -756,7 +761,8 @@ def _floats(text: str | None, flag: str) -> list[float] | None:
 
 @app.command()
 def tune(
-    manifest: Annotated[Path, typer.Option("--manifest", help="Dev manifest (JSON Lines).")],
+    manifest: Annotated[Path, typer.Option("--manifest", help="Dev manifest (JSON Lines).",
+                                              readable=False)],
     model: ModelOption = None,
     decoder: Annotated[
         str | None,
@@ -835,7 +841,8 @@ app.add_typer(lm_app, name="lm")
 
 @lm_app.command("build")
 def lm_build(
-    corpus: Annotated[list[Path], typer.Argument(help="Text corpus files, one sentence per line.")],
+    corpus: Annotated[list[Path], typer.Argument(help="Text corpus files, one sentence per line.",
+                                                  readable=False)],
     output: Annotated[
         Path, typer.Option("--output", "-o", parser=_file_name, metavar="<path>",
                            help="Where to write the model (NAME.gz: gzipped).")
@@ -922,7 +929,7 @@ def average(
         list[Path] | None,
         typer.Option(help="A training checkpoint folder (OUTPUT_DIR/checkpoints/epoch-NNNN) "
                      "to average in too; repeat it. `ctcasr train` keeps all of them with "
-                     "keep_checkpoints: 0 in its config."),
+                     "keep_checkpoints: 0 in its config.", readable=False),
     ] = None,
 ) -> None:
     """Average the weights of related bundles or of one run's best epochs (a model soup).

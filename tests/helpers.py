@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import subprocess
+import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -113,3 +116,36 @@ def default_sigint() -> None:
     import signal
 
     signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+@contextlib.contextmanager
+def shared_folder(tmp_path: Path) -> Iterator[Path]:
+    """A folder that :func:`unprivileged` code may enter (pytest's own are root's alone)."""
+    if os.geteuid() != 0:
+        yield tmp_path
+        return
+    with tempfile.TemporaryDirectory() as folder:
+        os.chmod(folder, 0o755)
+        yield Path(folder)
+
+
+@contextlib.contextmanager
+def unprivileged() -> Iterator[None]:
+    """Run the block with a user's permissions. Root reads, lists and writes anything, and CI
+    runs as root, so a permission test passed there whatever the code did: as root the block
+    runs as the user nobody, real and effective ids both (``os.access`` asks with the real
+    one), the saved id kept root so that root comes back after."""
+    import pytest
+
+    if os.name == "nt":
+        pytest.skip("no POSIX permissions")
+    if os.geteuid() != 0:
+        yield
+        return
+    if not hasattr(os, "setresuid"):
+        pytest.skip("root, and no setresuid to act as a user")
+    os.setresuid(65534, 65534, 0)
+    try:
+        yield
+    finally:
+        os.setresuid(0, 0, 0)
