@@ -22,7 +22,7 @@ from ctcasr.features import FrontendConfig, compute_features, num_frames
 from ctcasr.manifest import ManifestEntry
 from ctcasr.model import ModelConfig, output_lengths
 from ctcasr.text import Alphabet
-from ctcasr.utils import check_field_types, config_from_dict, plain
+from ctcasr.utils import check_field_types, config_from_dict, files_under, plain
 
 
 @dataclass(frozen=True)
@@ -149,7 +149,10 @@ class NoiseBank:
         folder = Path(folder)
         if not folder.is_dir():
             raise ConfigError(f"{folder}: noise folder not found")
-        paths = sorted(p for p in folder.rglob("*") if p.suffix.lower() in AUDIO_EXTENSIONS)
+        below, unlisted = files_under(folder)
+        if unlisted:  # a folder that may not be read was "no audio files", or mixed in part
+            raise ConfigError(f"noise folder: {unlisted[0]}")
+        paths = [p for p in below if p.suffix.lower() in AUDIO_EXTENSIONS]
         if not paths:
             raise ConfigError(f"{folder}: no audio files in the noise folder")
         return paths

@@ -21,7 +21,7 @@ from typing import TextIO
 from ctcasr.audio import AUDIO_EXTENSIONS, EMPTY_NAME
 from ctcasr.errors import ManifestError
 from ctcasr.spool import PrefixedStream, looks_like_audio
-from ctcasr.utils import read_lines
+from ctcasr.utils import files_under, read_lines
 
 MANIFEST_SUFFIXES = (".jsonl", ".json")
 GLOB_CHARS = frozenset("*?[")
@@ -148,13 +148,11 @@ def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
     if is_dir:
         # Hidden files and folders are skipped, as a glob skips them (macOS's "._x.wav"
         # AppleDouble files are not audio).
-        matches = sorted(p for p in path.rglob("*")
-                         if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()
-                         and not any(part.startswith(".")
-                                     for part in p.relative_to(path).parts))  # fmt: skip
-        if not matches:
+        below, unlisted = files_under(path, hidden=False)
+        matches = [p for p in below if p.suffix.lower() in AUDIO_EXTENSIONS and p.is_file()]
+        if not matches and not unlisted:
             return [], [f"{arg}: directory holds no audio files ({', '.join(AUDIO_EXTENSIONS)})"]
-        return [str(p) for p in matches], []
+        return [str(p) for p in matches], unlisted
     if path.is_file() and path.suffix.lower() in MANIFEST_SUFFIXES:
         lines = manifest_audio(path)
         if not lines:  # it was skipped without a word

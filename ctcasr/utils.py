@@ -436,6 +436,25 @@ def read_lines(path: Path, what: str, error: type[Exception]) -> list[str]:
                     f"{utf16_hint(data)}") from None  # fmt: skip
 
 
+def files_under(folder: Path, *, hidden: bool = True) -> tuple[list[Path], list[str]]:
+    """The files below ``folder`` (links to folders not followed) and a one-line error per
+    folder that could not be listed: ``Path.rglob`` skips those without a word, so a folder the
+    user may not read looked empty, or gave part of its files as if they were all. ``hidden``
+    False leaves out names starting with "." and what is below them, as a glob does."""
+    unlisted: list[str] = []
+    found: list[Path] = []
+
+    def refused(exc: OSError) -> None:
+        unlisted.append(f"{exc.filename}: cannot list folder ({exc.strerror or exc})")
+
+    for root, dirs, names in os.walk(folder, onerror=refused):
+        if not hidden:
+            dirs[:] = [d for d in dirs if not d.startswith(".")]
+            names = [n for n in names if not n.startswith(".")]
+        found += [Path(root, name) for name in names]
+    return sorted(found), sorted(unlisted)
+
+
 def utf16_hint(head: bytes) -> str:
     """What to say of text that starts with a UTF-16 byte-order mark ("Unicode" in Windows
     editors), else ""."""

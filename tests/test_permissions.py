@@ -11,7 +11,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from ctcasr.cli import app
-from ctcasr.errors import CtcasrError
+from ctcasr.errors import ConfigError, CtcasrError
 from tests.helpers import shared_folder, unprivileged
 
 
@@ -46,3 +46,37 @@ def test_a_file_the_user_may_not_read_is_one_error_exit_1(tmp_path, args):
     # What ctcasr.cli.main prints as one line, exit 1.
     assert isinstance(result.exception, CtcasrError | OSError), result.output
     assert "Permission denied" in str(result.exception) and str(locked) in str(result.exception)
+
+
+def test_a_folder_the_user_may_not_list_is_said_not_skipped(tmp_path):
+    # Path.rglob passes over a folder it may not list: `transcribe DIR` said "directory holds
+    # no audio files", or with one such subfolder transcribed the rest and exited 0, and
+    # --noise-dir was "no audio files" or mixed in part of the noise.
+    from ctcasr.data import NoiseBank
+    from ctcasr.inputs import expand_inputs
+
+    with shared_folder(tmp_path) as folder:
+        seven = Path(__file__).resolve().parents[1] / "examples" / "seven.wav"
+        for sub in ("open", "locked", ".hidden"):
+            (folder / "tree" / sub).mkdir(parents=True)
+            (folder / "tree" / sub / "a.wav").write_bytes(seven.read_bytes())
+        for path in folder.rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        (folder / "tree" / "locked").chmod(0)
+        (folder / "tree" / ".hidden").chmod(0)  # skipped as a glob skips it: not an error
+        tree, locked = folder / "tree", folder / "tree" / "locked"
+        assert NoiseBank.paths(tree / "open") == [tree / "open" / "a.wav"]  # imports it all
+        with unprivileged():
+            some = expand_inputs([str(tree)])
+            none = expand_inputs([str(locked)])
+            with pytest.raises(ConfigError) as noise:
+                NoiseBank.paths(locked)
+            with pytest.raises(ConfigError, match=r"^noise folder: .*: cannot list folder"):
+                NoiseBank.paths(tree)  # the rest of the noise is not mixed in as if all
+        locked.chmod(0o755)
+        (folder / "tree" / ".hidden").chmod(0o755)
+    assert some.files == [str(tree / "open" / "a.wav")]
+    assert some.problems == [(str(tree), f"{locked}: cannot list folder (Permission denied)")]
+    assert none.files == []
+    assert none.problems == [(str(locked), f"{locked}: cannot list folder (Permission denied)")]
+    assert str(noise.value) == f"noise folder: {locked}: cannot list folder (Permission denied)"
