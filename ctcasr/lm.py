@@ -565,13 +565,19 @@ def read_word_lines(path: str | os.PathLike[str]) -> list[tuple[int, str]]:
 
 def check_regular_file(path: Path, what: str) -> os.stat_result:
     """Refuse a path that is not a regular file, saying what it is instead: ``/dev/null``
-    and a folder were "not found", though they exist. Returns its stat."""
+    and a folder were "not found", though they exist; and one the user may not read, which
+    was "not a readable KenLM model (ARPA or binary)", as if its format were wrong. Returns
+    its stat."""
     info = stat_or_fail(path, what, ConfigError)
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError(f"{path}: is a folder; give the {what} file")
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError(f"{path}: not a regular file (a device or pipe); give the {what} "
                           "as a file")  # fmt: skip
+    try:
+        path.open("rb").close()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
     return info
 
 

@@ -80,3 +80,25 @@ def test_a_folder_the_user_may_not_list_is_said_not_skipped(tmp_path):
     assert none.files == []
     assert none.problems == [(str(locked), f"{locked}: cannot list folder (Permission denied)")]
     assert str(noise.value) == f"noise folder: {locked}: cannot list folder (Permission denied)"
+
+
+def test_an_lm_or_word_list_the_user_may_not_read_says_so(tmp_path):
+    # It was "not a readable KenLM model (ARPA or binary)", as if the format were wrong, and a
+    # word list "decoder 'kenlm': [Errno 13] Permission denied: 'PATH'".
+    import kenlm  # noqa: F401  (imported by root: nobody may not read a Python in root's home)
+
+    from ctcasr.bundle import load_bundle
+    from ctcasr.lm import load_lm, read_unigrams
+
+    lm = load_bundle(None).path / "lm.arpa"
+    with shared_folder(tmp_path) as folder:
+        locked = folder / "lm.arpa"
+        locked.write_bytes(lm.read_bytes())
+        locked.chmod(0)
+        with unprivileged():
+            with pytest.raises(ConfigError) as model:
+                load_lm(locked)
+            with pytest.raises(ConfigError) as words:
+                read_unigrams(locked)
+    assert str(model.value) == f"{locked}: cannot read language model (Permission denied)"
+    assert str(words.value) == f"{locked}: cannot read word list (Permission denied)"
