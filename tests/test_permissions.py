@@ -4,6 +4,7 @@ as root), so these run as the user nobody there (:func:`tests.helpers.unprivileg
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ from tests.helpers import shared_folder, unprivileged
     ["tune", "--manifest", "{locked}", "--no-save"],
     ["train", "{locked}", "-o", "{out}", "--epochs", "1"],
     ["train", "{open}", "--dev", "{locked}", "-o", "{out}", "--epochs", "1"],
-    ["lm", "build", "{locked}", "-o", "{out}"],
+    ["lm", "build", "{locked}", "-o", "{out}.arpa"],
 ])  # fmt: skip
 def test_a_file_the_user_may_not_read_is_one_error_exit_1(tmp_path, args):
     # The option parser's own check (os.access) said "Invalid value for '--manifest': path
@@ -34,8 +35,10 @@ def test_a_file_the_user_may_not_read_is_one_error_exit_1(tmp_path, args):
         (folder / "open.jsonl").write_text(locked.read_text())
         locked.chmod(0)
         (folder / "open.jsonl").chmod(0o644)
+        (folder / "w").mkdir()
+        (folder / "w").chmod(0o777)  # an output folder nobody may write
         names = {"locked": folder / "missing.jsonl", "open": folder / "open.jsonl",
-                 "out": folder / "x.arpa"}
+                 "out": folder / "w" / "out"}
         # The same path with a file that is missing, first: the modules it needs are
         # imported before nobody, who may not read a Python installed in root's home, runs it.
         missing = CliRunner().invoke(app, [a.format(**names) for a in args])
@@ -102,3 +105,30 @@ def test_an_lm_or_word_list_the_user_may_not_read_says_so(tmp_path):
                 read_unigrams(locked)
     assert str(model.value) == f"{locked}: cannot read language model (Permission denied)"
     assert str(words.value) == f"{locked}: cannot read word list (Permission denied)"
+
+
+@pytest.mark.parametrize("where", ["{ro}", "{ro}/run", "{ro}/a/b"])
+def test_training_into_a_folder_it_cannot_write_is_refused_before_reading(tmp_path,
+                                                                          monkeypatch, where):
+    # Every utterance was read and the model built, then the first write said
+    # "Permission denied" (the folder given, or its lock file when it existed).
+    from ctcasr.train import TrainConfig, train
+    from ctcasr.utils import import_tensorflow
+
+    import_tensorflow()  # by root, before nobody runs (it may not read a Python in root's home)
+    monkeypatch.setattr(sys.modules["ctcasr.train"], "load_corpus",
+                        lambda *a, **k: pytest.fail("the data was read first"))
+    with shared_folder(tmp_path) as folder:
+        ro = folder / "ro"
+        ro.mkdir(mode=0o555)
+        ro.chmod(0o555)  # whatever the umask
+        manifest = folder / "train.jsonl"
+        manifest.write_text("")
+        manifest.chmod(0o644)
+        out = where.format(ro=ro)
+        config = TrainConfig(train_manifests=[str(manifest)], output_dir=out, epochs=1)
+        with unprivileged(), pytest.raises(CtcasrError) as refused:
+            train(config, verbose=0)
+        ro.chmod(0o755)
+    assert str(refused.value).startswith(f"{out}: cannot write the output folder (")
+    assert str(refused.value).endswith("not writable)")
