@@ -182,15 +182,16 @@ def export_onnx(
         raise BundleError("exporting needs the onnx package: pip install onnx") from None
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     if drop_keras and output is not None:
-        raise BundleError("--drop-keras needs the graph written into the bundle, not to -o")
+        raise BundleError("--drop-keras (drop_keras=True) needs the graph written into the "
+                          "bundle, not to -o (output=)")
     path = Path(output) if output is not None else b.path / ONNX_FILE
     if path.is_dir():
-        raise BundleError(f"{path}: is a folder; --output names the .onnx file to write")
+        raise BundleError(f"{path}: is a folder; --output (output=) names the .onnx file to write")
     if path.is_file() and path.suffix != ".onnx":
         # A user's file, or the bundle's own config, was overwritten with the graph.
         raise BundleError(f"{path}: exists and is not an .onnx file; not replaced")
     if path.suffix != ".onnx":  # `-o newdir/` wrote a file called newdir
-        raise BundleError(f"{output}: --output names the .onnx file to write (NAME.onnx)")
+        raise BundleError(f"{output}: --output (output=) names the .onnx file to write (NAME.onnx)")
     data = onnx_graph(b).SerializeToString()
     with atomic_path(path) as tmp:
         tmp.write_bytes(data)

@@ -164,7 +164,7 @@ def _check_weights(session: Any, onnx_path: Path, weights_path: Path | None) -> 
     if weights_digest(weights_path) != stored:
         raise BundleError(f"{onnx_path}: exported from other weights than {weights_path.name} "
                           f"(changed since); run: ctcasr export {onnx_path.parent}, or use "
-                          "--backend keras")  # fmt: skip
+                          "--backend keras (backend='keras')")  # fmt: skip
 
 
 def keras_runner(bundle: Bundle, batch_size: int = 32) -> LogProbRunner:

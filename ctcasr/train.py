@@ -1396,8 +1396,8 @@ def check_output_dir(out: str | os.PathLike[str], resume: bool) -> None:
     has_ckpt = (ckpt_dir / LATEST).exists()
     if has_ckpt and not resume:
         raise CtcasrError(
-            f"{out}: holds checkpoints of an earlier run; pass --resume to continue it "
-            "or choose another output directory"
+            f"{out}: holds checkpoints of an earlier run; pass --resume (resume=True) to "
+            "continue it or choose another output directory"
         )
     if not has_ckpt:
         # A finished run whose checkpoints are gone: a fresh start overwrote its model,

@@ -139,8 +139,8 @@ def tune(
         grid["hotword_weight"] = hotword_weights or DEFAULT_HOTWORD_WEIGHTS
     elif hotword_weights and getattr(impl, "hotwords", None):
         raise ConfigError("every hotword has a weight of its own (PHRASE:WEIGHT): "
-                          "--hotword-weights would change nothing; give hotwords without "
-                          "weights to tune theirs")  # fmt: skip
+                          "--hotword-weights (hotword_weights) would change nothing; give hotwords "
+                          "without weights to tune theirs")  # fmt: skip
     elif hotword_weights:
         raise ConfigError("give hotwords to tune their weight")
     if not grid:
@@ -156,7 +156,7 @@ def tune(
         # package (and fail where site-packages is read-only).
         raise ConfigError(
             f"{transcriber.bundle.path}: the bundled model is not tuned in place; "
-            "pass --output DIR for a tuned copy, or --no-save"
+            "pass --output DIR (output=DIR) for a tuned copy, or --no-save (save=False)"
         )
     if save:  # before the search, not after it
         check_replaceable(output if output is not None else transcriber.bundle.path)

@@ -523,7 +523,7 @@ def test_export_never_overwrites_a_file_that_is_not_a_graph(tmp_path):
     assert export_onnx(tmp_path / "b", output=tmp_path / "x.onnx").is_file()  # a graph: replaced
     # `-o newdir/` (the slash is lost to Path) wrote a graph in a file called newdir.
     for target in (f"{tmp_path / 'newdir'}/", tmp_path / "graph"):
-        with pytest.raises(BundleError, match=r"--output names the \.onnx file to write"):
+        with pytest.raises(BundleError, match=r"--output \(output=\) names the \.onnx file"):
             export_onnx(tmp_path / "b", output=target)
     assert not (tmp_path / "newdir").exists() and not (tmp_path / "graph").exists()
 

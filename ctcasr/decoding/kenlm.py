@@ -183,7 +183,8 @@ class KenLMDecoder(Decoder):
     ) -> None:
         super().__init__(alphabet, frame_seconds=frame_seconds)
         if lm is None:
-            raise ConfigError("the kenlm decoder needs a language model (--lm FILE)")
+            raise ConfigError("the kenlm decoder needs a language model (--lm FILE; lm=PATH "
+                              "from Python)")
         check_search_options(self.name, beam_width, beam_prune_logp, token_min_logp,
                              hotword_weight)  # fmt: skip
         self.alpha, self.beta = _weight(self.name, "alpha", alpha), _weight(self.name, "beta", beta)
