@@ -398,24 +398,29 @@ def transcribe(
         typer.echo(f"error: {one_line(problem)}", err=True)
     if writer is None and fmt == "tsv":
         typer.echo(STDOUT_TSV_HEADER)
-    collected: list[dict] = []
+    array = _JsonArray() if writer is None and fmt == "json" else None
     # The bar is drawn on stderr: shown by default only when both streams are terminals.
     interactive = all(s is not None and s.isatty() for s in (sys.stdout, sys.stderr))
     show = progress if progress is not None else interactive and len(files) >= 20
     done = 0
     try:
-        with stopped_by_signals(), transcriber, _progress_bar(show, len(files)) as advance:
-            for result in transcriber.transcribe_iter(files):
-                failures += _emit(result, writer, fmt, collected)
-                done += 1  # after its transcript is written: the count says what is there
-                advance()
+        try:
+            with stopped_by_signals(), transcriber, _progress_bar(show, len(files)) as advance:
+                for result in transcriber.transcribe_iter(files):
+                    failures += _emit(result, writer, fmt, array)
+                    done += 1  # after its transcript is written: the count says what is there
+                    advance()
+        except BaseException:
+            if array is not None:  # what was printed stays valid JSON
+                array.close(quiet=True)
+            raise
+        if array is not None:
+            array.close()
     except KeyboardInterrupt as exc:
         where = f"; the finished ones are in {writer.folder}" if writer is not None else ""
         how, status = stop_reason(exc)
         typer.echo(f"{how} after {done} of {len(files)} input(s){where}", err=True)
         raise typer.Exit(status) from None
-    if writer is None and fmt == "json":
-        typer.echo(json.dumps(collected, indent=2))
     if failures:
         total = len(files) + len(found.problems)
         typer.echo(f"{failures} of {total} input(s) failed", err=True)
@@ -712,7 +717,35 @@ def _report_skipped(skipped: Sequence[str]) -> None:
         typer.echo(f"skipped {len(skipped)} bad manifest lines", err=True)
 
 
-def _emit(result, writer, fmt: str, collected: list[dict]) -> int:
+class _JsonArray:
+    """``-f json`` on stdout, printed as each transcript finishes, as jsonl and tsv are: the
+    array was built up and printed at the end, so an interrupted batch printed nothing of what
+    it had done. Byte for byte what ``json.dumps(items, indent=2)`` printed."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._write("[")
+
+    @staticmethod
+    def _write(text: str) -> None:
+        sys.stdout.write(text)
+        sys.stdout.flush()
+
+    def add(self, item: dict) -> None:
+        body = json.dumps(item, indent=2).replace("\n", "\n  ")
+        self._write(("," if self.count else "") + "\n  " + body)
+        self.count += 1
+
+    def close(self, quiet: bool = False) -> None:
+        """End the array; ``quiet`` where another error is on its way (a closed pipe)."""
+        try:
+            self._write(("\n]" if self.count else "]") + "\n")
+        except (OSError, ValueError):
+            if not quiet:
+                raise
+
+
+def _emit(result, writer, fmt: str, array: _JsonArray | None) -> int:
     """Print or write one ``transcribe`` result; 1 if it was a failure."""
     from ctcasr.outputs import one_line, stdout_text
     from ctcasr.transcribe import Failure
@@ -734,8 +767,8 @@ def _emit(result, writer, fmt: str, collected: list[dict]) -> int:
             return 1
         if note:
             typer.echo(f"warning: {note}", err=True)
-    elif fmt == "json":
-        collected.append(result.to_dict())
+    elif array is not None:
+        array.add(result.to_dict())
     else:
         sys.stdout.write(stdout_text(result, fmt))
         sys.stdout.flush()

@@ -292,3 +292,25 @@ def test_a_command_whose_result_is_its_output_refuses_a_closed_stdout(tmp_path, 
                           preexec_fn=lambda: os.close(1))  # fmt: skip
     assert done.returncode == 1
     assert done.stderr == f"error: stdout is closed: nowhere to print {what}\n"
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
+def test_json_array_on_stdout_keeps_what_finished_when_stopped(monkeypatch, stop):
+    """`-f json` built its array and printed it at the end: Ctrl-C (or a crash) part-way
+    printed nothing of the transcripts already made, where jsonl and tsv had streamed them.
+    Now each is printed as it finishes and the array is closed, so stdout parses."""
+    from ctcasr.transcribe import Transcriber
+
+    real = Transcriber.transcribe_iter
+
+    def two_then_stop(self, files, *args, **kwargs):
+        for i, result in enumerate(real(self, files, *args, **kwargs)):
+            if i == 2:
+                raise stop()
+            yield result
+
+    monkeypatch.setattr(Transcriber, "transcribe_iter", two_then_stop)
+    clips = [str(EXAMPLES / f"{name}.wav") for name in ("seven", "three", "zero")]
+    result = runner.invoke(app, ["transcribe", *clips, "-f", "json", "--no-progress"])
+    assert result.exit_code != 0
+    assert [item["text"] for item in json.loads(result.stdout)] == ["seven", "three"]
