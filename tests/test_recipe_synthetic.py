@@ -89,6 +89,34 @@ def test_bad_count_or_output_folder_is_one_line(tmp_path, capsys):
     assert capsys.readouterr().err.startswith(f"error: {tmp_path / 'file'}: --out is a file")
 
 
+@pytest.mark.parametrize("tty", [False, True])
+def test_the_chunk_counter_is_plain_lines_off_a_terminal_and_ends_before_a_stop(
+        tmp_path, monkeypatch, tty):  # fmt: skip
+    """The counter was redrawn with ``\\r`` into logs and pipes too, and Ctrl-C part-way put
+    the stop message on the counter's own line ("1/15 chunksinterrupted while ...")."""
+    import io
+    import sys
+
+    import recipes.synthetic.__main__ as recipe
+
+    class Stdout(io.StringIO):
+        def isatty(self) -> bool:
+            return tty
+
+    def two_chunks_then_ctrl_c(*args, progress, **kwargs):
+        progress(1, 3)
+        progress(2, 3)
+        raise KeyboardInterrupt
+
+    out, err = Stdout(), io.StringIO()
+    monkeypatch.setattr(sys, "stdout", out)
+    monkeypatch.setattr(sys, "stderr", err)
+    monkeypatch.setattr(recipe, "generate", two_chunks_then_ctrl_c)
+    assert recipe.main(["--out", str(tmp_path / "s"), "--count", "3"]) == 130
+    assert out.getvalue() == ("\r1/3 chunks\r2/3 chunks\n" if tty else "1/3 chunks\n2/3 chunks\n")
+    assert err.getvalue().startswith("interrupted while making the synthetic corpus")
+
+
 def test_a_failed_rerun_keeps_the_corpus_already_made(tmp_path, monkeypatch):
     """A rerun (another seed) wrote its clips over the old ones one by one: stopped part-way,
     it left the old synthetic.jsonl naming clips that now said other words."""

@@ -8,6 +8,7 @@ festvox-us-slt-hts wamerican``.
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 from collections import Counter
 
@@ -29,17 +30,41 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return p.parse_args(argv)
 
 
+class ChunkCounter:
+    """Chunks done on stdout: redrawn in place on a terminal, a plain line each elsewhere (as
+    ``ctcasr train``'s bar): a log or pipe got one line of ``\\r``-joined counts, and a stop
+    or error message was printed onto the end of the counter's line."""
+
+    def __init__(self) -> None:
+        self.live = sys.stdout is not None and sys.stdout.isatty()
+        self.line_open = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.live:
+            print(f"\r{done}/{total} chunks", end="" if done < total else "\n", flush=True)
+            self.line_open = done < total
+        else:
+            print(f"{done}/{total} chunks", flush=True)
+
+    def end_line(self) -> None:
+        """End a counter line left open, before a message that would follow on it."""
+        if self.line_open:
+            print(flush=True)
+            self.line_open = False
+
+
 def run(args: argparse.Namespace, argv: list[str]) -> int:
     start = time.perf_counter()
     step("making the synthetic corpus")
     if args.count < 1:  # wrote an empty manifest and reported success
         raise CtcasrError(f"--count must be at least 1, got {args.count}")
     check_outputs(args.out, None)  # an unusable --out was a NotADirectoryError traceback
-    entries = generate(
-        args.out, args.count, exclude=args.exclude, seed=args.seed, jobs=args.jobs,
-        progress=lambda done, total: print(f"\r{done}/{total} chunks",
-                                           end="\n" if done == total else "", flush=True),
-    )  # fmt: skip
+    counter = ChunkCounter()
+    try:
+        entries = generate(args.out, args.count, exclude=args.exclude, seed=args.seed,
+                           jobs=args.jobs, progress=counter)  # fmt: skip
+    finally:  # a stop or error message goes on a line of its own
+        counter.end_line()
     hours = sum(e.duration for e in entries) / 3600
     engines = Counter(e.speaker.split(":")[0] for e in entries if e.speaker)
     print(f"{len(entries)} clips, {hours:.2f} h, engines {dict(engines)} "
