@@ -105,19 +105,32 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
             _fsync_dir(target.parent)
             return  # the old folder, now under the temporary name, goes below
         old = _old_name(target)
-        if old.exists():
-            shutil.rmtree(old)
+        if old.exists() or old.is_symlink():
+            _remove(old)
         if target.exists():
             os.replace(target, old)
         os.replace(tmp, target)
         _fsync_dir(target.parent)
         # The new folder is in place: a leftover old one is untidy, not a failure.
-        shutil.rmtree(old, ignore_errors=True)
+        _remove(old, ignore_errors=True)
     except OSError as exc:
         raise _naming_target(exc, tmp, target) from exc
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        if tmp.exists() or tmp.is_symlink():
+            _remove(tmp, ignore_errors=True)
+
+
+def _remove(path: Path, ignore_errors: bool = False) -> None:
+    """Remove what :func:`atomic_dir` set aside: a folder, or the file a target that was a
+    file left there (rmtree fails on a file, and left it as a hidden ``.NAME...tmp``)."""
+    if path.is_dir() and not path.is_symlink():
+        shutil.rmtree(path, ignore_errors=ignore_errors)
+        return
+    try:
+        path.unlink(missing_ok=True)
+    except OSError:
+        if not ignore_errors:
+            raise
 
 
 class _CopyFailed(Exception):

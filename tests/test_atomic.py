@@ -355,3 +355,19 @@ def test_where_folders_cannot_swap_names_they_are_still_replaced_whole(tmp_path,
         _write(target, text)
     assert _whole(target) == "new"
     assert [p.name for p in tmp_path.iterdir()] == ["bundle"]
+
+
+@pytest.mark.parametrize("swaps", [True, False])
+def test_a_folder_written_over_a_file_leaves_nothing_hidden_behind(tmp_path, monkeypatch, swaps):
+    """The file is replaced, as the move-aside way always did, but the swap left it under
+    the temporary's name (rmtree fails on a file) and the move-aside way under ``.NAME.old``."""
+    import ctcasr.utils as utils
+
+    if not swaps:
+        monkeypatch.setattr(utils, "_swap", lambda a, b: False)
+    target = tmp_path / "out"
+    target.write_text("a file")
+    with utils.atomic_dir(target) as tmp:
+        (tmp / "x").write_text("new")
+    assert (target / "x").read_text() == "new"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
