@@ -242,15 +242,6 @@ def _decoder_options(flags: dict) -> dict:
     return {k: v for k, v in options.items() if v is not None}
 
 
-def _implied_decoder(options: dict) -> str | None:
-    """``--commands`` alone means the grammar decoder, ``--lm`` alone the kenlm decoder."""
-    if "commands" in options:
-        return "grammar"
-    if "lm" in options:
-        return "kenlm"
-    return None
-
-
 def _check_alphabet_of(path: Path | None, model: str | None) -> None:
     """:func:`_check_alphabet` for a command that loads its bundle later (evaluate, tune)."""
     if path is not None:
@@ -384,7 +375,7 @@ def transcribe(
     _check_alphabet(alphabet, bundle)
     transcriber = Transcriber(
         bundle,
-        decoder=decoder or _implied_decoder(options),
+        decoder=decoder,  # None: the one the options imply (ctcasr.decoding.implied_decoder)
         batch_size=batch_size,
         max_duration=max_duration,
         decoder_options=options,
@@ -640,10 +631,9 @@ def evaluate(
                                    worst=worst, skip_bad=skip_bad, split=split,
                                    normalize_text=normalize_text)  # fmt: skip
     else:
-        name = decoder[0] if decoder else _implied_decoder(options)
-        result = run_evaluation(manifest, model, decoder=name, decoder_options=options,
-                                worst=worst, skip_bad=skip_bad, split=split,
-                                normalize_text=normalize_text)  # fmt: skip
+        result = run_evaluation(manifest, model, decoder=decoder[0] if decoder else None,
+                                decoder_options=options, worst=worst, skip_bad=skip_bad,
+                                split=split, normalize_text=normalize_text)  # fmt: skip
         results = [result]
     if normalize_text and not as_json:  # the figures are not those of the text as written
         typer.echo("references: spelled by normalize_text (--normalize-text)")

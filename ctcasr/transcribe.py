@@ -16,7 +16,14 @@ import numpy as np
 
 from ctcasr.audio import LongAudio, check_rate
 from ctcasr.bundle import Bundle, lies_inside, load_bundle
-from ctcasr.decoding import Decoder, Hypothesis, WordTiming, create_decoder, get_decoder_class
+from ctcasr.decoding import (
+    Decoder,
+    Hypothesis,
+    WordTiming,
+    create_decoder,
+    get_decoder_class,
+    implied_decoder,
+)
 from ctcasr.decoding.base import json_score
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
@@ -106,7 +113,9 @@ class Transcriber:
         _check_settings(max_duration, nbest=nbest, batch_size=batch_size)
         check_backend(backend)  # here, not at the first input (a server's first request)
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
-        self.decoder = decoder or self.bundle.decoder.get("name", "greedy")
+        # The one the options name (``commands``: grammar), else the bundle's default.
+        self.decoder = (decoder or implied_decoder(decoder_options)
+                        or self.bundle.decoder.get("name", "greedy"))  # fmt: skip
         self.decoder_options = decoder_settings(self.bundle, self.decoder, decoder_options)
         self.decoder_impl: Decoder = create_decoder(
             self.decoder, self.bundle.alphabet, frame_seconds(self.bundle), **self.decoder_options

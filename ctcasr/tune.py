@@ -29,7 +29,7 @@ from ctcasr.bundle import (
     load_bundle,
     store_decoder_settings,
 )
-from ctcasr.decoding import get_decoder_class
+from ctcasr.decoding import get_decoder_class, implied_decoder
 from ctcasr.decoding.hotwords import has_own_weight, hotword_items
 from ctcasr.errors import ConfigError
 from ctcasr.evaluate import Evaluation, compute_log_probs, is_command, score_decoder
@@ -111,9 +111,9 @@ def tune(
 ) -> TuneResult:
     if decoder is None:  # what the options name, else the bundle's own when it has weights
         model = model if isinstance(model, Bundle) else load_bundle(model)
-        options, own = decoder_options or {}, model.decoder.get("name", "greedy")
-        decoder = ("grammar" if "commands" in options else "kenlm" if "lm" in options
-                   else own if own in TUNED_BY_DEFAULT else "kenlm")  # fmt: skip
+        own = model.decoder.get("name", "greedy")
+        decoder = implied_decoder(decoder_options) or (
+            own if own in TUNED_BY_DEFAULT else "kenlm")
     transcriber = Transcriber(model, decoder=decoder, decoder_options=decoder_options,
                               split=split)  # fmt: skip
     impl = transcriber.decoder_impl

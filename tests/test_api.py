@@ -548,3 +548,19 @@ def test_rates_split_settings_and_one_bundle_path_fail_as_ctcasr_errors(transcri
     with pytest.raises(CtcasrError, match="average_bundles takes a list of bundles, got one "
                        "path"):  # fmt: skip
         average_bundles(str(EXAMPLES), tmp_path / "out")
+
+
+def test_options_imply_their_decoder_as_on_the_command_line(tmp_path):
+    """``commands`` alone means the grammar decoder, as ``--commands`` does: the API took the
+    bundle's default (kenlm) and failed with "decoder 'kenlm' does not take option(s) commands".
+    A ``None`` value keeps the stored setting, so it names no decoder."""
+    options = {"commands": ["seven", "three"]}
+    commands = ctcasr.Transcriber(decoder_options=options)
+    result = commands.transcribe(EXAMPLES / "seven.wav")
+    assert (commands.decoder, result.text) == ("grammar", "seven")
+    manifest = tmp_path / "m.jsonl"
+    write_manifest(manifest, [ManifestEntry(str(EXAMPLES / "seven.wav"), "seven", 1.0)])
+    scored = ctcasr.evaluate(manifest, decoder_options=options)
+    assert (scored.decoder, scored.report.wer, scored.not_commands) == ("grammar", 0.0, 0)
+    unset = ctcasr.Transcriber(decoder_options={"commands": None, "lm": None})
+    assert unset.decoder == ctcasr.load_bundle().decoder["name"]

@@ -2,7 +2,12 @@
 
 from ctcasr.decoding.base import Decoder, Hypothesis, WordTiming
 from ctcasr.decoding.greedy import greedy_decode, greedy_decode_batch, greedy_path
-from ctcasr.decoding.registry import available_decoders, create_decoder, get_decoder_class
+from ctcasr.decoding.registry import (
+    available_decoders,
+    create_decoder,
+    get_decoder_class,
+    implied_decoder,
+)
 
 __all__ = [
     "Decoder",
@@ -14,4 +19,5 @@ __all__ = [
     "greedy_decode",
     "greedy_decode_batch",
     "greedy_path",
+    "implied_decoder",
 ]

@@ -12,6 +12,7 @@ after which ``ctcasr transcribe --decoder mydecoder`` and ``ctcasr decoders`` se
 from __future__ import annotations
 
 import inspect
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -149,6 +150,21 @@ def scan_decoders() -> tuple[dict[str, DecoderInfo], list[str]]:
                    else f"{have.package} declares {ep.name!r} first ({have.target})")
             refused.append(f"decoder {ep.name!r} from {package} ({ep.value}) is not used: {why}")
     return found, refused
+
+
+# Options only one built-in decoder takes, in order: naming one picks that decoder.
+IMPLYING_OPTIONS = (("commands", "grammar"), ("lm", "kenlm"))
+
+
+def implied_decoder(options: Mapping[str, Any] | None) -> str | None:
+    """The decoder that ``options`` name when no decoder is given: ``commands`` means
+    ``grammar``, else ``lm`` means ``kenlm``; ``None`` when they name none. A ``None`` value
+    keeps the bundle's stored setting, so it names nothing. (The API took the bundle's default
+    instead, and a kenlm bundle refused ``commands``.)"""
+    for key, name in IMPLYING_OPTIONS:
+        if (options or {}).get(key) is not None:
+            return name
+    return None
 
 
 def get_decoder_class(name: str) -> type[Decoder]:
