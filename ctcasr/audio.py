@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 
 from ctcasr.errors import AudioError, ConfigError
-from ctcasr.utils import first_line, quiet_native_stderr, stat_or_fail
+from ctcasr.utils import cannot_read, check_readable, first_line, quiet_native_stderr, stat_or_fail
 
 SAMPLE_RATE = 16_000
 # More than any real recording has (the WAV format allows 65535); a header saying more is
@@ -151,7 +151,7 @@ def load_audio(
         with quiet_native_stderr():
             handle = open_sound(path)
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
-        check_readable(path)
+        check_readable(path, "file", AudioError)  # not "not audio" for one the user may not read
         return _load_with_audioread(path, sample_rate, max_duration, stream_after)
     if handle.samplerate < MIN_RATE:  # before the length is checked or any sample read
         handle.close()
@@ -248,7 +248,7 @@ def open_joined(path: str | os.PathLike[str], fmt: str = "MP3") -> list:
             data = suspect_joined(path)
             streams = joined_streams(data) if data is not None else []
     except OSError as exc:
-        raise AudioError(f"{path}: cannot read file: {exc.strerror}") from None
+        raise AudioError(cannot_read(path, "file", exc)) from None
     handles = []
     try:
         for i, part in enumerate(open_streams(data, streams) if data is not None else []):
@@ -298,16 +298,6 @@ def check_duration(path: str | os.PathLike[str], seconds: float, limit: float | 
     """Refuse a file longer than ``limit`` seconds, from its header, before reading samples."""
     if limit is not None and seconds > limit:
         raise AudioError(f"{path}: {seconds:.1f} s is longer than the {limit:g} s limit")
-
-
-def check_readable(path: str | os.PathLike[str]) -> None:
-    """AudioError if ``path`` cannot be opened for reading. Called once libsndfile has failed
-    (no cost on the way that works): libsndfile says "format not recognised" of a file it may
-    not open, and a user without permission was told the audio was not audio."""
-    try:
-        open(path, "rb").close()
-    except OSError as exc:
-        raise AudioError(f"{path}: cannot read file: {exc.strerror or exc}") from None
 
 
 def _load_with_audioread(path: Path, sample_rate: int, max_duration: float | None,

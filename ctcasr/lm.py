@@ -40,7 +40,7 @@ from ctcasr.text import (
     said_in_english,
     spells_english,
 )
-from ctcasr.utils import atomic_path, file_name, stat_or_fail, utf16_hint
+from ctcasr.utils import atomic_path, check_readable, file_name, stat_or_fail, utf16_hint
 
 if TYPE_CHECKING:
     import kenlm
@@ -574,10 +574,7 @@ def check_regular_file(path: Path, what: str) -> os.stat_result:
     if not stat.S_ISREG(info.st_mode):
         raise ConfigError(f"{path}: not a regular file (a device or pipe); give the {what} "
                           "as a file")  # fmt: skip
-    try:
-        path.open("rb").close()
-    except OSError as exc:
-        raise ConfigError(f"{path}: cannot read {what} ({exc.strerror or exc})") from None
+    check_readable(path, what, ConfigError)
     return info
 
 

@@ -25,7 +25,6 @@ from ctcasr.audio import (
     bad_rate,
     check_duration,
     check_read,
-    check_readable,
     finite,
     open_audioread,
     open_joined,
@@ -33,7 +32,7 @@ from ctcasr.audio import (
 )
 from ctcasr.errors import AudioError, ConfigError
 from ctcasr.features import centred_frames
-from ctcasr.utils import first_line, quiet_native_stderr
+from ctcasr.utils import check_readable, first_line, quiet_native_stderr
 
 MAX_SECONDS = 86_400.0  # a day: any setting of a piece's length beyond is a typo
 
@@ -99,7 +98,7 @@ def stream_audio(
         with quiet_native_stderr():
             f = open_sound(path)
     except Exception as exc:
-        check_readable(path)
+        check_readable(path, "file", AudioError)
         try:  # m4a and the rest libsndfile cannot read, decoded as load_audio decodes them
             f = open_audioread(path)
         except AudioError:

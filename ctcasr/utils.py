@@ -66,7 +66,23 @@ def stat_or_fail(path: Path, what: str, error: type[Exception]) -> os.stat_resul
     except OSError as exc:
         if exc.errno in (errno.ENOENT, errno.ENOTDIR):
             raise error(f"{path}: {what} not found") from None
-        raise error(f"{path}: cannot read {what}: {exc.strerror or exc}") from None
+        raise error(cannot_read(path, what, exc)) from None
+
+
+def check_readable(path: str | os.PathLike[str], what: str, error: type[Exception]) -> None:
+    """``error`` if ``path`` cannot be opened for reading: its stat passes where the user may
+    not read it (mode 0), and a reader that fails then said the wrong thing ("not a readable
+    KenLM model", "not a recognised audio file"), as if the format were at fault."""
+    try:
+        open(path, "rb").close()
+    except OSError as exc:
+        raise error(cannot_read(path, what, exc)) from None
+
+
+def cannot_read(path: str | os.PathLike[str], what: str, exc: OSError) -> str:
+    """The one wording of a file that is there but cannot be read, ``PATH: cannot read WHAT:
+    reason``: the same refusal was worded three ways, ``(reason)`` in some."""
+    return f"{path}: cannot read {what}: {exc.strerror or exc}"
 
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:

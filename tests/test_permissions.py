@@ -87,7 +87,9 @@ def test_a_folder_the_user_may_not_list_is_said_not_skipped(tmp_path):
 
 def test_an_lm_or_word_list_the_user_may_not_read_says_so(tmp_path):
     # It was "not a readable KenLM model (ARPA or binary)", as if the format were wrong, and a
-    # word list "decoder 'kenlm': [Errno 13] Permission denied: 'PATH'".
+    # word list "decoder 'kenlm': [Errno 13] Permission denied: 'PATH'". One the user may not
+    # read and one in a folder the user may not search are worded alike (the first was
+    # "cannot read language model (Permission denied)", the second "...: Permission denied").
     import kenlm  # noqa: F401  (imported by root: nobody may not read a Python in root's home)
 
     from ctcasr.bundle import load_bundle
@@ -98,13 +100,20 @@ def test_an_lm_or_word_list_the_user_may_not_read_says_so(tmp_path):
         locked = folder / "lm.arpa"
         locked.write_bytes(lm.read_bytes())
         locked.chmod(0)
+        shut = folder / "shut"
+        shut.mkdir(mode=0o700)
+        hidden = shut / "lm.arpa"
+        hidden.write_bytes(lm.read_bytes())
         with unprivileged():
             with pytest.raises(ConfigError) as model:
                 load_lm(locked)
             with pytest.raises(ConfigError) as words:
                 read_unigrams(locked)
-    assert str(model.value) == f"{locked}: cannot read language model (Permission denied)"
-    assert str(words.value) == f"{locked}: cannot read word list (Permission denied)"
+            with pytest.raises(ConfigError) as unsearched:
+                load_lm(hidden)
+    assert str(model.value) == f"{locked}: cannot read language model: Permission denied"
+    assert str(words.value) == f"{locked}: cannot read word list: Permission denied"
+    assert str(unsearched.value) == f"{hidden}: cannot read language model: Permission denied"
 
 
 @pytest.mark.parametrize("where", ["{ro}", "{ro}/run", "{ro}/a/b"])
