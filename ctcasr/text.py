@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ctcasr.errors import AlphabetError
-from ctcasr.utils import file_name
+from ctcasr.utils import cannot_read, file_name
 
 DEFAULT_LABELS: tuple[str, ...] = (" ", *"abcdefghijklmnopqrstuvwxyz", "'")
 
@@ -107,7 +107,9 @@ class Alphabet:
             raw = path.read_text(encoding="utf-8-sig")  # a byte-order mark is not a symbol
         except FileNotFoundError:
             raise AlphabetError(f"{path}: alphabet file not found") from None
-        except (OSError, UnicodeDecodeError) as exc:
+        except OSError as exc:
+            raise AlphabetError(cannot_read(path, "alphabet", exc)) from None
+        except UnicodeDecodeError as exc:
             raise AlphabetError(f"{path}: cannot read alphabet: {exc}") from None
         labels: list[str] = []
         for lineno, line in enumerate(raw.splitlines(), start=1):

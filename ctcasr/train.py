@@ -52,6 +52,7 @@ from ctcasr.text import Alphabet
 from ctcasr.utils import (
     atomic_dir,
     atomic_write_text,
+    cannot_read,
     check_field_types,
     config_from_dict,
     first_line,
@@ -190,7 +191,7 @@ class TrainConfig:
         except (ValueError, UnicodeDecodeError) as exc:
             raise ConfigError(f"{path}: cannot parse config ({exc})") from None
         except OSError as exc:
-            raise ConfigError(f"{path}: cannot read config ({exc.strerror or exc})") from None
+            raise ConfigError(cannot_read(path, "config", exc)) from None
         if not isinstance(data, dict):
             raise ConfigError(f"{path}: a config is a table of settings, got {type(data).__name__}")
         base = path.parent

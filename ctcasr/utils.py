@@ -453,8 +453,8 @@ def read_lines(path: Path, what: str, error: type[Exception]) -> list[str]:
         data = path.read_bytes()
     except FileNotFoundError:
         raise error(f"{path}: {what} not found") from None
-    except OSError as exc:
-        raise error(f"{path}: cannot read {what}: {exc}") from None
+    except OSError as exc:  # not "{what}: [Errno 13] Permission denied: 'PATH'", the path twice
+        raise error(cannot_read(path, what, exc)) from None
     try:
         # utf-8-sig: an editor's byte-order mark turned a first-line "# comment" into a
         # command or hotword

@@ -116,6 +116,32 @@ def test_an_lm_or_word_list_the_user_may_not_read_says_so(tmp_path):
     assert str(unsearched.value) == f"{hidden}: cannot read language model: Permission denied"
 
 
+def test_every_text_file_the_user_may_not_read_is_worded_alike(tmp_path):
+    # The manifest, hotword file, command list and alphabet said "cannot read manifest:
+    # [Errno 13] Permission denied: 'PATH'" (the path twice) and the config "cannot read
+    # config (Permission denied)", where an LM or audio file says "cannot read WHAT: reason".
+    from ctcasr.decoding.grammar import read_commands
+    from ctcasr.decoding.hotwords import read_hotword_specs
+    from ctcasr.manifest import read_manifest
+    from ctcasr.text import Alphabet
+    from ctcasr.train import TrainConfig
+
+    readers = {"manifest": read_manifest, "hotword file": read_hotword_specs,
+               "command list": read_commands, "alphabet": Alphabet.from_file,
+               "config": TrainConfig.from_file}  # fmt: skip
+    with shared_folder(tmp_path) as folder:
+        locked = folder / "locked.json"
+        locked.write_text("{}\n")
+        locked.chmod(0)
+        said = {}
+        with unprivileged():
+            for what, read in readers.items():
+                with pytest.raises(CtcasrError) as refused:
+                    read(locked)
+                said[what] = str(refused.value)
+    assert said == {what: f"{locked}: cannot read {what}: Permission denied" for what in readers}
+
+
 @pytest.mark.parametrize("where", ["{ro}", "{ro}/run", "{ro}/a/b"])
 def test_training_into_a_folder_it_cannot_write_is_refused_before_reading(tmp_path,
                                                                           monkeypatch, where):
