@@ -6,7 +6,6 @@ import codecs
 import contextlib
 import json
 import math
-import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -17,7 +16,13 @@ import typer
 
 from ctcasr.errors import CtcasrError, CtcasrWarning
 from ctcasr.utils import Stopped as Stopped  # its old home: still importable from here
-from ctcasr.utils import mute_native_stderr, os_error_text, stop_reason, stopped_by_signals
+from ctcasr.utils import (
+    check_writable,
+    mute_native_stderr,
+    os_error_text,
+    stop_reason,
+    stopped_by_signals,
+)
 
 if TYPE_CHECKING:
     from ctcasr.segment import SplitConfig
@@ -364,12 +369,13 @@ def transcribe(
         _fail(f"--format {fmt} prints one file's subtitles; use --output-dir for {len(files)}")
     if writer is not None:
         try:  # before the model loads: an unusable folder is one error, not one per file
+            # A read-only one too: every input was transcribed, then failed to be written.
+            check_writable(writer.folder, CtcasrError)
             writer.folder.mkdir(parents=True, exist_ok=True)
+        except CtcasrError as exc:
+            _fail(str(exc))
         except OSError as exc:
             _fail(f"{writer.folder}: cannot use as the output folder ({exc.strerror or exc})")
-        # A read-only one too: every input was transcribed, then failed to be written.
-        if not os.access(writer.folder, os.W_OK | os.X_OK):
-            _fail(f"{writer.folder}: cannot use as the output folder (not writable)")
     options = _decoder_options(locals())
     bundle = load_bundle(model)
     _check_alphabet(alphabet, bundle)

@@ -54,6 +54,7 @@ from ctcasr.utils import (
     atomic_write_text,
     cannot_read,
     check_field_types,
+    check_writable,
     config_from_dict,
     first_line,
     folder_lock,
@@ -475,7 +476,9 @@ def _setup(config: TrainConfig, out: Path, resume: bool, lock: contextlib.ExitSt
     ``lock`` (the chief's) holds the output folder first, so that what the checks find in
     it stays true while this run writes it."""
     if lock is not None:
-        _check_writable(out)
+        # now: every utterance was read and the model built before the first checkpoint
+        # failed with "Permission denied"
+        check_writable(out, CtcasrError)
         lock.enter_context(folder_lock(out, functools.partial(_busy_message, out)))
     _check_output_dir(out, config, resume)
     augment = config.augment
@@ -498,16 +501,6 @@ def _setup(config: TrainConfig, out: Path, resume: bool, lock: contextlib.ExitSt
     )
     corpus, dev = _load_corpora(config, alphabet, model_config)
     return alphabet, model_config, corpus, dev, init
-
-
-def _check_writable(out: Path) -> None:
-    """Refuse an output folder that cannot be written (a folder of another user's, a
-    read-only mount) now: every utterance was read and the model built before the first
-    checkpoint failed with "Permission denied"."""
-    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
-    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
-        raise CtcasrError(f"{out}: cannot write the output folder "
-                          f"({'' if existing == out else f'{existing} is '}not writable)")
 
 
 def _busy_message(out: Path, pid: int | None) -> str:

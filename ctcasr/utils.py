@@ -85,6 +85,20 @@ def cannot_read(path: str | os.PathLike[str], what: str, exc: OSError) -> str:
     return f"{path}: cannot read {what}: {exc.strerror or exc}"
 
 
+def check_writable(folder: str | os.PathLike[str], error: type[Exception]) -> None:
+    """``error`` if ``folder``, or where it would be made (the nearest folder above it that
+    exists), cannot be written: ``FOLDER: cannot write the output folder (PARENT is not
+    writable)``. Checked before any work, which otherwise ended in "Permission denied" once
+    it was all done (every input transcribed, the model trained), and in one wording: the
+    same refusal was said three ways."""
+    folder = Path(folder)
+    # os.path.exists: Path.exists raised PermissionError below a folder that may not be searched
+    existing = next(p for p in (folder, *folder.absolute().parents) if os.path.exists(p))
+    if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
+        where = "" if existing == folder else f"{existing} is "
+        raise error(f"{folder}: cannot write the output folder ({where}not writable)")
+
+
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
     with atomic_path(target) as tmp:
         tmp.write_text(text, encoding="utf-8")
@@ -106,9 +120,10 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     if target.is_symlink():  # replace the folder it points to; the link stays a link
         target = Path(os.path.realpath(target))
     refuse_current_folder(target)
-    if target.is_dir() and not os.access(target, os.W_OK):
-        # Its files could not be removed once it was moved aside: refuse before any work.
-        raise OSError(errno.EACCES, "folder is not writable; not replaced", str(target))
+    from ctcasr.errors import CtcasrError
+
+    # An old folder's files could not be removed once it was moved aside: refuse before any work.
+    check_writable(target, CtcasrError)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_name(target)
     try:

@@ -20,7 +20,7 @@ from ctcasr.bundle import (
     load_bundle,
     save_bundle,
 )
-from ctcasr.errors import BundleError
+from ctcasr.errors import BundleError, CtcasrError
 from ctcasr.features import FrontendConfig, featurize
 from ctcasr.runtime import keras_runner
 from ctcasr.text import Alphabet
@@ -550,7 +550,7 @@ def test_file_system_errors_are_one_line_in_the_cli(tmp_path, monkeypatch):
     real_access = os.access
     monkeypatch.setattr(os, "access", lambda p, mode: False if Path(p) == tmp_path / "a"
                         else real_access(p, mode))  # fmt: skip
-    with pytest.raises(OSError, match="folder is not writable; not replaced"):
+    with pytest.raises(CtcasrError, match=r": cannot write the output folder \(not writable\)$"):
         store_decoder_settings(load_bundle(tmp_path / "a"), "beam", {"beam_width": 4})
     assert "beam" not in load_bundle(tmp_path / "a").decoder
 

@@ -165,5 +165,34 @@ def test_training_into_a_folder_it_cannot_write_is_refused_before_reading(tmp_pa
         with unprivileged(), pytest.raises(CtcasrError) as refused:
             train(config, verbose=0)
         ro.chmod(0o755)
-    assert str(refused.value).startswith(f"{out}: cannot write the output folder (")
-    assert str(refused.value).endswith("not writable)")
+    where = "" if out == str(ro) else f"{ro} is "
+    assert str(refused.value) == f"{out}: cannot write the output folder ({where}not writable)"
+
+
+def test_a_folder_that_cannot_be_written_is_worded_alike_wherever_it_is_refused(tmp_path):
+    # The same refusal was worded three ways: `transcribe -o` "cannot use as the output
+    # folder (not writable)" (and "(Permission denied)" for one it would make there), a bundle
+    # or checkpoint replaced whole "folder is not writable; not replaced", and `train -o` as
+    # the test above says.
+    from ctcasr.utils import atomic_dir
+
+    seven = str(Path(__file__).resolve().parents[1] / "examples" / "seven.wav")
+    with shared_folder(tmp_path) as folder:
+        ro = folder / "ro"
+        (ro / "b").mkdir(parents=True)
+        for path in (ro / "b", ro):
+            path.chmod(0o555)
+        expected = {ro / "b": f"{ro / 'b'}: cannot write the output folder (not writable)",
+                    ro / "new": f"{ro / 'new'}: cannot write the output folder ({ro} is not "
+                                "writable)"}  # fmt: skip
+        CliRunner().invoke(app, ["transcribe", str(folder / "missing.wav")])  # imports, as root
+        said = {}
+        with unprivileged():
+            for out in expected:
+                result = CliRunner().invoke(app, ["transcribe", seven, "-o", str(out)])
+                with pytest.raises(CtcasrError) as replaced, atomic_dir(out):
+                    pass
+                said[out] = (result.exit_code, result.output.strip(), str(replaced.value))
+        ro.chmod(0o755)
+        assert sorted(p.name for p in ro.iterdir()) == ["b"]  # nothing made or left there
+    assert said == {out: (1, f"error: {text}", text) for out, text in expected.items()}

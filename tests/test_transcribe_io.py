@@ -925,5 +925,5 @@ def test_a_read_only_output_folder_is_one_error_before_any_work(tmp_path, monkey
     seven = str(Path(__file__).parent.parent / "examples" / "seven.wav")
     result = CliRunner().invoke(app, ["transcribe", seven, seven, "-o", str(out)])
     assert result.exit_code == 1
-    assert result.output.strip() == f"error: {out}: cannot use as the output folder (not writable)"
+    assert result.output.strip() == f"error: {out}: cannot write the output folder (not writable)"
     assert list(out.iterdir()) == []
