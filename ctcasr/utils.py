@@ -605,8 +605,34 @@ def config_from_dict(cls: type[T], data: dict[str, Any], what: str) -> T:
     return cls(**data)
 
 
-_FD2_LOCK = threading.Lock()
-_fd2_state = {"depth": 0, "saved": -1, "enabled": False}
+class SharedSetting:
+    """A process-wide setting that overlapping users (threads) share: ``apply`` when the first
+    enters, ``restore`` with what it returned when the last leaves. Each user restoring what it
+    found, the first to leave undid the setting under the other, and the last put the
+    temporary value back for good."""
+
+    def __init__(self, apply: Callable[[], Any], restore: Callable[[Any], None]) -> None:
+        self._apply, self._restore = apply, restore
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._saved: Any = None
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._saved = self._apply()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0:
+                    self._restore(self._saved)
+
+
+_fd2_state = {"enabled": False}
 
 
 def mute_native_stderr() -> None:
@@ -615,6 +641,25 @@ def mute_native_stderr() -> None:
     is the whole process's, and while it was muted every other thread's stderr (a web
     service's log lines and tracebacks) went to /dev/null with it."""
     _fd2_state["enabled"] = True
+
+
+def _mute_fd2() -> int:
+    import sys
+
+    sys.stderr.flush()
+    saved = os.dup(2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    return saved
+
+
+def _unmute_fd2(saved: int) -> None:
+    os.dup2(saved, 2)
+    os.close(saved)
+
+
+_FD2 = SharedSetting(_mute_fd2, _unmute_fd2)
 
 
 @contextlib.contextmanager
@@ -633,22 +678,8 @@ def quiet_native_stderr() -> Iterator[None]:
     if os.environ.get("CTCASR_NATIVE_STDERR") or not _fd2_state["enabled"] or sys.stderr is None:
         yield
         return
-    with _FD2_LOCK:
-        if _fd2_state["depth"] == 0:
-            sys.stderr.flush()
-            _fd2_state["saved"] = os.dup(2)
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, 2)
-            os.close(devnull)
-        _fd2_state["depth"] += 1
-    try:
+    with _FD2.held():
         yield
-    finally:
-        with _FD2_LOCK:
-            _fd2_state["depth"] -= 1
-            if _fd2_state["depth"] == 0:
-                os.dup2(_fd2_state["saved"], 2)
-                os.close(_fd2_state["saved"])
 
 
 def import_tensorflow():

@@ -474,3 +474,44 @@ def test_empty_file_names_from_python_are_refused_as_such(tmp_path: Path):
         assert str(caught.value) == f"{what}: empty file name (an unset shell variable?)"
     with pytest.raises(BundleError, match=r"^model bundle: empty file name"):
         load_bundle("")
+
+
+def test_decoders_made_in_two_threads_at_once_leave_the_hosts_log_level(monkeypatch):
+    """pyctcdecode's logger is muted while a decoder is made. Each maker restored the level it
+    found, so with two request threads overlapping the second put back the first one's ERROR
+    and the host's own pyctcdecode level was lost for the rest of the process."""
+    import logging
+    import threading
+
+    import pyctcdecode.language_model
+
+    made = pyctcdecode.language_model.LanguageModel
+    first_in, first_out = threading.Event(), threading.Event()
+
+    def overlapping(*args, **kwargs):  # the first waits inside until the second is inside
+        if not first_in.is_set():
+            first_in.set()
+            assert second_in.wait(10)
+        else:
+            second_in.set()
+            assert first_out.wait(10)  # and the second leaves after the first
+        return made(*args, **kwargs)
+
+    second_in = threading.Event()
+    monkeypatch.setattr(pyctcdecode.language_model, "LanguageModel", overlapping)
+    logger = logging.getLogger("pyctcdecode")
+    monkeypatch.setattr(logger, "level", logging.INFO)  # the host's choice
+
+    def first() -> None:
+        KenLMDecoder(ALPHABET, lm=DIGITS_LM)
+        first_out.set()
+
+    threads = [threading.Thread(target=first)]
+    threads[0].start()
+    assert first_in.wait(10)
+    second = threading.Thread(target=KenLMDecoder, args=(ALPHABET,), kwargs={"lm": DIGITS_LM})
+    threads.append(second)
+    threads[1].start()
+    for thread in threads:
+        thread.join(20)
+    assert logger.level == logging.INFO

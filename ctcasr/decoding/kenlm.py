@@ -42,7 +42,7 @@ from ctcasr.decoding.hotwords import (
 )
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning
 from ctcasr.text import Alphabet
-from ctcasr.utils import file_name
+from ctcasr.utils import SharedSetting, file_name
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_BETA = 1.0
@@ -158,6 +158,19 @@ def _first_few(words: list[str], shown: int = 5) -> str:
     return ", ".join(repr(w) for w in words[:shown]) + more
 
 
+
+def _mute_pyctcdecode() -> int:
+    logger = logging.getLogger("pyctcdecode")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    return level
+
+
+# pyctcdecode's logger at ERROR while decoders are made (in request threads that overlap), the
+# host's own level back when the last maker leaves.
+_QUIET_PYCTCDECODE = SharedSetting(_mute_pyctcdecode, logging.getLogger("pyctcdecode").setLevel)
+
+
 class KenLMDecoder(Decoder):
     """Beam search with a KenLM n-gram LM (ARPA or binary) via pyctcdecode, plus hotwords."""
 
@@ -237,14 +250,9 @@ class KenLMDecoder(Decoder):
         if note := self._missing_hotwords(words, kenlm_model, listed=unigrams is not None):
             warnings.warn(note, CtcasrWarning, stacklevel=2)
         labels = [*alphabet.labels, ""]
-        quiet = logging.getLogger("pyctcdecode")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # small vocabularies are the point here, not a warning
-        try:
+        with _QUIET_PYCTCDECODE.held():  # small vocabularies are the point here, not a warning
             language_model = LanguageModel(kenlm_model, words, alpha=self.alpha, beta=self.beta)
             self._decoder = BeamSearchDecoderCTC(PyAlphabet.build_alphabet(labels), language_model)
-        finally:
-            quiet.setLevel(level)
         # pyctcdecode keeps each decoder's LanguageModel (its word set and character trie) in
         # a class-level dict until cleanup() is called: a decoder made per request (hotwords
         # of its own) held one more for as long as the process ran.
