@@ -30,6 +30,7 @@ from ctcasr.model import ModelConfig, weight_count
 from ctcasr.text import Alphabet
 from ctcasr.utils import (
     atomic_dir,
+    callers_random_state,
     copy_tree,
     file_name,
     first_line,
@@ -79,7 +80,8 @@ class Bundle:
 
             keras_weights = self.weights_path.is_file() or self.onnx_path is None
             self._check_size(self.weights_path if keras_weights else self.onnx_path)
-            model = build_model(self.model_config)
+            with callers_random_state():  # initialisers draw from Python's random
+                model = build_model(self.model_config)
             if not keras_weights and self.onnx_path is not None:
                 from ctcasr.export import load_onnx_weights
 

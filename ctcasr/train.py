@@ -52,6 +52,7 @@ from ctcasr.text import Alphabet
 from ctcasr.utils import (
     atomic_dir,
     atomic_write_text,
+    callers_random_state,
     cannot_read,
     check_field_types,
     check_writable,
@@ -300,23 +301,8 @@ def _windows_peak_bytes() -> int:
 def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainResult:
     """Train a model as ``config`` says and return where the best bundle went. The output
     folder is locked for the run (on the chief): a second run into it is refused."""
-    with contextlib.ExitStack() as lock, _callers_random_state():
+    with contextlib.ExitStack() as lock, callers_random_state():
         return _train(config, resume, verbose, lock)
-
-
-@contextlib.contextmanager
-def _callers_random_state() -> Iterator[None]:
-    """Keep the caller's Python and NumPy global random state: training seeds both
-    (``keras.utils.set_random_seed``), and after it a notebook's ``random.shuffle`` or
-    ``np.random`` draws came out the same numbers after every run."""
-    import random
-
-    state = random.getstate(), np.random.get_state()
-    try:
-        yield
-    finally:
-        random.setstate(state[0])
-        np.random.set_state(state[1])
 
 
 def _train(config: TrainConfig, resume: bool, verbose: int, lock: contextlib.ExitStack

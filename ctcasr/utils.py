@@ -682,6 +682,24 @@ def quiet_native_stderr() -> Iterator[None]:
         yield
 
 
+@contextlib.contextmanager
+def callers_random_state() -> Iterator[None]:
+    """Keep the caller's Python and NumPy global random state: importing TensorFlow and
+    building a Keras model draw from Python's ``random``, and training seeds both
+    (``keras.utils.set_random_seed``), so a host's seeded ``random`` draws came out other
+    numbers once a model had loaded, and the same numbers after every training run."""
+    import random
+
+    import numpy as np
+
+    state = random.getstate(), np.random.get_state()
+    try:
+        yield
+    finally:
+        random.setstate(state[0])
+        np.random.set_state(state[1])
+
+
 def import_tensorflow():
     """Import TensorFlow quietly; only training, export and the Keras runtime call this.
 
@@ -690,7 +708,9 @@ def import_tensorflow():
     a process that owns its stderr (:func:`mute_native_stderr`); a library caller's stays
     open. Set ``CTCASR_TF_VERBOSE=1`` to see it.
     """
-    with _TF_LOCK:  # imported from two threads at once, TensorFlow broke for the process
+    # Imported from two threads at once, TensorFlow broke for the process; the import draws
+    # from Python's random.
+    with _TF_LOCK, callers_random_state():
         return _import_tensorflow()
 
 

@@ -405,6 +405,27 @@ def test_tensorflow_imported_from_threads_at_once_is_whole():
     assert done.stdout.splitlines()[-1] == "[2, 2, 2, 2]"
 
 
+def test_a_keras_model_loading_leaves_the_hosts_random_numbers():
+    """Importing TensorFlow and building the Keras model drew from Python's global random: a
+    service that had seeded it got other numbers once the first request loaded a model. A
+    fresh process, as TensorFlow imports once."""
+    import subprocess
+    import sys
+
+    code = (
+        "import random, ctcasr\n"
+        "random.seed(7); want = random.random()\n"
+        "random.seed(7)\n"
+        "t = ctcasr.Transcriber(decoder='greedy', backend='keras')\n"
+        f"assert t.transcribe({str(EXAMPLES / 'seven.wav')!r}).text == 'seven'\n"
+        "print(random.random() == want)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.splitlines()[-1] == "True"
+
+
 def test_reading_audio_leaves_other_threads_stderr_alone(monkeypatch, capfd):
     """Every read muted file descriptor 2, the whole process's, while libsndfile opened and
     read the file: a service's log lines written by other threads meanwhile were lost (6% of
