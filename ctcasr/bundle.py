@@ -161,6 +161,21 @@ def _config_text(config_path: Path) -> str:
     return config_path.read_text(encoding="utf-8")
 
 
+def _check_version(config_path: Path, config: dict[str, Any]) -> None:
+    """Refuse a layout version this code does not know, saying what to do: a bundle written
+    by a newer ctcasr was refused only as "newer than this ctcasr supports", naming neither
+    the version read nor how to read it. A config without one is version 1 (the first)."""
+    from ctcasr import __version__
+
+    version = config.get("version", 1)
+    if version < 1:
+        raise BundleError(f"{config_path}: version must be 1 or more, got {version}")
+    if version > BUNDLE_VERSION:
+        raise BundleError(f"{config_path}: bundle format version {version} is newer than this "
+                          f"ctcasr {__version__} reads (version {BUNDLE_VERSION}); upgrade "
+                          "ctcasr to load it")  # fmt: skip
+
+
 def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     path = resolve_bundle_path(path)
     recover_dir(path)
@@ -177,6 +192,8 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         raise BundleError(f"{config_path}: unreadable bundle config (nested too deeply)") from None
     if not isinstance(config, dict) or config.get("format") != BUNDLE_FORMAT:
         raise BundleError(f"{config_path}: not a ctcasr bundle config")
+    # The version first: a newer layout may shape any section differently, and was refused
+    # as that ("decoder setting 'x' must be a JSON object") rather than as newer.
     for key, kind in (("version", int), ("frontend", dict), ("model", dict),
                       ("decoder", dict), ("metadata", dict)):  # fmt: skip
         value = config.get(key)
@@ -184,17 +201,13 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         if key in config and (not isinstance(value, kind) or isinstance(value, bool)):
             raise BundleError(f"{config_path}: {key} must be a JSON {_JSON_KIND[kind]}, "
                               f"got {json.dumps(value)[:40]}")  # fmt: skip
-    if config.get("version", BUNDLE_VERSION) < 1:
-        raise BundleError(f"{config_path}: version must be 1 or more, got {config['version']}")
+        if key == "version":
+            _check_version(config_path, config)
     for key, value in (config.get("decoder") or {}).items():
         if not isinstance(value, str if key == "name" else dict):
             raise BundleError(f"{config_path}: decoder setting {key!r} must be a JSON "
                               f"{'string' if key == 'name' else 'object'}, got "
                               f"{json.dumps(value)[:40]}")  # fmt: skip
-    if config.get("version", 0) > BUNDLE_VERSION:
-        raise BundleError(
-            f"{path}: bundle version {config.get('version')} is newer than this ctcasr supports"
-        )
     try:
         frontend = FrontendConfig.from_dict(config["frontend"])
         model_config = ModelConfig.from_dict(config["model"])

@@ -869,3 +869,37 @@ def test_weights_that_cannot_fit_fail_before_h5py_writes_them(saved_bundle, monk
     assert claimed and claimed[0] > sum(w.nbytes for w in model.get_weights())
     assert (path / WEIGHTS_FILE).read_bytes() == before
     assert sorted(p.name for p in path.parent.iterdir()) == ["bundle"]
+
+
+def _edited_default(tmp_path: Path, edit) -> Path:
+    """A copy of the bundled model with its bundle.json changed by ``edit`` (a bundle from
+    another ctcasr version), loaded without TensorFlow."""
+    path = tmp_path / "shared"
+    shutil.copytree(PRETRAINED_DIR / "default", path)
+    config = json.loads((path / CONFIG_FILE).read_text())
+    edit(config)
+    (path / CONFIG_FILE).write_text(json.dumps(config))
+    return path
+
+
+@pytest.mark.parametrize("edit", [
+    lambda c: None,
+    # A newer layout shaping a section differently was refused as that section's error.
+    lambda c: c["decoder"].update(fallback=["greedy"]),
+    lambda c: c["frontend"].update(dither=0.1),
+    lambda c: c.update(model="conformer-small"),
+])  # fmt: skip
+def test_a_newer_bundle_format_is_refused_as_newer(tmp_path, edit):
+    from ctcasr import __version__
+
+    path = _edited_default(tmp_path, lambda c: (c.update(version=2), edit(c)))
+    with pytest.raises(BundleError) as info:
+        load_bundle(path)
+    assert str(info.value) == (f"{path / CONFIG_FILE}: bundle format version 2 is newer than "
+                               f"this ctcasr {__version__} reads (version 1); upgrade ctcasr "
+                               "to load it")  # fmt: skip
+
+
+def test_a_bundle_without_a_version_is_the_first_layout(tmp_path):
+    path = _edited_default(tmp_path, lambda c: c.pop("version"))
+    assert load_bundle(path).model_config == load_bundle(None).model_config
