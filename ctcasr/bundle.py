@@ -1,6 +1,7 @@
 """Model bundles: one directory holding everything needed to transcribe.
 
-    bundle.json          format version, front-end, model and decoder settings, training summary
+    bundle.json          format version, the ctcasr version that last wrote it, front-end, model
+                         and decoder settings, training summary
     alphabet.txt         the output symbols (blank implicit, last)
     model.weights.h5     Keras weights
     model.onnx           the same model for onnxruntime (``ctcasr export``); a bundle needs
@@ -41,6 +42,8 @@ from ctcasr.utils import (
 BUNDLE_FORMAT = "ctcasr-bundle"
 BUNDLE_VERSION = 1
 CONFIG_FILE = "bundle.json"
+# bundle.json's record of the ctcasr version that last wrote it (older versions ignore it).
+WRITER_KEY = "ctcasr_version"
 ALPHABET_FILE = "alphabet.txt"
 WEIGHTS_FILE = "model.weights.h5"
 ONNX_FILE = "model.onnx"
@@ -61,6 +64,9 @@ class Bundle:
     alphabet: Alphabet
     decoder: dict[str, Any] = field(default_factory=lambda: {"name": "greedy"})
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The ctcasr that last wrote bundle.json (``ctcasr_version``); None in bundles from before
+    # it was recorded. For whoever debugs a bundle someone else made.
+    written_by: str | None = None
     _keras_model: Any = field(default=None, repr=False, compare=False)
 
     @property
@@ -148,7 +154,7 @@ def resolve_bundle_path(path: str | os.PathLike[str] | None) -> Path:
     return candidate
 
 
-_JSON_KIND = {int: "integer", dict: "object"}
+_JSON_KIND = {int: "integer", dict: "object", str: "string"}
 # A real bundle.json is a few KB; a bigger one is refused unread (it was read whole into memory).
 MAX_CONFIG_BYTES = 4 << 20
 
@@ -171,8 +177,10 @@ def _check_version(config_path: Path, config: dict[str, Any]) -> None:
     if version < 1:
         raise BundleError(f"{config_path}: version must be 1 or more, got {version}")
     if version > BUNDLE_VERSION:
-        raise BundleError(f"{config_path}: bundle format version {version} is newer than this "
-                          f"ctcasr {__version__} reads (version {BUNDLE_VERSION}); upgrade "
+        writer = config.get(WRITER_KEY)
+        by = f" (written by ctcasr {writer})" if isinstance(writer, str) else ""
+        raise BundleError(f"{config_path}: bundle format version {version}{by} is newer than "
+                          f"this ctcasr {__version__} reads (version {BUNDLE_VERSION}); upgrade "
                           "ctcasr to load it")  # fmt: skip
 
 
@@ -195,7 +203,7 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     # The version first: a newer layout may shape any section differently, and was refused
     # as that ("decoder setting 'x' must be a JSON object") rather than as newer.
     for key, kind in (("version", int), ("frontend", dict), ("model", dict),
-                      ("decoder", dict), ("metadata", dict)):  # fmt: skip
+                      ("decoder", dict), ("metadata", dict), (WRITER_KEY, str)):  # fmt: skip
         value = config.get(key)
         # null too: "version": null was a TypeError, "metadata": null broke tune later
         if key in config and (not isinstance(value, kind) or isinstance(value, bool)):
@@ -239,6 +247,7 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
         alphabet=alphabet,
         decoder=dict(config.get("decoder") or {"name": "greedy"}),
         metadata=dict(config.get("metadata") or {}),
+        written_by=config.get(WRITER_KEY),
     )
 
 
@@ -375,14 +384,14 @@ def save_bundle(
             f"alphabet ({alphabet.num_classes} classes with blank) does not match the model "
             f"({model_config.num_classes} outputs)"
         )
-    config = {
+    config = _with_writer({
         "format": BUNDLE_FORMAT,
         "version": BUNDLE_VERSION,
         "frontend": frontend.to_dict(),
         "model": model_config.to_dict(),
         "decoder": decoder or {"name": "greedy"},
         "metadata": metadata or {},
-    }
+    })
     check_replaceable(path)
     with atomic_dir(path) as tmp:
         _reserve(tmp / WEIGHTS_FILE, _weights_file_size(keras_model))
@@ -399,6 +408,16 @@ def save_bundle(
                 shutil.copy2(source, tmp / name)
         _owner_writable(tmp)
     return path
+
+
+def _with_writer(config: dict[str, Any]) -> dict[str, Any]:
+    """``config`` recording this ctcasr as its writer, beside the format version it names: a
+    bundle passed on said nothing of the version that made it."""
+    from ctcasr import __version__
+
+    head = {key: config[key] for key in ("format", "version") if key in config}
+    return {**head, WRITER_KEY: __version__,
+            **{key: value for key, value in config.items() if key != WRITER_KEY}}  # fmt: skip
 
 
 def _weights_file_size(keras_model: Any) -> int:
@@ -485,6 +504,7 @@ def store_decoder_settings(
     stale = _stale_files(before, path_options, settings)
     config["decoder"] = settings
     config["metadata"] = {**(config.get("metadata") or {}), **(metadata or {})}
+    config = _with_writer(config)
     if target.resolve() != source.resolve():
         check_replaceable(target)
     with atomic_dir(target) as tmp:

@@ -987,6 +987,8 @@ def info(model: ModelOption = None) -> None:
     _need_stdout("the description")
     bundle = load_bundle(model)
     typer.echo(f"bundle:    {bundle.path}")
+    typer.echo(f"writer:    ctcasr {bundle.written_by}" if bundle.written_by
+               else "writer:    not recorded (written before ctcasr recorded its version)")
     typer.echo(f"front end: {json.dumps(bundle.frontend.to_dict())}")
     typer.echo(f"model:     {json.dumps(bundle.model_config.to_dict())}")
     typer.echo(f"alphabet:  {''.join(bundle.alphabet.labels)!r} (+ blank)")

@@ -117,6 +117,7 @@ def test_corrupt_config_is_rejected(saved_bundle):
         (lambda c: {**c, "version": None}, "version must be a JSON integer, got null"),
         (lambda c: {**c, "metadata": None}, "metadata must be a JSON object, got null"),
         (lambda c: {**c, "version": 0}, "version must be 1 or more, got 0"),
+        (lambda c: {**c, "ctcasr_version": 1}, "ctcasr_version must be a JSON string, got 1"),
     ],
 )
 def test_badly_shaped_config_is_one_error(saved_bundle, change, message):
@@ -903,3 +904,33 @@ def test_a_newer_bundle_format_is_refused_as_newer(tmp_path, edit):
 def test_a_bundle_without_a_version_is_the_first_layout(tmp_path):
     path = _edited_default(tmp_path, lambda c: c.pop("version"))
     assert load_bundle(path).model_config == load_bundle(None).model_config
+
+
+def test_a_written_bundle_records_the_ctcasr_that_wrote_it(saved_bundle, tmp_path):
+    """A bundle passed on said nothing of the ctcasr that made it; each write records it
+    (older versions ignore the key), and ``info`` shows it or says it was not recorded."""
+    from typer.testing import CliRunner
+
+    from ctcasr import __version__
+    from ctcasr.bundle import WRITER_KEY, store_decoder_settings
+    from ctcasr.cli import app
+
+    path, *_ = saved_bundle
+    assert load_bundle(path).written_by == __version__
+    assert list(json.loads((path / CONFIG_FILE).read_text()))[:3] == ["format", "version",
+                                                                      WRITER_KEY]  # fmt: skip
+    # The bundled model predates the record; a copy stored by this ctcasr (tune) gains it.
+    old = load_bundle(None)
+    assert old.written_by is None
+    shown = CliRunner().invoke(app, ["info", "-m", str(old.path)])
+    assert "writer:    not recorded" in shown.output, shown.output
+    out = store_decoder_settings(old, "beam", {"beam_width": 4}, make_default=False,
+                                 output=tmp_path / "tuned")  # fmt: skip
+    assert load_bundle(out).written_by == __version__
+    assert WRITER_KEY not in json.loads((old.path / CONFIG_FILE).read_text())
+    shown = CliRunner().invoke(app, ["info", "-m", str(out)])
+    assert f"writer:    ctcasr {__version__}\n" in shown.output, shown.output
+    # A newer layout's refusal names the ctcasr that wrote it.
+    newer = _edited_default(tmp_path, lambda c: c.update(version=2, ctcasr_version="0.9.0"))
+    with pytest.raises(BundleError, match=r"version 2 \(written by ctcasr 0\.9\.0\) is newer"):
+        load_bundle(newer)
