@@ -982,6 +982,7 @@ def average(
 def info(model: ModelOption = None) -> None:
     """Describe a model bundle: front end, sizes, alphabet, training summary."""
     from ctcasr.bundle import lies_inside, load_bundle
+    from ctcasr.transcribe import check_stored_decoder
 
     _refuse_empty(model=model)
     _need_stdout("the description")
@@ -1001,6 +1002,10 @@ def info(model: ModelOption = None) -> None:
     typer.echo(f"files:     {sum(files.values()) / 1e6:.1f} MB: {sizes}")
     if bundle.metadata:
         typer.echo(f"metadata:  {json.dumps(bundle.metadata)}")
+    try:  # what transcribe would refuse of the default decoder (a newer ctcasr's settings)
+        check_stored_decoder(bundle, bundle.decoder.get("name", "greedy"))
+    except CtcasrError as exc:
+        typer.echo(f"warning: {exc}", err=True)
     # A decoder setting naming a file the bundle lacks: transcribe would fail on it.
     missing = []
     for name, settings in bundle.decoder.items():

@@ -15,7 +15,7 @@ from typing import Any, BinaryIO
 import numpy as np
 
 from ctcasr.audio import LongAudio, check_rate
-from ctcasr.bundle import Bundle, lies_inside, load_bundle
+from ctcasr.bundle import CONFIG_FILE, Bundle, lies_inside, load_bundle
 from ctcasr.decoding import (
     Decoder,
     Hypothesis,
@@ -25,6 +25,7 @@ from ctcasr.decoding import (
     implied_decoder,
 )
 from ctcasr.decoding.base import json_score
+from ctcasr.decoding.registry import available_decoders, unknown_options
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.runtime import check_backend
@@ -114,9 +115,10 @@ class Transcriber:
         check_backend(backend)  # here, not at the first input (a server's first request)
         self.bundle = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
         # The one the options name (``commands``: grammar), else the bundle's default.
-        self.decoder = (decoder or implied_decoder(decoder_options)
-                        or self.bundle.decoder.get("name", "greedy"))  # fmt: skip
-        self.decoder_options = decoder_settings(self.bundle, self.decoder, decoder_options)
+        chosen = decoder or implied_decoder(decoder_options)
+        self.decoder = chosen or self.bundle.decoder.get("name", "greedy")
+        self.decoder_options = decoder_settings(self.bundle, self.decoder, decoder_options,
+                                                chosen=bool(chosen))  # fmt: skip
         self.decoder_impl: Decoder = create_decoder(
             self.decoder, self.bundle.alphabet, frame_seconds(self.bundle), **self.decoder_options
         )
@@ -598,12 +600,13 @@ def frame_seconds(bundle: Bundle) -> float:
 
 
 def decoder_settings(
-    bundle: Bundle, name: str, overrides: Mapping[str, Any] | None = None
+    bundle: Bundle, name: str, overrides: Mapping[str, Any] | None = None, *, chosen: bool = True
 ) -> dict[str, Any]:
     """The bundle's stored options for decoder ``name`` (file paths resolved against the
-    bundle), with ``overrides`` on top; ``None`` overrides keep the stored value."""
+    bundle), with ``overrides`` on top; ``None`` overrides keep the stored value. ``chosen``:
+    the caller named the decoder, rather than taking the bundle's default."""
     stored = dict(bundle.decoder.get(name) or {})
-    cls = get_decoder_class(name)
+    cls = check_stored_decoder(bundle, name, overrides, chosen=chosen)
     # A stored setting that belongs to another (kenlm's word list to its LM) goes when that
     # one is overridden: a new --lm was decoded with the old LM's vocabulary.
     for key, owner in getattr(cls, "tied_options", {}).items():
@@ -620,6 +623,32 @@ def decoder_settings(
         if value is not None:
             stored[key] = value
     return stored
+
+
+def check_stored_decoder(bundle: Bundle, name: str, overrides: Mapping[str, Any] | None = None,
+                         *, chosen: bool = False) -> type[Decoder]:  # fmt: skip
+    """Decoder ``name``'s class, refusing what the bundle stores and this ctcasr does not know
+    as the bundle's: a default decoder, or settings, from a newer ctcasr or a plug-in not
+    installed here were refused as if the user had asked for them ("unknown decoder 'x'",
+    "decoder 'kenlm' does not take option(s) x"), with no word of the bundle. Settings in
+    ``overrides`` are the caller's; ``chosen``: the caller named the decoder."""
+    stored, overrides = bundle.decoder.get(name) or {}, overrides or {}
+    where = f"{bundle.path / CONFIG_FILE}"
+    other = "or choose another decoder with --decoder (decoder=)"
+    try:
+        cls = get_decoder_class(name)
+    except ConfigError as exc:
+        if chosen or name in available_decoders():  # asked for, or a plug-in that fails here
+            raise
+        raise ConfigError(f"{where}: the bundle's default decoder: {exc}; install the plug-in "
+                          f"or the newer ctcasr that provides it, {other}") from None  # fmt: skip
+    unknown, known = unknown_options(cls, [k for k in stored if overrides.get(k) is None])
+    if unknown:
+        package = available_decoders()[name].package
+        raise ConfigError(f"{where}: stores {name} setting(s) {', '.join(unknown)}, which decoder "
+                          f"{name!r} here does not take (it takes: {', '.join(known) or 'none'}); "
+                          f"upgrade {package} (written by a newer one?), {other}")  # fmt: skip
+    return cls
 
 
 def _say_if_outside(bundle: Bundle, decoder: str, key: str, path: str) -> None:

@@ -934,3 +934,40 @@ def test_a_written_bundle_records_the_ctcasr_that_wrote_it(saved_bundle, tmp_pat
     newer = _edited_default(tmp_path, lambda c: c.update(version=2, ctcasr_version="0.9.0"))
     with pytest.raises(BundleError, match=r"version 2 \(written by ctcasr 0\.9\.0\) is newer"):
         load_bundle(newer)
+
+
+def test_decoder_settings_this_ctcasr_lacks_are_named_as_the_bundles(tmp_path):
+    """A default decoder, or a decoder setting, stored by a newer ctcasr (or a plug-in not
+    installed here) was refused as if the user had asked for it: "unknown decoder 'x'",
+    "decoder 'kenlm' does not take option(s) unk_score", nothing naming the bundle."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+    from ctcasr.errors import ConfigError
+    from ctcasr.transcribe import Transcriber
+
+    def refused(path: Path, start: str, end: str) -> str:
+        with pytest.raises(ConfigError) as info:
+            Transcriber(path)
+        said = str(info.value)
+        assert said.startswith(f"{path / CONFIG_FILE}: {start}") and said.endswith(
+            f"; {end}, or choose another decoder with --decoder (decoder=)"), said
+        return said
+
+    path = _edited_default(tmp_path, lambda c: c["decoder"]["kenlm"].update(unk_score=-10.0))
+    said = refused(path, "stores kenlm setting(s) unk_score, which decoder 'kenlm' here does "
+                   "not take (it takes: lm, ", "upgrade ctcasr (written by a newer one?)")
+    assert Transcriber(path, decoder="greedy").decoder == "greedy"
+    shown = CliRunner().invoke(app, ["info", "-m", str(path)])  # described, and warned of
+    assert shown.exit_code == 0 and f"warning: {said}" in shown.output, shown.output
+    # An option the caller gives is the caller's: refused as before.
+    with pytest.raises(ConfigError, match=r"^decoder 'beam' does not take option"):
+        Transcriber(path, decoder="beam", decoder_options={"unk_score": 1.0})
+
+    shutil.rmtree(path)
+    path = _edited_default(tmp_path, lambda c: c["decoder"].update(name="newdec", newdec={}))
+    refused(path, "the bundle's default decoder: unknown decoder 'newdec' (available: ",
+            "install the plug-in or the newer ctcasr that provides it")
+    assert Transcriber(path, decoder="kenlm").decoder == "kenlm"
+    with pytest.raises(ConfigError, match=r"^unknown decoder 'newdec'"):
+        Transcriber(path, decoder="newdec")

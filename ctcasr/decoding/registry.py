@@ -12,7 +12,7 @@ after which ``ctcasr transcribe --decoder mydecoder`` and ``ctcasr decoders`` se
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import import_module
 from importlib.metadata import entry_points
@@ -113,6 +113,22 @@ def option_parameters(cls: type[Decoder]) -> dict[str, inspect.Parameter]:
     }
 
 
+def unknown_options(cls: type[Decoder], keys: Iterable[str]
+                    ) -> tuple[list[str], dict[str, inspect.Parameter]]:  # fmt: skip
+    """Those of ``keys`` that ``cls`` does not take, and the options it does take (none
+    unknown for a decoder taking ``**options``, or one whose signature is empty or cannot be
+    read)."""
+    try:
+        signature = inspect.signature(cls).parameters
+        known = option_parameters(cls)
+    except (TypeError, ValueError):
+        return [], {}
+    if not signature or any(p.kind is inspect.Parameter.VAR_KEYWORD
+                            for p in signature.values()):  # fmt: skip
+        return [], known
+    return [k for k in keys if k not in known], known
+
+
 def _check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | None) -> None:
     """An option checked against its plain annotation (``int``, ``float``, ``bool``) before
     the decoder sees it: values from ``-O KEY=JSON`` or a bundle can be any JSON type."""
@@ -201,13 +217,7 @@ def create_decoder(
     """Build a decoder by name; ``None`` options are left at the decoder's defaults."""
     cls = get_decoder_class(name)
     options = {k: v for k, v in options.items() if v is not None}
-    try:
-        signature = inspect.signature(cls).parameters
-        known = option_parameters(cls)
-    except (TypeError, ValueError):
-        signature, known = {}, {}
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.values())
-    unknown = [k for k in options if signature and k not in known and not takes_any]
+    unknown, known = unknown_options(cls, options)
     if unknown:
         raise ConfigError(
             f"decoder {name!r} does not take option(s) {', '.join(unknown)}"
