@@ -25,7 +25,7 @@ from ctcasr.decoding import (
     implied_decoder,
 )
 from ctcasr.decoding.base import json_score
-from ctcasr.decoding.registry import available_decoders, unknown_options
+from ctcasr.decoding.registry import available_decoders, check_type, unknown_options
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.runtime import check_backend
@@ -642,12 +642,19 @@ def check_stored_decoder(bundle: Bundle, name: str, overrides: Mapping[str, Any]
             raise
         raise ConfigError(f"{where}: the bundle's default decoder: {exc}; install the plug-in "
                           f"or the newer ctcasr that provides it, {other}") from None  # fmt: skip
-    unknown, known = unknown_options(cls, [k for k in stored if overrides.get(k) is None])
+    kept = {k: v for k, v in stored.items() if overrides.get(k) is None}
+    unknown, known = unknown_options(cls, kept)
+    package = available_decoders()[name].package
     if unknown:
-        package = available_decoders()[name].package
         raise ConfigError(f"{where}: stores {name} setting(s) {', '.join(unknown)}, which decoder "
                           f"{name!r} here does not take (it takes: {', '.join(known) or 'none'}); "
                           f"upgrade {package} (written by a newer one?), {other}")  # fmt: skip
+    for key, value in kept.items():  # "decoder 'kenlm': option alpha must be a float", unplaced
+        try:
+            check_type(name, key, value, known.get(key))
+        except ConfigError as exc:
+            raise ConfigError(f"{where}: stored setting: {exc}; give it with --option "
+                              f"{key}=VALUE (decoder_options=), {other}") from None
     return cls
 
 

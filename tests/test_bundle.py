@@ -965,6 +965,13 @@ def test_decoder_settings_this_ctcasr_lacks_are_named_as_the_bundles(tmp_path):
         Transcriber(path, decoder="beam", decoder_options={"unk_score": 1.0})
 
     shutil.rmtree(path)
+    # A stored value of another type (a newer layout's, or an edit) likewise.
+    path = _edited_default(tmp_path, lambda c: c["decoder"]["kenlm"].update(alpha="0.5"))
+    refused(path, "stored setting: decoder 'kenlm': option alpha must be a float, got '0.5'",
+            "give it with --option alpha=VALUE (decoder_options=)")
+    assert Transcriber(path, decoder_options={"alpha": 0.5}).decoder_impl.alpha == 0.5
+
+    shutil.rmtree(path)
     path = _edited_default(tmp_path, lambda c: c["decoder"].update(name="newdec", newdec={}))
     refused(path, "the bundle's default decoder: unknown decoder 'newdec' (available: ",
             "install the plug-in or the newer ctcasr that provides it")

@@ -129,7 +129,7 @@ def unknown_options(cls: type[Decoder], keys: Iterable[str]
     return [k for k in keys if k not in known], known
 
 
-def _check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | None) -> None:
+def check_type(decoder: str, key: str, value: Any, param: inspect.Parameter | None) -> None:
     """An option checked against its plain annotation (``int``, ``float``, ``bool``) before
     the decoder sees it: values from ``-O KEY=JSON`` or a bundle can be any JSON type."""
     if param is None:
@@ -224,7 +224,7 @@ def create_decoder(
             f" (it takes: {', '.join(known) or 'none'})"
         )
     for key, value in options.items():
-        _check_type(name, key, value, known.get(key))
+        check_type(name, key, value, known.get(key))
     try:
         return cls(alphabet, frame_seconds=frame_seconds, **options)
     except CtcasrError:
