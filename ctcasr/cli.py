@@ -460,14 +460,15 @@ def decoders() -> None:
 def train(
     manifests: Annotated[
         list[Path] | None,
-        typer.Argument(help="Training manifests (JSON Lines).", readable=False),
+        typer.Argument(help="Training manifests (JSON Lines).", parser=_file_name),
     ] = None,
     config: Annotated[
         Path | None, typer.Option("--config", "-c", parser=_file_name, metavar="<path>",
                                   help="TOML/JSON file of training settings.")
     ] = None,
     dev: Annotated[
-        Path | None, typer.Option(help="Dev manifest for early stopping.", readable=False)
+        Path | None, typer.Option(help="Dev manifest for early stopping.", parser=_file_name,
+                                  metavar="<path>")
     ] = None,
     output_dir: Annotated[
         Path | None,
@@ -484,7 +485,8 @@ def train(
                                   help="Alphabet file (one symbol per line).")
     ] = None,
     noise_dir: Annotated[
-        Path | None, typer.Option(help="Folder of noise recordings to mix in.", readable=False)
+        Path | None, typer.Option(help="Folder of noise recordings to mix in.", parser=_file_name,
+                                  metavar="<path>")
     ] = None,
     speed: Annotated[
         str | None, typer.Option(help="Speed-perturbation factors, e.g. 0.9,1.0,1.1.")
@@ -495,7 +497,7 @@ def train(
             help="Start from this model bundle's weights (a directory, or default for the "
             "bundled model); its architecture is used for every [model] setting --config "
             "leaves out (one it gives must match the bundle's).",
-            readable=False,
+            parser=_file_name, metavar="<path>",
         ),
     ] = None,
     resume: Annotated[bool, typer.Option(help="Continue from the last checkpoint.")] = False,
@@ -527,7 +529,8 @@ def _train(manifests, config, dev, output_dir, epochs, batch_size, learning_rate
            normalize_text, quiet) -> None:  # fmt: skip
     from dataclasses import replace
 
-    _refuse_empty(config=config, output_dir=output_dir, alphabet=alphabet)
+    _refuse_empty(config=config, output_dir=output_dir, alphabet=alphabet, dev=dev,
+                  noise_dir=noise_dir, init_from=init_from)
     from ctcasr.train import TrainConfig
     from ctcasr.train import train as run_training
 
@@ -590,7 +593,7 @@ def _train(manifests, config, dev, output_dir, epochs, batch_size, learning_rate
 @app.command()
 def evaluate(
     manifest: Annotated[Path, typer.Option("--manifest", help="Manifest to score (JSON Lines).",
-                                              readable=False)],
+                                              parser=_file_name, metavar="<path>")],
     model: ModelOption = None,
     decoder: Annotated[
         list[str] | None,
@@ -627,7 +630,7 @@ def evaluate(
     from ctcasr.metrics import NO_REFERENCE, rate_text
     from ctcasr.outputs import one_line
 
-    _refuse_empty(model=model, alphabet=alphabet)
+    _refuse_empty(manifest=manifest, model=model, alphabet=alphabet)
     _need_stdout("the report")
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
@@ -791,7 +794,7 @@ def _floats(text: str | None, flag: str) -> list[float] | None:
 @app.command()
 def tune(
     manifest: Annotated[Path, typer.Option("--manifest", help="Dev manifest (JSON Lines).",
-                                              readable=False)],
+                                              parser=_file_name, metavar="<path>")],
     model: ModelOption = None,
     decoder: Annotated[
         str | None,
@@ -838,7 +841,7 @@ def tune(
     """
     from ctcasr.tune import tune as run_tune
 
-    _refuse_empty(model=model, alphabet=alphabet, output=output)
+    _refuse_empty(manifest=manifest, model=model, alphabet=alphabet, output=output)
     options = _decoder_options(locals())
     split = _split_config(split_longer_than, max_segment)
     _check_alphabet_of(alphabet, model)
@@ -871,7 +874,7 @@ app.add_typer(lm_app, name="lm")
 @lm_app.command("build")
 def lm_build(
     corpus: Annotated[list[Path], typer.Argument(help="Text corpus files, one sentence per line.",
-                                                  readable=False)],
+                                                  parser=_file_name)],
     output: Annotated[
         Path, typer.Option("--output", "-o", parser=_file_name, metavar="<path>",
                            help="Where to write the model (NAME.gz: gzipped).")
@@ -958,7 +961,8 @@ def average(
         list[Path] | None,
         typer.Option(help="A training checkpoint folder (OUTPUT_DIR/checkpoints/epoch-NNNN) "
                      "to average in too; repeat it. `ctcasr train` keeps all of them with "
-                     "keep_checkpoints: 0 in its config.", readable=False),
+                     "keep_checkpoints: 0 in its config.", parser=_file_name,
+                     metavar="<path>"),
     ] = None,
 ) -> None:
     """Average the weights of related bundles or of one run's best epochs (a model soup).
@@ -969,6 +973,8 @@ def average(
     from ctcasr.bundle import average_bundles
 
     _refuse_empty(output=output)
+    for path in checkpoint or []:
+        _refuse_empty(checkpoint=path)
 
     checkpoints = checkpoint or []
     path = average_bundles(models, output, checkpoints)

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from ctcasr.errors import AlphabetError, ManifestError
 from ctcasr.text import Alphabet, normalize_text
-from ctcasr.utils import atomic_write_text, read_lines
+from ctcasr.utils import atomic_write_text, file_name, read_lines
 
 REQUIRED_KEYS = ("audio_filepath", "text", "duration")
 
@@ -59,7 +59,7 @@ def read_manifest(
     can be scored or trained on; a letter the alphabet cannot spell is still an error, never
     dropped, so no reference is quietly shortened.
     """
-    path = Path(path)
+    path = file_name(path, "manifest", ManifestError)  # "" is ".", read as the file
     lines = read_lines(path, "manifest", ManifestError)
     entries: list[ManifestEntry] = []
     skipped: list[str] = []

@@ -225,3 +225,10 @@ def test_decomposed_text_is_named_as_such(corpus):
     path = write_lines(corpus / "m.jsonl", [good_line(text="que\u0301 hora es")])
     with pytest.raises(ManifestError, match=r"decomposed: write them composed, NFC: 'qué hora es'"):
         read_manifest(path, spanish)
+
+
+def test_an_empty_manifest_name_is_refused_as_such(tmp_path, monkeypatch):
+    """Path("") is ".", the current folder: it was "Is a directory" (a ``$DEV`` left unset)."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(ManifestError, match=r"^manifest: empty file name \(an unset shell"):
+        read_manifest("")
