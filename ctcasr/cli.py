@@ -27,6 +27,8 @@ from ctcasr.utils import (
 if TYPE_CHECKING:
     from ctcasr.segment import SplitConfig
 
+# -h as well as --help, as the recipes (argparse) and most tools take it.
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 app = typer.Typer(
     name="ctcasr",
     help="ctcasr: a small-vocabulary CTC speech recogniser with pluggable decoders.",
@@ -34,6 +36,7 @@ app = typer.Typer(
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     rich_markup_mode="markdown",  # docstring paragraphs reflow instead of keeping line breaks
+    context_settings=HELP_OPTIONS,
 )
 
 
@@ -867,7 +870,7 @@ def tune(
 
 
 lm_app = typer.Typer(help="Build n-gram language models with KenLM.", no_args_is_help=True,
-                     rich_markup_mode="markdown")
+                     rich_markup_mode="markdown", context_settings=HELP_OPTIONS)
 app.add_typer(lm_app, name="lm")
 
 

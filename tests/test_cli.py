@@ -47,6 +47,17 @@ def test_help_documents_every_command():
         assert sub.exit_code == 0 and "Usage" in sub.output
 
 
+@pytest.mark.parametrize("command", [[], ["transcribe"], ["evaluate"], ["tune"], ["train"],
+                                     ["export"], ["average"], ["info"], ["decoders"], ["lm"],
+                                     ["lm", "build"]])  # fmt: skip
+def test_dash_h_is_help_for_every_command(command):
+    """``ctcasr -h`` was "No such option: -h" (the recipes, argparse, take it)."""
+    long = runner.invoke(app, [*command, "--help"])
+    short = runner.invoke(app, [*command, "-h"])
+    assert short.exit_code == long.exit_code == 0, short.output
+    assert short.output == long.output and "Usage" in short.output
+
+
 def test_help_keeps_bracketed_and_angled_text():
     # Rich markup mode swallowed "[default: the bundled model]" as a markup tag, so --help
     # never said which model runs by default.
