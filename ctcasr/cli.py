@@ -189,8 +189,15 @@ def _split_config(split_longer_than: float, max_segment: float) -> SplitConfig |
     from ctcasr.errors import ConfigError
     from ctcasr.segment import SplitConfig
 
+    # Named by their flags: SplitConfig's own words ("long_after and block_seconds must be
+    # positive", "need 0 < min_segment < max_segment") name settings the user never gave.
+    if split_longer_than < 0:
+        _fail(f"bad splitting settings: --split-longer-than must be 0 (never) or more seconds, "
+              f"got {split_longer_than:g}")
     if not split_longer_than:
         return None
+    if max_segment <= 0:
+        _fail(f"bad splitting settings: --max-segment must be positive, got {max_segment:g}")
     try:
         return SplitConfig(long_after=split_longer_than, max_segment=max_segment,
                            min_segment=min(1.0, max_segment / 2))  # fmt: skip

@@ -248,6 +248,23 @@ def test_a_nan_setting_is_refused_not_switched_off(flags, message):
     assert f"error: {message}" in result.output
 
 
+@pytest.mark.parametrize("command", ["transcribe", "evaluate", "tune"])
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--split-longer-than", "-1"],
+     "--split-longer-than must be 0 (never) or more seconds, got -1"),
+    (["--max-segment", "0"], "--max-segment must be positive, got 0"),
+])  # fmt: skip
+def test_bad_splitting_flags_are_named_by_their_flags(command, flags, message, tmp_path):
+    """They were "long_after and block_seconds must be positive" and "need 0 < min_segment <
+    max_segment": settings the user never gave, under other names."""
+    first = {"transcribe": [str(EXAMPLES / "seven.wav")],
+             "evaluate": ["--manifest", str(tmp_path / "m.jsonl")],
+             "tune": ["--manifest", str(tmp_path / "m.jsonl"), "--no-save"]}[command]
+    result = runner.invoke(app, [command, *first, *flags])
+    assert result.exit_code == 1
+    assert f"error: bad splitting settings: {message}\n" in result.output
+
+
 def test_a_nan_in_a_tuning_grid_is_refused(tmp_path):
     result = runner.invoke(app, ["tune", "--manifest", str(tmp_path / "m.jsonl"),
                                       "--alphas", "nan,1", "--no-save"])  # fmt: skip
