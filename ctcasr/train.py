@@ -120,8 +120,9 @@ class TrainConfig:
             raise ConfigError(
                 f"unknown strategy {self.strategy!r}; choose one of: {', '.join(STRATEGIES)}"
             )
-        if self.epochs < 1 or self.batch_size < 1:
-            raise ConfigError("epochs and batch_size must be >= 1")
+        for name in ("epochs", "batch_size"):  # which one, and its value, as jobs says them
+            if getattr(self, name) < 1:
+                raise ConfigError(f"{name} must be at least 1, got {getattr(self, name)}")
         # Each checked before any data is read: NaN or inf trained an epoch and then
         # "diverged"; a negative min_lr_ratio made the schedule go below zero (gradient
         # ascent); a negative patience stopped after one epoch. max_duration = inf: no limit.

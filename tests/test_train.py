@@ -309,6 +309,9 @@ def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fs
         ({"keep_checkpoints": -1}, "keep_checkpoints must be >= 0 (0 keeps all), got -1"),
         ({"jobs": -3}, "jobs must be at least 1, got -3"),
         ({"jobs": 0}, "jobs must be at least 1, got 0"),
+        # were both "epochs and batch_size must be >= 1", whichever it was, without its value
+        ({"epochs": 0}, "epochs must be at least 1, got 0"),
+        ({"batch_size": -2}, "batch_size must be at least 1, got -2"),
         # numpy seeds with 0 to 2**32 - 1 only, and epoch e reseeds with seed * 1000 + e
         ({"seed": -1}, "seed must be from 0 to 4294967 (with 30 epochs), got -1"),
         ({"seed": 5_000_000}, "seed must be from 0 to 4294967 (with 30 epochs), got 5000000"),
