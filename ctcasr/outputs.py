@@ -112,17 +112,27 @@ class OutputDir:
         # folded stem -> the stems used that fold to it: looked up, not compared with every
         # earlier stem (8 s for the names of 8,000 files, 15 minutes at 80,000)
         self._folds: dict[str, list[str]] = {}
+        # stem -> the last number given to an input of that stem, and source -> its stem: the
+        # search for a free ``stem.N`` went from 2 each time, so that 20,000 files named
+        # ``audio.wav`` in folders of their own took 200 million tries (two minutes).
+        self._numbers: dict[str, int] = {}
+        self._given: dict[str, str] = {}
 
     def stem_for(self, source: str) -> tuple[str, str | None]:
         """The output stem for ``source`` and, when it had to be renamed, a note saying so."""
         stem = _SPECIAL_STEMS.get(source) or Path(source).stem
-        chosen, n = stem, 1
-        while self._taken(chosen, source):
-            n += 1
-            chosen = f"{stem}.{n}"
+        chosen = self._given.get(source)
+        if chosen is None:
+            chosen, n = stem, self._numbers.get(stem, 1)
+            if self._taken(chosen, source):
+                # stem, stem.2 ... stem.n are taken already (a name once given stays taken)
+                while self._taken(chosen := f"{stem}.{n + 1}", source):
+                    n += 1
+                self._numbers[stem] = n + 1
         if chosen not in self._stems:
             self._folds.setdefault(_folded(chosen), []).append(chosen)
         self._stems[chosen] = source
+        self._given[source] = chosen
         note = None if chosen == stem else f"{source}: written as {chosen}.* ({stem}.* is taken)"
         return chosen, note
 
