@@ -713,6 +713,13 @@ def evaluate(
     for error in dict.fromkeys(f.error for r in results for f in r.failures):
         typer.echo(f"error: {one_line(error)}", err=True)
     _report_skipped(results[0].skipped)
+    # The count last, as transcribe ends: 200 error lines from 20,000 clips scrolled the report
+    # away, and nothing said how many of its deletions were audio never read.
+    for r in results:
+        if r.failures:
+            who = f"{r.decoder}: " if len(results) > 1 else ""
+            typer.echo(f"{who}{len(r.failures)} of {r.report.utterances} utterance(s) failed "
+                       "(scored as empty transcripts)", err=True)  # fmt: skip
     if any(r.failures for r in results):
         raise typer.Exit(1)
 

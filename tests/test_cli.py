@@ -131,7 +131,14 @@ def test_evaluate_json_says_on_stderr_why_it_failed(tmp_path):
     assert result.exit_code == 1
     error = f"{tmp_path / 'bad.wav'}: not a recognised audio file"
     assert json.loads(result.stdout)["failures"] == [error]
-    assert result.stderr == f"error: {error}\n"
+    assert result.stderr == f"error: {error}\n1 of 2 utterance(s) failed (scored as empty " \
+                            "transcripts)\n"
+    both = runner.invoke(app, ["evaluate", "--manifest", str(manifest), "-d", "greedy",
+                               "-d", "beam"])  # fmt: skip
+    assert both.exit_code == 1
+    assert both.stderr.splitlines()[-2:] == [
+        f"{name}: 1 of 2 utterance(s) failed (scored as empty transcripts)"
+        for name in ("greedy", "beam")]  # fmt: skip
 
 
 def test_evaluate_prints_no_rate_when_every_reference_is_empty(fsdd_dir, tmp_path):
