@@ -341,6 +341,10 @@ def transcribe(
         typer.Option(help="Progress bar on stderr [default: when stdout and stderr are terminals "
                      "and there are 20 inputs or more]."),
     ] = None,
+    skip_existing: Annotated[
+        bool, typer.Option(help="With --output-dir: skip inputs whose files are all there "
+                           "already, written by a run over the same inputs that was stopped.")
+    ] = False,
 ) -> None:
     """Transcribe audio; prints a line per input (path, tab, text) unless --format says else.
 
@@ -386,6 +390,14 @@ def transcribe(
             _fail(str(exc))
         except OSError as exc:
             _fail(f"{writer.folder}: cannot use as the output folder ({exc.strerror or exc})")
+    if skip_existing:
+        if writer is None:
+            _fail("--skip-existing needs --output-dir")
+        # In input order, so that clashing names are numbered as the stopped run numbered them.
+        files = [f for f in files if not writer.written(f)]
+        if skipped := len(found.files) - len(files):
+            typer.echo(f"skipped {skipped} input(s) already written in {writer.folder}",
+                       err=True)  # fmt: skip
     options = _decoder_options(locals())
     bundle = load_bundle(model)
     _check_alphabet(alphabet, bundle)

@@ -120,21 +120,44 @@ class OutputDir:
 
     def stem_for(self, source: str) -> tuple[str, str | None]:
         """The output stem for ``source`` and, when it had to be renamed, a note saying so."""
+        stem, chosen, n = self._choose(source)
+        self._claim(source, stem, chosen, n)
+        note = None if chosen == stem else f"{source}: written as {chosen}.* ({stem}.* is taken)"
+        return chosen, note
+
+    def written(self, source: str | object) -> bool:
+        """Whether a run over the same inputs already wrote all of ``source``'s files here
+        (one stopped part-way): its name is then taken, so the inputs after it are named as
+        that run named them. Called in input order, before any is written. A pipe or stream
+        is never taken as written."""
+        if not isinstance(source, str) or not os.path.isfile(source):
+            return False
+        stem, chosen, n = self._choose(source)
+        if not all((self.folder / f"{chosen}.{fmt}").is_file() for fmt in self.formats):
+            return False
+        self._claim(source, stem, chosen, n)
+        return True
+
+    def _choose(self, source: str) -> tuple[str, str, int]:
+        """``source``'s stem, the free name for it, and the number that name ends in."""
         stem = _SPECIAL_STEMS.get(source) or Path(source).stem
         chosen = self._given.get(source)
+        n = self._numbers.get(stem, 1)
         if chosen is None:
-            chosen, n = stem, self._numbers.get(stem, 1)
+            chosen = stem
             if self._taken(chosen, source):
                 # stem, stem.2 ... stem.n are taken already (a name once given stays taken)
                 while self._taken(chosen := f"{stem}.{n + 1}", source):
                     n += 1
-                self._numbers[stem] = n + 1
+                n += 1
+        return stem, chosen, n
+
+    def _claim(self, source: str, stem: str, chosen: str, n: int) -> None:
         if chosen not in self._stems:
             self._folds.setdefault(_folded(chosen), []).append(chosen)
         self._stems[chosen] = source
         self._given[source] = chosen
-        note = None if chosen == stem else f"{source}: written as {chosen}.* ({stem}.* is taken)"
-        return chosen, note
+        self._numbers[stem] = n
 
     def _taken(self, stem: str, source: str) -> bool:
         """Whether another input's files hold ``stem``'s names: the same stem, or one that

@@ -349,3 +349,31 @@ def test_json_array_on_stdout_keeps_what_finished_when_stopped(monkeypatch, stop
     result = runner.invoke(app, ["transcribe", *clips, "-f", "json", "--no-progress"])
     assert result.exit_code != 0
     assert [item["text"] for item in json.loads(result.stdout)] == ["seven", "three"]
+
+
+def test_transcribe_skip_existing_goes_on_where_a_stopped_run_ended(tmp_path):
+    """A batch stopped half-way could only be run again whole: thousands of transcripts
+    already in --output-dir were made again. --skip-existing skips inputs whose files are all
+    there, and names clashing inputs as the first run named them."""
+    import shutil
+
+    for folder, clip in (("a", "seven"), ("b", "three"), ("c", "zero")):
+        (tmp_path / folder).mkdir()
+        shutil.copy(EXAMPLES / f"{clip}.wav", tmp_path / folder / "x.wav")
+    shutil.copy(EXAMPLES / "seven.wav", tmp_path / "a" / "y.wav")
+    out = tmp_path / "out"
+    args = ["transcribe", str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "c"),
+            "-d", "greedy", "-o", str(out), "-f", "txt", "-f", "json"]  # fmt: skip
+    assert runner.invoke(app, args).exit_code == 0
+    first = {p.name: p.read_text() for p in out.iterdir()}
+    assert first["x.3.txt"] == "zero\n"
+    # Stopped after b/x.wav's text but before its JSON, and before c/x.wav.
+    for name in ("x.2.json", "x.3.txt", "x.3.json"):
+        (out / name).unlink()
+    (out / "x.txt").write_text("kept\n")  # a/x.wav's: not made again
+    again = runner.invoke(app, [*args, "--skip-existing"])
+    assert again.exit_code == 0, again.output
+    assert again.stderr.splitlines()[0] == f"skipped 2 input(s) already written in {out}"
+    assert {p.name: p.read_text() for p in out.iterdir()} == {**first, "x.txt": "kept\n"}
+    refused = runner.invoke(app, [*args[:-6], "--skip-existing"])
+    assert refused.exit_code == 1 and "--skip-existing needs --output-dir" in refused.stderr
