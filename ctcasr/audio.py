@@ -6,7 +6,7 @@ import numbers
 import os
 import stat
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 
@@ -108,11 +108,12 @@ def check_rate(sample_rate: object, name: str = "sample_rate") -> None:
     """A rate a caller gave, refused in one line: 0 or a negative rate reached soxr as a
     plain ValueError, a rate given as text a TypeError traceback, and one in kHz was taken
     as Hz."""
-    if isinstance(sample_rate, bool) or not isinstance(sample_rate, numbers.Real) or not (
-            1 <= sample_rate < float("inf")) or sample_rate != int(sample_rate):  # fmt: skip
+    real = isinstance(sample_rate, numbers.Real) and not isinstance(sample_rate, bool)
+    rate = cast(float, sample_rate)  # a Real compares as a float (numbers.Real's stubs do not)
+    if not real or not 1 <= rate < float("inf") or rate != int(rate):
         raise ConfigError(f"{name} must be a whole number of samples per second, got "
                           f"{sample_rate!r}")  # fmt: skip
-    if sample_rate < MIN_RATE:  # 16 meant as kHz was 21 s of work and a garbage transcript
+    if rate < MIN_RATE:  # 16 meant as kHz was 21 s of work and a garbage transcript
         raise ConfigError(f"{name} {sample_rate!r} is under the {MIN_RATE} Hz of any audio; "
                           f"rates are in Hz (16 kHz is 16000)")  # fmt: skip
 
@@ -443,6 +444,7 @@ class Downmix:
             self._sums, self._products = np.zeros(channels), np.zeros((channels, channels))
             self._signs, self._reference = np.ones(channels), None
         assert self._sums is not None and self._products is not None and self._signs is not None
+        assert self._shift is not None
         # Offsets shifted out first: a constant channel then sums to exactly 0, where
         # sum(x^2)/n - mean^2 left a rounding residue that read as correlation -1.
         x -= self._shift
@@ -571,7 +573,7 @@ def resample(samples: np.ndarray, orig_rate: int, target_rate: int = SAMPLE_RATE
     return soxr.resample(samples, orig_rate, target_rate, quality="HQ").astype(np.float32)
 
 
-def as_mono(samples: np.ndarray) -> np.ndarray:
+def as_mono(samples: object) -> np.ndarray:
     """Accept [n], [n, channels] or [channels, n] arrays from Python callers; NaN/Inf samples
     are silenced as in :func:`load_audio`. Integer samples (``scipy.io.wavfile``'s int16 or
     int32, unsigned 8-bit) are scaled to [-1, 1) as a file of that depth is: left at integer

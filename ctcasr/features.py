@@ -15,13 +15,16 @@ import sys
 import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
 from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio
 from ctcasr.errors import AudioError, ConfigError
 from ctcasr.utils import check_field_types, config_from_dict, plain
+
+if TYPE_CHECKING:
+    from ctcasr.spool import Readable
 
 FeatureKind = Literal["mfcc", "logmel", "pcen"]
 _EPS = 1e-6
@@ -150,7 +153,7 @@ def _numpy_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
 
 
 def centred_frames(
-    y: np.ndarray, frame_length: int, hop: int, pad_mode: str = "constant"
+    y: np.ndarray, frame_length: int, hop: int, pad_mode: Literal["constant", "edge"] = "constant"
 ) -> np.ndarray:
     """``[1 + len(y) // hop, frame_length]`` read-only view of frames centred on every
     ``hop``-th sample, the signal padded at both ends (zeros: librosa's ``center=True``)."""
@@ -245,7 +248,8 @@ def _numba_cache_fallback() -> None:
     folder = tempfile.mkdtemp(prefix="ctcasr-numba-")
     atexit.register(shutil.rmtree, folder, ignore_errors=True)
     # The compiler re-reads the environment (reload_config), the import reads the attribute.
-    os.environ["NUMBA_CACHE_DIR"] = numba_config.CACHE_DIR = folder
+    # (numba.core.config makes its settings from the environment at run time: none declared)
+    os.environ["NUMBA_CACHE_DIR"] = numba_config.CACHE_DIR = folder  # type: ignore[attr-defined]
 
 
 def _librosa_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
@@ -253,7 +257,7 @@ def _librosa_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:
         _numba_cache_fallback()
     import librosa
 
-    mel_kwargs = dict(
+    mel_kwargs: dict[str, Any] = dict(
         sr=config.sample_rate,
         n_fft=config.n_fft,
         hop_length=config.hop_length,
@@ -309,7 +313,7 @@ def require_one_window(samples: np.ndarray, config: FrontendConfig, name: str) -
 
 
 def load_samples(
-    source: str | os.PathLike[str] | np.ndarray,
+    source: str | os.PathLike[str] | np.ndarray | Readable | bytes | bytearray | memoryview,
     config: FrontendConfig,
     *,
     sample_rate: int | None = None,
@@ -317,8 +321,9 @@ def load_samples(
     stream_after: float | None = None,
 ) -> np.ndarray:
     """A file path or a sample array (at ``sample_rate``, default the config's) to mono
-    float32 samples at the config's rate. Inputs longer than ``stream_after`` seconds raise
-    :class:`~ctcasr.audio.LongAudio` (see :func:`~ctcasr.audio.load_audio`)."""
+    float32 samples at the config's rate (a stream or a file's bytes is refused in one line).
+    Inputs longer than ``stream_after`` seconds raise :class:`~ctcasr.audio.LongAudio` (see
+    :func:`~ctcasr.audio.load_audio`)."""
     if isinstance(source, (str, os.PathLike)):
         return load_audio(source, config.sample_rate, max_duration=max_duration,
                           stream_after=stream_after)  # fmt: skip

@@ -311,7 +311,7 @@ def voiced_intervals(
     loudest = power[power <= around * 10 ** (BURST_DB / 10)].max()
     db = 10 * np.log10(np.maximum(power, 1e-10)) - 10 * np.log10(max(loudest, 1e-10))
     loud = db > -top_db
-    edges = list(np.flatnonzero(np.diff(loud.astype(np.int8))) + 1)
+    edges: list[int] = (np.flatnonzero(np.diff(loud.astype(np.int8))) + 1).tolist()
     if loud[0]:
         edges.insert(0, 0)
     if loud[-1]:
