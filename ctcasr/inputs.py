@@ -57,7 +57,8 @@ def expand_inputs(args: Iterable[str], stdin: TextIO | None = None) -> Inputs:
                 continue
             if names:  # a byte-order mark an editor saved is not part of the first name
                 names[0] = names[0].removeprefix("\ufeff")
-            files, problems = [n for n in names if n.strip()], []
+            files: list[str] = [n for n in names if n.strip()]
+            problems: list[str] = []
         else:
             files, problems = _expand_argument(arg)
         found.problems += [(arg, problem) for problem in problems]
@@ -87,7 +88,9 @@ def _identity(file: str | TextIO) -> tuple[int, int] | None:
     return st.st_dev, st.st_ino
 
 
-def _is_link(path: str) -> bool:
+def _is_link(path: str | PrefixedStream) -> bool:
+    if not isinstance(path, str):  # audio piped in
+        return False
     try:
         return Path(path).is_symlink()
     except OSError:  # a name too long: no link, and its error is said when it is read
@@ -159,14 +162,14 @@ def _expand_argument(arg: str) -> tuple[list[str], list[str]]:
             return [], [f"{arg}: manifest has no entries"]
         return [a for a, bad in lines if bad is None], [bad for _, bad in lines if bad is not None]
     if not path.exists() and GLOB_CHARS & set(arg):
-        matches = sorted(glob.glob(arg, recursive=True))
-        if not matches:
+        names = sorted(glob.glob(arg, recursive=True))
+        if not names:
             return [], [f"{arg}: pattern matches no files"]
         # Each match is what it would be as an argument of its own: a folder is searched, a
         # manifest is read, an audio file is taken.
         files: list[str] = []
         problems: list[str] = []
-        for match in matches:
+        for match in names:
             if Path(match).is_dir() or Path(match).is_file():
                 more, bad = _expand_argument(match)
                 files += more

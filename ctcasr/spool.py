@@ -184,8 +184,7 @@ class Spool:
     def named(self, result: Any) -> Any:
         """``result`` (a Transcript or Failure) naming the input as given, its copy removed."""
         temp = getattr(result, "source", None)
-        name = self._names.pop(temp, None) if isinstance(temp, str) else None
-        if name is None:
+        if not isinstance(temp, str) or (name := self._names.pop(temp, None)) is None:
             return result
         Path(temp).unlink(missing_ok=True)
         changes = {"source": name}

@@ -10,7 +10,7 @@ import warnings
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from ctcasr.decoding.base import json_score
 from ctcasr.decoding.registry import available_decoders, check_type, unknown_options
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, DecoderOutputError, UsageError
 from ctcasr.features import compute_features, load_samples, require_one_window
-from ctcasr.runtime import check_backend
+from ctcasr.runtime import LogProbRunner, check_backend
 from ctcasr.segment import (
     SplitConfig,
     is_silent,
@@ -36,11 +36,14 @@ from ctcasr.segment import (
     split_stream,
     stream_audio,
 )
-from ctcasr.spool import Spool, Unread
+from ctcasr.spool import Readable, Spool, Unread
 from ctcasr.utils import mute_native_stderr
 
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor
+
 # A path, samples, a binary stream, or the bytes of an audio file (read as a stream is).
-Source = str | os.PathLike[str] | np.ndarray | BinaryIO | bytes | bytearray | memoryview
+Source = str | os.PathLike[str] | np.ndarray | Readable | bytes | bytearray | memoryview
 
 
 @dataclass(frozen=True)
@@ -129,9 +132,9 @@ class Transcriber:
         self.split = split
         self.jobs = jobs
         self.chunk_size = max(1, chunk_size)
-        self._model = None
+        self._model: LogProbRunner | None = None
         self._model_lock = threading.Lock()  # also guards making the worker pool
-        self._pool = None
+        self._pool: ProcessPoolExecutor | None = None
         self._closed = False
 
     @property
