@@ -60,8 +60,8 @@ def _lse(a: float, b: float) -> float:
     return a + _log1p(_exp(b - a))
 
 
-def check_search_options(decoder: str, beam_width: object, beam_prune_logp: object,
-                         token_min_logp: object, hotword_weight: object) -> None:  # fmt: skip
+def check_search_options(decoder: str, beam_width: Any, beam_prune_logp: Any,
+                         token_min_logp: Any, hotword_weight: Any) -> None:  # fmt: skip
     """The beam search options beam and kenlm share, typed as create_decoder checks them, for
     a decoder built directly (``beam_width="8"`` was a TypeError from a comparison)."""
     check_option_type(decoder, "beam_width", beam_width, "int")
@@ -513,11 +513,11 @@ def _expand_vectorised(
         position = {n: k for k, n in enumerate(nodes)}
         column = {c: i for i, c in enumerate(cand)}
         for j, n in enumerate(nodes):
-            k = position.get(parent[n]) if n > 0 else None
-            i = column.get(last[n]) if k is not None else None
-            if i is not None:
-                stay_nb[j] = np.logaddexp(stay_nb[j], ext[k, i])
-                ext[k, i] = NEG_INF
+            src = position.get(parent[n]) if n > 0 else None
+            sym = column.get(last[n]) if src is not None else None
+            if sym is not None:
+                stay_nb[j] = np.logaddexp(stay_nb[j], ext[src, sym])
+                ext[src, sym] = NEG_INF
         scores = np.concatenate([np.logaddexp(stay_b, stay_nb), ext.ravel()])
     floor = max(scores.max() + beam_prune_logp, -1e300)  # merged-away entries are -inf
     keep = np.flatnonzero(scores >= floor)

@@ -318,7 +318,8 @@ class KenLMDecoder(Decoder):
             beam_prune_logp=self.beam_prune_logp,
             token_min_logp=self.token_min_logp,
             prune_history=False,
-            hotword_scorer=self.scorer,
+            # ours speaks the interface of pyctcdecode's scorer (see ctcasr.decoding.hotwords)
+            hotword_scorer=self.scorer,  # type: ignore[arg-type]
         )
         if self.hotwords:
             # pyctcdecode's final scoring keeps the share a hotword phrase earns part-way
