@@ -84,14 +84,15 @@ class Bundle:
         if self._keras_model is None:
             from ctcasr.model import build_model
 
-            keras_weights = self.weights_path.is_file() or self.onnx_path is None
-            self._check_size(self.weights_path if keras_weights else self.onnx_path)
+            # Keras weights when there are any; else the ONNX graph's, when there is one
+            onnx_path = None if self.weights_path.is_file() else self.onnx_path
+            self._check_size(onnx_path or self.weights_path)
             with callers_random_state():  # initialisers draw from Python's random
                 model = build_model(self.model_config)
-            if not keras_weights and self.onnx_path is not None:
+            if onnx_path is not None:
                 from ctcasr.export import load_onnx_weights
 
-                load_onnx_weights(model, self.onnx_path, self.model_config)
+                load_onnx_weights(model, onnx_path, self.model_config)
                 self._keras_model = model
                 return model
             try:
@@ -415,7 +416,7 @@ def _with_writer(config: dict[str, Any]) -> dict[str, Any]:
     bundle passed on said nothing of the version that made it."""
     from ctcasr import __version__
 
-    head = {key: config[key] for key in ("format", "version") if key in config}
+    head: dict[str, Any] = {key: config[key] for key in ("format", "version") if key in config}
     return {**head, WRITER_KEY: __version__,
             **{key: value for key, value in config.items() if key != WRITER_KEY}}  # fmt: skip
 

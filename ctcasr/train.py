@@ -152,9 +152,9 @@ class TrainConfig:
             self.frontend = FrontendConfig.from_dict(self.frontend)
         if isinstance(self.augment, dict):
             self.augment = AugmentConfig.from_dict(self.augment)
-        for name, kind in (("frontend", FrontendConfig), ("augment", AugmentConfig)):
+        for name, config_class in (("frontend", FrontendConfig), ("augment", AugmentConfig)):
             value = getattr(self, name)
-            if not isinstance(value, kind):  # "augment": "x" was an AttributeError
+            if not isinstance(value, config_class):  # "augment": "x" was an AttributeError
                 shown = json.dumps(value, default=str)[:40]
                 raise ConfigError(f"{name} must be a table of settings, got {shown}")
         allowed = {f.name for f in fields(ModelConfig)} - {"num_features", "num_classes"}
@@ -956,7 +956,9 @@ def read_tf_config() -> dict[str, Any]:
     for address in (h for hosts in cluster.values() for h in hosts):
         # Two tasks on one address: the second cannot bind it and the first waits for it
         # forever, so training hangs instead of failing.
-        if (key := _address(address)) in seen:
+        key = _address(address)
+        assert key is not None  # every host was checked above
+        if key in seen:
             same = "" if seen[key] == address else f" (as {seen[key]})"
             raise ConfigError(f"TF_CONFIG cluster lists {address}{same} more than once")
         seen[key] = address
@@ -1035,7 +1037,7 @@ class Distributed:
         self.name = name
         if spec is not None:
             self.workers = sum(len(hosts) for hosts in spec["cluster"].values())
-            self.task = f"{spec['task']['type']} {spec['task']['index']}"
+            self.task: str | None = f"{spec['task']['type']} {spec['task']['index']}"
             self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
         elif name == "mirrored":
             self.workers, self.task = 1, None
@@ -1046,8 +1048,8 @@ class Distributed:
         self.replicas = int(self.strategy.num_replicas_in_sync)
         self.local_replicas = max(1, self.replicas // self.workers)
         self.is_chief = bool(self.strategy.extended.should_checkpoint)
-        self._sync = None
-        self._element_spec = None  # of the distributed batches: the train step's signature
+        self._sync: Callable[[], Any] | None = None
+        self._element_spec: Any = None  # of the distributed batches: the train step's signature
 
     def describe(self) -> str:
         where = f", {self.workers} workers, this is {self.task}" if self.task else ""
@@ -1506,6 +1508,8 @@ def _dev_rewritten(out: Path, data: dict[str, Any]) -> bool:
 def _recorded_data(state: Path | None, part: str) -> dict[str, Any] | None:
     """What checkpoint ``state`` recorded of the ``part`` ("train" or "dev") data it was
     trained or scored on; None for none, or a checkpoint from before the record."""
+    if state is None:
+        return None
     try:
         record = json.loads((state / "state.json").read_text(encoding="utf-8"))["data"][part]
     except (OSError, ValueError, KeyError, TypeError):

@@ -514,7 +514,8 @@ def check_field_types(config: Any, what: str) -> None:
     checks."""
     from ctcasr.errors import ConfigError
 
-    hints = _type_hints(type(config))
+    cls: type = type(config)
+    hints = _type_hints(cls)
     for f in fields(config):
         value = getattr(config, f.name)
         expected = hints.get(f.name)
