@@ -1,4 +1,4 @@
-"""The code base stays ruff-clean (the same check a developer runs before committing)."""
+"""The code base stays ruff- and mypy-clean (the checks a developer runs before committing)."""
 
 from __future__ import annotations
 
@@ -26,3 +26,15 @@ def _module_available(name: str) -> bool:
     import importlib.util
 
     return importlib.util.find_spec(name) is not None
+
+
+def test_mypy_clean(tmp_path):
+    """``mypy`` finds no type errors in the package, with the ``[tool.mypy]`` settings of
+    pyproject.toml (libraries without type information are Any there, by name)."""
+    if not _module_available("mypy"):
+        missing_tool("mypy is not installed (pip install -e '.[test]')")
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), "ctcasr"],
+        cwd=ROOT, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
