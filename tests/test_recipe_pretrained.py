@@ -18,10 +18,49 @@ from ctcasr.evaluate import Evaluation
 from ctcasr.metrics import error_report
 from ctcasr.train import EpochLog, TrainResult
 from ctcasr.tune import Trial, TuneResult
+from recipes.an4.prepare import URL as AN4_URL
+from recipes.fsdd.prepare import URL as FSDD_URL
 from recipes.pretrained.__main__ import Report
+from recipes.pretrained.card import LICENCES, LIMITS, TRAIN_MINUTES, TRAIN_SPEAKERS, USE
 from recipes.speech_commands.__main__ import CommandScores, OneOfN
-from recipes.speech_commands.prepare import CLASSES, HELD_OUT_WORDS
-from recipes.synthetic.generate import available_engines
+from recipes.speech_commands.prepare import CLASSES, HELD_OUT_WORDS, TEST_SET_URL, URL
+from recipes.synthetic.generate import PACKAGES, available_engines
+
+REPO = Path(__file__).resolve().parents[1]
+INSTALLED_CARD = REPO / "ctcasr" / "pretrained" / "default" / "MODEL_CARD.md"
+# Debian package: (how its row in the card's licence table starts, [(what the row says, what
+# the package's /usr/share/doc/<package>/copyright says)]).
+DEBIAN_FACTS = {
+    "espeak-ng-data": ("| espeak-ng 1.51 with espeak-ng-data", [
+        ("GPL-3.0-or-later", "version 3 of the License, or (at your option) any later version"),
+        ("Jonathan Duddington", "Jonathan Duddington"), ("Reece H. Dunn", "Reece H. Dunn")]),
+    "flite": ("| flite 2.2", [
+        ("Copyright (c) 1999-2001 Language Technologies Institute, Carnegie Mellon University",
+         "Copyright (c) 1999-2001 by: Language Technologies Institute Carnegie Mellon University"),
+        ("marking modifications", "Any modifications must be clearly marked as such")]),
+    "festival": ("| festival 2.5", [
+        ("Copyright (C) 1996-2017 Centre for Speech Technology Research, University of "
+         "Edinburgh, UK", "Copyright (C) 1996-2017 Centre for Speech Technology Research, "
+         "University of Edinburgh, UK"),
+        ("not using them to endorse", "The authors' names are not used to endorse")]),
+    "festvox-kallpc16k": ("| festvox-kallpc16k", [
+        ("Copyright (c) 1998", "Copyright (c) 1998"),
+        ("Alan W Black and Kevin Lenzo", "Alan W Black and Kevin Lenzo")]),
+    "festvox-kdlpc16k": ("| festvox-kdlpc16k", [
+        ("Copyright (c) 1997", "Copyright (c) 1997"),
+        ("Centre for Speech Technology Research, University of Edinburgh, UK",
+         "Centre for Speech Technology Research University of Edinburgh, UK")]),
+    "festvox-us-slt-hts": ("| festvox-us-slt-hts", [
+        ("EST-2003", "License: EST-2003"), ("EST-2000", "License: EST-2000"),
+        ("BSD-3-clause", "License: BSD-3-clause"),
+        ("Copyright 2003 Carnegie Mellon University", "Copyright: 2003 Carnegie Mellon University"),
+        ("Nagoya Institute of Technology", "Nagoya Institute of Technology")]),
+    "wamerican": ("| wamerican", [
+        ("SCOWL", "SCOWL"), ("Copyright 2000-2011 by Kevin Atkinson",
+                             "Copyright 2000-2011 by Kevin Atkinson"),
+        ("WordNet 1.6 Princeton University", "WordNet 1.6 Copyright 1997 by Princeton University"),
+        ("J Ross Beresford", "J Ross Beresford"), ("Geoff Kuenning", "Geoff Kuenning")]),
+}  # fmt: skip
 
 LOG = "epoch,loss,dev_wer,dev_cer,learning_rate,seconds\n1,9.0,0.5,0.2,0.001,300\n" \
       "2,4.0,0.3,0.1,0.001,360\n"  # fmt: skip
@@ -106,6 +145,44 @@ def test_report_page_and_model_card(tmp_path):
     assert ("- unseen **dev** words, one of 7 (46 real recordings of words kept out of all "
             "training to tune for unseen words by; not a test): 86.96% (40/46; 95% CI") in page
     assert "| unseen words through a command list | >= 90% | 85.00% | **no** |" in page
+
+
+def test_the_installed_card_holds_the_use_and_licence_sections_the_recipe_writes():
+    """The card named licences in passing only (no addresses, no copyright holders, nothing
+    for the TTS voices or the word list) and said nothing of intended or out-of-scope use, so
+    no one could tell whether or how they may ship it; its train minutes (38, 30) were not the
+    RESULTS pages' (38.0, 29.9). The installed card holds what a re-install writes."""
+    card = INSTALLED_CARD.read_text(encoding="utf-8")
+    for section in (LIMITS, USE, LICENCES):
+        assert "\n".join(section) in card
+    for url in (AN4_URL, FSDD_URL, URL, TEST_SET_URL):
+        assert url in card
+    rows = [line for line in card.splitlines() if line.startswith("| ")]
+    for package in {*PACKAGES.values(), *DEBIAN_FACTS}:
+        assert any(package in row for row in rows), package
+    assert "Licence of the weights:" in card
+
+
+@pytest.mark.parametrize("corpus", sorted(TRAIN_MINUTES))
+def test_the_cards_train_figures_are_the_recipes_results_pages(corpus):
+    page = (REPO / "recipes" / corpus / "RESULTS.md").read_text(encoding="utf-8")
+    found = re.search(r"^Data: train: \d+ \w+, (\d+) speakers, ([\d.]+) min", page, re.M)
+    assert found, f"recipes/{corpus}/RESULTS.md has no train line"
+    assert (int(found[1]), found[2]) == (TRAIN_SPEAKERS[corpus], TRAIN_MINUTES[corpus])
+
+
+@pytest.mark.parametrize("package", sorted(DEBIAN_FACTS))
+def test_the_cards_tts_licences_are_the_debian_packages(package):
+    """Each TTS engine, voice and word-list row says what its package's copyright file says."""
+    copyright_file = Path("/usr/share/doc") / package / "copyright"
+    if not copyright_file.is_file():
+        pytest.skip(f"{package} is not installed here: {copyright_file} not found")
+    stated = " ".join(copyright_file.read_text(encoding="utf-8", errors="replace").split())
+    start, facts = DEBIAN_FACTS[package]
+    rows = [line for line in "\n".join(LICENCES).splitlines() if line.startswith(start)]
+    assert len(rows) == 1, start
+    for in_card, in_copyright in facts:
+        assert in_card in rows[0] and in_copyright in stated, (in_card, in_copyright)
 
 
 def test_reproduce_gives_the_first_stage_the_dev_words_it_held_out(tmp_path):

@@ -42,6 +42,7 @@ from recipes.common import (
     step,
 )
 from recipes.fsdd.prepare import URL as FSDD_URL
+from recipes.pretrained.card import LICENCES, LIMITS, USE
 from recipes.speech_commands.prepare import (
     DEV_WORDS_HELP,
     check_dev_words_said,
@@ -768,19 +769,19 @@ class Report:
             *self.training_lines(),
             "- Training data: AN4 train (CMU AN4 terms: free for any use with notice), FSDD train",
             "  (CC BY-SA 4.0), Speech Commands v0.02 test-subset train speakers (CC BY 4.0),",
-            "  synthetic speech from espeak-ng (GPL-3), flite (BSD-style) and festival voices over",
-            "  Debian's wamerican word list; noise from Speech Commands (CC BY 4.0) and",
-            "  MIT-licensed recordings.",
+            "  synthetic speech from espeak-ng (GPL-3.0-or-later), flite and festival voices",
+            "  (CMU and Edinburgh permissive licences) over Debian's wamerican word list (SCOWL);",
+            "  noise from Speech Commands (CC BY 4.0) and MIT-licensed recordings. Sources,",
+            "  addresses and notices: \"Training data and licences\" below.",
             "- Held out of all training: bird, cat, dog, house, marvin, sheila, tree, wow.",
             *dev_held,
             f"- Results on held-out test sets: {scores}.",
             "",
-            "Limits: close-talking English, short utterances, a CPU-trained model from about 85",
-            "minutes of real speech (AN4, FSDD and Speech Commands train: 38, 17.5 and 30 min, in",
-            "the recipes' RESULTS pages); accuracy drops when much more silence surrounds the",
-            "speech than in the training recordings (per-utterance feature normalisation). Output",
-            "is spelled, so unusual words come out phonetically spelled unless a command list",
-            "(`--commands`), word list or hotwords constrain them.",
+            *LIMITS,
+            "",
+            *USE,
+            "",
+            *LICENCES,
         ]) + "\n"
 
 
