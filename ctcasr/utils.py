@@ -223,6 +223,10 @@ def _naming_target(exc: OSError, tmp: Path, target: Path) -> OSError:
 
 
 LOCK_NAME = ".ctcasr.lock"
+# The folders this process holds, by (device, inode), each with its holder (pid, thread): a
+# recipe holds its training folder for the whole run, and the train() it calls takes that
+# lock again; a second flock from the same process would refuse it as busy.
+_held: dict[tuple[int, int], tuple[int, int]] = {}
 
 
 @contextlib.contextmanager
@@ -232,7 +236,8 @@ def folder_lock(folder: Path, busy: Callable[[int | None], str]) -> Iterator[Non
     both reported success. An flock on ``.ctcasr.lock`` (holding our pid, removed at the
     end), so the lock of a killed run is released with it and the next run takes it over.
     Where nothing can be locked (no flock, or ``folder`` cannot be made), it goes on unlocked
-    and the caller's own checks say what is wrong with the folder."""
+    and the caller's own checks say what is wrong with the folder. Re-entrant within a thread:
+    a lock taken again where it is held is a no-op, and the outer one releases it."""
     try:
         import fcntl
     except ImportError:  # Windows: no flock
@@ -241,7 +246,12 @@ def folder_lock(folder: Path, busy: Callable[[int | None], str]) -> Iterator[Non
     made = _missing_parents(folder)
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        here = os.stat(folder)
     except OSError:
+        yield
+        return
+    key, me = (here.st_dev, here.st_ino), (os.getpid(), threading.get_ident())
+    if _held.get(key) == me:
         yield
         return
     path = folder / LOCK_NAME
@@ -254,9 +264,11 @@ def folder_lock(folder: Path, busy: Callable[[int | None], str]) -> Iterator[Non
         if fd >= 0:
             os.ftruncate(fd, 0)
             os.write(fd, f"{os.getpid()}\n".encode())
+            _held[key] = me
         yield
     finally:
         if fd >= 0:
+            _held.pop(key, None)
             with contextlib.suppress(OSError):  # while still held: no one locks a stale file
                 path.unlink()
             os.close(fd)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import platform
 import shlex
@@ -48,10 +49,10 @@ def run_main(
         mute_native_stderr()  # TensorFlow's start-up and libmpg123's probing notes, as ctcasr
     args = parse_args(argv)
     given = list(argv if argv is not None else sys.argv[1:])
-    global _progress
+    global _progress, _holds
     _progress = _Progress()  # a fresh record per run (a test calls main twice)
     try:
-        with stopped_by_signals():
+        with stopped_by_signals(), contextlib.ExitStack() as _holds:
             return run(args, given)
     except CtcasrError as exc:
         print(f"error: {exc}", file=sys.stderr)
@@ -118,6 +119,30 @@ def step(name: str, train_dir: str | os.PathLike[str] | None = None) -> None:
     _progress.step = name
     if train_dir is not None:
         _progress.train_dir = Path(train_dir)
+
+
+# The folder locks a recipe holds, released when run_main returns.
+_holds = contextlib.ExitStack()
+
+
+def hold(*folders: str | os.PathLike[str], strategy: str = "default") -> None:
+    """Lock a recipe's output folders for the rest of its run, as ``ctcasr train`` locks its
+    own: a second run into the same --out rewrote the first one's manifests before its
+    training was refused. train() takes its folder's lock again, which a holder may. Under
+    ``multiworker`` every machine runs the recipe into one shared --out, so none holds it
+    (train() still locks the training folder on the chief)."""
+    from ctcasr.utils import folder_lock
+
+    if strategy == "multiworker":
+        return
+
+    def busy(folder: Path, pid: int | None) -> str:
+        holder = f" (pid {pid})" if pid is not None else ""
+        return (f"{folder}: another run{holder} is writing to this folder; wait for it to "
+                "end or choose another output directory")  # fmt: skip
+
+    for folder in map(Path, folders):
+        _holds.enter_context(folder_lock(folder, lambda pid, f=folder: busy(f, pid)))
 
 
 def find_corpus(

@@ -149,3 +149,33 @@ def unprivileged() -> Iterator[None]:
         yield
     finally:
         os.setresuid(0, 0, 0)
+
+
+_HOLDER = """
+import pathlib, sys
+from ctcasr.utils import folder_lock
+with folder_lock(pathlib.Path(sys.argv[1]), str):
+    print("locked", flush=True)
+    sys.stdin.read()
+"""
+
+
+@contextlib.contextmanager
+def held_elsewhere(folder: Path) -> Iterator[subprocess.Popen]:
+    """``folder``'s lock held by another process, as a running training or recipe holds it,
+    until the block ends and the holder lets go (a lock this process held would be its own
+    to take again). Kill the holder in the block to leave its lock file behind."""
+    import sys
+
+    holder = subprocess.Popen([sys.executable, "-c", _HOLDER, str(folder)], text=True,
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
+    try:
+        assert holder.stdout is not None and holder.stdout.readline() == "locked\n"
+        yield holder
+    finally:
+        holder.stdin.close()  # type: ignore[union-attr]
+        try:
+            holder.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            holder.kill()
+            holder.wait()

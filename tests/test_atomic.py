@@ -15,7 +15,7 @@ import time
 import pytest
 
 from ctcasr.utils import recover_dir
-from tests.helpers import wait_for
+from tests.helpers import held_elsewhere, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -212,15 +212,6 @@ def test_a_read_only_folder_is_named_by_the_write_not_the_cleanup(tmp_path, monk
     assert (caught.value.errno, caught.value.filename) == (30, str(tmp_path / "seven.txt"))
 
 
-HOLDER = """
-import pathlib, sys
-from ctcasr.utils import folder_lock
-with folder_lock(pathlib.Path(sys.argv[1]), str):
-    print("locked", flush=True)
-    sys.stdin.read()
-"""
-
-
 def test_a_folder_lock_refuses_a_second_holder_and_outlives_no_killed_one(tmp_path):
     """A lock names its holder's pid to the one refused; a holder killed with SIGKILL leaves
     its lock file behind, and the next run takes it over instead of being refused for ever."""
@@ -228,20 +219,50 @@ def test_a_folder_lock_refuses_a_second_holder_and_outlives_no_killed_one(tmp_pa
     from ctcasr.utils import LOCK_NAME, folder_lock
 
     folder = tmp_path / "run"
-    holder = subprocess.Popen([sys.executable, "-c", HOLDER, str(folder)], text=True,
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE)  # fmt: skip
-    try:
-        assert holder.stdout.readline() == "locked\n"
+    with held_elsewhere(folder) as holder:
         with (pytest.raises(BusyError, match=rf"^busy: {holder.pid}$"),
               folder_lock(folder, lambda pid: f"busy: {pid}")):
             pass
-    finally:
         holder.kill()
         holder.wait()
     assert (folder / LOCK_NAME).read_text() == f"{holder.pid}\n"  # stale: its holder is gone
     with folder_lock(folder, lambda pid: f"busy: {pid}"):
         assert (folder / LOCK_NAME).read_text() == f"{os.getpid()}\n"
     assert list(folder.iterdir()) == []  # a folder that was there before stays
+
+
+def test_a_folder_lock_is_its_holders_to_take_again(tmp_path):
+    """A recipe holds its training folder for its whole run and then calls train(), which
+    locks it again: a second flock from the same process refused the recipe's own training.
+    Taken again in the same thread it stays held (and its file stays) until the outer lock
+    ends; another thread, or another process, is still refused."""
+    import threading
+
+    from ctcasr.errors import BusyError
+    from ctcasr.utils import LOCK_NAME, folder_lock
+
+    folder, refused = tmp_path / "run", []
+
+    def other_thread() -> None:
+        try:
+            with folder_lock(folder, str):
+                pass
+        except BusyError as exc:
+            refused.append(str(exc))
+
+    with folder_lock(folder, str):
+        with folder_lock(folder, str):
+            pass
+        assert (folder / LOCK_NAME).read_text() == f"{os.getpid()}\n"
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join()
+        assert refused == [str(os.getpid())]
+    assert not folder.exists()  # made by the outer lock, left empty: gone with it
+    thread = threading.Thread(target=other_thread)
+    thread.start()
+    thread.join()
+    assert refused == [str(os.getpid())]  # free once the outer lock ended
 
 
 def _paused_in_commit(monkeypatch, target):

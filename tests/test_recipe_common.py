@@ -13,6 +13,7 @@ import soundfile as sf
 
 from ctcasr.errors import CtcasrError
 from recipes.common import audio_duration, check_outputs, download_tarball, one_per_recording
+from tests.helpers import held_elsewhere
 
 
 def _clip(path: Path, seconds: float = 0.1) -> Path:
@@ -212,6 +213,37 @@ def test_a_rerun_into_an_earlier_runs_folder_leaves_its_manifests_alone(recipe, 
     assert "holds checkpoints of an earlier run; pass --resume" in capsys.readouterr().err
     assert manifest.read_text() == "earlier\n"
     assert sorted(p.name for p in out.iterdir()) == ["data", "train"]
+
+
+@pytest.mark.parametrize("recipe", ["fsdd", "an4", "speech_commands", "pretrained"])
+@pytest.mark.parametrize("held", ["", "train"])
+def test_a_run_into_a_folder_another_run_writes_is_refused_before_it_writes(
+        recipe, held, tmp_path, capsys):
+    """A second recipe into the --out of one still running (or beside a `ctcasr train` into
+    its train/) rewrote the first one's manifests, and only its training then refused the
+    folder: the recipe now holds its folders, and its own train() takes its lock again."""
+    import importlib
+
+    from ctcasr.utils import LOCK_NAME
+
+    out = tmp_path / "exp"
+    manifest = out / "data" / "train.jsonl"
+    manifest.parent.mkdir(parents=True)
+    manifest.write_text("the first run's\n")
+    main = importlib.import_module(f"recipes.{recipe}.__main__").main
+    (tmp_path / "other").mkdir()
+    argv = ["--data", str(tmp_path / "other"), "--out", str(out), "--results",
+            str(tmp_path / "R.md")]
+    with held_elsewhere(out / held) as first:
+        assert main(argv) == 1
+        err = capsys.readouterr().err
+        assert err == (f"error: {out / held}: another run (pid {first.pid}) is writing to this "
+                       "folder; wait for it to end or choose another output directory\n")
+        assert manifest.read_text() == "the first run's\n"
+        assert sorted(p.name for p in (out / held).iterdir()) == (
+            [LOCK_NAME] if held else [LOCK_NAME, "data"])
+        assert (out / held / LOCK_NAME).read_text() == f"{first.pid}\n"  # still the first's
+    assert sorted(p.name for p in out.iterdir()) == ["data"]  # and nothing of the second's
 
 
 def test_download_into_a_file_or_an_unwritable_place_is_one_line(tmp_path):

@@ -16,7 +16,7 @@ from ctcasr.bundle import WEIGHTS_FILE, load_bundle
 from ctcasr.data import AugmentConfig, ctc_min_frames, spec_augment
 from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, train
-from tests.helpers import TINY_MODEL, greedy_scores, write_fsdd_manifest
+from tests.helpers import TINY_MODEL, greedy_scores, held_elsewhere, write_fsdd_manifest
 
 pytestmark = pytest.mark.slow
 
@@ -773,14 +773,14 @@ def test_a_second_run_into_a_folder_in_use_is_refused_naming_the_holder(tmp_path
     """Two runs into one folder (both fresh, or a --resume beside a running one) both trained
     and reported success, interleaving their checkpoints, model, log and TensorBoard events."""
     from ctcasr.errors import BusyError
-    from ctcasr.utils import LOCK_NAME, folder_lock
+    from ctcasr.utils import LOCK_NAME
 
     config = _config(tmp_path, fsdd_dir, epochs=1)
     run = tmp_path / "run"
-    with folder_lock(run, lambda pid: f"held by {pid}"):  # the first run, still going
+    with held_elsewhere(run) as first:  # the first run, still going
         for resume in (False, True):
             with pytest.raises(BusyError, match=rf"^{re.escape(str(run))}: another training "
-                               rf"\(pid {os.getpid()}\) is writing to this folder"):
+                               rf"\(pid {first.pid}\) is writing to this folder"):
                 train(config, resume=resume, verbose=0)
         assert sorted(p.name for p in run.iterdir()) == [LOCK_NAME]  # nothing of its own
     assert not run.exists()  # the lock's folder, left empty, went with it

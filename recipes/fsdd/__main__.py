@@ -23,6 +23,7 @@ from recipes.common import (
     download_tarball,
     find_corpus,
     hardware,
+    hold,
     run_main,
     step,
 )
@@ -71,6 +72,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     step("preparing the data", Path(args.out) / "train")
     check_outputs(args.out, args.results)
+    hold(args.out, Path(args.out) / "train")
     # before prepare rewrites the manifests an earlier run in --out was trained on
     check_output_dir(Path(args.out) / "train", args.resume)
     if args.download:

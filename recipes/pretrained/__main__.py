@@ -37,6 +37,7 @@ from recipes.common import (
     check_resume_dev_words,
     check_unheard_entries,
     hardware,
+    hold,
     run_config,
     run_main,
     step,
@@ -277,6 +278,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     if args.resume:  # before the data is prepared with other words
         check_resume_dev_words(args.train_dir or out / "train", args.dev_words)
     check_outputs(out, args.results)
+    hold(out, args.train_dir or out / "train", strategy=args.strategy)
     # before prepare rewrites the manifests an earlier run in --out was trained on
     check_output_dir(args.train_dir or out / "train", args.resume)
     step("preparing the data")

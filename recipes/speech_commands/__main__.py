@@ -29,6 +29,7 @@ from recipes.common import (
     check_unheard_entries,
     find_corpus,
     hardware,
+    hold,
     run_main,
     step,
 )
@@ -218,6 +219,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     # With --model nothing trains: there is no training folder to go on from.
     step("preparing the data", Path(args.out) / "train" if args.model is None else None)
     check_outputs(args.out, args.results)
+    hold(args.out, *([Path(args.out) / "train"] if args.model is None else []))
     if args.model is None:  # before minutes of preparing, not after
         check_extra(args.extra, (*HELD_OUT_WORDS, *args.dev_words))
     data = find_corpus(args.data, "speech_commands", TEST_SET_URL, can_download=False)
