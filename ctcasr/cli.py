@@ -587,8 +587,11 @@ def _train(manifests, config, dev, output_dir, epochs, batch_size, learning_rate
             aug = replace(aug, speed_factors=factors)
         cfg.augment = aug
     try:
-        # SIGTERM (a scheduler's stop, `timeout`) ended the run without the resume hint
-        result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
+        # SIGTERM (a scheduler's stop, `timeout`) ended the run without the resume hint.
+        # Progress goes to stderr, as transcribe's does: stdout is the result line alone, for
+        # `out=$(ctcasr train ...)` (the epochs' lines and the bar were mixed into it).
+        with contextlib.redirect_stdout(sys.stderr):
+            result = run_training(cfg, resume=resume, verbose=0 if quiet else 1)
     except KeyboardInterrupt as exc:
         from ctcasr.train import interrupted_message
 

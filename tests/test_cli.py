@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -187,10 +188,13 @@ def test_train_command_with_config_file(fsdd_dir, tmp_path):
         "[model]\n" + "".join(f"{k} = {v}\n" for k, v in TINY_MODEL.items())
     )
     out = tmp_path / "run"
-    result = runner.invoke(app, ["train", "--config", str(tmp_path / "cfg.toml"), "-o", str(out),
-                                 "--quiet"])
-    assert result.exit_code == 0, result.output
-    assert "s/epoch" in result.output
+    result = ctcasr("train", "--config", str(tmp_path / "cfg.toml"), "-o", str(out))
+    assert result.returncode == 0, result.stderr
+    # Progress on stderr, as transcribe's: stdout is the result line alone, for
+    # `out=$(ctcasr train ...)` (the epochs' lines and Keras's bar were printed into it).
+    assert re.fullmatch(rf"model: {re.escape(str(out / 'model'))} \(epoch 1\); [\d.]+ s/epoch, "
+                        r"peak RSS \d+ MB\n", result.stdout), result.stdout  # fmt: skip
+    assert "Epoch 1/1" in result.stderr and "loss" in result.stderr
     assert (out / "model" / "bundle.json").is_file()
     info = runner.invoke(app, ["info", "--model", str(out / "model")])
     assert info.exit_code == 0 and '"rnn_units": 32' in info.output
