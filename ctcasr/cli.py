@@ -6,6 +6,7 @@ import codecs
 import contextlib
 import json
 import math
+import os
 import sys
 import warnings
 from collections.abc import Sequence
@@ -1134,12 +1135,23 @@ def main() -> None:
         typer.echo("interrupted", err=True)
         sys.exit(130)
     except SystemExit as exc:
+        if isinstance(exc.__context__, BrokenPipeError):
+            _closed_pipe()
         # Typer turns a Ctrl-C that a command does not handle itself into a silent exit 130
         # (an Exit raised from the KeyboardInterrupt): say what happened, in one line.
         cause = exc.__context__.__cause__ if exc.__context__ is not None else None
         if exc.code == 130 and isinstance(cause, KeyboardInterrupt):
             typer.echo("interrupted; outputs are written whole or not at all", err=True)
         raise
+
+
+def _closed_pipe() -> NoReturn:
+    """The reader of our output went away (``ctcasr transcribe dir | head -1``): end quietly
+    with 141, 128 + SIGPIPE, as a command the signal ends does. Typer ended it with status 1,
+    which a script cannot tell from a failed input."""
+    with contextlib.suppress(OSError, ValueError):  # no "Exception ignored" from the exit's flush
+        os.dup2(os.open(os.devnull, os.O_WRONLY), 1)
+    sys.exit(128 + 13)  # SIGPIPE's number on every POSIX system (Windows has none)
 
 
 if __name__ == "__main__":

@@ -333,6 +333,24 @@ def test_a_command_whose_result_is_its_output_refuses_a_closed_stdout(tmp_path, 
     assert done.stderr == f"error: stdout is closed: nowhere to print {what}\n"
 
 
+@pytest.mark.skipif(sys.platform == "win32", reason="no SIGPIPE convention")
+@pytest.mark.parametrize("fmt", ["txt", "json"])
+def test_a_reader_that_went_away_ends_the_run_quietly_with_141(fmt):
+    """`ctcasr transcribe dir | head -1`: a closed pipe ended the run with status 1, which a
+    script (`set -o pipefail`) cannot tell from a failed input; now 141, 128 + SIGPIPE, as a
+    command the signal ends, and nothing on stderr."""
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first transcript
+    try:
+        done = subprocess.run([sys.executable, "-c", "from ctcasr.cli import main; main()",
+                               "transcribe", str(EXAMPLES / "seven.wav"), "-f", fmt],
+                              stdout=write, stderr=subprocess.PIPE, text=True,
+                              timeout=300)  # fmt: skip
+    finally:
+        os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
 @pytest.mark.parametrize("stop", [KeyboardInterrupt, RuntimeError])
 def test_json_array_on_stdout_keeps_what_finished_when_stopped(monkeypatch, stop):
     """`-f json` built its array and printed it at the end: Ctrl-C (or a crash) part-way
