@@ -11,15 +11,16 @@ out, with ``T' = ceil(T / stride)``; batch and time axes are dynamic.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from pathlib import Path
 
 import numpy as np
 
-from ctcasr.bundle import ONNX_FILE, Bundle, load_bundle
+from ctcasr.bundle import ONNX_FILE, Bundle, load_bundle, resolve_bundle_path
 from ctcasr.errors import BundleError
-from ctcasr.utils import atomic_path, first_line
+from ctcasr.utils import atomic_path, first_line, folder_lock
 
 OPSET = 17
 
@@ -180,6 +181,23 @@ def export_onnx(
         import onnx  # noqa: F401
     except ImportError:
         raise BundleError("exporting needs the onnx package: pip install onnx") from None
+    if output is None:  # into the bundle: one writer at a time
+        folder = bundle.path if isinstance(bundle, Bundle) else resolve_bundle_path(bundle)
+        if folder.is_dir():  # a missing one is load_bundle's to name, not the lock's to make
+            # A second --drop-keras read the weights the first had just deleted and failed
+            # with "No such file" (or h5py's own error), though the first succeeded.
+            with folder_lock(folder, functools.partial(_busy_message, folder)):
+                return _export(bundle, output, drop_keras)
+    return _export(bundle, output, drop_keras)
+
+
+def _busy_message(folder: Path, pid: int | None) -> str:
+    holder = f" (pid {pid})" if pid is not None else ""
+    return f"{folder}: another export{holder} is writing to this bundle; wait for it to end"
+
+
+def _export(bundle: str | os.PathLike[str] | Bundle | None, output: str | os.PathLike[str] | None,
+            drop_keras: bool) -> Path:
     b = bundle if isinstance(bundle, Bundle) else load_bundle(bundle)
     if drop_keras and output is not None:
         raise BundleError("--drop-keras (drop_keras=True) needs the graph written into the "

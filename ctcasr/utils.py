@@ -235,9 +235,9 @@ def folder_lock(folder: Path, busy: Callable[[int | None], str]) -> Iterator[Non
     with ``busy(holder's pid)``: two runs writing one folder interleaved their files and
     both reported success. An flock on ``.ctcasr.lock`` (holding our pid, removed at the
     end), so the lock of a killed run is released with it and the next run takes it over.
-    Where nothing can be locked (no flock, or ``folder`` cannot be made), it goes on unlocked
-    and the caller's own checks say what is wrong with the folder. Re-entrant within a thread:
-    a lock taken again where it is held is a no-op, and the outer one releases it."""
+    Where nothing can be locked (no flock, or ``folder`` cannot be made or written), it goes
+    on unlocked and the caller's own checks say what is wrong with the folder. Re-entrant
+    within a thread: a lock taken again where it is held is a no-op; the outer one releases it."""
     try:
         import fcntl
     except ImportError:  # Windows: no flock
@@ -281,7 +281,10 @@ def _locked(path: Path, fcntl: Any, busy: Callable[[int | None], str]) -> int:
     from ctcasr.errors import BusyError
 
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o666)
+        except OSError:  # a folder this user may not write: the caller's write says so
+            return -1
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -15,7 +15,7 @@ import time
 import pytest
 
 from ctcasr.utils import recover_dir
-from tests.helpers import held_elsewhere, wait_for
+from tests.helpers import held_elsewhere, shared_folder, unprivileged, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -263,6 +263,20 @@ def test_a_folder_lock_is_its_holders_to_take_again(tmp_path):
     thread.start()
     thread.join()
     assert refused == [str(os.getpid())]  # free once the outer lock ended
+
+
+def test_a_folder_lock_in_a_folder_it_cannot_write_goes_on_unlocked(tmp_path):
+    """An export into a read-only bundle (an installed one), which locks it, must fail naming
+    the model.onnx it cannot write, not `.ctcasr.lock` (PermissionError from the lock): the
+    caller's own write says what is wrong with the folder."""
+    from ctcasr.utils import folder_lock
+
+    with shared_folder(tmp_path) as shared:
+        folder = shared / "bundle"
+        folder.mkdir()
+        os.chmod(folder, 0o555)
+        with unprivileged(), folder_lock(folder, str):
+            assert list(folder.iterdir()) == []
 
 
 def _paused_in_commit(monkeypatch, target):

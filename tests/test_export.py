@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from ctcasr.bundle import load_bundle
 from ctcasr.cli import app
-from ctcasr.errors import BundleError, ConfigError
+from ctcasr.errors import BundleError, BusyError, ConfigError
 from ctcasr.features import featurize
 from ctcasr.runtime import KerasRunner, OnnxRunner, load_runner
 from ctcasr.transcribe import Transcriber
@@ -236,3 +236,29 @@ def test_unknown_backend_is_refused_when_the_transcriber_is_made(tmp_path):
     tiny_bundle(tmp_path / "a", 1)
     with pytest.raises(ConfigError, match=r"^unknown backend 'onxx'; choose one of"):
         Transcriber(tmp_path / "a", backend="onxx")
+
+
+def test_an_export_into_a_bundle_another_export_writes_is_refused(tmp_path):
+    """Two `ctcasr export --drop-keras BUNDLE` at once: the second read the Keras weights the
+    first had just deleted and failed with "No such file" (or h5py's own error), though the
+    first succeeded. The bundle is now locked while an export writes it, as a training's folder
+    is, and the second is refused in one line before it reads anything."""
+    from ctcasr.utils import LOCK_NAME
+    from tests.helpers import held_elsewhere, tiny_bundle
+
+    bundle = tmp_path / "b"
+    tiny_bundle(bundle, 0)
+    before = sorted(p.name for p in bundle.iterdir())
+    with held_elsewhere(bundle) as first:
+        result = CliRunner().invoke(app, ["export", str(bundle), "--drop-keras"])
+        assert isinstance(result.exception, BusyError)  # main() prints it as one error: line
+        assert str(result.exception) == (f"{bundle}: another export (pid {first.pid}) is "
+                                         "writing to this bundle; wait for it to end")  # fmt: skip
+        assert sorted(p.name for p in bundle.iterdir()) == sorted([*before, LOCK_NAME])
+    # -o writes outside the bundle, which it only reads: not refused
+    with held_elsewhere(bundle):
+        assert CliRunner().invoke(app, ["export", str(bundle), "-o",
+                                        str(tmp_path / "m.onnx")]).exit_code == 0  # fmt: skip
+    assert CliRunner().invoke(app, ["export", str(bundle), "--drop-keras"]).exit_code == 0
+    assert sorted(p.name for p in bundle.iterdir()) == ["alphabet.txt", "bundle.json",
+                                                        "model.onnx"]  # fmt: skip
