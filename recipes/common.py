@@ -21,6 +21,10 @@ from ctcasr.errors import CtcasrError
 from ctcasr.utils import mute_native_stderr
 
 if TYPE_CHECKING:
+    import numpy as np
+
+    from ctcasr.data import AugmentConfig
+    from ctcasr.evaluate import Pieces
     from ctcasr.manifest import ManifestEntry
 
 # The 3.2 M-parameter Conv1D + 3-layer BiGRU that the AN4, Speech Commands and bundled-model
@@ -32,6 +36,25 @@ TRAIN_3M = dict(epochs=40, batch_size=32, learning_rate=1.5e-3, patience=10, mod
 # Seconds a download may wait on the server: without a limit, a network that drops packets
 # (a firewall, a dead proxy) left --download waiting forever with no message.
 DOWNLOAD_TIMEOUT = 60.0
+
+
+def augment_config(
+    noise_dir: str | None, base: dict[str, Any] = AUGMENT, **changes: Any
+) -> AugmentConfig:
+    """A recipe's augmentation settings (``base`` with ``changes``, noise from ``noise_dir``;
+    None: no noise) as the typed config ``TrainConfig`` holds."""
+    from ctcasr.data import AugmentConfig
+
+    return AugmentConfig.from_dict({**base, **changes, "noise_dir": noise_dir})
+
+
+def whole(log_probs: np.ndarray | Pieces) -> np.ndarray:
+    """One entry's output from a transcriber made with ``split=None``, which scores every
+    entry whole: ``compute_log_probs`` never cuts one into :class:`Pieces` for it."""
+    from ctcasr.evaluate import Pieces
+
+    assert not isinstance(log_probs, Pieces), "a transcriber made with split=None"
+    return log_probs
 
 
 def run_main(

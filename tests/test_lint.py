@@ -29,12 +29,12 @@ def _module_available(name: str) -> bool:
 
 
 def test_mypy_clean(tmp_path):
-    """``mypy`` finds no type errors in the package, with the ``[tool.mypy]`` settings of
-    pyproject.toml (libraries without type information are Any there, by name)."""
+    """``mypy`` finds no type errors in the package or the recipes, with the ``[tool.mypy]``
+    settings of pyproject.toml (libraries without type information are Any there, by name)."""
     if not _module_available("mypy"):
         missing_tool("mypy is not installed (pip install -e '.[test]')")
     result = subprocess.run(
-        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), "ctcasr"],
+        [sys.executable, "-m", "mypy", "--cache-dir", str(tmp_path / "cache"), "ctcasr", "recipes"],
         cwd=ROOT, capture_output=True, text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr

@@ -19,9 +19,9 @@ from pathlib import Path
 from ctcasr.errors import CtcasrError
 from recipes.an4.prepare import URL, describe, lm_corpus, prepare
 from recipes.common import (
-    AUGMENT,
     TRAIN_3M,
     TRAINING,
+    augment_config,
     check_outputs,
     download_tarball,
     find_corpus,
@@ -109,7 +109,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         dev_manifest=str(out / "data" / "dev.jsonl"),
         output_dir=str(out / "train"),
         seed=args.seed,
-        augment={**AUGMENT, "noise_dir": None if noise == "none" else noise},
+        augment=augment_config(None if noise == "none" else noise),
         metadata={"corpus": "CMU AN4", "recipe": "recipes/an4"},
         **{**TRAIN_SETTINGS, "epochs": args.epochs},
         **({"strategy": args.strategy} if args.strategy != "default" else {}),

@@ -19,6 +19,7 @@ from ctcasr.text import number_to_words
 from recipes.common import (
     AUGMENT,
     TRAINING,
+    augment_config,
     check_outputs,
     download_tarball,
     find_corpus,
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     settings = {**TRAIN_SETTINGS, "epochs": args.epochs}
     noise = args.noise or (str(data.parent / "noise") if (data.parent / "noise").is_dir() else None)
-    augment = {**AUGMENT, "noise_dir": None if noise == "none" else noise}
+    augment = augment_config(None if noise == "none" else noise)
     config = TrainConfig(
         train_manifests=[str(out / "data" / "train.jsonl")],
         dev_manifest=str(out / "data" / "dev.jsonl"),

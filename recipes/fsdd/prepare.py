@@ -66,7 +66,7 @@ def _check_complete(recordings: Path, parts: dict[str, list[ManifestEntry]]) -> 
     """Every speaker says every digit in every split: an interrupted extraction (files come
     out in name order, digit by digit) gave manifests without the last digits, and a model
     that never heard them, with no word said."""
-    speakers = sorted({e.speaker for entries in parts.values() for e in entries})
+    speakers = sorted({e.speaker or "" for entries in parts.values() for e in entries})
     digits = [number_to_words(d) for d in range(10)]
     gaps = []
     for name, indices in SPLIT_INDICES.items():

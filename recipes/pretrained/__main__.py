@@ -31,6 +31,7 @@ from recipes.common import (
     DEV_WORDS_KEY,
     TRAIN_3M,
     TRAINING,
+    augment_config,
     bundle_metadata,
     check_never_heard,
     check_outputs,
@@ -299,7 +300,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
         seed=args.seed,
         strategy=args.strategy,
         init_from=args.init_from,
-        augment={**AUGMENT, "speed_factors": args.speed, "noise_dir": str(data / "noise")},
+        augment=augment_config(str(data / "noise"), AUGMENT, speed_factors=args.speed),
         metadata={"recipe": "recipes/pretrained",
                   "corpora": "AN4, FSDD, Speech Commands (train speakers), synthetic TTS",
                   # the corpus's own settings, which its manifest's name does not say
@@ -504,11 +505,11 @@ def _warm_start(bundle: str) -> tuple[WarmStart, list[str]]:
     sources, checkpoints = averaged_with(Path(bundle))
     epochs = len(checkpoints)
     if not cfg and sources:  # `ctcasr average`'s output: its sources are the stages behind it
-        command = f"ctcasr average {' '.join(sources)} -o {bundle}"
-        command += "".join(f" --checkpoint {c}" for c in checkpoints)
-        return WarmStart(bundle, 0, 0.0, "", command, soup_of=tuple(sources)), sources
+        average = f"ctcasr average {' '.join(sources)} -o {bundle}"
+        average += "".join(f" --checkpoint {c}" for c in checkpoints)
+        return WarmStart(bundle, 0, 0.0, "", average, soup_of=tuple(sources)), sources
     partners = sources[1:]
-    command = None
+    command: str | None = None
     if cfg.get("metadata", {}).get("recipe") == "recipes/pretrained":
         command = rerun_command(cfg) + "".join(f" --average-with {p}" for p in partners)
         command += f" --average-best {epochs + 1}" if epochs else ""

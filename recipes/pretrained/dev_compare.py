@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from recipes.common import run_main
+from recipes.common import run_main, whole
 
 if TYPE_CHECKING:
     from ctcasr.metrics import ErrorReport
@@ -141,7 +141,7 @@ def dev_scores(bundle: str | Path, combined_dev: Path, commands_dev: Path) -> De
     report = greedy_report(transcriber, combined_dev)
     scored = compute_log_probs(transcriber, commands_dev)
     grammar = GrammarDecoder(transcriber.bundle.alphabet, commands=list(COMMANDS), threshold=0.0)
-    ten = [ref == grammar.decode(lp)[0].text
+    ten = [ref == grammar.decode(whole(lp))[0].text
            for ref, lp in zip(scored.references, scored.log_probs, strict=True)
            if ref in COMMANDS and lp is not None]  # fmt: skip
     return DevScores(str(bundle), report.wer, report.cer, tuple(ten),

@@ -48,6 +48,9 @@ def log_prob_ideas(blank: int, frames: np.ndarray) -> dict[str, Callable[[np.nda
 
     prior = logsumexp(frames, axis=0) - np.log(len(frames))
 
+    def temperature(t: float) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda lp: log_softmax(lp * t, axis=-1)
+
     def blank_penalty(cost: float) -> Callable[[np.ndarray], np.ndarray]:
         def apply(lp: np.ndarray) -> np.ndarray:
             out = lp.copy()
@@ -56,15 +59,16 @@ def log_prob_ideas(blank: int, frames: np.ndarray) -> dict[str, Callable[[np.nda
 
         return apply
 
+    def divided_by_prior(a: float) -> Callable[[np.ndarray], np.ndarray]:
+        return lambda lp: log_softmax(lp - a * prior, axis=-1)
+
     ideas: dict[str, Callable[[np.ndarray], np.ndarray]] = {}
     for t in (0.5, 0.7, 1.5, 2.0):
-        ideas[f"temperature: log-probabilities times {t:g}"] = (
-            lambda lp, t=t: log_softmax(lp * t, axis=-1))  # fmt: skip
+        ideas[f"temperature: log-probabilities times {t:g}"] = temperature(t)
     for cost in (1.0, 2.0, 4.0):
         ideas[f"blank log-probability lowered by {cost:g}"] = blank_penalty(cost)
     for a in (0.3, 0.6):
-        ideas[f"divided by the label prior to the power {a:g}"] = (
-            lambda lp, a=a: log_softmax(lp - a * prior, axis=-1))  # fmt: skip
+        ideas[f"divided by the label prior to the power {a:g}"] = divided_by_prior(a)
     return ideas
 
 

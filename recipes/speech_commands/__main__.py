@@ -19,10 +19,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from recipes.common import (
-    AUGMENT,
     DEV_WORDS_KEY,
     TRAIN_3M,
     TRAINING,
+    augment_config,
     check_never_heard,
     check_outputs,
     check_resume_dev_words,
@@ -32,6 +32,7 @@ from recipes.common import (
     hold,
     run_main,
     step,
+    whole,
 )
 from recipes.speech_commands.prepare import (
     CLASSES,
@@ -143,9 +144,9 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
     for entry, lp in zip(test.entries, test.log_probs, strict=True):
         if lp is None:
             continue
-        result = grammar.decode(lp)
+        result = grammar.decode(whole(lp))
         best = result.nbest[0].text
-        free = greedy.decode(lp).text
+        free = greedy.decode(whole(lp)).text
         label = twelve_class_label(entry.text)
         labels.append(label)
         preds.append(twelve_class_prediction(best, result.rejected, free))
@@ -173,6 +174,7 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
 def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
     """Each clip of ``manifest`` as the best of ``words`` (never rejected), through the
     ``grammar`` decoder on ``like``'s acoustic model."""
+    from ctcasr.decoding.grammar import GrammarDecoder
     from ctcasr.evaluate import compute_log_probs
     from ctcasr.transcribe import Transcriber
 
@@ -182,10 +184,11 @@ def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
     held = compute_log_probs(unseen, manifest)
     wrong, hits = [], 0
     for entry, lp in zip(held.entries, held.log_probs, strict=True):
-        best = unseen.decode(lp).nbest[0].text if lp is not None else ""
+        best = unseen.decode(whole(lp)).nbest[0].text if lp is not None else ""
         hits += best == entry.text
         if best != entry.text:
             wrong.append((entry.text, best))
+    assert isinstance(unseen.decoder_impl, GrammarDecoder)
     return OneOfN(hits, len(held.entries), wrong, len(unseen.decoder_impl.commands))
 
 
@@ -245,7 +248,7 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
             dev_manifest=str(out / "data" / "dev.jsonl"),
             output_dir=str(out / "train"),
             seed=args.seed,
-            augment={**AUGMENT, "noise_dir": None if noise == "none" else noise},
+            augment=augment_config(None if noise == "none" else noise),
             metadata={"corpus": "Speech Commands v0.02 (test subset)", "recipe": __package__,
                       DEV_WORDS_KEY: list(split.dev_words)},
             **{**TRAIN_SETTINGS, "epochs": args.epochs},
