@@ -431,3 +431,25 @@ def test_a_misspelled_dev_word_is_named_before_the_model_is_blamed(tmp_path, cap
     assert main([*argv, "--dev-words", "happy"]) == 1  # spelled right: the model is the fault
     assert "trained without holding out happy" in capsys.readouterr().err
     assert not any((tmp_path / "exp").iterdir())  # nothing prepared
+
+
+def test_an_unreadable_test_clip_counts_as_wrong_and_is_named(speech_commands_dir, tmp_path):
+    """A test clip whose audio cannot be read was left out of the ten-command and 12-class
+    figures without a word (80 test clips, "77/79" right); it counts as wrong and is named."""
+    from recipes.speech_commands.__main__ import score
+
+    clips = [sorted((speech_commands_dir / w).glob("*.flac"))[0] for w in ("yes", "no", "go")]
+    broken = tmp_path / "yes_truncated.flac"
+    broken.write_bytes(clips[0].read_bytes()[:3000])  # the header, then a cut-off stream
+    entries = [{"audio_filepath": str(p), "text": p.parent.name, "duration": 1.0}
+               for p in clips] + [{"audio_filepath": str(broken), "text": "yes", "duration": 1.0}]
+    for name in ("test.jsonl", "unseen.jsonl"):
+        (tmp_path / name).write_text("".join(json.dumps(e) + "\n" for e in entries))
+    (tmp_path / "commands.txt").write_text("\n".join(COMMANDS) + "\n")
+    (tmp_path / "unseen_commands.txt").write_text("yes\nno\ngo\n")
+    scores = score("default", tmp_path, threshold=0.6)
+    assert scores.ten_command_count == 4 and scores.ten_command_accuracy <= 0.75
+    assert scores.twelve_class_accuracy <= 0.75
+    assert scores.intervals()["twelve"].split(";")[0].endswith("/4")  # out of every clip
+    assert [str(broken) in line for line in scores.unreadable] == [True]
+    assert "1 test clip could not be read" in scores.unreadable_note()

@@ -703,6 +703,7 @@ class Report:
             f"recordings, words kept out of all training data): **{c.unseen.accuracy:.2%}** "
             f"({ci['unseen']})",
             *(["- {}: {} ({})".format(*dev)] if (dev := c.unseen_dev_summary()) else []),
+            *([f"- {c.unreadable_note()}"] if c.unreadable else []),
             f"- {INTERVALS_NOTE}",
             f"- {SILENCE_NOTE}",
         ]

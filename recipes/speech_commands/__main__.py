@@ -13,8 +13,9 @@ from __future__ import annotations
 
 import argparse
 import shlex
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -90,12 +91,23 @@ class CommandScores:
     ten_command_count: int  # clips of the ten commands
     threshold: float | None = None  # the grammar decoder's rejection threshold (tuned on dev)
     unseen_dev: OneOfN | None = None  # the held-out dev words, when there are some
+    # Test clips whose audio could not be read, one line each: counted as wrong in the
+    # accuracies (and their intervals), out of the confusion matrix.
+    unreadable: list[str] = field(default_factory=list)
 
     def rejection_note(self) -> str:
         """How the 12-class rejection was set, for the reports."""
         if self.threshold is None:
             return ""
         return f" below confidence {self.threshold:g}, tuned on dev"
+
+    def unreadable_note(self) -> str:
+        """The test clips that could not be read, for the reports; "" when none."""
+        if not self.unreadable:
+            return ""
+        n = len(self.unreadable)
+        return (f"{n} test clip{'s' * (n != 1)} could not be read and count{'s' * (n == 1)} as "
+                f"wrong (left out of the confusion matrix): {'; '.join(self.unreadable)}")
 
     def unseen_dev_summary(self) -> tuple[str, str, str] | None:
         """What the held-out dev words scored, as (label, accuracy, interval); None when no
@@ -113,7 +125,7 @@ class CommandScores:
         """Each accuracy with its count and 95% interval: the test sets are small."""
         from ctcasr.metrics import interval_text
 
-        twelve = sum(map(sum, self.matrix))
+        twelve = sum(map(sum, self.matrix)) + len(self.unreadable)
         return {
             "ten": interval_text(round(self.ten_command_accuracy * self.ten_command_count),
                                  self.ten_command_count),
@@ -142,7 +154,8 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
     test = compute_log_probs(grammar, data_dir / "test.jsonl")
     labels, preds, ten_hits, ten_accepted, ten_total = [], [], 0, 0, 0
     for entry, lp in zip(test.entries, test.log_probs, strict=True):
-        if lp is None:
+        if lp is None:  # unreadable: wrong, and named (see CommandScores.unreadable)
+            ten_total += entry.text in COMMANDS
             continue
         result = grammar.decode(whole(lp))
         best = result.nbest[0].text
@@ -162,12 +175,14 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
     return CommandScores(
         ten_hits / max(ten_total, 1),
         ten_accepted / max(ten_total, 1),
-        sum(a == b for a, b in zip(labels, preds, strict=True)) / max(len(labels), 1),
+        sum(a == b for a, b in zip(labels, preds, strict=True))
+        / max(len(labels) + len(test.failures), 1),
         matrix,
         unseen,
         ten_total,
         threshold,
         unseen_dev,
+        [f.error for f in test.failures],
     )
 
 
@@ -263,6 +278,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
     print(f"ten-command accuracy {scores.ten_command_accuracy:.2%}, 12-class "
           f"{scores.twelve_class_accuracy:.2%}, unseen words {scores.unseen.accuracy:.2%}"
           + (f", unseen dev words {scores.unseen_dev.accuracy:.2%}" if scores.unseen_dev else ""))
+    if scores.unreadable:
+        print(f"warning: {scores.unreadable_note()}", file=sys.stderr)
     step("writing the results page")
     write_results(Path(args.results), argv, split, bundle, result, scores, train_minutes)
     return 0
@@ -327,6 +344,7 @@ def write_results(path, argv, split, bundle, result, scores, train_minutes) -> N
         "",
         INTERVALS_NOTE,
         "",
+        *([scores.unreadable_note(), ""] if scores.unreadable else []),
         SILENCE_NOTE,
         "",
         "12-class anchors, trained on the full 85k-clip training set (this recipe trains on a",
