@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import os
 import platform
 import shlex
@@ -165,7 +166,7 @@ def hold(*folders: str | os.PathLike[str], strategy: str = "default") -> None:
                 "end or choose another output directory")  # fmt: skip
 
     for folder in map(Path, folders):
-        _holds.enter_context(folder_lock(folder, lambda pid, f=folder: busy(f, pid)))
+        _holds.enter_context(folder_lock(folder, functools.partial(busy, folder)))
 
 
 def find_corpus(
