@@ -242,6 +242,29 @@ def test_numpy_and_python_expansion_agree_with_any_pruning(monkeypatch):
             assert results["python"][0][0] == "d d d"
 
 
+def test_exact_beam_lists_no_text_of_probability_zero():
+    """p(b) = 0 on the second frame: "b" (and "") cannot be spelled. With beam_prune_logp=-inf
+    they survived the search at -inf and were listed in the n-best."""
+    alphabet = Alphabet(("a", "b"))
+    with np.errstate(divide="ignore"):
+        log_probs = np.log(np.array([[0.5, 0.5, 0.0], [1.0, 0.0, 0.0]]))
+    for floor in (-5.0, -INF):
+        decoder = BeamDecoder(alphabet, beam_prune_logp=-INF, token_min_logp=floor)
+        hyps = decoder.decode(log_probs, nbest=5)
+        assert sorted(h.text for h in hyps) == ["a", "ba"]
+        assert all(h.score == pytest.approx(math.log(0.5)) for h in hyps)
+
+
+def test_beam_with_nothing_possible_still_answers():
+    """A frame where every class has probability zero: no text is possible, and the decoder
+    still gives one hypothesis rather than none."""
+    alphabet = Alphabet(("a", "b"))
+    log_probs = np.array([[-INF, -INF, -INF], [0.0, -INF, -INF]])
+    hyps = exact(alphabet).decode(log_probs, 3)
+    assert len(hyps) >= 1
+    assert all(h.score == -INF for h in hyps)
+
+
 # ---------------------------------------------------------------------------------------------
 # against greedy, with the default pruning
 # ---------------------------------------------------------------------------------------------

@@ -400,14 +400,18 @@ def _final_beams(
 ) -> list[tuple[list[int], list[int], float]]:
     """Prefixes that differ only by a trailing space are one transcript: merge them, best
     first, with hotword final scores. Without hotwords the ranking is known before any text
-    is traced, so only the ``limit`` best are."""
+    is traced, so only the ``limit`` best are.
+
+    Prefixes of probability zero are dropped: with ``beam_prune_logp=-inf`` they survive the
+    search wherever the input holds exact zeros, and the n-best listed texts the audio cannot
+    spell, scored -inf. (When nothing is left, :func:`_with_best_path` still gives one.)"""
     finals: dict[int, float] = {}
     for _, n, b, nb in beams:
         if trie.last[n] == space:
             n = trie.parent[n]
         acoustic = _lse(b, nb)
         finals[n] = _lse(finals[n], acoustic) if n in finals else acoustic
-    ranked = list(finals.items())
+    ranked = [x for x in finals.items() if x[1] > NEG_INF]
     if trie.scorer is None and limit is not None and len(ranked) > limit:
         ranked = ([max(ranked, key=_second)] if limit == 1
                   else heapq.nlargest(limit, ranked, key=_second))  # fmt: skip
