@@ -7,6 +7,8 @@
     model.onnx           the same model for onnxruntime (``ctcasr export``); a bundle needs
                          at least one of the two, and a Keras model is rebuilt from the graph
                          when the weights file is absent
+    MODEL_CARD.md        optional, for people: what the weights are and what they were trained
+                         on (:func:`derived_card` when made from bundles that had one)
 
 :func:`load_bundle` needs nothing else, and :func:`save_bundle` writes the whole directory
 under a temporary name and renames it into place, so a kill never leaves half a bundle.
@@ -374,9 +376,10 @@ def save_bundle(
     decoder: dict[str, Any] | None = None,
     metadata: dict[str, Any] | None = None,
     extra_files: Mapping[str, str | os.PathLike[str]] | None = None,
+    card: str | None = None,
 ) -> Path:
     """Write a complete bundle atomically; ``extra_files`` maps names in the bundle to sources
-    (files, or folders copied whole)."""
+    (files, or folders copied whole), ``card`` is its ``MODEL_CARD.md`` text."""
     import shutil
 
     path = Path(path)
@@ -399,6 +402,8 @@ def save_bundle(
         keras_model.save_weights(str(tmp / WEIGHTS_FILE))
         (tmp / ALPHABET_FILE).write_text(alphabet.to_text(), encoding="utf-8")
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+        if card is not None:
+            (tmp / CARD_FILE).write_text(card, encoding="utf-8")
         ignore = _not_copied_into(path)
         for name, source in (extra_files or {}).items():
             if Path(source).resolve() == path.resolve():
@@ -533,6 +538,108 @@ def _with_tuning_note(card: str, note: str) -> str:
     return f"{head}\n\n{TUNED_MARK}\n{note.strip()}\n"
 
 
+@dataclass(frozen=True)
+class CardSource:
+    """Where a derived bundle's weights came from: ``label`` as its card names it (Markdown),
+    and the ``MODEL_CARD.md`` describing those weights (absent for most trained bundles)."""
+
+    label: str
+    card: Path
+
+    @classmethod
+    def of_bundle(cls, path: Path) -> CardSource:
+        """The bundled model is named by its name and ctcasr version: its path inside an
+        installed package means nothing to whoever reads the card."""
+        from ctcasr import __version__
+
+        if path.resolve().parent == PRETRAINED_DIR.resolve():
+            return cls(f"`{path.name}` (the model bundled with ctcasr {__version__})",
+                       path / CARD_FILE)  # fmt: skip
+        return cls(f"`{path}`", path / CARD_FILE)
+
+
+DERIVED_TITLE = "# Derived model"
+_STEPS = "## How it was made"
+# Opens each source card a derived card holds (a card of its own, not a derived one).
+_SOURCE_MARK = "<!-- ctcasr: a source's card, as the bundles listed carried it -->"
+
+
+def derived_card(step: str, sources: Sequence[CardSource]) -> str | None:
+    """The model card of a bundle made from ``sources`` (``step``: by what, from what),
+    or None when none has a card. An average or fine-tune of the bundled model lost its
+    card, and with it the attribution its CC BY and CC BY-SA training data ask adaptations to
+    keep. The card lists the steps that made it, newest first, then each distinct original
+    card once: a derived source gives its steps and the cards it holds, not itself nested
+    (each round of averaging and fine-tuning doubled the copies). A source card's tuning
+    section is left out: it measured that source's weights."""
+    import datetime
+
+    today = datetime.datetime.now(datetime.timezone.utc).date().isoformat()
+    steps = [f"- {today} (UTC): {step}"]
+    cards: dict[str, list[str]] = {}  # a source card, headings demoted: who carried it
+    for source in sources:
+        text = _source_card(source.card)
+        if text is None:
+            continue
+        head, *held = text.split(_SOURCE_MARK)
+        earlier = [line for line in head.partition(_STEPS)[2].splitlines() if line.strip()]
+        # Flattened only as written here: a card someone added to (the fine-tuning data's
+        # terms) is kept whole, as any card of its own.
+        if not held or head.strip() != _derived_head(earlier):  # its marks are no longer ours
+            _carried(cards, _demoted(text.replace(_SOURCE_MARK, "")), [source.label])
+            continue
+        steps += earlier
+        for section in held:  # "## Derived from", the bundles as "- " lines, the card
+            lines = section.strip().splitlines()
+            end = next((i for i in range(2, len(lines)) if not lines[i].startswith("- ")),
+                       len(lines))  # fmt: skip
+            _carried(cards, "\n".join(lines[end:]).strip(), [x[2:] for x in lines[2:end]])
+    if not cards:
+        return None
+    parts = [_derived_head(list(dict.fromkeys(steps))), ""]
+    for card, labels in cards.items():
+        parts += [_SOURCE_MARK, "## Derived from", "", *(f"- {x}" for x in labels), "", card, ""]
+    return "\n".join(parts)
+
+
+def _derived_head(steps: list[str]) -> str:
+    return "\n".join([DERIVED_TITLE, "", "Its weights derive from those of the bundles whose "
+                      "cards follow, so what those say of their training data, its licences and "
+                      "the notices they ask for holds for it too; the scores they give are of "
+                      "their own weights, not these.", "", _STEPS, "", *steps])  # fmt: skip
+
+
+def _source_card(path: Path) -> str | None:
+    """A source's card without its tuning section; None when it has none."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: cannot read this source's model card ({first_line(exc)}); "
+                          "its notices would be lost") from None  # fmt: skip
+    return text.partition(TUNED_MARK)[0].strip()
+
+
+def _carried(cards: dict[str, list[str]], card: str, labels: list[str]) -> None:
+    known = cards.setdefault(card, [])
+    known += [x for x in labels if x not in known]
+
+
+def _demoted(card: str) -> str:
+    """``card`` with each Markdown heading two levels down (to at most six), so that its
+    title nests under the "Derived from" heading that holds it."""
+    lines, fenced = [], False
+    for line in card.splitlines():
+        if line.startswith(("```", "~~~")):
+            fenced = not fenced
+        marks = len(line) - len(line.lstrip("#"))
+        if not fenced and marks > 0 and line[marks:].startswith(" "):
+            line = "#" * min(6, marks + 2) + line[marks:]
+        lines.append(line)
+    return "\n".join(lines)
+
+
 # Metadata measured on one source's weights, which no mean inherits (decoder_tuning: the
 # first source's tuned dev scores were shown as the soup's)
 AVERAGE_DROPS = ("epoch", "dev_wer", "dev_cer", "decoder_tuning")
@@ -550,7 +657,8 @@ def average_bundles(
     any one of them; whether it does is for a dev set to say. The sources must share the
     architecture, front end and alphabet. The output keeps the first source's decoder
     settings, files (an LM) and metadata, less what measured the first's weights alone, with
-    ``averaged_from`` added; it has Keras weights only (``ctcasr export`` adds the ONNX
+    ``averaged_from`` added, and a model card carrying the sources' cards (:func:`derived_card`,
+    when any has one); it has Keras weights only (``ctcasr export`` adds the ONNX
     graph). ``checkpoints`` are training checkpoints (``epoch-NNNN`` folders) of the first
     source's architecture, averaged in too: the best few epochs of one run. Imports TensorFlow.
     """
@@ -564,6 +672,7 @@ def average_bundles(
     if len(bundles) + len(checkpoints) < 2:
         raise BundleError("averaging needs at least two bundles or checkpoints")
     first = bundles[0]
+    card = _average_card(bundles, checkpoints, output)  # before the work: an unreadable card fails
     for other in bundles[1:]:
         for what, mine, theirs in (
             # Dropout is a training setting: it does not change the weights' shapes or meaning.
@@ -597,7 +706,20 @@ def average_bundles(
     if checkpoints:
         metadata["averaged_checkpoints"] = [str(c) for c in checkpoints]
     return save_bundle(output, model, first.frontend, first.model_config, first.alphabet,
-                       decoder=first.decoder, metadata=metadata, extra_files=extra)  # fmt: skip
+                       decoder=first.decoder, metadata=metadata, extra_files=extra,
+                       card=card)  # fmt: skip
+
+
+def _average_card(bundles: Sequence[Bundle], checkpoints: Sequence[str | os.PathLike[str]],
+                  output: str | os.PathLike[str]) -> str | None:  # fmt: skip
+    """The card of a mean of ``bundles`` and ``checkpoints``: a checkpoint's weights are
+    described by its run's saved model's card (RUN/checkpoints/epoch-NNNN, RUN/model)."""
+    sources = [CardSource.of_bundle(b.path) for b in bundles] + [
+        CardSource(f"checkpoint `{c}`", Path(c).parent.parent / "model" / CARD_FILE)
+        for c in checkpoints]  # fmt: skip
+    labels = ", ".join(dict.fromkeys(s.label for s in sources))
+    return derived_card(f"`ctcasr average` made `{output}` as the mean of the weights of "
+                        f"{labels}.", sources)  # fmt: skip
 
 
 def _refuse_mixed_norms(model: Any, weights: list[list[Any]], sources: list[Any]) -> None:

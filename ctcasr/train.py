@@ -6,6 +6,8 @@ Layout of ``output_dir``::
     train_config.json     the settings of this run (resume checks against it)
     checkpoints/          epoch-NNNN/ (weights, optimizer state, history) and LATEST
     model/                the best bundle so far (by dev CER), ready for ``ctcasr transcribe``
+    derived_card.md       the model card model/ carries, made at the start from ``init_from``'s
+                          (only when that bundle has one)
     log.csv               loss, dev WER/CER, learning rate, seconds and peak RSS per epoch
     tensorboard/          the same scalars for TensorBoard
     .ctcasr.lock          while a run writes the folder: its pid (a second run is refused)
@@ -543,7 +545,32 @@ def _load_state(
     if is_chief:
         text = json.dumps(config.to_dict(), indent=2) + "\n"
         atomic_write_text(out / "train_config.json", text)
+        _write_derived_card(out, config, init)
     return 0, [], _Best(dev=_dev_key(config))
+
+
+DERIVED_CARD = "derived_card.md"
+
+
+def _write_derived_card(out: Path, config: TrainConfig, init) -> None:
+    """Keep in the run folder the card each saved model gets: ``init``'s card under a note
+    of this fine-tune (a fine-tune of the bundled model had no card, so none of the notices
+    its CC BY and CC BY-SA training data ask adaptations to keep). Written at the start, as
+    a resumed run's start bundle may be gone; a stale one from a start killed early goes."""
+    from ctcasr.bundle import CardSource, derived_card
+
+    card = None
+    if init is not None:
+        source = CardSource.of_bundle(init.path)
+        manifests = ", ".join(f"`{m}`" for m in config.train_manifests)
+        card = derived_card(f"`ctcasr train` made `{out / 'model'}` by fine-tuning the weights "
+                            f"of {source.label} on {manifests}; what those hold is not "
+                            "described here: add its sources, licences and the notices they "
+                            "ask for.", [source])  # fmt: skip
+    if card is None:
+        (out / DERIVED_CARD).unlink(missing_ok=True)
+    else:
+        atomic_write_text(out / DERIVED_CARD, card)
 
 
 def _dev_key(config: TrainConfig) -> str | None:
@@ -705,8 +732,10 @@ def _save_model(path: Path, model, config: TrainConfig, model_config: ModelConfi
                 alphabet: Alphabet, metadata: dict[str, Any]) -> None:  # fmt: skip
     from ctcasr.bundle import save_bundle
 
+    card = path.parent / DERIVED_CARD  # the run's (see _write_derived_card)
     save_bundle(path, model, config.frontend, model_config, alphabet,
-                metadata={**config.metadata, **metadata})  # fmt: skip
+                metadata={**config.metadata, **metadata},
+                card=card.read_text(encoding="utf-8") if card.is_file() else None)  # fmt: skip
 
 
 def _save_best(out: Path, model, config: TrainConfig, model_config: ModelConfig,

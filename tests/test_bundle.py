@@ -978,3 +978,67 @@ def test_decoder_settings_this_ctcasr_lacks_are_named_as_the_bundles(tmp_path):
     assert Transcriber(path, decoder="kenlm").decoder == "kenlm"
     with pytest.raises(ConfigError, match=r"^unknown decoder 'newdec'"):
         Transcriber(path, decoder="newdec")
+
+
+def test_an_average_carries_its_sources_model_cards(tmp_path):
+    """``ctcasr average default default -o X`` wrote no MODEL_CARD.md: the mean of the
+    bundled model lost the training data's licences and the attribution its CC BY and
+    CC BY-SA sources ask adaptations to keep. The average's card now says what made it from
+    what, then holds each distinct source card once (a source's tuning section left out: it
+    measured that source's weights); sources without a card add nothing, and no card makes
+    none. An average of averages lists every step and still holds each original card once."""
+    from typer.testing import CliRunner
+
+    from ctcasr.bundle import CARD_FILE, TUNED_MARK, store_decoder_settings
+    from ctcasr.cli import app
+
+    def card_of(path: Path) -> str:
+        return (path / CARD_FILE).read_text(encoding="utf-8")
+
+    card = "# Model A\n\nTrained on FSDD (CC BY-SA 4.0).\n\n## Training data and licences\n\nx\n"
+    (tmp_path / "card.md").write_text(f"{card}\n{TUNED_MARK}\n## Decoder re-tuned\n\nold\n")
+    tiny_bundle(tmp_path / "a", 1, extra_files={CARD_FILE: tmp_path / "card.md"})
+    tiny_bundle(tmp_path / "b", 2)
+    (tmp_path / "card.md").write_text("# Model C\n\n```\n# not a heading\n```\n")
+    tiny_bundle(tmp_path / "c", 3, extra_files={CARD_FILE: tmp_path / "card.md"})
+    a, b, c, soup = (tmp_path / n for n in ("a", "b", "c", "soup"))
+    result = CliRunner().invoke(app, ["average", str(a), str(a), str(b), str(c), "-o", str(soup)])
+    assert result.exit_code == 0, result.output
+    text = card_of(soup)
+    assert text.startswith("# Derived model\n\nIts weights derive from those of the bundles ")
+    step = (r"- \d{4}-\d\d-\d\d \(UTC\): `ctcasr average` made `%s` as the mean of the "
+            r"weights of `%s`, `%s`, `%s`\.\n")  # fmt: skip
+    steps = re.findall(r"^- \d{4}.*\n", text, flags=re.M)
+    assert len(steps) == 1 and re.fullmatch(step % tuple(map(re.escape, map(str, (soup, a, b, c)))),
+                                            steps[0])  # fmt: skip
+    held = re.split(r"^## Derived from\n\n", text, flags=re.M)[1:]
+    assert held == [f"- `{a}`\n\n### Model A\n\nTrained on FSDD (CC BY-SA 4.0).\n\n"
+                    "#### Training data and licences\n\nx\n\n<!-- ctcasr: a source's card, "
+                    "as the bundles listed carried it -->\n",
+                    f"- `{c}`\n\n### Model C\n\n```\n# not a heading\n```\n"]  # fmt: skip
+    # A tune of the average replaces its own tuning section only: the sources' cards stay.
+    tuned = tmp_path / "tuned"
+    store_decoder_settings(load_bundle(soup), "greedy", {}, output=tuned,
+                           card_note="## Decoder re-tuned\n\nnew")  # fmt: skip
+    assert card_of(tuned) == f"{text.rstrip()}\n\n{TUNED_MARK}\n## Decoder re-tuned\n\nnew\n"
+
+    # A mean of the tuned average, `a` again and `c`: both steps, each original card once.
+    average_bundles([tuned, a, c], tmp_path / "soup2")
+    again = card_of(tmp_path / "soup2")
+    assert len(re.findall(r"^- \d{4}", again, flags=re.M)) == 2 and steps[0] in again
+    assert again.count("### Model A") == again.count("### Model C") == 1
+    assert f"## Derived from\n\n- `{a}`\n\n### Model A" in again
+    assert "Decoder re-tuned" not in again
+    # An average someone added to (the terms of their own data) is held whole, additions too.
+    (soup / CARD_FILE).write_text(text.replace("## How it", "Mine: CC0.\n\n## How it"))
+    average_bundles([soup, b], tmp_path / "soup3")
+    assert card_of(tmp_path / "soup3").count("Mine: CC0.") == 1
+    assert f"## Derived from\n\n- `{soup}`\n\n### Derived model" in card_of(tmp_path / "soup3")
+
+    average_bundles([b, b], tmp_path / "plain")
+    assert not (tmp_path / "plain" / CARD_FILE).exists()
+    # The bundled model is named as such, not by its path inside the installed package.
+    from ctcasr.bundle import CardSource
+
+    label = CardSource.of_bundle(PRETRAINED_DIR / "default").label
+    assert label.startswith("`default` (the model bundled with ctcasr ")

@@ -813,3 +813,42 @@ def test_epoch_progress_off_a_terminal_is_one_plain_line(capsys, monkeypatch):
     monkeypatch.setattr(sys, "stdout", None)  # `ctcasr train ... >&-`: the bar's write crashed
     assert _run_epoch(lambda x: x, [(2.0,)] * 3, 0, 3, lambda step: 0.001,
                       SimpleNamespace(iterations=0), verbose=1) == 2.0  # fmt: skip
+
+
+def test_a_fine_tune_carries_the_model_card_of_the_bundle_it_started_from(tmp_path, fsdd_dir):
+    """``ctcasr train --init-from default`` wrote a model with no MODEL_CARD.md: the
+    fine-tuned bundled model lost its training data's licences and the attribution its
+    CC BY and CC BY-SA sources ask adaptations to keep. The model now gets a card saying what
+    it was fine-tuned from and on, holding the start bundle's; a resumed run keeps it though
+    that bundle is gone, an average with the run's epochs carries it once, and a run from a
+    bundle without a card, or from scratch, writes none."""
+    from ctcasr.bundle import CARD_FILE, average_bundles
+
+    first = train(_config(tmp_path / "a", fsdd_dir, epochs=1), verbose=0)
+    assert not (Path(first.bundle_path) / CARD_FILE).exists()
+    start = tmp_path / "start"
+    shutil.copytree(first.bundle_path, start)
+    (start / CARD_FILE).write_text("# Start\n\n## Training data and licences\n\nFSDD, CC BY-SA\n",
+                                   encoding="utf-8")  # fmt: skip
+    tuned = _config(tmp_path / "b", fsdd_dir, epochs=1, init_from=str(start), keep_checkpoints=0)
+    tuned.dev_manifest = None  # each epoch's model is saved: the resumed ones' too
+    result = train(tuned, verbose=0)
+    card = (Path(result.bundle_path) / CARD_FILE).read_text(encoding="utf-8")
+    assert card.startswith("# Derived model\n\n")
+    assert (f" (UTC): `ctcasr train` made `{tmp_path / 'b' / 'run' / 'model'}` by fine-tuning "
+            f"the weights of `{start}` on `{tuned.train_manifests[0]}`; what those hold is not "
+            "described here: add its sources, licences") in card  # fmt: skip
+    assert card.endswith(f"## Derived from\n\n- `{start}`\n\n### Start\n\n"
+                         "#### Training data and licences\n\nFSDD, CC BY-SA\n")  # fmt: skip
+    shutil.rmtree(start)
+    tuned.epochs = 3
+    train(tuned, resume=True, verbose=0)
+    assert load_bundle(result.bundle_path).metadata["epoch"] == 3
+    assert (Path(result.bundle_path) / CARD_FILE).read_text(encoding="utf-8") == card
+    checkpoint = tmp_path / "b" / "run" / CHECKPOINTS / "epoch-0002"
+    soup = average_bundles([result.bundle_path], tmp_path / "soup", [checkpoint])
+    text = (soup / CARD_FILE).read_text(encoding="utf-8")
+    assert text.count("### Start\n") == 1 and text.count(" (UTC): `ctcasr ") == 2
+
+    plain = _config(tmp_path / "c", fsdd_dir, epochs=1, init_from=first.bundle_path)
+    assert not (Path(train(plain, verbose=0).bundle_path) / CARD_FILE).exists()
