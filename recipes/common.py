@@ -24,6 +24,7 @@ from ctcasr.utils import mute_native_stderr
 if TYPE_CHECKING:
     import numpy as np
 
+    from ctcasr.bundle import Bundle
     from ctcasr.data import AugmentConfig
     from ctcasr.evaluate import Pieces
     from ctcasr.manifest import ManifestEntry
@@ -400,3 +401,41 @@ def check_resume_dev_words(train_dir: str | os.PathLike[str], words: tuple[str, 
         raise CtcasrError(f"{train_dir}: cannot resume with {now}: the run was started with "
                           f"{then}; resume with {then}, or train anew in another "
                           "folder")  # fmt: skip
+
+
+def start_scoring(args: argparse.Namespace) -> Bundle:
+    """A recipe's first steps with ``--model``: no training folder to hold or go on from;
+    the bundle it names (a folder, or a bundled model's name such as ``default``) is loaded
+    before any work, so that a wrong path is said before the data is prepared."""
+    from ctcasr.bundle import load_bundle
+
+    step("preparing the data")
+    check_outputs(args.out, args.results)
+    hold(args.out)
+    return load_bundle(args.model)
+
+
+def corpus_arg(data: str | None, download: bool, name: str, url: str) -> Path:
+    """The corpus folder ``--data`` names, fetched there first with ``--download``."""
+    if download:
+        if not data:
+            raise CtcasrError("--download needs --data DIR to download into")
+        download_tarball(url, Path(data))
+    return find_corpus(data, name, url)
+
+
+def results_page(results: str | None, out: str | os.PathLike[str], model: str | None,
+                 here: Path) -> str:
+    """Where a recipe writes its report: ``--results``, else the recipe's own RESULTS.md for
+    a trained model, else ``OUT/RESULTS.md`` for a ``--model`` that was only scored (the
+    page beside the recipe reports what the recipe trains)."""
+    if results is not None:
+        return results
+    return str(Path(out) / "RESULTS.md" if model is not None else here / "RESULTS.md")
+
+
+def given_model_line(model: str, bundle: Bundle) -> str:
+    """The results page's account of a model it scored without training it."""
+    where = "" if Path(model).resolve() == bundle.path.resolve() else f" (`{bundle.path}`)"
+    return (f"Model: given as `--model {model}`{where}, not trained by this run: no training "
+            "time or curves here.")

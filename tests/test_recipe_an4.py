@@ -124,3 +124,76 @@ def test_audio_suffixes_in_any_case_are_found(tmp_path):
     split = prepare(root, tmp_path / "out")
     assert (len(split.train), len(split.dev), len(split.test)) == (1, 8, 1)
     assert all(e.audio_filepath.endswith(".WAV") for e in split.train + split.dev + split.test)
+
+
+def _files(folder: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_a_given_model_is_scored_without_training(tmp_path):
+    """``--model`` scores a bundle on AN4 without training one: there was no such mode, and
+    checking the bundled model's AN4 figures meant calling the prepare step by hand. The
+    decoder is tuned on dev into a copy; the given bundle and the recipe's page stay as
+    they were."""
+    import shutil
+
+    from ctcasr.bundle import resolve_bundle_path
+    from recipes.an4.__main__ import HERE, main
+
+    model = tmp_path / "model"
+    shutil.copytree(resolve_bundle_path("default"), model)
+    before, page_before = _files(model), (HERE / "RESULTS.md").read_bytes()
+    out = tmp_path / "exp"
+    argv = ["--data", str(_fake_an4(tmp_path / "an4", 9, test_lines=2)), "--out", str(out)]
+    assert main([*argv, "--model", str(model)]) == 0
+    assert _files(model) == before and (HERE / "RESULTS.md").read_bytes() == page_before
+    page = (out / "RESULTS.md").read_text()
+    assert f"given as `--model {model}`, not trained by this run" in page
+    assert "| **ctcasr** given model, greedy |" in page
+    assert "| **ctcasr** given model, tuned KenLM (the bundle's own LM) |" in page
+    assert "Decoder tuning on dev: kenlm" in page and "## Training" not in page
+    assert f"python -m recipes.an4 {' '.join(argv)} --model {model}" in page
+    assert (out / "tuned" / "bundle.json").is_file() and (out / "per_speaker_wer.png").is_file()
+    assert not (out / "train").exists() and not (out / "training_curves.png").exists()
+
+
+def test_a_given_model_that_is_not_there_is_refused_before_any_work(tmp_path, capsys):
+    from recipes.an4.__main__ import main
+
+    data = str(_fake_an4(tmp_path / "an4", 9))
+    out = tmp_path / "exp"
+    assert main(["--data", data, "--out", str(out), "--model", str(tmp_path / "nope")]) == 1
+    assert "nope: model bundle not found" in capsys.readouterr().err
+    assert not (out / "data").exists() and not (out / "RESULTS.md").exists()
+    # The tuned copy would replace the bundle it was tuned from.
+    (out / "tuned").mkdir()
+    import shutil
+
+    from ctcasr.bundle import resolve_bundle_path
+
+    shutil.copytree(resolve_bundle_path("default"), out / "tuned", dirs_exist_ok=True)
+    assert main(["--data", data, "--out", str(out), "--model", str(out / "tuned")]) == 1
+    assert "where this run writes its tuned copy" in capsys.readouterr().err
+
+
+def test_a_given_model_without_an_lm_is_tuned_with_the_an4_train_3gram(tmp_path):
+    import json
+    import shutil
+
+    from ctcasr.bundle import resolve_bundle_path
+    from recipes.an4.__main__ import main
+
+    model = tmp_path / "model"
+    shutil.copytree(resolve_bundle_path("default"), model)
+    config = json.loads((model / "bundle.json").read_text())
+    (model / "bundle.json").write_text(json.dumps({**config, "decoder": {"name": "greedy"}}))
+    before, out = _files(model), tmp_path / "exp"
+    data = str(_fake_an4(tmp_path / "an4", 9))
+    assert main(["--data", data, "--out", str(out), "--model", str(model)]) == 0
+    assert _files(model) == before
+    page = (out / "RESULTS.md").read_text()
+    if (out / "lm" / "an4-3gram.arpa").is_file():  # KenLM's tools (or their stand-in) here
+        assert "| **ctcasr** given model, tuned KenLM 3-gram |" in page
+        assert (out / "tuned" / "bundle.json").is_file()
+    else:
+        assert "KenLM" not in page.split("## Test results")[1].split("| Kaldi")[0]

@@ -68,3 +68,36 @@ def test_recipe_runs_end_to_end(fsdd_dir, tmp_path):
     for png in ("training_curves.png", "per_speaker_error.png", "confusion_matrix.png"):
         assert (tmp_path / png).stat().st_size > 5000 and f"({png})" in page
     assert (tmp_path / "exp" / "train" / "model" / "bundle.json").is_file()
+
+
+def _fake_fsdd(root: Path) -> Path:
+    """An FSDD-shaped folder: one 0.1 s clip per digit for each of test, dev and train."""
+    import numpy as np
+    import soundfile as sf
+
+    recordings = root / "recordings"
+    recordings.mkdir(parents=True)
+    for digit in range(10):
+        for index in (0, 5, 10):
+            sf.write(recordings / f"{digit}_george_{index}.wav", np.zeros(800, np.float32), 8000)
+    return root
+
+
+def test_a_given_model_is_scored_without_training(tmp_path):
+    """``--model`` scores a bundle on FSDD without training one (there was no such mode):
+    greedy and the bundle's own decoder, the page under --out, the recipe's own untouched."""
+    from recipes.fsdd.__main__ import HERE, main
+
+    page_before = (HERE / "RESULTS.md").read_bytes()
+    out = tmp_path / "exp"
+    argv = ["--data", str(_fake_fsdd(tmp_path / "fsdd")), "--out", str(out), "--model", "default"]
+    assert main(argv) == 0
+    assert (HERE / "RESULTS.md").read_bytes() == page_before
+    page = (out / "RESULTS.md").read_text()
+    assert "given as `--model default` (`" in page and "not trained by this run" in page
+    assert "| ctcasr given model, greedy |" in page
+    assert "| ctcasr given model, kenlm (its stored settings) |" in page
+    assert "## Training" not in page and "Per-epoch log" not in page
+    assert f"ctcasr evaluate --manifest {out}/data/test.jsonl --model default" in page
+    assert (out / "confusion_matrix.png").is_file() and not (out / "train").exists()
+    assert not (out / "training_curves.png").exists()
