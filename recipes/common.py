@@ -403,6 +403,19 @@ def check_resume_dev_words(train_dir: str | os.PathLike[str], words: tuple[str, 
                           "folder")  # fmt: skip
 
 
+def scoring_command(recipe: str, argv: list[str]) -> str:
+    """The command that scores the bundled model on the corpus ``argv`` trained on, for a
+    training page's Reproduce section: written by hand there, the next run's page lost it."""
+    data = "../shared/data/" + recipe
+    for i, arg in enumerate(argv):
+        if arg == "--data" and i + 1 < len(argv):
+            data = argv[i + 1]
+        elif arg.startswith("--data="):
+            data = arg.split("=", 1)[1]
+    return (f"python -m recipes.{recipe} --data {shlex.quote(data)} --model default "
+            f"--out exp/{recipe}-default")
+
+
 def start_scoring(args: argparse.Namespace) -> Bundle:
     """A recipe's first steps with ``--model``: no training folder to hold or go on from;
     the bundle it names (a folder, or a bundled model's name such as ``default``) is loaded

@@ -278,3 +278,20 @@ def test_a_recipe_writing_into_a_full_disk_fails_in_one_line(tmp_path, capsys):
     assert capsys.readouterr().err == (f"error: {tmp_path / 'exp' / 'train.jsonl'}: "
                                        "No space left on device\n")  # fmt: skip
     assert list((tmp_path / "exp").iterdir()) == []
+
+
+def test_training_pages_name_the_command_that_scores_the_bundled_model():
+    """The AN4 and FSDD pages' Reproduce sections say how to score a model without training,
+    with the corpus folder the page's own run used; the pages are generated, so the line is
+    the generator's (as committed) and survives the next run."""
+    from recipes.common import scoring_command
+
+    assert scoring_command("an4", ["--data", "/x y/an4", "--resume"]) == (
+        "python -m recipes.an4 --data '/x y/an4' --model default --out exp/an4-default")
+    assert scoring_command("fsdd", ["--data=d"]).startswith("python -m recipes.fsdd --data d ")
+    default = scoring_command("fsdd", [])
+    assert default.startswith("python -m recipes.fsdd --data ../shared/data/fsdd ")
+    root = Path(__file__).resolve().parents[1] / "recipes"
+    for recipe in ("an4", "fsdd"):
+        page = (root / recipe / "RESULTS.md").read_text()
+        assert scoring_command(recipe, ["--data", f"../shared/data/{recipe}"]) in page

@@ -65,6 +65,8 @@ def test_recipe_runs_end_to_end(fsdd_dir, tmp_path):
     page = results.read_text()
     assert "| ctcasr Conv1D-BiGRU CTC" in page and "Epochs run: 1" in page
     assert "python -m recipes.fsdd --data" in page
+    # the scoring command is the page's own, not a line added by hand that the next run drops
+    assert f"python -m recipes.fsdd --data {fsdd_dir.parent} --model default" in page
     for png in ("training_curves.png", "per_speaker_error.png", "confusion_matrix.png"):
         assert (tmp_path / png).stat().st_size > 5000 and f"({png})" in page
     assert (tmp_path / "exp" / "train" / "model" / "bundle.json").is_file()

@@ -35,6 +35,7 @@ from recipes.common import (
     hold,
     results_page,
     run_main,
+    scoring_command,
     start_scoring,
     step,
 )
@@ -281,6 +282,11 @@ def write_results(path, argv, split, result, evaluations, tuned, train_minutes,
         "## Reproduce",
         "",
         f"    {command}",
+        "",
+        "Score a model without training (the bundled one here; the page goes to "
+        "`OUT/RESULTS.md`):",
+        "",
+        f"    {scoring_command('an4', argv)}",
         "",
         f"Plots: `{curves.name}`, `{speakers.name}` (written next to this file).",
     ]

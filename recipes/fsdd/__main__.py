@@ -31,6 +31,7 @@ from recipes.common import (
     hold,
     results_page,
     run_main,
+    scoring_command,
     start_scoring,
     step,
 )
@@ -270,6 +271,9 @@ def write_results(path, args, argv, split, result, evaluation, train_minutes,
         "```sh",
         command,
         f"ctcasr evaluate --manifest {args.out}/data/test.jsonl --model {args.out}/train/model",
+        "# score a model without training (the bundled one here; the page goes to "
+        "OUT/RESULTS.md):",
+        scoring_command("fsdd", argv),
         "```",
         "",
     ]
