@@ -453,3 +453,32 @@ def test_an_unreadable_test_clip_counts_as_wrong_and_is_named(speech_commands_di
     assert scores.intervals()["twelve"].split(";")[0].endswith("/4")  # out of every clip
     assert [str(broken) in line for line in scores.unreadable] == [True]
     assert "1 test clip could not be read" in scores.unreadable_note()
+
+
+def test_a_given_models_page_goes_to_out_not_over_the_recipes_own(speech_commands_dir, tmp_path,
+                                                                   monkeypatch):  # fmt: skip
+    """``--model default`` wrote its page over ``recipes/speech_commands/RESULTS.md``, the
+    committed page of the model this recipe trains; AN4 and FSDD write a scored model's page
+    to ``OUT/RESULTS.md``, and so does this recipe now. ``--results`` still wins."""
+    import recipes.speech_commands.__main__ as recipe
+
+    written: list[Path] = []
+    monkeypatch.setattr(recipe, "score", lambda bundle, data: _NoScores())
+    monkeypatch.setattr(recipe, "write_results", lambda path, *rest: written.append(path))
+    own = (recipe.HERE / "RESULTS.md").read_bytes()
+    argv = ["--data", str(speech_commands_dir), "--out", str(tmp_path / "exp"), "--model",
+            "default"]  # fmt: skip
+    assert recipe.main(argv) == 0
+    assert written == [tmp_path / "exp" / "RESULTS.md"]
+    assert recipe.main([*argv, "--results", str(tmp_path / "page.md")]) == 0
+    assert written[-1] == tmp_path / "page.md"
+    assert (recipe.HERE / "RESULTS.md").read_bytes() == own
+
+
+class _NoScores:
+    """What the recipe prints of its scores, without scoring a clip."""
+
+    ten_command_accuracy = twelve_class_accuracy = 0.0
+    unseen = type("Unseen", (), {"accuracy": 0.0})()
+    unseen_dev = None
+    unreadable: tuple[str, ...] = ()

@@ -31,6 +31,7 @@ from recipes.common import (
     find_corpus,
     hardware,
     hold,
+    results_page,
     run_main,
     step,
     whole,
@@ -223,7 +224,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--dev-words", type=dev_words_arg, default=(), metavar="W,W,...",
                    help=DEV_WORDS_HELP)
     p.add_argument("--resume", action="store_true", help="continue an interrupted run")
-    p.add_argument("--results", default=str(HERE / "RESULTS.md"), help="report to write")
+    p.add_argument("--results", default=None,
+                   help="report to write [default: the recipe's RESULTS.md; with --model, "
+                   "OUT/RESULTS.md]")
     return p.parse_args(argv)
 
 
@@ -236,6 +239,8 @@ def run(args: argparse.Namespace, argv: list[str]) -> int:
 
     # With --model nothing trains: there is no training folder to go on from.
     step("preparing the data", Path(args.out) / "train" if args.model is None else None)
+    # A scored --model's page went over the recipe's own (the model it trains) by default.
+    args.results = results_page(args.results, args.out, args.model, HERE)
     check_outputs(args.out, args.results)
     hold(args.out, *([Path(args.out) / "train"] if args.model is None else []))
     if args.model is None:  # before minutes of preparing, not after
