@@ -32,6 +32,7 @@ from ctcasr.features import FrontendConfig
 from ctcasr.model import ModelConfig, weight_count
 from ctcasr.text import Alphabet
 from ctcasr.utils import (
+    LOCK_NAME,
     atomic_dir,
     callers_random_state,
     copy_tree,
@@ -318,9 +319,9 @@ def _bundle_files(folder: Path) -> list[Path]:
 
 def _not_temporaries(folder: str, names: list[str]) -> set[str]:
     """For ``copy_tree``: leave out what a killed writer left (``.NAME.PID-HEX.tmp``
-    files, a ``.NAME.old`` folder), links that lead nowhere, and links back into a folder
-    on the way (followed, one failed the copy with a bare ``OSError`` once the path grew
-    too long); keep everything else a user put in the bundle."""
+    files, a ``.NAME.old`` folder), a running export's lock, links that lead nowhere, and
+    links back into a folder on the way (followed, one failed the copy with a bare
+    ``OSError`` once the path grew too long); keep everything else a user put in the bundle."""
     # Every real folder on the way here: a link to one of them, or to a folder above one,
     # leads back into the walk (sibling folders linking to each other copied endlessly).
     walked = set()
@@ -340,7 +341,9 @@ def _not_temporaries(folder: str, names: list[str]) -> set[str]:
             return True
         return any(real.is_relative_to(target) for real in walked)
 
-    return {n for n in names if (n.startswith(".") and n.endswith((".tmp", ".old"))) or loop(n)}
+    # LOCK_NAME: a lock another process (an export) holds in the folder copied, with its pid
+    return {n for n in names
+            if (n.startswith(".") and n.endswith((".tmp", ".old"))) or n == LOCK_NAME or loop(n)}
 
 
 def _owner_writable(folder: Path) -> None:

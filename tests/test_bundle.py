@@ -329,6 +329,24 @@ def test_a_killed_writers_temporary_file_is_not_copied_on(tmp_path):
         assert not list((tmp_path / copy).glob(".*")), copy
 
 
+def test_an_export_lock_held_in_a_source_is_not_copied_on(tmp_path):
+    """ctcasr export holds ``.ctcasr.lock`` in the bundle it writes: a tune or an average made
+    from that bundle meanwhile carried the lock file, with the export's pid, into its copy
+    (and a tune in place put an unheld one where the next export would lock it)."""
+    from ctcasr.bundle import store_decoder_settings
+    from ctcasr.utils import LOCK_NAME, folder_lock
+
+    tiny_bundle(tmp_path / "a", 1)
+    tiny_bundle(tmp_path / "b", 2)
+    with folder_lock(tmp_path / "a", str):
+        assert (tmp_path / "a" / LOCK_NAME).is_file()
+        store_decoder_settings(load_bundle(tmp_path / "a"), "greedy", {},
+                               output=tmp_path / "tuned")  # fmt: skip
+        average_bundles([tmp_path / "a", tmp_path / "b"], tmp_path / "soup")
+    for copy in ("tuned", "soup"):
+        assert not (tmp_path / copy / LOCK_NAME).exists(), copy
+
+
 def test_average_refuses_a_graph_only_bundle_beside_keras_weights_and_ignores_dropout(tmp_path):
     """A bundle exported with --drop-keras rebuilds its model with batch norm folded into the
     convolution: averaged element by element with Keras weights, a model and its own copy
