@@ -35,6 +35,7 @@ from ctcasr.utils import (
     LOCK_NAME,
     atomic_dir,
     callers_random_state,
+    check_writable,
     copy_tree,
     file_name,
     first_line,
@@ -270,6 +271,7 @@ def check_replaceable(target: str | os.PathLike[str]) -> Path:
             f"{target}: holds files that are not a model bundle; not replaced (write the "
             "bundle to a new or empty folder)"
         )
+    check_writable(target, BundleError, replaced=True)  # before a tune's search
     return target
 
 

@@ -85,18 +85,23 @@ def cannot_read(path: str | os.PathLike[str], what: str, exc: OSError) -> str:
     return f"{path}: cannot read {what}: {exc.strerror or exc}"
 
 
-def check_writable(folder: str | os.PathLike[str], error: type[Exception]) -> None:
+def check_writable(folder: str | os.PathLike[str], error: type[Exception],
+                   replaced: bool = False) -> None:  # fmt: skip
     """``error`` if ``folder``, or where it would be made (the nearest folder above it that
     exists), cannot be written: ``FOLDER: cannot write the output folder (PARENT is not
     writable)``. Checked before any work, which otherwise ended in "Permission denied" once
     it was all done (every input transcribed, the model trained), and in one wording: the
-    same refusal was said three ways."""
+    same refusal was said three ways. ``replaced``: a folder :func:`atomic_dir` replaces,
+    whose new version is made beside it, so the folder holding it is written too."""
     folder = Path(folder)
     # os.path.exists: Path.exists raised PermissionError below a folder that may not be searched
     existing = next(p for p in (folder, *folder.absolute().parents) if os.path.exists(p))
     if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         where = "" if existing == folder else f"{existing} is "
         raise error(f"{folder}: cannot write the output folder ({where}not writable)")
+    parent = folder.absolute().parent
+    if replaced and existing == folder and not os.access(parent, os.W_OK | os.X_OK):
+        raise error(f"{folder}: cannot write the output folder ({parent} is not writable)")
 
 
 def atomic_write_text(target: str | os.PathLike[str], text: str) -> None:
@@ -123,7 +128,7 @@ def atomic_dir(target: str | os.PathLike[str]) -> Iterator[Path]:
     from ctcasr.errors import CtcasrError
 
     # An old folder's files could not be removed once it was moved aside: refuse before any work.
-    check_writable(target, CtcasrError)
+    check_writable(target, CtcasrError, replaced=True)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temporary_name(target)
     try:

@@ -196,3 +196,38 @@ def test_a_folder_that_cannot_be_written_is_worded_alike_wherever_it_is_refused(
         ro.chmod(0o755)
         assert sorted(p.name for p in ro.iterdir()) == ["b"]  # nothing made or left there
     assert said == {out: (1, f"error: {text}", text) for out, text in expected.items()}
+
+
+def test_a_bundle_in_a_folder_that_cannot_be_written_is_refused_before_the_work(tmp_path,
+                                                                                 monkeypatch):
+    # A bundle is replaced by a new folder made beside it: one the user may write, in a
+    # folder the user may not (a shared models folder), passed the check, then `tune`
+    # searched all its settings and failed with "[Errno 13] Permission denied: 'DIR/b'".
+    import importlib
+
+    from ctcasr.utils import atomic_dir
+    from tests.helpers import tiny_bundle
+
+    tune_module = importlib.import_module("ctcasr.tune")  # ctcasr.tune is also the function
+
+    def searched(*args, **kwargs):
+        raise AssertionError("tuned before the folder was checked")
+
+    monkeypatch.setattr(tune_module, "compute_log_probs", searched)
+    with shared_folder(tmp_path) as folder:
+        ro = folder / "ro"
+        tiny_bundle(ro / "b", 1)
+        for path in (ro / "b", *(ro / "b").iterdir()):
+            path.chmod(0o777 if path.is_dir() else 0o666)
+        ro.chmod(0o555)
+        text = f"{ro / 'b'}: cannot write the output folder ({ro} is not writable)"
+        "".encode("utf-8-sig")  # imported as root: nobody may not read this Python's codecs
+        with unprivileged():
+            with pytest.raises(CtcasrError) as tuned:
+                tune_module.tune(folder / "dev.jsonl", ro / "b", decoder="grammar",
+                                 decoder_options={"commands": ["seven", "three"]})
+            with pytest.raises(CtcasrError) as replaced, atomic_dir(ro / "b"):
+                pass
+        ro.chmod(0o755)
+        assert sorted(p.name for p in ro.iterdir()) == ["b"]  # nothing made or left there
+    assert (str(tuned.value), str(replaced.value)) == (text, text)
