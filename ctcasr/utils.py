@@ -99,7 +99,8 @@ def check_writable(folder: str | os.PathLike[str], error: type[Exception],
     if existing.is_dir() and not os.access(existing, os.W_OK | os.X_OK):
         where = "" if existing == folder else f"{existing} is "
         raise error(f"{folder}: cannot write the output folder ({where}not writable)")
-    parent = folder.absolute().parent
+    # a link's own folder is not written: atomic_dir replaces the folder it points to
+    parent = Path(os.path.realpath(folder) if folder.is_symlink() else folder.absolute()).parent
     if replaced and existing == folder and not os.access(parent, os.W_OK | os.X_OK):
         raise error(f"{folder}: cannot write the output folder ({parent} is not writable)")
 

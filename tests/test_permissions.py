@@ -219,6 +219,10 @@ def test_a_bundle_in_a_folder_that_cannot_be_written_is_refused_before_the_work(
         tiny_bundle(ro / "b", 1)
         for path in (ro / "b", *(ro / "b").iterdir()):
             path.chmod(0o777 if path.is_dir() else 0o666)
+        (folder / "open" / "w").mkdir(parents=True)
+        for path in (folder / "open", folder / "open" / "w"):
+            path.chmod(0o777)
+        (ro / "link").symlink_to(folder / "open" / "w")
         ro.chmod(0o555)
         text = f"{ro / 'b'}: cannot write the output folder ({ro} is not writable)"
         "".encode("utf-8-sig")  # imported as root: nobody may not read this Python's codecs
@@ -228,6 +232,11 @@ def test_a_bundle_in_a_folder_that_cannot_be_written_is_refused_before_the_work(
                                  decoder_options={"commands": ["seven", "three"]})
             with pytest.raises(CtcasrError) as replaced, atomic_dir(ro / "b"):
                 pass
+            # a link there to a bundle elsewhere: the folder it points to is replaced
+            with atomic_dir(ro / "link") as tmp:
+                (tmp / "new").write_text("new")
         ro.chmod(0o755)
+        (ro / "link").unlink()
+        assert [p.name for p in (folder / "open" / "w").iterdir()] == ["new"]
         assert sorted(p.name for p in ro.iterdir()) == ["b"]  # nothing made or left there
     assert (str(tuned.value), str(replaced.value)) == (text, text)
