@@ -107,7 +107,7 @@ def _parse_line(
     audio_path = Path(audio)
     if not audio_path.is_absolute():
         audio_path = path.parent / audio_path
-    if check_audio and not audio_path.is_file():
+    if check_audio and not _is_file(audio_path):
         raise ManifestError(f"audio file not found: {audio_path}")
     if normalize:
         try:
@@ -122,6 +122,16 @@ def _parse_line(
     return ManifestEntry(
         str(audio_path), text, float(duration), None if speaker is None else str(speaker)
     )
+
+
+def _is_file(path: Path) -> bool:
+    """``path.is_file()``, its OSError one line's error: under a folder the user may not
+    search, or with a name too long, it raised, and ``--skip-bad`` ended on the first such
+    line, in a message naming neither the manifest nor the line."""
+    try:
+        return path.is_file()
+    except OSError as exc:
+        raise ManifestError(f"cannot read audio file: {path}: {exc.strerror or exc}") from None
 
 
 def _spelled_hint(text: str, alphabet: Alphabet) -> str:

@@ -12,7 +12,7 @@ import soundfile as sf
 from typer.testing import CliRunner
 
 from ctcasr.cli import app
-from ctcasr.errors import ConfigError, CtcasrError
+from ctcasr.errors import ConfigError, CtcasrError, ManifestError
 from tests.helpers import shared_folder, unprivileged
 
 
@@ -240,3 +240,29 @@ def test_a_bundle_in_a_folder_that_cannot_be_written_is_refused_before_the_work(
         assert [p.name for p in (folder / "open" / "w").iterdir()] == ["new"]
         assert sorted(p.name for p in ro.iterdir()) == ["b"]  # nothing made or left there
     assert (str(tuned.value), str(replaced.value)) == (text, text)
+
+
+def test_a_manifest_line_whose_audio_cannot_be_looked_up_is_one_bad_line(tmp_path):
+    # Path.is_file raised for audio under a folder that may not be searched, or with a name
+    # too long: evaluate --skip-bad ended on that line with "PATH: Permission denied", no
+    # manifest or line named, and scored none of the rest.
+    from ctcasr.manifest import read_manifest
+
+    seven = Path(__file__).resolve().parents[1] / "examples" / "seven.wav"
+    with shared_folder(tmp_path) as folder:
+        (folder / "locked").mkdir()
+        (folder / "locked" / "a.wav").write_bytes(seven.read_bytes())
+        (folder / "locked").chmod(0o700)
+        manifest = folder / "m.jsonl"
+        audio = [folder / "locked" / "a.wav", folder / ("a" * 300 + ".wav"), seven]
+        manifest.write_text("".join(json.dumps({"audio_filepath": str(a), "text": "seven",
+                                                "duration": 0.9}) + "\n" for a in audio))
+        manifest.chmod(0o644)
+        read_manifest(manifest, skip_bad=True)  # imports its codec: nobody may not read it
+        with unprivileged():
+            report = read_manifest(manifest, skip_bad=True)
+            with pytest.raises(ManifestError, match=rf"^{manifest}:1: cannot read audio file"):
+                read_manifest(manifest)
+    assert [e.audio_filepath for e in report.entries] == [str(seven)]
+    assert [s.split(": ", 1)[0] for s in report.skipped] == [f"{manifest}:1", f"{manifest}:2"]
+    assert "Permission denied" in report.skipped[0] and "too long" in report.skipped[1]
