@@ -234,10 +234,12 @@ JOINED_FORMATS = ("MP3", "OGG")
 def open_joined(path: str | os.PathLike[str], fmt: str = "MP3") -> list:
     """A handle for each stream of an MP3 file joined from several (``cat a.mp3 b.mp3``), or
     of an Ogg file chained from several (``cat a.ogg b.ogg``; ``fmt`` "OGG"), which libsndfile
-    reads only up to the first one's end; an empty list for one stream."""
+    reads only up to the first one's end; for an MP3 whose frames damaged bytes break, which
+    it read only up to the break, one handle reading it with those bytes cut out (see
+    :func:`ctcasr.mp3.resynced`); an empty list for one whole stream."""
     import soundfile as sf
 
-    from ctcasr.mp3 import joined_streams, open_streams, suspect_joined
+    from ctcasr.mp3 import joined_streams, open_streams, resynced, suspect_joined
     from ctcasr.ogg import chained_links
 
     name = "Ogg" if fmt == "OGG" else "MP3"
@@ -248,6 +250,8 @@ def open_joined(path: str | os.PathLike[str], fmt: str = "MP3") -> list:
         else:
             data = suspect_joined(path)
             streams = joined_streams(data) if data is not None else []
+            if not streams and (data := resynced(path)) is not None:
+                streams = [(0, len(data))]  # one stream, its damaged stretches cut out
     except OSError as exc:
         raise AudioError(cannot_read(path, "file", exc)) from None
     handles = []

@@ -557,6 +557,53 @@ def test_single_mp3_with_tags_is_one_stream(tmp_path):
     assert data is None or joined_streams(data) == []
 
 
+def _frame_starts(data: bytes) -> list[int]:
+    from ctcasr.mp3 import frame_length
+
+    starts, i = [], 0
+    while length := frame_length(data, i):
+        starts.append(i)
+        i += length
+    return starts
+
+
+@mp3
+@pytest.mark.parametrize(("damage", "size"), [("version", 1), ("channels", 1), ("junk", 3000)])
+def test_mp3_damaged_part_way_is_read_past_the_damage(damage, size, tmp_path):
+    """One damaged byte in a frame header (MPEG-2 read as 2.5, mono as stereo), or a stretch
+    of junk: mpg123 stopped there without a word (a 10 s file read as its first 0.3 s), or
+    failed on the junk's chance headers ("Unspecified internal error")."""
+    clean = _mp3(tmp_path / "clean.mp3", tone(SAMPLE_RATE, 10.0))
+    expected = len(load_audio(tmp_path / "clean.mp3"))
+    data = bytearray(clean)
+    at = _frame_starts(clean)[12]
+    if damage == "version":
+        data[at + 1] &= ~0x10
+    elif damage == "channels":
+        data[at + 3] ^= 0x80
+    else:
+        data[at : at + size] = np.random.default_rng(5).bytes(size)
+    path = tmp_path / "damaged.mp3"
+    path.write_bytes(bytes(data))
+    got = load_audio(path)
+    # What the damaged bytes held, and a frame or two around them (the bit reservoir).
+    assert len(got) > expected * (1 - size / len(clean) - 0.05), (len(got), expected)
+    streamed = np.concatenate(list(stream_audio(path, SAMPLE_RATE, block_seconds=1.0)))
+    np.testing.assert_array_equal(streamed, got)
+
+
+@mp3
+def test_mp3_ending_in_junk_is_read_as_it_is(tmp_path):
+    """Junk or tags after the last frame are no damage to cut out: nothing follows them."""
+    from ctcasr.mp3 import resynced
+
+    clean = _mp3(tmp_path / "clean.mp3", tone(SAMPLE_RATE, 2.0))
+    path = tmp_path / "junk.mp3"
+    path.write_bytes(clean + np.random.default_rng(1).bytes(3000) + b"TAG" + b"\0" * 125)
+    assert resynced(path) is None
+    np.testing.assert_array_equal(load_audio(path), load_audio(tmp_path / "clean.mp3"))
+
+
 @mp3
 def test_joined_mp3_of_two_rates_is_refused(tmp_path):
     a = _mp3(tmp_path / "a.mp3", tone(SAMPLE_RATE))
