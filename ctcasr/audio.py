@@ -154,9 +154,9 @@ def load_audio(
     except Exception:  # libsndfile says only "format not recognised"; try the fallback reader
         check_readable(path, "file", AudioError)  # not "not audio" for one the user may not read
         return _load_with_audioread(path, sample_rate, max_duration, stream_after)
-    if handle.samplerate < MIN_RATE:  # before the length is checked or any sample read
-        handle.close()
-        raise AudioError(bad_rate(path, handle.samplerate))
+    if (bad := bad_header(path, handle.samplerate, handle.channels)) is not None:
+        handle.close()  # before the length is checked or any sample read
+        raise AudioError(bad)
     if handle.format in JOINED_FORMATS:
         try:
             joined = open_joined(path, handle.format)
@@ -215,9 +215,19 @@ def _read_unknown_length(path: Path, handle, max_duration: float | None,
     return np.concatenate(blocks) if blocks else np.zeros((0, handle.channels), np.float32)
 
 
-def bad_rate(path: str | os.PathLike[str], rate: int) -> str:
-    """The error for a header whose sample rate is under :data:`MIN_RATE`."""
-    return f"{path}: corrupt header (sample rate {rate} Hz, under the {MIN_RATE} Hz of any audio)"
+def bad_header(path: str | os.PathLike[str], rate: int, channels: int) -> str | None:
+    """The error for a header whose sample rate is under :data:`MIN_RATE` or that gives more
+    than :data:`MAX_CHANNELS` channels (libsndfile takes up to 1024), else None. A mono WAV
+    whose header said 1000 channels was a thousandth of its length, so read whole, not in
+    blocks, and downmixed in float64: 1.9 GB of memory for a 400 MB file, and an empty
+    transcript with exit 0."""
+    if rate < MIN_RATE:
+        return (
+            f"{path}: corrupt header (sample rate {rate} Hz, under the {MIN_RATE} Hz of any audio)"
+        )
+    if not 1 <= channels <= MAX_CHANNELS:
+        return f"{path}: corrupt header ({channels} channels at {rate} Hz)"
+    return None
 
 
 def check_read(path: str | os.PathLike[str], seconds: float, limit: float | None) -> None:
@@ -330,10 +340,9 @@ def open_audioread(path: str | os.PathLike[str]) -> AudioreadFile:
         reader = audioread.audio_open(str(path))
     except Exception:
         raise AudioError(f"{path}: not a recognised audio file") from None
-    rate, channels = reader.samplerate, reader.channels
-    if not 1 <= channels <= MAX_CHANNELS or rate < MIN_RATE:
+    if (bad := bad_header(path, reader.samplerate, reader.channels)) is not None:
         reader.close()
-        raise AudioError(f"{path}: corrupt header ({channels} channels at {rate} Hz)")
+        raise AudioError(bad)
     return AudioreadFile(path, reader)
 
 

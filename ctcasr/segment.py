@@ -19,10 +19,9 @@ import numpy as np
 
 from ctcasr.audio import (
     JOINED_FORMATS,
-    MIN_RATE,
     UNKNOWN_LENGTH,
     Downmix,
-    bad_rate,
+    bad_header,
     check_duration,
     check_read,
     finite,
@@ -131,8 +130,8 @@ def _stream_handles(
     import soxr
 
     rate = handles[0].samplerate
-    if rate < MIN_RATE:
-        raise AudioError(bad_rate(path, rate))
+    if (bad := bad_header(path, rate, handles[0].channels)) is not None:
+        raise AudioError(bad)
     known = all(h.frames < UNKNOWN_LENGTH for h in handles)  # else checked as it is read
     if rate > 0 and known:
         check_duration(path, sum(h.frames for h in handles) / rate, max_duration)

@@ -334,6 +334,11 @@ BROKEN = {
     "rate-1hz": ("one_hertz.wav", lambda t, c: wav_header(100, rate=1)
                  + (c["seven"][4000:4100] * 32767).astype("<i2").tobytes(),
                  "corrupt header (sample rate 1 Hz, under the 1000 Hz of any audio)"),
+    # libsndfile takes up to 1024 channels: a mono file whose header said 1000 was read whole
+    # as a thousandth of its length (1.9 GB of memory for 400 MB) and gave an empty transcript.
+    "channels-1000": ("thousand.wav", lambda t, c: wav_header(500, channels=1000)
+                      + (np.resize(c["seven"], 500_000) * 32767).astype("<i2").tobytes(),
+                      "corrupt header (1000 channels at 16000 Hz)"),
     "missing": ("missing.flac", None, "file not found"),
 }
 
