@@ -22,6 +22,10 @@ AUDIO_EXTENSIONS = (".wav", ".flac", ".ogg", ".oga", ".opus", ".mp3", ".aiff", "
 # saying less is corrupt. Taken at its word, a 30 kB WAV saying 1 Hz was four hours of audio,
 # read for minutes (20 GB of memory unsplit) and transcribed as a page of noise words.
 MIN_RATE = 1000
+# Above any rate sound is recorded at (bat detectors record at up to 500 kHz): a header saying
+# more is corrupt. A 100 MB WAV saying 1 GHz was 50 ms of audio, so read whole, not in blocks
+# (640 MB of memory), and transcribed as a letter of noise, exit 0.
+MAX_RATE = 1_000_000
 # Path("") is ".", the current folder: an empty name is refused wherever a name comes in.
 EMPTY_NAME = "empty file name (an unset shell variable?)"
 # libsndfile's frame count for a file whose header does not give one: a FLAC written to a pipe
@@ -216,15 +220,14 @@ def _read_unknown_length(path: Path, handle, max_duration: float | None,
 
 
 def bad_header(path: str | os.PathLike[str], rate: int, channels: int) -> str | None:
-    """The error for a header whose sample rate is under :data:`MIN_RATE` or that gives more
-    than :data:`MAX_CHANNELS` channels (libsndfile takes up to 1024), else None. A mono WAV
-    whose header said 1000 channels was a thousandth of its length, so read whole, not in
-    blocks, and downmixed in float64: 1.9 GB of memory for a 400 MB file, and an empty
-    transcript with exit 0."""
-    if rate < MIN_RATE:
-        return (
-            f"{path}: corrupt header (sample rate {rate} Hz, under the {MIN_RATE} Hz of any audio)"
-        )
+    """The error for a header whose sample rate is outside :data:`MIN_RATE` to
+    :data:`MAX_RATE`, or that gives more than :data:`MAX_CHANNELS` channels (libsndfile takes
+    up to 1024), else None. A mono WAV whose header said 1000 channels was a thousandth of its
+    length, so read whole, not in blocks, and downmixed in float64: 1.9 GB of memory for a
+    400 MB file, and a transcript of noise with exit 0."""
+    if not MIN_RATE <= rate <= MAX_RATE:
+        side, bound = ("under", MIN_RATE) if rate < MIN_RATE else ("over", MAX_RATE)
+        return f"{path}: corrupt header (sample rate {rate} Hz, {side} the {bound} Hz of any audio)"
     if not 1 <= channels <= MAX_CHANNELS:
         return f"{path}: corrupt header ({channels} channels at {rate} Hz)"
     return None

@@ -339,6 +339,10 @@ BROKEN = {
     "channels-1000": ("thousand.wav", lambda t, c: wav_header(500, channels=1000)
                       + (np.resize(c["seven"], 500_000) * 32767).astype("<i2").tobytes(),
                       "corrupt header (1000 channels at 16000 Hz)"),
+    # And one no audio has above: 1 GHz made 100 MB 50 ms of audio, read whole (640 MB).
+    "rate-1.5mhz": ("megahertz.wav", lambda t, c: wav_header(100_000, rate=1_500_000)
+                    + (np.resize(c["seven"], 100_000) * 32767).astype("<i2").tobytes(),
+                    "corrupt header (sample rate 1500000 Hz, over the 1000000 Hz of any audio)"),
     "missing": ("missing.flac", None, "file not found"),
 }
 
