@@ -420,7 +420,7 @@ class Transcriber:
         pending: list[tuple[float, np.ndarray]] = []
 
         def run() -> list[tuple[float, float, np.ndarray]]:
-            feats = [compute_features(x, self.bundle.frontend) for _, x in pending]
+            feats = [compute_features(x, self.bundle.frontend, lift=False) for _, x in pending]
             out = [(start, len(x) / rate, lp)
                    for (start, x), lp in zip(pending, self.acoustic_model(feats), strict=True)]
             pending.clear()

@@ -349,3 +349,41 @@ def test_pcen_works_where_numba_can_write_no_cache(tmp_path):
                             text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "(51, 40)"
+
+
+def test_quiet_speech_is_heard_as_at_its_own_level(an4_dir, tmp_path):
+    """Real AN4 dev speech (held-out speakers) written as the 16-bit WAV of a distant or
+    low-gain talker, peaking at -45 dBFS: its transcripts are those of the clips at their own
+    level. The log's epsilon floor swallowed such speech (greedy dev WER 6.6% became 27%),
+    so normalised features were not the gain-free features they are meant to be."""
+    from ctcasr.audio import load_audio
+    from ctcasr.metrics import error_report
+    from ctcasr.transcribe import Transcriber
+    from recipes.an4.prepare import prepare
+
+    clips = prepare(an4_dir, tmp_path / "manifests").dev[::6]
+    quiet = []
+    for i, entry in enumerate(clips):
+        y = load_audio(entry.audio_filepath)
+        quiet.append(tmp_path / f"{i}.wav")
+        sf.write(quiet[-1], y / np.abs(y).max() * 10 ** (-45 / 20), SR, subtype="PCM_16")
+    refs = [e.text for e in clips]
+    with Transcriber(decoder="greedy") as t:
+        own = error_report(refs, [r.text for r in t.transcribe_batch([e.audio_filepath
+                                                                      for e in clips])])
+        low = error_report(refs, [r.text for r in t.transcribe_batch(quiet)])
+    assert low.wer <= own.wer + 0.03, (own.summary(), low.summary())
+
+
+def test_quiet_speech_is_raised_only_when_normalised():
+    """The raise is what normalisation would do but for the floor; unnormalised features keep
+    the level they are asked for (c0 is the log energy), and loud input is left alone."""
+    from ctcasr.features import lift_quiet
+
+    y = speechlike(16_000)
+    np.testing.assert_array_equal(lift_quiet(y), y)
+    quiet = 1e-3 * y
+    np.testing.assert_allclose(compute_features(quiet), compute_features(y), atol=0.05)
+    raw = FrontendConfig(normalize=False)
+    assert compute_features(quiet, raw)[:, 0].mean() < compute_features(y, raw)[:, 0].mean() - 20
+    np.testing.assert_array_equal(lift_quiet(np.zeros(100, np.float32)), np.zeros(100))
