@@ -35,6 +35,7 @@ from ctcasr.segment import (
     speech_piece,
     split_stream,
     stream_audio,
+    trim_long_edges,
 )
 from ctcasr.spool import Readable, Spool, Unread
 from ctcasr.utils import mute_native_stderr
@@ -215,12 +216,14 @@ class Transcriber:
             _features_or_error, frontend=self.bundle.frontend, sample_rate=sample_rate,
             max_duration=self.max_duration,
             stream_after=self.split.long_after if self.split is not None else None,
+            edges=self.split or SplitConfig(),
         )  # fmt: skip
 
     def read(
         self, source: Source, sample_rate: int | None = None
-    ) -> tuple[np.ndarray, float] | float | str | None:
-        """An input as ``transcribe`` reads it: ``(features, seconds)``; the duration of one
+    ) -> tuple[np.ndarray, float, float] | float | str | None:
+        """An input as ``transcribe`` reads it: ``(features, seconds, start)``, ``start`` the
+        seconds of a long silent lead cut off before the features; the duration of one
         that is all silence (the model is not shown it); the one-line reason it cannot be
         read; or None for one long enough to be cut (see :meth:`long_pieces`), decided from
         the file's header as ``transcribe`` decides it."""
@@ -304,6 +307,7 @@ class Transcriber:
         results: list[Transcript | Failure | None] = [None] * len(sources)
         feats: list[np.ndarray] = []
         seconds: list[float] = []
+        starts: list[float] = []
         ok: list[int] = []
         read = self._drain(loaded, self._loader(sample_rate), sources, "reading", started[2])
         for i, got in enumerate(read):
@@ -320,10 +324,11 @@ class Transcriber:
             else:
                 feats.append(got[0])
                 seconds.append(got[1])
+                starts.append(got[2])
                 ok.append(i)
         log_probs = self.acoustic_model(feats)
-        jobs = [(lp, _name(sources[i]), s)
-                for i, s, lp in zip(ok, seconds, log_probs, strict=True)]  # fmt: skip
+        jobs = [(lp, _name(sources[i]), s, start)
+                for i, s, start, lp in zip(ok, seconds, starts, log_probs, strict=True)]
         # Greedy decoding costs less than shipping its input to a worker.
         if self.decoder != "greedy" and self._workers() is not None:
             decoded, pool = self._map(_decode_in_worker, jobs)
@@ -439,10 +444,12 @@ class Transcriber:
         if pending:
             yield from run()
 
-    def decode(self, log_probs: np.ndarray, source: str = "<array>", duration: float = 0.0):
-        """Decode log-probabilities the acoustic model already produced."""
+    def decode(self, log_probs: np.ndarray, source: str = "<array>", duration: float = 0.0,
+               start: float = 0.0):  # fmt: skip
+        """Decode log-probabilities the acoustic model already produced (from ``start``
+        seconds into the input: word times are the input's)."""
         hyps = run_decoder(self.decoder_impl, log_probs, self.nbest, self.decoder)
-        return _transcript(hyps, source, duration, self.decoder, str(self.bundle.path))
+        return _transcript(hyps, source, duration, self.decoder, str(self.bundle.path), start)
 
 
 def _check_settings(max_duration: float | None, **counts: Any) -> None:
@@ -513,8 +520,11 @@ def _hypothesis_problem(hyp: Hypothesis) -> str | None:
 
 
 def _transcript(
-    hyps: Sequence[Hypothesis], source: str, duration: float, decoder: str, model: str
+    hyps: Sequence[Hypothesis], source: str, duration: float, decoder: str, model: str,
+    start: float = 0.0,
 ) -> Transcript:
+    if start:
+        hyps = [replace(h, words=tuple(_shifted(h.words, start))) for h in hyps]
     if duration > 0:
         hyps = [_within(h, duration) for h in hyps]
     best = hyps[0]
@@ -697,16 +707,16 @@ def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest
     _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)
 
 
-def _decode_in_worker(job: tuple[np.ndarray, str, float]) -> Transcript | Failure:
-    def decode(log_probs: np.ndarray, source: str, duration: float) -> Transcript:
+def _decode_in_worker(job: tuple[np.ndarray, str, float, float]) -> Transcript | Failure:
+    def decode(log_probs: np.ndarray, source: str, duration: float, start: float) -> Transcript:
         hyps = run_decoder(_WORKER["impl"], log_probs, _WORKER["nbest"], _WORKER["decoder"])
         return _transcript(hyps, source, duration, _WORKER["decoder"],
-                           str(_WORKER["bundle"].path))  # fmt: skip
+                           str(_WORKER["bundle"].path), start)  # fmt: skip
 
     return _decode_or_failure(decode, job, _WORKER["decoder"])
 
 
-def _decode_or_failure(decode: Any, job: tuple[np.ndarray, str, float], decoder: str):
+def _decode_or_failure(decode: Any, job: tuple[Any, ...], decoder: str):
     """A decoder (a plug-in's, say) that raises on one input fails that input, one line, and
     the batch goes on."""
     try:
@@ -743,11 +753,14 @@ def _features_or_error(
     sample_rate: int | None,
     max_duration: float | None,
     stream_after: float | None = None,
-) -> tuple[np.ndarray, float] | float | str | _Long:
-    """Features; or the duration of an input that is all silence (the model is not asked:
-    it may hear words in digital silence); or the one-line reason the input cannot be read
-    (errors cross processes as text); or :class:`_Long`, decided from the header of the
-    one open that would have read the file."""
+    edges: SplitConfig | None = None,
+) -> tuple[np.ndarray, float, float] | float | str | _Long:
+    """Features, the input's seconds and where the features start in it (an end with long
+    silence is cut as ``edges`` cuts a long file's pieces, see
+    :func:`~ctcasr.segment.trim_long_edges`); or the duration of an input that is all silence
+    (the model is not asked: it may hear words in digital silence); or the one-line reason
+    the input cannot be read (errors cross processes as text); or :class:`_Long`, decided
+    from the header of the one open that would have read the file."""
     if isinstance(source, Unread):
         return source.error
     try:
@@ -757,8 +770,9 @@ def _features_or_error(
         if is_silent(samples):
             return seconds
         require_one_window(samples, frontend, _name(source))
+        skip, samples = trim_long_edges(samples, frontend.sample_rate, edges or SplitConfig())
         # The duration from the samples: frames x hop runs up to one hop over it.
-        return compute_features(samples, frontend), seconds
+        return compute_features(samples, frontend), seconds, skip / frontend.sample_rate
     except LongAudio:
         return _Long()
     except CtcasrError as exc:
