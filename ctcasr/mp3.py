@@ -199,8 +199,12 @@ def resynced(path: str | os.PathLike[str]) -> bytes | None:
             kind, pos = _kind(head, 0), pos + length
         if kind is None or pos + 4 > size:
             return None
+        fh.seek(pos)  # the rest alone first: most files end in a 128-byte ID3v1 tag, and
+        tail = fh.read()  # read whole to find no frame after it, each cost its size in memory
+        if _resync(tail, 1, kind) is None:
+            return None
         fh.seek(0)
-        data = fh.read()
+        data = fh.read(pos) + tail
     parts, begin = [data[:start]], start
     while (after := _resync(data, pos + 1, kind)) is not None:
         parts.append(data[begin:pos])

@@ -605,6 +605,43 @@ def test_mp3_ending_in_junk_is_read_as_it_is(tmp_path):
 
 
 @mp3
+def test_mp3_ending_in_a_tag_is_not_read_whole_to_find_no_damage(tmp_path, monkeypatch):
+    """Most MP3s end in an ID3v1 tag: finding nothing after it needs only the bytes after the
+    last frame, not the file in memory."""
+    import builtins
+
+    from ctcasr import mp3
+
+    clean = _mp3(tmp_path / "clean.mp3", tone(SAMPLE_RATE, 20.0))
+    path = tmp_path / "tagged.mp3"
+    path.write_bytes(clean + b"TAG" + b"\0" * 125)
+    largest = [0]
+
+    class Counted:
+        def __init__(self, fh):
+            self.fh = fh
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def __getattr__(self, name):
+            return getattr(self.fh, name)
+
+        def read(self, *args):
+            got = self.fh.read(*args)
+            largest[0] = max(largest[0], len(got))
+            return got
+
+    monkeypatch.setattr(mp3, "open", lambda *a, **k: Counted(builtins.open(*a, **k)),  # noqa: SIM115 (Counted closes it)
+                        raising=False)  # fmt: skip
+    assert mp3.resynced(path) is None
+    assert 0 < largest[0] <= 1024, f"read {largest[0]} of {len(clean) + 128} bytes at once"
+
+
+@mp3
 def test_joined_mp3_of_two_rates_is_refused(tmp_path):
     a = _mp3(tmp_path / "a.mp3", tone(SAMPLE_RATE))
     b = _mp3(tmp_path / "b.mp3", tone(22_050), rate=22_050)
