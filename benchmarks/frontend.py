@@ -202,7 +202,7 @@ def score(clips: list[Clip], paths: list[Path], transcriber) -> tuple[float, flo
     return report.wer, report.sentence_accuracy, len(failed)
 
 
-def main(argv: list[str] | None = None) -> None:
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--data", type=Path, default=REPO.parent / "shared" / "data")
     p.add_argument("--per-corpus", type=int, default=20)
@@ -212,7 +212,11 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--tree", type=Path, default=REPO,
                    help="the checkout whose ctcasr is measured (git worktree add TREE REV) "
                    "[this one]")  # fmt: skip
-    args = p.parse_args(argv)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
     sys.path.insert(0, str(args.tree.resolve()))
     import soundfile as sf
 

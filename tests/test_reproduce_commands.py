@@ -14,6 +14,7 @@ import importlib.util
 import io
 import re
 import shlex
+import sys
 from dataclasses import fields
 from pathlib import Path
 
@@ -165,7 +166,12 @@ def check(command: str) -> None:
             raise CommandError(f"no script {argv[1]}")
         spec = importlib.util.spec_from_file_location(f"_bench_{script.stem}", script)
         module = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        # As ``python SCRIPT`` runs it: in sys.modules, where dataclasses look up its names.
+        sys.modules[spec.name] = module
+        try:
+            spec.loader.exec_module(module)
+        finally:
+            del sys.modules[spec.name]
         _argparse(module.parse_args, argv[2:])
         return None
     if argv[:2] == ["python", "-c"]:
