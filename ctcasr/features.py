@@ -129,8 +129,9 @@ def compute_features(samples: np.ndarray, config: FrontendConfig | None = None, 
                      lift: bool = True) -> np.ndarray:  # fmt: skip
     """Mono samples at ``config.sample_rate`` to a ``[frames, num_features]`` float32 matrix;
     quiet audio raised first (:func:`lift_quiet`) unless ``lift`` is False: a long file's
-    pieces are not, since a piece of room tone alone, raised, was heard as a letter or two
-    (the floor had kept it silent)."""
+    pieces are raised by one gain for the whole file instead
+    (:func:`~ctcasr.segment.input_gain`), since a piece of room tone alone, raised on its own,
+    was heard as a letter or two (the floor had kept it silent)."""
     config = config or FrontendConfig()
     y = as_mono(samples)
     if y.size == 0:
@@ -150,11 +151,15 @@ def compute_features(samples: np.ndarray, config: FrontendConfig | None = None, 
 def lift_quiet(y: np.ndarray) -> np.ndarray:
     """``y`` raised to :data:`QUIET_PEAK_DB` if its peak (offset removed) lies under it;
     louder audio, and digital silence, unchanged."""
-    peak = float(np.max(np.abs(y - y.mean(dtype=np.float64))))
+    gain = quiet_gain(float(np.max(np.abs(y - y.mean(dtype=np.float64)))))
+    return y if gain == 1 else (y * np.float32(gain)).astype(np.float32)
+
+
+def quiet_gain(peak: float) -> float:
+    """The gain that raises audio peaking at ``peak`` (linear) to :data:`QUIET_PEAK_DB`; 1 for
+    louder audio and for digital silence. One rule for a clip and for a long file's pieces."""
     target = 10 ** (QUIET_PEAK_DB / 20)
-    if not 0 < peak < target:
-        return y
-    return (y * np.float32(target / peak)).astype(np.float32)
+    return target / peak if 0 < peak < target else 1.0
 
 
 def _numpy_features(y: np.ndarray, config: FrontendConfig) -> np.ndarray:

@@ -30,7 +30,7 @@ from ctcasr.audio import (
     open_sound,
 )
 from ctcasr.errors import AudioError, ConfigError
-from ctcasr.features import centred_frames
+from ctcasr.features import QUIET_PEAK_DB, centred_frames, quiet_gain
 from ctcasr.utils import check_readable, first_line, quiet_native_stderr
 
 MAX_SECONDS = 86_400.0  # a day: any setting of a piece's length beyond is a typo
@@ -322,17 +322,9 @@ def voiced_intervals(
     # Edge padding, not zeros: with an offset, the step into zero padding sounded like speech.
     frames = centred_frames(y, frame_length, hop, pad_mode="edge")
     power = np.var(frames, axis=1, dtype=np.float64)
-    # The level held around each frame: the loudest of the runs of ``held`` frames that hold
-    # it, a run as loud as its quietest frame (a grey opening, as ``held`` shifted minima then
-    # maxima: 1% of the time the variance above takes; sliding_window_view's min took 5%). A
-    # piece's edges are taken to go on as they end: a word cut by a piece's edge is no burst.
-    padded = np.pad(power, held - 1, mode="edge")
-    n = len(power) + held - 1
-    runs = np.minimum.reduce([padded[j : j + n] for j in range(held)])
-    around = np.maximum.reduce([runs[j : j + len(power)] for j in range(held)])
     # A burst's frames do not set the reference. Some frame always does: the quietest of the
     # run that holds a frame's level is at that level itself.
-    loudest = power[power <= around * 10 ** (BURST_DB / 10)].max()
+    loudest = power[_held(power, held)].max()
     db = 10 * np.log10(np.maximum(power, 1e-10)) - 10 * np.log10(max(loudest, 1e-10))
     loud = db > -top_db
     edges: list[int] = (np.flatnonzero(np.diff(loud.astype(np.int8))) + 1).tolist()
@@ -341,6 +333,48 @@ def voiced_intervals(
     if loud[-1]:
         edges.append(len(loud))
     return np.minimum(np.array(edges, dtype=np.int64) * hop, len(y)).reshape(-1, 2)
+
+
+def _held(power: np.ndarray, held: int) -> np.ndarray:
+    """Which frames are not bursts: none more than ``BURST_DB`` above the level held around it,
+    the loudest of the runs of ``held`` frames that hold it, a run as loud as its quietest
+    frame (a grey opening, as ``held`` shifted minima then maxima: 1% of the time the variance
+    takes; sliding_window_view's min took 5%). A piece's edges are taken to go on as they end:
+    a word cut by a piece's edge is no burst."""
+    padded = np.pad(power, held - 1, mode="edge")
+    n = len(power) + held - 1
+    runs = np.minimum.reduce([padded[j : j + n] for j in range(held)])
+    around = np.maximum.reduce([runs[j : j + len(power)] for j in range(held)])
+    return power <= around * 10 ** (BURST_DB / 10)
+
+
+def held_peak(y: np.ndarray, sample_rate: int) -> float:
+    """The peak of ``y`` outside bursts, in the frames :func:`voiced_intervals` measures: the
+    level a long file is raised by, which a click or a knock on the microphone in a lecture
+    would otherwise set. The offset removed is the median, which a click does not move (the
+    mean of a block of quiet speech with a click in it did, as far as the speech's peak)."""
+    if not len(y):
+        return 0.0
+    hop = sample_rate // 100
+    y = np.asarray(y, dtype=np.float32)
+    frames = centred_frames(y - np.median(y), 4 * hop, hop, "edge")
+    power = np.var(frames, axis=1, dtype=np.float64)
+    return float(np.abs(frames[_held(power, HELD_FRAMES)]).max())
+
+
+def input_gain(blocks: Iterable[np.ndarray], sample_rate: int) -> float:
+    """One gain for a whole long input (:func:`~ctcasr.features.quiet_gain` of its
+    :func:`held_peak`), read from ``blocks`` only as far as the first that needs none, so a
+    recording at a normal level costs one block. One gain, not one per piece: a piece of room
+    tone alone, raised on its own, was heard as a letter; raised with its speech, it stays as
+    far under it as it was."""
+    target = 10 ** (QUIET_PEAK_DB / 20)
+    peak = 0.0
+    for block in blocks:
+        peak = max(peak, held_peak(block, sample_rate))
+        if peak >= target:
+            break
+    return quiet_gain(peak)
 
 
 def is_silent(samples: np.ndarray) -> bool:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import numbers
 import os
 import threading
 import warnings
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,6 +32,7 @@ from ctcasr.features import compute_features, load_samples, require_one_window
 from ctcasr.runtime import LogProbRunner, check_backend
 from ctcasr.segment import (
     SplitConfig,
+    input_gain,
     is_silent,
     speech_piece,
     split_stream,
@@ -415,26 +417,45 @@ class Transcriber:
         that of a minute of audio); ``length[0]`` is the input's duration so far. What
         ``transcribe`` stitches and ``evaluate`` scores."""
         assert self.split is not None
-        rate = self.bundle.frontend.sample_rate
+        split, rate = self.split, self.bundle.frontend.sample_rate
+        whole: np.ndarray | None = None
+        path: str | os.PathLike[str] = ""
         if not isinstance(source, str | os.PathLike):
             # An array is read whole; a stream or a file's bytes is refused as ``read`` refuses
             # it (stream_audio took it for a path: a TypeError or ValueError traceback).
-            blocks: Any = [load_samples(source, self.bundle.frontend, sample_rate=sample_rate)]
-        else:  # a file over the limit fails at the first block, before any work
-            blocks = stream_audio(source, rate, self.split.block_seconds, self.max_duration)
+            whole = load_samples(source, self.bundle.frontend, sample_rate=sample_rate)
+        else:
+            path = source
+
+        def read() -> Generator[np.ndarray, None, None]:
+            """The input's blocks (a file over the limit fails at the first, before any work)."""
+            if whole is not None:
+                yield whole
+            else:
+                yield from stream_audio(path, rate, split.block_seconds, self.max_duration)
+
+        # Quiet audio is raised as a short input is, but by one gain for the whole input, from
+        # a read ahead that stops at the first block at a normal level: the pieces of a
+        # recording at -45 dBFS sank into the log's floor, and raised one by one, a piece of
+        # room tone alone was heard as a letter.
+        gain = 1.0
+        if self.bundle.frontend.normalize:
+            with contextlib.closing(read()) as ahead:
+                gain = input_gain(ahead, rate)
         pending: list[tuple[float, np.ndarray]] = []
 
         def run() -> list[tuple[float, float, np.ndarray]]:
-            feats = [compute_features(x, self.bundle.frontend, lift=False) for _, x in pending]
+            feats = [compute_features(x if gain == 1 else x * np.float32(gain),
+                                      self.bundle.frontend, lift=False) for _, x in pending]
             out = [(start, len(x) / rate, lp)
                    for (start, x), lp in zip(pending, self.acoustic_model(feats), strict=True)]
             pending.clear()
             return out
 
         window = self.bundle.frontend.win_length
-        for start, samples in split_stream(blocks, rate, self.split):
+        for start, samples in split_stream(read(), rate, split):
             length[0] = start + len(samples) / rate
-            piece = speech_piece(start, samples, rate, self.split)
+            piece = speech_piece(start, samples, rate, split)
             # A leftover under one analysis window is refused on its own (the model spelled
             # "n" in it), so it is not shown to the model as a piece either.
             if piece is not None and len(piece[1]) >= window:

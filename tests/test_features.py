@@ -387,3 +387,30 @@ def test_quiet_speech_is_raised_only_when_normalised():
     raw = FrontendConfig(normalize=False)
     assert compute_features(quiet, raw)[:, 0].mean() < compute_features(y, raw)[:, 0].mean() - 20
     np.testing.assert_array_equal(lift_quiet(np.zeros(100, np.float32)), np.zeros(100))
+
+
+def test_a_long_input_is_raised_by_one_gain_read_no_further_than_needed():
+    """A long input's gain is the one its loudest stretch outside bursts would get as a clip,
+    read ahead only until a block at a normal level (a loud lecture costs one block, a quiet
+    one a pass over its blocks, never the file in memory); a click does not set it."""
+    from ctcasr.features import lift_quiet
+    from ctcasr.segment import input_gain
+
+    y = speechlike(SR)
+    read: list[int] = []
+
+    def blocks(scale: float, click: bool = False):
+        for i in range(5):
+            read.append(i)
+            block = np.float32(scale) * y
+            if click and i == 2:  # 20 ms near full scale, decaying: a knock on the microphone
+                block[8000:8320] += 0.9 * np.sign(np.sin(np.arange(320))) * np.exp(
+                    -np.arange(320) / 100)  # fmt: skip
+            yield block
+
+    assert input_gain(blocks(1.0), SR) == 1.0 and read == [0]
+    read.clear()
+    quiet = input_gain(blocks(1e-3), SR)
+    assert read == list(range(5))
+    np.testing.assert_allclose(quiet * 1e-3 * y, lift_quiet(np.float32(1e-3) * y), rtol=1e-3)
+    assert input_gain(blocks(1e-3, click=True), SR) == pytest.approx(quiet, rel=1e-3)

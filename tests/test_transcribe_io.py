@@ -580,6 +580,34 @@ def test_a_click_in_a_quiet_long_recording_keeps_its_words(an4_dir, tmp_path):
         reference.text, got.text)  # fmt: skip
 
 
+def test_a_quiet_long_recording_is_heard_as_at_its_own_level(an4_dir, noise_dir, tmp_path):
+    """A 55 s meeting of AN4 dev speakers (held out of training) with pauses, 20 s of room tone
+    before the first word and room tone under it all, written at its own level and as a
+    low-gain recorder writes it (-45 dBFS peak): the quiet file's pieces sank into the log's
+    floor (greedy WER 44% against 7%), and raised one by one, the room tone alone would be
+    heard as letters. One gain for the whole file: as at its own level, no word in the tone."""
+    from ctcasr.metrics import error_report
+    from recipes.an4.prepare import prepare
+
+    clips = prepare(an4_dir, tmp_path / "manifests").dev[::7][:10]
+    rng = np.random.default_rng(0)
+    parts = [np.zeros(20 * 16000, np.float32)]
+    for entry in clips:
+        parts += [load_audio(entry.audio_filepath), np.zeros(int(rng.uniform(1, 2) * 16000),
+                                                             np.float32)]  # fmt: skip
+    y = np.concatenate(parts)
+    tone = np.resize(load_audio(noise_dir / "air_conditioner.flac"), len(y))
+    y += tone * np.float32(np.sqrt(np.mean(y[20 * 16000 :] ** 2) / np.mean(tone**2)) / 56)  # -35 dB
+    sf.write(tmp_path / "own.wav", y, 16000, subtype="PCM_16")
+    sf.write(tmp_path / "quiet.wav", y * QUIET / np.abs(y).max(), 16000, subtype="PCM_16")
+    ref = " ".join(e.text for e in clips)
+    with Transcriber(decoder="greedy") as t:
+        own, quiet = (t.transcribe(tmp_path / f) for f in ("own.wav", "quiet.wav"))
+    wers = [error_report([ref], [x.text]).wer for x in (own, quiet)]
+    assert wers[0] < 0.15 and wers[1] <= wers[0] + 0.03, (wers, own.text, quiet.text)
+    assert quiet.words[0].start > 19.5, quiet.words[:3]  # nothing heard in the tone alone
+
+
 def test_broken_files_in_a_parallel_batch(clip_tree, tmp_path):
     """Workers finish the good inputs; each broken one is a line on stderr; exit code 1."""
     broken = tmp_path / "broken"
