@@ -116,8 +116,9 @@ def fmt(subtype: str, peak: float = -3) -> Transform:
     return lambda x, r, n, o: _wav(_peak_at(x, peak), r, o, subtype)
 
 
-def padded(seconds: float, room: bool) -> Transform:
-    """``seconds`` of digital silence (or room tone 35 dB under the speech) on each side."""
+def padded(seconds: float, room: bool, peak: float = -3) -> Transform:
+    """``seconds`` of digital silence (or room tone 35 dB under the speech) on each side, the
+    whole peaking at ``peak`` dBFS."""
 
     def run(x: np.ndarray, r: int, n: np.ndarray, o: Path) -> Path:
         pad = np.zeros(int(seconds * r), np.float32)
@@ -127,7 +128,7 @@ def padded(seconds: float, room: bool) -> Transform:
             rms = float(np.sqrt(np.mean(x**2)))
             tone = tone / float(np.sqrt(np.mean(tone**2))) * rms * 10 ** (-35 / 20)
             y = y + tone.astype(np.float32)
-        return _wav(_peak_at(y, -3), r, o)
+        return _wav(_peak_at(y, peak), r, o)
 
     return run
 
@@ -176,6 +177,7 @@ TRANSFORMS: dict[str, Transform] = {
     "3 s digital silence each side": padded(3, room=False),
     "3 s room tone each side (35 dB under)": padded(3, room=True),
     "20 s room tone each side (split path)": padded(20, room=True),
+    "20 s room tone each side (split path) at -40 dBFS": padded(20, room=True, peak=-40),
     "stereo, right channel dead": stereo(np.zeros_like),
     "stereo, channels in opposite phase": stereo(np.negative),
     "MP3 32 kbit/s": codec(".mp3", "-b:a", "32k"),
