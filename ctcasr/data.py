@@ -78,6 +78,9 @@ class Corpus:
     waveforms: list[np.ndarray]
     labels: list[np.ndarray]
     features: list[np.ndarray] | None = None  # cached when augmentation never changes audio
+    # A dev set's: what ``transcribe`` shows the model for each utterance (long silent ends
+    # cut, a long one's pieces, none for silence), so that it is scored as ``evaluate`` is.
+    inputs: list[list[np.ndarray]] | None = None
     dropped: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -94,6 +97,7 @@ def load_corpus(
     max_duration: float | None = None,
     jobs: int = 2,
     what: str = "training",
+    as_transcribed: bool = False,  # a dev set: keep Corpus.inputs, not Corpus.features
 ) -> Corpus:
     """Read every utterance; drop (and list) ones CTC cannot align or that fail to load."""
 
@@ -124,7 +128,12 @@ def load_corpus(
     if not kept_entries:
         raise CtcasrError(f"no usable {what} utterances: " + "; ".join(dropped[:3]))
     corpus = Corpus(kept_entries, waves, labels, dropped=dropped)
-    if cache_features:
+    if as_transcribed:
+        from ctcasr.transcribe import model_inputs
+
+        with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
+            corpus.inputs = list(pool.map(lambda w: model_inputs(w, frontend), waves))
+    elif cache_features:
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             corpus.features = list(pool.map(lambda w: compute_features(w, frontend), waves))
     return corpus

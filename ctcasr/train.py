@@ -627,14 +627,19 @@ def _dev_scores(dev, score: Callable[[], list[float]], dist: Distributed | None,
 
 
 def _score(dev, runner, alphabet: Alphabet) -> list[float]:
-    """[WER, CER] of ``runner``'s greedy output on ``dev``; NaN, not None (it crosses
-    from_chief), when there is no runner."""
+    """[WER, CER] of ``runner``'s greedy output on ``dev``, read and joined as ``evaluate``
+    reads and joins it; NaN, not None (it crosses from_chief), when there is no runner."""
     if runner is None:
         return [math.nan, math.nan]
     from ctcasr.decoding import greedy_decode
     from ctcasr.metrics import error_report
 
-    hyps = [greedy_decode(lp, alphabet).text for lp in runner(dev.features or [])]
+    inputs = dev.inputs or []
+    outputs = iter(runner([x for pieces in inputs for x in pieces]))
+    hyps = []
+    for pieces in inputs:  # a long utterance's pieces joined as transcribe joins them
+        texts = [greedy_decode(next(outputs), alphabet).text for _ in pieces]
+        hyps.append(" ".join(t for t in texts if t))
     report = error_report([e.text for e in dev.entries], hyps)
     return [report.wer, report.cer]
 
@@ -872,6 +877,7 @@ def _load_corpora(config: TrainConfig, alphabet: Alphabet, model_config: ModelCo
             max_duration=config.max_duration,
             jobs=config.jobs,
             what="dev",
+            as_transcribed=True,
         )
         if dev_entries
         else None

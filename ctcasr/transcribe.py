@@ -28,7 +28,12 @@ from ctcasr.decoding import (
 from ctcasr.decoding.base import json_score
 from ctcasr.decoding.registry import available_decoders, check_type, unknown_options
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning, DecoderOutputError, UsageError
-from ctcasr.features import compute_features, load_samples, require_one_window
+from ctcasr.features import (
+    FrontendConfig,
+    compute_features,
+    load_samples,
+    require_one_window,
+)
 from ctcasr.runtime import LogProbRunner, check_backend
 from ctcasr.segment import (
     SplitConfig,
@@ -445,21 +450,14 @@ class Transcriber:
         pending: list[tuple[float, np.ndarray]] = []
 
         def run() -> list[tuple[float, float, np.ndarray]]:
-            feats = [compute_features(x if gain == 1 else x * np.float32(gain),
-                                      self.bundle.frontend, lift=False) for _, x in pending]
+            feats = [piece_features(x, self.bundle.frontend, gain) for _, x in pending]
             out = [(start, len(x) / rate, lp)
                    for (start, x), lp in zip(pending, self.acoustic_model(feats), strict=True)]
             pending.clear()
             return out
 
-        window = self.bundle.frontend.win_length
-        for start, samples in split_stream(read(), rate, split):
-            length[0] = start + len(samples) / rate
-            piece = speech_piece(start, samples, rate, split)
-            # A leftover under one analysis window is refused on its own (the model spelled
-            # "n" in it), so it is not shown to the model as a piece either.
-            if piece is not None and len(piece[1]) >= window:
-                pending.append(piece)
+        for piece in speech_pieces(read(), self.bundle.frontend, split, length):
+            pending.append(piece)
             if len(pending) >= self.batch_size or sum(len(x) for _, x in pending) >= 60 * rate:
                 yield from run()
         if pending:
@@ -471,6 +469,59 @@ class Transcriber:
         seconds into the input: word times are the input's)."""
         hyps = run_decoder(self.decoder_impl, log_probs, self.nbest, self.decoder)
         return _transcript(hyps, source, duration, self.decoder, str(self.bundle.path), start)
+
+
+def short_features(
+    samples: np.ndarray, frontend: FrontendConfig, edges: SplitConfig
+) -> tuple[float, np.ndarray]:
+    """A short input's features as ``transcribe`` computes them (an end with long silence
+    cut as ``edges`` cuts a long file's pieces, see :func:`~ctcasr.segment.trim_long_edges`),
+    and the seconds cut off its start."""
+    skip, samples = trim_long_edges(samples, frontend.sample_rate, edges)
+    return skip / frontend.sample_rate, compute_features(samples, frontend)
+
+
+def speech_pieces(
+    blocks: Iterable[np.ndarray], frontend: FrontendConfig, split: SplitConfig,
+    length: list[float],
+) -> Iterator[tuple[float, np.ndarray]]:  # fmt: skip
+    """A long input's pieces with speech, ``(start seconds, samples)``, cut at its pauses
+    and trimmed; ``length[0]`` is the input's duration so far."""
+    rate = frontend.sample_rate
+    for start, samples in split_stream(blocks, rate, split):
+        length[0] = start + len(samples) / rate
+        piece = speech_piece(start, samples, rate, split)
+        # A leftover under one analysis window is refused on its own (the model spelled
+        # "n" in it), so it is not shown to the model as a piece either.
+        if piece is not None and len(piece[1]) >= frontend.win_length:
+            yield piece
+
+
+def piece_features(samples: np.ndarray, frontend: FrontendConfig, gain: float = 1.0) -> np.ndarray:
+    """A long input's piece's features, raised by the whole input's ``gain``
+    (:func:`~ctcasr.segment.input_gain`), not by its own (see
+    :func:`~ctcasr.features.compute_features`)."""
+    return compute_features(samples if gain == 1 else samples * np.float32(gain), frontend,
+                            lift=False)  # fmt: skip
+
+
+def model_inputs(
+    samples: np.ndarray, frontend: FrontendConfig, split: SplitConfig | None = SplitConfig()
+) -> list[np.ndarray]:
+    """The feature matrices ``transcribe`` shows the model for ``samples`` (mono, at the
+    front end's rate), for scoring where the audio is already in memory (training's dev
+    set: scored on features of its own, its dev WER was not ``evaluate``'s): a long input's
+    pieces (over ``split.long_after``; None: never cut); none for digital silence or audio
+    under one analysis window, whose transcript is empty; else the input, long silent ends
+    cut."""
+    rate = frontend.sample_rate
+    if split is not None and len(samples) > split.long_after * rate:
+        pieces = speech_pieces([samples], frontend, split, [0.0])
+        gain = input_gain([samples], rate) if frontend.normalize else 1.0
+        return [piece_features(x, frontend, gain) for _, x in pieces]
+    if is_silent(samples) or len(samples) < frontend.win_length:
+        return []
+    return [short_features(samples, frontend, split or SplitConfig())[1]]
 
 
 def _check_settings(max_duration: float | None, **counts: Any) -> None:
@@ -791,9 +842,9 @@ def _features_or_error(
         if is_silent(samples):
             return seconds
         require_one_window(samples, frontend, _name(source))
-        skip, samples = trim_long_edges(samples, frontend.sample_rate, edges or SplitConfig())
+        start, feats = short_features(samples, frontend, edges or SplitConfig())
         # The duration from the samples: frames x hop runs up to one hop over it.
-        return compute_features(samples, frontend), seconds, skip / frontend.sample_rate
+        return feats, seconds, start
     except LongAudio:
         return _Long()
     except CtcasrError as exc:
