@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import itertools
 import numbers
 import os
 import threading
 import warnings
-from collections.abc import Generator, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -443,10 +443,11 @@ class Transcriber:
         # a read ahead that stops at the first block at a normal level: the pieces of a
         # recording at -45 dBFS sank into the log's floor, and raised one by one, a piece of
         # room tone alone was heard as a letter.
-        gain = 1.0
+        blocks: Iterator[np.ndarray]
         if self.bundle.frontend.normalize:
-            with contextlib.closing(read()) as ahead:
-                gain = input_gain(ahead, rate)
+            gain, blocks = _gain_then_blocks(read(), read, rate, 2 * split.block_seconds)
+        else:
+            gain, blocks = 1.0, read()
         pending: list[tuple[float, np.ndarray]] = []
 
         def run() -> list[tuple[float, float, np.ndarray]]:
@@ -456,7 +457,7 @@ class Transcriber:
             pending.clear()
             return out
 
-        for piece in speech_pieces(read(), self.bundle.frontend, split, length):
+        for piece in speech_pieces(blocks, self.bundle.frontend, split, length):
             pending.append(piece)
             if len(pending) >= self.batch_size or sum(len(x) for _, x in pending) >= 60 * rate:
                 yield from run()
@@ -469,6 +470,35 @@ class Transcriber:
         seconds into the input: word times are the input's)."""
         hyps = run_decoder(self.decoder_impl, log_probs, self.nbest, self.decoder)
         return _transcript(hyps, source, duration, self.decoder, str(self.bundle.path), start)
+
+
+def _gain_then_blocks(
+    blocks: Generator[np.ndarray, None, None],
+    reread: Callable[[], Generator[np.ndarray, None, None]],
+    rate: int,
+    keep_seconds: float,
+) -> tuple[float, Iterator[np.ndarray]]:
+    """The input's :func:`~ctcasr.segment.input_gain` and its blocks from the start. The blocks
+    read ahead are kept, up to ``keep_seconds``, and the same read goes on after them: a file
+    at a normal level within that is opened once after its header (a second read cost a third
+    open every time). A read ahead past it (a quiet recording, a long silent lead-in) is not
+    held in memory: the input is read again from ``reread``."""
+    kept: list[np.ndarray] | None = []
+
+    def watched() -> Iterator[np.ndarray]:
+        nonlocal kept
+        for block in blocks:
+            if kept is not None:
+                kept.append(block)
+                if sum(len(b) for b in kept) > keep_seconds * rate:
+                    kept = None
+            yield block
+
+    gain = input_gain(watched(), rate)
+    if kept is None:
+        blocks.close()
+        return gain, reread()
+    return gain, itertools.chain(kept, blocks)
 
 
 def short_features(

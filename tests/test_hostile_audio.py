@@ -457,6 +457,45 @@ def test_a_short_file_is_opened_once(transcribers, soundfile_calls):
     assert opened == [clip, clip]
 
 
+def test_a_quiet_long_file_is_opened_once_more_than_its_header(
+    transcribers, clips, soundfile_calls, tmp_path
+):
+    """The read ahead that sets a quiet long input's gain is the read that is transcribed,
+    not one of its own, which cost a third open."""
+    pause = np.zeros(16_000, np.float32)
+    quiet = tmp_path / "quiet.wav"
+    sf.write(str(quiet), np.float32(0.01) * np.concatenate([pause, clips["seven"], pause]),
+             16_000, subtype="FLOAT")  # fmt: skip
+    opened, _ = soundfile_calls
+    assert transcribers["streamed"].transcribe(quiet).text == "seven"
+    assert opened == [str(quiet)] * 2
+
+
+def test_the_blocks_read_ahead_are_read_once_unless_too_many_to_hold():
+    """The blocks after the gain's read ahead are the input's from its start: the same read
+    going on while the blocks ahead fit in ``keep_seconds``, a second read past that (a quiet
+    hour is read twice, never held in memory)."""
+    from ctcasr.transcribe import _gain_then_blocks
+
+    rate, y = 16_000, np.sin(np.arange(16_000, dtype=np.float32) / 3)
+    reads: list[int] = []
+
+    def read(scale: float):
+        def blocks():
+            reads.append(0)
+            for i in range(6):
+                yield np.float32(scale * (i + 1)) * y
+
+        return blocks
+
+    for scale, keep, reads_wanted in [(0.5, 60.0, 1), (1e-4, 60.0, 1), (1e-4, 2.5, 2)]:
+        reads.clear()
+        gain, blocks = _gain_then_blocks(read(scale)(), read(scale), rate, keep_seconds=keep)
+        assert [b[1] for b in blocks] == [b[1] for b in read(scale)()]
+        assert len(reads) == reads_wanted + 1, (scale, keep)  # + the one just compared with
+        assert (gain == 1.0) == (scale == 0.5), gain
+
+
 @pytest.fixture(scope="module")
 def ten_minute_wav(tmp_path_factory, clips) -> Path:
     """Ten minutes of silence with the three clips at 0:30, 5:00 and 9:30, written in blocks."""
