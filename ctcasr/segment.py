@@ -348,18 +348,24 @@ def _held(power: np.ndarray, held: int) -> np.ndarray:
     return power <= around * 10 ** (BURST_DB / 10)
 
 
-def held_peak(y: np.ndarray, sample_rate: int) -> float:
+def held_peak(y: np.ndarray, sample_rate: int, within: tuple[int, int] | None = None) -> float:
     """The peak of ``y`` outside bursts, in the frames :func:`voiced_intervals` measures: the
     level a long file is raised by, which a click or a knock on the microphone in a lecture
     would otherwise set. The offset removed is the median, which a click does not move (the
-    mean of a block of quiet speech with a click in it did, as far as the speech's peak)."""
+    mean of a block of quiet speech with a click in it did, as far as the speech's peak).
+    ``within``: the sample range whose frames (by centre) count; the rest of ``y`` is the
+    context their burst test looks at."""
     if not len(y):
         return 0.0
     hop = sample_rate // 100
     y = np.asarray(y, dtype=np.float32)
     frames = centred_frames(y - np.median(y), 4 * hop, hop, "edge")
     power = np.var(frames, axis=1, dtype=np.float64)
-    return float(np.abs(frames[_held(power, HELD_FRAMES)]).max())
+    counted = _held(power, HELD_FRAMES)
+    if within is not None:
+        centres = np.arange(len(power)) * hop
+        counted &= (centres >= within[0]) & (centres < within[1])
+    return float(np.abs(frames[counted]).max()) if counted.any() else 0.0
 
 
 def input_gain(blocks: Iterable[np.ndarray], sample_rate: int) -> float:
@@ -367,13 +373,25 @@ def input_gain(blocks: Iterable[np.ndarray], sample_rate: int) -> float:
     :func:`held_peak`), read from ``blocks`` only as far as the first that needs none, so a
     recording at a normal level costs one block. One gain, not one per piece: a piece of room
     tone alone, raised on its own, was heard as a letter; raised with its speech, it stays as
-    far under it as it was."""
+    far under it as it was. Each frame's burst test sees the frames around it across block
+    edges, as in one array: measured block by block, a click at a block's edge was taken for
+    the recording's level (its neighbours there were only the edge, repeated), and a quiet
+    file with a knock at 10 s was not raised (greedy WER 40% against 7%; its array, 7%)."""
     target = 10 ** (QUIET_PEAK_DB / 20)
-    peak = 0.0
+    hop = sample_rate // 100
+    context = (HELD_FRAMES + 2) * hop  # the samples a frame's burst test looks at each side
+    peak, buf, base, done = 0.0, np.zeros(0, np.float32), 0, 0  # done: frames measured to
     for block in blocks:
-        peak = max(peak, held_peak(block, sample_rate))
+        buf = np.concatenate([buf, np.asarray(block, np.float32)])
+        end = base + len(buf) - context  # frames nearer the end wait for the next block
+        if end > done:
+            peak = max(peak, held_peak(buf, sample_rate, (done - base, end - base)))
+            done = end
         if peak >= target:
-            break
+            return quiet_gain(peak)
+        keep = max(0, (done - context - base) // hop * hop)  # context kept before ``done``
+        buf, base = buf[keep:], base + keep
+    peak = max(peak, held_peak(buf, sample_rate, (done - base, len(buf) + 1)))
     return quiet_gain(peak)
 
 
