@@ -431,3 +431,25 @@ def test_a_click_at_a_block_edge_does_not_set_a_long_inputs_gain(offset):
     for size in (SR, SR // 2, 7_919):  # edges at the click, and elsewhere
         blocks = [y[i : i + size] for i in range(0, len(y), size)]
         assert input_gain(blocks, SR) == pytest.approx(whole, rel=0.05), size
+
+
+@pytest.mark.parametrize("where", ["start", "end"])
+def test_a_pop_at_a_quiet_recordings_start_or_end_is_no_level(where):
+    """A recorder's pop as it starts or stops, in a recording of quiet speech: at the
+    recording's own end the burst test took it for the level, so a short file's speech
+    counted as silence and its long silent end was cut with the speech in it (18 AN4 dev
+    clips at -45 dBFS with a pop were transcribed as nothing), and a long file was not raised."""
+    from ctcasr.segment import SplitConfig, input_gain, trim_long_edges
+
+    speech = speechlike(SR)
+    speech *= np.float32(10 ** (-45 / 20)) / np.abs(speech).max()
+    hush = np.random.default_rng(1).normal(0, 1e-6, int(1.5 * SR)).astype(np.float32)
+    y = np.concatenate([hush, speech, hush])
+    popped = y.copy()
+    at = 0 if where == "start" else len(y) - 320
+    popped[at : at + 320] += 0.9 * np.sign(np.sin(np.arange(320))) * np.exp(
+        -np.arange(320) / 100)  # fmt: skip
+    skip, kept = trim_long_edges(popped, SR, SplitConfig())
+    assert skip <= len(hush) and skip + len(kept) >= len(hush) + len(speech), (skip, len(kept))
+    assert input_gain([popped], SR) == pytest.approx(input_gain([y], SR), rel=0.05)
+    assert input_gain([y], SR) > 30
