@@ -137,7 +137,7 @@ def compute_features(samples: np.ndarray, config: FrontendConfig | None = None, 
     if y.size == 0:
         y = np.zeros(1, dtype=np.float32)
     if config.normalize and lift:
-        y = lift_quiet(y)
+        y = lift_quiet(y, config.sample_rate)
     feats = _numpy_features(y, config) if config.kind != "pcen" else _librosa_features(y, config)
     if config.deltas:
         feats = np.concatenate([feats, *_deltas(feats, config.deltas)], axis=0)
@@ -148,10 +148,15 @@ def compute_features(samples: np.ndarray, config: FrontendConfig | None = None, 
     return np.ascontiguousarray(feats.T, dtype=np.float32)
 
 
-def lift_quiet(y: np.ndarray) -> np.ndarray:
-    """``y`` raised to :data:`QUIET_PEAK_DB` if its peak (offset removed) lies under it;
-    louder audio, and digital silence, unchanged."""
-    gain = quiet_gain(float(np.max(np.abs(y - y.mean(dtype=np.float64)))))
+def lift_quiet(y: np.ndarray, sample_rate: int = 16_000) -> np.ndarray:
+    """``y`` raised to :data:`QUIET_PEAK_DB` if its peak outside bursts, offset removed
+    (:func:`~ctcasr.segment.held_peak`, as a long file's gain is read), lies under it; louder
+    audio, and digital silence, unchanged. By its plain peak, a click in a clip of quiet speech
+    set the level and nothing was raised (18 AN4 dev clips at -45 dBFS with a 20 ms click in
+    their lead-in: greedy WER 40% against 14% without it), while the same audio over 30 s was."""
+    from ctcasr.segment import held_peak  # segment imports this module
+
+    gain = quiet_gain(held_peak(y, sample_rate))
     return y if gain == 1 else (y * np.float32(gain)).astype(np.float32)
 
 

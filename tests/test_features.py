@@ -453,3 +453,17 @@ def test_a_pop_at_a_quiet_recordings_start_or_end_is_no_level(where):
     assert skip <= len(hush) and skip + len(kept) >= len(hush) + len(speech), (skip, len(kept))
     assert input_gain([popped], SR) == pytest.approx(input_gain([y], SR), rel=0.05)
     assert input_gain([y], SR) > 30
+
+
+def test_a_click_does_not_set_a_quiet_clips_gain():
+    """A short clip is raised by the peak a long file's gain is read from, outside bursts: by
+    its plain peak, a click in a clip of quiet speech left it unraised (18 AN4 dev clips at
+    -45 dBFS with a click in their lead-in: greedy WER 40% against 14%)."""
+    from ctcasr.features import lift_quiet
+
+    quiet = np.float32(1e-3) * speechlike(SR)
+    clicked = quiet.copy()
+    clicked[8000:8320] += 0.9 * np.sign(np.sin(np.arange(320))) * np.exp(-np.arange(320) / 100)
+    raised = lift_quiet(quiet)
+    assert np.abs(raised).max() > 30 * np.abs(quiet).max()
+    np.testing.assert_allclose(lift_quiet(clicked)[:8000], raised[:8000], rtol=0.05)
