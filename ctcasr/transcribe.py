@@ -518,9 +518,9 @@ def speech_pieces(
     """A long input's pieces with speech, ``(start seconds, samples)``, cut at its pauses
     and trimmed; ``length[0]`` is the input's duration so far."""
     rate = frontend.sample_rate
-    for start, samples in split_stream(blocks, rate, split):
+    for start, samples, ends in split_stream(blocks, rate, split):
         length[0] = start + len(samples) / rate
-        piece = speech_piece(start, samples, rate, split)
+        piece = speech_piece(start, samples, rate, split, ends)
         # A leftover under one analysis window is refused on its own (the model spelled
         # "n" in it), so it is not shown to the model as a piece either.
         if piece is not None and len(piece[1]) >= frontend.win_length:

@@ -439,7 +439,7 @@ def test_a_pop_at_a_quiet_recordings_start_or_end_is_no_level(where):
     recording's own end the burst test took it for the level, so a short file's speech
     counted as silence and its long silent end was cut with the speech in it (18 AN4 dev
     clips at -45 dBFS with a pop were transcribed as nothing), and a long file was not raised."""
-    from ctcasr.segment import SplitConfig, input_gain, trim_long_edges
+    from ctcasr.segment import SplitConfig, input_gain, trim_long_edges, voiced_intervals
 
     speech = speechlike(SR)
     speech *= np.float32(10 ** (-45 / 20)) / np.abs(speech).max()
@@ -453,6 +453,18 @@ def test_a_pop_at_a_quiet_recordings_start_or_end_is_no_level(where):
     assert skip <= len(hush) and skip + len(kept) >= len(hush) + len(speech), (skip, len(kept))
     assert input_gain([popped], SR) == pytest.approx(input_gain([y], SR), rel=0.05)
     assert input_gain([y], SR) > 30
+    # A long file's first or last piece: one end is the recording's, the other a cut.
+    own = ("reflect", "edge") if where == "start" else ("edge", "reflect")
+
+    def voiced(x: np.ndarray, ends) -> np.ndarray:
+        mask = np.zeros(len(x), bool)
+        for a, b in voiced_intervals(x, 35.0, 640, 160, ends=ends):
+            mask[a:b] = True
+        return mask[len(hush) : len(hush) + len(speech)]
+
+    assert voiced(y, own).mean() > 0.5
+    assert np.array_equal(voiced(popped, own), voiced(y, own))
+    assert not voiced(popped, "edge").any()  # where the pop is taken for a cut's sound
 
 
 def test_a_click_does_not_set_a_quiet_clips_gain():
