@@ -299,10 +299,12 @@ def trim_long_edges(
     the level (quiet speech under it counted as silence and was cut away, and 18 AN4 dev clips
     at -45 dBFS with a pop at their start or end were transcribed as nothing)."""
     hop = sample_rate // 100
+    most, edge = int(LONG_EDGE * sample_rate), int(config.edge * sample_rate)
+    if len(samples) <= most:  # no end can hold more (a command's one-second clip)
+        return 0, samples
     voiced = voiced_intervals(samples, config.top_db, 4 * hop, hop, ends="reflect")
     if not len(voiced):
         return 0, samples
-    most, edge = int(LONG_EDGE * sample_rate), int(config.edge * sample_rate)
     first, last = int(voiced[0, 0]), int(voiced[-1, 1])
     a = first - edge if first > most else 0
     b = last + edge if len(samples) - last > most else len(samples)
@@ -319,6 +321,64 @@ def speech_piece(
         return None
     skip, voiced = trim(samples, sample_rate, config, ends)
     return start + skip / sample_rate, voiced
+
+
+def frame_power(y: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
+    """The variance of each frame centred on every ``hop``-th sample, ``y`` padded with its
+    end samples (zeros: with an offset, the step into them sounded like speech). Read from
+    sums over ``hop``-sample blocks when a frame is whole blocks: the frames themselves,
+    copied to float64 for ``np.var``, made the level checks of a one-second clip cost more
+    than its features. (Sums of squares lose what an offset is to the signal, so the mean
+    is removed first; what is left differs from ``np.var`` by float rounding.)"""
+    if frame_length % hop:
+        frames = centred_frames(y, frame_length, hop, pad_mode="edge")
+        return np.var(frames, axis=1, dtype=np.float64)
+    x = np.asarray(y, dtype=np.float64)
+    x = x - x.mean()
+    blocks, count = _blocks(x, frame_length, hop)
+    per = frame_length // hop
+    sums, squares = blocks.sum(axis=1), np.einsum("ij,ij->i", blocks, blocks)
+    total = np.add.reduce([sums[j : j + count] for j in range(per)])
+    total_sq = np.add.reduce([squares[j : j + count] for j in range(per)])
+    return np.maximum(total_sq / frame_length - (total / frame_length) ** 2, 0.0)
+
+
+def _frame_extremes(y: np.ndarray, frame_length: int, hop: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each frame's (of :func:`frame_power`) largest and smallest sample."""
+    if frame_length % hop:
+        frames = centred_frames(y, frame_length, hop, pad_mode="edge")
+        return frames.max(axis=1), frames.min(axis=1)
+    blocks, count = _blocks(y, frame_length, hop)
+    per = frame_length // hop
+    top, bottom = blocks.max(axis=1), blocks.min(axis=1)
+    return (np.maximum.reduce([top[j : j + count] for j in range(per)]),
+            np.minimum.reduce([bottom[j : j + count] for j in range(per)]))  # fmt: skip
+
+
+def _blocks(x: np.ndarray, frame_length: int, hop: int) -> tuple[np.ndarray, int]:
+    """``x`` padded as :func:`~ctcasr.features.centred_frames` pads it ("edge"), in rows of
+    ``hop`` samples, frame ``i`` being rows ``i`` to ``i + frame_length // hop - 1``; and how
+    many frames there are."""
+    half = frame_length // 2
+    padded = np.concatenate([np.full(half, x[0], x.dtype), x, np.full(half, x[-1], x.dtype)])
+    count = 1 + (len(padded) - frame_length) // hop
+    rows = count + frame_length // hop - 1
+    return padded[: rows * hop].reshape(rows, hop), count
+
+
+def _pad_ends(x: np.ndarray, n: int, start: End, end: End) -> np.ndarray:
+    """``x`` with ``n`` values before and after it, as ``np.pad`` pads in each end's mode (its
+    own call cost more than the burst test it pads for, on a clip's hundred frames)."""
+    if n >= len(x):  # too short to reflect once: np.pad's repeated reflection
+        return np.pad(np.pad(x, (n, 0), mode=start), (0, n), mode=end)
+
+    def side(values: np.ndarray, mode: End, edge: float) -> np.ndarray:
+        return values if mode == "reflect" else np.full(n, edge, x.dtype)
+
+    if not n:
+        return x
+    return np.concatenate([side(x[n:0:-1], start, x[0]), x,
+                           side(x[-2 : -n - 2 : -1], end, x[-1])])  # fmt: skip
 
 
 def voiced_intervals(
@@ -352,9 +412,7 @@ def voiced_intervals(
         tenth, top = np.quantile(np.abs(y), [0.9, 0.999])  # one partition for both
         limit = 4 * float(top) if tenth > 1.0 else 1.0  # a burst cannot fill 10% of a piece
         y = np.clip(y, -limit, limit)
-    # Edge padding, not zeros: with an offset, the step into zero padding sounded like speech.
-    frames = centred_frames(y, frame_length, hop, pad_mode="edge")
-    power = np.var(frames, axis=1, dtype=np.float64)
+    power = frame_power(y, frame_length, hop)
     # A burst's frames do not set the reference. Some frame always does: the quietest of the
     # run that holds a frame's level is at that level itself.
     loudest = power[_held(power, held, ends)].max()
@@ -376,14 +434,17 @@ def _held(power: np.ndarray, held: int, ends: Ends = "edge") -> np.ndarray:
     (``ends`` "edge"): a word cut by a piece's edge is no burst. A whole recording's ends are
     no such cut (``ends`` "reflect"): a click there is heard against what follows it."""
     start, end = (ends, ends) if isinstance(ends, str) else ends
-    padded = np.pad(np.pad(power, (held - 1, 0), mode=start), (0, held - 1), mode=end)
+    padded = _pad_ends(power, held - 1, start, end)
     n = len(power) + held - 1
     runs = np.minimum.reduce([padded[j : j + n] for j in range(held)])
     around = np.maximum.reduce([runs[j : j + len(power)] for j in range(held)])
     return power <= around * 10 ** (BURST_DB / 10)
 
 
-def held_peak(y: np.ndarray, sample_rate: int, within: tuple[int, int] | None = None) -> float:
+def held_peak(
+    y: np.ndarray, sample_rate: int, within: tuple[int, int] | None = None,
+    at_least: float | None = None,
+) -> float:
     """The peak of ``y`` outside bursts, in the frames :func:`voiced_intervals` measures: the
     level a long file is raised by, which a click or a knock on the microphone in a lecture
     would otherwise set. The offset removed is the median, which a click does not move (the
@@ -392,18 +453,28 @@ def held_peak(y: np.ndarray, sample_rate: int, within: tuple[int, int] | None = 
     before it (a recorder's pop as it starts or stops was taken for the level, and a quiet
     recording that began or ended with one was not raised: greedy WER 47% or 69% against 7%).
     ``within``: the sample range whose frames (by centre) count; the rest of ``y`` is the
-    context their burst test looks at."""
+    context their burst test looks at. ``at_least``: a caller that asks only whether the peak
+    reaches it may be given a lower bound that does, without the median (most audio is loud,
+    and the median's partition was a fifth of a clip's front end)."""
     if not len(y):
         return 0.0
     hop = sample_rate // 100
     y = np.asarray(y, dtype=np.float32)
-    frames = centred_frames(y - np.median(y), 4 * hop, hop, "edge")
-    power = np.var(frames, axis=1, dtype=np.float64)
-    counted = _held(power, HELD_FRAMES, "reflect")
+    counted = _held(frame_power(y, 4 * hop, hop), HELD_FRAMES, "reflect")
     if within is not None:
-        centres = np.arange(len(power)) * hop
+        centres = np.arange(len(counted)) * hop
         counted &= (centres >= within[0]) & (centres < within[1])
-    return float(np.abs(frames[counted]).max()) if counted.any() else 0.0
+    if not counted.any():
+        return 0.0
+    top, bottom = _frame_extremes(y, 4 * hop, hop)
+    top, bottom = top[counted], bottom[counted]
+    if at_least is not None:  # a frame's half range is no more than its peak about any offset
+        lower = float((top.astype(np.float64) - bottom).max()) / 2
+        if lower >= at_least:
+            return lower
+    median = np.float32(np.median(y))
+    # max |x - median| over a frame, as rounding is monotonic: its top's or its bottom's
+    return float(max((top - median).max(), (median - bottom).max()))
 
 
 def input_gain(blocks: Iterable[np.ndarray], sample_rate: int) -> float:
@@ -423,13 +494,13 @@ def input_gain(blocks: Iterable[np.ndarray], sample_rate: int) -> float:
         buf = np.concatenate([buf, np.asarray(block, np.float32)])
         end = base + len(buf) - context  # frames nearer the end wait for the next block
         if end > done:
-            peak = max(peak, held_peak(buf, sample_rate, (done - base, end - base)))
+            peak = max(peak, held_peak(buf, sample_rate, (done - base, end - base), target))
             done = end
         if peak >= target:
             return quiet_gain(peak)
         keep = max(0, (done - context - base) // hop * hop)  # context kept before ``done``
         buf, base = buf[keep:], base + keep
-    peak = max(peak, held_peak(buf, sample_rate, (done - base, len(buf) + 1)))
+    peak = max(peak, held_peak(buf, sample_rate, (done - base, len(buf) + 1), target))
     return quiet_gain(peak)
 
 

@@ -479,3 +479,51 @@ def test_a_click_does_not_set_a_quiet_clips_gain():
     raised = lift_quiet(quiet)
     assert np.abs(raised).max() > 30 * np.abs(quiet).max()
     np.testing.assert_allclose(lift_quiet(clicked)[:8000], raised[:8000], rtol=0.05)
+
+
+@pytest.mark.parametrize("n", [1, 7, 159, 160, 641, 16000, 16001, 48_123])
+def test_frame_power_and_extremes_are_those_of_the_frames(n):
+    """The level checks read each frame's variance and extremes from sums over hop blocks (the
+    frames copied for np.var cost more than a clip's features): the same numbers, with an
+    offset, at integer scale and on inputs shorter than a frame."""
+    from ctcasr.features import centred_frames
+    from ctcasr.segment import _frame_extremes, frame_power
+
+    rng = np.random.default_rng(n)
+    for y in (speechlike(max(n, 2))[:n] * np.float32(1e-3), rng.normal(0.3, 1e-4, n),
+              rng.normal(0, 3e4, n)):  # fmt: skip
+        y = y.astype(np.float32)
+        for frame, hop in ((640, 160), (400, 160)):  # whole blocks, and not
+            frames = centred_frames(y, frame, hop, "edge")
+            want = np.var(frames, axis=1, dtype=np.float64)
+            got = frame_power(y, frame, hop)
+            assert got.shape == want.shape
+            np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9 * float(np.var(y) + 1e-12))
+            top, bottom = _frame_extremes(y, frame, hop)
+            assert np.array_equal(top, frames.max(axis=1))
+            assert np.array_equal(bottom, frames.min(axis=1))
+
+
+@pytest.mark.parametrize("n", [1, 2, 5, 9, 10, 11, 101])
+def test_the_burst_tests_padding_is_numpys(n):
+    from ctcasr.segment import _pad_ends
+
+    x = np.random.default_rng(n).random(n)
+    for start in ("edge", "reflect"):
+        for end in ("edge", "reflect"):
+            for k in (0, 1, 9):
+                want = np.pad(np.pad(x, (k, 0), mode=start), (0, k), mode=end)
+                assert np.array_equal(_pad_ends(x, k, start, end), want), (start, end, k)
+
+
+def test_a_peak_asked_only_whether_it_reaches_a_level_is_exact_below_it():
+    """held_peak(at_least=L) may skip the median on audio that reaches L: what it returns
+    then reaches L and is no more than the peak; under L it is the peak itself."""
+    from ctcasr.segment import held_peak
+
+    for scale in (1.0, 0.2, 0.05, 1e-3):
+        y = np.float32(scale) * speechlike(SR) + np.float32(0.01)
+        peak = held_peak(y, SR)
+        for level in (0.01, 0.1, 0.5):
+            got = held_peak(y, SR, at_least=level)
+            assert got == peak if peak < level else level <= got <= peak, (scale, level)
