@@ -325,7 +325,7 @@ def speech_piece(
 
 def frame_power(y: np.ndarray, frame_length: int, hop: int) -> np.ndarray:
     """The variance of each frame centred on every ``hop``-th sample, ``y`` padded with its
-    end samples (zeros: with an offset, the step into them sounded like speech). Read from
+    end samples, not zeros (with an offset, the step into zeros sounded like speech). Read from
     sums over ``hop``-sample blocks when a frame is whole blocks: the frames themselves,
     copied to float64 for ``np.var``, made the level checks of a one-second clip cost more
     than its features. (Sums of squares lose what an offset is to the signal, so the mean
@@ -455,7 +455,7 @@ def held_peak(
     ``within``: the sample range whose frames (by centre) count; the rest of ``y`` is the
     context their burst test looks at. ``at_least``: a caller that asks only whether the peak
     reaches it may be given a lower bound that does, without the median (most audio is loud,
-    and the median's partition was a fifth of a clip's front end)."""
+    and the median's partition was a third of this check's time)."""
     if not len(y):
         return 0.0
     hop = sample_rate // 100
