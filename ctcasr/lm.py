@@ -33,6 +33,7 @@ from typing import IO, TYPE_CHECKING, Literal, NoReturn
 from ctcasr.errors import ConfigError
 from ctcasr.text import (
     Alphabet,
+    fold_letter,
     letter_case,
     match_case,
     normalize_text,
@@ -124,10 +125,30 @@ class _ForeignLetters:
             self._cache[char] = foreign
         return foreign
 
+    def _accent_only(self, text: str, mark: str) -> bool:
+        """Whether each ``mark`` in ``text`` is an accent on a letter that folds (see
+        :func:`~ctcasr.text.fold_letter`), as normalize_text drops it: "İstanbul" lower-cases
+        to "i" + U+0307, and Yoruba "ẹ́" has no composed form, so such lines were dropped
+        while the same word as a hotword, command or word list entry was spelled "istanbul"."""
+        for i, char in enumerate(text):
+            if char != mark:
+                continue
+            start = i
+            while start > 0 and unicodedata.category(text[start - 1])[0] == "M":
+                start -= 1
+            base = text[start - 1] if start > 0 else " "  # a mark opening the line
+            folded = fold_letter(base) if unicodedata.category(base)[0] == "L" else ""
+            # a mark of a script folding cannot write (Devanagari's vowel signs) stays foreign
+            if not (folded and self._spellable(base)
+                    and fold_letter(base + text[start : i + 1]) == folded):
+                return False  # fmt: skip
+        return True
+
     def __call__(self, line: str) -> tuple[str, ...]:
         text = match_case(unicodedata.normalize("NFKC", line), self.alphabet)
         others = {c for c in text if not c.isascii() and c not in self.alphabet}
-        foreign = [c for c in others if self._is_foreign(c)]
+        foreign = [c for c in others if self._is_foreign(c)
+                   and not (unicodedata.category(c)[0] == "M" and self._accent_only(text, c))]
         if not spells_english(self.alphabet.labels):
             # Numbers and "% & + @" stay as written, so the line is dropped and counted: the
             # normaliser deletes them for an alphabet that does not spell them in English.

@@ -631,3 +631,21 @@ def test_kenlm_tools_failing_on_a_full_disk_say_why_and_name_the_output(
                                  "SIGBUS (a write to its memory-mapped output failed: is the "
                                  "disk full?)")  # fmt: skip
     assert sorted(p.name for p in tmp_path.iterdir()) == ["bin", "corpus.txt"]
+
+
+def test_corpus_keeps_accents_on_letters_that_fold_as_the_normaliser_does():
+    """"İstanbul" lower-cases to "i" + a combining dot, and Yoruba "ẹ́" has no composed form:
+    such lines were dropped as foreign, while the same words as a hotword, command or word
+    list entry were spelled "istanbul" and "e", so the LM never held them. A mark of a script
+    folding cannot write (a Devanagari vowel sign) still drops its line."""
+    from ctcasr.text import normalize_text
+
+    lines = ["İstanbul is big", "\u1eb9\u0301 ko", "Αθήνα", "\u0301 a mark alone"]
+    stats = CorpusStats()
+    kept = list(normalize_corpus(lines, stats=stats))
+    assert kept == [normalize_text(line, strict=True) for line in lines[:2]]
+    assert kept == ["istanbul is big", "e ko"] and stats.dropped == 2
+    hindi = Alphabet((" ", *"\u0915\u0916\u0917"))
+    stats = CorpusStats()
+    assert list(normalize_corpus(["\u0915\u093f", "\u0915"], hindi, stats)) == ["\u0915"]
+    assert set(stats.unknown) == {"\u093f"}
