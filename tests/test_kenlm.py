@@ -166,6 +166,24 @@ def test_a_word_list_or_lm_the_model_cannot_use_is_refused(tmp_path):
             KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=empty)
 
 
+def test_lm_words_the_model_cannot_spell_are_named_in_one_warning(tmp_path):
+    """An LM made by another tool from text as written ("I", "Paris") had its unspellable
+    words skipped without a word, so the model's "i" and "paris" scored as unknown words;
+    only an LM with no spellable word at all was refused."""
+    import re
+
+    mixed = tmp_path / "mixed.arpa"
+    mixed.write_text(re.sub(r"\b(seven|nine)\b", lambda m: m.group(1).upper(),
+                            DIGITS_LM.read_text()))  # fmt: skip
+    with pytest.warns(CtcasrWarning) as caught:
+        decoder = KenLMDecoder(ALPHABET, lm=mixed)
+    (warning,) = caught
+    assert str(warning.message) == (
+        f"{mixed}: 2 of the LM's 10 words have characters the model cannot emit, so they are "
+        "never output (build the LM from normalised text: ctcasr lm build): 'SEVEN', 'NINE'")
+    assert decoder.decode(frames("_t_w_o_"))[0].text == "two"
+
+
 def test_listed_words_the_lm_lacks_are_named_in_one_warning(tmp_path):
     """pyctcdecode drops them from the list (its warning muted here) and scores them as
     unknown, and only a list with no word in the LM was refused: nobody was told which."""

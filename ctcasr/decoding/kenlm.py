@@ -60,7 +60,8 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
     A word list is normalised as transcripts and hotwords are ("Zero" -> "zero", "2" ->
     "two", a line of several words gives each), and a word the model cannot spell is an
     error. An ARPA's 1-grams are the LM's own tokens: those the model cannot spell are
-    skipped, and an LM none of whose words it can spell (an upper-case LM, say) is refused.
+    skipped (named in a warning), and an LM none of whose words it can spell (an upper-case
+    LM, say) is refused.
     """
     from ctcasr.lm import is_arpa, read_unigrams, read_word_lines
     from ctcasr.text import normalize_text
@@ -88,13 +89,21 @@ def read_word_list(path: str | os.PathLike[str], alphabet: Alphabet) -> list[str
 
 def _spellable_lm_words(path: Path, words: list[str], alphabet: Alphabet) -> list[str]:
     """The LM's words the model can spell; an LM with none (an upper-case one) is refused,
-    since every word it would be asked about scores as unknown."""
+    since every word it would be asked about scores as unknown. Some unspellable (an LM made
+    by another tool from text as written: "I", "Paris") are named in one warning: they were
+    skipped without a word, and the model's "i" and "paris" scored as unknown words."""
     spellable = [w for w in words if not alphabet.unknown_chars(w)]
     if words and not spellable:
         raise ConfigError(
             f"{path}: the model can spell none of the LM's {len(words)} words (e.g. "
             f"{words[0]!r}); build the LM from normalised text (ctcasr lm build)"
         )
+    if len(spellable) < len(words):
+        unspellable = [w for w in words if alphabet.unknown_chars(w)]
+        warnings.warn(f"{path}: {len(unspellable)} of the LM's {len(words)} words have "
+                      "characters the model cannot emit, so they are never output (build the "
+                      f"LM from normalised text: ctcasr lm build): {_first_few(unspellable)}",
+                      CtcasrWarning, stacklevel=2)  # fmt: skip
     return spellable
 
 
