@@ -951,9 +951,21 @@ def lm_build(
     typer.echo(
         f"{result.path}: {result.order}-gram, {result.sentences} sentences, {result.words} words, "
         f"vocabulary {result.vocabulary}"
-        + (f", {result.dropped} lines dropped" if result.dropped else "")
+        + (f", {result.dropped} lines dropped{_unspellable(result.unknown)}"
+           if result.dropped else "")
         + f" ({result.seconds:.1f} s)"
     )
+
+
+def _unspellable(unknown: dict[str, int], shown: int = 8) -> str:
+    """Which characters dropped corpus lines, with how many lines each: the count alone left
+    the user of a large corpus to guess why (a Greek quotation, an unfolded letter)."""
+    if not unknown:
+        return ""
+    items = list(unknown.items())
+    text = ", ".join(f"{char!r} ({count})" for char, count in items[:shown])
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return f" for {text}{more}, which the model cannot spell"
 
 
 @app.command()

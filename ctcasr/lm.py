@@ -201,6 +201,8 @@ class LMBuildResult:
     dropped: int
     binary: bool
     seconds: float
+    # The characters that dropped lines, each with the number of lines it dropped, most first.
+    unknown: dict[str, int] = field(default_factory=dict)
 
 
 def _corpus_paths(corpus: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:
@@ -433,6 +435,7 @@ def build_lm(
         dropped=stats.dropped,
         binary=binary,
         seconds=time.perf_counter() - start,
+        unknown=dict(stats.unknown.most_common()),
     )
 
 
