@@ -481,6 +481,20 @@ def _model_format(path: Path) -> Literal["arpa", "binary"] | None:
     return None
 
 
+def _bom_hint(path: Path) -> str:
+    """Why an ARPA saved by a Windows editor or tool is refused: it opens with a byte-order
+    mark, which kenlm does not skip, and the file looked fine to the user."""
+    try:
+        with _open_bytes(path) as handle:
+            head = handle.read(64)
+    except (OSError, EOFError):
+        return ""
+    if head.startswith(codecs.BOM_UTF8) and head[3:].lstrip().startswith(b"\\data\\"):
+        return (": an ARPA file that starts with a UTF-8 byte-order mark, which kenlm cannot "
+                "read; save it without one")
+    return ""
+
+
 def is_arpa(path: str | os.PathLike[str]) -> bool:
     """True for a (text) ARPA file; False for binaries, word lists and unreadable paths."""
     return _model_format(Path(path)) == "arpa"
@@ -536,7 +550,7 @@ def load_lm(path: str | os.PathLike[str]) -> kenlm.Model:
     check_regular_file(path, "language model")
     unreadable = f"{path}: not a readable KenLM model (ARPA or binary)"
     if _model_format(path) is None:
-        raise ConfigError(unreadable)
+        raise ConfigError(unreadable + _bom_hint(path))
     config = kenlm.Config()
     config.show_progress = False
     config.arpa_complain = kenlm.ARPALoadComplain.NONE

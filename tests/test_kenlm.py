@@ -166,6 +166,28 @@ def test_a_word_list_or_lm_the_model_cannot_use_is_refused(tmp_path):
             KenLMDecoder(ALPHABET, lm=DIGITS_LM, unigrams=empty)
 
 
+def test_an_arpa_with_a_byte_order_mark_says_so(tmp_path):
+    """An ARPA saved by a Windows editor or tool was "not a readable KenLM model (ARPA or
+    binary)" and nothing more, though it looked fine in the editor."""
+    import gzip
+
+    bom = tmp_path / "bom.arpa"
+    bom.write_bytes(b"\xef\xbb\xbf" + DIGITS_LM.read_bytes())
+    zipped = tmp_path / "bom.arpa.gz"
+    zipped.write_bytes(gzip.compress(bom.read_bytes()))
+    for path in (bom, zipped):
+        with pytest.raises(ConfigError) as caught:
+            KenLMDecoder(ALPHABET, lm=path)
+        assert str(caught.value) == (
+            f"{path}: not a readable KenLM model (ARPA or binary): an ARPA file that starts "
+            "with a UTF-8 byte-order mark, which kenlm cannot read; save it without one")
+    garbage = tmp_path / "garbage.arpa"
+    garbage.write_bytes(b"\xef\xbb\xbfhello\n")
+    with pytest.raises(ConfigError, match=r"garbage.arpa: not a readable KenLM model \(ARPA or "
+                       r"binary\)$"):  # fmt: skip
+        KenLMDecoder(ALPHABET, lm=garbage)
+
+
 def test_lm_words_the_model_cannot_spell_are_named_in_one_warning(tmp_path):
     """An LM made by another tool from text as written ("I", "Paris") had its unspellable
     words skipped without a word, so the model's "i" and "paris" scored as unknown words;
