@@ -199,7 +199,12 @@ def spec_augment(feats: np.ndarray, config: AugmentConfig, rng: np.random.Genera
 
 
 class EpochSource:
-    """Yields augmented (features, label) examples for one epoch in a seeded order."""
+    """Yields augmented (features, label) examples for one epoch in a seeded order.
+
+    A clip that speeding up would leave with fewer model frames than CTC needs for its
+    transcript (:func:`load_corpus` checked it at speed 1.0) is fed at its own speed: an
+    impossible target gave a huge, meaningless loss and gradient, and no error at all.
+    """
 
     def __init__(
         self,
@@ -207,9 +212,11 @@ class EpochSource:
         frontend: FrontendConfig,
         augment: AugmentConfig,
         seed: int,
+        model_config: ModelConfig,  # its stride: the frames CTC gets
     ) -> None:
         self.corpus = corpus
         self.frontend = frontend
+        self.model_config = model_config
         self.augment = augment
         self.seed = seed
         self.noise = (
@@ -230,12 +237,19 @@ class EpochSource:
                     factor = float(rng.choice(aug.speed_factors))
                     if factor != 1.0:
                         rate = self.frontend.sample_rate
-                        wav = resample(wav, round(rate * factor), rate)
+                        faster = resample(wav, round(rate * factor), rate)
+                        if self._fits(len(faster), self.corpus.labels[i]):
+                            wav = faster
                 if self.noise is not None and rng.random() < aug.noise_prob:
                     wav = self.noise.mix(wav, float(rng.uniform(*aug.snr_db)), rng)
                 feats = compute_features(wav, self.frontend)
             feats = spec_augment(feats, aug, rng)
             yield feats, self.corpus.labels[i]
+
+    def _fits(self, num_samples: int, label: np.ndarray) -> bool:
+        """Whether ``num_samples`` give the model the frames CTC needs to spell ``label``."""
+        frames = num_frames(num_samples, self.frontend)
+        return int(output_lengths(frames, self.model_config)) >= ctc_min_frames(label)
 
 
 def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:

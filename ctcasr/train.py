@@ -386,7 +386,7 @@ def _train(config: TrainConfig, resume: bool, verbose: int, lock: contextlib.Exi
     _rescore_best(out, best, start_epoch, config, model_config, alphabet, dev, dist, verbose,
                   start_epoch > 0 and _dev_rewritten(out, data))  # fmt: skip
 
-    source = EpochSource(corpus, frontend, config.augment, config.seed)
+    source = EpochSource(corpus, frontend, config.augment, config.seed, model_config)
     runner = KerasRunner(model, model_config, batch_size=64)
     stopped_early = False
     for epoch in range(start_epoch, config.epochs):

@@ -274,10 +274,11 @@ def test_an_epoch_dataset_has_every_utterance_once_and_no_autotuner(tmp_path, fs
     manifest = write_fsdd_manifest(tmp_path / "train.jsonl", fsdd_dir, range(10, 14))
     frontend, alphabet = FrontendConfig(), Alphabet()
     entries = read_manifest(manifest, alphabet).entries
-    corpus = load_corpus(entries, frontend, alphabet, ModelConfig(**TINY_MODEL))
+    model_config = ModelConfig(**TINY_MODEL)
+    corpus = load_corpus(entries, frontend, alphabet, model_config)
     frames = [num_frames(len(w), frontend) for w in corpus.waveforms]
     boundaries = bucket_boundaries(frames)
-    source = EpochSource(corpus, frontend, AugmentConfig(), seed=0)
+    source = EpochSource(corpus, frontend, AugmentConfig(), seed=0, model_config=model_config)
     ds = make_dataset(source, 0, 16, boundaries)
     assert ds.options().autotune.enabled is False
     lengths = []
@@ -913,3 +914,29 @@ def test_the_dev_set_is_shown_to_the_model_as_transcribe_shows_it(tmp_path):
     for a, b in zip(by_training, shown, strict=True):
         assert a.shape == b.shape
         np.testing.assert_allclose(a, b, atol=1e-5)
+
+
+def test_speed_perturbation_never_makes_an_utterance_too_short_for_its_transcript():
+    """A clip that just fits its transcript at speed 1.0 no longer fits sped up by 1.25: CTC
+    then had no alignment, and training took a huge finite loss (its gradient noise) from an
+    impossible target without a word. Such a clip is fed unperturbed; the others still are."""
+    from ctcasr.data import Corpus, EpochSource
+    from ctcasr.features import FrontendConfig, num_frames
+    from ctcasr.manifest import ManifestEntry
+    from ctcasr.model import ModelConfig, output_lengths
+
+    frontend, model_config = FrontendConfig(), ModelConfig(**TINY_MODEL)
+    rng = np.random.default_rng(0)
+    waves = [rng.standard_normal(6400).astype(np.float32) * 0.1 for _ in range(2)]  # 0.4 s
+    fits = int(output_lengths(num_frames(6400, frontend), model_config))
+    labels = [np.arange(fits, dtype=np.int32), np.arange(3, dtype=np.int32)]
+    entries = [ManifestEntry(f"{i}.wav", "x", 0.4) for i in range(2)]
+    faster = AugmentConfig(speed_factors=(1.25,))
+    source = EpochSource(Corpus(entries, waves, labels), frontend, faster, 0, model_config)
+    lengths = {}
+    for feats, label in source.examples(0):
+        out = int(output_lengths(feats.shape[0], model_config))
+        assert out >= ctc_min_frames(label), (out, len(label))
+        lengths[len(label)] = feats.shape[0]
+    assert lengths[fits] == num_frames(6400, frontend)  # the tight one, as recorded
+    assert lengths[3] < num_frames(6400, frontend)  # the other one, sped up
