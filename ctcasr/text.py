@@ -388,14 +388,17 @@ def normalize_text(text: str, alphabet: Alphabet | None = None, strict: bool = F
             text = text.replace(symbol, words)
     text = match_case(text, alphabet)
     chars: list[str] = []
-    for char in text:
+    for i, char in enumerate(text):
         if char in alphabet and char != " ":
             chars.append(char)
             continue
         category = unicodedata.category(char)
         if char.isspace() or category[0] in "PSZ":
-            # Dashes and slashes separate words; other punctuation just vanishes.
-            separates = char.isspace() or category == "Pd" or char in _SEPARATORS
+            # Dashes and slashes separate words, and any mark between two digits the numbers
+            # it parts (digits kept, "10:30" was "1030"); other punctuation just vanishes.
+            parts_numbers = text[i - 1 : i].isdecimal() and text[i + 1 : i + 2].isdecimal()
+            separates = (char.isspace() or category == "Pd" or char in _SEPARATORS
+                         or parts_numbers)  # fmt: skip
             if char in _SYMBOL_WORDS:
                 lost.append(char)  # a spoken word ("percent") in no language but English
             chars.append(" " if separates else "")

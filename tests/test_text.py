@@ -393,6 +393,11 @@ DIGITS = Alphabet((" ", *string.ascii_lowercase, *string.digits, "'"))
         ("1,205 the 21st 1980s 007", DIGITS, "1205 the 21st 1980s 007"),
         ("3.5%", DIGITS, "3 point 5 percent"),
         ("3.5", Alphabet((" ", *string.digits, ".")), "3.5"),
+        # Punctuation between two numbers parts them, as the spelled-out words are parted:
+        # "10:30" was "1030" and "2,5" (a decimal comma) "25", other numbers.
+        ("meet at 10:30", DIGITS, "meet at 10 30"),
+        ("2,5 km or 1,205", DIGITS, "2 5 km or 1205"),
+        ("10:30", UPPER, "TEN THIRTY"),
         ("12 and 34", Alphabet((" ", *string.ascii_lowercase, "1", "2")), "12 and thirty four"),
     ],
 )
