@@ -940,3 +940,25 @@ def test_speed_perturbation_never_makes_an_utterance_too_short_for_its_transcrip
         lengths[len(label)] = feats.shape[0]
     assert lengths[fits] == num_frames(6400, frontend)  # the tight one, as recorded
     assert lengths[3] < num_frames(6400, frontend)  # the other one, sped up
+
+
+def test_a_dev_set_keeps_an_utterance_too_short_for_ctc_as_evaluate_scores_it(tmp_path):
+    """A 0.12 s dev clip with a 31-character transcript was dropped as training drops it, so
+    the run reported dev CER 2.50% for a model `evaluate -d greedy` scored 21.85% on the same
+    manifest. Dev is only decoded: it keeps the clip; training still drops it."""
+    import soundfile as sf
+
+    from ctcasr.data import load_corpus
+    from ctcasr.features import FrontendConfig
+    from ctcasr.manifest import ManifestEntry
+    from ctcasr.model import ModelConfig
+    from ctcasr.text import Alphabet
+
+    wav = tmp_path / "short.wav"
+    sf.write(wav, np.random.default_rng(0).standard_normal(1920) * 0.1, 16000)  # 0.12 s
+    entries = [ManifestEntry(str(wav), "seven hundred and seventy seven", 0.12)]
+    frontend, alphabet, model_config = FrontendConfig(), Alphabet(), ModelConfig(**TINY_MODEL)
+    dev = load_corpus(entries, frontend, alphabet, model_config, as_transcribed=True)
+    assert (len(dev), dev.dropped) == (1, [])
+    with pytest.raises(CtcasrError, match="too short"):
+        load_corpus(entries, frontend, alphabet, model_config)
