@@ -251,7 +251,10 @@ def compare_decoders(
 ) -> list[Evaluation]:
     """Several decoders on the same acoustic-model output; each decoder gets the options it
     takes from ``decoder_options`` on top of the bundle's stored settings. (One name alone,
-    ``"beam"``, was read letter by letter as "unknown decoder 'b'"; none, as an IndexError.)"""
+    ``"beam"``, was read letter by letter as "unknown decoder 'b'"; none, as an IndexError.)
+
+    Every decoder is made before the acoustic model runs: a later one's bad option (an LM
+    that is not one, grammar without commands) failed only after every clip was read."""
     decoders = [decoders] if isinstance(decoders, str) else list(decoders)
     if not decoders:
         raise ConfigError("no decoders to compare")
@@ -263,12 +266,12 @@ def compare_decoders(
         decoder_options=options_for(decoders[0], decoder_options),
         split=split,
     )
+    others = [Transcriber(first.bundle, decoder=name,
+                          decoder_options=options_for(name, decoder_options))
+              for name in decoders[1:]]  # fmt: skip
     data = compute_log_probs(first, manifest, skip_bad, normalize_text)
     results = [score_decoder(first, data, worst)]
-    for name in decoders[1:]:
-        transcriber = Transcriber(
-            first.bundle, decoder=name, decoder_options=options_for(name, decoder_options)
-        )
+    for transcriber in others:
         transcriber._model = first._model  # share the loaded acoustic model
         results.append(score_decoder(transcriber, data, worst))
     return results

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 from pathlib import Path
 
 import numpy as np
@@ -527,6 +528,28 @@ def test_compare_decoders_takes_one_name_and_refuses_none(fsdd_dir, tmp_path):
         ctcasr.compare_decoders(manifest, [])
     [only] = ctcasr.compare_decoders(manifest, "greedy")
     assert only.decoder == "greedy" and only.report.utterances == 10
+
+
+def test_compare_decoders_refuses_a_later_decoders_options_before_reading_audio(
+    fsdd_dir, tmp_path, monkeypatch
+):
+    """``-d greedy -d kenlm --lm typo.arpa`` ran the acoustic model over every clip (minutes
+    on a large test set) and only then said the LM was not one."""
+    evaluation = importlib.import_module("ctcasr.evaluate")  # ctcasr.evaluate: the function
+
+    manifest = write_fsdd_manifest(tmp_path / "t.jsonl", fsdd_dir, range(3, 4),
+                                   speakers=("yweweler",))
+
+    def read(*args, **kwargs):
+        raise AssertionError("audio read before every decoder was made")
+
+    monkeypatch.setattr(evaluation, "compute_log_probs", read)
+    not_lm = tmp_path / "typo.arpa"
+    not_lm.write_text("not a language model\n")
+    with pytest.raises(ctcasr.CtcasrError, match="not a readable KenLM model"):
+        ctcasr.compare_decoders(manifest, ["greedy", "kenlm"], decoder_options={"lm": not_lm})
+    with pytest.raises(ctcasr.CtcasrError, match="grammar decoder needs a command list"):
+        ctcasr.compare_decoders(manifest, ["greedy", "grammar"])
 
 
 def test_result_classes_are_top_level_names():
