@@ -20,7 +20,7 @@ from ctcasr.decoding import get_decoder_class
 from ctcasr.decoding.registry import option_parameters
 from ctcasr.errors import ConfigError
 from ctcasr.manifest import ManifestEntry, read_manifest
-from ctcasr.metrics import ErrorReport, error_report
+from ctcasr.metrics import ErrorReport, check_worst, error_report
 from ctcasr.segment import SplitConfig
 from ctcasr.transcribe import Failure, Transcriber, _decoder_failure
 
@@ -229,6 +229,7 @@ def evaluate(
     normalize_text: bool = False,  # references spelled by normalize_text, as the model spells
 ) -> Evaluation:
     """Transcribe every manifest entry with one decoder and score it."""
+    check_worst(worst)
     transcriber = Transcriber(
         model, decoder=decoder, batch_size=batch_size, decoder_options=decoder_options,
         split=split,
@@ -258,6 +259,7 @@ def compare_decoders(
     decoders = [decoders] if isinstance(decoders, str) else list(decoders)
     if not decoders:
         raise ConfigError("no decoders to compare")
+    check_worst(worst)
     _check_shared_options(decoders, decoder_options)
     first = Transcriber(
         model,

@@ -76,8 +76,7 @@ def error_report(
         raise ValueError(f"{len(references)} references but {len(hypotheses)} hypotheses")
     if not references:
         raise ValueError("nothing to score: no utterances")
-    if worst < 0:
-        raise ConfigError(f"worst must be 0 or more, got {worst}")
+    check_worst(worst)
     ids = list(ids) if ids is not None else [str(i) for i in range(len(references))]
     # Whitespace is not content: "  a b " and "a b" are the same transcript.
     refs = [" ".join(r.split()) for r in references]
@@ -119,6 +118,13 @@ def error_report(
         sentence_accuracy=exact / len(refs),
         worst=per_utt[:worst],
     )
+
+
+def check_worst(worst: int) -> None:
+    """Refuse a negative length for the worst-utterance list (before a test set is read:
+    ``evaluate --worst -1`` said so only after the model had run over every clip)."""
+    if worst < 0:
+        raise ConfigError(f"worst must be 0 or more, got {worst}")
 
 
 def _errors(alignment: Sequence[Any]) -> int:

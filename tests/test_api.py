@@ -530,26 +530,40 @@ def test_compare_decoders_takes_one_name_and_refuses_none(fsdd_dir, tmp_path):
     assert only.decoder == "greedy" and only.report.utterances == 10
 
 
+def manifest_never_read(fsdd_dir: Path, tmp_path: Path, monkeypatch) -> Path:
+    """A manifest whose audio must not be read: the acoustic pass raises if it starts."""
+    evaluation = importlib.import_module("ctcasr.evaluate")  # ctcasr.evaluate: the function
+
+    def read(*args, **kwargs):
+        raise AssertionError("audio read before the settings were checked")
+
+    monkeypatch.setattr(evaluation, "compute_log_probs", read)
+    return write_fsdd_manifest(tmp_path / "t.jsonl", fsdd_dir, range(3, 4),
+                               speakers=("yweweler",))
+
+
 def test_compare_decoders_refuses_a_later_decoders_options_before_reading_audio(
     fsdd_dir, tmp_path, monkeypatch
 ):
     """``-d greedy -d kenlm --lm typo.arpa`` ran the acoustic model over every clip (minutes
     on a large test set) and only then said the LM was not one."""
-    evaluation = importlib.import_module("ctcasr.evaluate")  # ctcasr.evaluate: the function
-
-    manifest = write_fsdd_manifest(tmp_path / "t.jsonl", fsdd_dir, range(3, 4),
-                                   speakers=("yweweler",))
-
-    def read(*args, **kwargs):
-        raise AssertionError("audio read before every decoder was made")
-
-    monkeypatch.setattr(evaluation, "compute_log_probs", read)
+    manifest = manifest_never_read(fsdd_dir, tmp_path, monkeypatch)
     not_lm = tmp_path / "typo.arpa"
     not_lm.write_text("not a language model\n")
     with pytest.raises(ctcasr.CtcasrError, match="not a readable KenLM model"):
         ctcasr.compare_decoders(manifest, ["greedy", "kenlm"], decoder_options={"lm": not_lm})
     with pytest.raises(ctcasr.CtcasrError, match="grammar decoder needs a command list"):
         ctcasr.compare_decoders(manifest, ["greedy", "grammar"])
+
+
+def test_a_negative_worst_is_refused_before_reading_audio(fsdd_dir, tmp_path, monkeypatch):
+    """``evaluate --worst -1`` ran the model over every clip before saying worst must be 0
+    or more (10 s for 500 clips)."""
+    manifest = manifest_never_read(fsdd_dir, tmp_path, monkeypatch)
+    with pytest.raises(ctcasr.CtcasrError, match=r"^worst must be 0 or more, got -1$"):
+        ctcasr.evaluate(manifest, decoder="greedy", worst=-1)
+    with pytest.raises(ctcasr.CtcasrError, match=r"^worst must be 0 or more, got -1$"):
+        ctcasr.compare_decoders(manifest, ["greedy", "beam"], worst=-1)
 
 
 def test_result_classes_are_top_level_names():
