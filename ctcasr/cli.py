@@ -677,6 +677,9 @@ def evaluate(
         for result in results:
             data = result.report.to_dict()
             data["decoder"] = result.decoder
+            # The settings that gave the figures (an LM's alpha and beta, a grammar's
+            # threshold): two runs at different --alpha printed the same "kenlm".
+            data["decoder_options"] = result.decoder_options
             data["decode_ms_per_utterance"] = round(result.decode_ms, 4)
             data["rejected"] = result.rejected
             data["not_commands"] = result.not_commands

@@ -199,6 +199,20 @@ def test_evaluate_compares_decoders(fsdd_dir, tmp_path):
     assert "decoder" in table.stdout and "beam" in table.stdout
 
 
+def test_evaluate_json_names_the_decoder_settings_it_scored(fsdd_dir, tmp_path):
+    """Runs at two --alpha values gave JSON reports that differed only in their figures:
+    nothing said which LM weights (or grammar threshold) a published number came from."""
+    manifest = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6),
+                                   speakers=("george",))  # fmt: skip
+    result = invoke("evaluate", "--manifest", manifest, "-d", "greedy", "-d", "kenlm",
+                    "--alpha", "0.7", "--json")  # fmt: skip
+    assert result.exit_code == 0, result.output
+    greedy, kenlm = json.loads(result.stdout)
+    assert greedy["decoder_options"] == {}
+    assert kenlm["decoder_options"]["alpha"] == 0.7
+    assert kenlm["decoder_options"]["lm"] == str(load_bundle().path / "lm.arpa")
+
+
 def test_tune_hotword_weight_and_store_it(fsdd_dir, tmp_path):
     manifest = write_fsdd_manifest(
         tmp_path / "dev.jsonl", fsdd_dir, range(5, 6), speakers=("george", "lucas")
