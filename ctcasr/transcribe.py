@@ -233,8 +233,12 @@ class Transcriber:
         seconds of a long silent lead cut off before the features; the duration of one
         that is all silence (the model is not shown it); the one-line reason it cannot be
         read; or None for one long enough to be cut (see :meth:`long_pieces`), decided from
-        the file's header as ``transcribe`` decides it."""
+        the file's header as ``transcribe`` decides it. A bad ``sample_rate`` is refused as
+        ``transcribe`` refuses it (here ``"16000"`` was a TypeError traceback, and ``True``
+        or ``16.0`` upsampled 1 s to minutes and called it long)."""
         self._check_open()
+        if sample_rate is not None:
+            check_rate(sample_rate)
         got = self._loader(sample_rate)(source)
         return None if isinstance(got, _Long) else got
 
@@ -422,6 +426,8 @@ class Transcriber:
         that of a minute of audio); ``length[0]`` is the input's duration so far. What
         ``transcribe`` stitches and ``evaluate`` scores."""
         assert self.split is not None
+        if sample_rate is not None:
+            check_rate(sample_rate)
         split, rate = self.split, self.bundle.frontend.sample_rate
         whole: np.ndarray | None = None
         path: str | os.PathLike[str] = ""

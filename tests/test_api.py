@@ -622,3 +622,19 @@ def test_options_imply_their_decoder_as_on_the_command_line(tmp_path):
     assert (scored.decoder, scored.report.wer, scored.not_commands) == ("grammar", 0.0, 0)
     unset = ctcasr.Transcriber(decoder_options={"commands": None, "lm": None})
     assert unset.decoder == ctcasr.load_bundle().decoder["name"]
+
+
+def test_read_refuses_a_bad_sample_rate_as_transcribe_does(transcriber):
+    """``Transcriber.read`` skipped the rate check ``transcribe`` makes: ``"16000"`` was a
+    TypeError traceback, and ``True`` (1 Hz) or ``16.0`` (kHz as Hz) upsampled the clip
+    to hours and answered None ("long") instead of an error."""
+    from ctcasr.audio import load_audio
+
+    samples = load_audio(EXAMPLES / "seven.wav")
+    for rate in ("16000", True, 16.0, 16000.5, float("nan")):
+        with pytest.raises(CtcasrError, match=r"^sample_rate "):
+            transcriber.read(samples, sample_rate=rate)
+        with pytest.raises(CtcasrError, match=r"^sample_rate "):
+            next(transcriber.long_pieces(samples, rate, [0.0]))
+    got = transcriber.read(samples, sample_rate=np.int64(16000))
+    assert isinstance(got, tuple) and got[1] == round(len(samples) / 16000, 3)
