@@ -182,8 +182,11 @@ class Transcriber:
         chunk is being read while the acoustic model runs on this one. A pipe (``/dev/stdin``)
         or a binary stream is copied to a temporary file first (see :mod:`ctcasr.spool`)."""
         if is_one_source(sources):  # checked now, not at the first next()
+            what = type(sources).__name__
+            if isinstance(sources, np.ndarray) and sources.ndim == 2:
+                what += f" of shape {sources.shape} (a recording of {sources.shape[1]} channels)"
             raise UsageError(f"transcribe_batch and transcribe_iter take a list of inputs, got "
-                             f"one {type(sources).__name__}; use transcribe() for one input")
+                             f"one {what}; use transcribe() for one input")
         if sample_rate is not None:
             check_rate(sample_rate)
         return self._iter(sources, sample_rate)
@@ -704,11 +707,15 @@ def is_one_source(sources: Any) -> bool:
     """Whether ``sources`` is one input rather than a collection of them. A path iterates by
     character, an array by sample, bytes by byte and a stream by line, and each piece was
     taken for an input of its own: ``transcribe("clip.wav")`` gave eight "file not found"
-    failures, one per letter, and a Path a TypeError traceback."""
+    failures, one per letter, and a Path a TypeError traceback. A 2-D array is a batch of
+    clips, a row each, only where it is wider than tall: one ``[n, channels]`` recording
+    (soundfile's stereo) was read a row of two samples at a time, 30,400 empty transcripts
+    for 1.9 s of speech; it is one input, as ``transcribe`` reads it (channels the shorter
+    side)."""
     from ctcasr.spool import is_file_bytes, is_stream
 
     if isinstance(sources, np.ndarray):
-        return sources.ndim <= 1
+        return sources.ndim <= 1 or (sources.ndim == 2 and sources.shape[0] >= sources.shape[1])
     return isinstance(sources, str | os.PathLike) or is_file_bytes(sources) or is_stream(sources)
 
 

@@ -508,6 +508,18 @@ def test_one_input_where_a_list_is_taken(transcriber, fsdd_dir):
                                                           sample_rate=rate)] == ["five"] * 2
 
 
+def test_a_stereo_array_is_one_input_not_a_batch_of_rows(transcriber):
+    """An ``[n, channels]`` array (soundfile's stereo) taken as a batch was read a row of two
+    samples at a time: ``ctcasr.transcribe(stereo)`` gave one empty transcript per sample."""
+    samples, _ = sf.read(str(EXAMPLES / "seven.wav"), dtype="float32")
+    stereo = np.stack([samples, samples], axis=1)
+    assert [r.text for r in ctcasr.transcribe(stereo)] == ["seven"]
+    with pytest.raises(CtcasrError, match=rf"got one ndarray of shape \({len(samples)}, 2\) "
+                       r"\(a recording of 2 channels\); use transcribe\(\) for one input"):
+        transcriber.transcribe_batch(stereo)
+    assert transcriber.transcribe(stereo).text == "seven"
+
+
 @pytest.mark.parametrize("setting", [{"nbest": 0}, {"nbest": "3"}, {"batch_size": 0},
                                      {"max_duration": -1.0}, {"max_duration": float("nan")}])
 def test_transcriber_refuses_bad_settings_when_made(setting):
