@@ -623,4 +623,6 @@ def as_mono(samples: object) -> np.ndarray:
         channel_axis = 0 if samples.shape[0] < samples.shape[1] else 1
         frames = samples if channel_axis == 1 else samples.T
         return downmix(finite(frames)).astype(np.float32, copy=False)
-    raise AudioError(f"audio array must be 1-D or 2-D, got shape {samples.shape}")
+    # Named as every other refusal here names it: in a batch's failures this line alone did
+    # not say which input it was about.
+    raise AudioError(f"<array>: audio array must be 1-D or 2-D, got shape {samples.shape}")

@@ -486,6 +486,17 @@ def test_as_mono_rejects_3d():
         as_mono(np.zeros((2, 2, 2)))
 
 
+def test_an_array_of_the_wrong_shape_fails_naming_the_input():
+    """A 0-D or 3-D array's failure was the one line in a batch that named no input."""
+    from ctcasr.transcribe import Failure, Transcriber
+
+    got = Transcriber(decoder="greedy").transcribe_batch([np.float32(0.2),
+                                                          np.zeros((1, 1, 400))])  # fmt: skip
+    assert got == [Failure("<array>", "<array>: audio array must be 1-D or 2-D, got shape ()"),
+                   Failure("<array>", "<array>: audio array must be 1-D or 2-D, got shape "
+                           "(1, 1, 400)")]  # fmt: skip
+
+
 # ---------------------------------------------------------------------------------------------
 # MP3 files joined with cat: libsndfile stops at the first stream's Xing/Info frame count
 # ---------------------------------------------------------------------------------------------
