@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import array
 import functools
 import itertools
 import numbers
@@ -185,6 +186,8 @@ class Transcriber:
             what = type(sources).__name__
             if isinstance(sources, np.ndarray) and sources.ndim == 2:
                 what += f" of shape {sources.shape} (a recording of {sources.shape[1]} channels)"
+            elif isinstance(sources, list | tuple | array.array):  # one because of numbers
+                what += " of numbers (samples)"
             raise UsageError(f"transcribe_batch and transcribe_iter take a list of inputs, got "
                              f"one {what}; use transcribe() for one input")
         if sample_rate is not None:
@@ -711,11 +714,14 @@ def is_one_source(sources: Any) -> bool:
     clips, a row each, only where it is wider than tall: one ``[n, channels]`` recording
     (soundfile's stereo) was read a row of two samples at a time, 30,400 empty transcripts
     for 1.9 s of speech; it is one input, as ``transcribe`` reads it (channels the shorter
-    side)."""
+    side). A list of numbers (or an ``array.array``) is samples, since no input is a number:
+    each sample was a failure of its own."""
     from ctcasr.spool import is_file_bytes, is_stream
 
     if isinstance(sources, np.ndarray):
         return sources.ndim <= 1 or (sources.ndim == 2 and sources.shape[0] >= sources.shape[1])
+    if isinstance(sources, list | tuple | array.array) and len(sources):
+        return isinstance(sources[0], numbers.Number)
     return isinstance(sources, str | os.PathLike) or is_file_bytes(sources) or is_stream(sources)
 
 

@@ -520,6 +520,21 @@ def test_a_stereo_array_is_one_input_not_a_batch_of_rows(transcriber):
     assert transcriber.transcribe(stereo).text == "seven"
 
 
+def test_a_list_of_samples_is_one_input_not_one_per_sample(transcriber):
+    """Samples as a Python list (or an ``array.array`` from a microphone library) given to
+    ``ctcasr.transcribe`` were a batch of single numbers: 14,790 failures, "audio array must
+    be 1-D or 2-D, got shape ()", one per sample."""
+    import array
+
+    samples, _ = sf.read(str(EXAMPLES / "seven.wav"), dtype="int16")
+    for one in ((samples / 32768).tolist(), array.array("h", samples.tobytes())):
+        assert [r.text for r in ctcasr.transcribe(one)] == ["seven"]
+        with pytest.raises(CtcasrError, match=r"got one (list|array) of numbers \(samples\); "
+                           r"use transcribe\(\) for one input"):  # fmt: skip
+            transcriber.transcribe_batch(one)
+    assert [r.text for r in transcriber.transcribe_batch([])] == []
+
+
 @pytest.mark.parametrize("setting", [{"nbest": 0}, {"nbest": "3"}, {"batch_size": 0},
                                      {"max_duration": -1.0}, {"max_duration": float("nan")}])
 def test_transcriber_refuses_bad_settings_when_made(setting):
