@@ -490,7 +490,7 @@ def test_an_array_of_the_wrong_shape_fails_naming_the_input():
     """A 0-D or 3-D array's failure was the one line in a batch that named no input."""
     from ctcasr.transcribe import Failure, Transcriber
 
-    got = Transcriber(decoder="greedy").transcribe_batch([np.float32(0.2),
+    got = Transcriber(decoder="greedy").transcribe_batch([np.array(0.2, np.float32),
                                                           np.zeros((1, 1, 400))])  # fmt: skip
     assert got == [Failure("<array>", "<array>: audio array must be 1-D or 2-D, got shape ()"),
                    Failure("<array>", "<array>: audio array must be 1-D or 2-D, got shape "
