@@ -597,8 +597,15 @@ def as_mono(samples: object) -> np.ndarray:
     integers, which no file holds, are refused."""
     try:
         raw = np.asarray(samples)
-    except (ValueError, TypeError):  # ragged lists: one input fails, not the batch
+    except ValueError:  # ragged lists: one input fails, not the batch
         raise AudioError("<array>: not an array of samples (rows of unequal length?)") from None
+    except Exception as exc:  # an array-like's own refusal, whatever its type
+        # A tensor that will not give numpy its samples (torch's on a GPU, or one that
+        # requires grad) raised RuntimeError out of transcribe_batch, and the batch's good
+        # results were lost; its TypeError was called a ragged list. Its own words say why.
+        why = " ".join(str(exc).split()) or type(exc).__name__
+        raise AudioError(f"<array>: {type(samples).__name__} cannot be read as samples: "
+                         f"{why}") from None  # fmt: skip
     if raw.dtype.kind not in "iuf":  # bytes, text, objects: nothing to read as samples
         raise AudioError(f"<array>: samples must be numbers, got {type(samples).__name__} "
                          f"of {raw.dtype}")  # fmt: skip

@@ -297,6 +297,34 @@ def test_an_input_that_is_not_samples_fails_alone(fsdd_dir):
     ]
 
 
+class _Tensor:
+    """An array-like whose conversion to numpy fails, as a torch tensor on a GPU (TypeError)
+    or one that requires grad (RuntimeError) does."""
+
+    def __init__(self, error: Exception) -> None:
+        self.error = error
+
+    def __array__(self, dtype=None, copy=None):
+        raise self.error
+
+
+def test_a_tensor_numpy_cannot_read_fails_alone_in_its_own_words():
+    """A tensor that requires grad raised RuntimeError out of transcribe_batch and lost the
+    other inputs' results; one on a GPU was called "rows of unequal length?"."""
+    audio = sf.read(str(EXAMPLES / "seven.wav"), dtype="float32")[0]
+    grad = _Tensor(RuntimeError("Can't call numpy() on Tensor that requires grad."))
+    gpu = _Tensor(TypeError("can't convert cuda:0 device type tensor to numpy."))
+    with ctcasr.Transcriber(decoder="greedy") as t:
+        results = t.transcribe_batch([audio, grad, gpu, audio])
+    assert [r.text for r in results[::3]] == ["seven", "seven"]
+    assert [r.error for r in results[1:3]] == [
+        "<array>: _Tensor cannot be read as samples: Can't call numpy() on Tensor that "
+        "requires grad.",
+        "<array>: _Tensor cannot be read as samples: can't convert cuda:0 device type "
+        "tensor to numpy.",
+    ]
+
+
 def test_hotword_file_entries_take_the_weight_tune_varies(tmp_path):
     """A --hotwords FILE line without a weight was fixed at 5 when read, so tune's
     --hotword-weights changed nothing and the stored weight was not the reported one."""
