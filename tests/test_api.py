@@ -325,6 +325,35 @@ def test_a_tensor_numpy_cannot_read_fails_alone_in_its_own_words():
     ]
 
 
+class _CpuTensor:
+    """An array-like as a torch tensor is: ``shape``, ``__array__``, and iteration by
+    element as 0-D tensors."""
+
+    def __init__(self, samples: np.ndarray) -> None:
+        self.samples, self.shape = samples, tuple(samples.shape)
+
+    def __array__(self, dtype=None, copy=None):
+        return np.asarray(self.samples, dtype=dtype)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, i):
+        return _CpuTensor(self.samples[i])
+
+
+def test_a_tensor_is_one_input_as_a_numpy_array_is(transcriber):
+    """``ctcasr.transcribe(tensor)`` took a 1-D tensor for a batch of its elements, 0-D
+    tensors that each failed ("audio array must be 1-D or 2-D, got shape ()")."""
+    samples = sf.read(str(EXAMPLES / "seven.wav"), dtype="float32")[0]
+    for layout in (samples, np.stack([samples, samples], axis=1)):
+        assert [r.text for r in ctcasr.transcribe(_CpuTensor(layout))] == ["seven"]
+        with pytest.raises(CtcasrError, match=r"got one _CpuTensor"):
+            transcriber.transcribe_batch(_CpuTensor(layout))
+    rows = transcriber.transcribe_batch(_CpuTensor(np.stack([samples, samples])))
+    assert [r.text for r in rows] == ["seven", "seven"]  # wider than tall: a row each
+
+
 def test_hotword_file_entries_take_the_weight_tune_varies(tmp_path):
     """A --hotwords FILE line without a weight was fixed at 5 when read, so tune's
     --hotword-weights changed nothing and the stored weight was not the reported one."""
