@@ -715,11 +715,13 @@ def is_one_source(sources: Any) -> bool:
     (soundfile's stereo) was read a row of two samples at a time, 30,400 empty transcripts
     for 1.9 s of speech; it is one input, as ``transcribe`` reads it (channels the shorter
     side). A list of numbers (or an ``array.array``) is samples, since no input is a number:
-    each sample was a failure of its own. So is another library's array (a torch tensor),
-    judged by its shape as a numpy array is: it was a batch of its 0-D elements."""
+    each sample was a failure of its own. So is another library's array (a torch tensor)
+    or a memoryview of samples, judged by its shape as a numpy array is: they were a batch
+    of their elements, or a NotImplementedError traceback for a 2-D memoryview."""
     from ctcasr.spool import is_file_bytes, is_stream
 
-    shape = getattr(sources, "shape", None) if hasattr(sources, "__array__") else None
+    arraylike = hasattr(sources, "__array__") or isinstance(sources, memoryview)
+    shape = getattr(sources, "shape", None) if arraylike else None
     if isinstance(shape, tuple):  # numpy's, and torch.Size (a tuple)
         return len(shape) <= 1 or (len(shape) == 2 and shape[0] >= shape[1])
     if isinstance(sources, list | tuple | array.array) and len(sources):

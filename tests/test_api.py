@@ -354,6 +354,14 @@ def test_a_tensor_is_one_input_as_a_numpy_array_is(transcriber):
     assert [r.text for r in rows] == ["seven", "seven"]  # wider than tall: a row each
 
 
+def test_a_memoryview_of_samples_is_one_input():
+    """A memoryview of int16 samples was a batch of ints (a failure each), and of a stereo
+    array a NotImplementedError traceback ("multi-dimensional sub-views")."""
+    samples = sf.read(str(EXAMPLES / "seven.wav"), dtype="int16")[0]
+    for one in (memoryview(samples), memoryview(np.stack([samples, samples], axis=1))):
+        assert [r.text for r in ctcasr.transcribe(one)] == ["seven"]
+
+
 def test_hotword_file_entries_take_the_weight_tune_varies(tmp_path):
     """A --hotwords FILE line without a weight was fixed at 5 when read, so tune's
     --hotword-weights changed nothing and the stored weight was not the reported one."""
