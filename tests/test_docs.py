@@ -30,6 +30,17 @@ def test_the_readme_python_tour_compiles_and_names_only_real_api():
     assert not [n for n in sorted(names) if not hasattr(ctcasr, n)]
 
 
+def test_the_readme_tour_shows_samples_in_memory_with_their_rate():
+    """Nothing in the README said ``transcribe`` takes ``sample_rate`` for samples, nor that
+    without it they are taken to be at the bundle's rate: 48 kHz audio given bare came back
+    as "ono r f" for "enter nine two eight", with no error."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Quick tour: Python\n+```python\n(.*?)```", text, re.S)
+    assert block is not None
+    assert "transcriber.transcribe(samples, sample_rate=rate)" in block.group(1)
+    assert "without sample_rate they are taken to be at the bundle's rate" in block.group(1)
+
+
 def test_the_docs_tell_a_user_with_their_own_alphabet_how_to_write_text_and_build_an_lm():
     """The README never said that a manifest's text must already be in the spelled form, nor
     how an alphabet file is written, and `lm build` was shown without `-m`, so an LM for a
