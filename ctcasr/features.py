@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
-from ctcasr.audio import SAMPLE_RATE, as_mono, load_audio
+from ctcasr.audio import SAMPLE_RATE, as_mono, check_rate, load_audio
 from ctcasr.errors import AudioError, ConfigError
 from ctcasr.utils import check_field_types, config_from_dict, plain
 
@@ -372,8 +372,8 @@ def load_samples(
     samples = as_mono(source)
     if not samples.size:  # a file says so when it is loaded; an empty array says so here
         raise AudioError("<array>: contains no audio samples")
-    if sample_rate is not None and sample_rate <= 0:  # 0 was taken as the model's rate
-        raise AudioError(f"<array>: sample rate must be positive, got {sample_rate}")
+    if sample_rate is not None:  # 0 was taken as the model's rate; "16000" a TypeError, and
+        check_rate(sample_rate)  # 16.0 (kHz) upsampled a clip a thousandfold, all without a word
     rate = sample_rate or config.sample_rate
     if max_duration is not None and len(samples) > max_duration * rate:  # as a file's header
         raise AudioError(f"<array>: {len(samples) / rate:.1f} s is longer than the "

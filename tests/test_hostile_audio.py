@@ -672,14 +672,26 @@ def test_gsm_wav_and_mp3_block_edges_read_like_the_whole_file(tmp_path):
 
 
 def test_silence_with_an_offset_and_a_sample_rate_of_zero(tmp_path):
-    from ctcasr.errors import AudioError
     from ctcasr.features import FrontendConfig, load_samples
     from ctcasr.segment import is_silent
 
     assert is_silent(np.full(16000, 0.01, np.float32))  # DC only: nothing said
     assert not is_silent(np.array([0.01, -0.01] * 8000, np.float32))
-    with pytest.raises(AudioError, match="<array>: sample rate must be positive, got 0"):
+    with pytest.raises(CtcasrError, match=r"^sample_rate must be a whole number of samples per "
+                       r"second, got 0$"):  # fmt: skip
         load_samples(np.zeros(8000, np.float32), FrontendConfig(), sample_rate=0)
+
+
+def test_featurize_refuses_a_bad_sample_rate_as_transcribe_does():
+    """featurize (in the README's tour) checked only for a rate under 1: "16000" was a
+    TypeError traceback, and 16.0 (kHz meant) upsampled the clip a thousandfold."""
+    from ctcasr.features import featurize
+
+    samples = np.random.default_rng(0).standard_normal(1600).astype(np.float32) * 0.1
+    for rate in ("16000", 16.0, 16000.5, True):
+        with pytest.raises(CtcasrError, match=r"^sample_rate "):
+            featurize(samples, sample_rate=rate)
+    assert featurize(samples, sample_rate=np.int32(8000)).shape[1] == 20
 
 
 def test_a_leftover_under_one_window_is_not_a_piece():
