@@ -60,11 +60,7 @@ def looks_like_audio(head: bytes) -> bool:
     """Whether the first bytes of stdin are audio rather than a list of paths: a known
     header, an MPEG frame sync, or anything that is not text (a NUL; invalid UTF-8 but for
     lines of names in another encoding: a name in Latin-1, legal on Linux, is still a name)."""
-    if head.startswith(_MAGIC) or head[4:8] == b"ftyp":
-        return True
-    if len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0:
-        return True
-    if b"\0" in head:
+    if has_audio_header(head) or b"\0" in head:
         return True
     try:  # a character cut at the end of the head is not an error
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
@@ -74,6 +70,24 @@ def looks_like_audio(head: bytes) -> bool:
         return not lines or bool(head.translate(None, _TEXT_BYTES))
     return False
 
+
+def has_audio_header(head: bytes) -> bool:
+    """Whether bytes start as an audio file does: a known header or an MPEG frame sync."""
+    if head.startswith(_MAGIC) or head[4:8] == b"ftyp":
+        return True
+    return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
+
+
+def _text(head: bytes) -> bool:
+    """Whether bytes start as UTF-8 text (no NUL), which samples seldom do."""
+    try:  # a character cut at the end of the head is not an error
+        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
+    except UnicodeDecodeError:
+        return False
+    return b"\0" not in head
+
+
+_HEAD = 64
 
 # What a list of names in any 8-bit encoding is made of: all but the control characters.
 _TEXT_BYTES = bytes([9, 10, 13, *range(32, 127), *range(128, 256)])
@@ -121,6 +135,9 @@ def _read_error(exc: Exception) -> str:
     return f"cannot read the stream: {type(exc).__name__}: {first_line(exc)}"
 
 
+_UNRECOGNISED = ": not a recognised audio file"  # as audio.load_audio says it
+
+
 class Spool:
     """Temporary copies of piped inputs for one run, removed as each result is handed out
     and all of them on :meth:`close`."""
@@ -129,6 +146,7 @@ class Spool:
         self.max_bytes = MAX_BYTES if max_bytes is None else max_bytes
         self._folder: Path | None = None
         self._names: dict[str, str] = {}  # temporary path -> the name the user gave
+        self._headerless: set[str] = set()  # copies of bytes that start as no audio file does
         self._count = 0
 
     def take(self, source: Any) -> Any:
@@ -137,7 +155,11 @@ class Spool:
         if is_stream(source):
             return self._copy(source, stream_name(source))
         if is_file_bytes(source):
-            return self._copy(io.BytesIO(source), "<bytes>")
+            copied = self._copy(io.BytesIO(source), "<bytes>")
+            head = bytes(source[:_HEAD])
+            if isinstance(copied, str) and not has_audio_header(head) and not _text(head):
+                self._headerless.add(copied)
+            return copied
         if isinstance(source, str | os.PathLike) and is_pipe(source):
             name = str(source)
             try:
@@ -190,6 +212,12 @@ class Spool:
         changes = {"source": name}
         if isinstance(getattr(result, "error", None), str):
             changes["error"] = result.error.replace(temp, name)
+            if temp in self._headerless and changes["error"].endswith(_UNRECOGNISED):
+                # A microphone library's buffer (PyAudio's bytes of int16) given as is was
+                # refused with no word of what to give instead.
+                changes["error"] += (" (samples with no header? give them as an array: "
+                                     "numpy.frombuffer(data, numpy.int16))")  # fmt: skip
+        self._headerless.discard(temp)
         return replace(result, **changes)
 
     def close(self) -> None:
@@ -197,6 +225,7 @@ class Spool:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
         self._names.clear()
+        self._headerless.clear()
 
     def __enter__(self) -> Spool:
         return self

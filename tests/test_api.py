@@ -297,6 +297,21 @@ def test_an_input_that_is_not_samples_fails_alone(fsdd_dir):
     ]
 
 
+def test_headerless_bytes_are_told_to_come_as_an_array():
+    """A microphone library's buffer (PyAudio gives bytes of int16) given as is was "not a
+    recognised audio file", with no word of what to give instead; a broken file keeps the
+    plain message."""
+    samples = sf.read(str(EXAMPLES / "seven.wav"), dtype="int16")[0]
+    with ctcasr.Transcriber(decoder="greedy") as t:
+        with pytest.raises(CtcasrError, match=r"^<bytes>: not a recognised audio file \(samples "
+                           r"with no header\? give them as an array: numpy\.frombuffer\(data, "
+                           r"numpy\.int16\)\)$"):  # fmt: skip
+            t.transcribe(samples.tobytes(), sample_rate=16000)
+        assert t.transcribe(np.frombuffer(samples.tobytes(), np.int16)).text == "seven"
+        with pytest.raises(CtcasrError, match=r"^<bytes>: not a recognised audio file$"):
+            t.transcribe(b"RIFF" + samples.tobytes())
+
+
 class _Tensor:
     """An array-like whose conversion to numpy fails, as a torch tensor on a GPU (TypeError)
     or one that requires grad (RuntimeError) does."""
