@@ -117,8 +117,7 @@ def load_corpus(
             dropped.append(wav)
             continue
         label = np.array(alphabet.encode(entry.text), dtype=np.int32)
-        frames = num_frames(len(wav), frontend)
-        if not as_transcribed and int(output_lengths(frames, model_config)) < ctc_min_frames(label):
+        if not as_transcribed and not ctc_fits(len(wav), label, frontend, model_config):
             dropped.append(
                 f"{entry.audio_filepath}: too short ({len(wav) / frontend.sample_rate:.2f} s) "
                 f"for the {len(entry.text)}-character transcript"
@@ -139,6 +138,14 @@ def load_corpus(
         with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
             corpus.features = list(pool.map(lambda w: compute_features(w, frontend), waves))
     return corpus
+
+
+def ctc_fits(
+    num_samples: int, label: np.ndarray, frontend: FrontendConfig, model_config: ModelConfig
+) -> bool:
+    """Whether ``num_samples`` give the model the frames CTC needs to spell ``label``."""
+    frames = num_frames(num_samples, frontend)
+    return int(output_lengths(frames, model_config)) >= ctc_min_frames(label)
 
 
 def ctc_min_frames(label: np.ndarray) -> int:
@@ -240,18 +247,14 @@ class EpochSource:
                     if factor != 1.0:
                         rate = self.frontend.sample_rate
                         faster = resample(wav, round(rate * factor), rate)
-                        if self._fits(len(faster), self.corpus.labels[i]):
+                        if ctc_fits(len(faster), self.corpus.labels[i], self.frontend,
+                                    self.model_config):  # fmt: skip
                             wav = faster
                 if self.noise is not None and rng.random() < aug.noise_prob:
                     wav = self.noise.mix(wav, float(rng.uniform(*aug.snr_db)), rng)
                 feats = compute_features(wav, self.frontend)
             feats = spec_augment(feats, aug, rng)
             yield feats, self.corpus.labels[i]
-
-    def _fits(self, num_samples: int, label: np.ndarray) -> bool:
-        """Whether ``num_samples`` give the model the frames CTC needs to spell ``label``."""
-        frames = num_frames(num_samples, self.frontend)
-        return int(output_lengths(frames, self.model_config)) >= ctc_min_frames(label)
 
 
 def bucket_boundaries(lengths: Sequence[int], buckets: int = 8) -> list[int]:
