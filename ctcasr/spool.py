@@ -62,13 +62,11 @@ def looks_like_audio(head: bytes) -> bool:
     lines of names in another encoding: a name in Latin-1, legal on Linux, is still a name)."""
     if has_audio_header(head) or b"\0" in head:
         return True
-    try:  # a character cut at the end of the head is not an error
-        codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
-    except UnicodeDecodeError:
-        # A list is lines of names, and names hold no control characters but tabs.
-        lines = any(mark in head for mark in (b"\n", b"\r", b"/"))
-        return not lines or bool(head.translate(None, _TEXT_BYTES))
-    return False
+    if _utf8(head):
+        return False
+    # A list is lines of names, and names hold no control characters but tabs.
+    lines = any(mark in head for mark in (b"\n", b"\r", b"/"))
+    return not lines or bool(head.translate(None, _TEXT_BYTES))
 
 
 def has_audio_header(head: bytes) -> bool:
@@ -78,13 +76,18 @@ def has_audio_header(head: bytes) -> bool:
     return len(head) >= 2 and head[0] == 0xFF and head[1] & 0xE0 == 0xE0
 
 
-def _text(head: bytes) -> bool:
-    """Whether bytes start as UTF-8 text (no NUL), which samples seldom do."""
-    try:  # a character cut at the end of the head is not an error
+def _utf8(head: bytes) -> bool:
+    """Whether bytes start as UTF-8 (a character cut at the end of ``head`` is not an error)."""
+    try:
         codecs.getincrementaldecoder("utf-8")().decode(head, final=False)
     except UnicodeDecodeError:
         return False
-    return b"\0" not in head
+    return True
+
+
+def _text(head: bytes) -> bool:
+    """Whether bytes start as UTF-8 text (no NUL), which samples seldom do."""
+    return b"\0" not in head and _utf8(head)
 
 
 _HEAD = 64
