@@ -19,6 +19,7 @@ from ctcasr.errors import CtcasrError, CtcasrWarning
 from ctcasr.utils import Stopped as Stopped  # its old home: still importable from here
 from ctcasr.utils import (
     check_writable,
+    first_few,
     mute_native_stderr,
     os_error_text,
     stop_reason,
@@ -965,10 +966,8 @@ def _unspellable(unknown: dict[str, int], shown: int = 8) -> str:
     the user of a large corpus to guess why (a Greek quotation, an unfolded letter)."""
     if not unknown:
         return ""
-    items = list(unknown.items())
-    text = ", ".join(f"{char!r} ({count})" for char, count in items[:shown])
-    more = f" and {len(items) - shown} more" if len(items) > shown else ""
-    return f" for {text}{more}, which the model cannot spell"
+    text = first_few(list(unknown.items()), shown, lambda item: f"{item[0]!r} ({item[1]})")
+    return f" for {text}, which the model cannot spell"
 
 
 @app.command()

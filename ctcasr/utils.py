@@ -9,7 +9,7 @@ import functools
 import os
 import shutil
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import fields
 from pathlib import Path
 from typing import Any, TypeVar
@@ -755,6 +755,12 @@ def _import_tensorflow():
 
         tf.config.list_physical_devices()  # the CUDA probe logs here; get it over with
     return tf
+
+
+def first_few(items: Sequence[T], shown: int = 5, show: Callable[[T], str] = repr) -> str:
+    """Items for a one-line message: the first few, and how many more."""
+    more = f" and {len(items) - shown} more" if len(items) > shown else ""
+    return ", ".join(show(item) for item in items[:shown]) + more
 
 
 def first_line(exc: BaseException, limit: int = 160) -> str:

@@ -42,7 +42,7 @@ from ctcasr.decoding.hotwords import (
 )
 from ctcasr.errors import ConfigError, CtcasrError, CtcasrWarning
 from ctcasr.text import Alphabet
-from ctcasr.utils import SharedSetting, file_name
+from ctcasr.utils import SharedSetting, file_name, first_few
 
 DEFAULT_ALPHA = 0.5
 DEFAULT_BETA = 1.0
@@ -102,7 +102,7 @@ def _spellable_lm_words(path: Path, words: list[str], alphabet: Alphabet) -> lis
         unspellable = [w for w in words if alphabet.unknown_chars(w)]
         warnings.warn(f"{path}: {len(unspellable)} of the LM's {len(words)} words have "
                       "characters the model cannot emit, so they are never output (build the "
-                      f"LM from normalised text: ctcasr lm build): {_first_few(unspellable)}",
+                      f"LM from normalised text: ctcasr lm build): {first_few(unspellable)}",
                       CtcasrWarning, stacklevel=2)  # fmt: skip
     return spellable
 
@@ -159,12 +159,6 @@ def _load_kenlm(path: Path) -> Any:
         while len(_LM_CACHE) > LM_CACHE_SIZE:
             _LM_CACHE.popitem(last=False)
     return model
-
-
-def _first_few(words: list[str], shown: int = 5) -> str:
-    """Words for a one-line warning: the first few, and how many more."""
-    more = f" and {len(words) - shown} more" if len(words) > shown else ""
-    return ", ".join(repr(w) for w in words[:shown]) + more
 
 
 
@@ -272,7 +266,7 @@ class KenLMDecoder(Decoder):
         and penalises it as unknown, so it is rarely output: say which, in one line."""
         return (f"{self.unigrams_source or 'unigrams'}: {len(missing)} of its {total} words are "
                 f"not in the LM {self.lm_path} and are scored as unknown words: "
-                f"{_first_few(missing)}")
+                f"{first_few(missing)}")
 
     def _missing_hotwords(self, words: list[str] | None, kenlm_model: Any,
                           listed: bool) -> str | None:  # fmt: skip
@@ -290,7 +284,7 @@ class KenLMDecoder(Decoder):
         if listed:  # the words pyctcdecode knows are those in both
             where = f"{self.unigrams_source or 'the unigrams'} or not in {where}"
         return (f"hotwords not in {where}, so scored as unknown words (a penalty their weight "
-                f"must make up for): {_first_few(missing)}")  # fmt: skip
+                f"must make up for): {first_few(missing)}")  # fmt: skip
 
     def options(self) -> dict[str, Any]:
         opts: dict[str, Any] = {
