@@ -11,7 +11,14 @@ from typing import Any, cast
 import numpy as np
 
 from ctcasr.errors import AudioError, ConfigError
-from ctcasr.utils import cannot_read, check_readable, first_line, quiet_native_stderr, stat_or_fail
+from ctcasr.utils import (
+    cannot_read,
+    check_readable,
+    counted,
+    first_line,
+    quiet_native_stderr,
+    stat_or_fail,
+)
 
 SAMPLE_RATE = 16_000
 # More than any real recording has (the WAV format allows 65535); a header saying more is
@@ -402,8 +409,8 @@ def _finish(path: Path, samples: np.ndarray, rate: int, sample_rate: int) -> np.
     out = resample(np.ascontiguousarray(mono, dtype=np.float32), rate, sample_rate)
     if out.size == 0:  # a sample or two at a high rate: nothing left at the model's rate
         raise AudioError(
-            f"{path}: too short ({len(mono)} samples at {rate} Hz is under one sample at "
-            f"{sample_rate} Hz)"
+            f"{path}: too short ({counted(len(mono), 'sample')} at {rate} Hz is under one "
+            f"sample at {sample_rate} Hz)"
         )
     return out
 

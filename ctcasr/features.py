@@ -21,7 +21,7 @@ import numpy as np
 
 from ctcasr.audio import SAMPLE_RATE, as_mono, check_rate, load_audio
 from ctcasr.errors import AudioError, ConfigError
-from ctcasr.utils import check_field_types, config_from_dict, plain
+from ctcasr.utils import check_field_types, config_from_dict, counted, plain
 
 if TYPE_CHECKING:
     from ctcasr.spool import Readable
@@ -341,7 +341,7 @@ def featurize(
 def require_one_window(samples: np.ndarray, config: FrontendConfig, name: str) -> None:
     """Refuse audio under one analysis window: the model would hear only its padding."""
     if len(samples) < config.win_length:
-        raise AudioError(f"{name}: too short ({len(samples)} samples is under one "
+        raise AudioError(f"{name}: too short ({counted(len(samples), 'sample')} is under one "
                          f"{config.win_ms:g} ms analysis window)")  # fmt: skip
 
 
@@ -382,6 +382,6 @@ def load_samples(
         raise LongAudio(len(samples) / rate)
     out = resample(samples, rate, config.sample_rate)
     if not out.size:  # as a file says: it was an empty transcript, as if nothing were said
-        raise AudioError(f"<array>: too short ({len(samples)} samples at {rate} Hz is under one "
-                         f"sample at {config.sample_rate} Hz)")  # fmt: skip
+        raise AudioError(f"<array>: too short ({counted(len(samples), 'sample')} at {rate} Hz "
+                         f"is under one sample at {config.sample_rate} Hz)")  # fmt: skip
     return out

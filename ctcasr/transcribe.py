@@ -892,9 +892,11 @@ def _features_or_error(
         samples = load_samples(source, frontend, sample_rate=sample_rate,
                                max_duration=max_duration, stream_after=stream_after)  # fmt: skip
         seconds = round(len(samples) / frontend.sample_rate, 3)
+        # Length before silence: one sample is constant, so it was "silence" (an empty
+        # transcript) where two were too short.
+        require_one_window(samples, frontend, _name(source))
         if is_silent(samples):
             return seconds
-        require_one_window(samples, frontend, _name(source))
         start, feats = short_features(samples, frontend, edges or SplitConfig())
         # The duration from the samples: frames x hop runs up to one hop over it.
         return feats, seconds, start

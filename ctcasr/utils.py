@@ -757,6 +757,11 @@ def _import_tensorflow():
     return tf
 
 
+def counted(n: int, noun: str) -> str:
+    """``n`` and ``noun``, plural unless one ("1 sample", "3 samples")."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def first_few(items: Sequence[T], shown: int = 5, show: Callable[[T], str] = repr) -> str:
     """Items for a one-line message: the first few, and how many more."""
     more = f" and {len(items) - shown} more" if len(items) > shown else ""

@@ -289,6 +289,8 @@ def test_an_array_too_short_to_leave_one_sample_is_an_error_as_its_file_is(trans
         with pytest.raises(CtcasrError) as raised:
             transcribers[kind].transcribe(samples, sample_rate=192_000)
         assert str(raised.value) == f"<array>: {cause}"
+    with pytest.raises(CtcasrError, match=r"too short \(1 sample at 57152 Hz is under one "):
+        transcribers["whole"].transcribe(samples[:1], sample_rate=57_152)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -132,6 +132,26 @@ def test_duration_is_the_audio_and_a_clip_under_one_window_is_refused(tmp_path):
     assert short.error == "<array>: too short (100 samples is under one 25 ms analysis window)"
 
 
+def test_under_one_window_is_too_short_whatever_it_holds(tmp_path):
+    """One sample is constant, so it was taken for digital silence (an empty transcript, exit
+    0) where two samples were refused: a file or array under one window is too short whether
+    it holds noise, silence or a single sample."""
+    one = tmp_path / "one.wav"
+    sf.write(one, np.array([0.3], np.float32), 16000)
+    rng = np.random.default_rng(1)
+    arrays = [np.array([0.3], np.float32), np.zeros(100, np.float32),
+              (rng.standard_normal(399) * 0.1).astype(np.float32)]
+    with Transcriber(decoder="greedy") as t:
+        got = t.transcribe_batch(arrays, sample_rate=16000)
+    assert [g.error if isinstance(g, Failure) else g for g in got] == [
+        "<array>: too short (1 sample is under one 25 ms analysis window)",
+        "<array>: too short (100 samples is under one 25 ms analysis window)",
+        "<array>: too short (399 samples is under one 25 ms analysis window)"]
+    result = ctcasr("transcribe", str(one))
+    assert result.returncode == 1 and result.stdout == ""
+    assert f"{one}: too short (1 sample is under one 25 ms analysis window)" in result.stderr
+
+
 def test_cli_input_forms_give_the_same_transcripts(clip_tree, tmp_path):
     by_dir = ctcasr("transcribe", str(clip_tree))
     assert by_dir.returncode == 0, by_dir.stderr
