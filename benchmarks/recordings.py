@@ -1,6 +1,6 @@
 """Recording conditions: quiet speech, silence around a clip, clicks and pops, on AN4 dev clips.
 
-    python benchmarks/recordings.py --data ../shared/data --before --worktrees /tmp/s27 \
+    python benchmarks/recordings.py --data ../shared/data --before \
         --output benchmarks/RECORDINGS.md
 
 The figures docs/reliability.md quotes for quiet speech, seconds of silence around a short
@@ -358,7 +358,9 @@ def render(args: argparse.Namespace, rows: dict, old: dict) -> str:
         "",
         "    python benchmarks/recordings.py --data ../shared/data"
         + ("" if args.tree == REPO else f" --tree {args.tree}")
-        + (f" --before --worktrees {args.worktrees}" if args.before else "")
+        + (" --before" if args.before else "")
+        + ("" if args.worktrees == Path(tempfile.gettempdir())
+           else f" --worktrees {args.worktrees}")
         + " --output benchmarks/RECORDINGS.md",
         "",
         f"Machine: {hardware()}; Python {platform.python_version()}; ctcasr at "
