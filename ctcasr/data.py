@@ -118,9 +118,12 @@ def load_corpus(
             continue
         label = np.array(alphabet.encode(entry.text), dtype=np.int32)
         if not as_transcribed and not ctc_fits(len(wav), label, frontend, model_config):
+            # Say what CTC needs: the characters alone under-count it where letters repeat.
             dropped.append(
-                f"{entry.audio_filepath}: too short ({len(wav) / frontend.sample_rate:.2f} s) "
-                f"for the {len(entry.text)}-character transcript"
+                f"{entry.audio_filepath}: too short ({len(wav) / frontend.sample_rate:.2f} s, "
+                f"{model_frames(len(wav), frontend, model_config)} model frames) for the "
+                f"{len(entry.text)}-character transcript, which needs {ctc_min_frames(label)} "
+                "(one per character and a blank between each repeated pair)"
             )
             continue
         kept_entries.append(entry)
@@ -144,8 +147,12 @@ def ctc_fits(
     num_samples: int, label: np.ndarray, frontend: FrontendConfig, model_config: ModelConfig
 ) -> bool:
     """Whether ``num_samples`` give the model the frames CTC needs to spell ``label``."""
-    frames = num_frames(num_samples, frontend)
-    return int(output_lengths(frames, model_config)) >= ctc_min_frames(label)
+    return model_frames(num_samples, frontend, model_config) >= ctc_min_frames(label)
+
+
+def model_frames(num_samples: int, frontend: FrontendConfig, model_config: ModelConfig) -> int:
+    """The model's output frames for ``num_samples`` (after its stride)."""
+    return int(output_lengths(num_frames(num_samples, frontend), model_config))
 
 
 def ctc_min_frames(label: np.ndarray) -> int:

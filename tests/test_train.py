@@ -962,3 +962,27 @@ def test_a_dev_set_keeps_an_utterance_too_short_for_ctc_as_evaluate_scores_it(tm
     assert (len(dev), dev.dropped) == (1, [])
     with pytest.raises(CtcasrError, match="too short"):
         load_corpus(entries, frontend, alphabet, model_config)
+
+
+def test_a_clip_too_short_for_its_repeated_letters_says_what_ctc_needs(tmp_path):
+    """A clip with as many model frames as characters was dropped as "too short for the
+    11-character transcript", which it looked long enough for: CTC also needs a blank
+    between repeated letters ("hello hello": 13 frames). The message now says both counts."""
+    import soundfile as sf
+
+    from ctcasr.data import load_corpus, model_frames
+    from ctcasr.features import FrontendConfig
+    from ctcasr.manifest import ManifestEntry
+    from ctcasr.model import ModelConfig
+    from ctcasr.text import Alphabet
+
+    frontend, model_config = FrontendConfig(), ModelConfig(**TINY_MODEL)
+    samples = next(n for n in range(400, 40000, 10)
+                   if model_frames(n, frontend, model_config) == 12)
+    wav = tmp_path / "short.wav"
+    sf.write(wav, np.random.default_rng(0).standard_normal(samples) * 0.1, 16000)
+    entries = [ManifestEntry(str(wav), "hello hello", samples / 16000)]
+    with pytest.raises(CtcasrError) as raised:
+        load_corpus(entries, frontend, Alphabet(), model_config)
+    assert ("12 model frames) for the 11-character transcript, which needs 13 (one per "
+            "character and a blank between each repeated pair)") in str(raised.value)
