@@ -611,11 +611,13 @@ def _checked(hyp: Any, name: str) -> Hypothesis:
         raise DecoderOutputError(f"decoder {name!r} returned a bad Hypothesis: {problem}")
     numbers_in = (hyp.score, hyp.confidence, *(x for w in hyp.words
                                               for x in (w.start, w.end, w.confidence)))
-    if type(hyp.words) is tuple and all(type(x) is float for x in numbers_in):
+    if (type(hyp.words) is tuple and type(hyp.rejected) is bool
+            and all(type(x) is float for x in numbers_in)):  # fmt: skip
         return hyp  # the built-ins' own: nothing to convert
     timings = tuple(WordTiming(str(w.word), float(w.start), float(w.end), float(w.confidence))
                     for w in hyp.words)  # fmt: skip
-    return replace(hyp, score=float(hyp.score), confidence=float(hyp.confidence), words=timings)
+    return replace(hyp, score=float(hyp.score), confidence=float(hyp.confidence), words=timings,
+                   rejected=bool(hyp.rejected))  # fmt: skip
 
 
 def _hypothesis_problem(hyp: Hypothesis) -> str | None:
@@ -625,6 +627,10 @@ def _hypothesis_problem(hyp: Hypothesis) -> str | None:
         return f"score {hyp.score!r} is not a number"
     if not _number(hyp.confidence) or not 0 <= hyp.confidence <= 1:
         return f"confidence {hyp.confidence!r} is not a number in [0, 1]"
+    # numpy's bool (``rejected=confidence < threshold`` on a numpy float) ended --json output
+    # in a traceback; "yes" was printed as the JSON's "rejected".
+    if not isinstance(hyp.rejected, bool | np.bool_):
+        return f"rejected {hyp.rejected!r} is not a bool"
     if not isinstance(hyp.words, tuple | list):
         return f"words {hyp.words!r} is not a tuple of WordTiming"
     for w in hyp.words:

@@ -532,9 +532,13 @@ class OddDecoder(Decoder):
                                      np.float64(w.confidence)) for w in good.words)
             return [Hypothesis(good.text, np.float32(good.score),
                                np.float32(good.confidence), words)] * 3
+        if self.mode == "numpy-rejected":  # rejected = confidence < threshold, in numpy
+            confidence = np.float32(good.confidence)
+            return [Hypothesis(good.text, good.score, confidence, (), confidence < 2.0)]
         return {"str": good.text, "empty": [], "none": None, "dict": [{"text": good.text}],
                 "score": [Hypothesis(good.text, "high", 0.5)],
-                "confidence": [Hypothesis(good.text, 0.0, 2.5)]}[self.mode]
+                "confidence": [Hypothesis(good.text, 0.0, 2.5)],
+                "rejected": [Hypothesis(good.text, 0.0, 0.5, (), "yes")]}[self.mode]
 '''
 
 
@@ -555,6 +559,7 @@ def odd_plugin(site):
         ("dict", "returned a dict in its list, not a Hypothesis"),
         ("score", "returned a bad Hypothesis: score 'high' is not a number"),
         ("confidence", "returned a bad Hypothesis: confidence 2.5 is not a number in [0, 1]"),
+        ("rejected", "returned a bad Hypothesis: rejected 'yes' is not a bool"),
     ],
 )
 def test_a_plugin_returning_the_wrong_type_fails_each_input_in_one_line(odd_plugin, mode,
@@ -583,6 +588,21 @@ def test_numpy_numbers_from_a_plugin_give_json_and_nbest_is_kept(odd_plugin):
     assert [line["text"] for line in lines] == ["seven", "three"]
     assert all(len(line["nbest"]) == 1 and line["words"] for line in lines)
     assert isinstance(lines[0]["words"][0]["end"], float)
+
+
+def test_a_numpy_bool_rejected_from_a_plugin_gives_json(odd_plugin):
+    """``rejected`` computed with numpy (a np.bool_) ended ``--json`` output in a traceback
+    ("Object of type bool_ is not JSON serializable") and lost the rest of the batch."""
+    import json
+
+    clips = [str(ROOT / "examples" / name) for name in ("seven.wav", "three.wav")]
+    result = run_cli(odd_plugin, "transcribe", *clips, "-d", "odd", "-O", "mode=numpy-rejected",
+                     "--json")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    assert [(line["text"], line["rejected"]) for line in lines] == [("", True), ("", True)]
+    assert [line["nbest"][0]["text"] for line in lines] == ["seven", "three"]
+    assert result.stderr.count("rejected as out of grammar") == 2
 
 
 WORDS_PLUGIN_SOURCE = '''
