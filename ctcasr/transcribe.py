@@ -600,8 +600,10 @@ def _number(value: Any) -> bool:
 
 
 def _checked(hyp: Any, name: str) -> Hypothesis:
-    """One hypothesis as the outputs need it: text a str, numbers plain floats, confidence in
-    [0, 1], words WordTimings."""
+    """One hypothesis as the outputs need it: text a str of words between single spaces,
+    numbers plain floats, confidence in [0, 1], words WordTimings. (A plug-in's tab or line
+    break in its text split the TSV row, and the text and default output's one line per
+    input.)"""
     if not isinstance(hyp, Hypothesis):
         raise DecoderOutputError(
             f"decoder {name!r} returned a {type(hyp).__name__} in its list, not a Hypothesis"
@@ -611,13 +613,19 @@ def _checked(hyp: Any, name: str) -> Hypothesis:
         raise DecoderOutputError(f"decoder {name!r} returned a bad Hypothesis: {problem}")
     numbers_in = (hyp.score, hyp.confidence, *(x for w in hyp.words
                                               for x in (w.start, w.end, w.confidence)))
-    if (type(hyp.words) is tuple and type(hyp.rejected) is bool
+    text = _spaced(hyp.text)
+    if (type(hyp.words) is tuple and type(hyp.rejected) is bool and text == hyp.text
             and all(type(x) is float for x in numbers_in)):  # fmt: skip
         return hyp  # the built-ins' own: nothing to convert
-    timings = tuple(WordTiming(str(w.word), float(w.start), float(w.end), float(w.confidence))
-                    for w in hyp.words)  # fmt: skip
-    return replace(hyp, score=float(hyp.score), confidence=float(hyp.confidence), words=timings,
-                   rejected=bool(hyp.rejected))  # fmt: skip
+    timings = tuple(WordTiming(_spaced(str(w.word)), float(w.start), float(w.end),
+                               float(w.confidence)) for w in hyp.words)  # fmt: skip
+    return replace(hyp, text=text, score=float(hyp.score), confidence=float(hyp.confidence),
+                   words=timings, rejected=bool(hyp.rejected))  # fmt: skip
+
+
+def _spaced(text: str) -> str:
+    """Words between single spaces, as the built-in decoders write them."""
+    return " ".join(text.split())
 
 
 def _hypothesis_problem(hyp: Hypothesis) -> str | None:

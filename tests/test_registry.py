@@ -532,6 +532,10 @@ class OddDecoder(Decoder):
                                      np.float64(w.confidence)) for w in good.words)
             return [Hypothesis(good.text, np.float32(good.score),
                                np.float32(good.confidence), words)] * 3
+        if self.mode == "lines":  # a tab and line breaks inside, spaces around
+            words = (WordTiming(good.text + "\\n", 0.0, 0.5, 0.9), WordTiming("and", 0.5, 0.6, 0.9),
+                     WordTiming("more", 0.6, 0.7, 0.9))
+            return [Hypothesis(f" {good.text}\\tand\\r\\nmore ", good.score, 0.5, words)]
         if self.mode == "numpy-rejected":  # rejected = confidence < threshold, in numpy
             confidence = np.float32(good.confidence)
             return [Hypothesis(good.text, good.score, confidence, (), confidence < 2.0)]
@@ -603,6 +607,24 @@ def test_a_numpy_bool_rejected_from_a_plugin_gives_json(odd_plugin):
     assert [(line["text"], line["rejected"]) for line in lines] == [("", True), ("", True)]
     assert [line["nbest"][0]["text"] for line in lines] == ["seven", "three"]
     assert result.stderr.count("rejected as out of grammar") == 2
+
+
+def test_a_tab_or_line_break_in_a_plugins_text_keeps_one_row_per_input(odd_plugin):
+    """A plug-in's text holding a tab or line break split the TSV row (an extra column, a
+    line of its own) and the default output's one line per input."""
+    import json
+
+    clips = [str(ROOT / "examples" / name) for name in ("seven.wav", "three.wav")]
+    result = run_cli(odd_plugin, "transcribe", *clips, "-d", "odd", "-O", "mode=lines",
+                     "-f", "tsv")  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = [line.split("\t") for line in result.stdout.splitlines()[1:]]
+    assert [(row[0], row[3]) for row in rows] == [(clips[0], "seven and more"),
+                                                  (clips[1], "three and more")]  # fmt: skip
+    result = run_cli(odd_plugin, "transcribe", clips[0], "-d", "odd", "-O", "mode=lines", "--json")
+    line = json.loads(result.stdout)
+    assert line["text"] == "seven and more"
+    assert [w["word"] for w in line["words"]] == ["seven", "and", "more"]
 
 
 WORDS_PLUGIN_SOURCE = '''
