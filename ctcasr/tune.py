@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ctcasr.bundle import (
     PRETRAINED_DIR,
     Bundle,
@@ -31,7 +33,7 @@ from ctcasr.bundle import (
 )
 from ctcasr.decoding import get_decoder_class, implied_decoder
 from ctcasr.decoding.hotwords import has_own_weight, hotword_items
-from ctcasr.errors import ConfigError
+from ctcasr.errors import ConfigError, DecoderOutputError
 from ctcasr.evaluate import Evaluation, compute_log_probs, is_command, score_decoder
 from ctcasr.segment import SplitConfig
 from ctcasr.transcribe import Transcriber
@@ -160,6 +162,7 @@ def tune(
         )
     if save:  # before the search, not after it
         check_replaceable(output if output is not None else transcriber.bundle.path)
+        _storable_options(decoder, impl)
     data = compute_log_probs(transcriber, manifest, skip_bad, normalize_text)
     if data.failures and (not skip_bad or len(data.failures) == len(data.entries)):
         # Weights tuned on the part of a dev set that could be read would be stored as if
@@ -216,7 +219,7 @@ def tune(
     final = Transcriber(
         transcriber.bundle, decoder=decoder, decoder_options={**base_options, **best.params}
     )
-    options = final.decoder_impl.options()
+    options = _storable_options(decoder, final.decoder_impl)
     result = TuneResult(decoder, best, baseline, trials, options, skipped=list(data.skipped))
     if against_greedy and decoder in CHECKED_AGAINST_GREEDY:
         greedy = score_decoder(Transcriber(transcriber.bundle, decoder="greedy", split=split),
@@ -247,6 +250,40 @@ def tune(
             },
         )
     return result
+
+
+def _storable_options(name: str, impl: Any) -> dict[str, Any]:
+    """``impl.options()`` as a bundle stores it: JSON values, numpy numbers as Python ones
+    and paths as text. A plug-in's numpy float (or anything JSON cannot hold) ended ``ctcasr
+    tune`` in a traceback ("Object of type float32 is not JSON serializable") after the whole
+    search; what JSON cannot hold is now one line naming the decoder and the option."""
+    import json
+
+    try:
+        options = impl.options()
+    except Exception as exc:
+        raise DecoderOutputError(f"decoder {name!r}: options() failed "
+                                 f"({type(exc).__name__}: {exc})") from None  # fmt: skip
+    if not isinstance(options, Mapping) or not all(isinstance(k, str) for k in options):
+        what = type(options).__name__
+        raise DecoderOutputError(f"decoder {name!r}: options() returned {what}, not a dict "
+                                 "of named options")  # fmt: skip
+
+    def plain(value: Any) -> Any:
+        if isinstance(value, np.generic | np.ndarray):
+            return value.tolist()
+        if isinstance(value, os.PathLike):
+            return os.fspath(value)
+        raise TypeError(f"{type(value).__name__} is not a JSON value")
+
+    stored = {}
+    for key, value in options.items():
+        try:
+            stored[key] = json.loads(json.dumps(value, default=plain, allow_nan=False))
+        except (TypeError, ValueError) as exc:
+            raise DecoderOutputError(f"decoder {name!r}: option {key} from options() cannot be "
+                                     f"stored in a bundle ({exc})") from None  # fmt: skip
+    return stored
 
 
 def _card_note(result: TuneResult, manifest: str | os.PathLike[str], utterances: int,

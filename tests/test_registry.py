@@ -799,6 +799,37 @@ def test_tune_keeps_its_starting_weight_on_a_tie(site, tmp_path):
     assert stored["words"]["hotword_weight"] == 5.0
 
 
+def test_tune_stores_a_plugins_numpy_options_as_numbers(site, tmp_path):
+    """options() holding numpy values (a float32 setting, a numpy bool) ended ``ctcasr tune``
+    in a traceback ("Object of type float32 is not JSON serializable") after the search."""
+    import json
+
+    source = WORDS_PLUGIN_SOURCE.replace(
+        '"hotword_weight": self.hotword_weight}',
+        '"hotword_weight": self.hotword_weight, "floor": __import__("numpy").float32(0.5), '
+        '"on": __import__("numpy").bool_(True)}')
+    assert "float32" in source
+    result = _tune_words(site, tmp_path, source, "--hotword-weights", "0,5")
+    assert result.exit_code == 0, result.output
+    stored = json.loads((tmp_path / "tuned" / "bundle.json").read_text())["decoder"]["words"]
+    assert (stored["floor"], stored["on"]) == (0.5, True)
+
+
+def test_tune_refuses_a_plugin_option_json_cannot_hold_before_the_search(site, tmp_path):
+    """Before it was the same traceback, after the whole search; nothing is written."""
+    source = WORDS_PLUGIN_SOURCE.replace('"hotword_weight": self.hotword_weight}',
+                                         '"hotword_weight": self.hotword_weight, "x": object()}')
+    assert "object()" in source
+    result = _tune_words(site, tmp_path, source, "--hotword-weights", "0,5")
+    from ctcasr.errors import DecoderOutputError
+
+    assert isinstance(result.exception, DecoderOutputError), result.exception
+    assert str(result.exception) == ("decoder 'words': option x from options() cannot be "
+                                     "stored in a bundle (object is not a JSON value)")
+    assert "words: kept" not in result.output  # refused before any trial
+    assert not (tmp_path / "tuned").exists()
+
+
 def test_tune_of_a_plugin_with_hotwords_but_no_weight_is_one_line(site, tmp_path):
     """It was an AttributeError traceback from reading the starting weight."""
     source = (WORDS_PLUGIN_SOURCE
