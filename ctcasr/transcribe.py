@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import functools
 import itertools
+import math
 import numbers
 import os
 import threading
@@ -644,6 +645,12 @@ def _hypothesis_problem(hyp: Hypothesis) -> str | None:
     for w in hyp.words:
         if not isinstance(w, WordTiming) or not all(map(_number, (w.start, w.end, w.confidence))):
             return f"word {w!r} is not a WordTiming of numbers"
+        # A NaN time ended -f srt in a traceback and made --json print NaN (not JSON); a
+        # confidence of 7 was printed as one.
+        if not 0 <= w.start <= w.end < math.inf:
+            return f"word {w.word!r} runs from {w.start!r} to {w.end!r} s, not 0 <= start <= end"
+        if not 0 <= w.confidence <= 1:
+            return f"word {w.word!r}: confidence {w.confidence!r} is not a number in [0, 1]"
     return None
 
 

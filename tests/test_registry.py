@@ -516,6 +516,8 @@ import numpy as np
 from ctcasr.decoding.base import Decoder, Hypothesis, WordTiming
 from ctcasr.decoding.greedy import GreedyDecoder
 
+NAN = float("nan")
+
 
 class OddDecoder(Decoder):
     """Greedy's answer, or something that is not one."""
@@ -542,7 +544,11 @@ class OddDecoder(Decoder):
         return {"str": good.text, "empty": [], "none": None, "dict": [{"text": good.text}],
                 "score": [Hypothesis(good.text, "high", 0.5)],
                 "confidence": [Hypothesis(good.text, 0.0, 2.5)],
-                "rejected": [Hypothesis(good.text, 0.0, 0.5, (), "yes")]}[self.mode]
+                "rejected": [Hypothesis(good.text, 0.0, 0.5, (), "yes")],
+                "word-time": [Hypothesis("x", 0.0, 0.5, (WordTiming("x", NAN, 0.2, 0.5),))],
+                "word-order": [Hypothesis("x", 0.0, 0.5, (WordTiming("x", 0.5, 0.2, 0.5),))],
+                "word-confidence": [Hypothesis("x", 0.0, 0.5, (WordTiming("x", 0, 0.2, 7.0),))],
+                }[self.mode]
 '''
 
 
@@ -564,6 +570,12 @@ def odd_plugin(site):
         ("score", "returned a bad Hypothesis: score 'high' is not a number"),
         ("confidence", "returned a bad Hypothesis: confidence 2.5 is not a number in [0, 1]"),
         ("rejected", "returned a bad Hypothesis: rejected 'yes' is not a bool"),
+        ("word-time", "returned a bad Hypothesis: word 'x' runs from nan to 0.2 s, "
+                      "not 0 <= start <= end"),
+        ("word-order", "returned a bad Hypothesis: word 'x' runs from 0.5 to 0.2 s, "
+                       "not 0 <= start <= end"),
+        ("word-confidence", "returned a bad Hypothesis: word 'x': confidence 7.0 is not a "
+                            "number in [0, 1]"),
     ],
 )
 def test_a_plugin_returning_the_wrong_type_fails_each_input_in_one_line(odd_plugin, mode,
