@@ -371,3 +371,19 @@ def test_utf16_text_files_are_one_line_not_utf8_errors(tmp_path):
     path.write_bytes(b"\xef\xbb\xbfyes\n\xffno\n")  # the offset counts the UTF-8 mark
     with pytest.raises(ConfigError, match=r"command list is not UTF-8 text \(byte 7: "):
         read_commands(path)
+
+
+def test_a_hotword_files_path_as_the_hotwords_option_reads_the_file(tmp_path, monkeypatch):
+    """``commands`` and ``unigrams`` take a file's path; ``hotwords`` took one as a phrase:
+    ``-O hotwords=hot.txt`` (``decoder_options={"hotwords": "hot.txt"}``) boosted the one
+    hotword "hottxt" and never read the file, and a Path was refused."""
+    from ctcasr.decoding.beam import BeamDecoder
+
+    (tmp_path / "hot.txt").write_text("seven:3\nturn on the lights\n", encoding="utf-8")
+    monkeypatch.chdir(tmp_path)
+    expected = [Hotword("seven", 3.0), Hotword("turn on the lights", 5.0)]
+    for path in ("hot.txt", str(tmp_path / "hot.txt"), tmp_path / "hot.txt"):
+        assert BeamDecoder(Alphabet(), hotwords=path).hotwords == expected
+    assert parse_hotwords("marvin") == [Hotword("marvin", 5.0)]  # no such file: a phrase
+    with pytest.raises(ConfigError, match=r"^/no/hot\.txt: hotword file not found$"):
+        parse_hotwords("/no/hot.txt")

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 
 from ctcasr.errors import AlphabetError, ConfigError
 from ctcasr.text import Alphabet, normalize_text
@@ -123,9 +124,14 @@ def hotword_items(
     specs: Iterable[HotwordSpec] | Mapping[str, float] | None,
 ) -> list[HotwordSpec]:
     """The hotwords ``specs`` holds, one spec each: a string is one hotword (not its
-    letters), a mapping's items are (phrase, weight) pairs."""
+    letters), a mapping's items are (phrase, weight) pairs, and a path (a string naming a
+    file, or holding a path separator) is a hotword file's lines."""
     if specs is None:
         return []
+    if isinstance(specs, os.PathLike) or (isinstance(specs, str) and _names_a_file(specs)):
+        # As ``commands`` and ``unigrams`` take one: ``-O hotwords=hot.txt`` (a Path was
+        # refused) gave the one hotword "hottxt", and the file's phrases were never read.
+        return list(read_hotword_specs(specs))
     if isinstance(specs, str):
         return [specs]
     if isinstance(specs, Mapping):
@@ -136,6 +142,16 @@ def hotword_items(
         raise ConfigError(f"hotwords must be a phrase, a list of phrases or a mapping of "
                           f"phrases to weights, got {type(specs).__name__}")  # fmt: skip
     return list(specs)
+
+
+def _names_a_file(text: str) -> bool:
+    """Whether a hotwords string is a file's path rather than a phrase."""
+    if os.sep in text or (os.altsep and os.altsep in text):
+        return True
+    try:
+        return Path(text).is_file()
+    except (OSError, ValueError):
+        return False
 
 
 def parse_hotwords(
