@@ -112,6 +112,7 @@ def test_hotwords_are_accepted_and_checked(tmp_path):
     [
         (["--decoder", "nosuch"], "unknown decoder 'nosuch'"),
         (["--decoder", "beam", "--alpha", "1"], "does not take option(s) alpha"),
+        (["--decoder", "beam", "--words", "w.txt"], "does not take option(s) unigrams (--words)"),
         (["--decoder", "grammar"], "needs a command list"),
         (["--decoder", "kenlm", "--lm", "/nonexistent/x.arpa"], "language model not found"),
         # it exists: "word list not found" was said of it

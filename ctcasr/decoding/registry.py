@@ -172,6 +172,11 @@ def scan_decoders() -> tuple[dict[str, DecoderInfo], list[str]]:
 IMPLYING_OPTIONS = (("commands", "grammar"), ("lm", "kenlm"))
 
 
+# Options whose command-line flag has another name: "--decoder beam --words w.txt" was refused
+# as taking no "unigrams", a word the user never typed.
+_FLAG_NAMES = {"unigrams": "--words"}
+
+
 def implied_decoder(options: Mapping[str, Any] | None) -> str | None:
     """The decoder that ``options`` name when no decoder is given: ``commands`` means
     ``grammar``, else ``lm`` means ``kenlm``; ``None`` when they name none. A ``None`` value
@@ -219,8 +224,9 @@ def create_decoder(
     options = {k: v for k, v in options.items() if v is not None}
     unknown, known = unknown_options(cls, options)
     if unknown:
+        named = [f"{key} ({_FLAG_NAMES[key]})" if key in _FLAG_NAMES else key for key in unknown]
         raise ConfigError(
-            f"decoder {name!r} does not take option(s) {', '.join(unknown)}"
+            f"decoder {name!r} does not take option(s) {', '.join(named)}"
             f" (it takes: {', '.join(known) or 'none'})"
         )
     for key, value in options.items():
