@@ -115,6 +115,21 @@ def test_nan_raises():
         greedy_decode(log_probs, ALPHABET)
 
 
+def test_rows_whose_probabilities_sum_over_one_are_refused():
+    """An all-zero array (every class "probability 1") passed every check and was decoded
+    into letters at confidence 1; rows summing under 1 (pruned classes) are still taken."""
+    from ctcasr.decoding import create_decoder
+
+    for name in ("greedy", "beam"):
+        decoder = create_decoder(name, ALPHABET)
+        with pytest.raises(LogProbError, match="frame 0's probabilities sum to 29, over 1: "
+                                               "apply log_softmax first"):
+            decoder.decode(np.zeros((5, V), np.int64))
+    pruned = frames("yes")
+    pruned[pruned < np.log(0.01)] = -np.inf  # only the likeliest classes kept
+    assert greedy_decode(pruned, ALPHABET).text == "yes"
+
+
 def test_custom_alphabet_blank():
     alphabet = Alphabet(("a", "b"))  # blank is index 2
     log_probs = np.log(

@@ -149,6 +149,17 @@ def check_log_probs(log_probs: np.ndarray, alphabet: Alphabet) -> np.ndarray:
         raise LogProbError(
             "expected log-probabilities (all <= 0); got positive values: apply log_softmax first"
         )
+    # Rows may sum to under 1 (pruned or penalised classes), never over: an all-zero array
+    # (each class "probability 1") was decoded into letters at confidence 1.
+    if array.size:
+        top_row = array.max(axis=1)
+        sums = np.exp(array - top_row[:, None]).sum(axis=1) * np.exp(top_row)
+        worst = int(np.argmax(sums))
+        if sums[worst] > 1.01:
+            raise LogProbError(
+                f"expected log-probabilities: frame {worst}'s probabilities sum to "
+                f"{float(sums[worst]):.3g}, over 1: apply log_softmax first"
+            )
     return array
 
 
