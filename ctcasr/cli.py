@@ -1049,6 +1049,14 @@ def info(model: ModelOption = None) -> None:
     typer.echo(f"decoder:   {json.dumps(bundle.decoder)}")
     onnx = bundle.onnx_path
     typer.echo(f"runtime:   {'onnxruntime (model.onnx)' if onnx else 'TensorFlow (no model.onnx)'}")
+    graph_error = None
+    if onnx is not None:  # a graph transcribe refuses (cut short, stale, another model's)
+        from ctcasr.runtime import OnnxRunner
+
+        try:
+            OnnxRunner(onnx, bundle.model_config, weights_path=bundle.weights_path)
+        except CtcasrError as exc:
+            graph_error = str(exc)
     files = {p.relative_to(bundle.path): p.stat().st_size for p in sorted(bundle.path.rglob("*"))
              if p.is_file() and not p.name.startswith(".")}  # fmt: skip
     sizes = ", ".join(f"{name} {_size(n)}" for name, n in files.items())
@@ -1076,6 +1084,8 @@ def info(model: ModelOption = None) -> None:
                        f"{'; '.join(outside)}", err=True)  # fmt: skip
     if missing:
         _fail(f"{bundle.path}: decoder settings name files the bundle lacks: {'; '.join(missing)}")
+    if graph_error:
+        _fail(graph_error)
 
 
 def _size(n: int) -> str:

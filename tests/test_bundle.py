@@ -593,6 +593,29 @@ def test_info_lists_files_and_names_a_missing_decoder_file(tmp_path):
     assert "decoder settings name files the bundle lacks: kenlm.lm = lm.arpa" in broken.output
 
 
+def test_info_names_a_graph_that_transcribe_would_refuse(tmp_path):
+    """info said `runtime: onnxruntime (model.onnx)` and exited 0 for a bundle whose graph
+    was cut short or came from another model, though transcribe then failed on it."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    shutil.copytree(load_bundle(None).path, tmp_path / "b")
+    graph = tmp_path / "b" / "model.onnx"
+    whole = graph.read_bytes()
+    graph.write_bytes(whole[:1000])  # a copy cut short
+    cut = CliRunner().invoke(app, ["info", "-m", str(tmp_path / "b")])
+    assert cut.exit_code == 1
+    assert f"error: {graph}: cannot load ONNX model" in cut.output
+    graph.write_bytes(whole)
+    config = json.loads((tmp_path / "b" / "bundle.json").read_text(encoding="utf-8"))
+    config["model"]["rnn_units"] = 128  # bundle.json edited after the export
+    (tmp_path / "b" / "bundle.json").write_text(json.dumps(config), encoding="utf-8")
+    other = CliRunner().invoke(app, ["info", "-m", str(tmp_path / "b")])
+    assert other.exit_code == 1
+    assert "graph was exported from another model than the bundle's (rnn_units" in other.output
+
+
 def test_an_average_keeps_the_first_bundles_subfolders_and_hidden_files(tmp_path):
     """Only top-level visible files were copied: an LM kept in a subfolder, which the
     decoder settings name, was lost from the average. Temporaries stay behind."""
