@@ -130,3 +130,26 @@ def test_the_readme_says_which_manifest_keys_are_required():
     assert sentence is not None
     assert all(f"`{key}`" in sentence.group(0) for key in REQUIRED_KEYS)
     assert "`speaker` is optional" in sentence.group(0)
+
+
+def test_the_word_start_times_after_silence_are_as_docs_decoding_says():
+    """docs/decoding.md said `seven` behind 2 s of digital silence starts at 0.00 s, as it did
+    before a short file's long silent ends were cut to 0.1 s; it starts at 1.90 s."""
+    import numpy as np
+    import soundfile
+
+    import ctcasr
+
+    text = " ".join((REPO / "docs" / "decoding.md").read_text(encoding="utf-8").split())
+    kept = re.search(r"behind 0, 0\.5 and 1 s of digital silence gives `seven` from 0\.00 s "
+                     r"each time \(to ([\d.]+), ([\d.]+) and ([\d.]+) s\)", text)  # fmt: skip
+    cut = re.search(r"Behind 2 s it starts at ([\d.]+) s \(to ([\d.]+) s\)", text)
+    assert kept is not None and cut is not None
+    said = {0.0: (0.0, float(kept[1])), 0.5: (0.0, float(kept[2])), 1.0: (0.0, float(kept[3])),
+            2.0: (float(cut[1]), float(cut[2]))}  # fmt: skip
+    samples, rate = soundfile.read(REPO / "examples" / "seven.wav", dtype="float32")
+    transcriber = ctcasr.Transcriber()
+    for pause, (start, end) in said.items():
+        padded = np.concatenate([np.zeros(int(pause * rate), np.float32), samples])
+        (word,) = transcriber.transcribe(padded, sample_rate=rate).words
+        assert (word.word, round(word.start, 2), round(word.end, 2)) == ("seven", start, end)
