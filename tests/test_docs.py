@@ -153,3 +153,18 @@ def test_the_word_start_times_after_silence_are_as_docs_decoding_says():
         padded = np.concatenate([np.zeros(int(pause * rate), np.float32), samples])
         (word,) = transcriber.transcribe(padded, sample_rate=rate).words
         assert (word.word, round(word.start, 2), round(word.end, 2)) == ("seven", start, end)
+
+
+def test_the_readme_layout_names_every_module():
+    """The layout left out nine of the package's modules (export.py, segment.py, spool.py,
+    inputs.py, outputs.py, ...), so a reader looking for where long files are cut or the
+    ONNX graph is written was not told."""
+    text = (REPO / "README.md").read_text(encoding="utf-8")
+    block = re.search(r"## Layout\n\n(.*?)\n## ", text, re.S)
+    assert block is not None
+    named = set(re.findall(r"\w+(?:\.py)?", block.group(1)))
+    modules = {p.name for p in (REPO / "ctcasr").glob("*.py") if not p.name.startswith("__")}
+    decoders = {p.stem for p in (REPO / "ctcasr" / "decoding").glob("*.py")
+                if not p.name.startswith("__")}  # fmt: skip
+    assert not sorted(modules - named), "README layout lacks these ctcasr modules"
+    assert not sorted(decoders - named), "README layout lacks these ctcasr/decoding modules"
