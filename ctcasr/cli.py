@@ -19,6 +19,7 @@ from ctcasr.errors import CtcasrError, CtcasrWarning
 from ctcasr.utils import Stopped as Stopped  # its old home: still importable from here
 from ctcasr.utils import (
     check_writable,
+    counted,
     first_few,
     mute_native_stderr,
     os_error_text,
@@ -611,8 +612,8 @@ def _train(manifests, config, dev, output_dir, epochs, batch_size, learning_rate
     )
     if result.dropped_utterances:
         typer.echo(
-            f"dropped {len(result.dropped_utterances)} utterances (bad manifest lines or "
-            f"unusable audio), first: {result.dropped_utterances[0]}",
+            f"dropped {counted(len(result.dropped_utterances), 'utterance')} (bad manifest lines "
+            f"or unusable audio), first: {result.dropped_utterances[0]}",
             err=True,
         )
 
@@ -750,7 +751,7 @@ def _report_skipped(skipped: Sequence[str]) -> None:
     for message in skipped:
         typer.echo(f"skipped: {message}", err=True)
     if skipped:
-        typer.echo(f"skipped {len(skipped)} bad manifest lines", err=True)
+        typer.echo(f"skipped {counted(len(skipped), 'bad manifest line')}", err=True)
 
 
 class _JsonArray:
@@ -953,12 +954,18 @@ def lm_build(
         alphabet = Alphabet.from_file(alphabet_file)
     result = build_lm(corpus, output, order, binary=binary, alphabet=alphabet)
     typer.echo(
-        f"{result.path}: {result.order}-gram, {result.sentences} sentences, {result.words} words, "
+        f"{result.path}: {result.order}-gram, {counted(result.sentences, 'sentence')}, "
+        f"{counted(result.words, 'word')}, "
         f"vocabulary {result.vocabulary}"
-        + (f", {result.dropped} lines dropped{_unspellable(result.unknown)}"
+        + (f", {counted(result.dropped, 'line')} dropped{_unspellable(result.unknown)}"
            if result.dropped else "")
         + f" ({result.seconds:.1f} s)"
     )
+
+
+def _owners(n: int, noun: str) -> str:
+    """``n`` of ``noun`` as owners ("1 bundle's", "2 bundles'")."""
+    return f"{n} {noun}'s" if n == 1 else f"{n} {noun}s'"
 
 
 def _unspellable(unknown: dict[str, int], shown: int = 8) -> str:
@@ -1025,8 +1032,8 @@ def average(
 
     checkpoints = checkpoint or []
     path = average_bundles(models, output, checkpoints)
-    what = f"{len(models)} bundles'" if not checkpoints else (
-        f"{len(models)} bundle(s)' and {len(checkpoints)} checkpoint(s)'")
+    what = _owners(len(models), "bundle") + (
+        f" and {_owners(len(checkpoints), 'checkpoint')}" if checkpoints else "")
     typer.echo(f"wrote {path}: the mean of {what} weights (`ctcasr export "
                f"{path}` adds model.onnx)")  # fmt: skip
 

@@ -264,7 +264,7 @@ def test_average_command(tmp_path):
     result = CliRunner().invoke(app, ["average", str(tmp_path / "a"), "--checkpoint",
                                       str(tmp_path / "epoch-0003"), "-o", str(tmp_path / "s2")])
     assert result.exit_code == 0, result.output
-    assert "the mean of 1 bundle(s)' and 1 checkpoint(s)' weights" in result.stdout
+    assert "the mean of 1 bundle's and 1 checkpoint's weights" in result.stdout
     np.testing.assert_allclose(load_bundle(tmp_path / "s2").keras_model().get_weights()[0],
                                (a[0] + b[0]) / 2, rtol=1e-6)  # fmt: skip
 

@@ -592,7 +592,7 @@ def test_cli_lm_build_for_an_alphabet_file(kenlm_tools: None, tmp_path: Path):
     result = _cli("lm", "build", str(corpus), "--order", "2", "-o", str(out),
                   "--alphabet", str(alphabet))  # fmt: skip
     assert result.returncode == 0, result.stderr
-    assert "2 sentences" in result.stdout and "1 lines dropped" in result.stdout
+    assert "2 sentences" in result.stdout and "1 line dropped" in result.stdout
     arpa = out.read_text(encoding="utf-8")
     assert "\taños" in arpa and "anos" not in arpa and load_lm(out).order == 2
     # with a bundle too, the two must agree
