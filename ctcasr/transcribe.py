@@ -201,8 +201,15 @@ class Transcriber:
         self._check_open()
         with Spool() as spool:
             taken = (spool.take(source) for source in sources)
-            for result in self._chunks(taken, sample_rate):
-                yield spool.named(result)
+            try:
+                for result in self._chunks(taken, sample_rate):
+                    yield spool.named(result)
+            except Exception:
+                # Closed by another thread mid-batch: the worker pool's own error ("cannot
+                # schedule new futures after shutdown", a cancelled future) is not the cause.
+                if self._closed:
+                    raise CtcasrError(_CLOSED) from None
+                raise
 
     def _chunks(
         self, sources: Iterable[Source], sample_rate: int | None
@@ -401,7 +408,7 @@ class Transcriber:
 
     def _check_open(self) -> None:
         if self._closed:
-            raise CtcasrError("this Transcriber is closed; make a new one")
+            raise CtcasrError(_CLOSED)
 
     def __enter__(self) -> Transcriber:
         return self
@@ -836,6 +843,7 @@ def _name(source: Source) -> str:
     return str(source) if isinstance(source, str | os.PathLike) else "<array>"
 
 
+_CLOSED = "this Transcriber is closed; make a new one"
 _WORKER: dict[str, Any] = {}
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -544,6 +545,30 @@ def test_a_closed_transcriber_refuses_work():
     with pytest.raises(CtcasrError, match="closed"):
         pooled.transcribe_batch([clip, clip])
     assert pooled._pool is None
+
+
+def test_a_transcriber_closed_by_another_thread_mid_batch_says_so(monkeypatch):
+    """``close()`` from another thread (a service shutting down) while a batch ran on workers
+    ended the batch in the pool's own error, ``RuntimeError: cannot schedule new futures
+    after shutdown`` (or a CancelledError), where the caller catches :class:`CtcasrError`."""
+    real = ctcasr.Transcriber._workers
+    armed = []
+
+    def closed_meanwhile(self):  # the other thread's close() lands just after the pool is got
+        pool = real(self)
+        if armed and sys._getframe(1).f_code.co_name == "_map":
+            self.close()
+        return pool
+
+    monkeypatch.setattr(ctcasr.Transcriber, "_workers", closed_meanwhile)
+    clip = (EXAMPLES / "seven.wav").read_bytes()
+    t = ctcasr.Transcriber(decoder="beam", jobs=2, chunk_size=1)
+    results = t.transcribe_iter([clip] * 4)
+    assert next(results).text == "seven"
+    armed.append(True)
+    with pytest.raises(CtcasrError, match=r"^this Transcriber is closed; make a new one$"):
+        next(results)
+    assert t._pool is None
 
 
 def test_threads_sharing_a_transcriber_with_workers_start_one_pool(monkeypatch):
