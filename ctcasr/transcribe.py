@@ -285,12 +285,14 @@ class Transcriber:
 
     def _drop_workers(self, pool: Any) -> None:
         """Shut a dead ``pool`` down, and forget it if it is still the current one (a newer,
-        healthy pool may already hold the next chunk's work)."""
+        healthy pool may already hold the next chunk's work). A pool none of whose workers
+        got as far as starting up raises: every input would fail the same way."""
         if pool is None:
             return
         pool.shutdown(wait=False, cancel_futures=True)
         if pool is self._pool:
             self._pool = None
+        _check_started(pool)
 
     def _alone(self, fn: Any, item: Any, doing: str) -> Any:
         """``fn(item)`` in a worker of its own: whether it kills that worker says whether it
@@ -302,6 +304,7 @@ class Transcriber:
         try:
             return solo.submit(fn, item).result()
         except BrokenProcessPool:
+            _check_started(solo)
             return _Died(doing)
         finally:
             solo.shutdown(wait=False, cancel_futures=True)
@@ -390,10 +393,19 @@ class Transcriber:
         import multiprocessing as mp
         from concurrent.futures import ProcessPoolExecutor
 
-        return ProcessPoolExecutor(
-            workers, mp.get_context("spawn"), initializer=_init_worker,
-            initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest),
+        if _importing_main():
+            # A script's unguarded top level, run again in one of our workers as it starts:
+            # its pool could not start (multiprocessing's own error, a traceback per worker),
+            # so this worker ends quietly and the parent says why (_check_started).
+            raise SystemExit(1)
+        context = mp.get_context("spawn")
+        started = context.Event()  # set by the first worker to get past importing __main__
+        pool = ProcessPoolExecutor(
+            workers, context, initializer=_init_worker,
+            initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest, started),
         )  # fmt: skip
+        pool.ctcasr_started = started  # type: ignore[attr-defined]
+        return pool
 
     def close(self) -> None:
         """Stop the worker processes, if any were started, and let the acoustic model go. A
@@ -847,8 +859,12 @@ _CLOSED = "this Transcriber is closed; make a new one"
 _WORKER: dict[str, Any] = {}
 
 
-def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest: int) -> None:
+def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest: int,
+                 started: Any = None) -> None:  # fmt: skip
     import signal
+
+    if started is not None:
+        started.set()
 
     # Ctrl-C reaches the whole process group; only the parent should act on it (and stop
     # the pool), not every worker with a traceback of its own.
@@ -883,6 +899,37 @@ def _decoder_failure(source: str, decoder: str, exc: Exception) -> Failure:
     if isinstance(exc, CtcasrError):
         return Failure(source, f"{source}: {exc}")
     return Failure(source, f"{source}: decoder {decoder!r} failed: {type(exc).__name__}: {exc}")
+
+
+def _importing_main() -> bool:
+    """Whether this is a spawned process still importing its parent's main module (which
+    multiprocessing runs as ``__mp_main__``, and only then): a script's top level, unguarded
+    by ``if __name__ == "__main__":``, running again in a worker as it starts."""
+    import inspect
+
+    frame = inspect.currentframe()
+    while frame is not None:
+        if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _check_started(pool: Any) -> None:
+    """Raise where a dead ``pool``'s workers all died before their start-up ran, which follows
+    importing the main module: a script that makes workers at its top level, unguarded, ran
+    again in each, and every input failed as "a worker process died ... (out of memory, or a
+    crash in native code)" after hundreds of lines of multiprocessing's traceback."""
+    started = getattr(pool, "ctcasr_started", None)
+    if started is None or started.is_set():
+        return
+    import sys
+
+    main = getattr(sys.modules.get("__main__"), "__file__", None)
+    why = (f"; they import the main module {main} first, and run its top level again: keep "
+           'a script\'s work under `if __name__ == "__main__":`' if main else "")
+    raise CtcasrError(f"the worker processes (jobs > 1) died as they started, before reading "
+                      f"any input{why}") from None  # fmt: skip
 
 
 @dataclass(frozen=True)

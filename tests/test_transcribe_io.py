@@ -944,6 +944,33 @@ def test_two_inputs_that_kill_workers_fail_alone_among_hundreds():
         "seven", "three", "zero"] * 40 + ["seven", "three", "zero"] * 2 + ["seven"]  # fmt: skip
 
 
+def test_a_script_without_a_main_guard_is_told_so_in_one_error(tmp_path):
+    """A script making workers at its top level, unguarded by ``if __name__ == "__main__":``,
+    ran again in each spawned worker, which died starting a pool of its own: every input
+    failed as "a worker process died reading it (out of memory, or a crash in native code)",
+    after 328 lines of multiprocessing's traceback, each input retried in a new worker."""
+    clip = str(EXAMPLES / "seven.wav")
+    body = (f"import ctcasr\nt = ctcasr.Transcriber(decoder='greedy', jobs=2)\n"
+            f"print([r.text for r in t.transcribe_batch([{clip!r}, {clip!r}])])\n")  # fmt: skip
+    script = tmp_path / "script.py"
+    script.write_text(body)
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.splitlines()[-1] == (
+        "ctcasr.errors.CtcasrError: the worker processes (jobs > 1) died as they started, "
+        f"before reading any input; they import the main module {script} first, and run its "
+        'top level again: keep a script\'s work under `if __name__ == "__main__":`')
+    assert "bootstrapping phase" not in done.stderr and len(done.stderr.splitlines()) < 30
+    guarded = "def main():\n" + "".join(f"    {line}\n" for line in body.splitlines())
+    script.write_text(guarded + "if __name__ == '__main__':\n    main()\n")
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=300)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "['seven', 'seven']\n"
+
+
 def test_an_input_beside_a_killer_is_not_charged_with_the_next_chunks_death():
     """The input run alone after a death was queued on the shared pool behind the next
     chunk's reads: a killer there took it down too, and it failed as a killer."""
