@@ -861,10 +861,14 @@ _WORKER: dict[str, Any] = {}
 
 def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest: int,
                  started: Any = None) -> None:  # fmt: skip
+    import multiprocessing as mp
     import signal
 
     if started is not None:
         started.set()
+    parent = mp.parent_process()
+    if parent is not None:
+        threading.Thread(target=_exit_with, args=(parent.sentinel,), daemon=True).start()
 
     # Ctrl-C reaches the whole process group; only the parent should act on it (and stop
     # the pool), not every worker with a traceback of its own.
@@ -875,6 +879,16 @@ def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest
         warnings.simplefilter("ignore", CtcasrWarning)
         impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
     _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)
+
+
+def _exit_with(parent_sentinel: int) -> None:
+    """End this worker when its parent ends. A parent killed outright (SIGKILL, the OOM killer,
+    a crash in native code) left its workers waiting for work forever, each holding the
+    bundle and decoder, one pair more at every restart of a service."""
+    from multiprocessing.connection import wait
+
+    wait([parent_sentinel])
+    os._exit(1)
 
 
 def _decode_in_worker(job: tuple[np.ndarray, str, float, float]) -> Transcript | Failure:

@@ -971,6 +971,44 @@ def test_a_script_without_a_main_guard_is_told_so_in_one_error(tmp_path):
     assert done.stdout == "['seven', 'seven']\n"
 
 
+def test_workers_end_with_a_parent_killed_outright(tmp_path):
+    """A service killed with SIGKILL (the OOM killer, ``kill -9``, a native crash) left its
+    ``jobs`` workers behind, waiting for work forever with the model and decoder loaded."""
+    import os
+    import signal
+    import time
+
+    script = tmp_path / "service.py"
+    script.write_text(
+        "import multiprocessing, time\nimport ctcasr\n"
+        "if __name__ == '__main__':\n"
+        "    t = ctcasr.Transcriber(decoder='beam', jobs=2)\n"
+        f"    t.transcribe_batch([{str(EXAMPLES / 'seven.wav')!r}] * 4)\n"
+        "    print(*[p.pid for p in multiprocessing.active_children()], flush=True)\n"
+        "    time.sleep(600)\n"
+    )  # fmt: skip
+    service = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    workers = [int(pid) for pid in service.stdout.readline().split()]  # type: ignore[union-attr]
+
+    def alive(pid: int) -> bool:  # a zombie has ended; nothing here may reap it
+        try:
+            return "\nState:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+        except FileNotFoundError:
+            return False
+
+    try:
+        assert workers and all(map(alive, workers))
+        service.kill()
+        service.wait()
+        deadline = time.monotonic() + 10
+        while any(map(alive, workers)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not any(map(alive, workers))
+    finally:
+        for pid in filter(alive, workers):
+            os.kill(pid, signal.SIGKILL)
+
+
 def test_an_input_beside_a_killer_is_not_charged_with_the_next_chunks_death():
     """The input run alone after a death was queued on the shared pool behind the next
     chunk's reads: a killer there took it down too, and it failed as a killer."""
