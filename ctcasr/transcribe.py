@@ -146,6 +146,12 @@ class Transcriber:
         self._model_lock = threading.Lock()  # also guards making the worker pool
         self._pool: ProcessPoolExecutor | None = None
         self._closed = False
+        # The model and the workers load later, on the first call, which may come after the
+        # caller changed folder (a daemon's chdir to /): a relative bundle path and decoder
+        # files are taken as found now. The bundle was looked for in the new folder (its
+        # model.onnx missing, TensorFlow was imported and failed), and every worker died.
+        self._bundle_dir = self.bundle.path.absolute()
+        self._worker_options = absolute_paths(self.decoder, self.decoder_options)
 
     @property
     def acoustic_model(self):
@@ -158,7 +164,10 @@ class Transcriber:
                 if self._model is None:
                     from ctcasr.runtime import load_runner
 
-                    self._model = load_runner(self.bundle, self.backend,
+                    bundle = self.bundle
+                    if bundle.path != self._bundle_dir:
+                        bundle = replace(bundle, path=self._bundle_dir)
+                    self._model = load_runner(bundle, self.backend,
                                               batch_size=self.batch_size)  # fmt: skip
         return self._model
 
@@ -402,7 +411,7 @@ class Transcriber:
         started = context.Event()  # set by the first worker to get past importing __main__
         pool = ProcessPoolExecutor(
             workers, context, initializer=_init_worker,
-            initargs=(self.bundle.path, self.decoder, self.decoder_options, self.nbest, started),
+            initargs=(self._bundle_dir, self.decoder, self._worker_options, self.nbest, started),
         )  # fmt: skip
         pool.ctcasr_started = started  # type: ignore[attr-defined]
         return pool
@@ -801,6 +810,15 @@ def decoder_settings(
         if value is not None:
             stored[key] = value
     return stored
+
+
+def absolute_paths(name: str, options: Mapping[str, Any]) -> dict[str, Any]:
+    """Decoder ``name``'s ``options`` with its file options (``path_options``) made absolute
+    against the current folder."""
+    files = getattr(get_decoder_class(name), "path_options", ())
+    return {key: str(Path(value).absolute())
+            if key in files and isinstance(value, str | os.PathLike) else value
+            for key, value in options.items()}  # fmt: skip
 
 
 def check_stored_decoder(bundle: Bundle, name: str, overrides: Mapping[str, Any] | None = None,

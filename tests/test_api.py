@@ -571,6 +571,28 @@ def test_a_transcriber_closed_by_another_thread_mid_batch_says_so(monkeypatch):
     assert t._pool is None
 
 
+def test_a_transcriber_made_with_relative_paths_works_after_a_chdir(tmp_path, monkeypatch):
+    """The model and the workers load on the first call: after the caller changed folder (a
+    daemon's chdir to /), a relative bundle path was looked for in the new folder (its
+    model.onnx missing, TensorFlow was imported, then "cannot load weights"), and with
+    ``jobs=2`` a relative command file or LM killed every worker: each input failed as "a
+    worker process died reading it (out of memory, or a crash in native code)"."""
+    import shutil
+
+    shutil.copytree(Path(ctcasr.__file__).parent / "pretrained" / "default", tmp_path / "b")
+    (tmp_path / "commands.txt").write_text("seven\nthree\n")
+    (tmp_path / "elsewhere").mkdir()
+    clip = str(EXAMPLES / "seven.wav")
+    monkeypatch.chdir(tmp_path)
+    alone = ctcasr.Transcriber("b", decoder="greedy", backend="onnx")
+    pooled = ctcasr.Transcriber("b", decoder_options={"commands": "commands.txt"}, jobs=2)
+    monkeypatch.chdir(tmp_path / "elsewhere")
+    with alone, pooled:
+        assert alone.transcribe(clip).text == "seven"
+        assert pooled.transcribe(clip).text == "seven"
+    assert alone.bundle.path == Path("b")  # named as given
+
+
 def test_threads_sharing_a_transcriber_with_workers_start_one_pool(monkeypatch):
     """With ``jobs=2``, request threads' first calls each started a pool of worker processes
     (4 threads: 4 pools, 8 processes each loading the model), all but the last left behind."""
