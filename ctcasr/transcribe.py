@@ -892,11 +892,20 @@ def _init_worker(bundle_path: Path, decoder: str, options: dict[str, Any], nbest
     # the pool), not every worker with a traceback of its own.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     mute_native_stderr()  # a worker's own descriptor: no other thread writes there
-    bundle = load_bundle(bundle_path)
-    with warnings.catch_warnings():  # the parent's decoder has said them once already
-        warnings.simplefilter("ignore", CtcasrWarning)
-        impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
-    _WORKER.update(bundle=bundle, decoder=decoder, impl=impl, nbest=nbest)
+    _WORKER.update(decoder=decoder, nbest=nbest)
+    try:
+        bundle = load_bundle(bundle_path)
+        with warnings.catch_warnings():  # the parent's decoder has said them once already
+            warnings.simplefilter("ignore", CtcasrWarning)
+            impl = create_decoder(decoder, bundle.alphabet, frame_seconds(bundle), **options)
+    except Exception as exc:
+        # The bundle or a decoder file gone or changed since the parent loaded it: a worker
+        # whose start-up raised died, and every input failed as "a worker process died
+        # reading it (out of memory, ...)", each retried in a new one, a traceback each.
+        why = str(exc) if isinstance(exc, CtcasrError) else f"{type(exc).__name__}: {exc}"
+        _WORKER.update(error=f"decoder {decoder!r} could not be made in a worker process: {why}")
+        return
+    _WORKER.update(bundle=bundle, impl=impl)
 
 
 def _exit_with(parent_sentinel: int) -> None:
@@ -910,6 +919,9 @@ def _exit_with(parent_sentinel: int) -> None:
 
 
 def _decode_in_worker(job: tuple[np.ndarray, str, float, float]) -> Transcript | Failure:
+    if "error" in _WORKER:
+        return Failure(job[1], f"{job[1]}: not transcribed: {_WORKER['error']}")
+
     def decode(log_probs: np.ndarray, source: str, duration: float, start: float) -> Transcript:
         hyps = run_decoder(_WORKER["impl"], log_probs, _WORKER["nbest"], _WORKER["decoder"])
         return _transcript(hyps, source, duration, _WORKER["decoder"],

@@ -1009,6 +1009,21 @@ def test_workers_end_with_a_parent_killed_outright(tmp_path):
             os.kill(pid, signal.SIGKILL)
 
 
+def test_a_decoder_file_gone_before_the_workers_start_fails_each_input_saying_so(tmp_path):
+    """An LM removed (or replaced by a broken one) between making a ``jobs=2`` Transcriber and
+    its first call killed every worker as it started: each input failed as "a worker process
+    died reading it (out of memory, or a crash in native code)", each retried in a new
+    worker, 104 initializer tracebacks on stderr and 28 s for 40 FSDD clips."""
+    lm = tmp_path / "lm.arpa"
+    shutil.copy(Path(__file__).resolve().parents[1] / "lm" / "digits-3gram.arpa", lm)
+    clip = str(EXAMPLES / "seven.wav")
+    with Transcriber(decoder="kenlm", decoder_options={"lm": str(lm)}, jobs=2) as transcriber:
+        lm.unlink()
+        results = transcriber.transcribe_batch([clip] * 3)
+    assert results == [Failure(clip, f"{clip}: not transcribed: decoder 'kenlm' could not be "
+                               f"made in a worker process: {lm}: language model not found")] * 3
+
+
 def test_an_input_beside_a_killer_is_not_charged_with_the_next_chunks_death():
     """The input run alone after a death was queued on the shared pool behind the next
     chunk's reads: a killer there took it down too, and it failed as a killer."""
