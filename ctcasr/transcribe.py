@@ -145,6 +145,7 @@ class Transcriber:
         self._model: LogProbRunner | None = None
         self._model_lock = threading.Lock()  # also guards making the worker pool
         self._pool: ProcessPoolExecutor | None = None
+        self._pool_pid = 0  # the process that made it
         self._closed = False
         # The model and the workers load later, on the first call, which may come after the
         # caller changed folder (a daemon's chdir to /): a relative bundle path and decoder
@@ -390,11 +391,15 @@ class Transcriber:
         if self.jobs <= 1:
             return None
         pool = self._pool
-        if pool is None:
+        if pool is None or self._pool_pid != os.getpid():
             with self._model_lock:  # threads sharing a Transcriber: one pool, not one each
                 self._check_open()  # never new workers after close(), which nothing would stop
-                if self._pool is None:
+                # A pool made before a fork (gunicorn --preload after a warm-up call, os.fork)
+                # is the parent's: its manager thread is not in the child, and work handed to
+                # it waited forever. The child makes its own.
+                if self._pool is None or self._pool_pid != os.getpid():
                     self._pool = self._new_pool(self.jobs)
+                    self._pool_pid = os.getpid()
                 pool = self._pool
         return pool
 
@@ -423,9 +428,9 @@ class Transcriber:
         would stop."""
         self._closed = True
         self._model = None
-        if self._pool is not None:
+        if self._pool is not None and self._pool_pid == os.getpid():  # not a forked parent's
             self._pool.shutdown(cancel_futures=True)  # after an interrupt, queued work is moot
-            self._pool = None
+        self._pool = None
 
     def _check_open(self) -> None:
         if self._closed:

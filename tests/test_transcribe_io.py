@@ -1024,6 +1024,32 @@ def test_a_decoder_file_gone_before_the_workers_start_fails_each_input_saying_so
                                f"made in a worker process: {lm}: language model not found")] * 3
 
 
+def test_a_forked_child_of_a_transcriber_with_workers_makes_its_own(tmp_path):
+    """A ``jobs=2`` Transcriber used before a fork (gunicorn ``--preload`` after a warm-up
+    call, ``os.fork``) handed the child's work to the parent's pool, whose manager thread is
+    not in the child: the child's first call waited forever."""
+    clip = str(EXAMPLES / "seven.wav")
+    script = tmp_path / "forks.py"
+    script.write_text(
+        "import os, signal\nimport ctcasr\n"
+        "if __name__ == '__main__':\n"
+        "    t = ctcasr.Transcriber(decoder='beam', jobs=2)\n"
+        f"    print('parent', t.transcribe({clip!r}).text, flush=True)\n"
+        "    pid = os.fork()\n"
+        "    if pid == 0:\n"
+        "        signal.alarm(60)  # a hung child ends by itself\n"
+        f"        print('child', t.transcribe({clip!r}).text, flush=True)\n"
+        "        t.close()\n"
+        "        os._exit(0)\n"
+        "    os.waitpid(pid, 0)\n"
+        f"    print('parent', t.transcribe({clip!r}).text, flush=True)\n"
+        "    t.close()\n"
+    )  # fmt: skip
+    done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
+                          timeout=120)  # fmt: skip
+    assert done.stdout == "parent seven\nchild seven\nparent seven\n", done.stderr[-2000:]
+
+
 def test_an_input_beside_a_killer_is_not_charged_with_the_next_chunks_death():
     """The input run alone after a death was queued on the shared pool behind the next
     chunk's reads: a killer there took it down too, and it failed as a killer."""
