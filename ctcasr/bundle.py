@@ -310,7 +310,7 @@ def lies_inside(folder: Path, path: str | os.PathLike[str]) -> bool:
     ``folder``: a bundle's stored decoder file outside it was edited in or made elsewhere."""
     try:
         return (folder / path).resolve().is_relative_to(folder.resolve())
-    except (OSError, RuntimeError):  # a link loop
+    except (OSError, RuntimeError, ValueError):  # a link loop; a NUL in a hand-edited name
         return False
 
 

@@ -856,6 +856,10 @@ def check_stored_decoder(bundle: Bundle, name: str, overrides: Mapping[str, Any]
         except ConfigError as exc:
             raise ConfigError(f"{where}: stored setting: {exc}; give it with --option "
                               f"{key}=VALUE (decoder_options=), {other}") from None
+        # No file name holds a NUL: it was a ValueError traceback from the path's first use.
+        if key in getattr(cls, "path_options", ()) and isinstance(value, str) and "\0" in value:
+            raise ConfigError(f"{where}: stored setting {name}.{key} is not a file name "
+                              f"(it holds a NUL: {value!r}); correct it, {other}")  # fmt: skip
     return cls
 
 

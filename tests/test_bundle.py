@@ -813,6 +813,28 @@ def test_a_stored_decoder_file_outside_the_bundle_is_said(default_copy, tmp_path
     assert "outside" not in CliRunner().invoke(app, ["info", "-m", str(default_copy)]).output
 
 
+@pytest.mark.parametrize("default", ["kenlm", "greedy"])
+def test_a_stored_decoder_file_name_with_a_nul_is_one_error(default_copy, default):
+    """A hand-edited "lm": "a\u0000b" was a ValueError traceback ("embedded null byte") from
+    transcribe and from info, which checks every decoder's files, the default or not."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+    from ctcasr.errors import ConfigError
+    from ctcasr.transcribe import decoder_settings
+
+    config = json.loads((default_copy / CONFIG_FILE).read_text())
+    config["decoder"]["name"] = default
+    config["decoder"]["kenlm"]["lm"] = "lm\0.arpa"
+    (default_copy / CONFIG_FILE).write_text(json.dumps(config))
+    said = "stored setting kenlm.lm is not a file name \\(it holds a NUL: "
+    with pytest.raises(ConfigError, match=f"{re.escape(str(default_copy / CONFIG_FILE))}: {said}"):
+        decoder_settings(load_bundle(default_copy), "kenlm")
+    shown = CliRunner().invoke(app, ["info", "-m", str(default_copy)])
+    assert shown.exit_code == 1 and not isinstance(shown.exception, ValueError), shown.output
+    assert "decoder settings name files the bundle lacks: kenlm.lm" in shown.output
+
+
 @pytest.mark.parametrize(
     ("sizes", "field"),
     [
