@@ -262,6 +262,13 @@ def check_replaceable(target: str | os.PathLike[str]) -> Path:
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise BundleError(f"{target}: exists and is not a folder; not replaced by a bundle")
+    # `tune -o` or `average -o` naming the bundled model's folder replaced the installed
+    # model (its card, LM and graph) for every later run; `tune` in place was refused.
+    with contextlib.suppress(OSError, RuntimeError):
+        if target.resolve().is_relative_to(PRETRAINED_DIR.resolve()):
+            raise BundleError(f"{target}: inside the installed package's bundled models "
+                              f"({PRETRAINED_DIR}); not written there (choose a folder outside "
+                              "it)")  # fmt: skip
     try:
         refuse_current_folder(target)
     except OSError as exc:

@@ -317,6 +317,33 @@ def test_writing_a_bundle_never_deletes_what_is_not_one(tmp_path):
     assert (tmp_path / "empty" / "bundle.json").is_file()
 
 
+def test_no_bundle_is_written_into_the_bundled_models_folder(tmp_path, monkeypatch):
+    """`tune -m default -o ctcasr/pretrained/default` (and `average ... -o` there) replaced
+    the installed bundled model for every later run, though `tune` in place was refused. The
+    package's folder is a copy here: the old code wrote into it."""
+    import ctcasr.bundle
+    from ctcasr.bundle import check_replaceable, store_decoder_settings
+
+    package = tmp_path / "pretrained"
+    shutil.copytree(PRETRAINED_DIR / "default", package / "default")
+    monkeypatch.setattr(ctcasr.bundle, "PRETRAINED_DIR", package)
+    before = {p.name: p.read_bytes() for p in (package / "default").iterdir()}
+    source = load_bundle(package / "default")
+    for target in (package / "default", package / "new", package / "default" / "sub"):
+        with pytest.raises(BundleError, match=f"^{re.escape(str(target))}: inside the "
+                                              "installed package's bundled models"):
+            check_replaceable(target)  # what tune checks of its output before its search
+        with pytest.raises(BundleError, match="inside the installed package's bundled models"):
+            save_bundle(target, None, source.frontend, source.model_config, source.alphabet)
+    with pytest.raises(BundleError, match="inside the installed package's bundled models"):
+        store_decoder_settings(source, "greedy", {}, output=package / "new")
+    assert {p.name: p.read_bytes() for p in (package / "default").iterdir()} == before
+    assert sorted(p.name for p in package.iterdir()) == ["default"]
+    # elsewhere, as before
+    store_decoder_settings(source, "greedy", {}, output=tmp_path / "copy")
+    assert load_bundle(tmp_path / "copy").decoder["name"] == "greedy"
+
+
 def test_a_killed_writers_temporary_file_is_not_copied_on(tmp_path):
     from ctcasr.bundle import store_decoder_settings
 
