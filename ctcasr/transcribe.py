@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import array
 import functools
+import inspect
 import itertools
+import json
 import math
 import numbers
 import os
@@ -856,11 +858,24 @@ def check_stored_decoder(bundle: Bundle, name: str, overrides: Mapping[str, Any]
         except ConfigError as exc:
             raise ConfigError(f"{where}: stored setting: {exc}; give it with --option "
                               f"{key}=VALUE (decoder_options=), {other}") from None
-        # No file name holds a NUL: it was a ValueError traceback from the path's first use.
-        if key in getattr(cls, "path_options", ()) and isinstance(value, str) and "\0" in value:
+        why = _not_a_file_name(value, known.get(key))
+        if key in getattr(cls, "path_options", ()) and why:
             raise ConfigError(f"{where}: stored setting {name}.{key} is not a file name "
-                              f"(it holds a NUL: {value!r}); correct it, {other}")  # fmt: skip
+                              f"({why}); correct it, {other}")  # fmt: skip
     return cls
+
+
+def _not_a_file_name(value: Any, param: inspect.Parameter | None) -> str | None:
+    """Why a stored file option ``value`` names no file, or None: one holding a NUL was a
+    ValueError traceback from the path's first use, and a list or number (where the option
+    takes no list of phrases) "decoder 'kenlm': expected str, bytes or os.PathLike object",
+    naming neither the bundle nor the setting."""
+    if value is None or isinstance(value, str):  # None: not set, as the decoder's default
+        return f"it holds a NUL: {value!r}" if value and "\0" in value else None
+    phrases = param is not None and "Sequence" in str(param.annotation)
+    if phrases and isinstance(value, list) and all(isinstance(v, str) for v in value):
+        return None
+    return f"got {json.dumps(value)[:40]}"
 
 
 def _say_if_outside(bundle: Bundle, decoder: str, key: str, path: str) -> None:

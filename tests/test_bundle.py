@@ -862,6 +862,25 @@ def test_a_stored_decoder_file_name_with_a_nul_is_one_error(default_copy, defaul
     assert "decoder settings name files the bundle lacks: kenlm.lm" in shown.output
 
 
+@pytest.mark.parametrize(("stored", "shown"), [(["lm.arpa"], '["lm.arpa"]'), (3, "3")])
+def test_a_stored_decoder_file_that_is_no_name_is_placed(default_copy, stored, shown):
+    """"lm": ["lm.arpa"] or "lm": 3 in a hand-edited bundle.json was "decoder 'kenlm':
+    expected str, bytes or os.PathLike object, not list": neither the bundle nor the setting.
+    A list of phrases where the option takes one (grammar's commands) is still a list."""
+    from ctcasr.errors import ConfigError
+    from ctcasr.transcribe import decoder_settings
+
+    config = json.loads((default_copy / CONFIG_FILE).read_text())
+    config["decoder"]["kenlm"]["lm"] = stored
+    config["decoder"]["grammar"]["commands"] = ["yes", "no"]
+    (default_copy / CONFIG_FILE).write_text(json.dumps(config))
+    where = re.escape(f"{default_copy / CONFIG_FILE}: stored setting kenlm.lm is not a file "
+                      f"name (got {shown}); correct it, or choose another decoder")  # fmt: skip
+    with pytest.raises(ConfigError, match=f"^{where}"):
+        decoder_settings(load_bundle(default_copy), "kenlm")
+    assert decoder_settings(load_bundle(default_copy), "grammar")["commands"] == ["yes", "no"]
+
+
 @pytest.mark.parametrize(
     ("sizes", "field"),
     [
