@@ -1042,6 +1042,7 @@ def average(
 def info(model: ModelOption = None) -> None:
     """Describe a model bundle: front end, sizes, alphabet, training summary."""
     from ctcasr.bundle import lies_inside, load_bundle
+    from ctcasr.decoding import available_decoders
     from ctcasr.transcribe import check_stored_decoder
 
     _refuse_empty(model=model)
@@ -1070,10 +1071,20 @@ def info(model: ModelOption = None) -> None:
     typer.echo(f"files:     {sum(files.values()) / 1e6:.1f} MB: {sizes}")
     if bundle.metadata:
         typer.echo(f"metadata:  {json.dumps(bundle.metadata)}")
-    try:  # what transcribe would refuse of the default decoder (a newer ctcasr's settings)
-        check_stored_decoder(bundle, bundle.decoder.get("name", "greedy"))
-    except CtcasrError as exc:
-        typer.echo(f"warning: {exc}", err=True)
+    # What transcribe would refuse of the default decoder (a newer ctcasr's settings), and of
+    # each other stored decoder when chosen: only the default's were checked, so a bundle
+    # passed on with a broken grammar section was described without a word. Settings of a
+    # decoder not installed here are left alone unless it is the default.
+    default = bundle.decoder.get("name", "greedy")
+    stored = [name for name, value in bundle.decoder.items() if isinstance(value, dict)]
+    installed = set(available_decoders())
+    for name in dict.fromkeys([default, *stored]):
+        if name != default and name not in installed:
+            continue
+        try:
+            check_stored_decoder(bundle, name)
+        except CtcasrError as exc:
+            typer.echo(f"warning: {exc}", err=True)
     # A decoder setting naming a file the bundle lacks: transcribe would fail on it.
     missing = []
     for name, settings in bundle.decoder.items():

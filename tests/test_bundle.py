@@ -1045,6 +1045,31 @@ def test_a_written_bundle_records_the_ctcasr_that_wrote_it(saved_bundle, tmp_pat
         load_bundle(newer)
 
 
+def test_info_warns_of_every_stored_decoder_that_transcribe_would_refuse(tmp_path):
+    """README: a decoder's unknown or ill-typed stored settings are refused when it runs and
+    `ctcasr info` warns; it checked the default decoder's alone, so a bundle passed on with a
+    broken grammar section was described without a word, and `--decoder grammar` then failed.
+    A section for a plug-in not installed here is no error unless that is the default."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+
+    def edit(config: dict) -> None:
+        config["decoder"]["grammar"]["threshold"] = "x"
+        config["decoder"]["beam"] = {"unk": 1}
+        config["decoder"]["notinstalled"] = {"x": 1}
+
+    path = _edited_default(tmp_path, edit)
+    shown = CliRunner().invoke(app, ["info", "-m", str(path)])
+    assert shown.exit_code == 0, shown.output
+    warned = [line for line in shown.output.splitlines() if line.startswith("warning:")]
+    assert len(warned) == 2, shown.output
+    assert warned[0].startswith(f"warning: {path / CONFIG_FILE}: stored setting: decoder "
+                                "'grammar': option threshold must be a float, got 'x'")
+    assert warned[1].startswith(f"warning: {path / CONFIG_FILE}: stores beam setting(s) unk,")
+    assert "warning" not in CliRunner().invoke(app, ["info"]).output  # the bundled model
+
+
 def test_decoder_settings_this_ctcasr_lacks_are_named_as_the_bundles(tmp_path):
     """A default decoder, or a decoder setting, stored by a newer ctcasr (or a plug-in not
     installed here) was refused as if the user had asked for it: "unknown decoder 'x'",
