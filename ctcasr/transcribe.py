@@ -862,6 +862,14 @@ def check_stored_decoder(bundle: Bundle, name: str, overrides: Mapping[str, Any]
         if key in getattr(cls, "path_options", ()) and why:
             raise ConfigError(f"{where}: stored setting {name}.{key} is not a file name "
                               f"({why}); correct it, {other}")  # fmt: skip
+    # The default decoder lacking a setting it cannot run without (kenlm's lm, edited out):
+    # "the kenlm decoder needs a language model (--lm FILE)", no word of the bundle.
+    lacking = [key for key in getattr(cls, "required_options", ())
+               if stored.get(key) is None and overrides.get(key) is None]  # fmt: skip
+    if lacking and not chosen and name == bundle.decoder.get("name", "greedy"):
+        raise ConfigError(f"{where}: the bundle's default decoder {name!r} stores no "
+                          f"{' or '.join(lacking)}, which it needs; give it with --option "
+                          f"{lacking[0]}=VALUE (decoder_options=), {other}")  # fmt: skip
     return cls
 
 

@@ -1070,6 +1070,30 @@ def test_info_warns_of_every_stored_decoder_that_transcribe_would_refuse(tmp_pat
     assert "warning" not in CliRunner().invoke(app, ["info"]).output  # the bundled model
 
 
+def test_a_default_decoder_stored_without_its_lm_names_the_bundle(tmp_path):
+    """A bundle.json whose default kenlm decoder lost its "lm" was refused as "the kenlm
+    decoder needs a language model (--lm FILE)", as if the user had asked for kenlm, and
+    `ctcasr info` described it without a word."""
+    from typer.testing import CliRunner
+
+    from ctcasr.cli import app
+    from ctcasr.errors import ConfigError
+    from ctcasr.transcribe import Transcriber
+
+    path = _edited_default(tmp_path, lambda c: c["decoder"]["kenlm"].pop("lm"))
+    said = (f"{path / CONFIG_FILE}: the bundle's default decoder 'kenlm' stores no lm, which "
+            "it needs; give it with --option lm=VALUE (decoder_options=), or choose another "
+            "decoder with --decoder (decoder=)")  # fmt: skip
+    with pytest.raises(ConfigError, match=f"^{re.escape(said)}$"):
+        Transcriber(path)
+    shown = CliRunner().invoke(app, ["info", "-m", str(path)])
+    assert shown.exit_code == 0 and f"warning: {said}\n" in shown.output, shown.output
+    lm = str(PRETRAINED_DIR / "default" / "lm.arpa")
+    assert Transcriber(path, decoder_options={"lm": lm}).decoder == "kenlm"
+    with pytest.raises(ConfigError, match=r"^the kenlm decoder needs a language model"):
+        Transcriber(path, decoder="kenlm")  # asked for by the caller: the caller's to give
+
+
 def test_decoder_settings_this_ctcasr_lacks_are_named_as_the_bundles(tmp_path):
     """A default decoder, or a decoder setting, stored by a newer ctcasr (or a plug-in not
     installed here) was refused as if the user had asked for it: "unknown decoder 'x'",
