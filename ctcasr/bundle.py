@@ -525,6 +525,7 @@ def store_decoder_settings(
     config = _with_writer(config)
     if target.resolve() != source.resolve():
         check_replaceable(target)
+    card = read_card(source) if card_note is not None else None
     with atomic_dir(target) as tmp:
         # The whole folder, subfolders and hidden files too (only top-level files were kept,
         # so a tune in place deleted the rest).
@@ -536,11 +537,23 @@ def store_decoder_settings(
         for dest, file in copies.items():
             shutil.copy2(file, tmp / dest)
         (tmp / CONFIG_FILE).write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-        card = tmp / CARD_FILE
-        if card_note is not None and card.is_file():
-            card.write_text(_with_tuning_note(card.read_text(encoding="utf-8"), card_note),
-                            encoding="utf-8")  # fmt: skip
+        if card is not None and card_note is not None:
+            (tmp / CARD_FILE).write_text(_with_tuning_note(card, card_note), encoding="utf-8")
     return target
+
+
+def read_card(folder: Path) -> str | None:
+    """``folder``'s model card, or None when it has none. One that cannot be read is a
+    BundleError naming it: a tune's note went into it as a UnicodeDecodeError traceback,
+    after the whole search."""
+    path = folder / CARD_FILE
+    try:
+        return path.read_text(encoding="utf-8")
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BundleError(f"{path}: cannot read the bundle's model card ({first_line(exc)}); "
+                          "mend or remove it") from None  # fmt: skip
 
 
 def _with_tuning_note(card: str, note: str) -> str:

@@ -29,6 +29,7 @@ from ctcasr.bundle import (
     Bundle,
     check_replaceable,
     load_bundle,
+    read_card,
     store_decoder_settings,
 )
 from ctcasr.decoding import get_decoder_class, implied_decoder
@@ -162,6 +163,7 @@ def tune(
         )
     if save:  # before the search, not after it
         check_replaceable(output if output is not None else transcriber.bundle.path)
+        read_card(transcriber.bundle.path)  # the card the tune's note goes into
         _storable_options(decoder, impl)
     data = compute_log_probs(transcriber, manifest, skip_bad, normalize_text)
     if data.failures and (not skip_bad or len(data.failures) == len(data.entries)):

@@ -520,6 +520,43 @@ def test_a_tuned_copy_says_in_its_model_card_what_the_tune_changed(fsdd_dir, tmp
     assert {p.name: p.read_bytes() for p in default.iterdir()} == before
 
 
+def test_a_model_card_tune_cannot_read_is_one_error_before_the_search(fsdd_dir, tmp_path,
+                                                                     monkeypatch):  # fmt: skip
+    """A bundle whose MODEL_CARD.md is not UTF-8 (saved by an editor in another encoding)
+    was tuned through the whole search and then a UnicodeDecodeError traceback, from adding
+    the tune's note to the card."""
+    import importlib
+    import shutil
+
+    from ctcasr.bundle import PRETRAINED_DIR, store_decoder_settings
+    from ctcasr.errors import BundleError
+
+    bundle = Path(shutil.copytree(PRETRAINED_DIR / "default", tmp_path / "b"))
+    (bundle / "MODEL_CARD.md").write_bytes("Modèle".encode("latin-1"))
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    dev = write_fsdd_manifest(tmp_path / "dev.jsonl", fsdd_dir, range(5, 6), speakers=("lucas",))
+
+    def searched(*args, **kwargs):
+        raise AssertionError("the search ran")
+
+    with monkeypatch.context() as patch:
+        # the module: ctcasr.tune is also the package's function of that name
+        patch.setattr(importlib.import_module("ctcasr.tune"), "compute_log_probs", searched)
+        for out in ([], ["-o", str(tmp_path / "tuned")]):
+            result = invoke("tune", "--manifest", dev, "-m", bundle, "--lm", LM, *out)
+            assert result.exit_code == 1, result.output
+            assert str(result.exception).startswith(
+                f"{bundle / 'MODEL_CARD.md'}: cannot read the bundle's model card ('utf-8' "
+                "codec can't decode"), result.output
+    with pytest.raises(BundleError, match="cannot read the bundle's model card"):
+        store_decoder_settings(load_bundle(bundle), "greedy", {}, card_note="tuned")
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    assert not (tmp_path / "tuned").exists()
+    # Without a note to add, the card is the user's and is copied as it is.
+    store_decoder_settings(load_bundle(bundle), "greedy", {}, output=tmp_path / "copy")
+    assert (tmp_path / "copy" / "MODEL_CARD.md").read_bytes() == before["MODEL_CARD.md"]
+
+
 def test_tune_stores_no_lm_that_does_worse_than_greedy(fsdd_dir, tmp_path):
     """An LM can make dev worse at every weight tried (an undertrained model's words are not
     in its vocabulary): it was stored as the default decoder all the same, and every later
