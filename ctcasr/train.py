@@ -464,6 +464,7 @@ def _setup(config: TrainConfig, out: Path, resume: bool, lock: contextlib.ExitSt
     """Everything a run needs before TensorFlow builds anything; fails early on bad input.
     ``lock`` (the chief's) holds the output folder first, so that what the checks find in
     it stays true while this run writes it."""
+    _refuse_bundle_place(out)  # before the lock makes the folder
     if lock is not None:
         # now: every utterance was read and the model built before the first checkpoint
         # failed with "Permission denied"
@@ -1410,6 +1411,7 @@ def check_output_dir(out: str | os.PathLike[str], resume: bool) -> None:
     out = Path(out)
     if out.exists() and not out.is_dir():
         raise CtcasrError(f"{out}: exists and is not a folder; choose another output directory")
+    _refuse_bundle_place(out)
     ckpt_dir = out / CHECKPOINTS
     has_ckpt = (ckpt_dir / LATEST).exists()
     if has_ckpt and not resume:
@@ -1427,6 +1429,22 @@ def check_output_dir(out: str | os.PathLike[str], resume: bool) -> None:
                 f"{out}: holds an earlier run ({', '.join(earlier)}) but no checkpoint to "
                 "resume; choose another output directory or remove it"
             )
+
+
+def _refuse_bundle_place(out: Path) -> None:
+    """A run's folder is not a model bundle's, nor inside the bundled models: `train -o
+    BUNDLE` filled the bundle with checkpoints, logs and a nested model/ (which a later tune
+    or average copied on), and `-o ctcasr/pretrained/default` wrote them into the installed
+    package."""
+    from ctcasr.bundle import CONFIG_FILE, PRETRAINED_DIR
+
+    if (out / CONFIG_FILE).is_file():
+        raise CtcasrError(f"{out}: is a model bundle, not a training run's folder; choose "
+                          "another output directory (the run's model goes in its model/)")
+    with contextlib.suppress(OSError, RuntimeError):
+        if out.resolve().is_relative_to(PRETRAINED_DIR.resolve()):
+            raise CtcasrError(f"{out}: inside the installed package's bundled models "
+                              f"({PRETRAINED_DIR}); choose another output directory")
 
 
 def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:

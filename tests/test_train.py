@@ -429,6 +429,31 @@ def test_an_earlier_run_without_checkpoints_is_not_overwritten(tmp_path, fsdd_di
         train(config, verbose=0)
 
 
+def test_a_run_is_not_written_into_a_bundle_or_the_bundled_models(tmp_path, fsdd_dir,
+                                                                  monkeypatch):  # fmt: skip
+    """`train -o BUNDLE` trained and filled the bundle with checkpoints/, log.csv,
+    tensorboard/ and a nested model/ (copied on by every later tune and average), and
+    `-o ctcasr/pretrained/default` wrote them into the installed package. Both are refused
+    before any work, and nothing is written."""
+    import ctcasr.bundle
+
+    package = tmp_path / "pretrained"
+    bundle = Path(shutil.copytree(ctcasr.bundle.PRETRAINED_DIR / "default", package / "default"))
+    monkeypatch.setattr(ctcasr.bundle, "PRETRAINED_DIR", package)
+    before = {p.name: p.read_bytes() for p in bundle.iterdir()}
+    mine = Path(shutil.copytree(bundle, tmp_path / "mine"))
+    config = _config(tmp_path, fsdd_dir, epochs=1)
+    for out, said in ((mine, "is a model bundle, not a training run's folder"),
+                      (bundle, "is a model bundle"),
+                      (package / "new", "inside the installed package's bundled models")):
+        config.output_dir = str(out)
+        with pytest.raises(CtcasrError, match=f"^{re.escape(str(out))}: {said}"):
+            train(config, verbose=0)
+    assert {p.name: p.read_bytes() for p in bundle.iterdir()} == before
+    assert {p.name: p.read_bytes() for p in mine.iterdir()} == before
+    assert sorted(p.name for p in package.iterdir()) == ["default"]
+
+
 def test_resume_notes_changed_settings_and_an_empty_folder(tmp_path, fsdd_dir, capsys):
     config = _config(tmp_path, fsdd_dir, epochs=1)
     train(config, resume=True, verbose=1)
