@@ -256,19 +256,24 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     )
 
 
+def refuse_bundled_models(target: Path) -> None:
+    """Nothing is written inside the installed package's bundled models: `tune -o` or
+    `average -o` naming the bundled model's folder replaced it (its card, LM and graph) for
+    every later run, `train -o` and `export` wrote into it; `tune` in place was refused."""
+    with contextlib.suppress(OSError, RuntimeError):
+        if target.resolve().is_relative_to(PRETRAINED_DIR.resolve()):
+            raise BundleError(f"{target}: inside the installed package's bundled models "
+                              f"({PRETRAINED_DIR}); not written there (choose a folder outside "
+                              "it)")  # fmt: skip
+
+
 def check_replaceable(target: str | os.PathLike[str]) -> Path:
     """A bundle is written by replacing its folder whole: refuse a folder that holds anything
     but a bundle, or a file, rather than delete what the user keeps there."""
     target = Path(target)
     if target.exists() and not target.is_dir():
         raise BundleError(f"{target}: exists and is not a folder; not replaced by a bundle")
-    # `tune -o` or `average -o` naming the bundled model's folder replaced the installed
-    # model (its card, LM and graph) for every later run; `tune` in place was refused.
-    with contextlib.suppress(OSError, RuntimeError):
-        if target.resolve().is_relative_to(PRETRAINED_DIR.resolve()):
-            raise BundleError(f"{target}: inside the installed package's bundled models "
-                              f"({PRETRAINED_DIR}); not written there (choose a folder outside "
-                              "it)")  # fmt: skip
+    refuse_bundled_models(target)
     try:
         refuse_current_folder(target)
     except OSError as exc:

@@ -18,7 +18,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ctcasr.bundle import ONNX_FILE, Bundle, load_bundle, resolve_bundle_path
+from ctcasr.bundle import (
+    ONNX_FILE,
+    Bundle,
+    load_bundle,
+    refuse_bundled_models,
+    resolve_bundle_path,
+)
 from ctcasr.errors import BundleError
 from ctcasr.utils import atomic_path, first_line, folder_lock
 
@@ -181,13 +187,16 @@ def export_onnx(
         import onnx  # noqa: F401
     except ImportError:
         raise BundleError("exporting needs the onnx package: pip install onnx") from None
-    if output is None:  # into the bundle: one writer at a time
-        folder = bundle.path if isinstance(bundle, Bundle) else resolve_bundle_path(bundle)
-        if folder.is_dir():  # a missing one is load_bundle's to name, not the lock's to make
-            # A second --drop-keras read the weights the first had just deleted and failed
-            # with "No such file" (or h5py's own error), though the first succeeded.
-            with folder_lock(folder, functools.partial(_busy_message, folder)):
-                return _export(bundle, output, drop_keras)
+    folder = bundle.path if isinstance(bundle, Bundle) else resolve_bundle_path(bundle)
+    # before the lock, which is a file in the folder
+    refuse_bundled_models(Path(output) if output is not None else folder / ONNX_FILE)
+    # into the bundle: one writer at a time (a missing folder is load_bundle's to name, not
+    # the lock's to make)
+    if output is None and folder.is_dir():
+        # A second --drop-keras read the weights the first had just deleted and failed
+        # with "No such file" (or h5py's own error), though the first succeeded.
+        with folder_lock(folder, functools.partial(_busy_message, folder)):
+            return _export(bundle, output, drop_keras)
     return _export(bundle, output, drop_keras)
 
 

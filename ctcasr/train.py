@@ -1436,15 +1436,12 @@ def _refuse_bundle_place(out: Path) -> None:
     BUNDLE` filled the bundle with checkpoints, logs and a nested model/ (which a later tune
     or average copied on), and `-o ctcasr/pretrained/default` wrote them into the installed
     package."""
-    from ctcasr.bundle import CONFIG_FILE, PRETRAINED_DIR
+    from ctcasr.bundle import CONFIG_FILE, refuse_bundled_models
 
     if (out / CONFIG_FILE).is_file():
         raise CtcasrError(f"{out}: is a model bundle, not a training run's folder; choose "
                           "another output directory (the run's model goes in its model/)")
-    with contextlib.suppress(OSError, RuntimeError):
-        if out.resolve().is_relative_to(PRETRAINED_DIR.resolve()):
-            raise CtcasrError(f"{out}: inside the installed package's bundled models "
-                              f"({PRETRAINED_DIR}); choose another output directory")
+    refuse_bundled_models(out)
 
 
 def _check_output_dir(out: Path, config: TrainConfig, resume: bool) -> None:

@@ -262,3 +262,23 @@ def test_an_export_into_a_bundle_another_export_writes_is_refused(tmp_path):
     assert CliRunner().invoke(app, ["export", str(bundle), "--drop-keras"]).exit_code == 0
     assert sorted(p.name for p in bundle.iterdir()) == ["alphabet.txt", "bundle.json",
                                                         "model.onnx"]  # fmt: skip
+
+
+def test_export_writes_nothing_into_the_bundled_models(tmp_path, monkeypatch):
+    """`ctcasr export default` rebuilt the bundled model's graph and wrote it over the
+    installed package's model.onnx (a lock file first), and `-o` could name a file in there;
+    tune, average and train refuse that folder. The package's folder is a copy here."""
+    import ctcasr.bundle
+    from ctcasr.errors import BundleError
+    from ctcasr.export import export_onnx
+
+    package = tmp_path / "pretrained"
+    shutil.copytree(ctcasr.bundle.PRETRAINED_DIR / "default", package / "default")
+    monkeypatch.setattr(ctcasr.bundle, "PRETRAINED_DIR", package)
+    before = {p.name: p.stat().st_mtime_ns for p in (package / "default").iterdir()}
+    for bundle, output in ((package / "default", None), ("default", package / "default" / "x.onnx"),
+                           (package / "default", package / "new.onnx")):  # fmt: skip
+        with pytest.raises(BundleError, match="inside the installed package's bundled models"):
+            export_onnx(bundle, output)
+    assert {p.name: p.stat().st_mtime_ns for p in (package / "default").iterdir()} == before
+    assert sorted(p.name for p in package.iterdir()) == ["default"]
