@@ -169,7 +169,9 @@ def _config_text(config_path: Path) -> str:
     if size > MAX_CONFIG_BYTES:
         raise BundleError(f"{config_path}: {size:,} bytes, more than a bundle config has "
                           f"(at most {MAX_CONFIG_BYTES:,})")  # fmt: skip
-    return config_path.read_text(encoding="utf-8")
+    # utf-8-sig: a bundle.json edited in an editor that adds a byte-order mark (Notepad) was
+    # refused as "Unexpected UTF-8 BOM"; its alphabet.txt, LM and word lists are read so.
+    return config_path.read_text(encoding="utf-8-sig")
 
 
 def _check_version(config_path: Path, config: dict[str, Any]) -> None:

@@ -806,6 +806,21 @@ def test_a_settings_section_that_is_no_object_is_named(default_copy, section, va
         load_bundle(default_copy)
 
 
+def test_a_bundle_config_saved_with_a_byte_order_mark_loads(default_copy, tmp_path):
+    """A bundle.json edited by hand in an editor that writes a UTF-8 byte-order mark was
+    refused as "unreadable bundle config (Unexpected UTF-8 BOM ...)", though the bundle's
+    alphabet.txt, LM and word lists are read with one. A tune writes it back without."""
+    from ctcasr.bundle import store_decoder_settings
+
+    config = (default_copy / CONFIG_FILE).read_bytes()
+    (default_copy / CONFIG_FILE).write_bytes(b"\xef\xbb\xbf" + config)
+    bundle = load_bundle(default_copy)
+    assert bundle.decoder == json.loads(config)["decoder"]
+    store_decoder_settings(bundle, "greedy", {}, output=tmp_path / "copy")
+    assert (tmp_path / "copy" / CONFIG_FILE).read_bytes().startswith(b"{")
+    assert load_bundle(tmp_path / "copy").decoder["name"] == "greedy"
+
+
 def test_a_stored_decoder_file_outside_the_bundle_is_said(default_copy, tmp_path):
     """A bundle whose decoder settings name a file outside it ('../x', an absolute path, a
     link out) had it read without a word: a grammar bundle from someone else turned any text
