@@ -258,6 +258,22 @@ def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     )
 
 
+def refuse_link_loop(target: Path, error: type[Exception] = BundleError) -> None:
+    """``error`` when ``target`` is a loop of symbolic links: `tune -o LOOP` and `average -o
+    LOOP` ended, after all their work, in a RuntimeError traceback ("Symlink loop"), and
+    `train -o LOOP` in "File exists"."""
+    try:
+        target.resolve()
+    except RuntimeError:  # before Python 3.13
+        pass
+    except OSError as exc:
+        if exc.errno != errno.ELOOP:
+            return
+    else:
+        return
+    raise error(f"{target}: a loop of symbolic links; choose another output folder")
+
+
 def refuse_bundled_models(target: Path) -> None:
     """Nothing is written inside the installed package's bundled models: `tune -o` or
     `average -o` naming the bundled model's folder replaced it (its card, LM and graph) for
@@ -273,6 +289,7 @@ def check_replaceable(target: str | os.PathLike[str]) -> Path:
     """A bundle is written by replacing its folder whole: refuse a folder that holds anything
     but a bundle, or a file, rather than delete what the user keeps there."""
     target = Path(target)
+    refuse_link_loop(target)
     if target.exists() and not target.is_dir():
         raise BundleError(f"{target}: exists and is not a folder; not replaced by a bundle")
     refuse_bundled_models(target)
@@ -530,6 +547,7 @@ def store_decoder_settings(
     config["decoder"] = settings
     config["metadata"] = {**(config.get("metadata") or {}), **(metadata or {})}
     config = _with_writer(config)
+    refuse_link_loop(target)
     if target.resolve() != source.resolve():
         check_replaceable(target)
     card = read_card(source) if card_note is not None else None

@@ -1436,8 +1436,9 @@ def _refuse_bundle_place(out: Path) -> None:
     BUNDLE` filled the bundle with checkpoints, logs and a nested model/ (which a later tune
     or average copied on), and `-o ctcasr/pretrained/default` wrote them into the installed
     package."""
-    from ctcasr.bundle import CONFIG_FILE, refuse_bundled_models
+    from ctcasr.bundle import CONFIG_FILE, refuse_bundled_models, refuse_link_loop
 
+    refuse_link_loop(out, CtcasrError)
     if (out / CONFIG_FILE).is_file():
         raise CtcasrError(f"{out}: is a model bundle, not a training run's folder; choose "
                           "another output directory (the run's model goes in its model/)")

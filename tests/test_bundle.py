@@ -344,6 +344,25 @@ def test_no_bundle_is_written_into_the_bundled_models_folder(tmp_path, monkeypat
     assert load_bundle(tmp_path / "copy").decoder["name"] == "greedy"
 
 
+def test_an_output_that_is_a_loop_of_links_is_one_error(tmp_path):
+    """`tune -o LOOP` ran its search and `average -o LOOP` its averaging, then both ended in
+    a RuntimeError traceback ("Symlink loop"); `train -o LOOP` said only "File exists"."""
+    from ctcasr.bundle import check_replaceable, store_decoder_settings
+    from ctcasr.train import check_output_dir
+
+    loop = tmp_path / "loop"
+    loop.symlink_to(loop)
+    said = f"^{re.escape(str(loop))}: a loop of symbolic links; choose another output folder$"
+    with pytest.raises(BundleError, match=said):
+        check_replaceable(loop)
+    shutil.copytree(PRETRAINED_DIR / "default", tmp_path / "b")
+    with pytest.raises(BundleError, match=said):
+        store_decoder_settings(load_bundle(tmp_path / "b"), "greedy", {}, output=loop)
+    with pytest.raises(CtcasrError, match=said):
+        check_output_dir(loop, resume=False)
+    assert loop.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["b", "loop"]
+
+
 def test_a_killed_writers_temporary_file_is_not_copied_on(tmp_path):
     from ctcasr.bundle import store_decoder_settings
 
