@@ -722,6 +722,7 @@ def average_bundles(
     if len(bundles) + len(checkpoints) < 2:
         raise BundleError("averaging needs at least two bundles or checkpoints")
     first = bundles[0]
+    check_replaceable(output)  # before the work, not after it
     card = _average_card(bundles, checkpoints, output)  # before the work: an unreadable card fails
     for other in bundles[1:]:
         for what, mine, theirs in (

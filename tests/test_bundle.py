@@ -363,6 +363,25 @@ def test_an_output_that_is_a_loop_of_links_is_one_error(tmp_path):
     assert loop.is_symlink() and sorted(p.name for p in tmp_path.iterdir()) == ["b", "loop"]
 
 
+def test_average_refuses_its_output_before_the_work(tmp_path, monkeypatch):
+    """`ctcasr average A B -o FOLDER_OF_MY_FILES` imported TensorFlow, built and averaged
+    every model, and only then refused the folder (seconds; more for a big model)."""
+    from ctcasr.bundle import Bundle
+
+    def built(self):
+        raise AssertionError("the models were built")
+
+    shutil.copytree(PRETRAINED_DIR / "default", tmp_path / "a")
+    shutil.copytree(PRETRAINED_DIR / "default", tmp_path / "b")
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep me")
+    monkeypatch.setattr(Bundle, "keras_model", built)
+    with pytest.raises(BundleError, match="holds files that are not a model bundle"):
+        average_bundles([tmp_path / "a", tmp_path / "b"], mine)
+    assert (mine / "notes.txt").read_text() == "keep me"
+
+
 def test_a_killed_writers_temporary_file_is_not_copied_on(tmp_path):
     from ctcasr.bundle import store_decoder_settings
 
