@@ -191,16 +191,34 @@ def _check_version(config_path: Path, config: dict[str, Any]) -> None:
                           "ctcasr to load it")  # fmt: skip
 
 
+def _not_a_folder(path: Path) -> str:
+    """Why ``path``, which is no folder, is no bundle: a zipped bundle or its bundle.json
+    was refused as "model bundle not found", though it was there."""
+    if not path.exists():
+        return "model bundle not found (expected a directory)"
+    import zipfile
+
+    if path.name == CONFIG_FILE:
+        return f"is a bundle's config file; the bundle is its folder, {path.parent}"
+    with contextlib.suppress(OSError):
+        if zipfile.is_zipfile(path):
+            return "is a zip file, not a model bundle's folder; unzip it and give the folder"
+    return "is a file, not a model bundle's folder"
+
+
 def load_bundle(path: str | os.PathLike[str] | None = None) -> Bundle:
     path = resolve_bundle_path(path)
     recover_dir(path)
     if not path.is_dir():
-        raise BundleError(f"{path}: model bundle not found (expected a directory)")
+        raise BundleError(f"{path}: {_not_a_folder(path)}")
     config_path = path / CONFIG_FILE
     try:
         config = json.loads(_config_text(config_path))
     except FileNotFoundError:
-        raise BundleError(f"{path}: not a model bundle ({CONFIG_FILE} missing)") from None
+        # A training run's folder holds its bundle in model/: say so, not only "missing".
+        run = f"; a training run's folder? its bundle is {path / 'model'}" if (
+            path / "model" / CONFIG_FILE).is_file() else ""  # fmt: skip
+        raise BundleError(f"{path}: not a model bundle ({CONFIG_FILE} missing){run}") from None
     except (OSError, ValueError) as exc:
         raise BundleError(f"{config_path}: unreadable bundle config ({exc})") from None
     except RecursionError:  # [[[[... a few thousand deep: a traceback from the json module

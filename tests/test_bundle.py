@@ -859,6 +859,30 @@ def test_a_bundle_config_saved_with_a_byte_order_mark_loads(default_copy, tmp_pa
     assert load_bundle(tmp_path / "copy").decoder["name"] == "greedy"
 
 
+def test_a_bundle_given_as_a_file_or_a_run_folder_says_what_it_is(default_copy, tmp_path):
+    """A zipped bundle, a bundle's bundle.json or another file given as -m was "model bundle
+    not found (expected a directory)", though it was there; a training run's folder was
+    "bundle.json missing", not where its bundle is."""
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "b.zip", "w") as archive:
+        archive.write(default_copy / CONFIG_FILE, "b/bundle.json")
+    run = tmp_path / "run"
+    shutil.copytree(default_copy, run / "model")
+    for path, said in (
+        (tmp_path / "b.zip", "is a zip file, not a model bundle's folder; unzip it and give the "
+                             "folder"),
+        (default_copy / CONFIG_FILE, f"is a bundle's config file; the bundle is its folder, "
+                                     f"{default_copy}"),
+        (default_copy / "lm.arpa", "is a file, not a model bundle's folder"),
+        (tmp_path / "none", "model bundle not found (expected a directory)"),
+        (run, f"not a model bundle (bundle.json missing); a training run's folder? its bundle "
+              f"is {run / 'model'}"),
+    ):  # fmt: skip
+        with pytest.raises(BundleError, match=f"^{re.escape(f'{path}: {said}')}$"):
+            load_bundle(path)
+
+
 def test_a_stored_decoder_file_outside_the_bundle_is_said(default_copy, tmp_path):
     """A bundle whose decoder settings name a file outside it ('../x', an absolute path, a
     link out) had it read without a word: a grammar bundle from someone else turned any text
