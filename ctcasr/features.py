@@ -9,6 +9,7 @@ from __future__ import annotations
 import atexit
 import functools
 import importlib.util
+import math
 import os
 import shutil
 import sys
@@ -69,6 +70,8 @@ class FrontendConfig:
                               f"{self.sample_rate}")  # fmt: skip
         if not 0 < self.hop_ms <= self.win_ms:
             raise ConfigError(f"need 0 < hop_ms <= win_ms, got {self.hop_ms} and {self.win_ms}")
+        if not math.isfinite(self.win_ms):  # Infinity (JSON, TOML): an OverflowError traceback
+            raise ConfigError(f"win_ms must be a finite number, got {self.win_ms}")
         if self.hop_length < 1:
             raise ConfigError(
                 f"hop_ms={self.hop_ms} is less than one sample at {self.sample_rate} Hz"

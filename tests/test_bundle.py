@@ -883,6 +883,17 @@ def test_a_bundle_given_as_a_file_or_a_run_folder_says_what_it_is(default_copy, 
             load_bundle(path)
 
 
+def test_an_infinite_window_in_a_bundle_config_is_one_error(default_copy):
+    """"win_ms": Infinity (valid to Python's json) was an OverflowError traceback from
+    `ctcasr transcribe` and `ctcasr info`, not a line naming the bundle."""
+    config = json.loads((default_copy / CONFIG_FILE).read_text())
+    config["frontend"]["win_ms"] = float("inf")
+    (default_copy / CONFIG_FILE).write_text(json.dumps(config))
+    with pytest.raises(BundleError, match=f"^{re.escape(str(default_copy))}: win_ms must be a "
+                                          "finite number, got inf$"):
+        load_bundle(default_copy)
+
+
 def test_a_stored_decoder_file_outside_the_bundle_is_said(default_copy, tmp_path):
     """A bundle whose decoder settings name a file outside it ('../x', an absolute path, a
     link out) had it read without a word: a grammar bundle from someone else turned any text

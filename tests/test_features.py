@@ -206,6 +206,8 @@ def test_featurize_real_fsdd(fsdd_files):
         {"fmin": 9_000.0},
         {"fmax": 9_000.0},  # above Nyquist
         {"fmin": 4_000.0, "fmax": 3_000.0},
+        {"win_ms": float("inf")},  # Infinity in a bundle.json: an OverflowError traceback
+        {"win_ms": float("inf"), "hop_ms": float("inf")},
     ],
 )
 def test_bad_config_raises_config_error(kwargs):
