@@ -134,9 +134,8 @@ class Transcriber:
         self.decoder = chosen or self.bundle.decoder.get("name", "greedy")
         self.decoder_options = decoder_settings(self.bundle, self.decoder, decoder_options,
                                                 chosen=bool(chosen))  # fmt: skip
-        self.decoder_impl: Decoder = create_decoder(
-            self.decoder, self.bundle.alphabet, frame_seconds(self.bundle), **self.decoder_options
-        )
+        self.decoder_impl: Decoder = _stored_decoder(self.bundle, self.decoder,
+                                                     self.decoder_options, decoder_options)
         self.nbest = nbest
         self.batch_size = batch_size
         self.max_duration = max_duration
@@ -884,6 +883,25 @@ def _not_a_file_name(value: Any, param: inspect.Parameter | None) -> str | None:
     if phrases and isinstance(value, list) and all(isinstance(v, str) for v in value):
         return None
     return f"got {json.dumps(value)[:40]}"
+
+
+def _stored_decoder(bundle: Bundle, name: str, options: dict[str, Any],
+                    given: Mapping[str, Any] | None) -> Decoder:  # fmt: skip
+    """Decoder ``name`` built with ``options``. A value only the bundle gave that the decoder
+    refuses ("beam_width must be at least 1, got 0") was said with no word of the bundle:
+    it now names bundle.json. With options of the caller's (``given``), it is the caller's."""
+    try:
+        return create_decoder(name, bundle.alphabet, frame_seconds(bundle), **options)
+    except ConfigError as exc:
+        said = str(exc)
+        required = getattr(get_decoder_class(name), "required_options", ())
+        if (not bundle.decoder.get(name) or any(v is not None for v in (given or {}).values())
+                or said.startswith(str(bundle.path))  # names its file already
+                or any(options.get(key) is None for key in required)):  # fmt: skip
+            raise
+        raise ConfigError(f"{bundle.path / CONFIG_FILE}: stored {name} setting: {said}; "
+                          "correct it, or choose another decoder with --decoder "
+                          "(decoder=)") from None  # fmt: skip
 
 
 def _say_if_outside(bundle: Bundle, decoder: str, key: str, path: str) -> None:

@@ -1182,6 +1182,24 @@ def test_a_default_decoder_stored_without_its_lm_names_the_bundle(tmp_path):
         Transcriber(path, decoder="kenlm")  # asked for by the caller: the caller's to give
 
 
+def test_a_stored_value_the_decoder_refuses_names_the_bundle(tmp_path):
+    """A bundle.json whose default beam decoder stores "beam_width": 0 was refused as
+    "beam_width must be at least 1, got 0", no word of where that came from. A value the
+    caller gives is the caller's, and is refused as before."""
+    from ctcasr.errors import ConfigError
+    from ctcasr.transcribe import Transcriber
+
+    path = _edited_default(tmp_path, lambda c: c["decoder"].update(
+        name="beam", beam={"beam_width": 0}))  # fmt: skip
+    said = (f"{path / CONFIG_FILE}: stored beam setting: beam_width must be at least 1, got 0; "
+            "correct it, or choose another decoder with --decoder (decoder=)")
+    with pytest.raises(ConfigError, match=f"^{re.escape(said)}$"):
+        Transcriber(path)
+    with pytest.raises(ConfigError, match=r"^beam_width must be at least 1, got -1$"):
+        Transcriber(path, decoder_options={"beam_width": -1})
+    assert Transcriber(path, decoder_options={"beam_width": 4}).decoder_impl.beam_width == 4
+
+
 def test_decoder_settings_this_ctcasr_lacks_are_named_as_the_bundles(tmp_path):
     """A default decoder, or a decoder setting, stored by a newer ctcasr (or a plug-in not
     installed here) was refused as if the user had asked for it: "unknown decoder 'x'",
