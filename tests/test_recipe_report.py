@@ -51,12 +51,26 @@ def test_confusion_and_per_speaker_plots(tmp_path):
 
 def test_per_speaker_wer():
     wer = per_speaker_wer(
-        ["u1", "u2", "u3"],
-        ["a b c d", "yes", ""],
-        ["a b x d", "yes", "noise"],
-        {"u1": "s1", "u2": "s2", "u3": "s2"},
+        ["u1", "u2", "u3", "u4"],
+        ["a b c d", "yes", "no", ""],
+        ["a b x d", "yes", "no", ""],
+        {"u1": "s1", "u2": "s2", "u3": "s2", "u4": "s3"},
     )
+    # s3 said nothing and was given nothing: no words to divide by, so no rate.
     assert wer == pytest.approx({"s1": 25.0, "s2": 0.0})
+
+
+def test_per_speaker_wer_counts_words_output_for_silence():
+    """A word output for an empty reference is an insertion, as in the corpus WER: s2's bar
+    read 0% for "noise" output on its silence clip while the corpus WER counted it."""
+    from ctcasr.metrics import error_report
+
+    ids, refs, hyps = ["u1", "u2", "u3"], ["a b c d", "yes", ""], ["a b x d", "yes", "noise"]
+    speakers = {"u1": "s1", "u2": "s2", "u3": "s2"}
+    wer = per_speaker_wer(ids, refs, hyps, speakers)
+    assert wer == pytest.approx({"s1": 25.0, "s2": 100.0})
+    # The speakers' errors over their words add up to the corpus figure: (1 + 1) / (4 + 1).
+    assert error_report(refs, hyps).wer == pytest.approx((0.25 * 4 + 1.0 * 1) / 5)
 
 
 def test_speakers_are_found_however_the_audio_path_is_written(tmp_path, monkeypatch):
