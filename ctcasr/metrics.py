@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections.abc import Collection, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -78,9 +79,8 @@ def error_report(
         raise ValueError("nothing to score: no utterances")
     check_worst(worst)
     ids = list(ids) if ids is not None else [str(i) for i in range(len(references))]
-    # Whitespace is not content: "  a b " and "a b" are the same transcript.
-    refs = [" ".join(r.split()) for r in references]
-    hyps = [" ".join(h.split()) for h in hypotheses]
+    refs = [_canonical(r) for r in references]
+    hyps = [_canonical(h) for h in hypotheses]
     words = jiwer.process_words(refs, hyps)
     chars = jiwer.process_characters(refs, hyps)
     ref_words = words.hits + words.substitutions + words.deletions
@@ -118,6 +118,13 @@ def error_report(
         sentence_accuracy=exact / len(refs),
         worst=per_utt[:worst],
     )
+
+
+def _canonical(text: str) -> str:
+    """Whitespace and Unicode composition are not content: "  a b " is "a b", and "e" with a
+    combining accent is "é" (NFC, the form manifests and the alphabet hold). A decomposed
+    reference scored a correct "café" as a substitution, its accent as a character."""
+    return " ".join(unicodedata.normalize("NFC", text).split())
 
 
 def check_worst(worst: int) -> None:

@@ -207,3 +207,15 @@ def test_mcnemar_worse_p_matches_scipy(worse, better):
     assert mcnemar_worse_p(2, 0) == 0.25  # two clips lost, none won: not evidence at 0.05
     with pytest.raises(ValueError, match="non-negative"):
         mcnemar_worse_p(-1, 2)
+
+
+def test_composed_and_decomposed_letters_are_the_same_text():
+    """A reference written decomposed ("e" + combining acute, as some editors and file
+    systems store it) is the hypothesis's composed "é": no error, and one character each."""
+    report = error_report(["cafe\u0301 noir"], ["caf\u00e9 noir"])
+    assert report.wer == 0.0 and report.cer == 0.0 and report.sentence_accuracy == 1.0
+    assert report.ref_chars == 9
+    swapped = error_report(["caf\u00e9 noir"], ["cafe\u0301 noir"])
+    assert swapped.wer == 0.0 and swapped.cer == 0.0
+    # An accent really missing is still one substituted character of nine.
+    assert error_report(["cafe\u0301 noir"], ["cafe noir"]).cer == pytest.approx(1 / 9)
