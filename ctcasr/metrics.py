@@ -79,6 +79,8 @@ def error_report(
         raise ValueError("nothing to score: no utterances")
     check_worst(worst)
     ids = list(ids) if ids is not None else [str(i) for i in range(len(references))]
+    if len(ids) != len(references):  # was zip()'s "argument 2 is longer than argument 1"
+        raise ValueError(f"{len(ids)} ids for {len(references)} references")
     refs = [_canonical(r) for r in references]
     hyps = [_canonical(h) for h in hypotheses]
     words = jiwer.process_words(refs, hyps)

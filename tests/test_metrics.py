@@ -161,6 +161,13 @@ def test_mismatched_lengths_raise(refs, hyps):
         error_report(refs, hyps)
 
 
+@pytest.mark.parametrize("ids", [["x"], ["x", "y", "z"]])
+def test_ids_not_one_per_reference_raise(ids):
+    """Said as such, not as zip()'s "argument 2 is longer than argument 1"."""
+    with pytest.raises(ValueError, match=rf"^{len(ids)} ids for 2 references$"):
+        error_report(["a", "b"], ["a", "c"], ids=ids)
+
+
 def test_no_utterances_raise():
     with pytest.raises(ValueError, match="no utterances"):
         error_report([], [])
