@@ -433,26 +433,48 @@ def test_a_misspelled_dev_word_is_named_before_the_model_is_blamed(tmp_path, cap
     assert not any((tmp_path / "exp").iterdir())  # nothing prepared
 
 
-def test_an_unreadable_test_clip_counts_as_wrong_and_is_named(speech_commands_dir, tmp_path):
-    """A test clip whose audio cannot be read was left out of the ten-command and 12-class
-    figures without a word (80 test clips, "77/79" right); it counts as wrong and is named."""
+def _score_three_clips_and(speech_commands_dir, tmp_path, yes_clip: Path):
+    """The recipe's scores (bundled model) on a yes, a no and a go clip of the corpus and
+    ``yes_clip`` said to be "yes", as both the test and the unseen (one of yes, no, go) set."""
     from recipes.speech_commands.__main__ import score
 
     clips = [sorted((speech_commands_dir / w).glob("*.flac"))[0] for w in ("yes", "no", "go")]
-    broken = tmp_path / "yes_truncated.flac"
-    broken.write_bytes(clips[0].read_bytes()[:3000])  # the header, then a cut-off stream
     entries = [{"audio_filepath": str(p), "text": p.parent.name, "duration": 1.0}
-               for p in clips] + [{"audio_filepath": str(broken), "text": "yes", "duration": 1.0}]
+               for p in clips] + [{"audio_filepath": str(yes_clip), "text": "yes", "duration": 1.0}]
     for name in ("test.jsonl", "unseen.jsonl"):
         (tmp_path / name).write_text("".join(json.dumps(e) + "\n" for e in entries))
     (tmp_path / "commands.txt").write_text("\n".join(COMMANDS) + "\n")
     (tmp_path / "unseen_commands.txt").write_text("yes\nno\ngo\n")
-    scores = score("default", tmp_path, threshold=0.6)
+    return score("default", tmp_path, threshold=0.6)
+
+
+def test_an_unreadable_test_clip_counts_as_wrong_and_is_named(speech_commands_dir, tmp_path):
+    """A test clip whose audio cannot be read was left out of the ten-command and 12-class
+    figures without a word (80 test clips, "77/79" right); it counts as wrong and is named."""
+    broken = tmp_path / "yes_truncated.flac"
+    yes = sorted((speech_commands_dir / "yes").glob("*.flac"))[0]
+    broken.write_bytes(yes.read_bytes()[:3000])  # the header, then a cut-off stream
+    scores = _score_three_clips_and(speech_commands_dir, tmp_path, broken)
     assert scores.ten_command_count == 4 and scores.ten_command_accuracy <= 0.75
     assert scores.twelve_class_accuracy <= 0.75
     assert scores.intervals()["twelve"].split(";")[0].endswith("/4")  # out of every clip
     assert [str(broken) in line for line in scores.unreadable] == [True]
     assert "1 test clip could not be read" in scores.unreadable_note()
+
+
+def test_a_digitally_silent_clip_is_no_command(speech_commands_dir, tmp_path):
+    """A clip of digital silence is not shown to the model (no frames), and the grammar's best
+    phrase over no frames is its first one: a silent "yes" clip counted as a right "yes" in
+    the ten-command and one-of-N figures (4/4 where 3 of 4 were heard)."""
+    silent = tmp_path / "yes_silent.wav"
+    sf.write(silent, np.zeros(16000, np.float32), 16000)
+    scores = _score_three_clips_and(speech_commands_dir, tmp_path, silent)
+    assert scores.ten_command_count == 4 and scores.ten_command_accuracy == 0.75
+    assert scores.ten_command_accepted == 0.75
+    assert (scores.unseen.right, scores.unseen.count) == (3, 4)
+    assert ("yes", "") in scores.unseen.wrong
+    silence = CLASSES.index("_silence_")  # heard as silence in the 12 classes, as before
+    assert scores.matrix[CLASSES.index("yes")][silence] == 1
 
 
 def test_a_given_models_page_goes_to_out_not_over_the_recipes_own(speech_commands_dir, tmp_path,

@@ -55,7 +55,9 @@ from recipes.speech_commands.prepare import (
 )
 
 if TYPE_CHECKING:
-    from ctcasr.transcribe import Transcriber
+    import numpy as np
+
+    from ctcasr.transcribe import Transcriber, Transcript
 
 HERE = Path(__file__).parent
 TRAIN_SETTINGS = TRAIN_3M
@@ -159,7 +161,7 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
             ten_total += entry.text in COMMANDS
             continue
         result = grammar.decode(whole(lp))
-        best = result.nbest[0].text
+        best = spoken_phrase(result, whole(lp))
         free = greedy.decode(whole(lp)).text
         label = twelve_class_label(entry.text)
         labels.append(label)
@@ -187,6 +189,13 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
     )
 
 
+def spoken_phrase(result: Transcript, log_probs: np.ndarray) -> str:
+    """The grammar's best phrase in ``result`` (of ``log_probs``), rejected or not; "" for
+    digital silence (no frames), which ``evaluate`` also scores as nothing said: the best of
+    no frames is the list's first phrase, and a silent clip of that word counted as right."""
+    return result.nbest[0].text if len(log_probs) else ""
+
+
 def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
     """Each clip of ``manifest`` as the best of ``words`` (never rejected), through the
     ``grammar`` decoder on ``like``'s acoustic model."""
@@ -200,7 +209,7 @@ def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
     held = compute_log_probs(unseen, manifest)
     wrong, hits = [], 0
     for entry, lp in zip(held.entries, held.log_probs, strict=True):
-        best = unseen.decode(whole(lp)).nbest[0].text if lp is not None else ""
+        best = spoken_phrase(unseen.decode(whole(lp)), whole(lp)) if lp is not None else ""
         hits += best == entry.text
         if best != entry.text:
             wrong.append((entry.text, best))
