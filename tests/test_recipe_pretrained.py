@@ -434,13 +434,17 @@ def test_dev_compare_scores_combined_dev_and_the_ten_commands(tmp_path, fsdd_dir
     samples, rate = sf.read(str(clips[0]), dtype="float32")
     sf.write(tmp_path / "long_yes.wav", np.concatenate([samples, np.zeros(35 * rate, "float32")]),
              rate)  # fmt: skip
+    # One second of digital silence labelled "yes" (the list's first command) is no hit:
+    # the model is shown no frames of it, and the best phrase of none was "yes".
+    sf.write(tmp_path / "silent_yes.wav", np.zeros(rate, "float32"), rate)
     entries = [ManifestEntry(str(p), "bed" if "_unknown_" in str(p) else "yes",
                              sf.info(str(p)).duration)
-               for p in [*clips, tmp_path / "long_yes.wav"]]  # fmt: skip
+               for p in [*clips, tmp_path / "long_yes.wav", tmp_path / "silent_yes.wav"]]
     commands_dev = tmp_path / "sc_dev.jsonl"
     write_manifest(commands_dev, entries)
     scores = dev_scores(tmp_path / "model", combined, commands_dev)
-    assert scores.ten_total == 3 and 0 <= scores.ten_right <= 3  # "bed" is not a command
+    assert scores.ten_total == 4 and 0 <= scores.ten_right <= 3  # "bed" is not a command
+    assert scores.ten_hits[-1] is False
     assert scores.cer > 0.0  # an untrained model
     assert scores.row().startswith(f"| `{tmp_path / 'model'}` | ")
     assert main([str(tmp_path / "model"), "--data", str(tmp_path / "missing")]) == 1

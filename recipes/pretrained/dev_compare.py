@@ -141,7 +141,8 @@ def dev_scores(bundle: str | Path, combined_dev: Path, commands_dev: Path) -> De
     report = greedy_report(transcriber, combined_dev)
     scored = compute_log_probs(transcriber, commands_dev)
     grammar = GrammarDecoder(transcriber.bundle.alphabet, commands=list(COMMANDS), threshold=0.0)
-    ten = [ref == grammar.decode(whole(lp))[0].text
+    # Digital silence has no frames, whose best phrase is the list's first: nothing said.
+    ten = [ref == (grammar.decode(whole(lp))[0].text if len(whole(lp)) else "")
            for ref, lp in zip(scored.references, scored.log_probs, strict=True)
            if ref in COMMANDS and lp is not None]  # fmt: skip
     return DevScores(str(bundle), report.wer, report.cer, tuple(ten),
