@@ -75,7 +75,8 @@ def read_manifest(
             skipped.append(message)
     if not entries:
         # With --skip-bad every line may have been dropped: say why, as without it.
-        why = f" (all {len(skipped)} lines dropped; first: {skipped[0]})" if skipped else ""
+        dropped = "its one line" if len(skipped) == 1 else f"all {len(skipped)} lines"
+        why = f" ({dropped} dropped; first: {skipped[0]})" if skipped else ""
         raise ManifestError(f"{path}: manifest has no usable entries{why}")
     return ManifestReport(entries, skipped)
 

@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ctcasr.errors import ConfigError
+from ctcasr.utils import counted
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,8 @@ class ErrorReport:
             f"WER {rate_text(self.wer, self.ref_words)} (S={self.substitutions} "
             f"D={self.deletions} I={self.insertions} N={self.ref_words})  "
             f"CER {rate_text(self.cer, self.ref_chars)}  exact {self.sentence_accuracy:.2%} "
-            f"of {self.utterances} utterances" + ("" if self.ref_words else f"; {NO_REFERENCE}")
+            f"of {counted(self.utterances, 'utterance')}"
+            + ("" if self.ref_words else f"; {NO_REFERENCE}")
         )
 
 

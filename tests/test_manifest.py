@@ -171,6 +171,9 @@ def test_skip_bad_with_nothing_good_still_errors(corpus):
     with pytest.raises(ManifestError, match=r"no usable entries \(all 2 lines dropped; "
                                             r"first: .*m\.jsonl:1: malformed JSON"):
         read_manifest(path, skip_bad=True)
+    one = write_lines(corpus / "one.jsonl", ["{bad"])  # was "(all 1 lines dropped; ..."
+    with pytest.raises(ManifestError, match=r"no usable entries \(its one line dropped; first: "):
+        read_manifest(one, skip_bad=True)
 
 
 @pytest.mark.parametrize("content", ["", "\n\n  \n"])

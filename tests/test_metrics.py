@@ -177,6 +177,7 @@ def test_summary_and_dict():
     report = error_report(["a b c"], ["a x c"])
     summary = report.summary()
     assert "WER 33.33%" in summary and "S=1" in summary and "N=3" in summary
+    assert summary.endswith("of 1 utterance")  # was "of 1 utterances"
     data = report.to_dict()
     assert data["wer"] == pytest.approx(1 / 3)
     assert data["worst"][0]["id"] == "0"
