@@ -1043,6 +1043,21 @@ def _without_tf_config() -> Iterator[None]:
             os.environ["TF_CONFIG"] = saved
 
 
+def _multiworker_strategy(tf: Any, spec: dict[str, Any]):
+    """MultiWorkerMirroredStrategy for the cluster in ``spec``. A task whose port another
+    process holds was a TensorFlow traceback ending "Could not start gRPC server"."""
+    try:
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    except tf.errors.UnknownError as exc:
+        if "could not start grpc server" not in str(exc).lower():
+            raise
+        role, index = spec["task"]["type"], spec["task"]["index"]
+        raise ConfigError(
+            f"could not serve TF_CONFIG task {role} {index} at {spec['cluster'][role][index]}: "
+            "is its port in use by another process? (each task needs a free host:port)"
+        ) from None
+
+
 REASON_BYTES = 512  # of an error's first line, sent from the chief (Distributed.text_from_chief)
 
 
@@ -1074,7 +1089,7 @@ class Distributed:
         if spec is not None:
             self.workers = sum(len(hosts) for hosts in spec["cluster"].values())
             self.task: str | None = f"{spec['task']['type']} {spec['task']['index']}"
-            self.strategy = tf.distribute.MultiWorkerMirroredStrategy()
+            self.strategy = _multiworker_strategy(tf, spec)
         elif name == "mirrored":
             self.workers, self.task = 1, None
             with _without_tf_config():

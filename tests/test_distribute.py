@@ -144,6 +144,30 @@ def test_cli_strategy_errors_are_one_line(tmp_path):
         assert line.startswith(message), line
 
 
+@pytest.mark.slow
+def test_a_task_whose_port_is_taken_is_a_one_line_error(tmp_path):
+    """Another process on this task's port was a TensorFlow traceback ("Could not start gRPC
+    server")."""
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        address = f"127.0.0.1:{busy.getsockname()[1]}"
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": [address]}, "task": {"type": "worker", "index": 0}})}
+        result = subprocess.run(
+            [sys.executable, "-c", CLI, "train", "x.jsonl", "-o", str(tmp_path / "run"),
+             "--strategy", "multiworker"],
+            capture_output=True, text=True, env=env, timeout=120,
+        )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"error: could not serve TF_CONFIG task worker 0 at {address}: is its port in use by "
+        "another process? (each task needs a free host:port)"
+    )
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "run").exists()
+
+
 # -- mirrored <-> default --------------------------------------------------------------------
 
 
