@@ -27,6 +27,7 @@ import hashlib
 import json
 import math
 import os
+import re
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -305,7 +306,32 @@ def train(config: TrainConfig, resume: bool = False, verbose: int = 1) -> TrainR
     """Train a model as ``config`` says and return where the best bundle went. The output
     folder is locked for the run (on the chief): a second run into it is refused."""
     with contextlib.ExitStack() as lock, callers_random_state():
-        return _train(config, resume, verbose, lock)
+        try:
+            return _train(config, resume, verbose, lock)
+        except Exception as exc:
+            if config.strategy != "multiworker" or not (lost := _lost_worker(exc)):
+                raise
+            raise CtcasrError(interrupted_message(config.output_dir, lost).replace(
+                "run the same command", "run the same command on every worker")) from None
+
+
+_TASK_NAME = re.compile(r"/job:\w+/replica:\d+/task:\d+")
+
+
+def _lost_worker(exc: BaseException) -> str | None:
+    """What a TensorFlow error says of a worker that died or cannot be reached, in one line;
+    None for other errors. The workers left behind printed a page of TensorFlow traceback
+    (the chief's among them) and no word of what was saved or how to go on."""
+    tf = sys.modules.get("tensorflow")
+    lost_kinds = () if tf is None else (tf.errors.UnavailableError, tf.errors.AbortedError,
+                                        tf.errors.CancelledError, tf.errors.DeadlineExceededError)
+    if not isinstance(exc, lost_kinds):
+        return None
+    _, unhealthy, named = str(exc).partition("unhealthy")
+    tasks = sorted(set(_TASK_NAME.findall(named))) if unhealthy else []
+    if tasks:
+        return f"lost worker {', '.join(tasks)} (it stopped sending heartbeats)"
+    return f"lost contact with another worker ({type(exc).__name__})"
 
 
 def _train(config: TrainConfig, resume: bool, verbose: int, lock: contextlib.ExitStack

@@ -17,7 +17,7 @@ import pytest
 
 from ctcasr.bundle import load_bundle
 from ctcasr.data import AugmentConfig
-from ctcasr.errors import ConfigError
+from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, read_tf_config, train
 from tests.helpers import TINY_MODEL, write_fsdd_manifest
 
@@ -166,6 +166,37 @@ def test_a_task_whose_port_is_taken_is_a_one_line_error(tmp_path):
     )
     assert "Traceback" not in result.stderr
     assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.parametrize(("text", "lost"), [
+    ("{{function_node __wrapped__CollectiveReduceV2_device_/job:worker/replica:0/task:0/device:"
+     "CPU:0}} Collective ops is aborted by: Error reported from /job:worker/task:1: The following "
+     "tasks are unhealthy (stopped sending heartbeats):\n/job:worker/replica:0/task:1\nThe tasks "
+     "have crashed.", "lost worker /job:worker/replica:0/task:1 (it stopped sending heartbeats)"),
+    ("Socket closed", "lost contact with another worker (UnavailableError)"),
+])
+def test_a_worker_lost_mid_run_is_one_line_with_the_way_on(monkeypatch, tmp_path, text, lost):
+    """A worker killed mid-epoch left each other one a page of TensorFlow traceback, with no
+    word of the checkpoint that survived or of --resume."""
+    import tensorflow as tf
+
+    def dies(*args, **kwargs):
+        raise tf.errors.UnavailableError(None, None, text)
+
+    monkeypatch.setattr(sys.modules["ctcasr.train"], "_train", dies)
+    (tmp_path / "run" / CHECKPOINTS).mkdir(parents=True)
+    (tmp_path / "run" / CHECKPOINTS / LATEST).write_text("epoch-0002\n")
+    config = TrainConfig(train_manifests=["a.jsonl"], output_dir=str(tmp_path / "run"),
+                         strategy="multiworker")
+    with pytest.raises(CtcasrError) as exc:
+        train(config, verbose=0)
+    assert _one_line(exc) == (
+        f"{lost}: the last complete checkpoint is {tmp_path / 'run' / CHECKPOINTS / 'epoch-0002'}; "
+        "run the same command on every worker with --resume to continue from it"
+    )
+    config.strategy = "default"  # on one device the same error is no lost worker
+    with pytest.raises(tf.errors.UnavailableError):
+        train(config, verbose=0)
 
 
 # -- mirrored <-> default --------------------------------------------------------------------
