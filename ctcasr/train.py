@@ -1073,7 +1073,8 @@ def _multiworker_strategy(tf: Any, spec: dict[str, Any]):
     """MultiWorkerMirroredStrategy for the cluster in ``spec``. A task whose port another
     process holds was a TensorFlow traceback ending "Could not start gRPC server"."""
     try:
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        with _signals_end_the_process():
+            return tf.distribute.MultiWorkerMirroredStrategy()
     except tf.errors.UnknownError as exc:
         if "could not start grpc server" not in str(exc).lower():
             raise
@@ -1082,6 +1083,26 @@ def _multiworker_strategy(tf: Any, spec: dict[str, Any]):
             f"could not serve TF_CONFIG task {role} {index} at {spec['cluster'][role][index]}: "
             "is its port in use by another process? (each task needs a free host:port)"
         ) from None
+
+
+@contextlib.contextmanager
+def _signals_end_the_process() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP end the process while the block runs. Building the strategy
+    waits, with no time limit and holding the GIL, until every worker has connected; the
+    Python handlers never ran there, so a worker whose peer never came (or failed to start)
+    ignored Ctrl-C and ``timeout`` and only SIGKILL ended it. Nothing is written yet."""
+    import signal
+
+    before = {}
+    for sig in (signal.SIGINT, signal.SIGTERM, getattr(signal, "SIGHUP", None)):
+        if sig is not None and signal.getsignal(sig) is not signal.SIG_IGN:  # nohup stays so
+            with contextlib.suppress(ValueError):  # not the main thread: left as it is
+                before[sig] = signal.signal(sig, signal.SIG_DFL)
+    try:
+        yield
+    finally:
+        for sig, handler in before.items():
+            signal.signal(sig, handler)
 
 
 REASON_BYTES = 512  # of an error's first line, sent from the chief (Distributed.text_from_chief)

@@ -19,7 +19,7 @@ from ctcasr.bundle import load_bundle
 from ctcasr.data import AugmentConfig
 from ctcasr.errors import ConfigError, CtcasrError
 from ctcasr.train import CHECKPOINTS, LATEST, TrainConfig, read_tf_config, train
-from tests.helpers import TINY_MODEL, write_fsdd_manifest
+from tests.helpers import TINY_MODEL, default_sigint, write_fsdd_manifest
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 CLI = "from ctcasr.cli import main; main()"
@@ -197,6 +197,40 @@ def test_a_worker_lost_mid_run_is_one_line_with_the_way_on(monkeypatch, tmp_path
     config.strategy = "default"  # on one device the same error is no lost worker
     with pytest.raises(tf.errors.UnavailableError):
         train(config, verbose=0)
+
+
+@pytest.mark.slow
+def test_ctrl_c_ends_a_worker_that_waits_for_a_peer_that_never_comes(tmp_path):
+    """Building the strategy waits inside TensorFlow, holding the GIL, until every worker has
+    connected: a worker whose peer never came ignored Ctrl-C (and SIGHUP) for good."""
+    import signal
+    import time
+
+    mine, never = _free_ports(2)
+    env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", "TF_CONFIG": json.dumps(
+        {"cluster": {"worker": [f"127.0.0.1:{mine}", f"127.0.0.1:{never}"]},
+         "task": {"type": "worker", "index": 0}})}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CLI, "train", "x.jsonl", "-o", str(tmp_path / "run"),
+         "--strategy", "multiworker"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=default_sigint,
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and proc.poll() is None:  # its server is up: waiting
+            with socket.socket() as probe:
+                if probe.connect_ex(("127.0.0.1", mine)) == 0:
+                    break
+            time.sleep(0.2)
+        time.sleep(1)
+        assert proc.poll() is None
+        proc.send_signal(signal.SIGINT)
+        assert proc.wait(timeout=15) == -signal.SIGINT
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert not (tmp_path / "run").exists()
 
 
 # -- mirrored <-> default --------------------------------------------------------------------
