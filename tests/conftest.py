@@ -20,11 +20,12 @@ FSDD_SAMPLE_FILES = ("0_george_0.flac", "7_jackson_3.flac", "3_theo_1.flac")
 
 
 def data_root() -> Path:
-    """The folder holding the corpora: ``$CTCASR_DATA`` if set, else ``<repo>/../shared/data``."""
+    """The folder holding the corpora: ``$CTCASR_DATA`` if set, else ``<repo>/../shared/data``,
+    links resolved: messages name an audio file by its real path, so a corpus reached through
+    a linked folder (a CI checkout whose ../shared links elsewhere) failed two tests."""
     env = os.environ.get("CTCASR_DATA")
-    if env:
-        return Path(env).expanduser()
-    return REPO_ROOT.parent / "shared" / "data"
+    root = Path(env).expanduser() if env else REPO_ROOT.parent / "shared" / "data"
+    return root.resolve()
 
 
 def running_under_ci() -> bool:

@@ -10,13 +10,22 @@ from conftest import REPO_ROOT, _corpus_dir, data_root, missing_tool
 
 def test_data_root_defaults_next_to_repo(monkeypatch):
     monkeypatch.delenv("CTCASR_DATA", raising=False)
-    assert data_root() == REPO_ROOT.parent / "shared" / "data"
+    assert data_root() == (REPO_ROOT.parent / "shared" / "data").resolve()
     assert (REPO_ROOT / "ctcasr" / "__init__.py").is_file()
 
 
 def test_data_root_env_override(monkeypatch, tmp_path):
     monkeypatch.setenv("CTCASR_DATA", str(tmp_path))
-    assert data_root() == tmp_path
+    assert data_root() == tmp_path.resolve()
+
+
+def test_data_root_reached_through_a_link_is_its_real_folder(monkeypatch, tmp_path):
+    """Messages name audio by its real path; tests expecting the fixture's path failed when
+    the corpora were reached through a linked folder."""
+    (tmp_path / "real").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.setenv("CTCASR_DATA", str(tmp_path / "link"))
+    assert data_root() == (tmp_path / "real").resolve()
 
 
 def test_missing_corpus_skips_locally(monkeypatch, tmp_path):
