@@ -153,6 +153,7 @@ def check_log_probs(log_probs: np.ndarray, alphabet: Alphabet) -> np.ndarray:
     # (each class "probability 1") was decoded into letters at confidence 1.
     if array.size:
         top_row = array.max(axis=1)
+        top_row[~np.isfinite(top_row)] = 0.0  # a frame with nothing possible sums to 0
         sums = np.exp(array - top_row[:, None]).sum(axis=1) * np.exp(top_row)
         worst = int(np.argmax(sums))
         if sums[worst] > 1.01:
