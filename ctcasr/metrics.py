@@ -83,6 +83,10 @@ def error_report(
     ids = list(ids) if ids is not None else [str(i) for i in range(len(references))]
     if len(ids) != len(references):  # was zip()'s "argument 2 is longer than argument 1"
         raise ValueError(f"{len(ids)} ids for {len(references)} references")
+    failed = set(failed)
+    outside = sorted(i for i in failed if not 0 <= i < len(references))
+    if outside:  # a failure counted against no utterance left its clip "exact"
+        raise ValueError(f"failed positions {outside[:5]} outside 0..{len(references) - 1}")
     refs = [_canonical(r) for r in references]
     hyps = [_canonical(h) for h in hypotheses]
     words = jiwer.process_words(refs, hyps)
@@ -103,7 +107,6 @@ def error_report(
             UtteranceError(uid, ref, hyp, word_errs, n_words, _errors(c) / max(n_chars, 1))
         )
     per_utt.sort(key=lambda u: (-u.word_errors, -u.cer, u.id))
-    failed = set(failed)
     exact = sum(r == h and i not in failed
                 for i, (r, h) in enumerate(zip(refs, hyps, strict=True)))  # fmt: skip
     return ErrorReport(

@@ -227,3 +227,11 @@ def test_composed_and_decomposed_letters_are_the_same_text():
     assert swapped.wer == 0.0 and swapped.cer == 0.0
     # An accent really missing is still one substituted character of nine.
     assert error_report(["cafe\u0301 noir"], ["cafe noir"]).cer == pytest.approx(1 / 9)
+
+
+@pytest.mark.parametrize("failed", [[2], [-1], [0, 7]])
+def test_failed_positions_outside_the_references_raise(failed):
+    """A failure at a position past the end was ignored: its clip counted as exact."""
+    with pytest.raises(ValueError, match=r"^failed positions \[.*\] outside 0\.\.1$"):
+        error_report(["a", "b"], ["a", "b"], failed=failed)
+    assert error_report(["a", "b"], ["a", "b"], failed=[1]).sentence_accuracy == 0.5
