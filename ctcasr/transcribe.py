@@ -999,8 +999,6 @@ def _importing_main() -> bool:
     """Whether this is a spawned process still importing its parent's main module (which
     multiprocessing runs as ``__mp_main__``, and only then): a script's top level, unguarded
     by ``if __name__ == "__main__":``, running again in a worker as it starts."""
-    import inspect
-
     frame = inspect.currentframe()
     while frame is not None:
         if frame.f_code.co_name == "<module>" and frame.f_globals.get("__name__") == "__mp_main__":

@@ -135,14 +135,14 @@ def greedy_dev_cer(bundle: str | Path, manifest: Path) -> float:
 def dev_scores(bundle: str | Path, combined_dev: Path, commands_dev: Path) -> DevScores:
     from ctcasr.decoding.grammar import GrammarDecoder
     from ctcasr.evaluate import compute_log_probs
+    from recipes.speech_commands.__main__ import spoken_phrase
     from recipes.speech_commands.prepare import COMMANDS
 
     transcriber = keras_greedy(bundle)
     report = greedy_report(transcriber, combined_dev)
     scored = compute_log_probs(transcriber, commands_dev)
     grammar = GrammarDecoder(transcriber.bundle.alphabet, commands=list(COMMANDS), threshold=0.0)
-    # Digital silence has no frames, whose best phrase is the list's first: nothing said.
-    ten = [ref == (grammar.decode(whole(lp))[0].text if len(whole(lp)) else "")
+    ten = [ref == spoken_phrase(grammar.decode(whole(lp)), whole(lp))
            for ref, lp in zip(scored.references, scored.log_probs, strict=True)
            if ref in COMMANDS and lp is not None]  # fmt: skip
     return DevScores(str(bundle), report.wer, report.cer, tuple(ten),

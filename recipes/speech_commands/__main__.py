@@ -15,6 +15,7 @@ import argparse
 import shlex
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -57,7 +58,8 @@ from recipes.speech_commands.prepare import (
 if TYPE_CHECKING:
     import numpy as np
 
-    from ctcasr.transcribe import Transcriber, Transcript
+    from ctcasr.decoding.base import Hypothesis
+    from ctcasr.transcribe import Transcriber
 
 HERE = Path(__file__).parent
 TRAIN_SETTINGS = TRAIN_3M
@@ -161,7 +163,7 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
             ten_total += entry.text in COMMANDS
             continue
         result = grammar.decode(whole(lp))
-        best = spoken_phrase(result, whole(lp))
+        best = spoken_phrase(result.nbest, whole(lp))
         free = greedy.decode(whole(lp)).text
         label = twelve_class_label(entry.text)
         labels.append(label)
@@ -189,11 +191,11 @@ def score(bundle: str | Path, data_dir: Path, threshold: float | None = None) ->
     )
 
 
-def spoken_phrase(result: Transcript, log_probs: np.ndarray) -> str:
-    """The grammar's best phrase in ``result`` (of ``log_probs``), rejected or not; "" for
+def spoken_phrase(nbest: Sequence[Hypothesis], log_probs: np.ndarray) -> str:
+    """The grammar's best phrase in ``nbest`` (of ``log_probs``), rejected or not; "" for
     digital silence (no frames), which ``evaluate`` also scores as nothing said: the best of
     no frames is the list's first phrase, and a silent clip of that word counted as right."""
-    return result.nbest[0].text if len(log_probs) else ""
+    return nbest[0].text if len(log_probs) else ""
 
 
 def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
@@ -209,7 +211,7 @@ def one_of_n(like: Transcriber, manifest: Path, words: Path) -> OneOfN:
     held = compute_log_probs(unseen, manifest)
     wrong, hits = [], 0
     for entry, lp in zip(held.entries, held.log_probs, strict=True):
-        best = spoken_phrase(unseen.decode(whole(lp)), whole(lp)) if lp is not None else ""
+        best = spoken_phrase(unseen.decode(whole(lp)).nbest, whole(lp)) if lp is not None else ""
         hits += best == entry.text
         if best != entry.text:
             wrong.append((entry.text, best))
